@@ -1,0 +1,112 @@
+#include "tessera/parallel/mpi.hpp"
+
+#include <climits>
+#include <fstream>
+#include <sstream>
+
+namespace tessera::mpi {
+
+void check(int rc, const char* call) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  throw runtime_error(std::string(call) + " failed: " + std::string(text, static_cast<size_t>(len)));
+}
+
+Communicator::Communicator(MPI_Comm parent) {
+  check(MPI_Comm_dup(parent, &comm_), "MPI_Comm_dup");
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
+}
+
+Communicator::~Communicator() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (comm_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm_);
+}
+
+Communicator::Communicator(Communicator&& other) noexcept
+    : comm_(other.comm_), rank_(other.rank_), size_(other.size_) {
+  other.comm_ = MPI_COMM_NULL;
+}
+
+Communicator& Communicator::operator=(Communicator&& other) noexcept {
+  if (this != &other) {
+    Communicator tmp(std::move(*this));
+    comm_ = other.comm_;
+    rank_ = other.rank_;
+    size_ = other.size_;
+    other.comm_ = MPI_COMM_NULL;
+  }
+  return *this;
+}
+
+int rank(MPI_Comm comm) {
+  int r = 0;
+  check(MPI_Comm_rank(comm, &r), "MPI_Comm_rank");
+  return r;
+}
+
+int size(MPI_Comm comm) {
+  int s = 1;
+  check(MPI_Comm_size(comm, &s), "MPI_Comm_size");
+  return s;
+}
+
+void agree_on(MPI_Comm comm, const Error* local) {
+  const int me = rank(comm);
+  const int candidate = local ? me : INT_MAX;
+  int origin = INT_MAX;
+  check(MPI_Allreduce(&candidate, &origin, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
+  if (origin == INT_MAX) return;
+  int code = local && me == origin ? static_cast<int>(local->code()) : 0;
+  check(MPI_Bcast(&code, 1, MPI_INT, origin, comm), "MPI_Bcast");
+  const std::string message = broadcast(comm, local && me == origin ? std::string(local->what()) : std::string(), origin);
+  Error agreed(static_cast<ExitCode>(code), message);
+  agreed.mark_agreed(origin);
+  throw agreed;
+}
+
+std::string broadcast(MPI_Comm comm, const std::string& text, int root) {
+  long long n = static_cast<long long>(text.size());
+  check(MPI_Bcast(&n, 1, MPI_LONG_LONG, root, comm), "MPI_Bcast");
+  std::string out = rank(comm) == root ? text : std::string(static_cast<size_t>(n), '\0');
+  if (n > 0) check(MPI_Bcast(out.data(), static_cast<int>(n), MPI_CHAR, root, comm), "MPI_Bcast");
+  return out;
+}
+
+std::string read_text_file(MPI_Comm comm, const std::string& path) {
+  std::string text;
+  agree(comm, [&] {
+    if (rank(comm) != 0) return;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw input_error(path + ": cannot open file");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) throw input_error(path + ": read error");
+    text = ss.str();
+  });
+  return broadcast(comm, text);
+}
+
+std::int64_t sum(MPI_Comm comm, std::int64_t value) {
+  std::int64_t out = 0;
+  check(MPI_Allreduce(&value, &out, 1, MPI_INT64_T, MPI_SUM, comm), "MPI_Allreduce");
+  return out;
+}
+
+std::int64_t exclusive_prefix_sum(MPI_Comm comm, std::int64_t value) {
+  std::int64_t out = 0;
+  check(MPI_Exscan(&value, &out, 1, MPI_INT64_T, MPI_SUM, comm), "MPI_Exscan");
+  if (rank(comm) == 0) out = 0; // MPI_Exscan leaves rank 0's result undefined
+  return out;
+}
+
+double max(MPI_Comm comm, double value) {
+  double out = 0;
+  check(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, comm), "MPI_Allreduce");
+  return out;
+}
+
+} // namespace tessera::mpi
