@@ -1,7 +1,142 @@
 #include "tessera/app/main.hpp"
-#include "tessera/io/deck.hpp"
+
+#include "tessera/app/commands.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/core/version.hpp"
 #include "tessera/parallel/mpi.hpp"
+
+#include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
+
+#include <iostream>
+
 namespace tessera::app {
-int main(int argc, char** argv) { MPI_Init(&argc, &argv); Kokkos::initialize(argc, argv); Kokkos::finalize(); MPI_Finalize(); return 0; }
+
+namespace {
+
+// MPI for the whole process: initialised first, finalised last (after Kokkos).
+struct MpiSession {
+  MpiSession(int& argc, char**& argv) {
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    // Errors come back as return codes so the adapter can turn them into exceptions.
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  }
+  ~MpiSession() { MPI_Finalize(); }
+};
+
+int dispatch(int argc, char** argv, Log& log, bool& quiet) {
+  CLI::App app{"tessera — distributed agent-based tissue simulation and graph-ODE learning", "tessera"};
+  app.set_version_flag("--version", "tessera " + version() + " (" + git_hash() + ")");
+  app.require_subcommand(1);
+  app.add_flag("-q,--quiet", quiet, "Silence progress output (errors still reach stderr)");
+
+  DeckOptions opts;
+  auto add_deck_options = [&](CLI::App* cmd, bool with_output) {
+    cmd->add_option("DECK", opts.deck, "Input deck (YAML)")->required();
+    cmd->add_option("-s,--set", opts.overrides, "Override a deck key: -s section.key=value (repeatable)")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    if (with_output) {
+      cmd->add_option("-o,--output", opts.output_dir, "Run directory (default: output.dir, or runs/<deck name>)");
+      cmd->add_flag("--overwrite", opts.overwrite, "Replace the outputs of an earlier run in the run directory");
+    }
+  };
+  auto* run = app.add_subcommand("run", "Forward simulation of a tissue");
+  add_deck_options(run, true);
+  auto* train = app.add_subcommand("train", "Fit the graph ODE to a trajectory dataset");
+  add_deck_options(train, true);
+  auto* predict = app.add_subcommand("predict", "Forward simulation with a fitted model and perturbations");
+  add_deck_options(predict, true);
+  bool reference = false;
+  auto* check = app.add_subcommand("check", "Validate a deck and print it with every default resolved (exit 0 or 2)");
+  check->add_option("DECK", opts.deck, "Input deck (YAML)");
+  check->add_option("-s,--set", opts.overrides, "Override a deck key: -s section.key=value (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  check->add_flag("--reference", reference, "Print the input reference (Markdown) generated from the key tables");
+  std::string from, to;
+  auto* convert = app.add_subcommand("convert", "Convert between AnnData .h5ad, a CSV folder and a tessera dataset");
+  convert->add_option("FROM", from, "Input (.h5ad file, CSV folder or tessera dataset)")->required();
+  convert->add_option("TO", to, "Output")->required();
+  app.add_subcommand("info", "Versions and configuration of tessera and its libraries");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    if (log.rank() == 0) app.exit(e);
+    return 0;
+  } catch (const CLI::CallForAllHelp& e) {
+    if (log.rank() == 0) app.exit(e);
+    return 0;
+  } catch (const CLI::CallForVersion& e) {
+    if (log.rank() == 0) app.exit(e);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    // Same arguments on every rank, so every rank fails the same way: an agreed usage error.
+    Error err = input_error(std::string(e.what()) + " (see tessera --help)");
+    err.mark_agreed(0);
+    throw err;
+  }
+  log.set_quiet(quiet);
+  Log& l = log;
+
+  if (run->parsed()) return run_command(opts, l);
+  if (check->parsed()) {
+    if (opts.deck.empty() && !reference) {
+      Error err = input_error("check: a DECK is required (or --reference)");
+      err.mark_agreed(0);
+      throw err;
+    }
+    return check_command(opts, reference, l);
+  }
+  if (app.got_subcommand("info")) return info_command(l);
+  if (train->parsed()) return unavailable_command("train", "#4", l);
+  if (predict->parsed()) return unavailable_command("predict", "#4", l);
+  if (convert->parsed()) return unavailable_command("convert", "#4", l);
+  return 2;
 }
+
+} // namespace
+
+int main(int argc, char** argv) {
+  MpiSession mpi_session(argc, argv);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  Log log(rank, false);
+  log.set_ranks(size);
+  int code = 0;
+  bool quiet = false;
+  bool abort_job = false;
+  {
+    // Kokkos strips its own --kokkos-* arguments; it is finalised before MPI.
+    Kokkos::ScopeGuard kokkos(argc, argv);
+    try {
+      code = dispatch(argc, argv, log, quiet);
+    } catch (const Error& e) {
+      code = static_cast<int>(e.code());
+      if (e.agreed()) {
+        // Every rank holds the same error; the rank it came from is named once, by rank 0.
+        if (rank == 0) {
+          Log origin(e.origin_rank() >= 0 ? e.origin_rank() : 0, false);
+          origin.set_ranks(size);
+          origin.error(e.what());
+        }
+      } else {
+        log.error(e.what());
+        abort_job = size > 1;
+      }
+    } catch (const std::exception& e) {
+      log.error(std::string("internal error: ") + e.what());
+      code = 1;
+      abort_job = size > 1;
+    }
+    if (abort_job) {
+      // The other ranks may be waiting in a collective this rank will never join: end the job with the code.
+      std::cerr.flush();
+      MPI_Abort(MPI_COMM_WORLD, code);
+    }
+  }
+  return code;
+}
+
+} // namespace tessera::app

@@ -21,6 +21,7 @@ public:
   void error(const std::string& line); // any rank: stderr, "[rank r]" when the job has several ranks
 
   void set_ranks(int n) { n_ranks_ = n; }
+  void set_quiet(bool quiet) { quiet_ = quiet; }
   bool quiet() const { return quiet_; }
   int rank() const { return rank_; }
 

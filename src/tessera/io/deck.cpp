@@ -137,14 +137,19 @@ Deck Deck::parse(const std::string& text, const std::string& filename, const std
   for (const std::string& o : overrides) deck.apply_override(o);
 
   // List lengths that depend on other keys: read them first (their own types are checked below).
-  const YAML::Node cells = deck.root_["cells"];
-  if (cells.IsMap() && cells["types"].IsSequence()) deck.n_types_ = static_cast<int>(cells["types"].size());
-  const YAML::Node grn = deck.root_["grn"];
-  if (grn.IsMap() && grn["genes"].IsSequence()) deck.n_genes_ = static_cast<int>(grn["genes"].size());
-  const YAML::Node domain = deck.root_["domain"];
-  if (domain.IsMap() && domain["dim"].IsScalar()) {
+  // (yaml-cpp: a missing key of a const Node is an invalid node, so test IsDefined before the type.)
+  auto find = [&](const char* section, const char* key) {
+    const YAML::Node& root = deck.root_;
+    const YAML::Node s = root[section];
+    if (!s.IsDefined() || !s.IsMap()) return YAML::Node();
+    const YAML::Node v = s[key];
+    return v.IsDefined() ? v : YAML::Node();
+  };
+  if (const YAML::Node types = find("cells", "types"); types.IsSequence()) deck.n_types_ = static_cast<int>(types.size());
+  if (const YAML::Node genes = find("grn", "genes"); genes.IsSequence()) deck.n_genes_ = static_cast<int>(genes.size());
+  if (const YAML::Node dim = find("domain", "dim"); dim.IsScalar()) {
     long long d = 0;
-    if (parse_integer(domain["dim"].Scalar(), d)) deck.dim_ = static_cast<int>(d);
+    if (parse_integer(dim.Scalar(), d)) deck.dim_ = static_cast<int>(d);
   }
   if (deck.dim_ < 0 && deck.specs_.count("domain.dim")) deck.dim_ = std::atoi(deck.specs_["domain.dim"]->default_text.c_str());
 
@@ -547,11 +552,14 @@ std::vector<DeckView> DeckView::entries(const std::string& key) const {
 }
 
 DeckView DeckView::section(const std::string& key) const {
-  YAML::Node child = node_.IsMap() && node_[key].IsMap() ? node_[key] : YAML::Node(YAML::NodeType::Map);
-  if (node_.IsMap() && node_[key].IsMap()) return DeckView(*deck_, node_[key], join(spec_prefix_, key), join(display_prefix_, key));
-  // Absent section: a view onto an empty map whose location is the enclosing map.
-  DeckView view(*deck_, child, join(spec_prefix_, key), join(display_prefix_, key));
-  return view;
+  // On a const Node, operator[] of a missing key yields an invalid node: test IsDefined before anything else.
+  if (node_.IsMap()) {
+    const YAML::Node child = node_[key];
+    if (child.IsDefined() && child.IsMap())
+      return DeckView(*deck_, child, join(spec_prefix_, key), join(display_prefix_, key));
+  }
+  // Absent (or empty) section: every key reads as its default.
+  return DeckView(*deck_, YAML::Node(YAML::NodeType::Map), join(spec_prefix_, key), join(display_prefix_, key));
 }
 
 std::string DeckView::where(const std::string& key) const {

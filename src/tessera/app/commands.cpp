@@ -1,0 +1,180 @@
+#include "tessera/app/commands.hpp"
+
+#include "tessera/core/error.hpp"
+#include "tessera/core/version.hpp"
+#include "tessera/integrate/sundials.hpp"
+#include "tessera/io/deck.hpp"
+#include "tessera/io/deck_schema.hpp"
+#include "tessera/io/snapshot.hpp"
+#include "tessera/parallel/mpi.hpp"
+#include "tessera/sim/simulation.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <hdf5.h>
+#include <petscsys.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace tessera::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Collective. Reads the deck on rank 0, parses it on every rank (same text, same verdict).
+Deck load_deck(MPI_Comm comm, const DeckOptions& options) {
+  const std::string text = mpi::read_text_file(comm, options.deck);
+  Deck deck;
+  mpi::agree(comm, [&] { deck = Deck::parse(text, options.deck, options.overrides, all_key_tables()); });
+  return deck;
+}
+
+std::string default_run_directory(const DeckOptions& options, const std::string& from_deck) {
+  if (!options.output_dir.empty()) return options.output_dir;
+  if (!from_deck.empty()) return from_deck;
+  return (fs::path("runs") / fs::path(options.deck).stem()).string();
+}
+
+// Collective. Creates the run directory on rank 0. Earlier outputs are never replaced silently: with
+// existing outputs and no --overwrite the run stops before touching anything (exit 2).
+void prepare_run_directory(MPI_Comm comm, const std::string& dir, bool overwrite) {
+  static const char* outputs[] = {"tessera.h5", "tessera.xmf", "summary.csv", "tessera.log", "resolved_deck.yaml"};
+  mpi::agree(comm, [&] {
+    if (mpi::rank(comm) != 0) return;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir)) throw input_error("-o " + dir + ": cannot create the run directory (" + ec.message() + ")");
+    for (const char* name : outputs) {
+      const fs::path p = fs::path(dir) / name;
+      if (!fs::exists(p)) continue;
+      if (!overwrite)
+        throw input_error(p.string() + " exists from an earlier run; pass --overwrite to replace it or choose another -o DIR");
+      fs::remove(p, ec);
+      if (ec) throw input_error(p.string() + ": cannot remove (" + ec.message() + ")");
+    }
+  });
+}
+
+} // namespace
+
+int run_command(const DeckOptions& options, Log& log) {
+  MPI_Comm comm = MPI_COMM_WORLD;
+  const Deck deck = load_deck(comm, options);
+  SimulationSetup setup;
+  mpi::agree(comm, [&] { setup = read_simulation_setup(deck); });
+  const std::string dir = default_run_directory(options, setup.output.directory);
+  prepare_run_directory(comm, dir, options.overwrite);
+  log.open_file((fs::path(dir) / "tessera.log").string());
+  const std::string resolved = deck.resolved_yaml();
+  if (mpi::rank(comm) == 0) std::ofstream(fs::path(dir) / "resolved_deck.yaml") << resolved;
+  log.info("tessera " + version() + " (" + git_hash() + "), Kokkos " + Kokkos::DefaultExecutionSpace::name() +
+           ", deck " + options.deck);
+
+  RunProvenance provenance;
+  provenance.deck_file = options.deck;
+  provenance.resolved_deck = resolved;
+  provenance.kokkos_backend = Kokkos::DefaultExecutionSpace::name();
+  provenance.command = "run";
+  provenance.gene_names = setup.network.genes;
+  provenance.type_names = setup.types.names;
+
+  Simulation sim(comm, setup);
+  const RunSummary s = sim.run(dir, provenance, log);
+  std::ostringstream line;
+  line << "tessera run: done: " << s.steps << " steps to t = " << s.simulated_min << " min, " << s.cells
+       << " cells, wall " << human_seconds(s.wall_s) << " (GRN " << human_seconds(s.grn_s) << ", output "
+       << human_seconds(s.output_s) << "), " << (s.wall_s > 0 ? static_cast<double>(s.cells) * s.steps / s.wall_s : 0.0)
+       << " cell-steps/s; outputs in " << dir << "/";
+  log.info(line.str());
+  return 0;
+}
+
+int check_command(const DeckOptions& options, bool reference, Log& log) {
+  if (reference) {
+    log.always(input_reference_markdown(all_key_tables()));
+    if (options.deck.empty()) return 0;
+  }
+  MPI_Comm comm = MPI_COMM_WORLD;
+  const Deck deck = load_deck(comm, options);
+  // The cross-section checks (gene names in edges, type fractions, max_cells, ...) run too.
+  mpi::agree(comm, [&] { read_simulation_setup(deck); });
+  if (!reference) {
+    log.always("# " + options.deck + ": OK. Resolved deck (every default filled in):");
+    log.always(deck.resolved_yaml());
+  }
+  return 0;
+}
+
+std::vector<std::pair<std::string, std::string>> build_info() {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.emplace_back("tessera", version() + " (git " + git_hash() + ")");
+
+  std::ostringstream kokkos;
+  kokkos << KOKKOS_VERSION / 10000 << "." << (KOKKOS_VERSION / 100) % 100 << "." << KOKKOS_VERSION % 100;
+  std::string backends;
+#ifdef KOKKOS_ENABLE_SERIAL
+  backends += " Serial";
+#endif
+#ifdef KOKKOS_ENABLE_OPENMP
+  backends += " OpenMP";
+#endif
+#ifdef KOKKOS_ENABLE_THREADS
+  backends += " Threads";
+#endif
+#ifdef KOKKOS_ENABLE_CUDA
+  backends += " Cuda";
+#endif
+#ifdef KOKKOS_ENABLE_HIP
+  backends += " HIP";
+#endif
+#ifdef KOKKOS_ENABLE_SYCL
+  backends += " SYCL";
+#endif
+  kokkos << " (backends:" << backends << "; default execution space " << Kokkos::DefaultExecutionSpace::name()
+         << ", concurrency " << Kokkos::DefaultExecutionSpace().concurrency() << ")";
+  out.emplace_back("Kokkos", kokkos.str());
+
+  char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING] = {0};
+  int len = 0;
+  MPI_Get_library_version(mpi_version, &len);
+  std::string mpi_text(mpi_version, static_cast<size_t>(len));
+  if (const auto nl = mpi_text.find_first_of("\r\n,"); nl != std::string::npos) mpi_text.resize(nl);
+  int major = 0, minor = 0;
+  MPI_Get_version(&major, &minor);
+  out.emplace_back("MPI", mpi_text + " (MPI " + std::to_string(major) + "." + std::to_string(minor) + ", " +
+                              std::to_string(mpi::size(MPI_COMM_WORLD)) + " ranks)");
+
+  char petsc[256] = {0};
+  PetscGetVersion(petsc, sizeof petsc);
+  std::string petsc_text = petsc;
+  if (const auto c = petsc_text.find(','); c != std::string::npos) petsc_text.resize(c);
+  out.emplace_back("PETSc", petsc_text);
+  out.emplace_back("SUNDIALS", sundials::version() + " (CVODE, CVODES, MPI N_Vector)");
+
+  unsigned h5_major = 0, h5_minor = 0, h5_release = 0;
+  H5get_libversion(&h5_major, &h5_minor, &h5_release);
+#ifdef H5_HAVE_PARALLEL
+  const char* parallel = "parallel: yes";
+#else
+  const char* parallel = "parallel: no";
+#endif
+  out.emplace_back("HDF5", std::to_string(h5_major) + "." + std::to_string(h5_minor) + "." + std::to_string(h5_release) +
+                               " (" + parallel + ")");
+  return out;
+}
+
+int info_command(Log& log) {
+  for (const auto& [name, value] : build_info()) log.always(name + ": " + value);
+  return 0;
+}
+
+int unavailable_command(const std::string& name, const std::string& issue, Log& /*log*/) {
+  Error err = input_error("'tessera " + name + "' is not implemented in tessera " + version() +
+                          " yet (tracked in issue " + issue + "); nothing was run");
+  err.mark_agreed(0);
+  throw err;
+}
+
+} // namespace tessera::app

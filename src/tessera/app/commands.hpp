@@ -1,0 +1,28 @@
+// The subcommands of `tessera`. Each is collective on MPI_COMM_WORLD and returns the exit code; errors are
+// thrown as tessera::Error and turned into exit codes by app::main.
+#pragma once
+
+#include "tessera/core/log.hpp"
+
+#include <string>
+#include <vector>
+
+namespace tessera::app {
+
+struct DeckOptions {
+  std::string deck;
+  std::vector<std::string> overrides; // -s key=value
+  std::string output_dir;             // -o DIR
+  bool overwrite = false;
+};
+
+int run_command(const DeckOptions& options, Log& log);
+int check_command(const DeckOptions& options, bool reference, Log& log);
+int info_command(Log& log);
+// Commands whose implementation has not landed yet: they validate what they can and say so (exit 2).
+int unavailable_command(const std::string& name, const std::string& issue, Log& log);
+
+// Version banner and the library versions `tessera info` prints, one "name: value" per line.
+std::vector<std::pair<std::string, std::string>> build_info();
+
+} // namespace tessera::app

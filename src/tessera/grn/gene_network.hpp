@@ -1,0 +1,48 @@
+// The gene panel and the prior gene graph of each cell type (SPEC §2): gene names, the model that drives
+// them, and the regulatory edges with their Hill parameters, from the deck's `grn` section and/or a GRN
+// table (SPEC §6.2).
+#pragma once
+
+#include "tessera/core/keys.hpp"
+
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+class Deck;
+
+struct RegulatoryEdge {
+  int type = -1;   // cell type index, -1 = every type ("*")
+  int source = 0;  // gene index
+  int target = 0;  // gene index
+  int sign = 1;    // +1 activation, -1 repression
+  double K = 1.0;  // strength
+  double h = 0.5;  // half-saturation
+  double n = 2.0;  // Hill coefficient
+};
+
+struct GeneNetwork {
+  std::string model = "hill";
+  std::vector<std::string> genes;
+  std::vector<RegulatoryEdge> edges;
+  // `hill` per-gene parameters (SPEC §2.1): dx/dt = production * (basal + sum K H) - decay * x.
+  std::vector<double> production;
+  std::vector<double> basal;
+  std::vector<double> decay; // 1/min
+
+  int n_genes() const { return static_cast<int>(genes.size()); }
+  int gene_index(const std::string& name) const; // -1 when unknown
+};
+
+const KeyTable& grn_keys();
+// Reads the `grn` section and, when `grn.table` is given, the GRN table it names. Type names resolve
+// against `type_names`. Errors name the deck key, or the table's file, line and column.
+GeneNetwork read_gene_network(const Deck& deck, const std::vector<std::string>& type_names);
+
+// Parses a GRN table (TSV with header `type source target sign K h n`; K, h, n optional) and appends its edges.
+// Not collective; `text` is the file's content, `filename` is used in messages.
+void parse_grn_table(const std::string& text, const std::string& filename, const std::vector<std::string>& type_names,
+                     GeneNetwork& network);
+
+} // namespace tessera

@@ -1,0 +1,70 @@
+// The `hill` gene model (SPEC §2.1), the mechanistic ground-truth generator:
+//   dx_k/dt = beta_k [ b_k + sum_{j->k in E_c} K_jk H_s(x_j; h_jk, n_jk) ] - lambda_k x_k
+#pragma once
+
+#include "tessera/core/kokkos_compat.hpp"
+#include "tessera/grn/gene_network.hpp"
+#include "tessera/integrate/gene_rhs.hpp"
+
+#include <Kokkos_Core.hpp>
+
+namespace tessera {
+
+// Edges grouped by (cell type, target gene) in CSR form: the in-edges of gene k in a cell of type c are
+// [offsets(c*G+k), offsets(c*G+k+1)). Edges given for every type ("*") are copied into each type's rows.
+struct HillEdges {
+  Kokkos::View<int*> offsets;
+  Kokkos::View<int*> source;
+  Kokkos::View<int*> activates;   // 1 activation, 0 repression
+  Kokkos::View<double*> K;
+  Kokkos::View<double*> n;
+  Kokkos::View<double*> h_pow_n;  // h^n, precomputed
+};
+
+// Per-cell kernel body, separate from how cells are iterated (STYLE.md).
+struct HillRhsFunctor {
+  Kokkos::View<const int*> type;
+  ConstGeneState x;
+  GeneState dxdt;
+  Kokkos::View<const int*> offsets;
+  Kokkos::View<const int*> source;
+  Kokkos::View<const int*> activates;
+  Kokkos::View<const double*> K, n, h_pow_n;
+  Kokkos::View<const double*> production, basal, decay;
+  int n_genes;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const int i) const {
+    const int row = type(i) * n_genes;
+    for (int k = 0; k < n_genes; ++k) {
+      double drive = basal(k);
+      for (int e = offsets(row + k); e < offsets(row + k + 1); ++e) {
+        // Expression below 0 can appear transiently inside an implicit solve; the Hill terms treat it as 0.
+        const double xs = x(i, source(e)) > 0.0 ? x(i, source(e)) : 0.0;
+        const double xn = math::pow(xs, n(e));
+        const double denom = h_pow_n(e) + xn;
+        drive += K(e) * (activates(e) ? xn : h_pow_n(e)) / denom;
+      }
+      dxdt(i, k) = production(k) * drive - decay(k) * x(i, k);
+    }
+  }
+};
+
+class HillModel : public GeneRhs {
+public:
+  // `cell_type` is the per-cell type view of the local cells (length >= number of cells evaluated).
+  HillModel(const GeneNetwork& network, int n_types);
+
+  void set_cell_types(Kokkos::View<const int*> cell_type) { cell_type_ = cell_type; }
+  void evaluate(double t, ConstGeneState x, GeneState dxdt) const override;
+
+  int n_genes() const { return n_genes_; }
+  const HillEdges& edges() const { return edges_; }
+
+private:
+  int n_genes_;
+  HillEdges edges_;
+  Kokkos::View<double*> production_, basal_, decay_;
+  Kokkos::View<const int*> cell_type_;
+};
+
+} // namespace tessera

@@ -1,0 +1,22 @@
+// Fixed-step classical Runge–Kutta for the gene ODEs (SPEC §2.3, `rk4`): four RHS kernels and a few axpy
+// kernels per substep, no solver library, so it runs unchanged on GPUs and has an exact discrete adjoint.
+#pragma once
+
+#include "tessera/integrate/gene_rhs.hpp"
+
+namespace tessera {
+
+class Rk4Integrator {
+public:
+  explicit Rk4Integrator(double max_substep) : max_substep_(max_substep) {}
+
+  // Advances x (n x G) from t0 to t1 in ceil((t1 - t0) / max_substep) equal substeps.
+  void advance(const GeneRhs& rhs, GeneState x, double t0, double t1);
+
+private:
+  void ensure(std::size_t n, std::size_t g);
+  double max_substep_;
+  GeneState k1_, k2_, k3_, k4_, stage_;
+};
+
+} // namespace tessera

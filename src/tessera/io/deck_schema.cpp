@@ -1,0 +1,17 @@
+#include "tessera/io/deck_schema.hpp"
+
+#include "tessera/core/random_params.hpp"
+#include "tessera/grn/gene_network.hpp"
+#include "tessera/integrate/time_params.hpp"
+#include "tessera/io/output_params.hpp"
+#include "tessera/parallel/decomposition.hpp"
+#include "tessera/tissue/cell_types.hpp"
+#include "tessera/tissue/domain.hpp"
+
+namespace tessera {
+
+std::vector<const KeyTable*> all_key_tables() {
+  return {&domain_keys(), &cells_keys(), &grn_keys(), &time_keys(), &output_keys(), &random_keys(), &parallel_keys()};
+}
+
+} // namespace tessera

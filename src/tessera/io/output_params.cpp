@@ -1,0 +1,28 @@
+#include "tessera/io/output_params.hpp"
+
+#include "tessera/io/deck.hpp"
+
+namespace tessera {
+
+const KeyTable& output_keys() {
+  static const KeyTable table = [] {
+    KeyTable t("output", "Output files (SPEC §6.4) and progress reporting.");
+    t.add("every", KeyType::integer).def("10").positive().describe(
+        "Write `tessera.h5`/`tessera.xmf`/`summary.csv` every this many steps (step 0 and the last step always).");
+    t.add("progress_every", KeyType::integer).def("10").positive().describe("Print a progress line every this many steps.");
+    t.add("dir", KeyType::text).describe("Run directory; `-o DIR` overrides it. Default: `runs/<deck file name without .yaml>`.");
+    return t;
+  }();
+  return table;
+}
+
+OutputParams read_output_params(const Deck& deck) {
+  const DeckView s = deck.section("output");
+  OutputParams p;
+  p.every = s.integer("every");
+  p.progress_every = s.integer("progress_every");
+  if (s.has("dir")) p.directory = s.text("dir");
+  return p;
+}
+
+} // namespace tessera

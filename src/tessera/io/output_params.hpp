@@ -1,0 +1,22 @@
+// What a run writes and how often (SPEC §6.4): output cadence, progress cadence, run directory.
+// Read from the deck's `output` section.
+#pragma once
+
+#include "tessera/core/keys.hpp"
+
+#include <string>
+
+namespace tessera {
+
+class Deck;
+
+struct OutputParams {
+  long long every = 10;          // steps between output steps (the first and last steps are always written)
+  long long progress_every = 10; // steps between progress lines
+  std::string directory;         // run directory, "" = runs/<deck name>
+};
+
+const KeyTable& output_keys();
+OutputParams read_output_params(const Deck& deck);
+
+} // namespace tessera

@@ -1,0 +1,75 @@
+#include "tessera/parallel/decomposition.hpp"
+
+#include "tessera/io/deck.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tessera {
+
+const KeyTable& parallel_keys() {
+  static const KeyTable table = [] {
+    KeyTable t("parallel", "How ranks share the work (SPEC §4).");
+    t.add("dims", KeyType::integer_list).of_length(-1).non_negative().describe(
+        "Rank grid, one entry per axis; 0 lets MPI_Dims_create choose. The product of non-zero entries must "
+        "divide the number of ranks.");
+    return t;
+  }();
+  return table;
+}
+
+std::array<int, 3> read_rank_grid(const Deck& deck, int dim) {
+  const DeckView s = deck.section("parallel");
+  std::array<int, 3> dims{0, 0, 0};
+  if (dim == 2) dims[2] = 1;
+  if (!s.has("dims")) return dims;
+  const auto v = s.integers("dims");
+  for (int a = 0; a < dim; ++a) dims[a] = static_cast<int>(v[a]);
+  return dims;
+}
+
+CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& domain, std::array<int, 3> requested)
+    : domain_(domain) {
+  const int n = mpi::size(comm);
+  std::array<int, 3> dims = requested;
+  if (domain.dim == 2) dims[2] = 1;
+  int fixed = 1;
+  for (int a = 0; a < 3; ++a)
+    if (dims[a] > 0) fixed *= dims[a];
+  if (n % fixed != 0)
+    throw input_error("parallel.dims: the rank grid " + std::to_string(dims[0]) + "x" + std::to_string(dims[1]) +
+                      (domain.dim == 3 ? "x" + std::to_string(dims[2]) : "") + " does not fit " + std::to_string(n) +
+                      " ranks");
+  mpi::check(MPI_Dims_create(n, domain.dim, dims.data()), "MPI_Dims_create");
+  dims_ = dims;
+  std::array<int, 3> periods{domain.periodic[0], domain.periodic[1], domain.periodic[2]};
+  MPI_Comm cart = MPI_COMM_NULL;
+  // No reordering: rank numbers stay those of the parent so output slices and logs read naturally.
+  mpi::check(MPI_Cart_create(comm, domain.dim, dims_.data(), periods.data(), 0, &cart), "MPI_Cart_create");
+  cart_ = mpi::Communicator(cart);
+  MPI_Comm_free(&cart);
+  mpi::check(MPI_Cart_coords(cart_.get(), cart_.rank(), domain.dim, coords_.data()), "MPI_Cart_coords");
+}
+
+double CartesianDecomposition::edge(int axis, int index) const {
+  if (index >= dims_[axis]) return domain_.hi[axis];
+  return domain_.lo[axis] + domain_.extent(axis) * static_cast<double>(index) / static_cast<double>(dims_[axis]);
+}
+
+int CartesianDecomposition::box_index(int axis, double x) const {
+  const double f = (x - domain_.lo[axis]) / domain_.extent(axis);
+  int i = static_cast<int>(std::floor(f * dims_[axis]));
+  i = std::clamp(i, 0, dims_[axis] - 1);
+  // Guard the floating-point boundary: the owner is the box whose [edge(i), edge(i+1)) holds x.
+  while (i > 0 && x < edge(axis, i)) --i;
+  while (i + 1 < dims_[axis] && x >= edge(axis, i + 1)) ++i;
+  return i;
+}
+
+bool CartesianDecomposition::owns(const double* position) const {
+  for (int a = 0; a < domain_.dim; ++a)
+    if (box_index(a, position[a]) != coords_[a]) return false;
+  return true;
+}
+
+} // namespace tessera

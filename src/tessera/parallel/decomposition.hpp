@@ -1,0 +1,46 @@
+// Cartesian decomposition of the domain over MPI ranks (SPEC §4.1): each rank owns the cells whose centre
+// lies in its box. Read from the deck's `parallel` section.
+#pragma once
+
+#include "tessera/core/keys.hpp"
+#include "tessera/parallel/mpi.hpp"
+#include "tessera/tissue/domain.hpp"
+
+#include <array>
+
+namespace tessera {
+
+class Deck;
+
+// The rank boxes. Box edges are computed by one formula on every rank, so each point has exactly one owner.
+class CartesianDecomposition {
+public:
+  // Collective on comm. `requested_dims` entries of 0 are chosen by MPI_Dims_create.
+  CartesianDecomposition(MPI_Comm comm, const Domain& domain, std::array<int, 3> requested_dims);
+
+  MPI_Comm comm() const { return cart_.get(); }
+  int rank() const { return cart_.rank(); }
+  int size() const { return cart_.size(); }
+  const std::array<int, 3>& dims() const { return dims_; }
+  const std::array<int, 3>& coords() const { return coords_; }
+  const Domain& domain() const { return domain_; }
+
+  // Lower edge of box `index` along `axis` (index == dims[axis] gives the domain's upper edge).
+  double edge(int axis, int index) const;
+  double box_lo(int axis) const { return edge(axis, coords_[axis]); }
+  double box_hi(int axis) const { return edge(axis, coords_[axis] + 1); }
+  // Box index along `axis` of coordinate x (clamped into the domain).
+  int box_index(int axis, double x) const;
+  bool owns(const double* position) const;
+
+private:
+  Domain domain_;
+  std::array<int, 3> dims_{1, 1, 1};
+  std::array<int, 3> coords_{0, 0, 0};
+  mpi::Communicator cart_;
+};
+
+const KeyTable& parallel_keys();
+std::array<int, 3> read_rank_grid(const Deck& deck, int dim);
+
+} // namespace tessera
