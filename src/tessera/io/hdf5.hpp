@@ -1,0 +1,140 @@
+// The HDF5 adapter: the one place tessera calls the HDF5 C API. Failed calls become tessera::Error naming the
+// call and HDF5's own error stack; every hid_t is an RAII Handle; typed helpers cover what outputs need.
+#pragma once
+
+#include "tessera/core/error.hpp"
+
+#include <hdf5.h>
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera::h5 {
+
+// Turns off HDF5's printing of its error stack to stderr; check() reports the stack in the exception instead.
+// Idempotent; the File factories call it.
+void silence_errors();
+
+// Throws runtime_error("<call> failed: <HDF5 error stack>") when rc is negative.
+void check(herr_t rc, const char* call);
+// As check(), and returns the id so a call can be wrapped in place.
+hid_t check_id(hid_t id, const char* call);
+
+// Owns one HDF5 identifier of any kind (file, group, dataset, dataspace, datatype, property list) and
+// releases it with H5Idec_ref. Closing a parallel file is collective, so a File's handles must die on every
+// rank.
+class Handle {
+public:
+  Handle() = default;
+  explicit Handle(hid_t id) : id_(id) {}
+  ~Handle();
+  Handle(Handle&& other) noexcept : id_(other.id_) { other.id_ = H5I_INVALID_HID; }
+  Handle& operator=(Handle&& other) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  void reset();    // releases now; a no-op when empty
+  hid_t release(); // gives up ownership without closing
+
+private:
+  hid_t id_ = H5I_INVALID_HID;
+};
+
+// An open HDF5 file. A missing, unreadable or non-HDF5 file is an input_error naming the path.
+class File {
+public:
+  File() = default;
+
+  // Collective on comm. Creates `path` for parallel (MPI-IO) writing; refuses to replace an existing file.
+  static File create_parallel(MPI_Comm comm, const std::string& path);
+  // Creates `path` for serial writing (tests, converters); refuses to replace an existing file.
+  static File create(const std::string& path);
+  // Opens `path` read-only on this process alone.
+  static File open_read(const std::string& path);
+  // Collective on comm. Opens `path` read-only through MPI-IO; dataset reads are then collective.
+  static File open_read_parallel(MPI_Comm comm, const std::string& path);
+
+  hid_t get() const { return file_.get(); }
+  bool valid() const { return file_.valid(); }
+  const std::string& path() const { return path_; }
+  bool parallel() const { return parallel_; }
+
+  // Collective for a parallel file. Pushes everything written so far to disk, so it survives a later crash.
+  void flush();
+  // Collective for a parallel file. Closes now and reports failure (the destructor cannot).
+  void close();
+
+private:
+  File(Handle file, std::string path, bool parallel)
+      : file_(std::move(file)), path_(std::move(path)), parallel_(parallel) {}
+
+  Handle file_;
+  std::string path_;
+  bool parallel_ = false;
+};
+
+// "run/tessera.h5:/steps/0/id" — where an object lives, for error messages.
+std::string describe(hid_t object);
+
+// ---- Groups and links
+// --------------------------------------------------------------------------------------- In a parallel file
+// every creating call below is collective and must get the same arguments on every rank.
+
+Handle create_group(hid_t parent, const std::string& name);
+Handle open_group(hid_t parent, const std::string& name);
+// True when every component of the slash-separated `path` below `parent` exists.
+bool exists(hid_t parent, const std::string& path);
+// Names of the links in a group, in name order.
+std::vector<std::string> children(hid_t group);
+
+// ---- Attributes (scalar; replaced when they already exist)
+// -------------------------------------------------- Text is stored as variable-length UTF-8 so h5py reads it
+// as str and its length is unlimited.
+
+bool has_attribute(hid_t object, const std::string& name);
+void write_text_attribute(hid_t object, const std::string& name, const std::string& value);
+void write_int_attribute(hid_t object, const std::string& name, std::int64_t value);
+void write_real_attribute(hid_t object, const std::string& name, double value);
+// A missing attribute or one of another kind is an input_error naming the object.
+std::string read_text_attribute(hid_t object, const std::string& name);
+std::int64_t read_int_attribute(hid_t object, const std::string& name);
+double read_real_attribute(hid_t object, const std::string& name);
+
+// ---- Row-distributed datasets
+// ------------------------------------------------------------------------------- A dataset of `total` rows,
+// of which the calling rank holds rows [offset, offset + count).
+struct Rows {
+  std::int64_t offset = 0;
+  std::int64_t count = 0;
+  std::int64_t total = 0;
+};
+
+// Creates dataset `name` of shape [total] (or [total][columns]) under `parent` and writes this rank's rows
+// from `data` (count, or count * columns, values row-major). In a parallel file this is collective with
+// H5FD_MPIO_COLLECTIVE transfer; a rank with no rows still calls it. T: uint64, int64, int32, double.
+template <class T>
+void write_rows(hid_t parent, const std::string& name, const T* data, Rows rows);
+template <class T>
+void write_rows(hid_t parent, const std::string& name, const T* data, Rows rows, std::int64_t columns);
+
+// Shape of a dataset: one entry per dimension.
+std::vector<std::int64_t> shape(hid_t parent, const std::string& name);
+// Reads rows [offset, offset + count) of a 1-D or 2-D dataset (row-major). Collective in a parallel file.
+// A dataset of another number class (integer vs. floating point) is an input_error naming it.
+template <class T>
+std::vector<T> read_rows(hid_t parent, const std::string& name, std::int64_t offset, std::int64_t count);
+template <class T>
+std::vector<T> read_all(hid_t parent, const std::string& name);
+
+// A 1-D dataset of UTF-8 strings (gene and cell type names). Stored fixed-length, since parallel HDF5 1.10
+// cannot write variable-length data. Collective in a parallel file: every rank passes the same values and
+// rank 0 writes them.
+void write_strings(hid_t parent, const std::string& name, const std::vector<std::string>& values);
+// Reads fixed- or variable-length strings.
+std::vector<std::string> read_strings(hid_t parent, const std::string& name);
+
+} // namespace tessera::h5

@@ -1,0 +1,247 @@
+#include "tessera/io/simulation_output.hpp"
+
+#include "tessera/core/error.hpp"
+#include "tessera/core/version.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace tessera {
+
+namespace {
+
+std::string utc_now_iso8601() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+// Shortest text that reads back to the same double, so ParaView's time axis matches the step attributes.
+std::string exact(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    case '\'':
+      out += "&apos;";
+      break;
+    default:
+      out += c;
+    }
+  }
+  return out;
+}
+
+// ParaView shows attributes by name; a gene called like a built-in field (or like another gene) would hide
+// it.
+std::vector<std::string> gene_attribute_names(const std::vector<std::string>& genes) {
+  std::set<std::string> taken{"type", "id", "radius", "cycle"};
+  std::vector<std::string> names;
+  for (const std::string& gene : genes) {
+    std::string base = gene.empty() ? "gene" : gene;
+    if (taken.count(base)) base.insert(0, "gene_");
+    std::string name = base;
+    for (int suffix = 2; taken.count(name); ++suffix)
+      name = base + "_" + std::to_string(suffix);
+    taken.insert(name);
+    names.push_back(name);
+  }
+  return names;
+}
+
+std::string step_group_name(long long step) {
+  return std::to_string(step);
+}
+
+} // namespace
+
+std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vector<std::string>& gene_names,
+                            const std::vector<XdmfStep>& steps) {
+  const std::string file = xml_escape(h5_name);
+  const std::vector<std::string> gene_attributes = gene_attribute_names(gene_names);
+  const std::size_t n_genes = gene_names.size();
+  std::ostringstream x;
+  x << "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+    << "<!DOCTYPE Xdmf SYSTEM \"Xdmf.dtd\" []>\n"
+    << "<Xdmf Version=\"3.0\">\n"
+    << "  <Domain>\n"
+    << "    <Grid Name=\"cells\" GridType=\"Collection\" CollectionType=\"Temporal\">\n";
+  for (const XdmfStep& s : steps) {
+    const std::string n = std::to_string(s.cells);
+    const std::string where = file + ":/steps/" + step_group_name(s.step) + "/";
+    auto scalar = [&](const std::string& name, const char* number_type, int precision) {
+      x << "        <Attribute Name=\"" << name << "\" AttributeType=\"Scalar\" Center=\"Node\">\n"
+        << "          <DataItem Dimensions=\"" << n << "\" NumberType=\"" << number_type << "\" Precision=\""
+        << precision << "\" Format=\"HDF\">" << where << name << "</DataItem>\n"
+        << "        </Attribute>\n";
+    };
+    x << "      <Grid Name=\"step_" << s.step << "\" GridType=\"Uniform\">\n"
+      << "        <Time Value=\"" << exact(s.time) << "\" />\n"
+      << "        <Topology TopologyType=\"Polyvertex\" NumberOfElements=\"" << n
+      << "\" NodesPerElement=\"1\" />\n"
+      << "        <Geometry GeometryType=\"" << (dim == 3 ? "XYZ" : "XY") << "\">\n"
+      << "          <DataItem Dimensions=\"" << n << " " << dim
+      << "\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">" << where << "position</DataItem>\n"
+      << "        </Geometry>\n";
+    scalar("type", "Int", 4);
+    scalar("id", "UInt", 8);
+    scalar("radius", "Float", 8);
+    scalar("cycle", "Float", 8);
+    for (std::size_t g = 0; g < n_genes; ++g) {
+      // One column of genes[N][G]: start (0, g), stride (1, 1), count (N, 1).
+      x << "        <Attribute Name=\"" << xml_escape(gene_attributes[g])
+        << "\" AttributeType=\"Scalar\" Center=\"Node\">\n"
+        << "          <DataItem ItemType=\"HyperSlab\" Type=\"HyperSlab\" Dimensions=\"" << n << " 1\">\n"
+        << "            <DataItem Dimensions=\"3 2\" NumberType=\"UInt\" Format=\"XML\">0 " << g << " 1 1 "
+        << n << " 1</DataItem>\n"
+        << "            <DataItem Dimensions=\"" << n << " " << n_genes
+        << "\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">" << where << "genes</DataItem>\n"
+        << "          </DataItem>\n"
+        << "        </Attribute>\n";
+    }
+    x << "      </Grid>\n";
+  }
+  x << "    </Grid>\n"
+    << "  </Domain>\n"
+    << "</Xdmf>\n";
+  return x.str();
+}
+
+SimulationOutput::SimulationOutput(MPI_Comm comm, const std::string& directory,
+                                   const RunProvenance& provenance, int dim)
+    : comm_(comm), dim_(dim), gene_names_(provenance.gene_names) {
+  if (dim != 2 && dim != 3)
+    throw runtime_error("SimulationOutput: dim must be 2 or 3, got " + std::to_string(dim));
+  const std::filesystem::path folder(directory);
+  h5_path_ = (folder / simulation_h5_name).string();
+  xmf_path_ = (folder / simulation_xmf_name).string();
+  mpi::agree(comm_.get(), [&] {
+    if (comm_.rank() != 0) return;
+    std::error_code ec;
+    std::filesystem::create_directories(folder, ec);
+    if (ec) throw input_error(directory + ": cannot create output directory: " + ec.message());
+  });
+  file_ = h5::File::create_parallel(comm_.get(), h5_path_);
+
+  // Attribute writes are collective and must carry the same bytes everywhere, so rank 0's clock decides.
+  const std::string created =
+      mpi::broadcast(comm_.get(), comm_.rank() == 0 ? utc_now_iso8601() : std::string());
+  const hid_t root = file_.get();
+  h5::write_text_attribute(root, "format", simulation_format);
+  h5::write_int_attribute(root, "format_version", simulation_format_version);
+  h5::write_text_attribute(root, "version", version());
+  h5::write_text_attribute(root, "git_hash", git_hash());
+  h5::write_text_attribute(root, "deck", provenance.resolved_deck);
+  h5::write_text_attribute(root, "deck_file", provenance.deck_file);
+  h5::write_int_attribute(root, "ranks", comm_.size());
+  h5::write_text_attribute(root, "kokkos_backend", provenance.kokkos_backend);
+  h5::write_text_attribute(root, "command", provenance.command);
+  h5::write_int_attribute(root, "dim", dim);
+  h5::write_text_attribute(root, "created", created);
+  h5::write_strings(root, "genes", provenance.gene_names);
+  h5::write_strings(root, "cell_types", provenance.type_names);
+  steps_group_ = h5::create_group(root, "steps");
+  file_.flush();
+}
+
+void SimulationOutput::check_snapshot(long long step, const CellSnapshot& local) const {
+  const std::string what = h5_path_ + ": step " + std::to_string(step) + ": ";
+  if (!file_.valid()) throw runtime_error(what + "output already closed");
+  if (step < 0) throw runtime_error(what + "step numbers must not be negative");
+  for (const XdmfStep& s : steps_)
+    if (s.step == step) throw runtime_error(what + "already written");
+  // Sizes differ between ranks, so a bad snapshot may exist on one rank only: agree before any collective.
+  mpi::agree(comm_.get(), [&] {
+    const std::size_t n = local.size();
+    const auto genes = gene_names_.size();
+    auto require = [&](bool ok, const std::string& message) {
+      if (!ok) throw runtime_error(what + "rank " + std::to_string(comm_.rank()) + ": " + message);
+    };
+    require(local.dim == dim_,
+            "snapshot is " + std::to_string(local.dim) + "-D, output is " + std::to_string(dim_) + "-D");
+    require(local.n_genes == static_cast<int>(genes),
+            "snapshot has " + std::to_string(local.n_genes) + " genes, output has " + std::to_string(genes));
+    require(local.type.size() == n && local.radius.size() == n && local.cycle.size() == n &&
+                local.position.size() == n * static_cast<std::size_t>(dim_) &&
+                local.genes.size() == n * genes,
+            "field sizes disagree with " + std::to_string(n) + " cells");
+  });
+}
+
+void SimulationOutput::write_step(long long step, double time, const CellSnapshot& local) {
+  check_snapshot(step, local);
+  const MPI_Comm comm = comm_.get();
+  const auto count = static_cast<std::int64_t>(local.size());
+  const h5::Rows rows{mpi::exclusive_prefix_sum(comm, count), count, mpi::sum(comm, count)};
+
+  h5::Handle group = h5::create_group(steps_group_.get(), step_group_name(step));
+  h5::write_real_attribute(group.get(), "time", time);
+  h5::write_int_attribute(group.get(), "cells", rows.total);
+  h5::write_rows(group.get(), "id", local.id.data(), rows);
+  h5::write_rows(group.get(), "type", local.type.data(), rows);
+  h5::write_rows(group.get(), "position", local.position.data(), rows, dim_);
+  h5::write_rows(group.get(), "radius", local.radius.data(), rows);
+  h5::write_rows(group.get(), "genes", local.genes.data(), rows,
+                 static_cast<std::int64_t>(gene_names_.size()));
+  h5::write_rows(group.get(), "cycle", local.cycle.data(), rows);
+  group.reset();
+  // On disk before the XMF names it, so ParaView never sees a step the file does not hold yet.
+  file_.flush();
+  steps_.push_back(XdmfStep{step, time, rows.total});
+  mpi::agree(comm, [&] {
+    if (comm_.rank() == 0) write_xdmf();
+  });
+}
+
+void SimulationOutput::write_xdmf() const {
+  std::vector<XdmfStep> ordered = steps_;
+  std::sort(ordered.begin(), ordered.end(),
+            [](const XdmfStep& a, const XdmfStep& b) { return a.step < b.step; });
+  const std::string text = simulation_xdmf(simulation_h5_name, dim_, gene_names_, ordered);
+  // Written aside and renamed over the old one, so a crash leaves the previous complete XMF, never half of
+  // one.
+  const std::string partial = xmf_path_ + ".tmp";
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    if (!out) throw runtime_error(partial + ": cannot open for writing");
+    out << text;
+    out.close();
+    if (!out) throw runtime_error(partial + ": write failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(partial, xmf_path_, ec);
+  if (ec) throw runtime_error(xmf_path_ + ": cannot replace with " + partial + ": " + ec.message());
+}
+
+void SimulationOutput::close() {
+  steps_group_.reset();
+  file_.close();
+}
+
+} // namespace tessera

@@ -1,0 +1,81 @@
+// Simulation output (SPEC §6.4): one tessera.h5 per run, written collectively step by step with each rank's
+// cells as one slice, and a tessera.xmf beside it that ParaView opens directly.
+#pragma once
+
+#include "tessera/io/hdf5.hpp"
+#include "tessera/io/snapshot.hpp"
+#include "tessera/parallel/mpi.hpp"
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+// File names inside a run directory, and the `format` root attribute that marks a simulation output.
+inline constexpr const char* simulation_h5_name = "tessera.h5";
+inline constexpr const char* simulation_xmf_name = "tessera.xmf";
+inline constexpr const char* simulation_format = "tessera-simulation";
+inline constexpr std::int64_t simulation_format_version = 1;
+
+// The tessera.xmf text for steps of a file named `h5_name` (relative to the .xmf), in the order given.
+struct XdmfStep {
+  long long step = 0;
+  double time = 0;
+  std::int64_t cells = 0;
+};
+std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vector<std::string>& gene_names,
+                            const std::vector<XdmfStep>& steps);
+
+// Layout of tessera.h5:
+//   /                root attributes: format, format_version, version, git_hash, deck, deck_file, ranks,
+//                    kokkos_backend, command, dim, created (UTC, ISO 8601)
+//   /genes           gene names, /cell_types cell type names (1-D string datasets)
+//   /steps/<n>/      one group per output step n (no padding), attributes time (min) and cells;
+//                    datasets id uint64[N], type int32[N], position float64[N][dim], radius float64[N],
+//                    genes float64[N][G], cycle float64[N]; rows are in rank order.
+class SimulationOutput {
+public:
+  // Collective. Creates `directory` when missing and `directory/tessera.h5`, which must not exist yet (an
+  // input_error naming it otherwise: whether to replace an old run is the caller's decision), and records the
+  // provenance. `provenance` must be the same on every rank.
+  SimulationOutput(MPI_Comm comm, const std::string& directory, const RunProvenance& provenance, int dim);
+
+  SimulationOutput(SimulationOutput&&) = default;
+  SimulationOutput& operator=(SimulationOutput&&) = delete; // would close the old file before its groups
+  SimulationOutput(const SimulationOutput&) = delete;
+  SimulationOutput& operator=(const SimulationOutput&) = delete;
+  ~SimulationOutput() = default; // collective: every rank must destroy its writer
+
+  // Collective. Writes `local` (this rank's cells, possibly none) as rows [offset, offset + n) of step
+  // `step`, where offset is the cell count of the lower ranks; then flushes the file and rewrites tessera.xmf
+  // to list every step written so far. Writing a step twice is a runtime_error; a snapshot whose dim, gene
+  // count or field sizes disagree with the output is a runtime_error on every rank.
+  void write_step(long long step, double time, const CellSnapshot& local);
+
+  // Collective. Closes tessera.h5 and reports a failure to do so; write_step afterwards is an error.
+  void close();
+
+  const std::string& h5_path() const { return h5_path_; }
+  const std::string& xmf_path() const { return xmf_path_; }
+  int dim() const { return dim_; }
+  std::size_t steps_written() const { return steps_.size(); }
+
+private:
+  void check_snapshot(long long step, const CellSnapshot& local) const;
+  void write_xdmf() const; // rank 0 only
+
+  mpi::Communicator comm_;
+  std::string h5_path_;
+  std::string xmf_path_;
+  int dim_ = 2;
+  std::vector<std::string> gene_names_;
+  std::vector<XdmfStep> steps_; // in the order written
+  // Declared last so they close first: a parallel HDF5 file refuses to close while its groups are open.
+  h5::File file_;
+  h5::Handle steps_group_;
+};
+
+} // namespace tessera

@@ -1,0 +1,34 @@
+// Host-side records that simulation outputs are made of: one rank's cells at one output step, and the
+// provenance every output file carries so a result can be traced to the deck and build that made it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+// Host copy of one rank's owned cells at one output step (SPEC §1.1).
+struct CellSnapshot {
+  int dim = 2; // 2 or 3
+  int n_genes = 0;
+  std::vector<std::uint64_t> id;
+  std::vector<std::int32_t> type;
+  std::vector<double> position; // size()*dim, row-major
+  std::vector<double> radius;
+  std::vector<double> genes; // size()*n_genes, row-major
+  std::vector<double> cycle; // time since last division (min)
+  std::size_t size() const { return id.size(); }
+};
+
+// What every output file records about the run that made it.
+struct RunProvenance {
+  std::string deck_file;      // the deck's path as given
+  std::string resolved_deck;  // the full deck with defaults, YAML text
+  std::string kokkos_backend; // e.g. "Serial"
+  std::string command;        // "run", "predict", ...
+  std::vector<std::string> gene_names;
+  std::vector<std::string> type_names;
+};
+
+} // namespace tessera
