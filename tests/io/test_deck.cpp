@@ -74,19 +74,19 @@ TEST(Deck, OverridesReplaceAndAddKeys) {
 TEST(Deck, ErrorsNameLineColumnAndKey) {
   std::string text = minimal + "  dtt: 2 min\n";
   std::string e = error_of(text);
-  EXPECT_NE(e.find("deck.yaml:15:3: key 'time.dtt'"), std::string::npos) << e;
+  EXPECT_NE(e.find("deck.yaml:14:3: key 'time.dtt'"), std::string::npos) << e;
   EXPECT_NE(e.find("did you mean 'time.dt'"), std::string::npos) << e;
 
   text = minimal + "  dt: -2 min\n";
   e = error_of(text);
-  EXPECT_NE(e.find("deck.yaml:15:7: key 'time.dt'"), std::string::npos) << e;
+  EXPECT_NE(e.find("deck.yaml:14:7: key 'time.dt'"), std::string::npos) << e;
   EXPECT_NE(e.find("out of range"), std::string::npos) << e;
 
   e = error_of(minimal + "  dt: .nan\n");
   EXPECT_NE(e.find("NaN"), std::string::npos) << e;
 
   e = error_of(minimal + "  genes: [x]\n");
-  EXPECT_NE(e.find("did you mean 'grn.genes'"), std::string::npos) << e;
+  EXPECT_NE(e.find("'cells.init.genes' or 'grn.genes' (it belongs in another section)"), std::string::npos) << e;
 }
 
 TEST(Deck, ListLengthsFollowTypesGenesAndDimension) {

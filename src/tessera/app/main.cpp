@@ -9,6 +9,8 @@
 #include <Kokkos_Core.hpp>
 
 #include <iostream>
+#include <string>
+#include <vector>
 
 namespace tessera::app {
 
@@ -25,10 +27,12 @@ struct MpiSession {
   ~MpiSession() { MPI_Finalize(); }
 };
 
-int dispatch(int argc, char** argv, Log& log, bool& quiet) {
+int dispatch(int argc, char** argv, Log& log) {
   CLI::App app{"tessera — distributed agent-based tissue simulation and graph-ODE learning", "tessera"};
   app.set_version_flag("--version", "tessera " + version() + " (" + git_hash() + ")");
   app.require_subcommand(1);
+  app.fallthrough(); // global options (--quiet) may also follow the subcommand
+  bool quiet = false;
   app.add_flag("-q,--quiet", quiet, "Silence progress output (errors still reach stderr)");
 
   DeckOptions opts;
@@ -77,21 +81,20 @@ int dispatch(int argc, char** argv, Log& log, bool& quiet) {
     throw err;
   }
   log.set_quiet(quiet);
-  Log& l = log;
 
-  if (run->parsed()) return run_command(opts, l);
+  if (run->parsed()) return run_command(opts, log);
   if (check->parsed()) {
     if (opts.deck.empty() && !reference) {
       Error err = input_error("check: a DECK is required (or --reference)");
       err.mark_agreed(0);
       throw err;
     }
-    return check_command(opts, reference, l);
+    return check_command(opts, reference, log);
   }
-  if (app.got_subcommand("info")) return info_command(l);
-  if (train->parsed()) return unavailable_command("train", "#4", l);
-  if (predict->parsed()) return unavailable_command("predict", "#4", l);
-  if (convert->parsed()) return unavailable_command("convert", "#4", l);
+  if (app.got_subcommand("info")) return info_command(log);
+  if (train->parsed()) return unavailable_command("train", "#4", log);
+  if (predict->parsed()) return unavailable_command("predict", "#4", log);
+  if (convert->parsed()) return unavailable_command("convert", "#4", log);
   return 2;
 }
 
@@ -105,22 +108,23 @@ int main(int argc, char** argv) {
   Log log(rank, false);
   log.set_ranks(size);
   int code = 0;
-  bool quiet = false;
   bool abort_job = false;
   {
-    // Kokkos strips its own --kokkos-* arguments; it is finalised before MPI.
-    Kokkos::ScopeGuard kokkos(argc, argv);
+    // Kokkos sees only the --kokkos-* arguments (Kokkos 3 would otherwise answer --help itself), the
+    // command line parser sees the rest. Kokkos is finalised before MPI.
+    std::vector<char*> kokkos_args{argv[0]}, tessera_args{argv[0]};
+    for (int i = 1; i < argc; ++i)
+      (std::string(argv[i]).rfind("--kokkos-", 0) == 0 ? kokkos_args : tessera_args).push_back(argv[i]);
+    int kokkos_argc = static_cast<int>(kokkos_args.size());
+    kokkos_args.push_back(nullptr);
+    Kokkos::ScopeGuard kokkos(kokkos_argc, kokkos_args.data());
     try {
-      code = dispatch(argc, argv, log, quiet);
+      code = dispatch(static_cast<int>(tessera_args.size()), tessera_args.data(), log);
     } catch (const Error& e) {
       code = static_cast<int>(e.code());
       if (e.agreed()) {
         // Every rank holds the same error; the rank it came from is named once, by rank 0.
-        if (rank == 0) {
-          Log origin(e.origin_rank() >= 0 ? e.origin_rank() : 0, false);
-          origin.set_ranks(size);
-          origin.error(e.what());
-        }
+        if (rank == 0) log.error(e.what(), e.origin_rank());
       } else {
         log.error(e.what());
         abort_job = size > 1;

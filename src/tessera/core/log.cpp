@@ -30,8 +30,9 @@ void Log::warn(const std::string& line) {
   if (file_) *file_ << "warning: " << line << std::endl;
 }
 
-void Log::error(const std::string& line) {
-  std::string prefix = n_ranks_ > 1 ? "tessera [rank " + std::to_string(rank_) + "]: error: " : "tessera: error: ";
+void Log::error(const std::string& line, int from_rank) {
+  const int who = from_rank >= 0 ? from_rank : rank_;
+  std::string prefix = n_ranks_ > 1 ? "tessera [rank " + std::to_string(who) + "]: error: " : "tessera: error: ";
   std::cerr << prefix << line << std::endl;
   if (file_) *file_ << "error: " << line << std::endl;
 }

@@ -255,11 +255,11 @@ void Deck::validate_map(const YAML::Node& map, const std::string& spec_prefix, c
     if (!near.empty()) {
       hint = "; did you mean '" + join(display_prefix, near) + "'?";
     } else {
+      std::string elsewhere;
       for (const auto& [path, spec] : specs_)
-        if (spec->name() == name && path.find("[]") == std::string::npos) {
-          hint = "; did you mean '" + path + "' (it belongs in another section)?";
-          break;
-        }
+        if (spec->name() == name && path.find("[]") == std::string::npos)
+          elsewhere += (elsewhere.empty() ? "'" : " or '") + path + "'";
+      if (!elsewhere.empty()) hint = "; did you mean " + elsewhere + " (it belongs in another section)?";
     }
     if (display_prefix.empty() && hint.empty()) {
       std::string list;
