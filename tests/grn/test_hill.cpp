@@ -39,7 +39,8 @@ GeneNetwork toggle() {
 GeneState one_cell(std::vector<double> x0) {
   GeneState x("x", 1, x0.size());
   auto h = Kokkos::create_mirror_view(x);
-  for (size_t g = 0; g < x0.size(); ++g) h(0, g) = x0[g];
+  for (size_t g = 0; g < x0.size(); ++g)
+    h(0, g) = x0[g];
   Kokkos::deep_copy(x, h);
   return x;
 }
@@ -47,7 +48,8 @@ GeneState one_cell(std::vector<double> x0) {
 std::vector<double> read(const GeneState& x) {
   auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
   std::vector<double> v;
-  for (size_t g = 0; g < x.extent(1); ++g) v.push_back(h(0, g));
+  for (size_t g = 0; g < x.extent(1); ++g)
+    v.push_back(h(0, g));
   return v;
 }
 
@@ -57,8 +59,12 @@ Kokkos::View<const int*> types_of_one_cell() {
   return t;
 }
 
-double hill_plus(double x, double h, double n) { return std::pow(x, n) / (std::pow(h, n) + std::pow(x, n)); }
-double hill_minus(double x, double h, double n) { return std::pow(h, n) / (std::pow(h, n) + std::pow(x, n)); }
+double hill_plus(double x, double h, double n) {
+  return std::pow(x, n) / (std::pow(h, n) + std::pow(x, n));
+}
+double hill_minus(double x, double h, double n) {
+  return std::pow(h, n) / (std::pow(h, n) + std::pow(x, n));
+}
 
 } // namespace
 
@@ -125,7 +131,8 @@ TEST(HillModel, ToggleSteadyStateEqualsNewtonFixedPoint) {
     F(a, b, f);
     F(a + e, b, fa);
     F(a, b + e, fb);
-    const double j00 = (fa[0] - f[0]) / e, j10 = (fa[1] - f[1]) / e, j01 = (fb[0] - f[0]) / e, j11 = (fb[1] - f[1]) / e;
+    const double j00 = (fa[0] - f[0]) / e, j10 = (fa[1] - f[1]) / e, j01 = (fb[0] - f[0]) / e,
+                 j11 = (fb[1] - f[1]) / e;
     const double det = j00 * j11 - j01 * j10;
     a -= (j11 * f[0] - j01 * f[1]) / det;
     b -= (-j10 * f[0] + j00 * f[1]) / det;

@@ -86,7 +86,8 @@ TEST(Deck, ErrorsNameLineColumnAndKey) {
   EXPECT_NE(e.find("NaN"), std::string::npos) << e;
 
   e = error_of(minimal + "  genes: [x]\n");
-  EXPECT_NE(e.find("'cells.init.genes' or 'grn.genes' (it belongs in another section)"), std::string::npos) << e;
+  EXPECT_NE(e.find("'cells.init.genes' or 'grn.genes' (it belongs in another section)"), std::string::npos)
+      << e;
 }
 
 TEST(Deck, ListLengthsFollowTypesGenesAndDimension) {
@@ -110,7 +111,8 @@ TEST(Deck, ResolvedDeckParsesBackToTheSameValues) {
   const Deck again = parse(deck.resolved_yaml());
   EXPECT_EQ(again.section("time").real("dt"), deck.section("time").real("dt"));
   EXPECT_EQ(again.section("grn").per_gene("decay", 2), deck.section("grn").per_gene("decay", 2));
-  EXPECT_EQ(again.section("cells").section("init").integer("count"), deck.section("cells").section("init").integer("count"));
+  EXPECT_EQ(again.section("cells").section("init").integer("count"),
+            deck.section("cells").section("init").integer("count"));
   EXPECT_NE(deck.resolved_yaml().find("max_cells"), std::string::npos); // defaults are shown
 }
 

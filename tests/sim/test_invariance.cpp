@@ -2,6 +2,7 @@
 // reference, on rank 0 alone (MPI_COMM_SELF) gives the same cells — ids, types, positions, genes.
 #include "tessera/io/deck.hpp"
 #include "tessera/io/deck_schema.hpp"
+#include "tessera/parallel/mpi.hpp"
 #include "tessera/sim/simulation.hpp"
 
 #include <gtest/gtest.h>
@@ -67,7 +68,8 @@ Gathered gather(MPI_Comm comm, const CellSnapshot& local) {
   MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm);
   auto gatherv = [&](const auto& v, int per, auto& out, MPI_Datatype type) {
     std::vector<int> c(size), d(size);
-    for (int r = 0; r < size; ++r) c[r] = counts[r] * per;
+    for (int r = 0; r < size; ++r)
+      c[r] = counts[r] * per;
     if (rank == 0) std::partial_sum(c.begin(), c.end() - 1, d.begin() + 1);
     out.resize(rank == 0 ? static_cast<std::size_t>(std::accumulate(c.begin(), c.end(), 0)) : 0);
     MPI_Gatherv(v.data(), n * per, type, out.data(), c.data(), d.data(), type, 0, comm);
@@ -79,7 +81,8 @@ Gathered gather(MPI_Comm comm, const CellSnapshot& local) {
   gatherv(local.type, 1, g.cells.type, MPI_INT32_T);
   gatherv(local.position, local.dim, g.cells.position, MPI_DOUBLE);
   gatherv(local.genes, local.n_genes, g.cells.genes, MPI_DOUBLE);
-  for (std::size_t i = 0; i < g.cells.id.size(); ++i) g.row[g.cells.id[i]] = i;
+  for (std::size_t i = 0; i < g.cells.id.size(); ++i)
+    g.row[g.cells.id[i]] = i;
   return g;
 }
 
@@ -105,15 +108,17 @@ void expect_same(const Gathered& world, const Gathered& self, double rel_tol) {
 
 void run_and_compare(int dim, double rel_tol) {
   const Deck deck = Deck::parse(deck_text(dim), "invariance.yaml", {}, all_key_tables());
-  const SimulationSetup setup = read_simulation_setup(deck);
+  const SimulationSetup setup = read_simulation_setup(deck, mpi::size(MPI_COMM_WORLD));
   Simulation world(MPI_COMM_WORLD, setup);
-  while (world.step_index() < setup.time.steps()) world.step();
+  while (world.step_index() < setup.time.steps())
+    world.step();
   const Gathered all = gather(MPI_COMM_WORLD, snapshot(world.cells()));
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (rank != 0) return;
   Simulation alone(MPI_COMM_SELF, setup);
-  while (alone.step_index() < setup.time.steps()) alone.step();
+  while (alone.step_index() < setup.time.steps())
+    alone.step();
   const Gathered ref = gather(MPI_COMM_SELF, snapshot(alone.cells()));
   expect_same(all, ref, rel_tol);
 }
@@ -133,7 +138,7 @@ TEST(DecompositionInvariance, CvodeIn3DAgreesToRoundoff) {
 
 TEST(DecompositionInvariance, EveryInitialCellIsOwnedExactlyOnce) {
   const Deck deck = Deck::parse(deck_text(2), "invariance.yaml", {}, all_key_tables());
-  const SimulationSetup setup = read_simulation_setup(deck);
+  const SimulationSetup setup = read_simulation_setup(deck, mpi::size(MPI_COMM_WORLD));
   Simulation world(MPI_COMM_WORLD, setup);
   const Gathered all = gather(MPI_COMM_WORLD, snapshot(world.cells()));
   int rank = 0;

@@ -40,17 +40,21 @@ std::string default_run_directory(const DeckOptions& options, const std::string&
 // Collective. Creates the run directory on rank 0. Earlier outputs are never replaced silently: with
 // existing outputs and no --overwrite the run stops before touching anything (exit 2).
 void prepare_run_directory(MPI_Comm comm, const std::string& dir, bool overwrite) {
-  static const char* outputs[] = {"tessera.h5", "tessera.xmf", "summary.csv", "tessera.log", "resolved_deck.yaml"};
+  static const char* outputs[] = {"tessera.h5", "tessera.xmf", "summary.csv", "tessera.log",
+                                  "resolved_deck.yaml"};
   mpi::agree(comm, [&] {
     if (mpi::rank(comm) != 0) return;
     std::error_code ec;
     fs::create_directories(dir, ec);
-    if (ec || !fs::is_directory(dir)) throw input_error("-o " + dir + ": cannot create the run directory (" + ec.message() + ")");
+    if (ec || !fs::is_directory(dir))
+      throw input_error("-o " + dir + ": cannot create the run directory (" + ec.message() + ")");
     for (const char* name : outputs) {
       const fs::path p = fs::path(dir) / name;
       if (!fs::exists(p)) continue;
       if (!overwrite)
-        throw input_error(p.string() + " exists from an earlier run; pass --overwrite to replace it or choose another -o DIR");
+        throw input_error(
+            p.string() +
+            " exists from an earlier run; pass --overwrite to replace it or choose another -o DIR");
       fs::remove(p, ec);
       if (ec) throw input_error(p.string() + ": cannot remove (" + ec.message() + ")");
     }
@@ -63,7 +67,7 @@ int run_command(const DeckOptions& options, Log& log) {
   MPI_Comm comm = MPI_COMM_WORLD;
   const Deck deck = load_deck(comm, options);
   SimulationSetup setup;
-  mpi::agree(comm, [&] { setup = read_simulation_setup(deck); });
+  mpi::agree(comm, [&] { setup = read_simulation_setup(deck, mpi::size(comm)); });
   const std::string dir = default_run_directory(options, setup.output.directory);
   prepare_run_directory(comm, dir, options.overwrite);
   log.open_file((fs::path(dir) / "tessera.log").string());
@@ -85,7 +89,8 @@ int run_command(const DeckOptions& options, Log& log) {
   std::ostringstream line;
   line << "tessera run: done: " << s.steps << " steps to t = " << s.simulated_min << " min, " << s.cells
        << " cells, wall " << human_seconds(s.wall_s) << " (GRN " << human_seconds(s.grn_s) << ", output "
-       << human_seconds(s.output_s) << "), " << (s.wall_s > 0 ? static_cast<double>(s.cells) * s.steps / s.wall_s : 0.0)
+       << human_seconds(s.output_s) << "), "
+       << (s.wall_s > 0 ? static_cast<double>(s.cells) * s.steps / s.wall_s : 0.0)
        << " cell-steps/s; outputs in " << dir << "/";
   log.info(line.str());
   return 0;
@@ -99,7 +104,7 @@ int check_command(const DeckOptions& options, bool reference, Log& log) {
   MPI_Comm comm = MPI_COMM_WORLD;
   const Deck deck = load_deck(comm, options);
   // The cross-section checks (gene names in edges, type fractions, max_cells, ...) run too.
-  mpi::agree(comm, [&] { read_simulation_setup(deck); });
+  mpi::agree(comm, [&] { read_simulation_setup(deck, mpi::size(comm)); });
   if (!reference) {
     log.always("# " + options.deck + ": OK. Resolved deck (every default filled in):");
     log.always(deck.resolved_yaml());
@@ -160,13 +165,14 @@ std::vector<std::pair<std::string, std::string>> build_info() {
 #else
   const char* parallel = "parallel: no";
 #endif
-  out.emplace_back("HDF5", std::to_string(h5_major) + "." + std::to_string(h5_minor) + "." + std::to_string(h5_release) +
-                               " (" + parallel + ")");
+  out.emplace_back("HDF5", std::to_string(h5_major) + "." + std::to_string(h5_minor) + "." +
+                               std::to_string(h5_release) + " (" + parallel + ")");
   return out;
 }
 
 int info_command(Log& log) {
-  for (const auto& [name, value] : build_info()) log.always(name + ": " + value);
+  for (const auto& [name, value] : build_info())
+    log.always(name + ": " + value);
   return 0;
 }
 

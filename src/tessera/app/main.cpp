@@ -41,8 +41,10 @@ int dispatch(int argc, char** argv, Log& log) {
     cmd->add_option("-s,--set", opts.overrides, "Override a deck key: -s section.key=value (repeatable)")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     if (with_output) {
-      cmd->add_option("-o,--output", opts.output_dir, "Run directory (default: output.dir, or runs/<deck name>)");
-      cmd->add_flag("--overwrite", opts.overwrite, "Replace the outputs of an earlier run in the run directory");
+      cmd->add_option("-o,--output", opts.output_dir,
+                      "Run directory (default: output.dir, or runs/<deck name>)");
+      cmd->add_flag("--overwrite", opts.overwrite,
+                    "Replace the outputs of an earlier run in the run directory");
     }
   };
   auto* run = app.add_subcommand("run", "Forward simulation of a tissue");
@@ -52,13 +54,16 @@ int dispatch(int argc, char** argv, Log& log) {
   auto* predict = app.add_subcommand("predict", "Forward simulation with a fitted model and perturbations");
   add_deck_options(predict, true);
   bool reference = false;
-  auto* check = app.add_subcommand("check", "Validate a deck and print it with every default resolved (exit 0 or 2)");
+  auto* check =
+      app.add_subcommand("check", "Validate a deck and print it with every default resolved (exit 0 or 2)");
   check->add_option("DECK", opts.deck, "Input deck (YAML)");
   check->add_option("-s,--set", opts.overrides, "Override a deck key: -s section.key=value (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  check->add_flag("--reference", reference, "Print the input reference (Markdown) generated from the key tables");
+  check->add_flag("--reference", reference,
+                  "Print the input reference (Markdown) generated from the key tables");
   std::string from, to;
-  auto* convert = app.add_subcommand("convert", "Convert between AnnData .h5ad, a CSV folder and a tessera dataset");
+  auto* convert =
+      app.add_subcommand("convert", "Convert between AnnData .h5ad, a CSV folder and a tessera dataset");
   convert->add_option("FROM", from, "Input (.h5ad file, CSV folder or tessera dataset)")->required();
   convert->add_option("TO", to, "Output")->required();
   app.add_subcommand("info", "Versions and configuration of tessera and its libraries");

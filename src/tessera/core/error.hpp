@@ -14,8 +14,9 @@ public:
   Error(ExitCode code, std::string message) : std::runtime_error(std::move(message)), code_(code) {}
 
   ExitCode code() const noexcept { return code_; }
-  // Set once every rank of a communicator holds this same error (see parallel/collective.hpp); an agreed error
-  // can end the program normally on all ranks, an unagreed one must abort the job so no rank waits forever.
+  // Set once every rank of a communicator holds this same error (see parallel/collective.hpp); an agreed
+  // error can end the program normally on all ranks, an unagreed one must abort the job so no rank waits
+  // forever.
   bool agreed() const noexcept { return agreed_; }
   int origin_rank() const noexcept { return origin_rank_; }
   void mark_agreed(int origin_rank) noexcept {
@@ -30,8 +31,12 @@ private:
 };
 
 // A mistake in what the user gave us (deck, file, option): exit code 2.
-inline Error input_error(std::string message) { return Error(ExitCode::input, std::move(message)); }
+inline Error input_error(std::string message) {
+  return Error(ExitCode::input, std::move(message));
+}
 // A failure while running (solver, I/O): exit code 1.
-inline Error runtime_error(std::string message) { return Error(ExitCode::runtime, std::move(message)); }
+inline Error runtime_error(std::string message) {
+  return Error(ExitCode::runtime, std::move(message));
+}
 
 } // namespace tessera

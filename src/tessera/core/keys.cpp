@@ -37,28 +37,41 @@ std::string KeySpec::name() const {
 }
 
 std::string KeySpec::type_name() const {
-  const std::string unit = dim == Dimension::none || dim == Dimension::count ? "" : " [" + base_unit(dim) + "]";
+  const std::string unit =
+      dim == Dimension::none || dim == Dimension::count ? "" : " [" + base_unit(dim) + "]";
   switch (type) {
-  case KeyType::boolean: return "bool";
-  case KeyType::integer: return "integer";
-  case KeyType::real: return "real" + unit;
-  case KeyType::text: return "string";
-  case KeyType::path: return "file path";
+  case KeyType::boolean:
+    return "bool";
+  case KeyType::integer:
+    return "integer";
+  case KeyType::real:
+    return "real" + unit;
+  case KeyType::text:
+    return "string";
+  case KeyType::path:
+    return "file path";
   case KeyType::choice: {
     std::string out = "one of {";
-    for (size_t i = 0; i < choices.size(); ++i) out += (i ? ", " : "") + choices[i];
+    for (size_t i = 0; i < choices.size(); ++i)
+      out += (i ? ", " : "") + choices[i];
     return out + "}";
   }
   case KeyType::real_list: {
-    std::string what = per_type ? "real or list per type" : per_gene ? "real or list per gene" : "list of real";
+    std::string what = per_type   ? "real or list per type"
+                       : per_gene ? "real or list per gene"
+                                  : "list of real";
     if (length > 0) what += " (" + std::to_string(length) + ")";
     if (length < 0) what += " (domain.dim)";
     return what + unit;
   }
-  case KeyType::integer_list: return length < 0 ? "list of integer (domain.dim)" : "list of integer";
-  case KeyType::text_list: return "list of string";
-  case KeyType::real_matrix: return "matrix of real" + unit;
-  case KeyType::entries: return "list of maps";
+  case KeyType::integer_list:
+    return length < 0 ? "list of integer (domain.dim)" : "list of integer";
+  case KeyType::text_list:
+    return "list of string";
+  case KeyType::real_matrix:
+    return "matrix of real" + unit;
+  case KeyType::entries:
+    return "list of maps";
   }
   return "?";
 }
@@ -81,17 +94,22 @@ KeySpec& KeyTable::add_choice(std::string key, std::vector<std::string> choices)
 std::string input_reference_markdown(const std::vector<const KeyTable*>& tables) {
   std::ostringstream md;
   md << "# Input reference\n\n"
-     << "Generated from tessera's key tables by `tessera check --reference`; a test fails when this file and\n"
-     << "the code disagree. Physical quantities accept a unit suffix (`10 um`, `2 h`, `0.1 /h`) and default to\n"
+     << "Generated from tessera's key tables by `tessera check --reference`; a test fails when this file "
+        "and\n"
+     << "the code disagree. Physical quantities accept a unit suffix (`10 um`, `2 h`, `0.1 /h`) and default "
+        "to\n"
      << "µm and minutes. `-s section.key=value` overrides any key from the command line.\n"
      << "Keys inside list entries are written `list[].key`.\n";
   for (const KeyTable* table : tables) {
     md << "\n## `" << table->section() << "`\n\n" << table->doc() << "\n\n";
     md << "| key | type | default | range | description |\n|---|---|---|---|---|\n";
     for (const KeySpec& k : table->keys()) {
-      const std::string def = k.required ? "**required**" : k.default_text.empty() ? "—" : "`" + k.default_text + "`";
-      const bool numeric = k.type == KeyType::real || k.type == KeyType::integer || k.type == KeyType::real_list ||
-                           k.type == KeyType::integer_list || k.type == KeyType::real_matrix;
+      const std::string def = k.required               ? "**required**"
+                              : k.default_text.empty() ? "—"
+                                                       : "`" + k.default_text + "`";
+      const bool numeric = k.type == KeyType::real || k.type == KeyType::integer ||
+                           k.type == KeyType::real_list || k.type == KeyType::integer_list ||
+                           k.type == KeyType::real_matrix;
       md << "| `" << k.path << "` | " << k.type_name() << " | " << def << " | "
          << (numeric ? k.range.text() : "") << " | " << k.doc << " |\n";
     }

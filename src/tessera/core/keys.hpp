@@ -13,11 +13,11 @@ namespace tessera {
 enum class KeyType {
   boolean,
   integer,
-  real,        // number with optional unit suffix
-  text,        // free string
-  choice,      // one of KeySpec::choices
-  path,        // file name, relative to the deck's folder; must exist
-  real_list,   // sequence of reals (or a scalar broadcast, for per-type keys)
+  real,      // number with optional unit suffix
+  text,      // free string
+  choice,    // one of KeySpec::choices
+  path,      // file name, relative to the deck's folder; must exist
+  real_list, // sequence of reals (or a scalar broadcast, for per-type keys)
   integer_list,
   text_list,
   real_matrix, // sequence of sequences of reals
@@ -43,23 +43,58 @@ struct KeySpec {
   bool required = false;
   Range range;
   std::vector<std::string> choices;
-  bool per_type = false;  // real_list: one value per cell type, or a scalar for all types
-  bool per_gene = false;  // real_list: one value per gene, or a scalar for all genes
-  int length = 0;         // real_list/integer_list: fixed length (>0), or -1 = domain.dim; 0 = any
+  bool per_type = false; // real_list: one value per cell type, or a scalar for all types
+  bool per_gene = false; // real_list: one value per gene, or a scalar for all genes
+  int length = 0;        // real_list/integer_list: fixed length (>0), or -1 = domain.dim; 0 = any
   std::string doc;
 
   // Fluent setters so tables read as one line per key.
-  KeySpec& def(std::string text) { default_text = std::move(text); return *this; }
-  KeySpec& require() { required = true; return *this; }
-  KeySpec& positive() { range.lo = 0; range.lo_open = true; return *this; }
-  KeySpec& non_negative() { range.lo = 0; return *this; }
-  KeySpec& at_least(double lo) { range.lo = lo; return *this; }
-  KeySpec& between(double lo, double hi) { range.lo = lo; range.hi = hi; return *this; }
-  KeySpec& infinite_ok() { range.allow_inf = true; return *this; }
-  KeySpec& one_per_type() { per_type = true; return *this; }
-  KeySpec& one_per_gene() { per_gene = true; return *this; }
-  KeySpec& of_length(int n) { length = n; return *this; }
-  KeySpec& describe(std::string text) { doc = std::move(text); return *this; }
+  KeySpec& def(std::string text) {
+    default_text = std::move(text);
+    return *this;
+  }
+  KeySpec& require() {
+    required = true;
+    return *this;
+  }
+  KeySpec& positive() {
+    range.lo = 0;
+    range.lo_open = true;
+    return *this;
+  }
+  KeySpec& non_negative() {
+    range.lo = 0;
+    return *this;
+  }
+  KeySpec& at_least(double lo) {
+    range.lo = lo;
+    return *this;
+  }
+  KeySpec& between(double lo, double hi) {
+    range.lo = lo;
+    range.hi = hi;
+    return *this;
+  }
+  KeySpec& infinite_ok() {
+    range.allow_inf = true;
+    return *this;
+  }
+  KeySpec& one_per_type() {
+    per_type = true;
+    return *this;
+  }
+  KeySpec& one_per_gene() {
+    per_gene = true;
+    return *this;
+  }
+  KeySpec& of_length(int n) {
+    length = n;
+    return *this;
+  }
+  KeySpec& describe(std::string text) {
+    doc = std::move(text);
+    return *this;
+  }
 
   std::string type_name() const; // for docs and errors: "real [um]", "one of {hill, graph_ode}"
   std::string name() const;      // last path component

@@ -15,9 +15,9 @@ public:
   // Rank 0 appends every later line to `path` (the run's tessera.log). Other ranks ignore it.
   void open_file(const std::string& path);
 
-  void info(const std::string& line);  // rank 0: stdout (unless quiet) and the log file
+  void info(const std::string& line);   // rank 0: stdout (unless quiet) and the log file
   void always(const std::string& line); // rank 0: stdout even when quiet (final summaries of check/info)
-  void warn(const std::string& line);  // rank 0: stderr and the log file
+  void warn(const std::string& line);   // rank 0: stderr and the log file
   // Any rank: stderr (and the log file on rank 0), prefixed "[rank r]" when the job has several ranks;
   // `from_rank` names the rank the error came from when it differs from this one (agreed errors).
   void error(const std::string& line, int from_rank = -1);

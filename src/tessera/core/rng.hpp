@@ -26,11 +26,12 @@ struct CounterRng {
   std::uint64_t seed = 0;
 
   // Four independent 64-bit words for (key, step, purpose, index).
-  KOKKOS_INLINE_FUNCTION r123::Philox4x64::ctr_type bits(std::uint64_t key, std::uint64_t step, RandomPurpose purpose,
-                                                        std::uint64_t index) const {
+  KOKKOS_INLINE_FUNCTION r123::Philox4x64::ctr_type bits(std::uint64_t key, std::uint64_t step,
+                                                         RandomPurpose purpose, std::uint64_t index) const {
     r123::Philox4x64 philox;
     const r123::Philox4x64::key_type k = {{seed, key}};
-    const r123::Philox4x64::ctr_type c = {{step, static_cast<std::uint64_t>(purpose), index, 0x7465737365726121ull}};
+    const r123::Philox4x64::ctr_type c = {
+        {step, static_cast<std::uint64_t>(purpose), index, 0x7465737365726121ull}};
     return philox(c, k);
   }
 
@@ -43,7 +44,8 @@ struct CounterRng {
   KOKKOS_INLINE_FUNCTION void uniform4(std::uint64_t key, std::uint64_t step, RandomPurpose purpose,
                                        std::uint64_t index, double out[4]) const {
     const auto r = bits(key, step, purpose, index);
-    for (int i = 0; i < 4; ++i) out[i] = to_unit(r.v[i]);
+    for (int i = 0; i < 4; ++i)
+      out[i] = to_unit(r.v[i]);
   }
 
   // Four standard normals (two Box–Muller pairs).

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <map>
@@ -12,42 +13,60 @@ namespace {
 
 // Scale from a unit suffix to the base unit of its dimension.
 const std::map<std::string, double>& scales(Dimension dim) {
-  static const std::map<std::string, double> length{{"um", 1.0}, {"µm", 1.0}, {"nm", 1e-3}, {"mm", 1e3},
-                                                    {"cm", 1e4}, {"m", 1e6}};
-  static const std::map<std::string, double> time{{"s", 1.0 / 60.0}, {"min", 1.0}, {"h", 60.0},
-                                                  {"d", 1440.0}};
-  static const std::map<std::string, double> rate{{"1/s", 60.0}, {"/s", 60.0}, {"1/min", 1.0}, {"/min", 1.0},
-                                                  {"1/h", 1.0 / 60.0}, {"/h", 1.0 / 60.0},
-                                                  {"1/d", 1.0 / 1440.0}, {"/d", 1.0 / 1440.0}};
-  static const std::map<std::string, double> diffusivity{
-      {"um^2/min", 1.0}, {"um^2/s", 60.0}, {"um^2/h", 1.0 / 60.0}, {"um2/min", 1.0}, {"um2/s", 60.0},
-      {"um2/h", 1.0 / 60.0}};
+  static const std::map<std::string, double> length{{"um", 1.0}, {"µm", 1.0}, {"nm", 1e-3},
+                                                    {"mm", 1e3}, {"cm", 1e4}, {"m", 1e6}};
+  static const std::map<std::string, double> time{
+      {"s", 1.0 / 60.0}, {"min", 1.0}, {"h", 60.0}, {"d", 1440.0}};
+  static const std::map<std::string, double> rate{
+      {"1/s", 60.0},       {"/s", 60.0},       {"1/min", 1.0},        {"/min", 1.0},
+      {"1/h", 1.0 / 60.0}, {"/h", 1.0 / 60.0}, {"1/d", 1.0 / 1440.0}, {"/d", 1.0 / 1440.0}};
+  static const std::map<std::string, double> diffusivity{{"um^2/min", 1.0},      {"um^2/s", 60.0},
+                                                         {"um^2/h", 1.0 / 60.0}, {"um2/min", 1.0},
+                                                         {"um2/s", 60.0},        {"um2/h", 1.0 / 60.0}};
   static const std::map<std::string, double> none{};
   switch (dim) {
-  case Dimension::length: return length;
-  case Dimension::time: return time;
-  case Dimension::rate: return rate;
-  case Dimension::diffusivity: return diffusivity;
-  default: return none;
+  case Dimension::length:
+    return length;
+  case Dimension::time:
+    return time;
+  case Dimension::rate:
+    return rate;
+  case Dimension::diffusivity:
+    return diffusivity;
+  default:
+    return none;
   }
 }
 
 std::string trim(std::string_view s) {
   size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b])))
+    ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1])))
+    --e;
   return std::string(s.substr(b, e - b));
 }
 
 } // namespace
 
+std::string format_number(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", value);
+  return buf;
+}
+
 std::string base_unit(Dimension dim) {
   switch (dim) {
-  case Dimension::length: return "um";
-  case Dimension::time: return "min";
-  case Dimension::rate: return "1/min";
-  case Dimension::diffusivity: return "um^2/min";
-  default: return "";
+  case Dimension::length:
+    return "um";
+  case Dimension::time:
+    return "min";
+  case Dimension::rate:
+    return "1/min";
+  case Dimension::diffusivity:
+    return "um^2/min";
+  default:
+    return "";
   }
 }
 
@@ -68,7 +87,8 @@ ParsedQuantity parse_quantity(std::string_view text_in, Dimension dim) {
     return out;
   }
   std::string lower;
-  for (char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char c : text)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   // YAML spellings of infinity and NaN.
   if (lower == ".inf" || lower == "inf" || lower == "+inf" || lower == "+.inf" || lower == "infinity") {
     out.ok = true;

@@ -16,12 +16,15 @@ std::string accepted_units(Dimension dim);
 
 struct ParsedQuantity {
   bool ok = false;
-  double value = 0.0;   // in base units
-  std::string problem;  // why parsing failed, when !ok
+  double value = 0.0;  // in base units
+  std::string problem; // why parsing failed, when !ok
 };
 
 // Parses "12.5", "10 um", "2h", "0.1 /h", "inf". NaN is always rejected; infinity is returned as such and the
 // caller decides whether the key allows it.
 ParsedQuantity parse_quantity(std::string_view text, Dimension dim);
+
+// A number as a person writes it in a message: "0.5", "1e-300", "20" (not std::to_string's "20.000000").
+std::string format_number(double value);
 
 } // namespace tessera

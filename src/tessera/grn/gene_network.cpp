@@ -19,23 +19,43 @@ int GeneNetwork::gene_index(const std::string& name) const {
 const KeyTable& grn_keys() {
   static const KeyTable table = [] {
     KeyTable t("grn", "The gene panel and the intracellular gene-regulatory network (SPEC §2).");
-    t.add_choice("model", {"hill"}).def("hill").describe(
-        "Right-hand side of every cell's gene ODE. `hill`: the mechanistic model of SPEC §2.1.");
-    t.add("genes", KeyType::text_list).require().describe("Gene names of the panel (the same for every cell).");
-    t.add("table", KeyType::path).describe(
-        "GRN table (TSV with header `type source target sign K h n`, SPEC §6.2); its edges are added to `grn.edges`.");
+    t.add_choice("model", {"hill"})
+        .def("hill")
+        .describe("Right-hand side of every cell's gene ODE. `hill`: the mechanistic model of SPEC §2.1.");
+    t.add("genes", KeyType::text_list)
+        .require()
+        .describe("Gene names of the panel (the same for every cell).");
+    t.add("table", KeyType::path)
+        .describe("GRN table (TSV with header `type source target sign K h n`, SPEC §6.2); its edges are "
+                  "added to `grn.edges`.");
     t.add("edges", KeyType::entries).describe("Regulatory edges `source -> target` (SPEC §2.1).");
-    t.add("edges[].type", KeyType::text).def("\"*\"").describe("Cell type the edge belongs to, or `*` for every type.");
+    t.add("edges[].type", KeyType::text)
+        .def("\"*\"")
+        .describe("Cell type the edge belongs to, or `*` for every type.");
     t.add("edges[].source", KeyType::text).require().describe("Regulating gene.");
     t.add("edges[].target", KeyType::text).require().describe("Regulated gene.");
-    t.add_choice("edges[].sign", {"activation", "repression", "+", "-"}).def("activation").describe(
-        "`activation` (`+`) uses H+(x) = x^n/(h^n+x^n); `repression` (`-`) uses H-(x) = h^n/(h^n+x^n).");
+    t.add_choice("edges[].sign", {"activation", "repression", "+", "-"})
+        .def("activation")
+        .describe(
+            "`activation` (`+`) uses H+(x) = x^n/(h^n+x^n); `repression` (`-`) uses H-(x) = h^n/(h^n+x^n).");
     t.add("edges[].K", KeyType::real).def("1").non_negative().describe("Edge strength K.");
     t.add("edges[].h", KeyType::real).def("0.5").positive().describe("Half-saturation constant h.");
     t.add("edges[].n", KeyType::real).def("2").positive().describe("Hill coefficient n.");
-    t.add("production", KeyType::real_list).one_per_gene().def("1").non_negative().describe("beta: production scale per gene.");
-    t.add("basal", KeyType::real_list).one_per_gene().def("0").non_negative().describe("b: basal activity per gene.");
-    t.add("decay", KeyType::real_list, Dimension::rate).one_per_gene().def("0.1").non_negative().describe("lambda: decay rate per gene.");
+    t.add("production", KeyType::real_list)
+        .one_per_gene()
+        .def("1")
+        .non_negative()
+        .describe("beta: production scale per gene.");
+    t.add("basal", KeyType::real_list)
+        .one_per_gene()
+        .def("0")
+        .non_negative()
+        .describe("b: basal activity per gene.");
+    t.add("decay", KeyType::real_list, Dimension::rate)
+        .one_per_gene()
+        .def("0.1")
+        .non_negative()
+        .describe("lambda: decay rate per gene.");
     return t;
   }();
   return table;
@@ -57,15 +77,16 @@ int type_of(const std::string& s, const std::vector<std::string>& type_names) {
 
 std::string names_list(const std::vector<std::string>& names) {
   std::string out;
-  for (size_t i = 0; i < names.size() && i < 12; ++i) out += (i ? ", " : "") + names[i];
+  for (size_t i = 0; i < names.size() && i < 12; ++i)
+    out += (i ? ", " : "") + names[i];
   if (names.size() > 12) out += ", ...";
   return out;
 }
 
 } // namespace
 
-void parse_grn_table(const std::string& text, const std::string& filename, const std::vector<std::string>& type_names,
-                     GeneNetwork& network) {
+void parse_grn_table(const std::string& text, const std::string& filename,
+                     const std::vector<std::string>& type_names, GeneNetwork& network) {
   std::istringstream in(text);
   std::string line;
   int line_no = 0;
@@ -88,7 +109,8 @@ void parse_grn_table(const std::string& text, const std::string& filename, const
       const std::vector<std::string> need{"type", "source", "target", "sign"};
       for (size_t i = 0; i < need.size(); ++i)
         if (i >= header.size() || header[i] != need[i])
-          throw input_error(filename + ":" + std::to_string(line_no) + ": header must start with the tab-separated "
+          throw input_error(filename + ":" + std::to_string(line_no) +
+                            ": header must start with the tab-separated "
                             "columns 'type source target sign' (then optionally 'K h n')");
       for (size_t i = 4; i < header.size(); ++i)
         if (header[i] != std::vector<std::string>{"K", "h", "n"}[std::min<size_t>(i - 4, 2)] || i > 6)
@@ -97,25 +119,30 @@ void parse_grn_table(const std::string& text, const std::string& filename, const
       continue;
     }
     auto where = [&](size_t col) {
-      return filename + ":" + std::to_string(line_no) + ": column '" + (col < header.size() ? header[col] : "?") + "'";
+      return filename + ":" + std::to_string(line_no) + ": column '" +
+             (col < header.size() ? header[col] : "?") + "'";
     };
     if (fields.size() != header.size())
-      throw input_error(filename + ":" + std::to_string(line_no) + ": expected " + std::to_string(header.size()) +
-                        " tab-separated fields, got " + std::to_string(fields.size()));
+      throw input_error(filename + ":" + std::to_string(line_no) + ": expected " +
+                        std::to_string(header.size()) + " tab-separated fields, got " +
+                        std::to_string(fields.size()));
     RegulatoryEdge e;
     e.type = type_of(fields[0], type_names);
     if (e.type == -2)
-      throw input_error(where(0) + ": unknown cell type '" + fields[0] + "' (cells.types: " + names_list(type_names) + ", or *)");
+      throw input_error(where(0) + ": unknown cell type '" + fields[0] +
+                        "' (cells.types: " + names_list(type_names) + ", or *)");
     e.source = network.gene_index(fields[1]);
     if (e.source < 0) throw input_error(where(1) + ": unknown gene '" + fields[1] + "' (not in grn.genes)");
     e.target = network.gene_index(fields[2]);
     if (e.target < 0) throw input_error(where(2) + ": unknown gene '" + fields[2] + "' (not in grn.genes)");
     e.sign = sign_of(fields[3]);
-    if (e.sign == 0) throw input_error(where(3) + ": sign must be +, -, activation or repression, got '" + fields[3] + "'");
+    if (e.sign == 0)
+      throw input_error(where(3) + ": sign must be +, -, activation or repression, got '" + fields[3] + "'");
     double* values[3] = {&e.K, &e.h, &e.n};
     for (size_t c = 4; c < fields.size(); ++c) {
       const ParsedQuantity q = parse_quantity(fields[c], Dimension::none);
-      if (!q.ok || !std::isfinite(q.value)) throw input_error(where(c) + ": " + (q.ok ? "value must be finite" : q.problem));
+      if (!q.ok || !std::isfinite(q.value))
+        throw input_error(where(c) + ": " + (q.ok ? "value must be finite" : q.problem));
       if (q.value < 0 || (c > 4 && q.value == 0))
         throw input_error(where(c) + ": value " + fields[c] + (c == 4 ? " must be >= 0" : " must be > 0"));
       *values[c - 4] = q.value;
@@ -134,11 +161,15 @@ GeneNetwork read_gene_network(const Deck& deck, const std::vector<std::string>& 
   for (const DeckView& e : s.entries("edges")) {
     RegulatoryEdge edge;
     edge.type = type_of(e.text("type"), type_names);
-    if (edge.type == -2) e.fail("type", "unknown cell type '" + e.text("type") + "' (cells.types: " + names_list(type_names) + ", or *)");
+    if (edge.type == -2)
+      e.fail("type", "unknown cell type '" + e.text("type") + "' (cells.types: " + names_list(type_names) +
+                         ", or *)");
     edge.source = net.gene_index(e.text("source"));
-    if (edge.source < 0) e.fail("source", "unknown gene '" + e.text("source") + "' (grn.genes: " + names_list(net.genes) + ")");
+    if (edge.source < 0)
+      e.fail("source", "unknown gene '" + e.text("source") + "' (grn.genes: " + names_list(net.genes) + ")");
     edge.target = net.gene_index(e.text("target"));
-    if (edge.target < 0) e.fail("target", "unknown gene '" + e.text("target") + "' (grn.genes: " + names_list(net.genes) + ")");
+    if (edge.target < 0)
+      e.fail("target", "unknown gene '" + e.text("target") + "' (grn.genes: " + names_list(net.genes) + ")");
     edge.sign = sign_of(e.text("sign"));
     edge.K = e.real("K");
     edge.h = e.real("h");

@@ -13,13 +13,13 @@ namespace tessera {
 class Deck;
 
 struct RegulatoryEdge {
-  int type = -1;   // cell type index, -1 = every type ("*")
-  int source = 0;  // gene index
-  int target = 0;  // gene index
-  int sign = 1;    // +1 activation, -1 repression
-  double K = 1.0;  // strength
-  double h = 0.5;  // half-saturation
-  double n = 2.0;  // Hill coefficient
+  int type = -1;  // cell type index, -1 = every type ("*")
+  int source = 0; // gene index
+  int target = 0; // gene index
+  int sign = 1;   // +1 activation, -1 repression
+  double K = 1.0; // strength
+  double h = 0.5; // half-saturation
+  double n = 2.0; // Hill coefficient
 };
 
 struct GeneNetwork {
@@ -40,9 +40,9 @@ const KeyTable& grn_keys();
 // against `type_names`. Errors name the deck key, or the table's file, line and column.
 GeneNetwork read_gene_network(const Deck& deck, const std::vector<std::string>& type_names);
 
-// Parses a GRN table (TSV with header `type source target sign K h n`; K, h, n optional) and appends its edges.
-// Not collective; `text` is the file's content, `filename` is used in messages.
-void parse_grn_table(const std::string& text, const std::string& filename, const std::vector<std::string>& type_names,
-                     GeneNetwork& network);
+// Parses a GRN table (TSV with header `type source target sign K h n`; K, h, n optional) and appends its
+// edges. Not collective; `text` is the file's content, `filename` is used in messages.
+void parse_grn_table(const std::string& text, const std::string& filename,
+                     const std::vector<std::string>& type_names, GeneNetwork& network);
 
 } // namespace tessera

@@ -40,8 +40,10 @@ int cvode_rhs(realtype t, N_Vector y, N_Vector ydot, void* user_data) {
   const auto* data = static_cast<const CallbackData*>(user_data);
   int status = 0;
   try {
-    Kokkos::View<const double**, Kokkos::LayoutRight, Kokkos::MemoryUnmanaged> x(N_VGetArrayPointer(y), data->rows, data->cols);
-    Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::MemoryUnmanaged> f(N_VGetArrayPointer(ydot), data->rows, data->cols);
+    Kokkos::View<const double**, Kokkos::LayoutRight, Kokkos::MemoryUnmanaged> x(N_VGetArrayPointer(y),
+                                                                                 data->rows, data->cols);
+    Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::MemoryUnmanaged> f(N_VGetArrayPointer(ydot),
+                                                                           data->rows, data->cols);
     data->rhs->evaluate(t, x, f);
     Kokkos::fence();
   } catch (...) {
@@ -53,7 +55,8 @@ int cvode_rhs(realtype t, N_Vector y, N_Vector ydot, void* user_data) {
 
 void error_handler(int /*code*/, const char* module, const char* function, char* msg, void* data) {
   auto* text = static_cast<std::string*>(data);
-  *text = std::string(module ? module : "CVODE") + "::" + (function ? function : "") + ": " + (msg ? msg : "");
+  *text =
+      std::string(module ? module : "CVODE") + "::" + (function ? function : "") + ": " + (msg ? msg : "");
 }
 
 } // namespace
@@ -73,7 +76,8 @@ void CvodeIntegrator::rebuild(GeneState x) {
   s.data = x.data();
   const auto local = static_cast<sunindextype>(s.rows * s.cols);
   const auto global = static_cast<sunindextype>(mpi::sum(comm_, static_cast<std::int64_t>(local)));
-  s.y = sundials::Vector(sundials::check_ptr(N_VMake_Parallel(comm_, local, global, x.data(), s.context.get()), "N_VMake_Parallel"));
+  s.y = sundials::Vector(sundials::check_ptr(
+      N_VMake_Parallel(comm_, local, global, x.data(), s.context.get()), "N_VMake_Parallel"));
   const int lmm = params_.method == CvodeMethod::adams ? CV_ADAMS : CV_BDF;
   s.memory = sundials::CvodeMemory(sundials::check_ptr(CVodeCreate(lmm, s.context.get()), "CVodeCreate"));
   void* mem = s.memory.get();
@@ -82,13 +86,13 @@ void CvodeIntegrator::rebuild(GeneState x) {
   sundials::check(CVodeSStolerances(mem, params_.rtol, params_.atol), "CVodeSStolerances");
   sundials::check(CVodeSetMaxNumSteps(mem, params_.max_steps), "CVodeSetMaxNumSteps");
   if (params_.method == CvodeMethod::adams) {
-    s.nonlinear = sundials::NonlinearSolver(
-        sundials::check_ptr(SUNNonlinSol_FixedPoint(s.y.get(), 0, s.context.get()), "SUNNonlinSol_FixedPoint"));
+    s.nonlinear = sundials::NonlinearSolver(sundials::check_ptr(
+        SUNNonlinSol_FixedPoint(s.y.get(), 0, s.context.get()), "SUNNonlinSol_FixedPoint"));
     sundials::check(CVodeSetNonlinearSolver(mem, s.nonlinear.get()), "CVodeSetNonlinearSolver");
   } else {
     // Matrix-free Newton–Krylov: CVODE forms Jacobian–vector products by finite differences of the RHS.
-    s.linear = sundials::LinearSolver(
-        sundials::check_ptr(SUNLinSol_SPGMR(s.y.get(), SUN_PREC_NONE, 0, s.context.get()), "SUNLinSol_SPGMR"));
+    s.linear = sundials::LinearSolver(sundials::check_ptr(
+        SUNLinSol_SPGMR(s.y.get(), SUN_PREC_NONE, 0, s.context.get()), "SUNLinSol_SPGMR"));
     sundials::check(CVodeSetLinearSolver(mem, s.linear.get(), nullptr), "CVodeSetLinearSolver");
   }
 }
@@ -96,7 +100,8 @@ void CvodeIntegrator::rebuild(GeneState x) {
 void CvodeIntegrator::advance(const GeneRhs& rhs, GeneState x, double t0, double t1) {
   // The vector wraps the View's memory; rebuild when the View moved or changed shape (cells divided,
   // died or migrated) on any rank — the decision must be collective since N_Vector norms are.
-  const bool mine_changed = !state_ || state_->rows != x.extent(0) || state_->cols != x.extent(1) || state_->data != x.data();
+  const bool mine_changed =
+      !state_ || state_->rows != x.extent(0) || state_->cols != x.extent(1) || state_->data != x.data();
   int changed = mine_changed ? 1 : 0;
   mpi::check(MPI_Allreduce(MPI_IN_PLACE, &changed, 1, MPI_INT, MPI_MAX, comm_), "MPI_Allreduce");
   if (changed) rebuild(x);
@@ -120,7 +125,8 @@ void CvodeIntegrator::advance(const GeneRhs& rhs, GeneState x, double t0, double
     failure_ = CvodeFailure{};
     N_Vector errors = N_VClone(s.y.get());
     N_Vector weights = N_VClone(s.y.get());
-    if (errors && weights && CVodeGetEstLocalErrors(mem, errors) >= 0 && CVodeGetErrWeights(mem, weights) >= 0) {
+    if (errors && weights && CVodeGetEstLocalErrors(mem, errors) >= 0 &&
+        CVodeGetErrWeights(mem, weights) >= 0) {
       const double* e = N_VGetArrayPointer(errors);
       const double* w = N_VGetArrayPointer(weights);
       double worst = -1.0;
@@ -134,7 +140,8 @@ void CvodeIntegrator::advance(const GeneRhs& rhs, GeneState x, double t0, double
     }
     if (errors) N_VDestroy(errors);
     if (weights) N_VDestroy(weights);
-    failure_.message = "CVODE failed at t = " + std::to_string(t) + " min: " + sundials::cvode_flag_name(flag) +
+    failure_.message = "CVODE failed at t = " + std::to_string(t) +
+                       " min: " + sundials::cvode_flag_name(flag) +
                        (s.last_message.empty() ? "" : " (" + s.last_message + ")");
     throw runtime_error(failure_.message);
   }

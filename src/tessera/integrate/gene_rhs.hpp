@@ -6,7 +6,7 @@
 
 namespace tessera {
 
-using GeneState = Kokkos::View<double**, Kokkos::LayoutRight>;            // cells x genes
+using GeneState = Kokkos::View<double**, Kokkos::LayoutRight>; // cells x genes
 using ConstGeneState = Kokkos::View<const double**, Kokkos::LayoutRight>;
 
 class GeneRhs {

@@ -9,17 +9,29 @@ namespace tessera {
 const KeyTable& time_keys() {
   static const KeyTable table = [] {
     KeyTable t("time", "Time stepping and the gene ODE integrator (SPEC §2.3).");
-    t.add("dt", KeyType::real, Dimension::time).def("1").positive().describe("Simulation step (mechanics step `dt_mech`).");
+    t.add("dt", KeyType::real, Dimension::time)
+        .def("1")
+        .positive()
+        .describe("Simulation step (mechanics step `dt_mech`).");
     t.add("end", KeyType::real, Dimension::time).require().positive().describe("Simulated time to reach.");
-    t.add_choice("integrator", {"cvode", "rk4"}).def("cvode").describe(
-        "Gene ODE integrator: `cvode` (SUNDIALS CVODE, adaptive) or `rk4` (fixed-step classical Runge–Kutta).");
-    t.add("dt_grn", KeyType::real, Dimension::time).def("0.1").positive().describe(
-        "`rk4` step; the simulation step is split into ceil(dt/dt_grn) equal substeps.");
-    t.add_choice("method", {"bdf", "adams"}).def("bdf").describe(
-        "`cvode` method: `bdf` with matrix-free Newton–GMRES (stiff) or `adams` with fixed-point iteration (non-stiff).");
+    t.add_choice("integrator", {"cvode", "rk4"})
+        .def("cvode")
+        .describe("Gene ODE integrator: `cvode` (SUNDIALS CVODE, adaptive) or `rk4` (fixed-step classical "
+                  "Runge–Kutta).");
+    t.add("dt_grn", KeyType::real, Dimension::time)
+        .def("0.1")
+        .positive()
+        .describe("`rk4` step; the simulation step is split into ceil(dt/dt_grn) equal substeps.");
+    t.add_choice("method", {"bdf", "adams"})
+        .def("bdf")
+        .describe("`cvode` method: `bdf` with matrix-free Newton–GMRES (stiff) or `adams` with fixed-point "
+                  "iteration (non-stiff).");
     t.add("rtol", KeyType::real).def("1e-6").between(0, 1).positive().describe("`cvode` relative tolerance.");
     t.add("atol", KeyType::real).def("1e-8").positive().describe("`cvode` absolute tolerance.");
-    t.add("max_steps", KeyType::integer).def("10000").positive().describe("`cvode` internal steps allowed per simulation step.");
+    t.add("max_steps", KeyType::integer)
+        .def("10000")
+        .positive()
+        .describe("`cvode` internal steps allowed per simulation step.");
     return t;
   }();
   return table;
@@ -41,8 +53,14 @@ TimeParams read_time_params(const Deck& deck) {
   p.rtol = s.real("rtol");
   p.atol = s.real("atol");
   p.max_steps = s.integer("max_steps");
-  if (p.dt > p.end) s.fail("dt", "the step (" + std::to_string(p.dt) + " min) is longer than time.end (" + std::to_string(p.end) + " min)");
-  if (p.steps() > 1000000000LL) s.fail("end", "more than 10^9 steps: increase time.dt or reduce time.end");
+  if (p.dt > p.end)
+    s.fail("dt", "the step (" + format_number(p.dt) + " min) is longer than time.end (" +
+                     format_number(p.end) + " min)");
+  // Checked in floating point: end/dt can exceed what a long long holds.
+  if (p.end / p.dt > 1e9)
+    s.fail(s.has("end") ? "end" : "dt",
+           "time.end / time.dt = " + format_number(p.end / p.dt) +
+               " steps, more than 10^9 steps: increase time.dt or reduce time.end");
   return p;
 }
 

@@ -12,8 +12,8 @@ enum class GeneIntegrator { cvode, rk4 };
 enum class CvodeMethod { bdf, adams };
 
 struct TimeParams {
-  double dt = 1.0;     // min, one simulation step
-  double end = 0.0;    // min
+  double dt = 1.0;  // min, one simulation step
+  double end = 0.0; // min
   GeneIntegrator integrator = GeneIntegrator::cvode;
   double dt_grn = 0.1; // min, rk4 step (rounded down so it divides dt)
   CvodeMethod method = CvodeMethod::bdf;

@@ -3,6 +3,7 @@
 #include "tessera/core/error.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -15,23 +16,33 @@ namespace {
 
 std::string kind_of(const YAML::Node& n) {
   switch (n.Type()) {
-  case YAML::NodeType::Map: return "a map";
-  case YAML::NodeType::Sequence: return "a list";
-  case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
-  case YAML::NodeType::Null: return "empty";
-  default: return "undefined";
+  case YAML::NodeType::Map:
+    return "a map";
+  case YAML::NodeType::Sequence:
+    return "a list";
+  case YAML::NodeType::Scalar:
+    return "'" + n.Scalar() + "'";
+  case YAML::NodeType::Null:
+    return "empty";
+  default:
+    return "undefined";
   }
 }
 
-std::string join(const std::string& prefix, const std::string& key) { return prefix.empty() ? key : prefix + "." + key; }
+std::string join(const std::string& prefix, const std::string& key) {
+  return prefix.empty() ? key : prefix + "." + key;
+}
 
 // Quoted scalars are text even when they look like numbers; yaml-cpp marks plain scalars with Tag() == "?".
-bool is_plain(const YAML::Node& n) { return n.Tag() == "?"; }
+bool is_plain(const YAML::Node& n) {
+  return n.Tag() == "?";
+}
 
 std::string check_bool(const YAML::Node& n) {
   if (!n.IsScalar()) return "expected true or false, got " + kind_of(n);
   const std::string& s = n.Scalar();
-  static const std::set<std::string> ok{"true", "false", "True", "False", "TRUE", "FALSE", "yes", "no", "on", "off"};
+  static const std::set<std::string> ok{"true",  "false", "True", "False", "TRUE",
+                                        "FALSE", "yes",   "no",   "on",    "off"};
   if (!ok.count(s)) return "expected true or false, got '" + s + "'";
   return "";
 }
@@ -71,7 +82,9 @@ std::string check_real(const YAML::Node& n, const KeySpec& spec) {
   return "";
 }
 
-double to_real(const YAML::Node& n, Dimension dim) { return parse_quantity(n.Scalar(), dim).value; }
+double to_real(const YAML::Node& n, Dimension dim) {
+  return parse_quantity(n.Scalar(), dim).value;
+}
 
 long long to_integer(const YAML::Node& n) {
   long long v = 0;
@@ -98,11 +111,56 @@ std::string closest(const std::string& word, const std::vector<std::string>& can
   return best_d <= limit ? best : "";
 }
 
+// yaml-cpp reports where it noticed a problem, which is often a line after the cause. Name the two causes
+// people hit most: a tab in the indentation, and a bracket that is never closed (then the reported position
+// moves to the bracket). Returns a prefix for yaml-cpp's own message.
+std::string syntax_hint(const std::string& text, int& error_line, int& error_column) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    lines.push_back(l);
+  for (int l = std::max(0, error_line - 1); l <= error_line && l < static_cast<int>(lines.size()); ++l) {
+    const std::string& line = lines[static_cast<size_t>(l)];
+    const size_t indent_end = line.find_first_not_of(" \t");
+    if (line.substr(0, indent_end == std::string::npos ? line.size() : indent_end).find('\t') !=
+        std::string::npos)
+      return "line " + std::to_string(l + 1) + " is indented with a tab; YAML allows only spaces (yaml-cpp: ";
+  }
+  // Track [ and { outside quotes and comments up to the error line; report the innermost one left open.
+  std::vector<std::pair<int, int>> open; // (line, column)
+  for (int l = 0; l <= error_line && l < static_cast<int>(lines.size()); ++l) {
+    char quote = 0;
+    const std::string& line = lines[static_cast<size_t>(l)];
+    for (size_t c = 0; c < line.size(); ++c) {
+      const char ch = line[c];
+      if (quote) {
+        if (ch == quote) quote = 0;
+      } else if (ch == '"' || ch == '\'') {
+        quote = ch;
+      } else if (ch == '#' && (c == 0 || std::isspace(static_cast<unsigned char>(line[c - 1])))) {
+        break;
+      } else if (ch == '[' || ch == '{') {
+        open.emplace_back(l, static_cast<int>(c));
+      } else if ((ch == ']' || ch == '}') && !open.empty()) {
+        open.pop_back();
+      }
+    }
+  }
+  if (!open.empty() && open.back().first < error_line) {
+    const std::string noticed = std::to_string(error_line + 1) + ":" + std::to_string(error_column + 1);
+    error_line = open.back().first;
+    error_column = open.back().second;
+    return "this bracket is never closed (yaml-cpp, at " + noticed + ": ";
+  }
+  return "(yaml-cpp: ";
+}
+
 } // namespace
 
 int edit_distance(const std::string& a, const std::string& b) {
   std::vector<int> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = static_cast<int>(j);
+  for (size_t j = 0; j <= b.size(); ++j)
+    prev[j] = static_cast<int>(j);
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = static_cast<int>(i);
     for (size_t j = 1; j <= b.size(); ++j)
@@ -115,26 +173,30 @@ int edit_distance(const std::string& a, const std::string& b) {
 // ---------------------------------------------------------------------------------------------------------
 // Deck
 
-Deck Deck::parse(const std::string& text, const std::string& filename, const std::vector<std::string>& overrides,
-                 const std::vector<const KeyTable*>& tables) {
+Deck Deck::parse(const std::string& text, const std::string& filename,
+                 const std::vector<std::string>& overrides, const std::vector<const KeyTable*>& tables) {
   Deck deck;
   deck.filename_ = filename;
   deck.directory_ = std::filesystem::path(filename).parent_path().string();
   deck.tables_ = tables;
   for (const KeyTable* t : tables)
-    for (const KeySpec& k : t->keys()) deck.specs_[k.path] = &k;
+    for (const KeySpec& k : t->keys())
+      deck.specs_[k.path] = &k;
 
   try {
     deck.root_ = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
-    throw input_error(filename + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                      ": YAML syntax error: " + e.msg);
+    int line = e.mark.line, column = e.mark.column;
+    const std::string hint = syntax_hint(text, line, column);
+    throw input_error(filename + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) +
+                      ": YAML syntax error: " + hint + e.msg + ")");
   }
   if (deck.root_.IsNull()) deck.root_ = YAML::Node(YAML::NodeType::Map);
   if (!deck.root_.IsMap())
     throw input_error(filename + ":1:1: a deck is a map of sections (domain, cells, grn, time, ...), got " +
                       kind_of(deck.root_));
-  for (const std::string& o : overrides) deck.apply_override(o);
+  for (const std::string& o : overrides)
+    deck.apply_override(o);
 
   // List lengths that depend on other keys: read them first (their own types are checked below).
   // (yaml-cpp: a missing key of a const Node is an invalid node, so test IsDefined before the type.)
@@ -145,13 +207,16 @@ Deck Deck::parse(const std::string& text, const std::string& filename, const std
     const YAML::Node v = s[key];
     return v.IsDefined() ? v : YAML::Node();
   };
-  if (const YAML::Node types = find("cells", "types"); types.IsSequence()) deck.n_types_ = static_cast<int>(types.size());
-  if (const YAML::Node genes = find("grn", "genes"); genes.IsSequence()) deck.n_genes_ = static_cast<int>(genes.size());
+  if (const YAML::Node types = find("cells", "types"); types.IsSequence())
+    deck.n_types_ = static_cast<int>(types.size());
+  if (const YAML::Node genes = find("grn", "genes"); genes.IsSequence())
+    deck.n_genes_ = static_cast<int>(genes.size());
   if (const YAML::Node dim = find("domain", "dim"); dim.IsScalar()) {
     long long d = 0;
     if (parse_integer(dim.Scalar(), d)) deck.dim_ = static_cast<int>(d);
   }
-  if (deck.dim_ < 0 && deck.specs_.count("domain.dim")) deck.dim_ = std::atoi(deck.specs_["domain.dim"]->default_text.c_str());
+  if (deck.dim_ < 0 && deck.specs_.count("domain.dim"))
+    deck.dim_ = std::atoi(deck.specs_["domain.dim"]->default_text.c_str());
 
   deck.validate_map(deck.root_, "", "");
   return deck;
@@ -165,13 +230,15 @@ void Deck::apply_override(const std::string& assignment) {
   const std::string value = assignment.substr(eq + 1);
   if (!specs_.count(path)) {
     std::vector<std::string> all;
-    for (const auto& [p, s] : specs_) all.push_back(p);
+    for (const auto& [p, s] : specs_)
+      all.push_back(p);
     const std::string guess = closest(path, all);
     throw input_error("-s " + assignment + ": unknown key '" + path + "'" +
                       (guess.empty() ? "" : "; did you mean '" + guess + "'?"));
   }
   if (path.find("[]") != std::string::npos)
-    throw input_error("-s " + assignment + ": keys inside list entries cannot be overridden from the command line");
+    throw input_error("-s " + assignment +
+                      ": keys inside list entries cannot be overridden from the command line");
   YAML::Node parsed;
   try {
     parsed = YAML::Load(value);
@@ -182,7 +249,8 @@ void Deck::apply_override(const std::string& assignment) {
   // is a fresh Node obtained by indexing, never reassigned.
   std::vector<std::string> parts;
   std::stringstream ss(path);
-  for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
+  for (std::string p; std::getline(ss, p, '.');)
+    parts.push_back(p);
   std::vector<YAML::Node> chain{root_};
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     YAML::Node next = chain.back()[parts[i]];
@@ -212,7 +280,8 @@ const KeySpec* Deck::find_spec(const std::string& path) const {
   return it == specs_.end() ? nullptr : it->second;
 }
 
-void Deck::validate_map(const YAML::Node& map, const std::string& spec_prefix, const std::string& display_prefix) const {
+void Deck::validate_map(const YAML::Node& map, const std::string& spec_prefix,
+                        const std::string& display_prefix) const {
   // Children of this map that the tables know: "<prefix>.<name>" directly, or sections "<prefix>.<name>.*".
   std::set<std::string> known_leaves, known_sections;
   for (const auto& [path, spec] : specs_) {
@@ -237,9 +306,19 @@ void Deck::validate_map(const YAML::Node& map, const std::string& spec_prefix, c
       throw input_error(location(key, display_prefix) + ": keys must be plain names");
     if (!seen.insert(name).second) throw input_error(location(key, display) + ": key given twice");
     if (known_sections.count(name)) {
-      if (kv.second.IsNull()) continue; // "section:" with nothing under it: all defaults
+      if (kv.second.IsNull()) {
+        // "section:" with nothing under it: all defaults, but its required keys are still required, and
+        // the message points at the section's line.
+        for (const auto& [path, spec] : specs_)
+          if (spec->required && path.rfind(spec_path + ".", 0) == 0 &&
+              path.find('.', spec_path.size() + 1) == std::string::npos)
+            throw input_error(location(key, path) + ": required key is missing from the empty section '" +
+                              display + "' (" + spec->doc + ")");
+        continue;
+      }
       if (!kv.second.IsMap())
-        throw input_error(location(kv.second, display) + ": expected a map of keys, got " + kind_of(kv.second));
+        throw input_error(location(kv.second, display) + ": expected a map of keys, got " +
+                          kind_of(kv.second));
       validate_map(kv.second, spec_path, display);
       continue;
     }
@@ -263,7 +342,8 @@ void Deck::validate_map(const YAML::Node& map, const std::string& spec_prefix, c
     }
     if (display_prefix.empty() && hint.empty()) {
       std::string list;
-      for (const auto& s : siblings) list += (list.empty() ? "" : ", ") + s;
+      for (const auto& s : siblings)
+        list += (list.empty() ? "" : ", ") + s;
       hint = " (sections: " + list + ")";
     }
     throw input_error(location(key, display) + ": unknown key" + hint);
@@ -273,21 +353,25 @@ void Deck::validate_map(const YAML::Node& map, const std::string& spec_prefix, c
   for (const auto& leaf : known_leaves) {
     const KeySpec& spec = *specs_.at(join(spec_prefix, leaf));
     if (spec.required && !map[leaf].IsDefined())
-      throw input_error(location(map, join(display_prefix, leaf)) + ": required key is missing (" + spec.doc + ")");
+      throw input_error(location(map, join(display_prefix, leaf)) + ": required key is missing (" + spec.doc +
+                        ")");
   }
   for (const auto& section : known_sections) {
     if (map[section].IsDefined()) continue;
     // A missing section is fine unless it has required keys.
     const std::string head = join(spec_prefix, section) + ".";
     for (const auto& [path, spec] : specs_)
-      if (path.compare(0, head.size(), head) == 0 && spec->required && path.find('.', head.size()) == std::string::npos)
-        throw input_error(location(map, join(display_prefix, section)) + ": required section is missing (needs '" +
-                          path + "')");
+      if (path.compare(0, head.size(), head) == 0 && spec->required &&
+          path.find('.', head.size()) == std::string::npos)
+        throw input_error(location(map, join(display_prefix, section)) +
+                          ": required section is missing (needs '" + path + "')");
   }
 }
 
 void Deck::validate_value(const KeySpec& spec, const YAML::Node& node, const std::string& display) const {
-  auto fail = [&](const YAML::Node& at, const std::string& why) { throw input_error(location(at, display) + ": " + why); };
+  auto fail = [&](const YAML::Node& at, const std::string& why) {
+    throw input_error(location(at, display) + ": " + why);
+  };
   auto check_list_length = [&](const YAML::Node& seq) {
     int want = spec.length;
     std::string what;
@@ -304,15 +388,23 @@ void Deck::validate_value(const KeySpec& spec, const YAML::Node& node, const std
       what = " (one per gene in grn.genes)";
     }
     if (want > 0 && static_cast<int>(seq.size()) != want)
-      fail(seq, "expected " + std::to_string(want) + " values" + what + ", got " + std::to_string(seq.size()));
+      fail(seq,
+           "expected " + std::to_string(want) + " values" + what + ", got " + std::to_string(seq.size()));
   };
-  if (node.IsNull() && spec.type != KeyType::text) fail(node, "no value given (expected " + spec.type_name() + ")");
+  if (node.IsNull() && spec.type != KeyType::text)
+    fail(node, "no value given (expected " + spec.type_name() + ")");
 
   std::string problem;
   switch (spec.type) {
-  case KeyType::boolean: problem = check_bool(node); break;
-  case KeyType::integer: problem = check_integer(node, spec.range); break;
-  case KeyType::real: problem = check_real(node, spec); break;
+  case KeyType::boolean:
+    problem = check_bool(node);
+    break;
+  case KeyType::integer:
+    problem = check_integer(node, spec.range);
+    break;
+  case KeyType::real:
+    problem = check_real(node, spec);
+    break;
   case KeyType::text:
     if (!node.IsScalar() || node.Scalar().empty()) problem = "expected a string, got " + kind_of(node);
     break;
@@ -324,7 +416,8 @@ void Deck::validate_value(const KeySpec& spec, const YAML::Node& node, const std
     const auto& c = spec.choices;
     if (std::find(c.begin(), c.end(), node.Scalar()) == c.end()) {
       const std::string near = closest(node.Scalar(), c);
-      problem = "'" + node.Scalar() + "' is not " + spec.type_name() + (near.empty() ? "" : "; did you mean '" + near + "'?");
+      problem = "'" + node.Scalar() + "' is not " + spec.type_name() +
+                (near.empty() ? "" : "; did you mean '" + near + "'?");
     }
     break;
   }
@@ -336,7 +429,8 @@ void Deck::validate_value(const KeySpec& spec, const YAML::Node& node, const std
     std::filesystem::path p(node.Scalar());
     if (p.is_relative() && !directory_.empty()) p = std::filesystem::path(directory_) / p;
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(p, ec)) problem = "file '" + p.string() + "' does not exist or is not a file";
+    if (!std::filesystem::is_regular_file(p, ec))
+      problem = "file '" + p.string() + "' does not exist or is not a file";
     break;
   }
   case KeyType::real_list: {
@@ -376,7 +470,8 @@ void Deck::validate_value(const KeySpec& spec, const YAML::Node& node, const std
     for (size_t i = 0; i < node.size(); ++i) {
       if (!node[i].IsScalar() || node[i].Scalar().empty())
         fail(node[i], "element " + std::to_string(i) + " is not a name");
-      if (!names.insert(node[i].Scalar()).second) fail(node[i], "name '" + node[i].Scalar() + "' appears twice");
+      if (!names.insert(node[i].Scalar()).second)
+        fail(node[i], "name '" + node[i].Scalar() + "' appears twice");
     }
     break;
   }
@@ -390,11 +485,13 @@ void Deck::validate_value(const KeySpec& spec, const YAML::Node& node, const std
       if (node[r].size() != node[0].size()) fail(node[r], "rows have different lengths");
       for (size_t c = 0; c < node[r].size(); ++c) {
         const std::string p = check_real(node[r][c], spec);
-        if (!p.empty()) fail(node[r][c], "element [" + std::to_string(r) + "][" + std::to_string(c) + "]: " + p);
+        if (!p.empty())
+          fail(node[r][c], "element [" + std::to_string(r) + "][" + std::to_string(c) + "]: " + p);
       }
     }
     if (spec.per_type && n_types_ >= 0 &&
-        (static_cast<int>(node.size()) != n_types_ || (node.size() && static_cast<int>(node[0].size()) != n_types_)))
+        (static_cast<int>(node.size()) != n_types_ ||
+         (node.size() && static_cast<int>(node[0].size()) != n_types_)))
       problem = "expected a " + std::to_string(n_types_) + "x" + std::to_string(n_types_) +
                 " matrix (one row and column per cell type)";
     break;
@@ -416,7 +513,9 @@ void Deck::validate_value(const KeySpec& spec, const YAML::Node& node, const std
   if (!problem.empty()) fail(node, problem);
 }
 
-DeckView Deck::root() const { return DeckView(*this, root_, "", ""); }
+DeckView Deck::root() const {
+  return DeckView(*this, root_, "", "");
+}
 
 void Deck::fill_defaults(YAML::Node map, const std::string& spec_prefix) const {
   const std::string head = spec_prefix.empty() ? "" : spec_prefix + ".";
@@ -427,7 +526,8 @@ void Deck::fill_defaults(YAML::Node map, const std::string& spec_prefix) const {
     if (map[rest].IsDefined()) {
       if (spec->type == KeyType::entries) {
         YAML::Node seq = map[rest];
-        for (size_t i = 0; i < seq.size(); ++i) fill_defaults(seq[i], path + "[]");
+        for (size_t i = 0; i < seq.size(); ++i)
+          fill_defaults(seq[i], path + "[]");
       }
       continue;
     }
@@ -440,7 +540,8 @@ void Deck::fill_defaults(YAML::Node map, const std::string& spec_prefix) const {
     const std::string rest = path.substr(head.size());
     const auto dot = rest.find('.');
     const auto br = rest.find("[]");
-    if (dot != std::string::npos && (br == std::string::npos || dot < br)) sections.insert(rest.substr(0, dot));
+    if (dot != std::string::npos && (br == std::string::npos || dot < br))
+      sections.insert(rest.substr(0, dot));
   }
   for (const auto& s : sections) {
     if (!map[s].IsDefined() || map[s].IsNull()) map[s] = YAML::Node(YAML::NodeType::Map);
@@ -466,7 +567,8 @@ DeckView::DeckView(const Deck& deck, YAML::Node node, std::string spec_prefix, s
 const KeySpec& DeckView::spec(const std::string& key) const {
   const KeySpec* s = deck_->find_spec(join(spec_prefix_, key));
   // A lookup of a key the tables do not list is a programming error, not a user error.
-  if (!s) throw std::logic_error("tessera: key '" + join(spec_prefix_, key) + "' is read but not in any key table");
+  if (!s)
+    throw std::logic_error("tessera: key '" + join(spec_prefix_, key) + "' is read but not in any key table");
   return *s;
 }
 
@@ -483,10 +585,18 @@ YAML::Node DeckView::value(const std::string& key) const {
   return YAML::Load(s.default_text);
 }
 
-bool DeckView::boolean(const std::string& key) const { return to_bool(value(key)); }
-long long DeckView::integer(const std::string& key) const { return to_integer(value(key)); }
-double DeckView::real(const std::string& key) const { return to_real(value(key), spec(key).dim); }
-std::string DeckView::text(const std::string& key) const { return value(key).Scalar(); }
+bool DeckView::boolean(const std::string& key) const {
+  return to_bool(value(key));
+}
+long long DeckView::integer(const std::string& key) const {
+  return to_integer(value(key));
+}
+double DeckView::real(const std::string& key) const {
+  return to_real(value(key), spec(key).dim);
+}
+std::string DeckView::text(const std::string& key) const {
+  return value(key).Scalar();
+}
 
 std::string DeckView::path(const std::string& key) const {
   std::filesystem::path p(text(key));
@@ -499,7 +609,8 @@ std::vector<double> DeckView::reals(const std::string& key) const {
   const Dimension dim = spec(key).dim;
   std::vector<double> out;
   if (n.IsScalar()) return {to_real(n, dim)};
-  for (const auto& v : n) out.push_back(to_real(v, dim));
+  for (const auto& v : n)
+    out.push_back(to_real(v, dim));
   return out;
 }
 
@@ -507,7 +618,8 @@ std::vector<double> DeckView::per_type(const std::string& key, int n_types) cons
   std::vector<double> v = reals(key);
   if (v.size() == 1 && n_types > 1) v.assign(static_cast<size_t>(n_types), v[0]);
   if (static_cast<int>(v.size()) != n_types)
-    fail(key, "expected one value per cell type (" + std::to_string(n_types) + "), got " + std::to_string(v.size()));
+    fail(key, "expected one value per cell type (" + std::to_string(n_types) + "), got " +
+                  std::to_string(v.size()));
   return v;
 }
 
@@ -515,19 +627,22 @@ std::vector<double> DeckView::per_gene(const std::string& key, int n_genes) cons
   std::vector<double> v = reals(key);
   if (v.size() == 1 && n_genes > 1) v.assign(static_cast<size_t>(n_genes), v[0]);
   if (static_cast<int>(v.size()) != n_genes)
-    fail(key, "expected one value per gene (" + std::to_string(n_genes) + "), got " + std::to_string(v.size()));
+    fail(key,
+         "expected one value per gene (" + std::to_string(n_genes) + "), got " + std::to_string(v.size()));
   return v;
 }
 
 std::vector<long long> DeckView::integers(const std::string& key) const {
   std::vector<long long> out;
-  for (const auto& v : value(key)) out.push_back(to_integer(v));
+  for (const auto& v : value(key))
+    out.push_back(to_integer(v));
   return out;
 }
 
 std::vector<std::string> DeckView::texts(const std::string& key) const {
   std::vector<std::string> out;
-  for (const auto& v : value(key)) out.push_back(v.Scalar());
+  for (const auto& v : value(key))
+    out.push_back(v.Scalar());
   return out;
 }
 
@@ -536,7 +651,8 @@ std::vector<std::vector<double>> DeckView::matrix(const std::string& key) const 
   std::vector<std::vector<double>> out;
   for (const auto& row : value(key)) {
     out.emplace_back();
-    for (const auto& v : row) out.back().push_back(to_real(v, dim));
+    for (const auto& v : row)
+      out.back().push_back(to_real(v, dim));
   }
   return out;
 }
@@ -559,7 +675,8 @@ DeckView DeckView::section(const std::string& key) const {
       return DeckView(*deck_, child, join(spec_prefix_, key), join(display_prefix_, key));
   }
   // Absent (or empty) section: every key reads as its default.
-  return DeckView(*deck_, YAML::Node(YAML::NodeType::Map), join(spec_prefix_, key), join(display_prefix_, key));
+  return DeckView(*deck_, YAML::Node(YAML::NodeType::Map), join(spec_prefix_, key),
+                  join(display_prefix_, key));
 }
 
 std::string DeckView::where(const std::string& key) const {

@@ -54,8 +54,8 @@ public:
   // Parses `text` (the contents of `filename`), applies overrides ("a.b=value") and validates every key
   // against `tables`. Throws input_error naming file:line:column and key. Not collective: every rank parses
   // the same text (read once on rank 0 and broadcast, see app/) and so reaches the same verdict.
-  static Deck parse(const std::string& text, const std::string& filename, const std::vector<std::string>& overrides,
-                    const std::vector<const KeyTable*>& tables);
+  static Deck parse(const std::string& text, const std::string& filename,
+                    const std::vector<std::string>& overrides, const std::vector<const KeyTable*>& tables);
 
   DeckView root() const;
   DeckView section(const std::string& name) const { return root().section(name); }
@@ -70,7 +70,8 @@ public:
   bool overridden(const std::string& display_path) const { return overrides_.count(display_path) != 0; }
 
 private:
-  void validate_map(const YAML::Node& map, const std::string& spec_prefix, const std::string& display_prefix) const;
+  void validate_map(const YAML::Node& map, const std::string& spec_prefix,
+                    const std::string& display_prefix) const;
   void validate_value(const KeySpec& spec, const YAML::Node& node, const std::string& display_path) const;
   void apply_override(const std::string& assignment);
   void fill_defaults(YAML::Node map, const std::string& spec_prefix) const;

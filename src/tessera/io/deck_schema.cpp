@@ -11,7 +11,8 @@
 namespace tessera {
 
 std::vector<const KeyTable*> all_key_tables() {
-  return {&domain_keys(), &cells_keys(), &grn_keys(), &time_keys(), &output_keys(), &random_keys(), &parallel_keys()};
+  return {&domain_keys(), &cells_keys(),  &grn_keys(),     &time_keys(),
+          &output_keys(), &random_keys(), &parallel_keys()};
 }
 
 } // namespace tessera

@@ -7,10 +7,17 @@ namespace tessera {
 const KeyTable& output_keys() {
   static const KeyTable table = [] {
     KeyTable t("output", "Output files (SPEC §6.4) and progress reporting.");
-    t.add("every", KeyType::integer).def("10").positive().describe(
-        "Write `tessera.h5`/`tessera.xmf`/`summary.csv` every this many steps (step 0 and the last step always).");
-    t.add("progress_every", KeyType::integer).def("10").positive().describe("Print a progress line every this many steps.");
-    t.add("dir", KeyType::text).describe("Run directory; `-o DIR` overrides it. Default: `runs/<deck file name without .yaml>`.");
+    t.add("every", KeyType::integer)
+        .def("10")
+        .positive()
+        .describe("Write `tessera.h5`/`tessera.xmf`/`summary.csv` every this many steps (step 0 and the last "
+                  "step always).");
+    t.add("progress_every", KeyType::integer)
+        .def("10")
+        .positive()
+        .describe("Print a progress line every this many steps.");
+    t.add("dir", KeyType::text)
+        .describe("Run directory; `-o DIR` overrides it. Default: `runs/<deck file name without .yaml>`.");
     return t;
   }();
   return table;

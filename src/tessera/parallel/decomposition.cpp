@@ -10,25 +10,38 @@ namespace tessera {
 const KeyTable& parallel_keys() {
   static const KeyTable table = [] {
     KeyTable t("parallel", "How ranks share the work (SPEC §4).");
-    t.add("dims", KeyType::integer_list).of_length(-1).non_negative().describe(
-        "Rank grid, one entry per axis; 0 lets MPI_Dims_create choose. The product of non-zero entries must "
-        "divide the number of ranks.");
+    t.add("dims", KeyType::integer_list)
+        .of_length(-1)
+        .non_negative()
+        .describe("Rank grid, one entry per axis; 0 lets MPI_Dims_create choose. The product of non-zero "
+                  "entries must "
+                  "divide the number of ranks.");
     return t;
   }();
   return table;
 }
 
-std::array<int, 3> read_rank_grid(const Deck& deck, int dim) {
+std::array<int, 3> read_rank_grid(const Deck& deck, int dim, int n_ranks) {
   const DeckView s = deck.section("parallel");
   std::array<int, 3> dims{0, 0, 0};
   if (dim == 2) dims[2] = 1;
   if (!s.has("dims")) return dims;
   const auto v = s.integers("dims");
-  for (int a = 0; a < dim; ++a) dims[a] = static_cast<int>(v[a]);
+  long long fixed = 1;
+  std::string grid;
+  for (int a = 0; a < dim; ++a) {
+    dims[a] = static_cast<int>(v[a]);
+    if (v[a] > 0) fixed *= v[a];
+    grid += (a ? "x" : "") + (v[a] > 0 ? std::to_string(v[a]) : std::string("*"));
+  }
+  if (n_ranks % fixed != 0)
+    s.fail("dims", "the rank grid " + grid + " does not fit " + std::to_string(n_ranks) +
+                       " rank(s): the product of its " + "non-zero entries must divide the number of ranks");
   return dims;
 }
 
-CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& domain, std::array<int, 3> requested)
+CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& domain,
+                                               std::array<int, 3> requested)
     : domain_(domain) {
   const int n = mpi::size(comm);
   std::array<int, 3> dims = requested;
@@ -37,9 +50,9 @@ CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& doma
   for (int a = 0; a < 3; ++a)
     if (dims[a] > 0) fixed *= dims[a];
   if (n % fixed != 0)
-    throw input_error("parallel.dims: the rank grid " + std::to_string(dims[0]) + "x" + std::to_string(dims[1]) +
-                      (domain.dim == 3 ? "x" + std::to_string(dims[2]) : "") + " does not fit " + std::to_string(n) +
-                      " ranks");
+    throw input_error("parallel.dims: the rank grid " + std::to_string(dims[0]) + "x" +
+                      std::to_string(dims[1]) + (domain.dim == 3 ? "x" + std::to_string(dims[2]) : "") +
+                      " does not fit " + std::to_string(n) + " ranks");
   mpi::check(MPI_Dims_create(n, domain.dim, dims.data()), "MPI_Dims_create");
   dims_ = dims;
   std::array<int, 3> periods{domain.periodic[0], domain.periodic[1], domain.periodic[2]};
@@ -53,7 +66,8 @@ CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& doma
 
 double CartesianDecomposition::edge(int axis, int index) const {
   if (index >= dims_[axis]) return domain_.hi[axis];
-  return domain_.lo[axis] + domain_.extent(axis) * static_cast<double>(index) / static_cast<double>(dims_[axis]);
+  return domain_.lo[axis] +
+         domain_.extent(axis) * static_cast<double>(index) / static_cast<double>(dims_[axis]);
 }
 
 int CartesianDecomposition::box_index(int axis, double x) const {
@@ -61,8 +75,10 @@ int CartesianDecomposition::box_index(int axis, double x) const {
   int i = static_cast<int>(std::floor(f * dims_[axis]));
   i = std::clamp(i, 0, dims_[axis] - 1);
   // Guard the floating-point boundary: the owner is the box whose [edge(i), edge(i+1)) holds x.
-  while (i > 0 && x < edge(axis, i)) --i;
-  while (i + 1 < dims_[axis] && x >= edge(axis, i + 1)) ++i;
+  while (i > 0 && x < edge(axis, i))
+    --i;
+  while (i + 1 < dims_[axis] && x >= edge(axis, i + 1))
+    ++i;
   return i;
 }
 

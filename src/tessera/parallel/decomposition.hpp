@@ -41,6 +41,7 @@ private:
 };
 
 const KeyTable& parallel_keys();
-std::array<int, 3> read_rank_grid(const Deck& deck, int dim);
+// Reads parallel.dims and checks that it fits `n_ranks` ranks (naming the key when it does not).
+std::array<int, 3> read_rank_grid(const Deck& deck, int dim, int n_ranks);
 
 } // namespace tessera

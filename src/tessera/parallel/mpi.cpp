@@ -62,7 +62,8 @@ void agree_on(MPI_Comm comm, const Error* local) {
   if (origin == INT_MAX) return;
   int code = local && me == origin ? static_cast<int>(local->code()) : 0;
   check(MPI_Bcast(&code, 1, MPI_INT, origin, comm), "MPI_Bcast");
-  const std::string message = broadcast(comm, local && me == origin ? std::string(local->what()) : std::string(), origin);
+  const std::string message =
+      broadcast(comm, local && me == origin ? std::string(local->what()) : std::string(), origin);
   Error agreed(static_cast<ExitCode>(code), message);
   agreed.mark_agreed(origin);
   throw agreed;

@@ -3,9 +3,9 @@
 #include "tessera/core/kokkos_compat.hpp"
 #include "tessera/core/random_params.hpp"
 #include "tessera/io/deck.hpp"
-#include "tessera/tissue/domain.hpp"
 #include "tessera/io/simulation_output.hpp"
 #include "tessera/io/summary_csv.hpp"
+#include "tessera/tissue/domain.hpp"
 #include "tessera/tissue/initial_tissue.hpp"
 
 #include <chrono>
@@ -20,20 +20,28 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 } // namespace
 
-SimulationSetup read_simulation_setup(const Deck& deck) {
+SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks) {
   SimulationSetup s;
   s.domain = read_domain(deck);
-  s.rank_grid = read_rank_grid(deck, s.domain.dim);
+  s.rank_grid = read_rank_grid(deck, s.domain.dim, n_ranks);
   s.types = read_cell_types(deck);
   s.network = read_gene_network(deck, s.types.names);
   s.init = read_initial_tissue(deck, s.network.n_genes());
   s.time = read_time_params(deck);
   s.output = read_output_params(deck);
   s.seed = read_seed(deck);
-  const long long count = initial_cell_count(s.domain, s.init);
-  if (count > s.types.max_cells)
-    deck.section("cells").fail("max_cells", "the initial tissue has " + std::to_string(count) +
-                                                " cells, more than cells.max_cells = " + std::to_string(s.types.max_cells));
+  // In floating point first: a tiny lattice spacing gives more sites than a long long holds.
+  const double count = initial_cell_count_estimate(s.domain, s.init);
+  if (count > static_cast<double>(s.types.max_cells)) {
+    const DeckView cells = deck.section("cells");
+    const std::string what =
+        s.init.placement == Placement::lattice
+            ? "the lattice of step cells.init.spacing = " + format_number(s.init.spacing) + " um has"
+            : "cells.init.count asks for";
+    cells.section("init").fail(s.init.placement == Placement::lattice ? "spacing" : "count",
+                               what + " " + format_number(count) + " cells, more than cells.max_cells = " +
+                                   std::to_string(s.types.max_cells));
+  }
   return s;
 }
 
@@ -76,8 +84,9 @@ void Simulation::step() {
         }
         long long worst = id;
         MPI_Allreduce(&id, &worst, 1, MPI_LONG_LONG, MPI_MAX, comm_);
-        Error err(e.code(), std::string("step ") + std::to_string(step_ + 1) + " (t = " + std::to_string(t0) + " min): " +
-                                e.what() + (worst >= 0 ? "; worst cell id " + std::to_string(worst) : ""));
+        Error err(e.code(), std::string("step ") + std::to_string(step_ + 1) + " (t = " + std::to_string(t0) +
+                                " min): " + e.what() +
+                                (worst >= 0 ? "; worst cell id " + std::to_string(worst) : ""));
         err.mark_agreed(e.origin_rank());
         throw err;
       }
@@ -86,8 +95,9 @@ void Simulation::step() {
   // Cell-cycle clocks advance with time (division arrives with mechanics in the simulation issue).
   const auto cycle = cells_.cycle;
   const double dt = time_.dt;
-  Kokkos::parallel_for("tessera::sim::cycle", Kokkos::RangePolicy<>(0, cells_.n_owned),
-                       KOKKOS_LAMBDA(const std::size_t i) { cycle(i) += dt; });
+  Kokkos::parallel_for(
+      "tessera::sim::cycle", Kokkos::RangePolicy<>(0, cells_.n_owned),
+      KOKKOS_LAMBDA(const std::size_t i) { cycle(i) += dt; });
   t_ = t1;
   ++step_;
   check_finite();
@@ -119,7 +129,8 @@ void Simulation::check_finite() const {
     int gene = local == global ? worst.loc : -1;
     MPI_Allreduce(MPI_IN_PLACE, &gene, 1, MPI_INT, MPI_MAX, comm_);
     Error err = runtime_error("step " + std::to_string(step_) + " (t = " + std::to_string(t_) +
-                              " min): gene state is not finite; worst cell id " + std::to_string(global) + ", gene '" +
+                              " min): gene state is not finite; worst cell id " + std::to_string(global) +
+                              ", gene '" +
                               (gene >= 0 ? network_.genes[static_cast<size_t>(gene)] : std::string("?")) +
                               "'. Reduce time.dt_grn (rk4) or check the grn parameters.");
     err.mark_agreed(0);
@@ -141,11 +152,12 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
     csv.append(step_, t_, snap);
     summary.output_s += seconds_since(t0);
   };
-  log.info("tessera run: " + std::to_string(global_cells()) + " cells, " + std::to_string(network_.n_genes()) +
-           " genes, " + std::to_string(steps) + " steps of " + std::to_string(time_.dt) + " min on " +
-           std::to_string(mpi::size(comm_)) + " rank(s) (" + std::to_string(decomposition_->dims()[0]) + "x" +
-           std::to_string(decomposition_->dims()[1]) +
-           (domain_.dim == 3 ? "x" + std::to_string(decomposition_->dims()[2]) : "") + "), output in " + directory);
+  log.info("tessera run: " + std::to_string(global_cells()) + " cells, " +
+           std::to_string(network_.n_genes()) + " genes, " + std::to_string(steps) + " steps of " +
+           std::to_string(time_.dt) + " min on " + std::to_string(mpi::size(comm_)) + " rank(s) (" +
+           std::to_string(decomposition_->dims()[0]) + "x" + std::to_string(decomposition_->dims()[1]) +
+           (domain_.dim == 3 ? "x" + std::to_string(decomposition_->dims()[2]) : "") + "), output in " +
+           directory);
   write();
   while (step_ < steps) {
     const auto t0 = std::chrono::steady_clock::now();

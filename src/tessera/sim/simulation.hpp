@@ -43,7 +43,8 @@ struct SimulationSetup {
 };
 
 // Not collective: every rank reads the same deck and reaches the same verdict. Throws input_error.
-SimulationSetup read_simulation_setup(const Deck& deck);
+// `n_ranks` is the size of the communicator the run will use (parallel.dims must fit it).
+SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks);
 
 class Simulation {
 public:

@@ -24,8 +24,8 @@ struct CellTypes {
 
 struct InitialTissue {
   Placement placement = Placement::random;
-  long long count = 0;     // random placement: cells in the whole domain
-  double spacing = 10.0;   // lattice placement: µm between neighbours
+  long long count = 0;   // random placement: cells in the whole domain
+  double spacing = 10.0; // lattice placement: µm between neighbours
   InitialGenes genes = InitialGenes::constant;
   std::vector<double> gene_value; // per gene (constant)
   std::vector<double> gene_low;   // per gene (uniform)

@@ -57,9 +57,12 @@ CellSnapshot snapshot(const Cells<MemorySpace>& cells) {
   const auto range = std::make_pair(std::size_t(0), n);
   auto id = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(cells.id, range));
   auto type = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(cells.type, range));
-  auto pos = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(cells.position, range, Kokkos::ALL));
-  auto radius = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(cells.radius, range));
-  auto genes = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(cells.genes, range, Kokkos::ALL));
+  auto pos = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                 Kokkos::subview(cells.position, range, Kokkos::ALL));
+  auto radius =
+      Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(cells.radius, range));
+  auto genes = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                   Kokkos::subview(cells.genes, range, Kokkos::ALL));
   auto cycle = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(cells.cycle, range));
   CellSnapshot s;
   s.dim = cells.dim;
@@ -72,8 +75,10 @@ CellSnapshot snapshot(const Cells<MemorySpace>& cells) {
   s.cycle.assign(cycle.data(), cycle.data() + n);
   for (std::size_t i = 0; i < n; ++i) {
     s.type[i] = type(i);
-    for (int a = 0; a < cells.dim; ++a) s.position[i * cells.dim + a] = pos(i, a);
-    for (int g = 0; g < cells.n_genes; ++g) s.genes[i * cells.n_genes + g] = genes(i, g);
+    for (int a = 0; a < cells.dim; ++a)
+      s.position[i * cells.dim + a] = pos(i, a);
+    for (int g = 0; g < cells.n_genes; ++g)
+      s.genes[i * cells.n_genes + g] = genes(i, g);
   }
   return s;
 }

@@ -8,10 +8,18 @@ const KeyTable& domain_keys() {
   static const KeyTable table = [] {
     KeyTable t("domain", "The simulation box `[lo, hi]^dim` (SPEC §1.2).");
     t.add("dim", KeyType::integer).def("2").between(2, 3).describe("Spatial dimension, 2 or 3.");
-    t.add("lo", KeyType::real_list, Dimension::length).of_length(-1).require().describe("Lower corner, one value per axis.");
-    t.add("hi", KeyType::real_list, Dimension::length).of_length(-1).require().describe("Upper corner, one value per axis; hi > lo on every axis.");
-    t.add_choice("boundary", {"reflecting", "periodic"}).def("reflecting").describe(
-        "Boundary of every axis: `reflecting` mirrors a cell crossing a wall back inside, `periodic` wraps it.");
+    t.add("lo", KeyType::real_list, Dimension::length)
+        .of_length(-1)
+        .require()
+        .describe("Lower corner, one value per axis.");
+    t.add("hi", KeyType::real_list, Dimension::length)
+        .of_length(-1)
+        .require()
+        .describe("Upper corner, one value per axis; hi > lo on every axis.");
+    t.add_choice("boundary", {"reflecting", "periodic"})
+        .def("reflecting")
+        .describe("Boundary of every axis: `reflecting` mirrors a cell crossing a wall back inside, "
+                  "`periodic` wraps it.");
     return t;
   }();
   return table;
@@ -19,7 +27,8 @@ const KeyTable& domain_keys() {
 
 double Domain::volume() const {
   double v = 1.0;
-  for (int a = 0; a < dim; ++a) v *= extent(a);
+  for (int a = 0; a < dim; ++a)
+    v *= extent(a);
   return v;
 }
 
@@ -33,8 +42,8 @@ Domain read_domain(const Deck& deck) {
     d.lo[a] = lo[a];
     d.hi[a] = hi[a];
     if (!(hi[a] > lo[a]))
-      s.fail("hi", "hi must exceed lo on every axis (axis " + std::to_string(a) + ": lo = " + std::to_string(lo[a]) +
-                       ", hi = " + std::to_string(hi[a]) + ")");
+      s.fail("hi", "hi must exceed lo on every axis (axis " + std::to_string(a) +
+                       ": lo = " + format_number(lo[a]) + " um, hi = " + format_number(hi[a]) + " um)");
     d.periodic[a] = s.text("boundary") == "periodic";
   }
   return d;

@@ -10,7 +10,8 @@ namespace {
 
 std::array<long long, 3> lattice_sites(const Domain& domain, double spacing) {
   std::array<long long, 3> n{1, 1, 1};
-  for (int a = 0; a < domain.dim; ++a) n[a] = static_cast<long long>(std::floor(domain.extent(a) / spacing));
+  for (int a = 0; a < domain.dim; ++a)
+    n[a] = static_cast<long long>(std::floor(domain.extent(a) / spacing));
   return n;
 }
 
@@ -24,6 +25,14 @@ int draw_type(const CellTypes& types, double u) {
 }
 
 } // namespace
+
+double initial_cell_count_estimate(const Domain& domain, const InitialTissue& init) {
+  if (init.placement == Placement::random) return static_cast<double>(init.count);
+  double sites = 1.0;
+  for (int a = 0; a < domain.dim; ++a)
+    sites *= std::floor(domain.extent(a) / init.spacing);
+  return sites;
+}
 
 long long initial_cell_count(const Domain& domain, const InitialTissue& init) {
   if (init.placement == Placement::random) return init.count;
@@ -47,7 +56,8 @@ Cells<> create_initial_tissue(const CartesianDecomposition& decomposition, const
     if (init.placement == Placement::random) {
       double u[4];
       rng.uniform4(id, 0, RandomPurpose::init_position, 0, u);
-      for (int a = 0; a < dim; ++a) p[a] = domain.lo[a] + u[a] * domain.extent(a);
+      for (int a = 0; a < dim; ++a)
+        p[a] = domain.lo[a] + u[a] * domain.extent(a);
     } else {
       long long rest = c;
       for (int a = 0; a < dim; ++a) {
@@ -72,7 +82,8 @@ Cells<> create_initial_tissue(const CartesianDecomposition& decomposition, const
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const std::uint64_t id = ids[i];
     id_h(i) = id;
-    for (int a = 0; a < 3; ++a) pos_h(i, a) = positions[3 * i + a];
+    for (int a = 0; a < 3; ++a)
+      pos_h(i, a) = positions[3 * i + a];
     double u[4];
     rng.uniform4(id, 0, RandomPurpose::init_type, 0, u);
     const int t = draw_type(types, u[0]);

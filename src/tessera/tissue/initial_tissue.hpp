@@ -14,7 +14,9 @@ namespace tessera {
 Cells<> create_initial_tissue(const CartesianDecomposition& decomposition, const CellTypes& types,
                               const InitialTissue& init, const CounterRng& rng, int n_genes);
 
-// Global number of cells the initial tissue will have (for the max_cells check before any allocation).
+// Global number of cells the initial tissue will have (for the max_cells check before any allocation);
+// the estimate is the same number in floating point, safe from overflow for any spacing.
 long long initial_cell_count(const Domain& domain, const InitialTissue& init);
+double initial_cell_count_estimate(const Domain& domain, const InitialTissue& init);
 
 } // namespace tessera
