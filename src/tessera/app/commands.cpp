@@ -86,11 +86,16 @@ int run_command(const DeckOptions& options, Log& log) {
 
   Simulation sim(comm, setup);
   const RunSummary s = sim.run(dir, provenance, log);
+  const PhaseTimes& p = s.phases;
   std::ostringstream line;
-  line << "tessera run: done: " << s.steps << " steps to t = " << s.simulated_min << " min, " << s.cells
-       << " cells, wall " << human_seconds(s.wall_s) << " (GRN " << human_seconds(s.grn_s) << ", output "
-       << human_seconds(s.output_s) << "), "
-       << (s.wall_s > 0 ? static_cast<double>(s.cells) * s.steps / s.wall_s : 0.0)
+  line << "tessera run: done: " << s.steps << " steps to t = " << format_number(s.simulated_min) << " min, "
+       << s.cells << " cells (" << s.divisions << " divisions, " << s.deaths << " deaths), wall "
+       << human_seconds(s.wall_s) << " ["
+       << "migrate " << human_seconds(p.migrate) << ", halo " << human_seconds(p.halo) << ", neighbours "
+       << human_seconds(p.neighbours) << ", mechanics " << human_seconds(p.mechanics) << ", GRN "
+       << human_seconds(p.grn) << ", division/death " << human_seconds(p.lifecycle) << ", output "
+       << human_seconds(p.output) << "], "
+       << format_number(s.wall_s > 0 ? static_cast<double>(s.cells) * s.steps / s.wall_s : 0.0)
        << " cell-steps/s; outputs in " << dir << "/";
   log.info(line.str());
   return 0;

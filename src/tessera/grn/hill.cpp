@@ -1,5 +1,6 @@
 #include "tessera/grn/hill.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace tessera {
@@ -15,7 +16,8 @@ Kokkos::View<double*> to_view(const std::string& label, const std::vector<double
 }
 } // namespace
 
-HillModel::HillModel(const GeneNetwork& network, int n_types) : n_genes_(network.n_genes()) {
+HillModel::HillModel(const GeneNetwork& network, int n_types, const SignalingParams& signaling)
+    : n_genes_(network.n_genes()), has_pairs_(signaling.active()) {
   const int G = n_genes_;
   std::vector<std::vector<const RegulatoryEdge*>> rows(static_cast<size_t>(n_types * G));
   for (const RegulatoryEdge& e : network.edges)
@@ -61,16 +63,66 @@ HillModel::HillModel(const GeneNetwork& network, int n_types) : n_genes_(network
   Kokkos::deep_copy(edges_.n, n);
   Kokkos::deep_copy(edges_.n_int, ni);
   Kokkos::deep_copy(edges_.h_pow_n, hn);
+  // LR pairs grouped by receptor gene; the ligand is addressed by its column in the ligand exchange.
+  const std::vector<int> ligands = signaling.ligand_genes();
+  std::vector<std::vector<const LigandReceptorPair*>> by_receptor(static_cast<std::size_t>(G));
+  for (const auto& p : signaling.pairs)
+    by_receptor[static_cast<std::size_t>(p.receptor)].push_back(&p);
+  const std::size_t n_pairs = signaling.pairs.size();
+  lr_offsets_ = Kokkos::View<int*>("tessera::hill::lr_offsets", static_cast<std::size_t>(G) + 1);
+  lr_column_ = Kokkos::View<int*>("tessera::hill::lr_column", n_pairs);
+  lr_n_int_ = Kokkos::View<int*>("tessera::hill::lr_n_int", n_pairs);
+  lr_K_ = Kokkos::View<double*>("tessera::hill::lr_K", n_pairs);
+  lr_n_ = Kokkos::View<double*>("tessera::hill::lr_n", n_pairs);
+  lr_h_pow_n_ = Kokkos::View<double*>("tessera::hill::lr_h_pow_n", n_pairs);
+  auto lo = Kokkos::create_mirror_view(lr_offsets_);
+  auto lc = Kokkos::create_mirror_view(lr_column_);
+  auto lni = Kokkos::create_mirror_view(lr_n_int_);
+  auto lK = Kokkos::create_mirror_view(lr_K_);
+  auto ln = Kokkos::create_mirror_view(lr_n_);
+  auto lh = Kokkos::create_mirror_view(lr_h_pow_n_);
+  int q = 0;
+  for (int k = 0; k < G; ++k) {
+    lo(k) = q;
+    for (const LigandReceptorPair* p : by_receptor[static_cast<std::size_t>(k)]) {
+      lc(q) = static_cast<int>(std::lower_bound(ligands.begin(), ligands.end(), p->ligand) - ligands.begin());
+      lK(q) = p->K;
+      ln(q) = p->n;
+      lni(q) = (p->n == std::floor(p->n) && p->n >= 1 && p->n <= 16) ? static_cast<int>(p->n) : 0;
+      lh(q) = std::pow(p->h, p->n);
+      ++q;
+    }
+  }
+  lo(G) = q;
+  Kokkos::deep_copy(lr_offsets_, lo);
+  Kokkos::deep_copy(lr_column_, lc);
+  Kokkos::deep_copy(lr_n_int_, lni);
+  Kokkos::deep_copy(lr_K_, lK);
+  Kokkos::deep_copy(lr_n_, ln);
+  Kokkos::deep_copy(lr_h_pow_n_, lh);
   production_ = to_view("tessera::hill::production", network.production);
   basal_ = to_view("tessera::hill::basal", network.basal);
   decay_ = to_view("tessera::hill::decay", network.decay);
 }
 
 void HillModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) const {
+  const int n = static_cast<int>(x.extent(0));
+  const bool signaling = has_pairs_ && graph_ && exchange_;
+  if (signaling) {
+    // Collective: ghost cells' ligand values come from their owners.
+    const auto ligands = exchange_->gather(x);
+    if (signal_.extent(0) < x.extent(0) || signal_.extent(1) != ligands.extent(1))
+      signal_ = Kokkos::View<double**, Kokkos::LayoutRight>(
+          "tessera::hill::signal", x.extent(0) + x.extent(0) / 4 + 8, ligands.extent(1));
+    const ReceivedSignalFunctor received{graph_->offsets, graph_->source, graph_->weight, ligands, signal_};
+    Kokkos::parallel_for("tessera::grn::received_signal", Kokkos::RangePolicy<>(0, n), received);
+  }
   const HillRhsFunctor f{cell_type_,       x,        dxdt,     edges_.offsets, edges_.source,
                          edges_.activates, edges_.K, edges_.n, edges_.n_int,   edges_.h_pow_n,
-                         production_,      basal_,   decay_,   n_genes_};
-  Kokkos::parallel_for("tessera::grn::hill_rhs", Kokkos::RangePolicy<>(0, static_cast<int>(x.extent(0))), f);
+                         production_,      basal_,   decay_,   lr_offsets_,    lr_column_,
+                         lr_n_int_,        lr_K_,    lr_n_,    lr_h_pow_n_,    signal_,
+                         n_genes_,         signaling};
+  Kokkos::parallel_for("tessera::grn::hill_rhs", Kokkos::RangePolicy<>(0, n), f);
 }
 
 } // namespace tessera

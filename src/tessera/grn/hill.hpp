@@ -1,9 +1,12 @@
 // The `hill` gene model (SPEC §2.1), the mechanistic ground-truth generator:
-//   dx_k/dt = beta_k [ b_k + sum_{j->k in E_c} K_jk H_s(x_j; h_jk, n_jk) ] - lambda_k x_k
+//   dx_k/dt = beta_k [ b_k + sum_{j->k in E_c} K_jk H_s(x_j) + sum_{(l,k) in LR} K_lk H+(s_l) ] - lambda_k
+//   x_k
+// with s_l = sum over signalling neighbours n of w(d_in) x_nl.
 #pragma once
 
 #include "tessera/core/kokkos_compat.hpp"
 #include "tessera/grn/gene_network.hpp"
+#include "tessera/grn/signaling.hpp"
 #include "tessera/integrate/gene_rhs.hpp"
 
 #include <Kokkos_Core.hpp>
@@ -47,7 +50,13 @@ struct HillRhsFunctor {
   Kokkos::View<const int*> n_int;
   Kokkos::View<const double*> h_pow_n;
   Kokkos::View<const double*> production, basal, decay;
+  // Ligand->receptor terms: pairs with receptor k are [lr_offsets(k), lr_offsets(k+1)); `signal` holds the
+  // received ligand sums per owned cell and ligand column.
+  Kokkos::View<const int*> lr_offsets, lr_column, lr_n_int;
+  Kokkos::View<const double*> lr_K, lr_n, lr_h_pow_n;
+  Kokkos::View<const double**, Kokkos::LayoutRight> signal;
   int n_genes;
+  bool signaling;
 
   KOKKOS_INLINE_FUNCTION void operator()(const int i) const {
     const int row = type(i) * n_genes;
@@ -60,17 +69,45 @@ struct HillRhsFunctor {
         const double denom = h_pow_n(e) + xn;
         drive += K(e) * (activates(e) ? xn : h_pow_n(e)) / denom;
       }
+      if (signaling)
+        for (int p = lr_offsets(k); p < lr_offsets(k + 1); ++p) {
+          const double sp = signal(i, lr_column(p)) > 0.0 ? signal(i, lr_column(p)) : 0.0;
+          const double sn = hill_power(sp, lr_n(p), lr_n_int(p));
+          drive += lr_K(p) * sn / (lr_h_pow_n(p) + sn);
+        }
       dxdt(i, k) = production(k) * drive - decay(k) * x(i, k);
+    }
+  }
+};
+
+// s(i, c) = sum over the signalling sources n of cell i of w * ligand(n, c), in the graph's (id) order.
+struct ReceivedSignalFunctor {
+  Kokkos::View<const int*> offsets, source;
+  Kokkos::View<const double*> weight;
+  Kokkos::View<const double**, Kokkos::LayoutRight> ligands;
+  Kokkos::View<double**, Kokkos::LayoutRight> signal;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const int i) const {
+    for (std::size_t c = 0; c < ligands.extent(1); ++c) {
+      double sum = 0.0;
+      for (int e = offsets(i); e < offsets(i + 1); ++e)
+        sum += weight(e) * ligands(source(e), c);
+      signal(i, c) = sum;
     }
   }
 };
 
 class HillModel : public GeneRhs {
 public:
-  // `cell_type` is the per-cell type view of the local cells (length >= number of cells evaluated).
-  HillModel(const GeneNetwork& network, int n_types);
+  HillModel(const GeneNetwork& network, int n_types, const SignalingParams& signaling = {});
 
+  // The per-cell type view of the local cells (length >= number of cells evaluated).
   void set_cell_types(Kokkos::View<const int*> cell_type) { cell_type_ = cell_type; }
+  // This step's signalling graph and ligand exchange; nullptr switches intercellular terms off.
+  void set_signaling(const SignalingGraph* graph, const LigandExchange* exchange) {
+    graph_ = graph;
+    exchange_ = exchange;
+  }
   void evaluate(double t, ConstGeneState x, GeneState dxdt) const override;
 
   int n_genes() const { return n_genes_; }
@@ -81,6 +118,12 @@ private:
   HillEdges edges_;
   Kokkos::View<double*> production_, basal_, decay_;
   Kokkos::View<const int*> cell_type_;
+  Kokkos::View<int*> lr_offsets_, lr_column_, lr_n_int_;
+  Kokkos::View<double*> lr_K_, lr_n_, lr_h_pow_n_;
+  mutable Kokkos::View<double**, Kokkos::LayoutRight> signal_;
+  const SignalingGraph* graph_ = nullptr;
+  const LigandExchange* exchange_ = nullptr;
+  bool has_pairs_ = false;
 };
 
 } // namespace tessera

@@ -5,9 +5,12 @@
 #include "tessera/io/deck.hpp"
 #include "tessera/io/simulation_output.hpp"
 #include "tessera/io/summary_csv.hpp"
+#include "tessera/sim/signaling_graph.hpp"
 #include "tessera/tissue/domain.hpp"
 #include "tessera/tissue/initial_tissue.hpp"
+#include "tessera/tissue/migration.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -15,10 +18,32 @@
 namespace tessera {
 
 namespace {
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
 }
+
+// Adds the wall time of a scope to one phase counter.
+class PhaseTimer {
+public:
+  explicit PhaseTimer(double& total) : total_(total), start_(Clock::now()) {}
+  ~PhaseTimer() { total_ += seconds_since(start_); }
+  PhaseTimer(const PhaseTimer&) = delete;
+  PhaseTimer& operator=(const PhaseTimer&) = delete;
+
+private:
+  double& total_;
+  Clock::time_point start_;
+};
+
 } // namespace
+
+double SimulationSetup::interaction_range() const {
+  double range = mechanics.cutoff(types.radius);
+  if (signaling.active()) range = std::max(range, signaling.range);
+  return range;
+}
 
 SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks) {
   SimulationSetup s;
@@ -26,9 +51,12 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks) {
   s.rank_grid = read_rank_grid(deck, s.domain.dim, n_ranks);
   s.types = read_cell_types(deck);
   s.network = read_gene_network(deck, s.types.names);
-  s.init = read_initial_tissue(deck, s.network.n_genes());
+  s.init = read_initial_tissue(deck, s.domain, s.types, s.network.genes);
   s.time = read_time_params(deck);
   s.output = read_output_params(deck);
+  s.mechanics = read_mechanics(deck, s.types.count());
+  s.lifecycle = read_lifecycle(deck, s.types.count(), s.network.genes);
+  s.signaling = read_signaling(deck, s.network);
   s.seed = read_seed(deck);
   // In floating point first: a tiny lattice spacing gives more sites than a long long holds.
   const double count = initial_cell_count_estimate(s.domain, s.init);
@@ -42,16 +70,47 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks) {
                                what + " " + format_number(count) + " cells, more than cells.max_cells = " +
                                    std::to_string(s.types.max_cells));
   }
+  // Ghosts reach one box across: each rank box must be at least as wide as the interaction range, and a
+  // periodic axis at least twice as long (or a cell would meet two images of the same neighbour).
+  const double range = s.interaction_range();
+  for (int a = 0; a < s.domain.dim && range > 0; ++a) {
+    if (s.domain.periodic[a] && s.domain.extent(a) < 2 * range)
+      deck.section("domain").fail(
+          "hi", "a periodic axis must be at least twice the interaction range (" + format_number(range) +
+                    " um: max of the mechanics cutoff and signaling.range); axis " + std::to_string(a) +
+                    " is " + format_number(s.domain.extent(a)) + " um");
+  }
   return s;
 }
 
 Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
     : comm_(comm), domain_(setup.domain), types_(setup.types), network_(setup.network), time_(setup.time),
-      output_(setup.output) {
+      output_(setup.output), signaling_(setup.signaling), range_(setup.interaction_range()) {
   rng_.seed = setup.seed;
   decomposition_ = std::make_unique<CartesianDecomposition>(comm, domain_, setup.rank_grid);
+  if (range_ > 0)
+    for (int a = 0; a < domain_.dim; ++a)
+      if (decomposition_->box_hi(a) - decomposition_->box_lo(a) < range_)
+        throw input_error(
+            "the rank boxes are " + format_number(decomposition_->box_hi(a) - decomposition_->box_lo(a)) +
+            " um wide along axis " + std::to_string(a) + ", less than the interaction range " +
+            format_number(range_) + " um: run on fewer ranks, set parallel.dims, or enlarge the domain");
+  neighbour_ranks_ = neighbour_ranks(*decomposition_);
   cells_ = create_initial_tissue(*decomposition_, types_, setup.init, rng_, network_.n_genes());
-  hill_ = std::make_unique<HillModel>(network_, types_.count());
+  mechanics_ = std::make_unique<Mechanics>(setup.mechanics, domain_, setup.seed);
+  // Ids 0 .. count-1 belong to the initial tissue; daughters continue from there.
+  std::uint64_t max_id = 0;
+  {
+    const auto ids = cells_.id;
+    Kokkos::parallel_reduce(
+        "tessera::sim::max_id", Kokkos::RangePolicy<>(0, cells_.n_owned),
+        KOKKOS_LAMBDA(const std::size_t i, std::uint64_t& m) { m = ids(i) + 1 > m ? ids(i) + 1 : m; },
+        Kokkos::Max<std::uint64_t>(max_id));
+    mpi::check(MPI_Allreduce(MPI_IN_PLACE, &max_id, 1, MPI_UINT64_T, MPI_MAX, comm), "MPI_Allreduce");
+  }
+  lifecycle_ = std::make_unique<Lifecycle>(setup.lifecycle, domain_, setup.seed, types_.max_cells, max_id);
+  ligands_ = LigandExchange(signaling_.ligand_genes());
+  hill_ = std::make_unique<HillModel>(network_, types_.count(), signaling_);
   if (time_.integrator == GeneIntegrator::rk4)
     rk4_ = std::make_unique<Rk4Integrator>(time_.dt_grn);
   else
@@ -64,43 +123,83 @@ long long Simulation::global_cells() const {
 
 void Simulation::step() {
   const double t0 = t_, t1 = t_ + time_.dt;
-  const auto rows = std::make_pair(std::size_t(0), cells_.n_owned);
-  GeneState genes = Kokkos::subview(cells_.genes, rows, Kokkos::ALL);
-  hill_->set_cell_types(cells_.type);
-  {
-    ScopedRegion region("tessera::sim::grn");
-    if (rk4_) {
-      rk4_->advance(*hill_, genes, t0, t1);
-    } else {
-      try {
-        mpi::agree(comm_, [&] { cvode_->advance(*hill_, genes, t0, t1); });
-      } catch (const Error& e) {
-        // Name the step and the worst cell: each rank knows its own worst row; rank 0 of the failure reports.
-        const long row = cvode_->failure().worst_row;
-        long long id = -1;
-        if (row >= 0 && static_cast<std::size_t>(row) < cells_.n_owned) {
-          auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cells_.id);
-          id = static_cast<long long>(h(row));
-        }
-        long long worst = id;
-        MPI_Allreduce(&id, &worst, 1, MPI_LONG_LONG, MPI_MAX, comm_);
-        Error err(e.code(), std::string("step ") + std::to_string(step_ + 1) + " (t = " + std::to_string(t0) +
-                                " min): " + e.what() +
-                                (worst >= 0 ? "; worst cell id " + std::to_string(worst) : ""));
-        err.mark_agreed(e.origin_rank());
-        throw err;
+  const bool interacting = range_ > 0;
+  if (interacting) {
+    {
+      PhaseTimer timer(phases_.migrate);
+      migrate(*decomposition_, neighbour_ranks_, cells_);
+    }
+    {
+      PhaseTimer timer(phases_.halo);
+      halo_ = refresh_ghosts(*decomposition_, range_, cells_);
+    }
+    NeighbourList neighbours;
+    {
+      PhaseTimer timer(phases_.neighbours);
+      std::array<double, 3> lo{0, 0, 0}, hi{0, 0, 0};
+      for (int a = 0; a < domain_.dim; ++a) {
+        lo[a] = decomposition_->box_lo(a);
+        hi[a] = decomposition_->box_hi(a);
       }
+      neighbours = search_.build(cells_, lo, hi, range_);
+      if (signaling_.active()) graph_ = build_signaling_graph(cells_, neighbours, signaling_);
+    }
+    {
+      PhaseTimer timer(phases_.mechanics);
+      mechanics_->advance(cells_, neighbours, time_.dt, step_);
     }
   }
-  // Cell-cycle clocks advance with time (division arrives with mechanics in the simulation issue).
-  const auto cycle = cells_.cycle;
-  const double dt = time_.dt;
-  Kokkos::parallel_for(
-      "tessera::sim::cycle", Kokkos::RangePolicy<>(0, cells_.n_owned),
-      KOKKOS_LAMBDA(const std::size_t i) { cycle(i) += dt; });
+  {
+    PhaseTimer timer(phases_.grn);
+    advance_genes(t0, t1);
+  }
+  {
+    PhaseTimer timer(phases_.lifecycle);
+    const auto cycle = cells_.cycle;
+    const double dt = time_.dt;
+    Kokkos::parallel_for(
+        "tessera::sim::cycle", Kokkos::RangePolicy<>(0, cells_.n_owned),
+        KOKKOS_LAMBDA(const std::size_t i) { cycle(i) += dt; });
+    last_events_ = lifecycle_->apply(comm_, cells_, time_.dt, step_);
+    divisions_ += last_events_.divisions;
+    deaths_ += last_events_.deaths;
+  }
   t_ = t1;
   ++step_;
   check_finite();
+}
+
+void Simulation::advance_genes(double t0, double t1) {
+  ScopedRegion region("tessera::sim::grn");
+  const auto rows = std::make_pair(std::size_t(0), cells_.n_owned);
+  GeneState genes = Kokkos::subview(cells_.genes, rows, Kokkos::ALL);
+  hill_->set_cell_types(cells_.type);
+  if (signaling_.active()) {
+    ligands_.set_halo(range_ > 0 ? &halo_ : nullptr, cells_.n_owned, cells_.n_ghost);
+    hill_->set_signaling(&graph_, &ligands_);
+  }
+  if (rk4_) {
+    rk4_->advance(*hill_, genes, t0, t1);
+    return;
+  }
+  try {
+    mpi::agree(comm_, [&] { cvode_->advance(*hill_, genes, t0, t1); });
+  } catch (const Error& e) {
+    // Name the step and the worst cell: each rank knows its own worst row.
+    const long row = cvode_->failure().worst_row;
+    long long id = -1;
+    if (row >= 0 && static_cast<std::size_t>(row) < cells_.n_owned) {
+      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cells_.id);
+      id = static_cast<long long>(h(row));
+    }
+    long long worst = id;
+    MPI_Allreduce(&id, &worst, 1, MPI_LONG_LONG, MPI_MAX, comm_);
+    Error err(e.code(), std::string("step ") + std::to_string(step_ + 1) + " (t = " + format_number(t0) +
+                            " min): " + e.what() +
+                            (worst >= 0 ? "; worst cell id " + std::to_string(worst) : ""));
+    err.mark_agreed(e.origin_rank());
+    throw err;
+  }
 }
 
 void Simulation::check_finite() const {
@@ -128,7 +227,7 @@ void Simulation::check_finite() const {
   if (global != std::numeric_limits<std::uint64_t>::max()) {
     int gene = local == global ? worst.loc : -1;
     MPI_Allreduce(MPI_IN_PLACE, &gene, 1, MPI_INT, MPI_MAX, comm_);
-    Error err = runtime_error("step " + std::to_string(step_) + " (t = " + std::to_string(t_) +
+    Error err = runtime_error("step " + std::to_string(step_) + " (t = " + format_number(t_) +
                               " min): gene state is not finite; worst cell id " + std::to_string(global) +
                               ", gene '" +
                               (gene >= 0 ? network_.genes[static_cast<size_t>(gene)] : std::string("?")) +
@@ -139,38 +238,44 @@ void Simulation::check_finite() const {
 }
 
 RunSummary Simulation::run(const std::string& directory, const RunProvenance& provenance, Log& log) {
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = Clock::now();
   RunSummary summary;
   SimulationOutput output(comm_, directory, provenance, domain_.dim);
   SummaryCsv csv(comm_, directory + "/summary.csv", types_.names, network_.genes);
   const long long steps = time_.steps();
   auto write = [&] {
-    const auto t0 = std::chrono::steady_clock::now();
+    PhaseTimer timer(phases_.output);
     ScopedRegion region("tessera::sim::output");
     const CellSnapshot snap = snapshot(cells_);
     output.write_step(step_, t_, snap);
     csv.append(step_, t_, snap);
-    summary.output_s += seconds_since(t0);
   };
+  const auto& dims = decomposition_->dims();
   log.info("tessera run: " + std::to_string(global_cells()) + " cells, " +
            std::to_string(network_.n_genes()) + " genes, " + std::to_string(steps) + " steps of " +
-           std::to_string(time_.dt) + " min on " + std::to_string(mpi::size(comm_)) + " rank(s) (" +
-           std::to_string(decomposition_->dims()[0]) + "x" + std::to_string(decomposition_->dims()[1]) +
-           (domain_.dim == 3 ? "x" + std::to_string(decomposition_->dims()[2]) : "") + "), output in " +
-           directory);
+           format_number(time_.dt) + " min on " + std::to_string(mpi::size(comm_)) + " rank(s) (" +
+           std::to_string(dims[0]) + "x" + std::to_string(dims[1]) +
+           (domain_.dim == 3 ? "x" + std::to_string(dims[2]) : "") + "), interaction range " +
+           format_number(range_) + " um, output in " + directory);
   write();
   while (step_ < steps) {
-    const auto t0 = std::chrono::steady_clock::now();
     step();
-    summary.grn_s += seconds_since(t0);
+    if (last_events_.capped && !cap_reported_) {
+      log.warn("step " + std::to_string(step_) + ": cells.max_cells = " + std::to_string(types_.max_cells) +
+               " reached; divisions beyond it are skipped from now on");
+      cap_reported_ = true;
+    }
     if (step_ % output_.every == 0 || step_ == steps) write();
     if (step_ % output_.progress_every == 0 || step_ == steps)
       log.info(progress_line(step_, steps, t_, global_cells(), seconds_since(start)));
   }
   summary.steps = step_;
   summary.cells = global_cells();
+  summary.divisions = divisions_;
+  summary.deaths = deaths_;
   summary.simulated_min = t_;
   summary.wall_s = seconds_since(start);
+  summary.phases = phases_;
   return summary;
 }
 

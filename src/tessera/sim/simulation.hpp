@@ -1,19 +1,25 @@
-// The forward simulation (`tessera run`, SPEC §2.3): a tissue on a Cartesian decomposition whose cells'
-// gene ODEs advance step by step, with output, summary and progress when due.
+// The forward simulation (`tessera run`, SPEC §2.3): a tissue on a Cartesian decomposition advanced step by
+// step — migrate, halo, neighbour lists, mechanics, gene ODEs with neighbours frozen, division and death —
+// with output, summary and progress when due.
 #pragma once
 
 #include "tessera/core/log.hpp"
 #include "tessera/core/rng.hpp"
 #include "tessera/grn/gene_network.hpp"
 #include "tessera/grn/hill.hpp"
+#include "tessera/grn/signaling.hpp"
 #include "tessera/integrate/cvode.hpp"
 #include "tessera/integrate/rk4.hpp"
 #include "tessera/integrate/time_params.hpp"
 #include "tessera/io/output_params.hpp"
 #include "tessera/io/snapshot.hpp"
 #include "tessera/parallel/decomposition.hpp"
+#include "tessera/parallel/halo.hpp"
 #include "tessera/tissue/cell_types.hpp"
 #include "tessera/tissue/cells.hpp"
+#include "tessera/tissue/lifecycle.hpp"
+#include "tessera/tissue/mechanics.hpp"
+#include "tessera/tissue/neighbour_list.hpp"
 
 #include <memory>
 
@@ -21,13 +27,18 @@ namespace tessera {
 
 class Deck;
 
+// Wall seconds per phase of the step (this rank), for the run summary and the benchmarks.
+struct PhaseTimes {
+  double migrate = 0, halo = 0, neighbours = 0, mechanics = 0, grn = 0, lifecycle = 0, output = 0;
+};
+
 struct RunSummary {
   long long steps = 0;
   long long cells = 0; // global, at the end
+  long long divisions = 0, deaths = 0;
   double simulated_min = 0;
   double wall_s = 0;
-  double grn_s = 0;
-  double output_s = 0;
+  PhaseTimes phases;
 };
 
 // Everything a forward run needs from the deck, read and cross-checked.
@@ -39,7 +50,14 @@ struct SimulationSetup {
   InitialTissue init;
   TimeParams time;
   OutputParams output;
+  MechanicsParams mechanics;
+  LifecycleParams lifecycle;
+  SignalingParams signaling;
   std::uint64_t seed = 1;
+
+  // Width of the ghost layer: max(mechanics cutoff, r_sig) over what is active; 0 when cells never
+  // interact (then no halo and no neighbour list are built).
+  double interaction_range() const;
 };
 
 // Not collective: every rank reads the same deck and reaches the same verdict. Throws input_error.
@@ -58,6 +76,7 @@ public:
   // Collective. Advances one step of length time.dt (no output).
   void step();
 
+  const PhaseTimes& phase_times() const { return phases_; }
   const Cells<>& cells() const { return cells_; }
   Cells<>& cells() { return cells_; }
   long long global_cells() const;
@@ -71,6 +90,8 @@ public:
 private:
   // Collective. Throws if any gene of any cell is NaN/inf, naming the cell.
   void check_finite() const;
+  // Collective. Advances the genes over [t, t + dt] with this step's signalling graph.
+  void advance_genes(double t0, double t1);
 
   MPI_Comm comm_;
   Domain domain_;
@@ -81,9 +102,22 @@ private:
   OutputParams output_;
   CounterRng rng_;
   Cells<> cells_;
+  SignalingParams signaling_;
+  double range_ = 0.0;
+  std::vector<int> neighbour_ranks_;
+  std::unique_ptr<Mechanics> mechanics_;
+  std::unique_ptr<Lifecycle> lifecycle_;
+  NeighbourSearch search_;
+  HaloPlan halo_;
+  LigandExchange ligands_;
+  SignalingGraph graph_;
   std::unique_ptr<HillModel> hill_;
   std::unique_ptr<Rk4Integrator> rk4_;
   std::unique_ptr<CvodeIntegrator> cvode_;
+  PhaseTimes phases_;
+  LifecycleEvents last_events_;
+  long long divisions_ = 0, deaths_ = 0;
+  bool cap_reported_ = false;
   double t_ = 0.0;
   long long step_ = 0;
 };

@@ -1,5 +1,6 @@
 // Cell storage (SPEC §1.1): structure-of-arrays in Kokkos Views, genes as one cells x G view so the GRN
-// solver sees every local gene as one contiguous vector. Capacity grows geometrically, not every step.
+// solver sees every local gene as one contiguous vector. Rows [0, n_owned) are the rank's own cells, rows
+// [n_owned, n_owned + n_ghost) ghost copies of neighbours' cells. Capacity grows geometrically.
 #pragma once
 
 #include "tessera/io/snapshot.hpp"
@@ -21,17 +22,19 @@ struct Cells {
   Kokkos::View<double*, MemorySpace> radius;
   Kokkos::View<double**, Kokkos::LayoutRight, MemorySpace> genes;
   Kokkos::View<double*, MemorySpace> cycle;
+  Kokkos::View<double*, MemorySpace> below_time; // min the death gene has stayed below its threshold
 
   int dim = 2;
   int n_genes = 0;
   std::size_t n_owned = 0;
+  std::size_t n_ghost = 0;
 
   Cells() = default;
   Cells(int dim_, int n_genes_, std::size_t capacity) : dim(dim_), n_genes(n_genes_) { reserve(capacity); }
 
   std::size_t capacity() const { return id.extent(0); }
 
-  // Keeps the first n_owned cells; grows to at least `wanted` (x1.5 headroom so growth is rare).
+  // Keeps the first n_owned + n_ghost rows; grows to at least `wanted` (x1.5 headroom so growth is rare).
   void reserve(std::size_t wanted) {
     if (wanted <= capacity() && id.data() != nullptr) return;
     const std::size_t cap = std::max<std::size_t>(wanted + wanted / 2, 16);
@@ -41,12 +44,33 @@ struct Cells {
     Kokkos::resize(radius, cap);
     Kokkos::resize(genes, cap, static_cast<std::size_t>(n_genes));
     Kokkos::resize(cycle, cap);
+    Kokkos::resize(below_time, cap);
+  }
+
+  // Calls f(matrix) for every per-cell field as a rows x columns LayoutRight View of the same memory
+  // (1-D fields as one column), so exchanges and compactions treat all fields alike and none is forgotten.
+  template <class F>
+  void for_each_field(F&& f) const {
+    f(as_matrix(id));
+    f(as_matrix(type));
+    f(Matrix<double>(position.data(), position.extent(0), 3));
+    f(as_matrix(radius));
+    f(Matrix<double>(genes.data(), genes.extent(0), genes.extent(1)));
+    f(as_matrix(cycle));
+    f(as_matrix(below_time));
+  }
+
+  template <class T>
+  using Matrix = Kokkos::View<T**, Kokkos::LayoutRight, MemorySpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  template <class T>
+  static Matrix<T> as_matrix(const Kokkos::View<T*, MemorySpace>& v) {
+    return Matrix<T>(v.data(), v.extent(0), 1);
   }
 
   // Bytes per cell of capacity, for the memory figures in docs/performance.md.
   std::size_t bytes_per_cell() const {
     return sizeof(std::uint64_t) + sizeof(int) + 3 * sizeof(double) + sizeof(double) +
-           static_cast<std::size_t>(n_genes) * sizeof(double) + sizeof(double);
+           static_cast<std::size_t>(n_genes) * sizeof(double) + 2 * sizeof(double);
   }
 };
 

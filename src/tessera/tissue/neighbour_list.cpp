@@ -1,0 +1,160 @@
+#include "tessera/tissue/neighbour_list.hpp"
+
+#include "tessera/core/kokkos_compat.hpp"
+
+#include <cmath>
+
+namespace tessera {
+
+namespace {
+
+template <class View>
+void ensure(View& v, std::size_t n, const char* label) {
+  if (v.extent(0) < n)
+    v = View(Kokkos::view_alloc(std::string(label), Kokkos::WithoutInitializing), n + n / 4 + 16);
+}
+
+struct Grid {
+  double lo[3];
+  double inv_size[3];
+  int n[3];
+
+  KOKKOS_INLINE_FUNCTION int coord(int a, double x) const {
+    int c = static_cast<int>((x - lo[a]) * inv_size[a]);
+    return c < 0 ? 0 : (c >= n[a] ? n[a] - 1 : c);
+  }
+  KOKKOS_INLINE_FUNCTION int bin(int cx, int cy, int cz) const { return (cz * n[1] + cy) * n[0] + cx; }
+};
+
+// Orders neighbour j before k: by id, then by position (periodic images of the same cell).
+KOKKOS_INLINE_FUNCTION bool before(const Kokkos::View<std::uint64_t*>& id,
+                                   const Kokkos::View<double* [3], Kokkos::LayoutRight>& pos, int j, int k) {
+  if (id(j) != id(k)) return id(j) < id(k);
+  for (int a = 0; a < 3; ++a)
+    if (pos(j, a) != pos(k, a)) return pos(j, a) < pos(k, a);
+  return false;
+}
+
+} // namespace
+
+NeighbourList NeighbourSearch::build(const Cells<>& cells, const std::array<double, 3>& lo,
+                                     const std::array<double, 3>& hi, double range) {
+  ScopedRegion region("tessera::tissue::neighbours");
+  const int n_owned = static_cast<int>(cells.n_owned);
+  const int n_total = static_cast<int>(cells.n_owned + cells.n_ghost);
+  const int dim = cells.dim;
+  Grid grid{};
+  std::size_t n_bins = 1;
+  for (int a = 0; a < 3; ++a) {
+    if (a >= dim) {
+      grid.lo[a] = 0;
+      grid.inv_size[a] = 0;
+      grid.n[a] = 1;
+      continue;
+    }
+    const double extent = (hi[a] - lo[a]) + 2 * range;
+    grid.n[a] = std::max(1, static_cast<int>(std::floor(extent / range)));
+    grid.lo[a] = lo[a] - range;
+    grid.inv_size[a] = grid.n[a] / extent;
+    n_bins *= static_cast<std::size_t>(grid.n[a]);
+  }
+  ensure(bin_of_, static_cast<std::size_t>(n_total), "tessera::neighbours::bin_of");
+  ensure(bin_cells_, static_cast<std::size_t>(n_total), "tessera::neighbours::bin_cells");
+  ensure(bin_offset_, n_bins + 1, "tessera::neighbours::bin_offset");
+  ensure(bin_count_, n_bins, "tessera::neighbours::bin_count");
+  ensure(offsets_, static_cast<std::size_t>(n_owned) + 1, "tessera::neighbours::offsets");
+  const auto bin_of = bin_of_, bin_count = bin_count_, bin_offset = bin_offset_, bin_cells = bin_cells_;
+  const auto offsets = offsets_;
+  const auto pos = cells.position;
+  const auto id = cells.id;
+
+  // 1. Counting sort of all cells into bins.
+  Kokkos::deep_copy(Kokkos::subview(bin_count, std::make_pair(std::size_t(0), n_bins)), 0);
+  Kokkos::parallel_for(
+      "tessera::neighbours::bin", Kokkos::RangePolicy<>(0, n_total), KOKKOS_LAMBDA(const int i) {
+        const int b = grid.bin(grid.coord(0, pos(i, 0)), grid.coord(1, pos(i, 1)), grid.coord(2, pos(i, 2)));
+        bin_of(i) = b;
+        Kokkos::atomic_increment(&bin_count(b));
+      });
+  Kokkos::parallel_scan(
+      "tessera::neighbours::bin_offsets", Kokkos::RangePolicy<>(0, static_cast<int>(n_bins)),
+      KOKKOS_LAMBDA(const int b, int& running, const bool final) {
+        if (final) bin_offset(b) = running;
+        running += bin_count(b);
+        if (final && b == static_cast<int>(n_bins) - 1) bin_offset(b + 1) = running;
+      });
+  Kokkos::deep_copy(Kokkos::subview(bin_count, std::make_pair(std::size_t(0), n_bins)), 0);
+  Kokkos::parallel_for(
+      "tessera::neighbours::fill_bins", Kokkos::RangePolicy<>(0, n_total), KOKKOS_LAMBDA(const int i) {
+        const int b = bin_of(i);
+        bin_cells(bin_offset(b) + Kokkos::atomic_fetch_add(&bin_count(b), 1)) = i;
+      });
+
+  // 2. Count, scan and fill each owned cell's row from the 3^d bins around it.
+  const double range2 = range * range;
+  const int reach_z = dim == 3 ? 1 : 0;
+  auto visit = [=] KOKKOS_FUNCTION(const int i, auto&& emit) {
+    const int cx = grid.coord(0, pos(i, 0)), cy = grid.coord(1, pos(i, 1)), cz = grid.coord(2, pos(i, 2));
+    for (int dz = -reach_z; dz <= reach_z; ++dz) {
+      const int z = cz + dz;
+      if (z < 0 || z >= grid.n[2]) continue;
+      for (int dy = -1; dy <= 1; ++dy) {
+        const int y = cy + dy;
+        if (y < 0 || y >= grid.n[1]) continue;
+        for (int dx = -1; dx <= 1; ++dx) {
+          const int x = cx + dx;
+          if (x < 0 || x >= grid.n[0]) continue;
+          const int b = grid.bin(x, y, z);
+          for (int k = bin_offset(b); k < bin_offset(b + 1); ++k) {
+            const int j = bin_cells(k);
+            if (j == i) continue;
+            const double rx = pos(i, 0) - pos(j, 0), ry = pos(i, 1) - pos(j, 1), rz = pos(i, 2) - pos(j, 2);
+            if (rx * rx + ry * ry + rz * rz < range2) emit(j);
+          }
+        }
+      }
+    }
+  };
+  Kokkos::parallel_scan(
+      "tessera::neighbours::count", Kokkos::RangePolicy<>(0, n_owned),
+      KOKKOS_LAMBDA(const int i, int& running, const bool final) {
+        int count = 0;
+        visit(i, [&](int) { ++count; });
+        if (final) offsets(i) = running;
+        running += count;
+        if (final && i == n_owned - 1) offsets(n_owned) = running;
+      });
+  int n_pairs = 0;
+  if (n_owned > 0)
+    Kokkos::deep_copy(n_pairs, Kokkos::subview(offsets, n_owned));
+  else
+    Kokkos::deep_copy(Kokkos::subview(offsets, 0), 0);
+  ensure(neighbours_, static_cast<std::size_t>(n_pairs), "tessera::neighbours::list");
+  const auto list = neighbours_;
+  Kokkos::parallel_for(
+      "tessera::neighbours::fill", Kokkos::RangePolicy<>(0, n_owned), KOKKOS_LAMBDA(const int i) {
+        int next = offsets(i);
+        visit(i, [&](int j) { list(next++) = j; });
+        // Insertion sort of the row by neighbour id: rows are short (tens of entries).
+        for (int a = offsets(i) + 1; a < offsets(i + 1); ++a) {
+          const int v = list(a);
+          int b = a - 1;
+          while (b >= offsets(i) && before(id, pos, v, list(b))) {
+            list(b + 1) = list(b);
+            --b;
+          }
+          list(b + 1) = v;
+        }
+      });
+  Kokkos::fence();
+  NeighbourList out;
+  out.offsets =
+      Kokkos::subview(offsets_, std::make_pair(std::size_t(0), static_cast<std::size_t>(n_owned) + 1));
+  out.neighbours =
+      Kokkos::subview(neighbours_, std::make_pair(std::size_t(0), static_cast<std::size_t>(n_pairs)));
+  out.n_owned = cells.n_owned;
+  out.range = range;
+  return out;
+}
+
+} // namespace tessera
