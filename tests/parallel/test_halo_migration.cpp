@@ -134,12 +134,7 @@ void run_case(const Case& c) {
     random_move(cells, domain, step, 2.5);
     migrate(dec, nbs, cells);
     const HaloPlan halo = refresh_ghosts(dec, range, cells);
-    std::array<double, 3> lo{0, 0, 0}, hi{0, 0, 0};
-    for (int a = 0; a < c.dim; ++a) {
-      lo[a] = dec.box_lo(a);
-      hi[a] = dec.box_hi(a);
-    }
-    const NeighbourList nl = search.build(cells, lo, hi, range);
+    const NeighbourList nl = search.build(cells, range);
     if (step % 25 != 0) continue;
 
     // Conservation: the multiset of ids is exactly 0..n-1, and each cell's field still matches its id.

@@ -66,10 +66,9 @@ TEST(Mechanics, TwoCellsSettleAtTheAnalyticEquilibrium) {
     Cells<> cells = two_cells(start, radius);
     Mechanics mechanics(one_type(k_rep, k_adh, a, 0.0), big_box(2), 1);
     NeighbourSearch search;
-    const std::array<double, 3> lo{-1e6, -1e6, 0}, hi{1e6, 1e6, 0};
     // Relaxation rate ~ 2 F'(d*)/eta ~ 1/min: 20 000 steps of 0.01 min converge to round-off.
     for (int s = 0; s < 20000; ++s)
-      mechanics.advance(cells, search.build(cells, lo, hi, a * R), 0.01, s);
+      mechanics.advance(cells, search.build(cells, a * R), 0.01, s);
     EXPECT_NEAR(separation(cells), d_star, 1e-9) << "starting at " << start;
   }
 }

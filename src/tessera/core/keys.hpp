@@ -43,9 +43,10 @@ struct KeySpec {
   bool required = false;
   Range range;
   std::vector<std::string> choices;
-  bool per_type = false; // real_list: one value per cell type, or a scalar for all types
-  bool per_gene = false; // real_list: one value per gene, or a scalar for all genes
-  int length = 0;        // real_list/integer_list: fixed length (>0), or -1 = domain.dim; 0 = any
+  bool per_type = false;   // real_list: one value per cell type, or a scalar for all types
+  bool per_gene = false;   // real_list: one value per gene, or a scalar for all genes
+  int length = 0;          // real_list/integer_list: fixed length (>0), or -1 = domain.dim; 0 = any
+  std::string replaced_by; // a sibling key that replaces this one: its default is not filled in when given
   std::string doc;
 
   // Fluent setters so tables read as one line per key.
@@ -93,6 +94,10 @@ struct KeySpec {
   }
   KeySpec& describe(std::string text) {
     doc = std::move(text);
+    return *this;
+  }
+  KeySpec& unless(std::string sibling) {
+    replaced_by = std::move(sibling);
     return *this;
   }
 

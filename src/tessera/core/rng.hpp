@@ -20,6 +20,7 @@ enum class RandomPurpose : std::uint64_t {
   division = 5,
   death = 6,
   parameters = 7,
+  init_cycle = 8,
 };
 
 struct CounterRng {

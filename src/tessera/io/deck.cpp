@@ -531,6 +531,7 @@ void Deck::fill_defaults(YAML::Node map, const std::string& spec_prefix) const {
       }
       continue;
     }
+    if (!spec->replaced_by.empty() && map[spec->replaced_by].IsDefined()) continue;
     if (!spec->default_text.empty()) map[rest] = YAML::Load(spec->default_text);
   }
   // Sections: recurse (creating them when absent so every default shows).

@@ -109,6 +109,29 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
     mpi::check(MPI_Allreduce(MPI_IN_PLACE, &max_id, 1, MPI_UINT64_T, MPI_MAX, comm), "MPI_Allreduce");
   }
   lifecycle_ = std::make_unique<Lifecycle>(setup.lifecycle, domain_, setup.seed, types_.max_cells, max_id);
+  // Cells of a dividing type start at a random point of their cycle, so divisions spread over time instead
+  // of all happening in one step.
+  // Cells read from a tessera.h5 step keep the cycle clock they had there.
+  const bool cycle_from_file = setup.init.placement == Placement::file && setup.init.file_is_hdf5;
+  if (setup.lifecycle.divides() && !cycle_from_file) {
+    Kokkos::View<double*> period("tessera::sim::division_time", setup.lifecycle.division_time.size());
+    auto ph = Kokkos::create_mirror_view(period);
+    for (std::size_t c = 0; c < setup.lifecycle.division_time.size(); ++c)
+      ph(c) = setup.lifecycle.division_time[c];
+    Kokkos::deep_copy(period, ph);
+    const auto ids = cells_.id;
+    const auto type = cells_.type;
+    const auto cycle = cells_.cycle;
+    const CounterRng rng = rng_;
+    Kokkos::parallel_for(
+        "tessera::sim::initial_cycle", Kokkos::RangePolicy<>(0, cells_.n_owned),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          if (!(period(type(i)) < 1e300)) return;
+          double u[4];
+          rng.uniform4(ids(i), 0, RandomPurpose::init_cycle, 0, u);
+          cycle(i) = u[0] * period(type(i));
+        });
+  }
   ligands_ = LigandExchange(signaling_.ligand_genes());
   hill_ = std::make_unique<HillModel>(network_, types_.count(), signaling_);
   if (time_.integrator == GeneIntegrator::rk4)
@@ -136,12 +159,7 @@ void Simulation::step() {
     NeighbourList neighbours;
     {
       PhaseTimer timer(phases_.neighbours);
-      std::array<double, 3> lo{0, 0, 0}, hi{0, 0, 0};
-      for (int a = 0; a < domain_.dim; ++a) {
-        lo[a] = decomposition_->box_lo(a);
-        hi[a] = decomposition_->box_hi(a);
-      }
-      neighbours = search_.build(cells_, lo, hi, range_);
+      neighbours = search_.build(cells_, range_);
       if (signaling_.active()) graph_ = build_signaling_graph(cells_, neighbours, signaling_);
     }
     {

@@ -37,6 +37,7 @@ const KeyTable& cells_keys() {
             "the region; `file`: the cells of `init.file`.");
     t.add("init.count", KeyType::integer)
         .def("1000")
+        .unless("density")
         .non_negative()
         .describe("Number of initial cells (random placement). Give this or `init.density`, not both.");
     t.add("init.density", KeyType::real)

@@ -37,35 +37,58 @@ KOKKOS_INLINE_FUNCTION bool before(const Kokkos::View<std::uint64_t*>& id,
 
 } // namespace
 
-NeighbourList NeighbourSearch::build(const Cells<>& cells, const std::array<double, 3>& lo,
-                                     const std::array<double, 3>& hi, double range) {
+NeighbourList NeighbourSearch::build(const Cells<>& cells, double range) {
   ScopedRegion region("tessera::tissue::neighbours");
   const int n_owned = static_cast<int>(cells.n_owned);
   const int n_total = static_cast<int>(cells.n_owned + cells.n_ghost);
   const int dim = cells.dim;
+  const auto pos = cells.position;
+  // Bounding box of all cells, owned and ghost.
+  double lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0};
+  for (int a = 0; a < dim && n_total > 0; ++a) {
+    Kokkos::parallel_reduce(
+        "tessera::neighbours::bounds", Kokkos::RangePolicy<>(0, n_total),
+        KOKKOS_LAMBDA(const int i, double& mn, double& mx) {
+          mn = pos(i, a) < mn ? pos(i, a) : mn;
+          mx = pos(i, a) > mx ? pos(i, a) : mx;
+        },
+        Kokkos::Min<double>(lo[a]), Kokkos::Max<double>(hi[a]));
+  }
   Grid grid{};
+  long long bins[3] = {1, 1, 1};
+  double extent[3] = {1, 1, 1};
+  for (int a = 0; a < dim; ++a) {
+    extent[a] = (hi[a] - lo[a]) * (1 + 1e-12) + 1e-9;
+    bins[a] = std::max(1LL, static_cast<long long>(std::floor(extent[a] / range)));
+  }
+  // Cap the grid at about two bins per cell: larger bins stay correct (a cell's neighbours are still in the
+  // 3^d bins around it), they only hold more candidates.
+  const long long cap = 2LL * n_total + 64;
+  while (bins[0] * bins[1] * bins[2] > cap) {
+    int widest = 0;
+    for (int a = 1; a < dim; ++a)
+      if (bins[a] > bins[widest]) widest = a;
+    bins[widest] = std::max(1LL, bins[widest] / 2);
+  }
   std::size_t n_bins = 1;
   for (int a = 0; a < 3; ++a) {
-    if (a >= dim) {
-      grid.lo[a] = 0;
-      grid.inv_size[a] = 0;
-      grid.n[a] = 1;
-      continue;
-    }
-    const double extent = (hi[a] - lo[a]) + 2 * range;
-    grid.n[a] = std::max(1, static_cast<int>(std::floor(extent / range)));
-    grid.lo[a] = lo[a] - range;
-    grid.inv_size[a] = grid.n[a] / extent;
-    n_bins *= static_cast<std::size_t>(grid.n[a]);
+    grid.n[a] = static_cast<int>(bins[a]);
+    grid.lo[a] = a < dim ? lo[a] : 0.0;
+    grid.inv_size[a] = a < dim ? static_cast<double>(bins[a]) / extent[a] : 0.0;
+    n_bins *= static_cast<std::size_t>(bins[a]);
   }
   ensure(bin_of_, static_cast<std::size_t>(n_total), "tessera::neighbours::bin_of");
   ensure(bin_cells_, static_cast<std::size_t>(n_total), "tessera::neighbours::bin_cells");
   ensure(bin_offset_, n_bins + 1, "tessera::neighbours::bin_offset");
   ensure(bin_count_, n_bins, "tessera::neighbours::bin_count");
   ensure(offsets_, static_cast<std::size_t>(n_owned) + 1, "tessera::neighbours::offsets");
+  if (bin_position_.extent(0) < static_cast<std::size_t>(n_total))
+    bin_position_ = Kokkos::View<double* [3], Kokkos::LayoutRight>(
+        Kokkos::view_alloc(std::string("tessera::neighbours::bin_position"), Kokkos::WithoutInitializing),
+        static_cast<std::size_t>(n_total) + static_cast<std::size_t>(n_total) / 4 + 16);
+  const auto bin_pos = bin_position_;
   const auto bin_of = bin_of_, bin_count = bin_count_, bin_offset = bin_offset_, bin_cells = bin_cells_;
   const auto offsets = offsets_;
-  const auto pos = cells.position;
   const auto id = cells.id;
 
   // 1. Counting sort of all cells into bins.
@@ -87,29 +110,32 @@ NeighbourList NeighbourSearch::build(const Cells<>& cells, const std::array<doub
   Kokkos::parallel_for(
       "tessera::neighbours::fill_bins", Kokkos::RangePolicy<>(0, n_total), KOKKOS_LAMBDA(const int i) {
         const int b = bin_of(i);
-        bin_cells(bin_offset(b) + Kokkos::atomic_fetch_add(&bin_count(b), 1)) = i;
+        const int slot = bin_offset(b) + Kokkos::atomic_fetch_add(&bin_count(b), 1);
+        bin_cells(slot) = i;
+        for (int a = 0; a < 3; ++a)
+          bin_pos(slot, a) = pos(i, a);
       });
 
   // 2. Count, scan and fill each owned cell's row from the 3^d bins around it.
   const double range2 = range * range;
   const int reach_z = dim == 3 ? 1 : 0;
   auto visit = [=] KOKKOS_FUNCTION(const int i, auto&& emit) {
-    const int cx = grid.coord(0, pos(i, 0)), cy = grid.coord(1, pos(i, 1)), cz = grid.coord(2, pos(i, 2));
+    const double px = pos(i, 0), py = pos(i, 1), pz = pos(i, 2);
+    const int cx = grid.coord(0, px), cy = grid.coord(1, py), cz = grid.coord(2, pz);
     for (int dz = -reach_z; dz <= reach_z; ++dz) {
       const int z = cz + dz;
       if (z < 0 || z >= grid.n[2]) continue;
       for (int dy = -1; dy <= 1; ++dy) {
         const int y = cy + dy;
         if (y < 0 || y >= grid.n[1]) continue;
-        for (int dx = -1; dx <= 1; ++dx) {
-          const int x = cx + dx;
-          if (x < 0 || x >= grid.n[0]) continue;
-          const int b = grid.bin(x, y, z);
-          for (int k = bin_offset(b); k < bin_offset(b + 1); ++k) {
+        // The three bins along x are adjacent in bin order: one contiguous run of candidates.
+        const int x0 = cx > 0 ? cx - 1 : 0, x1 = cx + 1 < grid.n[0] ? cx + 1 : grid.n[0] - 1;
+        const int first = bin_offset(grid.bin(x0, y, z)), last = bin_offset(grid.bin(x1, y, z) + 1);
+        for (int k = first; k < last; ++k) {
+          const double rx = px - bin_pos(k, 0), ry = py - bin_pos(k, 1), rz = pz - bin_pos(k, 2);
+          if (rx * rx + ry * ry + rz * rz < range2) {
             const int j = bin_cells(k);
-            if (j == i) continue;
-            const double rx = pos(i, 0) - pos(j, 0), ry = pos(i, 1) - pos(j, 1), rz = pos(i, 2) - pos(j, 2);
-            if (rx * rx + ry * ry + rz * rz < range2) emit(j);
+            if (j != i) emit(j);
           }
         }
       }

@@ -23,15 +23,19 @@ struct NeighbourList {
   std::size_t n_pairs() const { return neighbours.extent(0); }
 };
 
-// Builds the list over the region [lo - range, hi + range] (the rank box with its ghost layer). O(N).
+// Builds the list with a uniform grid over the bounding box of the owned and ghost cells, bins at least
+// `range` wide and never more bins than about twice the cells (a sparse tissue in a large box stays O(N)
+// in memory). O(N) work.
 class NeighbourSearch {
 public:
-  NeighbourList build(const Cells<>& cells, const std::array<double, 3>& lo, const std::array<double, 3>& hi,
-                      double range);
+  NeighbourList build(const Cells<>& cells, double range);
 
 private:
   // Reused between steps so the search does not allocate every step.
   Kokkos::View<int*> bin_of_, bin_count_, bin_offset_, bin_cells_;
+  // Positions copied in bin order: the candidate loop then reads contiguous memory instead of jumping
+  // through the cells' arrays.
+  Kokkos::View<double* [3], Kokkos::LayoutRight> bin_position_;
   Kokkos::View<int*> offsets_, neighbours_;
 };
 
