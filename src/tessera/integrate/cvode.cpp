@@ -6,6 +6,7 @@
 #include <sunlinsol/sunlinsol_spgmr.h>
 #include <sunnonlinsol/sunnonlinsol_fixedpoint.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace tessera {
@@ -110,6 +111,9 @@ void CvodeIntegrator::advance(const GeneRhs& rhs, GeneState x, double t0, double
   void* mem = s.memory.get();
   sundials::check(CVodeSetUserData(mem, &user), "CVodeSetUserData");
   sundials::check(CVodeReInit(mem, t0, s.y.get()), "CVodeReInit");
+  // A re-initialised CVODE would start again from a tiny first step and order 1; the dynamics are smooth
+  // across steps (only the neighbours' weights move a little), so start from the last accepted step size.
+  if (last_step_ > 0) sundials::check(CVodeSetInitStep(mem, std::min(last_step_, t1 - t0)), "CVodeSetInitStep");
   sundials::check(CVodeSetStopTime(mem, t1), "CVodeSetStopTime");
   realtype t = t0;
   const int flag = CVode(mem, t1, s.y.get(), &t, CV_NORMAL);
@@ -120,6 +124,8 @@ void CvodeIntegrator::advance(const GeneRhs& rhs, GeneState x, double t0, double
   stats_.rhs_evaluations += n;
   CVodeGetNumNonlinSolvIters(mem, &n);
   stats_.nonlinear_iterations += n;
+  realtype h_last = 0;
+  if (flag >= 0 && CVodeGetLastStep(mem, &h_last) >= 0 && h_last > 0) last_step_ = h_last;
   if (flag < 0) {
     // Locate the worst cell: the largest |local error estimate| x error weight.
     failure_ = CvodeFailure{};

@@ -46,6 +46,7 @@ private:
   std::unique_ptr<State> state_;
   CvodeStats stats_;
   CvodeFailure failure_;
+  double last_step_ = 0; // last accepted internal step, the first step of the next advance()
 };
 
 } // namespace tessera
