@@ -19,16 +19,19 @@ int GeneNetwork::gene_index(const std::string& name) const {
 const KeyTable& grn_keys() {
   static const KeyTable table = [] {
     KeyTable t("grn", "The gene panel and the intracellular gene-regulatory network (SPEC §2).");
-    t.add_choice("model", {"hill"})
+    t.add_choice("model", {"hill", "graph_ode"})
         .def("hill")
-        .describe("Right-hand side of every cell's gene ODE. `hill`: the mechanistic model of SPEC §2.1.");
+        .describe("Right-hand side of every cell's gene ODE. `hill`: the mechanistic model of SPEC §2.1; "
+                  "`graph_ode`: the learned graph ODE of SPEC §2.2 (keys `grn.graph_ode.*`).");
     t.add("genes", KeyType::text_list)
         .require()
         .describe("Gene names of the panel (the same for every cell).");
     t.add("table", KeyType::path)
         .describe("GRN table (TSV with header `type source target sign K h n`, SPEC §6.2); its edges are "
                   "added to `grn.edges`.");
-    t.add("edges", KeyType::entries).describe("Regulatory edges `source -> target` (SPEC §2.1).");
+    t.add("edges", KeyType::entries)
+        .describe(
+            "Regulatory edges `source -> target` (SPEC §2.1; `graph_ode` uses only which edges exist).");
     t.add("edges[].type", KeyType::text)
         .def("\"*\"")
         .describe("Cell type the edge belongs to, or `*` for every type.");
@@ -45,17 +48,62 @@ const KeyTable& grn_keys() {
         .one_per_gene()
         .def("1")
         .non_negative()
-        .describe("beta: production scale per gene.");
+        .describe("`hill` beta: production scale per gene.");
     t.add("basal", KeyType::real_list)
         .one_per_gene()
         .def("0")
         .non_negative()
-        .describe("b: basal activity per gene.");
+        .describe("`hill` b: basal activity per gene.");
     t.add("decay", KeyType::real_list, Dimension::rate)
         .one_per_gene()
         .def("0.1")
         .non_negative()
-        .describe("lambda: decay rate per gene.");
+        .describe(
+            "`hill` lambda: decay rate per gene (`graph_ode` learns its own, see `graph_ode.decay_init`).");
+    t.add_choice("graph_ode.variant", {"gat", "gatv2"})
+        .def("gat")
+        .describe(
+            "Attention of `graph_ode`: `gat` scores an edge by LeakyReLU(a_dst.(w x_k) + a_src.(w h_u)); "
+            "`gatv2` by a.LeakyReLU(v_dst x_k + v_src h_u).");
+    t.add("graph_ode.heads", KeyType::integer)
+        .def("1")
+        .between(1, 64)
+        .describe("K: attention heads of `graph_ode`.");
+    t.add("graph_ode.hidden", KeyType::integer)
+        .def("64")
+        .between(1, 4096)
+        .describe("H: hidden units per attention head of `graph_ode`.");
+    t.add("graph_ode.mlp_width", KeyType::integer)
+        .def("64")
+        .between(1, 4096)
+        .describe("M: width of the hidden layers of the `graph_ode` MLP.");
+    t.add("graph_ode.mlp_layers", KeyType::integer)
+        .def("3")
+        .between(1, 64)
+        .describe(
+            "L: layers of the `graph_ode` MLP (the last one maps to dx/dt; L = 1 is a linear read-out).");
+    t.add_choice("graph_ode.share", {"all", "per_type"})
+        .def("all")
+        .describe("`all`: one parameter set for every cell type; `per_type`: one set per cell type.");
+    t.add_choice("graph_ode.prior", {"edges", "dense"})
+        .def("edges")
+        .describe(
+            "Gene graph of `graph_ode`: `edges` uses the structure of `grn.edges` and `grn.table` per cell "
+            "type (their sign, K, h and n are ignored); `dense` uses every ordered pair j -> k, j != k.");
+    t.add("graph_ode.model_file", KeyType::path)
+        .describe(
+            "model.h5 to read the `graph_ode` parameters from (SPEC §6.5); its architecture, gene names "
+            "and (under `share: per_type`) cell types must match the deck. Without it the parameters are "
+            "initialised (Glorot).");
+    t.add("graph_ode.init_seed", KeyType::integer)
+        .def("1")
+        .non_negative()
+        .describe("Seed of the Glorot-uniform initialisation of `graph_ode` when no `model_file` is given.");
+    t.add("graph_ode.decay_init", KeyType::real, Dimension::rate)
+        .def("0.1")
+        .non_negative()
+        .describe("Initial decay rate gamma of every gene in `graph_ode` (learned; stored softplus-"
+                  "parametrised).");
     return t;
   }();
   return table;
@@ -84,6 +132,25 @@ std::string names_list(const std::vector<std::string>& names) {
 }
 
 } // namespace
+
+std::vector<std::vector<int>> GeneNetwork::regulators(int type, bool dense) const {
+  const int G = n_genes();
+  std::vector<std::vector<int>> sources(static_cast<std::size_t>(G));
+  if (dense) {
+    for (int k = 0; k < G; ++k)
+      for (int j = 0; j < G; ++j)
+        if (j != k) sources[k].push_back(j);
+    return sources;
+  }
+  // An edge may be given twice (for its type and for "*", or in the deck and in the table): one graph edge.
+  for (const RegulatoryEdge& e : edges)
+    if ((e.type < 0 || e.type == type) && e.source != e.target) sources[e.target].push_back(e.source);
+  for (auto& s : sources) {
+    std::sort(s.begin(), s.end());
+    s.erase(std::unique(s.begin(), s.end()), s.end());
+  }
+  return sources;
+}
 
 void parse_grn_table(const std::string& text, const std::string& filename,
                      const std::vector<std::string>& type_names, GeneNetwork& network) {

@@ -33,6 +33,9 @@ struct GeneNetwork {
 
   int n_genes() const { return static_cast<int>(genes.size()); }
   int gene_index(const std::string& name) const; // -1 when unknown
+  // The gene graph E_c of `type` as a set: for each target gene k, its sources j (sorted, unique, j != k;
+  // self regulation is left out because graph models add their own self loop). `dense`: every j != k.
+  std::vector<std::vector<int>> regulators(int type, bool dense) const;
 };
 
 const KeyTable& grn_keys();

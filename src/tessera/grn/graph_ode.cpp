@@ -1,0 +1,330 @@
+#include "tessera/grn/graph_ode.hpp"
+
+#include "tessera/core/error.hpp"
+#include "tessera/io/deck.hpp"
+#include "tessera/parallel/mpi.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace tessera {
+
+namespace {
+
+Kokkos::View<int*> to_view(const std::string& label, const std::vector<int>& values) {
+  Kokkos::View<int*> out(label, values.size());
+  auto host = Kokkos::create_mirror_view(out);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    host(i) = values[i];
+  Kokkos::deep_copy(out, host);
+  return out;
+}
+
+// BLAS can only be handed memory that the host can address.
+constexpr bool blas_reaches_memory =
+    Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, GraphOdeModel::memory_space>::accessible;
+
+} // namespace
+
+GraphOdeModel::GraphOdeModel(GraphOdeParameters parameters, const GeneNetwork& network,
+                             std::vector<LigandReceptorPair> pairs, GraphOdeOptions options)
+    : parameters_(std::move(parameters)), options_(options), n_genes_(network.n_genes()),
+      n_types_(static_cast<int>(parameters_.cell_types().size())), pairs_(std::move(pairs)) {
+  if (parameters_.n_genes() != n_genes_)
+    throw runtime_error("graph_ode: the parameters are for " + std::to_string(parameters_.n_genes()) +
+                        " genes, the gene network has " + std::to_string(n_genes_));
+  const GraphOdeArchitecture& a = parameters_.architecture();
+  const int G = n_genes_;
+
+  // The gene graph per (cell type, target gene); the shared parameter set still sees each type's own graph.
+  std::vector<int> offsets{0}, sources;
+  for (int c = 0; c < n_types_; ++c) {
+    const auto regulators = network.regulators(c, a.prior == PriorGraph::dense);
+    for (int k = 0; k < G; ++k) {
+      sources.insert(sources.end(), regulators[static_cast<std::size_t>(k)].begin(),
+                     regulators[static_cast<std::size_t>(k)].end());
+      offsets.push_back(static_cast<int>(sources.size()));
+    }
+  }
+  prior_offsets_ = to_view("tessera::grn::graph_ode::prior_offsets", offsets);
+  prior_source_ = to_view("tessera::grn::graph_ode::prior_source", sources);
+
+  tile_cells_ = std::max(1, options_.tile_nodes / std::max(1, G));
+  const std::size_t rows = static_cast<std::size_t>(tile_cells_) * static_cast<std::size_t>(G);
+  const int width_one = a.mlp_layers == 1 ? 1 : a.mlp_width; // outputs of layer 1
+  using Matrix = Kokkos::View<double**, Kokkos::LayoutRight>;
+  y_[0] = Matrix("tessera::grn::graph_ode::layer_product", rows, width_one);
+  if (a.mlp_layers >= 3) y_[1] = Matrix("tessera::grn::graph_ode::layer_product", rows, a.mlp_width);
+  const int sets = parameters_.n_sets();
+  gat_scores_ = Matrix("tessera::grn::graph_ode::gat_scores", sets, 2 * a.heads);
+  gamma_ = Matrix("tessera::grn::graph_ode::gamma", sets, G);
+  layer_one_.breakpoint = Kokkos::View<double***, Kokkos::LayoutRight>("tessera::grn::graph_ode::breakpoint",
+                                                                       sets, a.heads, a.hidden);
+  layer_one_.unit =
+      Kokkos::View<int***, Kokkos::LayoutRight>("tessera::grn::graph_ode::unit", sets, a.heads, a.hidden);
+  layer_one_.slope = Kokkos::View<double****, Kokkos::LayoutRight>("tessera::grn::graph_ode::slope", sets,
+                                                                   a.heads, a.hidden + 1, width_one);
+  layer_one_.offset = Kokkos::View<double****, Kokkos::LayoutRight>("tessera::grn::graph_ode::offset", sets,
+                                                                    a.heads, a.hidden + 1, width_one);
+}
+
+void GraphOdeModel::set_cell_types(Kokkos::View<const int*> cell_type) {
+  cell_type_ = cell_type;
+  grouping_stale_ = true;
+}
+
+void GraphOdeModel::set_signaling(const SignalingGraph* graph, const LigandExchange* exchange) {
+  if (graph && !exchange) throw runtime_error("graph_ode: a signalling graph needs its ligand exchange");
+  signaling_graph_ = graph;
+  ligand_exchange_ = exchange;
+  if (!graph) return;
+  std::vector<std::vector<int>> columns(static_cast<std::size_t>(n_genes_));
+  for (const LigandReceptorPair& pair : pairs_) {
+    const int column = exchange->column_of(pair.ligand);
+    if (column < 0)
+      throw runtime_error("graph_ode: ligand gene " + std::to_string(pair.ligand) +
+                          " is not carried by the ligand exchange");
+    columns[static_cast<std::size_t>(pair.receptor)].push_back(column);
+  }
+  std::vector<int> offsets{0}, flat;
+  for (const auto& c : columns) {
+    flat.insert(flat.end(), c.begin(), c.end());
+    offsets.push_back(static_cast<int>(flat.size()));
+  }
+  receptor_offsets_ = to_view("tessera::grn::graph_ode::receptor_offsets", offsets);
+  receptor_column_ = to_view("tessera::grn::graph_ode::receptor_column", flat);
+}
+
+void GraphOdeModel::group_cells(int n_cells) const {
+  const int n_sets = parameters_.n_sets();
+  if (n_sets == 1) {
+    set_begin_ = {0, n_cells};
+    return;
+  }
+  if (!grouping_stale_ && grouped_cells_ == n_cells) return;
+  // Types change at most once per step while the RHS runs many times per step: a host counting sort here is
+  // cheap, and it keeps each tile's cells in one parameter set so the MLP is a plain dense product.
+  const auto types = Kokkos::create_mirror_view_and_copy(
+      Kokkos::HostSpace(), Kokkos::subview(cell_type_, std::make_pair(0, n_cells)));
+  std::vector<int> count(static_cast<std::size_t>(n_sets) + 1, 0);
+  for (int i = 0; i < n_cells; ++i) {
+    if (types(i) < 0 || types(i) >= n_types_)
+      throw runtime_error("graph_ode: cell " + std::to_string(i) + " has type " + std::to_string(types(i)) +
+                          " outside [0, " + std::to_string(n_types_) + ")");
+    ++count[static_cast<std::size_t>(parameters_.set_of_type(types(i))) + 1];
+  }
+  set_begin_.assign(static_cast<std::size_t>(n_sets) + 1, 0);
+  for (int s = 0; s < n_sets; ++s)
+    set_begin_[s + 1] = set_begin_[s] + count[s + 1];
+  if (order_.extent(0) < static_cast<std::size_t>(n_cells))
+    order_ = Kokkos::View<int*>("tessera::grn::graph_ode::order", n_cells + n_cells / 4 + 8);
+  auto order = Kokkos::create_mirror_view(order_);
+  std::vector<int> next(set_begin_.begin(), set_begin_.end() - 1);
+  for (int i = 0; i < n_cells; ++i)
+    order(next[static_cast<std::size_t>(parameters_.set_of_type(types(i)))]++) = i;
+  Kokkos::deep_copy(order_, order);
+  grouping_stale_ = false;
+  grouped_cells_ = n_cells;
+}
+
+void GraphOdeModel::dense_product(int rows, int out, int in, const double* a, const double* weight,
+                                  double* c) const {
+  if constexpr (blas_reaches_memory) {
+    if (options_.dense == GraphOdeOptions::DenseProducts::automatic) {
+      space_.fence(); // the kernel that wrote `a` must be done before BLAS reads it
+      // C (rows x out) = A (rows x in) W^T with W stored out x in, all row-major.
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0, a, in, weight, in, 0.0, c,
+                  out);
+      return;
+    }
+  }
+  using Unmanaged = Kokkos::MemoryTraits<Kokkos::Unmanaged>;
+  const GraphOdeDenseFunctor f{
+      Kokkos::View<const double**, Kokkos::LayoutRight, memory_space, Unmanaged>(a, rows, in), weight,
+      Kokkos::View<double**, Kokkos::LayoutRight, memory_space, Unmanaged>(c, rows, out)};
+  Kokkos::parallel_for("tessera::grn::graph_ode::dense",
+                       Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(space_, {0, 0}, {rows, out}),
+                       f);
+}
+
+template <AttentionVariant Variant>
+void GraphOdeModel::attention(const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
+                              const GraphOdeEdges& edges) const {
+  const ParameterLayout& layout = parameters_.layout();
+  const GraphOdeArchitecture& arch = parameters_.architecture();
+  const double* theta = parameters_.values().data() + set * parameters_.values().extent(1);
+  GraphOdeAttentionFunctor<Variant> f;
+  f.x = x;
+  f.cell_type = cell_type_;
+  f.tile = tile;
+  f.edges = edges;
+  f.layer_one = layer_one_;
+  f.set = set;
+  f.heads = arch.heads;
+  f.hidden = arch.hidden;
+  if constexpr (Variant == AttentionVariant::gatv2) {
+    f.a = theta + layout.tensor("a").offset;
+    f.v_src = theta + layout.tensor("v_src").offset;
+    f.v_dst = theta + layout.tensor("v_dst").offset;
+  }
+  f.gat_scores = gat_scores_.data() + set * gat_scores_.extent(1);
+  f.activate = arch.mlp_layers >= 2;
+  f.y = Kokkos::subview(y_[0], std::make_pair(0, rows), Kokkos::ALL);
+  Kokkos::parallel_for("tessera::grn::graph_ode::attention",
+                       Kokkos::RangePolicy<execution_space>(space_, 0, rows), f);
+}
+
+void GraphOdeModel::update_shared() const {
+  const ParameterLayout& layout = parameters_.layout();
+  const GraphOdeArchitecture& arch = parameters_.architecture();
+  const int sets = parameters_.n_sets();
+  GraphOdeSharedFunctor shared;
+  shared.theta = parameters_.values();
+  shared.gat = arch.variant == AttentionVariant::gat;
+  shared.heads = arch.heads;
+  shared.hidden = arch.hidden;
+  shared.n_genes = n_genes_;
+  shared.w = static_cast<int>(layout.tensor("w").offset);
+  shared.b0 = static_cast<int>(layout.tensor("b0").offset);
+  if (shared.gat) {
+    shared.a_src = static_cast<int>(layout.tensor("a_src").offset);
+    shared.a_dst = static_cast<int>(layout.tensor("a_dst").offset);
+  }
+  shared.decay_rho = static_cast<int>(layout.tensor("decay_rho").offset);
+  shared.gat_scores = gat_scores_;
+  shared.gamma = gamma_;
+  shared.layer_one = layer_one_;
+  Kokkos::parallel_for("tessera::grn::graph_ode::shared",
+                       Kokkos::RangePolicy<execution_space>(space_, 0, sets * arch.heads), shared);
+
+  GraphOdeLayerOneFunctor table;
+  table.theta = parameters_.values();
+  table.heads = arch.heads;
+  table.hidden = arch.hidden;
+  table.width = static_cast<int>(layer_one_.slope.extent(3));
+  table.w = shared.w;
+  table.b0 = shared.b0;
+  table.weight = static_cast<int>(layout.tensor("W1").offset);
+  table.bias = static_cast<int>(layout.tensor("b1").offset);
+  table.layer_one = layer_one_;
+  Kokkos::parallel_for("tessera::grn::graph_ode::layer_one_table",
+                       Kokkos::RangePolicy<execution_space>(space_, 0, sets * arch.heads * table.width),
+                       table);
+}
+
+void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) const {
+  ScopedRegion region("tessera::grn::graph_ode::rhs");
+  const int n_cells = static_cast<int>(x.extent(0));
+  const int G = n_genes_;
+  const GraphOdeArchitecture& arch = parameters_.architecture();
+  const ParameterLayout& layout = parameters_.layout();
+
+  GraphOdeEdges edges;
+  edges.prior_offsets = prior_offsets_;
+  edges.prior_source = prior_source_;
+  if (signaling_graph_ && !pairs_.empty()) {
+    if (signaling_graph_->n_owned != static_cast<std::size_t>(n_cells))
+      throw runtime_error("graph_ode: the signalling graph has " + std::to_string(signaling_graph_->n_owned) +
+                          " owned cells, the state " + std::to_string(n_cells));
+    edges.signaling = true;
+    edges.receptor_offsets = receptor_offsets_;
+    edges.receptor_column = receptor_column_;
+    edges.neighbour_offsets = signaling_graph_->offsets;
+    edges.neighbour_source = signaling_graph_->source;
+    edges.neighbour_weight = signaling_graph_->weight;
+    // Collective (ghost ligands): every rank gathers, also one without cells.
+    edges.ligand = ligand_exchange_->gather(x);
+  }
+  if (n_cells == 0) return;
+  if (cell_type_.extent(0) < static_cast<std::size_t>(n_cells))
+    throw runtime_error("graph_ode: cell types are set for " + std::to_string(cell_type_.extent(0)) +
+                        " cells, the state has " + std::to_string(n_cells));
+  group_cells(n_cells);
+  update_shared();
+
+  const int L = arch.mlp_layers, M = arch.mlp_width;
+  std::vector<const double*> weight(static_cast<std::size_t>(L) + 1), bias(static_cast<std::size_t>(L) + 1);
+  for (int set = 0; set < parameters_.n_sets(); ++set) {
+    // Host-side pointer arithmetic only: the Views may live in device memory.
+    const double* theta = parameters_.values().data() + set * parameters_.values().extent(1);
+    for (int l = 1; l <= L; ++l) {
+      weight[l] = theta + layout.tensor("W" + std::to_string(l)).offset;
+      bias[l] = theta + layout.tensor("b" + std::to_string(l)).offset;
+    }
+    for (int first = set_begin_[set]; first < set_begin_[set + 1]; first += tile_cells_) {
+      const int rows = std::min(tile_cells_, set_begin_[set + 1] - first) * G;
+      const GraphOdeTile tile{order_, parameters_.n_sets() > 1, first, G};
+      if (arch.variant == AttentionVariant::gat)
+        attention<AttentionVariant::gat>(tile, rows, set, x, edges);
+      else
+        attention<AttentionVariant::gatv2>(tile, rows, set, x, edges);
+
+      // Layers 2 .. L-1 as dense products over the tile. The attention kernel left y_1 activated; the product
+      // of a later layer gets its bias and ReLU from its consumer (the next layer, or the output kernel).
+      Kokkos::View<double**, Kokkos::LayoutRight> product =
+          Kokkos::subview(y_[0], std::make_pair(0, rows), Kokkos::ALL);
+      for (int l = 2; l < L; ++l) {
+        if (l >= 3)
+          Kokkos::parallel_for("tessera::grn::graph_ode::bias_relu",
+                               Kokkos::RangePolicy<execution_space>(space_, 0, rows),
+                               GraphOdeBiasReluFunctor{product, bias[l - 1]});
+        const auto next = Kokkos::subview(y_[(l - 1) % 2], std::make_pair(0, rows), Kokkos::ALL);
+        dense_product(rows, M, M, product.data(), weight[l], next.data());
+        product = next;
+      }
+
+      GraphOdeOutputFunctor out;
+      out.x = x;
+      out.dxdt = dxdt;
+      out.tile = tile;
+      out.y = product;
+      out.hidden_bias = L >= 3 ? bias[L - 1] : nullptr;
+      out.weight = L >= 2 ? weight[L] : nullptr;
+      out.bias = bias[L];
+      out.gamma = gamma_.data() + set * gamma_.extent(1);
+      Kokkos::parallel_for("tessera::grn::graph_ode::output",
+                           Kokkos::RangePolicy<execution_space>(space_, 0, rows), out);
+    }
+  }
+}
+
+double GraphOdeModel::flops_per_node(double in_edges) const {
+  const GraphOdeArchitecture& a = parameters_.architecture();
+  const double K = a.heads, H = a.hidden, M = a.mlp_width, L = a.mlp_layers;
+  // Per edge and head: the logit (GAT: multiply-add and LeakyReLU; GATv2: H x (two multiply-adds, LeakyReLU,
+  // multiply-add)) and the running softmax (exp, compare, multiply-add, add).
+  const double logit = a.variant == AttentionVariant::gat ? 3.0 : 7.0 * H;
+  const double width_one = L == 1 ? 1.0 : M;
+  // Per head: the division of the softmax, the breakpoint search (log2 H compares), layer 1's slope * m +
+  // offset accumulated over heads.
+  const double attention = K * (in_edges * (logit + 5.0) + 1.0 + std::log2(H + 1.0) + 3.0 * width_one);
+  // Layer 1's bias and ReLU; layers 2 .. L-1: the M x M product, bias and ReLU; the last layer's dot product.
+  const double hidden =
+      (L >= 2 ? 2.0 * M : 1.0) + (L >= 3 ? L - 2 : 0) * (2.0 * M * M + 2.0 * M) + (L >= 2 ? 2.0 * M : 0.0);
+  return attention + hidden + 3.0; // + b_L, - gamma x
+}
+
+std::unique_ptr<GraphOdeModel> make_graph_ode_model(MPI_Comm comm, const Deck& deck,
+                                                    const GeneNetwork& network,
+                                                    const SignalingParams& signaling,
+                                                    const std::vector<std::string>& type_names,
+                                                    GraphOdeOptions options) {
+  const GraphOdeConfig config = read_graph_ode_config(deck);
+  GraphOdeParameters parameters(config.architecture, network.genes, type_names);
+  if (config.model_file.empty()) {
+    parameters.glorot_init(config.init_seed, config.decay_init);
+  } else {
+    mpi::agree(comm, [&] {
+      if (mpi::rank(comm) == 0)
+        parameters = read_graph_ode_model(config.model_file, config.architecture, network.genes, type_names);
+    });
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters.values());
+    mpi::check(MPI_Bcast(host.data(), static_cast<int>(host.size()), MPI_DOUBLE, 0, comm), "MPI_Bcast");
+    Kokkos::deep_copy(parameters.values(), host);
+  }
+  return std::make_unique<GraphOdeModel>(std::move(parameters), network, signaling.pairs, options);
+}
+
+} // namespace tessera

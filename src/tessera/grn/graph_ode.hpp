@@ -1,0 +1,476 @@
+// The `graph_ode` gene model (SPEC §2.2, the STAGED family) as a GeneRhs: attention over each gene's
+// in-edges (prior gene graph, self loop, ligand->receptor edges from neighbours), an MLP, a learned decay.
+#pragma once
+
+#include "tessera/core/kokkos_compat.hpp"
+#include "tessera/grn/gene_network.hpp"
+#include "tessera/grn/graph_ode_parameters.hpp"
+#include "tessera/grn/signaling.hpp"
+#include "tessera/integrate/gene_rhs.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <mpi.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+class Deck;
+
+namespace graph_ode_detail {
+#if KOKKOS_VERSION >= 30700
+using Kokkos::log1p;
+#else
+using Kokkos::Experimental::log1p;
+#endif
+} // namespace graph_ode_detail
+
+// LeakyReLU with slope 0.2, as max(v, 0.2 v): the same value, but compilers emit one max instruction instead
+// of a branch that random signs mispredict half the time.
+KOKKOS_INLINE_FUNCTION double leaky_relu(double v) {
+  const double scaled = 0.2 * v;
+  return v > scaled ? v : scaled;
+}
+
+// log(1 + exp(rho)) without overflow; the same formula as the host's softplus().
+KOKKOS_INLINE_FUNCTION double softplus_kernel(double rho) {
+  return rho > 0 ? rho + graph_ode_detail::log1p(math::exp(-rho)) : graph_ode_detail::log1p(math::exp(rho));
+}
+
+// A softmax-weighted sum in one pass over the edges: the running maximum is subtracted from every logit and
+// the partial sums are rescaled when it grows, so exp never sees a positive argument and no logit is stored.
+struct OnlineSoftmax {
+  double max_logit, denominator, numerator;
+
+  KOKKOS_INLINE_FUNCTION OnlineSoftmax(double logit, double value)
+      : max_logit(logit), denominator(1.0), numerator(value) {}
+  KOKKOS_INLINE_FUNCTION void add(double logit, double value) {
+    if (logit > max_logit) {
+      const double scale = math::exp(max_logit - logit);
+      denominator = denominator * scale + 1.0;
+      numerator = numerator * scale + value;
+      max_logit = logit;
+    } else {
+      const double p = math::exp(logit - max_logit);
+      denominator += p;
+      numerator += p * value;
+    }
+  }
+  KOKKOS_INLINE_FUNCTION double result() const { return numerator / denominator; }
+};
+
+// GAT logit of one head with scalar features: a_dst.(w x_k) + a_src.(w h) = x_k (a_dst.w) + h (a_src.w), so
+// an edge costs one multiply-add once the two dot products are known per head.
+struct GatLogit {
+  double destination; // x_k (a_dst . w)
+  double source;      // a_src . w
+  KOKKOS_INLINE_FUNCTION double operator()(double h) const { return leaky_relu(destination + source * h); }
+};
+
+// GATv2 logit of one head: a . LeakyReLU(v_dst x_k + v_src h), H terms per edge.
+struct Gatv2Logit {
+  const double* a;
+  const double* v_src;
+  const double* v_dst;
+  double x_k;
+  int hidden;
+  KOKKOS_INLINE_FUNCTION double operator()(double h) const {
+    // Four partial sums: one running sum would make every term wait for the previous addition.
+    double e[4] = {0.0, 0.0, 0.0, 0.0};
+    int d = 0;
+    for (; d + 4 <= hidden; d += 4)
+      for (int j = 0; j < 4; ++j)
+        e[j] += a[d + j] * leaky_relu(v_dst[d + j] * x_k + v_src[d + j] * h);
+    for (; d < hidden; ++d)
+      e[0] += a[d] * leaky_relu(v_dst[d] * x_k + v_src[d] * h);
+    return (e[0] + e[1]) + (e[2] + e[3]);
+  }
+};
+
+// The in-edges of every gene node besides its self loop.
+struct GraphOdeEdges {
+  Kokkos::View<const int*> prior_offsets; // CSR over (cell type, target gene): [type * G + k]
+  Kokkos::View<const int*> prior_source;
+  bool signaling = false;                    // the rest is unused when false
+  Kokkos::View<const int*> receptor_offsets; // CSR over receptor gene k: its LR pairs
+  Kokkos::View<const int*> receptor_column;  // the pair's ligand column in `ligand`
+  Kokkos::View<const int*> neighbour_offsets;
+  Kokkos::View<const int*> neighbour_source;
+  Kokkos::View<const double*> neighbour_weight;
+  Kokkos::View<const double**, Kokkos::LayoutRight> ligand; // LigandExchange::gather() of the state
+};
+
+// Which cells a tile covers: positions [first, first + rows / G) of `order` (cells grouped by parameter set),
+// or those cells themselves when the cells need no regrouping (one shared set).
+struct GraphOdeTile {
+  Kokkos::View<const int*> order;
+  bool permuted = false;
+  int first = 0;
+  int n_genes = 0;
+  KOKKOS_INLINE_FUNCTION int cell(int row) const {
+    const int position = first + row / n_genes;
+    return permuted ? order(position) : position;
+  }
+};
+
+// The first layer as a function of the attention outputs. z = ReLU(w^h m^h + b0^h) depends on the scalar m^h
+// only, so W_1 z is piecewise linear in each m^h with kinks at the breakpoints m = -b0_d / w_d: with the
+// breakpoints of head h sorted, W_1 z = sum_h slope(h, i_h) m^h + offset(h, i_h), where i_h is the number of
+// breakpoints below m^h. This replaces the K*H x M product per node by K*M multiply-adds and a binary search.
+struct GraphOdeLayerOne {
+  // [set][head][j]: sorted breakpoints of the head's units with w_d != 0, then +inf; and the unit d of each.
+  Kokkos::View<double***, Kokkos::LayoutRight> breakpoint;
+  Kokkos::View<int***, Kokkos::LayoutRight> unit;
+  // [set][head][interval 0..H][output unit of layer 1]
+  Kokkos::View<double****, Kokkos::LayoutRight> slope;
+  Kokkos::View<double****, Kokkos::LayoutRight> offset;
+
+  // Number of breakpoints below m: the interval m lies in (either neighbour at a breakpoint: W_1 z is
+  // continuous). NaN gives 0, and the NaN then propagates through the slope.
+  KOKKOS_INLINE_FUNCTION int interval(int set, int head, double m) const {
+    int lo = 0, hi = static_cast<int>(breakpoint.extent(2));
+    while (lo < hi) {
+      const int mid = (lo + hi) / 2;
+      if (breakpoint(set, head, mid) < m)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    return lo;
+  }
+};
+
+// Attention and the first layer: row r of the tile (node (cell, k)) gets y_1 = ReLU(W_1 z + b_1) (L >= 2;
+// for L = 1 the output W_1 z + b_1 itself), z = ReLU(concat_h(w^h m^h + b0^h)),
+// m^h = sum_u softmax_u(e_u) w_u h_u.
+template <AttentionVariant Variant>
+struct GraphOdeAttentionFunctor {
+  ConstGeneState x;
+  Kokkos::View<const int*> cell_type;
+  GraphOdeTile tile;
+  GraphOdeEdges edges;
+  GraphOdeLayerOne layer_one;
+  int set = 0;
+  int heads = 1, hidden = 1;
+  // GATv2: this set's attention vectors (raw pointers into the parameter View, which outlives every launch).
+  const double* a = nullptr;
+  const double* v_src = nullptr;
+  const double* v_dst = nullptr;
+  const double* gat_scores = nullptr;            // GAT: [a_dst^h . w^h]_h then [a_src^h . w^h]_h
+  bool activate = true;                          // ReLU: layer 1 is hidden (L >= 2)
+  Kokkos::View<double**, Kokkos::LayoutRight> y; // tile rows x width of layer 1
+
+  template <class Logit>
+  KOKKOS_INLINE_FUNCTION double attend(int cell, int k, double x_k, const Logit& logit) const {
+    const int G = tile.n_genes;
+    OnlineSoftmax sum(logit(x_k), x_k); // the self loop, weight 1
+    const int row = cell_type(cell) * G + k;
+    for (int e = edges.prior_offsets(row); e < edges.prior_offsets(row + 1); ++e) {
+      const double h = x(cell, edges.prior_source(e));
+      sum.add(logit(h), h);
+    }
+    if (edges.signaling) {
+      for (int q = edges.receptor_offsets(k); q < edges.receptor_offsets(k + 1); ++q) {
+        const int column = edges.receptor_column(q);
+        for (int n = edges.neighbour_offsets(cell); n < edges.neighbour_offsets(cell + 1); ++n) {
+          const double h = edges.ligand(edges.neighbour_source(n), column);
+          sum.add(logit(h), edges.neighbour_weight(n) * h);
+        }
+      }
+    }
+    return sum.result();
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
+    const int cell = tile.cell(r);
+    const int k = r % tile.n_genes;
+    const double x_k = x(cell, k);
+    const int width = static_cast<int>(y.extent(1));
+    double* KOKKOS_RESTRICT out = &y(r, 0);
+    for (int h = 0; h < heads; ++h) {
+      double m;
+      if constexpr (Variant == AttentionVariant::gat) {
+        m = attend(cell, k, x_k, GatLogit{x_k * gat_scores[h], gat_scores[heads + h]});
+      } else {
+        const int head = h * hidden;
+        m = attend(cell, k, x_k, Gatv2Logit{a + head, v_src + head, v_dst + head, x_k, hidden});
+      }
+      const int i = layer_one.interval(set, h, m);
+      const double* KOKKOS_RESTRICT slope = &layer_one.slope(set, h, i, 0);
+      const double* KOKKOS_RESTRICT offset = &layer_one.offset(set, h, i, 0); // b_1 is in head 0's offset
+      // One pass over the row per head; the last one applies the ReLU.
+      const bool relu = activate && h == heads - 1;
+      if (h == 0 && relu) {
+        for (int o = 0; o < width; ++o) {
+          const double v = slope[o] * m + offset[o];
+          out[o] = v > 0.0 ? v : 0.0;
+        }
+      } else if (h == 0) {
+        for (int o = 0; o < width; ++o)
+          out[o] = slope[o] * m + offset[o];
+      } else if (relu) {
+        for (int o = 0; o < width; ++o) {
+          const double v = out[o] + slope[o] * m + offset[o];
+          out[o] = v > 0.0 ? v : 0.0;
+        }
+      } else {
+        for (int o = 0; o < width; ++o)
+          out[o] += slope[o] * m + offset[o];
+      }
+    }
+  }
+};
+
+// In place y(r, j) = ReLU(y(r, j) + b(j)): the activation of a hidden layer whose product is in y.
+struct GraphOdeBiasReluFunctor {
+  Kokkos::View<double**, Kokkos::LayoutRight> y;
+  const double* bias;
+  KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
+    const int width = static_cast<int>(y.extent(1));
+    for (int j = 0; j < width; ++j) {
+      const double v = y(r, j) + bias[j];
+      y(r, j) = v > 0.0 ? v : 0.0;
+    }
+  }
+};
+
+// c(r, o) = sum_j a(r, j) W(o, j): the portable dense product where BLAS cannot reach the memory.
+struct GraphOdeDenseFunctor {
+  Kokkos::View<const double**, Kokkos::LayoutRight> a;
+  const double* weight; // out x in, row-major
+  Kokkos::View<double**, Kokkos::LayoutRight> c;
+  KOKKOS_INLINE_FUNCTION void operator()(const int r, const int o) const {
+    const int in = static_cast<int>(a.extent(1));
+    double sum = 0.0;
+    for (int j = 0; j < in; ++j)
+      sum += a(r, j) * weight[o * in + j];
+    c(r, o) = sum;
+  }
+};
+
+// The last layer and the decay, dx_k/dt = W_L y_{L-1} + b_L - gamma_k x_k, from what the previous kernel
+// left: L = 1: the output itself; L = 2: y_1; L >= 3: the product q of layer L-1, y_{L-1} = ReLU(q +
+// b_{L-1}).
+struct GraphOdeOutputFunctor {
+  ConstGeneState x;
+  GeneState dxdt;
+  GraphOdeTile tile;
+  Kokkos::View<const double**, Kokkos::LayoutRight> y;
+  const double* hidden_bias = nullptr; // b_{L-1} when L >= 3
+  const double* weight = nullptr;      // W_L when L >= 2
+  const double* bias = nullptr;        // b_L when L >= 2
+  const double* gamma = nullptr;       // this set's decay rates
+  KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
+    const int cell = tile.cell(r);
+    const int k = r % tile.n_genes;
+    const int width = static_cast<int>(y.extent(1));
+    double out;
+    if (!weight) {
+      out = y(r, 0);
+    } else {
+      // Four partial sums: one running sum would make every term wait for the previous addition.
+      const double* KOKKOS_RESTRICT row = &y(r, 0);
+      double sum[4] = {0.0, 0.0, 0.0, 0.0};
+      int j = 0;
+      if (hidden_bias) {
+        for (; j + 4 <= width; j += 4)
+          for (int q = 0; q < 4; ++q) {
+            const double v = row[j + q] + hidden_bias[j + q];
+            sum[q] += weight[j + q] * (v > 0.0 ? v : 0.0);
+          }
+        for (; j < width; ++j) {
+          const double v = row[j] + hidden_bias[j];
+          sum[0] += weight[j] * (v > 0.0 ? v : 0.0);
+        }
+      } else {
+        for (; j + 4 <= width; j += 4)
+          for (int q = 0; q < 4; ++q)
+            sum[q] += weight[j + q] * row[j + q];
+        for (; j < width; ++j)
+          sum[0] += weight[j] * row[j];
+      }
+      out = bias[0] + ((sum[0] + sum[1]) + (sum[2] + sum[3]));
+    }
+    dxdt(cell, k) = out - gamma[k] * x(cell, k);
+  }
+};
+
+// Per (parameter set, head), what every node shares: the GAT scores a_dst.w and a_src.w, the sorted
+// breakpoints of the first layer, and (head 0) gamma = softplus(rho). Recomputed at every evaluation (a few
+// thousand flops) so that parameters updated in place are never stale.
+struct GraphOdeSharedFunctor {
+  Kokkos::View<const double**, Kokkos::LayoutRight> theta;
+  bool gat = true;
+  int heads = 1, hidden = 1, n_genes = 0;
+  int w = 0, b0 = 0, a_src = 0, a_dst = 0, decay_rho = 0;
+  Kokkos::View<double**, Kokkos::LayoutRight> gat_scores; // sets x 2K
+  Kokkos::View<double**, Kokkos::LayoutRight> gamma;      // sets x G
+  GraphOdeLayerOne layer_one;
+  KOKKOS_INLINE_FUNCTION void operator()(const int index) const {
+    const int s = index / heads, h = index % heads;
+    const int head = h * hidden;
+    if (gat) {
+      double destination = 0.0, source = 0.0;
+      for (int d = 0; d < hidden; ++d) {
+        destination += theta(s, a_dst + head + d) * theta(s, w + head + d);
+        source += theta(s, a_src + head + d) * theta(s, w + head + d);
+      }
+      gat_scores(s, h) = destination;
+      gat_scores(s, heads + h) = source;
+    }
+    // Insertion sort: H is small and this runs once per (set, head).
+    int n = 0;
+    for (int d = 0; d < hidden; ++d) {
+      const double wd = theta(s, w + head + d);
+      if (wd == 0.0) continue;
+      const double t = -theta(s, b0 + head + d) / wd;
+      int j = n++;
+      for (; j > 0 && layer_one.breakpoint(s, h, j - 1) > t; --j) {
+        layer_one.breakpoint(s, h, j) = layer_one.breakpoint(s, h, j - 1);
+        layer_one.unit(s, h, j) = layer_one.unit(s, h, j - 1);
+      }
+      layer_one.breakpoint(s, h, j) = t;
+      layer_one.unit(s, h, j) = d;
+    }
+    for (int j = n; j < hidden; ++j) {
+      layer_one.breakpoint(s, h, j) = HUGE_VAL;
+      layer_one.unit(s, h, j) = -1;
+    }
+    if (h == 0)
+      for (int k = 0; k < n_genes; ++k)
+        gamma(s, k) = softplus_kernel(theta(s, decay_rho + k));
+  }
+};
+
+// slope and offset of the first layer for one (set, head, output unit o), every interval i. In interval i
+// (between sorted breakpoints i-1 and i) unit d is active when w_d > 0 and its breakpoint is among the first
+// i, or w_d < 0 and it is not; units with w_d = 0 contribute the constant ReLU(b0_d). Prefix sums over the
+// first kind and suffix sums over the second only ever add terms, so no cancellation enters the table.
+struct GraphOdeLayerOneFunctor {
+  Kokkos::View<const double**, Kokkos::LayoutRight> theta;
+  int heads = 1, hidden = 1, width = 1; // width: outputs of layer 1 (M, or 1 when L = 1)
+  int w = 0, b0 = 0, weight = 0;        // offsets of w, b0 and W_1
+  int bias = 0;                         // offset of b_1, folded into head 0's offsets
+  GraphOdeLayerOne layer_one;
+  KOKKOS_INLINE_FUNCTION void operator()(const int index) const {
+    const int o = index % width, h = (index / width) % heads, s = index / (width * heads);
+    const int head = h * hidden;
+    const int in = heads * hidden;
+    auto W = [&](int d) { return theta(s, weight + o * in + head + d); };
+    double constant = h == 0 ? theta(s, bias + o) : 0.0;
+    for (int d = 0; d < hidden; ++d)
+      if (theta(s, w + head + d) == 0.0 && theta(s, b0 + head + d) > 0.0)
+        constant += W(d) * theta(s, b0 + head + d);
+    // Suffix sums of the w_d < 0 units from the top interval down ...
+    double slope = 0.0, offset = constant;
+    layer_one.slope(s, h, hidden, o) = slope;
+    layer_one.offset(s, h, hidden, o) = offset;
+    for (int i = hidden - 1; i >= 0; --i) {
+      const int d = layer_one.unit(s, h, i);
+      if (d >= 0 && theta(s, w + head + d) < 0.0) {
+        slope += W(d) * theta(s, w + head + d);
+        offset += W(d) * theta(s, b0 + head + d);
+      }
+      layer_one.slope(s, h, i, o) = slope;
+      layer_one.offset(s, h, i, o) = offset;
+    }
+    // ... plus prefix sums of the w_d > 0 units from the bottom up.
+    slope = 0.0;
+    offset = 0.0;
+    for (int i = 1; i <= hidden; ++i) {
+      const int d = layer_one.unit(s, h, i - 1);
+      if (d >= 0 && theta(s, w + head + d) > 0.0) {
+        slope += W(d) * theta(s, w + head + d);
+        offset += W(d) * theta(s, b0 + head + d);
+      }
+      layer_one.slope(s, h, i, o) += slope;
+      layer_one.offset(s, h, i, o) += offset;
+    }
+  }
+};
+
+struct GraphOdeOptions {
+  // Nodes (cells x genes) per tile of the MLP, rounded down to whole cells: the work buffers hold at most
+  // 2 x tile_nodes x M values whatever the number of cells (4096 x 64: two 2 MiB buffers, cache-sized).
+  int tile_nodes = 4096;
+  // Dense products by cblas_dgemm (OpenBLAS) when the memory is host-accessible; `kokkos` forces the
+  // portable kernel that device builds use, so that host tests cover it.
+  enum class DenseProducts { automatic, kokkos } dense = DenseProducts::automatic;
+};
+
+class GraphOdeModel : public GeneRhs {
+public:
+  using execution_space = Kokkos::DefaultExecutionSpace;
+  using memory_space = execution_space::memory_space;
+
+  // `network` gives the gene graph of each cell type (or `dense`, per the architecture); `pairs` the LR
+  // pairs whose receptors get intercellular edges once set_signaling() provides a graph. The model shares
+  // `parameters.values()` (Views are handles), so whoever holds them sees the values the model uses.
+  GraphOdeModel(GraphOdeParameters parameters, const GeneNetwork& network,
+                std::vector<LigandReceptorPair> pairs, GraphOdeOptions options = {});
+
+  // The local cells' type view (length >= number of cells evaluated). Call again whenever the types change
+  // (every step): under `per_type` the cells are regrouped by parameter set at the next evaluation.
+  void set_cell_types(Kokkos::View<const int*> cell_type);
+  // Per step: who signals to whom and the exchange of ligand values (nullptr: no intercellular edges). Both
+  // must outlive the evaluations that use them; the graph's owned rows are the cells evaluated.
+  void set_signaling(const SignalingGraph* graph, const LigandExchange* exchange);
+
+  // Collective when signalling is set (the ligand exchange runs inside).
+  void evaluate(double t, ConstGeneState x, GeneState dxdt) const override;
+
+  const GraphOdeParameters& parameters() const { return parameters_; }
+  // The optimizer updates parameters().values() in place; the next evaluation uses them.
+  GraphOdeParameters& parameters() { return parameters_; }
+  int n_genes() const { return n_genes_; }
+
+  // Floating-point operations per node and evaluation (exp counted as one) for a node with `in_edges`
+  // in-edges, self loop included: a performance model for benchmarks.
+  double flops_per_node(double in_edges) const;
+
+private:
+  void group_cells(int n_cells) const;
+  void update_shared() const;
+  void dense_product(int rows, int out, int in, const double* a, const double* weight, double* c) const;
+  template <AttentionVariant Variant>
+  void attention(const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
+                 const GraphOdeEdges& edges) const;
+
+  GraphOdeParameters parameters_;
+  GraphOdeOptions options_;
+  int n_genes_ = 0;
+  int n_types_ = 0;
+  std::vector<LigandReceptorPair> pairs_;
+  execution_space space_;
+
+  Kokkos::View<int*> prior_offsets_, prior_source_;
+  Kokkos::View<int*> receptor_offsets_, receptor_column_;
+  const SignalingGraph* signaling_graph_ = nullptr;
+  const LigandExchange* ligand_exchange_ = nullptr;
+
+  Kokkos::View<const int*> cell_type_;
+  // Cells grouped by parameter set (per_type only), rebuilt lazily when the types or the cell count change.
+  mutable bool grouping_stale_ = true;
+  mutable int grouped_cells_ = -1;
+  mutable Kokkos::View<int*> order_;
+  mutable std::vector<int> set_begin_;
+
+  // Work space of one tile and the per-set shared values; reused by every evaluation.
+  int tile_cells_ = 1;
+  mutable Kokkos::View<double**, Kokkos::LayoutRight> y_[2];
+  mutable Kokkos::View<double**, Kokkos::LayoutRight> gat_scores_, gamma_;
+  mutable GraphOdeLayerOne layer_one_;
+};
+
+// Collective on comm. The model of the deck's `grn.graph_ode`: parameters from `model_file` (read on rank 0,
+// errors agreed across ranks, values broadcast) or Glorot-initialised from `init_seed`.
+std::unique_ptr<GraphOdeModel> make_graph_ode_model(MPI_Comm comm, const Deck& deck,
+                                                    const GeneNetwork& network,
+                                                    const SignalingParams& signaling,
+                                                    const std::vector<std::string>& type_names,
+                                                    GraphOdeOptions options = {});
+
+} // namespace tessera

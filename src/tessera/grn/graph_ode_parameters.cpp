@@ -1,0 +1,315 @@
+#include "tessera/grn/graph_ode_parameters.hpp"
+
+#include "tessera/core/error.hpp"
+#include "tessera/core/rng.hpp"
+#include "tessera/io/deck.hpp"
+#include "tessera/io/hdf5.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tessera {
+
+std::string to_string(AttentionVariant variant) {
+  return variant == AttentionVariant::gat ? "gat" : "gatv2";
+}
+std::string to_string(ParameterSharing share) {
+  return share == ParameterSharing::all ? "all" : "per_type";
+}
+std::string to_string(PriorGraph prior) {
+  return prior == PriorGraph::edges ? "edges" : "dense";
+}
+
+GraphOdeConfig read_graph_ode_config(const Deck& deck) {
+  const DeckView s = deck.section("grn").section("graph_ode");
+  GraphOdeConfig config;
+  GraphOdeArchitecture& a = config.architecture;
+  a.variant = s.text("variant") == "gatv2" ? AttentionVariant::gatv2 : AttentionVariant::gat;
+  a.heads = static_cast<int>(s.integer("heads"));
+  a.hidden = static_cast<int>(s.integer("hidden"));
+  a.mlp_width = static_cast<int>(s.integer("mlp_width"));
+  a.mlp_layers = static_cast<int>(s.integer("mlp_layers"));
+  a.share = s.text("share") == "per_type" ? ParameterSharing::per_type : ParameterSharing::all;
+  a.prior = s.text("prior") == "dense" ? PriorGraph::dense : PriorGraph::edges;
+  if (s.has("model_file")) config.model_file = s.path("model_file");
+  config.init_seed = static_cast<std::uint64_t>(s.integer("init_seed"));
+  config.decay_init = s.real("decay_init");
+  return config;
+}
+
+// ---- Layout
+// -------------------------------------------------------------------------------------------------
+
+std::size_t TensorSpec::size() const {
+  std::size_t n = 1;
+  for (const std::int64_t d : shape)
+    n *= static_cast<std::size_t>(d);
+  return n;
+}
+
+double TensorSpec::glorot_bound() const {
+  return std::sqrt(6.0 / (fan_in + fan_out));
+}
+
+ParameterLayout::ParameterLayout(const GraphOdeArchitecture& a, int n_genes) {
+  const std::int64_t K = a.heads, H = a.hidden, M = a.mlp_width;
+  auto add = [&](std::string name, std::vector<std::int64_t> shape, TensorSpec::Init init, int fan_in,
+                 int fan_out) {
+    TensorSpec t;
+    t.name = std::move(name);
+    t.shape = std::move(shape);
+    t.offset = size_;
+    t.init = init;
+    t.fan_in = fan_in;
+    t.fan_out = fan_out;
+    size_ += t.size();
+    tensors_.push_back(std::move(t));
+  };
+  using Init = TensorSpec::Init;
+  const int h = a.hidden;
+  // Fans as for the layers these vectors stand for in PyG's GATConv/GATv2Conv, head by head: w^h and v^h
+  // map the scalar feature to R^H (1 -> H); the attention vectors map R^H to a score (H -> 1).
+  add("w", {K, H}, Init::glorot, 1, h);
+  add("b0", {K, H}, Init::zero, 0, 0);
+  if (a.variant == AttentionVariant::gat) {
+    add("a_src", {K, H}, Init::glorot, h, 1);
+    add("a_dst", {K, H}, Init::glorot, h, 1);
+  } else {
+    add("a", {K, H}, Init::glorot, h, 1);
+    add("v_src", {K, H}, Init::glorot, 1, h);
+    add("v_dst", {K, H}, Init::glorot, 1, h);
+  }
+  std::int64_t in = K * H;
+  for (int l = 1; l <= a.mlp_layers; ++l) {
+    const std::int64_t out = l == a.mlp_layers ? 1 : M;
+    add("W" + std::to_string(l), {out, in}, Init::glorot, static_cast<int>(in), static_cast<int>(out));
+    add("b" + std::to_string(l), {out}, Init::zero, 0, 0);
+    in = out;
+  }
+  add("decay_rho", {n_genes}, Init::decay, 0, 0);
+}
+
+bool ParameterLayout::has(const std::string& name) const {
+  return std::any_of(tensors_.begin(), tensors_.end(), [&](const TensorSpec& t) { return t.name == name; });
+}
+
+const TensorSpec& ParameterLayout::tensor(const std::string& name) const {
+  for (const TensorSpec& t : tensors_)
+    if (t.name == name) return t;
+  throw runtime_error("graph_ode: no parameter tensor '" + name + "' in this architecture");
+}
+
+// ---- Parameters
+// ---------------------------------------------------------------------------------------------
+
+GraphOdeParameters::GraphOdeParameters(const GraphOdeArchitecture& architecture,
+                                       std::vector<std::string> genes, std::vector<std::string> cell_types)
+    : architecture_(architecture), layout_(architecture, static_cast<int>(genes.size())),
+      genes_(std::move(genes)), cell_types_(std::move(cell_types)) {
+  if (architecture_.share == ParameterSharing::all)
+    set_names_ = {"all"};
+  else
+    set_names_ = cell_types_;
+  values_ = Values("tessera::grn::graph_ode::parameters", set_names_.size(), layout_.size());
+}
+
+std::vector<double> GraphOdeParameters::tensor(int set, const std::string& name) const {
+  const TensorSpec& t = layout_.tensor(name);
+  const auto row = Kokkos::subview(values_, set, std::make_pair(t.offset, t.offset + t.size()));
+  const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), row);
+  return std::vector<double>(host.data(), host.data() + t.size());
+}
+
+void GraphOdeParameters::set_tensor(int set, const std::string& name, const std::vector<double>& values) {
+  const TensorSpec& t = layout_.tensor(name);
+  if (values.size() != t.size())
+    throw runtime_error("graph_ode: tensor '" + name + "' has " + std::to_string(t.size()) + " values, got " +
+                        std::to_string(values.size()));
+  const auto row = Kokkos::subview(values_, set, std::make_pair(t.offset, t.offset + t.size()));
+  Kokkos::View<const double*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> source(
+      values.data(), values.size());
+  Kokkos::deep_copy(row, source);
+}
+
+void GraphOdeParameters::glorot_init(std::uint64_t seed, double decay_init) {
+  const CounterRng rng{seed};
+  const double rho = inverse_softplus(decay_init);
+  auto host = Kokkos::create_mirror_view(values_);
+  for (int s = 0; s < n_sets(); ++s)
+    for (const TensorSpec& t : layout_.tensors())
+      for (std::size_t e = t.offset; e < t.offset + t.size(); ++e) {
+        double value = 0.0;
+        if (t.init == TensorSpec::Init::glorot) {
+          double u[4];
+          rng.uniform4(static_cast<std::uint64_t>(s), 0, RandomPurpose::parameters, e / 4, u);
+          value = (2.0 * u[e % 4] - 1.0) * t.glorot_bound();
+        } else if (t.init == TensorSpec::Init::decay) {
+          value = rho;
+        }
+        host(s, e) = value;
+      }
+  Kokkos::deep_copy(values_, host);
+}
+
+double softplus(double rho) {
+  return rho > 0 ? rho + std::log1p(std::exp(-rho)) : std::log1p(std::exp(rho));
+}
+
+double inverse_softplus(double gamma) {
+  constexpr double lowest_rho = -50.0;
+  if (!(gamma > softplus(lowest_rho))) return lowest_rho;
+  // rho = log(exp(gamma) - 1), written so that neither a large nor a small gamma loses precision.
+  return gamma > 30.0 ? gamma + std::log1p(-std::exp(-gamma)) : std::log(std::expm1(gamma));
+}
+
+// ---- model.h5
+// -----------------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* model_format = "tessera-model";
+constexpr std::int64_t model_version = 1;
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+} // namespace
+
+void write_graph_ode_model(h5::File& file, const GraphOdeParameters& parameters) {
+  const hid_t root = file.get();
+  const GraphOdeArchitecture& a = parameters.architecture();
+  h5::write_text_attribute(root, "format", model_format);
+  h5::write_int_attribute(root, "version", model_version);
+  {
+    h5::Handle group = h5::create_group(root, "architecture");
+    h5::write_text_attribute(group.get(), "variant", to_string(a.variant));
+    h5::write_int_attribute(group.get(), "heads", a.heads);
+    h5::write_int_attribute(group.get(), "hidden", a.hidden);
+    h5::write_int_attribute(group.get(), "mlp_width", a.mlp_width);
+    h5::write_int_attribute(group.get(), "mlp_layers", a.mlp_layers);
+    h5::write_text_attribute(group.get(), "share", to_string(a.share));
+    h5::write_text_attribute(group.get(), "prior", to_string(a.prior));
+  }
+  h5::write_strings(root, "genes", parameters.genes());
+  h5::write_strings(root, "cell_types", parameters.cell_types());
+  h5::Handle params = h5::create_group(root, "params");
+  for (int s = 0; s < parameters.n_sets(); ++s) {
+    h5::Handle group = h5::create_group(params.get(), parameters.set_name(s));
+    for (const TensorSpec& t : parameters.layout().tensors()) {
+      const std::vector<double> values = parameters.tensor(s, t.name);
+      const h5::Rows rows{0, t.shape[0], t.shape[0]};
+      if (t.shape.size() == 1)
+        h5::write_rows(group.get(), t.name, values.data(), rows);
+      else
+        h5::write_rows(group.get(), t.name, values.data(), rows, t.shape[1]);
+    }
+  }
+}
+
+void write_graph_ode_model(const std::string& path, const GraphOdeParameters& parameters) {
+  h5::File file = h5::File::create(path);
+  write_graph_ode_model(file, parameters);
+  file.close();
+}
+
+GraphOdeParameters read_graph_ode_model(const std::string& path, const GraphOdeArchitecture& expected,
+                                        const std::vector<std::string>& genes,
+                                        const std::vector<std::string>& cell_types) {
+  h5::File file = h5::File::open_read(path);
+  const hid_t root = file.get();
+  auto fail = [&](const std::string& message) { throw input_error(path + ": " + message); };
+
+  const std::string format = h5::has_attribute(root, "format") ? h5::read_text_attribute(root, "format") : "";
+  if (format != model_format)
+    fail("not a tessera model file (root attribute format = '" + format + "', expected '" + model_format +
+         "')");
+  if (!h5::exists(root, "architecture")) fail("no /architecture group");
+  {
+    h5::Handle group = h5::open_group(root, "architecture");
+    auto compare_text = [&](const char* name, const std::string& wanted) {
+      const std::string found = h5::read_text_attribute(group.get(), name);
+      if (found != wanted)
+        fail(std::string("/architecture ") + name + " = " + found + " but grn.graph_ode." + name + " = " +
+             wanted);
+    };
+    auto compare_int = [&](const char* name, int wanted) {
+      const std::int64_t found = h5::read_int_attribute(group.get(), name);
+      if (found != wanted)
+        fail(std::string("/architecture ") + name + " = " + std::to_string(found) + " but grn.graph_ode." +
+             name + " = " + std::to_string(wanted));
+    };
+    compare_text("variant", to_string(expected.variant));
+    compare_int("heads", expected.heads);
+    compare_int("hidden", expected.hidden);
+    compare_int("mlp_width", expected.mlp_width);
+    compare_int("mlp_layers", expected.mlp_layers);
+    compare_text("share", to_string(expected.share));
+    // The gene graph is not a tensor shape, but a model trained on another graph is another model.
+    if (h5::has_attribute(group.get(), "prior")) compare_text("prior", to_string(expected.prior));
+  }
+
+  // Genes are matched by name: only decay_rho is per gene, and it is reordered to the deck's panel.
+  const std::vector<std::string> file_genes = h5::read_strings(root, "genes");
+  std::vector<std::size_t> file_index_of_gene;
+  for (const std::string& g : genes) {
+    const auto it = std::find(file_genes.begin(), file_genes.end(), g);
+    if (it == file_genes.end()) fail("gene '" + g + "' of the deck is not in /genes");
+    file_index_of_gene.push_back(static_cast<std::size_t>(it - file_genes.begin()));
+  }
+  for (const std::string& g : file_genes)
+    if (std::count(file_genes.begin(), file_genes.end(), g) > 1)
+      fail("gene '" + g + "' appears twice in /genes");
+  for (const std::string& g : file_genes)
+    if (std::find(genes.begin(), genes.end(), g) == genes.end())
+      fail("gene '" + g + "' of /genes is not in the deck's grn.genes");
+
+  // Under `all` the parameters do not depend on the cell type, so the deck may name other types.
+  const std::vector<std::string> file_types = h5::read_strings(root, "cell_types");
+  if (expected.share == ParameterSharing::per_type)
+    for (const std::string& t : cell_types)
+      if (std::find(file_types.begin(), file_types.end(), t) == file_types.end())
+        fail("cell type '" + t +
+             "' of the deck is not in /cell_types (grn.graph_ode.share = per_type needs "
+             "parameters for every type)");
+
+  GraphOdeParameters parameters(expected, genes, cell_types);
+  if (!h5::exists(root, "params")) fail("no /params group");
+  h5::Handle params = h5::open_group(root, "params");
+  for (int s = 0; s < parameters.n_sets(); ++s) {
+    const std::string& set = parameters.set_name(s);
+    const std::string where = "/params/" + set;
+    if (!h5::exists(params.get(), set))
+      fail(expected.share == ParameterSharing::all
+               ? "no " + where + " group"
+               : "no parameters for cell type '" + set + "' (" + where + ")");
+    h5::Handle group = h5::open_group(params.get(), set);
+    for (const std::string& name : h5::children(group.get()))
+      if (!parameters.layout().has(name)) fail(where + "/" + name + " is not a tensor of this architecture");
+    for (const TensorSpec& t : parameters.layout().tensors()) {
+      if (!h5::exists(group.get(), t.name)) fail(where + "/" + t.name + " is missing");
+      std::vector<std::int64_t> wanted = t.shape;
+      if (t.name == "decay_rho") wanted = {static_cast<std::int64_t>(file_genes.size())};
+      const std::vector<std::int64_t> found = h5::shape(group.get(), t.name);
+      if (found != wanted)
+        fail(where + "/" + t.name + " has shape " + shape_text(found) + " but the architecture needs " +
+             shape_text(wanted));
+      std::vector<double> values = h5::read_all<double>(group.get(), t.name);
+      for (const double v : values)
+        if (!std::isfinite(v)) fail(where + "/" + t.name + " holds a non-finite value");
+      if (t.name == "decay_rho") {
+        std::vector<double> reordered(genes.size());
+        for (std::size_t k = 0; k < genes.size(); ++k)
+          reordered[k] = values[file_index_of_gene[k]];
+        values = std::move(reordered);
+      }
+      parameters.set_tensor(s, t.name, values);
+    }
+  }
+  return parameters;
+}
+
+} // namespace tessera

@@ -1,0 +1,805 @@
+// The `graph_ode` model (SPEC §2.2) against a straightforward reference written here from the SPEC formulas
+// (plain loops, two-pass softmax, no code shared with the model); Glorot init; model.h5 (SPEC §6.5).
+#include "tessera/core/error.hpp"
+#include "tessera/grn/graph_ode.hpp"
+#include "tessera/io/deck.hpp"
+#include "tessera/io/deck_schema.hpp"
+#include "tessera/io/hdf5.hpp"
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <random>
+#include <set>
+
+using namespace tessera;
+
+namespace {
+
+// ---- A small tissue: 7 cells of 2 types, 5 genes, 3 LR pairs (two on one receptor), a hand-built graph.
+
+const std::vector<std::string> gene_names{"A", "B", "C", "D", "E"};
+const std::vector<std::string> type_names{"epi", "mes"};
+const std::vector<int> cell_types{0, 1, 1, 0, 1, 0, 0};
+constexpr int n_cells = 7;
+constexpr int n_genes = 5;
+
+GeneNetwork small_network() {
+  GeneNetwork net;
+  net.model = "graph_ode";
+  net.genes = gene_names;
+  // type -1 = every type. Includes a duplicate (B->C given for "*" and for epi) and a self edge (D->D),
+  // which the graph holds once and not at all (every node has its own self loop).
+  net.edges = {{-1, 0, 1, +1, 1, 0.5, 2}, {-1, 1, 2, -1, 1, 0.5, 2}, {0, 1, 2, +1, 1, 0.5, 2},
+               {0, 3, 0, +1, 1, 0.5, 2},  {1, 4, 0, -1, 1, 0.5, 2},  {1, 2, 3, +1, 1, 0.5, 2},
+               {-1, 3, 3, +1, 1, 0.5, 2}, {0, 0, 4, +1, 1, 0.5, 2},  {0, 2, 4, +1, 1, 0.5, 2}};
+  return net;
+}
+
+std::vector<LigandReceptorPair> small_pairs() {
+  LigandReceptorPair a, b, c;
+  a.ligand = 0; // A -> D
+  a.receptor = 3;
+  b.ligand = 2; // C -> D
+  b.receptor = 3;
+  c.ligand = 1; // B -> E
+  c.receptor = 4;
+  return {a, b, c};
+}
+
+// Who signals to whom, with weights; cell 2 hears itself (autocrine), cell 5 hears nobody.
+struct HostGraph {
+  std::vector<int> offsets{0, 2, 5, 6, 8, 8, 8, 10};
+  std::vector<int> source{1, 3, 0, 2, 4, 4, 2, 6, 0, 3};
+  std::vector<double> weight{0.8, 0.3, 1.0, 1.0, 0.25, 0.6, 0.45, 0.9, 0.7, 0.15};
+};
+
+template <class T>
+Kokkos::View<T*> device_copy(const std::string& label, const std::vector<T>& v) {
+  Kokkos::View<T*> out(label, v.size());
+  auto h = Kokkos::create_mirror_view(out);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    h(i) = v[i];
+  Kokkos::deep_copy(out, h);
+  return out;
+}
+
+SignalingGraph device_graph(const HostGraph& g) {
+  SignalingGraph out;
+  out.offsets = device_copy("offsets", g.offsets);
+  out.source = device_copy("source", g.source);
+  out.weight = device_copy("weight", g.weight);
+  out.n_owned = n_cells;
+  return out;
+}
+
+std::vector<std::vector<double>> random_state(unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-0.3,
+                                           2.0); // a few negative values: the RHS must not assume x >= 0
+  std::vector<std::vector<double>> x(n_cells, std::vector<double>(n_genes));
+  for (auto& row : x)
+    for (double& v : row)
+      v = u(rng);
+  return x;
+}
+
+GeneState to_device(const std::vector<std::vector<double>>& x) {
+  GeneState out("x", x.size(), x.empty() ? 0 : x[0].size());
+  auto h = Kokkos::create_mirror_view(out);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    for (std::size_t k = 0; k < x[i].size(); ++k)
+      h(i, k) = x[i][k];
+  Kokkos::deep_copy(out, h);
+  return out;
+}
+
+std::vector<std::vector<double>> to_host(const GeneState& x) {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+  std::vector<std::vector<double>> out(x.extent(0), std::vector<double>(x.extent(1)));
+  for (std::size_t i = 0; i < x.extent(0); ++i)
+    for (std::size_t k = 0; k < x.extent(1); ++k)
+      out[i][k] = h(i, k);
+  return out;
+}
+
+// Every tensor, biases included, drawn from U(-scale, scale) so that no term of the RHS is trivially zero.
+void randomize(GraphOdeParameters& p, unsigned seed, double scale = 1.0) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-scale, scale);
+  for (int s = 0; s < p.n_sets(); ++s)
+    for (const TensorSpec& t : p.layout().tensors()) {
+      std::vector<double> v(t.size());
+      for (double& e : v)
+        e = u(rng);
+      p.set_tensor(s, t.name, v);
+    }
+}
+
+// ---- The reference: SPEC §2.2 written out literally
+
+double leaky(double v) {
+  return v > 0 ? v : 0.2 * v;
+}
+double relu(double v) {
+  return v > 0 ? v : 0.0;
+}
+
+struct Reference {
+  std::vector<std::vector<double>> f;     // dx/dt
+  std::vector<std::vector<double>> scale; // sum of |terms| of the last layer: the size of rounding errors
+};
+
+Reference reference_rhs(const GraphOdeParameters& p, const GeneNetwork& net,
+                        const std::vector<LigandReceptorPair>& pairs,
+                        const std::vector<std::vector<double>>& x, const HostGraph* graph) {
+  const GraphOdeArchitecture& a = p.architecture();
+  const int K = a.heads, H = a.hidden, L = a.mlp_layers;
+  Reference out;
+  out.f.assign(n_cells, std::vector<double>(n_genes));
+  out.scale = out.f;
+  for (int i = 0; i < n_cells; ++i) {
+    const int c = cell_types[i];
+    const int s = a.share == ParameterSharing::all ? 0 : c;
+    std::map<std::string, std::vector<double>> theta;
+    for (const TensorSpec& t : p.layout().tensors())
+      theta[t.name] = p.tensor(s, t.name);
+    for (int k = 0; k < n_genes; ++k) {
+      // In-edges (h_u, w_u): the self loop, E_c as a set, then neighbours' ligands for each pair on k.
+      std::vector<std::pair<double, double>> in{{x[i][k], 1.0}};
+      std::set<int> sources;
+      for (int j = 0; j < n_genes; ++j)
+        if (j != k && a.prior == PriorGraph::dense) sources.insert(j);
+      if (a.prior == PriorGraph::edges)
+        for (const RegulatoryEdge& e : net.edges)
+          if ((e.type == -1 || e.type == c) && e.target == k && e.source != k) sources.insert(e.source);
+      for (int j : sources)
+        in.push_back({x[i][j], 1.0});
+      if (graph)
+        for (const LigandReceptorPair& pair : pairs)
+          if (pair.receptor == k)
+            for (int e = graph->offsets[i]; e < graph->offsets[i + 1]; ++e)
+              in.push_back({x[graph->source[e]][pair.ligand], graph->weight[e]});
+
+      std::vector<double> z(K * H);
+      for (int h = 0; h < K; ++h) {
+        std::vector<double> logits;
+        for (const auto& [hu, wu] : in) {
+          double e = 0.0;
+          if (a.variant == AttentionVariant::gat) {
+            double dst = 0.0, src = 0.0;
+            for (int d = 0; d < H; ++d) {
+              dst += theta["a_dst"][h * H + d] * (theta["w"][h * H + d] * x[i][k]);
+              src += theta["a_src"][h * H + d] * (theta["w"][h * H + d] * hu);
+            }
+            e = leaky(dst + src);
+          } else {
+            for (int d = 0; d < H; ++d)
+              e += theta["a"][h * H + d] *
+                   leaky(theta["v_dst"][h * H + d] * x[i][k] + theta["v_src"][h * H + d] * hu);
+          }
+          logits.push_back(e);
+        }
+        const double top = *std::max_element(logits.begin(), logits.end());
+        double sum = 0.0;
+        for (double e : logits)
+          sum += std::exp(e - top);
+        double m = 0.0;
+        for (std::size_t u = 0; u < in.size(); ++u)
+          m += std::exp(logits[u] - top) / sum * in[u].second * in[u].first;
+        for (int d = 0; d < H; ++d)
+          z[h * H + d] = relu(theta["w"][h * H + d] * m + theta["b0"][h * H + d]);
+      }
+      std::vector<double> y = z;
+      double scale = 0.0;
+      for (int l = 1; l <= L; ++l) {
+        const std::vector<double>& W = theta["W" + std::to_string(l)];
+        const std::vector<double>& b = theta["b" + std::to_string(l)];
+        const int rows = static_cast<int>(b.size()), cols = static_cast<int>(y.size());
+        std::vector<double> next(rows);
+        for (int r = 0; r < rows; ++r) {
+          double v = b[r];
+          for (int j = 0; j < cols; ++j)
+            v += W[r * cols + j] * y[j];
+          if (l == L) {
+            scale = std::fabs(b[r]);
+            for (int j = 0; j < cols; ++j)
+              scale += std::fabs(W[r * cols + j] * y[j]);
+          }
+          next[r] = l < L ? relu(v) : v;
+        }
+        y = next;
+      }
+      const double gamma = std::log1p(std::exp(theta["decay_rho"][k]));
+      out.f[i][k] = y[0] - gamma * x[i][k];
+      out.scale[i][k] = scale + std::fabs(gamma * x[i][k]);
+    }
+  }
+  return out;
+}
+
+// Model and reference agree to `tolerance` relative to the size of the terms summed last (rounding in a sum
+// of terms is relative to the terms, not to a result that may nearly cancel).
+void expect_matches(const std::vector<std::vector<double>>& f, const Reference& ref, double tolerance,
+                    const std::string& what) {
+  for (int i = 0; i < n_cells; ++i)
+    for (int k = 0; k < n_genes; ++k) {
+      ASSERT_TRUE(std::isfinite(f[i][k])) << what << " cell " << i << " gene " << k;
+      EXPECT_LE(std::fabs(f[i][k] - ref.f[i][k]), tolerance * ref.scale[i][k])
+          << what << " cell " << i << " gene " << k << ": " << f[i][k] << " vs reference " << ref.f[i][k];
+    }
+}
+
+struct Case {
+  GraphOdeArchitecture architecture;
+  bool signaling = false;
+  GraphOdeOptions options;
+  std::string name() const {
+    return to_string(architecture.variant) + " K=" + std::to_string(architecture.heads) +
+           " L=" + std::to_string(architecture.mlp_layers) + " share=" + to_string(architecture.share) +
+           " prior=" + to_string(architecture.prior) + (signaling ? " signaling" : "") +
+           " tile=" + std::to_string(options.tile_nodes) +
+           (options.dense == GraphOdeOptions::DenseProducts::kokkos ? " kokkos" : " blas");
+  }
+};
+
+// Evaluates the model on `x` with the small tissue's types and (optionally) its signalling graph.
+std::vector<std::vector<double>> evaluate(GraphOdeModel& model, const std::vector<std::vector<double>>& x,
+                                          bool signaling) {
+  const HostGraph host_graph;
+  const SignalingGraph graph = device_graph(host_graph);
+  std::vector<int> ligands;
+  for (const LigandReceptorPair& p : small_pairs())
+    ligands.push_back(p.ligand);
+  std::sort(ligands.begin(), ligands.end());
+  ligands.erase(std::unique(ligands.begin(), ligands.end()), ligands.end());
+  LigandExchange exchange(ligands);
+  exchange.set_halo(nullptr, n_cells, 0);
+  model.set_cell_types(device_copy("types", cell_types));
+  model.set_signaling(signaling ? &graph : nullptr, signaling ? &exchange : nullptr);
+  const GeneState xd = to_device(x);
+  GeneState f("f", n_cells, n_genes);
+  model.evaluate(0.0, xd, f);
+  model.set_signaling(nullptr, nullptr);
+  return to_host(f);
+}
+
+std::string input_error_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::input) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "no error was raised";
+  return "";
+}
+
+std::string scratch_path(const std::string& name) {
+  const std::filesystem::path dir = std::filesystem::path(TESSERA_BINARY_DIR) / "test_graph_ode";
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path path = dir / name;
+  std::filesystem::remove(path);
+  return path.string();
+}
+
+GraphOdeArchitecture small_architecture() {
+  GraphOdeArchitecture a;
+  a.hidden = 4;
+  a.mlp_width = 6;
+  return a;
+}
+
+} // namespace
+
+// ---- The RHS against the reference
+
+TEST(GraphOdeModel, RhsMatchesTheReferenceForEveryArchitecture) {
+  // 1e-12 relative: the model and the reference sum in different orders (and the GAT logit is regrouped as
+  // x (a.w)), a few ulps per operation through two attention passes and three layers.
+  int checked = 0;
+  for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2})
+    for (int heads : {1, 2})
+      for (int layers : {1, 2, 3})
+        for (ParameterSharing share : {ParameterSharing::all, ParameterSharing::per_type})
+          for (PriorGraph prior : {PriorGraph::edges, PriorGraph::dense})
+            for (bool signaling : {false, true})
+              for (int tile : {4096, 10}) // 10 nodes = 2 cells: several tiles per set, the last one partial
+                for (auto dense :
+                     {GraphOdeOptions::DenseProducts::automatic, GraphOdeOptions::DenseProducts::kokkos}) {
+                  Case setup;
+                  setup.architecture = small_architecture();
+                  setup.architecture.variant = variant;
+                  setup.architecture.heads = heads;
+                  setup.architecture.mlp_layers = layers;
+                  setup.architecture.share = share;
+                  setup.architecture.prior = prior;
+                  setup.signaling = signaling;
+                  setup.options.tile_nodes = tile;
+                  setup.options.dense = dense;
+                  GraphOdeParameters parameters(setup.architecture, gene_names, type_names);
+                  randomize(parameters, 17u + static_cast<unsigned>(checked));
+                  const GeneNetwork net = small_network();
+                  GraphOdeModel model(parameters, net, small_pairs(), setup.options);
+                  const auto x = random_state(5u + static_cast<unsigned>(checked));
+                  const auto f = evaluate(model, x, signaling);
+                  const HostGraph graph;
+                  const Reference ref =
+                      reference_rhs(parameters, net, small_pairs(), x, signaling ? &graph : nullptr);
+                  expect_matches(f, ref, 1e-12, setup.name());
+                  ++checked;
+                }
+  EXPECT_EQ(checked, 2 * 2 * 3 * 2 * 2 * 2 * 2 * 2);
+}
+
+TEST(GraphOdeModel, ReferenceArchitectureMatches) {
+  // STAGED's reference sizes (K = 1, GAT, H = M = 64, L = 3), with Glorot-initialised weights as used.
+  GraphOdeArchitecture a; // the defaults are the reference architecture
+  ASSERT_EQ(a.hidden, 64);
+  GraphOdeParameters parameters(a, gene_names, type_names);
+  parameters.glorot_init(3, 0.1);
+  const GeneNetwork net = small_network();
+  GraphOdeModel model(parameters, net, small_pairs());
+  const auto x = random_state(11);
+  const HostGraph graph;
+  expect_matches(evaluate(model, x, true), reference_rhs(parameters, net, small_pairs(), x, &graph), 1e-12,
+                 "reference architecture");
+}
+
+TEST(GraphOdeModel, ZeroWeightsTiedAndHitBreakpoints) {
+  // z_d = ReLU(w_d m + b0_d) has its kink at m = -b0_d / w_d. Units with w_d = 0 (b0_d of either sign), two
+  // units with the same kink, and kinks at the value m takes when every input of a node equals 0.5 (the
+  // softmax then averages equal values) must all give the formula's value.
+  for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2}) {
+    GraphOdeArchitecture a = small_architecture();
+    a.variant = variant;
+    a.hidden = 8;
+    a.heads = 2;
+    GraphOdeParameters parameters(a, gene_names, type_names);
+    randomize(parameters, 31);
+    std::vector<double> w = parameters.tensor(0, "w"), b0 = parameters.tensor(0, "b0");
+    w[0] = 0.0;
+    b0[0] = 0.7; // constant, active
+    w[1] = 0.0;
+    b0[1] = -0.4; // constant, inactive
+    w[2] = 1.5;
+    b0[2] = -0.75; // kink at 0.5
+    w[3] = -0.5;
+    b0[3] = 0.25; // kink at 0.5, decreasing
+    w[8 + 4] = 2.0;
+    b0[8 + 4] = -1.0; // kink at 0.5 in head 2
+    w[8 + 5] = 0.0;
+    parameters.set_tensor(0, "w", w);
+    parameters.set_tensor(0, "b0", b0);
+    const GeneNetwork net = small_network();
+    GraphOdeModel model(parameters, net, small_pairs());
+    auto x = random_state(8);
+    x[1].assign(n_genes, 0.5);
+    x[3].assign(n_genes, 0.5);
+    const HostGraph graph;
+    for (bool signaling : {false, true})
+      expect_matches(evaluate(model, x, signaling),
+                     reference_rhs(parameters, net, small_pairs(), x, signaling ? &graph : nullptr), 1e-12,
+                     to_string(variant));
+  }
+}
+
+TEST(GraphOdeModel, SignalingChangesOnlyReceptorGenes) {
+  GraphOdeArchitecture a = small_architecture();
+  GraphOdeParameters parameters(a, gene_names, type_names);
+  randomize(parameters, 99);
+  GraphOdeModel model(parameters, small_network(), small_pairs());
+  const auto x = random_state(12);
+  const auto alone = evaluate(model, x, false);
+  const auto coupled = evaluate(model, x, true);
+  for (int i = 0; i < n_cells; ++i)
+    for (int k = 0; k < n_genes; ++k) {
+      const bool receptor = k == 3 || k == 4;
+      const bool heard = HostGraph{}.offsets[i + 1] > HostGraph{}.offsets[i];
+      if (receptor && heard)
+        EXPECT_NE(alone[i][k], coupled[i][k]) << "cell " << i << " gene " << k;
+      else
+        EXPECT_EQ(alone[i][k], coupled[i][k]) << "cell " << i << " gene " << k;
+    }
+}
+
+TEST(GraphOdeModel, HugeAttentionLogitsStayFinite) {
+  // Logits of order 1e150: exp of them overflows, so only the max-subtracted softmax gives a number.
+  for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2}) {
+    GraphOdeArchitecture a = small_architecture();
+    a.variant = variant;
+    a.heads = 2;
+    GraphOdeParameters parameters(a, gene_names, type_names);
+    randomize(parameters, 5);
+    for (const char* name : {"a_src", "a_dst", "a"})
+      if (parameters.layout().has(name)) {
+        std::vector<double> v = parameters.tensor(0, name);
+        for (double& e : v)
+          e *= 1e150;
+        parameters.set_tensor(0, name, v);
+      }
+    const GeneNetwork net = small_network();
+    GraphOdeModel model(parameters, net, small_pairs());
+    const auto x = random_state(21);
+    const auto f = evaluate(model, x, true);
+    const HostGraph graph;
+    expect_matches(f, reference_rhs(parameters, net, small_pairs(), x, &graph), 1e-12, to_string(variant));
+  }
+}
+
+TEST(GraphOdeModel, EmptyStateAndRegroupingAfterTypeChange) {
+  GraphOdeArchitecture a = small_architecture();
+  a.share = ParameterSharing::per_type;
+  GraphOdeParameters parameters(a, gene_names, type_names);
+  randomize(parameters, 8);
+  GraphOdeModel model(parameters, small_network(), small_pairs());
+  GeneState none("x", 0, n_genes);
+  model.set_cell_types(device_copy("types", cell_types));
+  model.evaluate(0.0, none, none); // no cells: nothing to do, no error
+
+  // The same cells with every type swapped: the model must regroup, not reuse the old grouping.
+  const auto x = random_state(3);
+  const auto f = evaluate(model, x, false);
+  std::vector<int> swapped = cell_types;
+  for (int& t : swapped)
+    t = 1 - t;
+  model.set_cell_types(device_copy("types", swapped));
+  GeneState fd("f", n_cells, n_genes);
+  model.evaluate(0.0, to_device(x), fd);
+  const auto g = to_host(fd);
+  int differ = 0;
+  for (int i = 0; i < n_cells; ++i)
+    for (int k = 0; k < n_genes; ++k)
+      differ += f[i][k] != g[i][k];
+  EXPECT_GT(differ, n_cells); // every cell changed parameter set
+}
+
+TEST(GraphOdeModel, FlopCountOfTheReferenceArchitecture) {
+  GraphOdeParameters parameters(GraphOdeArchitecture{}, gene_names, type_names);
+  GraphOdeModel model(parameters, small_network(), {});
+  // The product of layer 2, 2 M^2 = 8192, dominates (layer 1 costs 3 K M per node, not 2 K H M): ~8800.
+  const double flops = model.flops_per_node(4.0);
+  EXPECT_GT(flops, 2.0 * 64 * 64);
+  EXPECT_LT(flops, 2.0 * 64 * 64 * 1.1);
+}
+
+// ---- Initialisation
+
+TEST(GraphOdeParameters, GlorotInitIsSeededAndWithinTheBound) {
+  GraphOdeArchitecture a;
+  a.variant = AttentionVariant::gatv2;
+  a.heads = 2;
+  a.hidden = 8;
+  a.mlp_width = 16;
+  a.mlp_layers = 3;
+  a.share = ParameterSharing::per_type;
+  GraphOdeParameters p1(a, gene_names, type_names), p2(a, gene_names, type_names),
+      p3(a, gene_names, type_names);
+  p1.glorot_init(42, 0.25);
+  p2.glorot_init(42, 0.25);
+  p3.glorot_init(43, 0.25);
+  // Bounds sqrt(6 / (fan_in + fan_out)) written out for this architecture (K = 2, H = 8, M = 16).
+  const std::map<std::string, double> bound{{"w", std::sqrt(6.0 / 9)},          {"a", std::sqrt(6.0 / 9)},
+                                            {"v_src", std::sqrt(6.0 / 9)},      {"v_dst", std::sqrt(6.0 / 9)},
+                                            {"W1", std::sqrt(6.0 / (16 + 16))}, {"W2", std::sqrt(6.0 / 32)},
+                                            {"W3", std::sqrt(6.0 / 17)}};
+  for (int s = 0; s < 2; ++s)
+    for (const TensorSpec& t : p1.layout().tensors()) {
+      const auto v1 = p1.tensor(s, t.name), v2 = p2.tensor(s, t.name), v3 = p3.tensor(s, t.name);
+      EXPECT_EQ(v1, v2) << t.name;
+      if (t.name == "decay_rho") {
+        for (double rho : v1)
+          EXPECT_NEAR(std::log1p(std::exp(rho)), 0.25, 1e-15);
+      } else if (bound.count(t.name)) {
+        EXPECT_NE(v1, v3) << t.name;
+        double largest = 0.0;
+        for (double e : v1) {
+          EXPECT_LT(std::fabs(e), bound.at(t.name)) << t.name;
+          largest = std::max(largest, std::fabs(e));
+        }
+        if (t.size() >= 16)
+          EXPECT_GT(largest, 0.5 * bound.at(t.name)) << t.name; // really spread over the range
+      } else {
+        for (double e : v1)
+          EXPECT_EQ(e, 0.0) << t.name << " is a bias";
+      }
+    }
+  EXPECT_NE(p1.tensor(0, "W1"), p1.tensor(1, "W1")); // each type's set is its own draw
+  // Shapes of SPEC §2.2.
+  EXPECT_EQ(p1.layout().tensor("W1").shape, (std::vector<std::int64_t>{16, 16}));
+  EXPECT_EQ(p1.layout().tensor("W3").shape, (std::vector<std::int64_t>{1, 16}));
+  EXPECT_EQ(p1.layout().tensor("b3").shape, (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(p1.layout().tensor("v_dst").shape, (std::vector<std::int64_t>{2, 8}));
+  GraphOdeArchitecture one = a;
+  one.mlp_layers = 1;
+  EXPECT_EQ(ParameterLayout(one, 5).tensor("W1").shape, (std::vector<std::int64_t>{1, 16}));
+}
+
+TEST(GraphOdeParameters, SoftplusRoundTrip) {
+  for (double gamma : {1e-20, 1e-8, 0.1, 1.0, 29.0, 31.0, 800.0})
+    EXPECT_NEAR(softplus(inverse_softplus(gamma)), gamma, 1e-14 * gamma) << gamma;
+  EXPECT_EQ(inverse_softplus(0.0), -50.0);
+  EXPECT_LT(softplus(inverse_softplus(0.0)), 1e-21);
+}
+
+// ---- model.h5
+
+TEST(GraphOdeModelFile, RoundTripGivesIdenticalTensorsAndRhs) {
+  for (ParameterSharing share : {ParameterSharing::all, ParameterSharing::per_type}) {
+    GraphOdeArchitecture a = small_architecture();
+    a.heads = 2;
+    a.share = share;
+    a.variant = AttentionVariant::gatv2;
+    GraphOdeParameters written(a, gene_names, type_names);
+    randomize(written, 7);
+    const std::string path = scratch_path("round_trip_" + to_string(share) + ".h5");
+    write_graph_ode_model(path, written);
+    const GraphOdeParameters read = read_graph_ode_model(path, a, gene_names, type_names);
+    ASSERT_EQ(read.n_sets(), written.n_sets());
+    for (int s = 0; s < read.n_sets(); ++s)
+      for (const TensorSpec& t : read.layout().tensors())
+        EXPECT_EQ(read.tensor(s, t.name), written.tensor(s, t.name)) << t.name;
+
+    const GeneNetwork net = small_network();
+    GraphOdeModel m1(written, net, small_pairs()), m2(read, net, small_pairs());
+    const auto x = random_state(4);
+    EXPECT_EQ(evaluate(m1, x, true), evaluate(m2, x, true));
+
+    // The layout of SPEC §6.5, as another reader sees it.
+    h5::File file = h5::File::open_read(path);
+    EXPECT_EQ(h5::read_text_attribute(file.get(), "format"), "tessera-model");
+    h5::Handle arch = h5::open_group(file.get(), "architecture");
+    EXPECT_EQ(h5::read_text_attribute(arch.get(), "variant"), "gatv2");
+    EXPECT_EQ(h5::read_int_attribute(arch.get(), "hidden"), 4);
+    EXPECT_EQ(h5::read_strings(file.get(), "genes"), gene_names);
+    EXPECT_EQ(h5::read_strings(file.get(), "cell_types"), type_names);
+    const std::string set = share == ParameterSharing::all ? "all" : "mes";
+    EXPECT_EQ(h5::shape(file.get(), "params/" + set + "/W1"), (std::vector<std::int64_t>{6, 8}));
+    EXPECT_EQ(h5::shape(file.get(), "params/" + set + "/b3"), (std::vector<std::int64_t>{1}));
+  }
+}
+
+TEST(GraphOdeModelFile, GenesAreMatchedByName) {
+  GraphOdeArchitecture a = small_architecture();
+  GraphOdeParameters written(a, {"E", "D", "C", "B", "A"}, type_names);
+  randomize(written, 2);
+  const std::string path = scratch_path("reordered.h5");
+  write_graph_ode_model(path, written);
+  const GraphOdeParameters read = read_graph_ode_model(path, a, gene_names, {"other", "types"});
+  std::vector<double> reversed = written.tensor(0, "decay_rho");
+  std::reverse(reversed.begin(), reversed.end());
+  EXPECT_EQ(read.tensor(0, "decay_rho"), reversed);
+  EXPECT_EQ(read.tensor(0, "W2"), written.tensor(0, "W2"));
+}
+
+TEST(GraphOdeModelFile, MismatchesAreInputErrorsNamingWhatDiffers) {
+  GraphOdeArchitecture a = small_architecture();
+  a.share = ParameterSharing::per_type;
+  GraphOdeParameters written(a, gene_names, type_names);
+  randomize(written, 3);
+  const std::string path = scratch_path("mismatch.h5");
+  write_graph_ode_model(path, written);
+
+  auto with = [&](const std::function<void(GraphOdeArchitecture&)>& change) {
+    GraphOdeArchitecture b = a;
+    change(b);
+    return input_error_of([&] { read_graph_ode_model(path, b, gene_names, type_names); });
+  };
+  EXPECT_NE(with([](auto& b) {
+              b.hidden = 64;
+            }).find(path + ": /architecture hidden = 4 but grn.graph_ode.hidden = 64"),
+            std::string::npos);
+  EXPECT_NE(with([](auto& b) {
+              b.variant = AttentionVariant::gatv2;
+            }).find("/architecture variant = gat but grn.graph_ode.variant = gatv2"),
+            std::string::npos);
+  EXPECT_NE(with([](auto& b) { b.heads = 2; }).find("heads = 1 but grn.graph_ode.heads = 2"),
+            std::string::npos);
+  EXPECT_NE(with([](auto& b) { b.mlp_width = 7; }).find("mlp_width = 6 but grn.graph_ode.mlp_width = 7"),
+            std::string::npos);
+  EXPECT_NE(with([](auto& b) { b.mlp_layers = 2; }).find("mlp_layers = 3 but grn.graph_ode.mlp_layers = 2"),
+            std::string::npos);
+  EXPECT_NE(with([](auto& b) {
+              b.share = ParameterSharing::all;
+            }).find("share = per_type but grn.graph_ode.share = all"),
+            std::string::npos);
+  EXPECT_NE(with([](auto& b) {
+              b.prior = PriorGraph::dense;
+            }).find("prior = edges but grn.graph_ode.prior = dense"),
+            std::string::npos);
+
+  std::vector<std::string> genes = gene_names;
+  genes[2] = "Wnt";
+  EXPECT_NE(input_error_of([&] {
+              read_graph_ode_model(path, a, genes, type_names);
+            }).find("gene 'Wnt' of the deck is not in /genes"),
+            std::string::npos);
+  EXPECT_NE(input_error_of([&] {
+              read_graph_ode_model(path, a, {"A", "B", "C", "D"}, type_names);
+            }).find("gene 'E' of /genes is not in the deck's grn.genes"),
+            std::string::npos);
+  EXPECT_NE(input_error_of([&] {
+              read_graph_ode_model(path, a, gene_names, {"epi", "fib"});
+            }).find("cell type 'fib' of the deck is not in /cell_types"),
+            std::string::npos);
+  EXPECT_NE(input_error_of([&] {
+              read_graph_ode_model(scratch_path("absent.h5"), a, gene_names, type_names);
+            }).find("no such file"),
+            std::string::npos);
+}
+
+namespace {
+
+// A model file written by hand, tensor by tensor, with `edit` free to change, drop or add tensors.
+void write_edited_model(const std::string& path, const GraphOdeParameters& p,
+                        const std::function<void(hid_t group, const TensorSpec& t,
+                                                 std::vector<double>& values, bool& keep)>& edit,
+                        const std::string& format = "tessera-model") {
+  h5::File file = h5::File::create(path);
+  h5::write_text_attribute(file.get(), "format", format);
+  {
+    h5::Handle arch = h5::create_group(file.get(), "architecture");
+    const GraphOdeArchitecture& a = p.architecture();
+    h5::write_text_attribute(arch.get(), "variant", to_string(a.variant));
+    h5::write_int_attribute(arch.get(), "heads", a.heads);
+    h5::write_int_attribute(arch.get(), "hidden", a.hidden);
+    h5::write_int_attribute(arch.get(), "mlp_width", a.mlp_width);
+    h5::write_int_attribute(arch.get(), "mlp_layers", a.mlp_layers);
+    h5::write_text_attribute(arch.get(), "share", to_string(a.share));
+  }
+  h5::write_strings(file.get(), "genes", p.genes());
+  h5::write_strings(file.get(), "cell_types", p.cell_types());
+  h5::Handle params = h5::create_group(file.get(), "params");
+  h5::Handle group = h5::create_group(params.get(), p.set_name(0));
+  for (const TensorSpec& t : p.layout().tensors()) {
+    std::vector<double> values = p.tensor(0, t.name);
+    bool keep = true;
+    edit(group.get(), t, values, keep);
+    if (!keep) continue;
+    const std::int64_t columns = t.shape.size() == 2 ? t.shape[1] : 1;
+    const std::int64_t rows = static_cast<std::int64_t>(values.size()) / columns;
+    if (t.shape.size() == 1)
+      h5::write_rows(group.get(), t.name, values.data(), h5::Rows{0, rows, rows});
+    else
+      h5::write_rows(group.get(), t.name, values.data(), h5::Rows{0, rows, rows}, columns);
+  }
+  file.close();
+}
+
+} // namespace
+
+TEST(GraphOdeModelFile, BadTensorsAreInputErrors) {
+  const GraphOdeArchitecture a = small_architecture();
+  GraphOdeParameters p(a, gene_names, type_names);
+  randomize(p, 4);
+  auto read_error = [&](const std::string& name, const auto& edit,
+                        const std::string& format = "tessera-model") {
+    const std::string path = scratch_path(name);
+    write_edited_model(path, p, edit, format);
+    return input_error_of([&] { read_graph_ode_model(path, a, gene_names, type_names); });
+  };
+  // No prior attribute (an older writer): accepted.
+  const std::string plain = scratch_path("plain.h5");
+  write_edited_model(plain, p, [](hid_t, const TensorSpec&, std::vector<double>&, bool&) {});
+  EXPECT_EQ(read_graph_ode_model(plain, a, gene_names, type_names).tensor(0, "W2"), p.tensor(0, "W2"));
+
+  EXPECT_NE(read_error("shape.h5",
+                       [](hid_t, const TensorSpec& t, std::vector<double>& v, bool&) {
+                         if (t.name == "W2") v.resize(v.size() - 6); // 5 x 6 instead of 6 x 6
+                       })
+                .find("/params/all/W2 has shape [5, 6] but the architecture needs [6, 6]"),
+            std::string::npos);
+  EXPECT_NE(read_error("missing.h5", [](hid_t, const TensorSpec& t, std::vector<double>&,
+                                        bool& keep) { keep = t.name != "b0"; })
+                .find("/params/all/b0 is missing"),
+            std::string::npos);
+  EXPECT_NE(read_error("nan.h5",
+                       [](hid_t, const TensorSpec& t, std::vector<double>& v, bool&) {
+                         if (t.name == "a_src") v[1] = std::nan("");
+                       })
+                .find("/params/all/a_src holds a non-finite value"),
+            std::string::npos);
+  EXPECT_NE(read_error("extra.h5",
+                       [](hid_t group, const TensorSpec& t, std::vector<double>& v, bool&) {
+                         if (t.name == "w") h5::write_rows(group, "W9", v.data(), h5::Rows{0, 1, 1});
+                       })
+                .find("/params/all/W9 is not a tensor of this architecture"),
+            std::string::npos);
+  EXPECT_NE(read_error(
+                "format.h5", [](hid_t, const TensorSpec&, std::vector<double>&, bool&) {}, "tessera-dataset")
+                .find("not a tessera model file"),
+            std::string::npos);
+}
+
+// ---- From a deck
+
+namespace {
+
+std::string deck_text(const std::string& graph_ode) {
+  return R"(domain:
+  lo: [0, 0]
+  hi: [100 um, 100 um]
+cells:
+  types: [epi, mes]
+  radius: [5, 6]
+grn:
+  model: graph_ode
+  genes: [A, B, C, D, E]
+  edges:
+    - {source: A, target: B}
+    - {type: mes, source: E, target: A, sign: repression}
+)" + graph_ode +
+         R"(time:
+  end: 10 min
+)";
+}
+
+} // namespace
+
+TEST(GraphOdeConfig, DefaultsAreTheReferenceArchitecture) {
+  const Deck deck = Deck::parse(deck_text(""), "deck.yaml", {}, all_key_tables());
+  const GraphOdeConfig c = read_graph_ode_config(deck);
+  EXPECT_EQ(c.architecture.variant, AttentionVariant::gat);
+  EXPECT_EQ(c.architecture.heads, 1);
+  EXPECT_EQ(c.architecture.hidden, 64);
+  EXPECT_EQ(c.architecture.mlp_width, 64);
+  EXPECT_EQ(c.architecture.mlp_layers, 3);
+  EXPECT_EQ(c.architecture.share, ParameterSharing::all);
+  EXPECT_EQ(c.architecture.prior, PriorGraph::edges);
+  EXPECT_TRUE(c.model_file.empty());
+  EXPECT_EQ(c.init_seed, 1u);
+  EXPECT_DOUBLE_EQ(c.decay_init, 0.1);
+}
+
+TEST(GraphOdeConfig, MakesTheModelFromTheDeckAndItsModelFile) {
+  const std::string keys = R"(  graph_ode:
+    variant: gatv2
+    heads: 2
+    hidden: 3
+    mlp_width: 5
+    mlp_layers: 2
+    share: per_type
+    prior: dense
+    init_seed: 9
+    decay_init: 0.6 /h
+)";
+  const Deck deck = Deck::parse(deck_text(keys), "deck.yaml", {}, all_key_tables());
+  GeneNetwork net;
+  net.genes = gene_names;
+  const auto model = make_graph_ode_model(MPI_COMM_WORLD, deck, net, SignalingParams{}, type_names);
+  const GraphOdeParameters& p = model->parameters();
+  EXPECT_EQ(p.architecture().variant, AttentionVariant::gatv2);
+  EXPECT_EQ(p.n_sets(), 2);
+  EXPECT_NEAR(softplus(p.tensor(1, "decay_rho")[3]), 0.01, 1e-15);
+  GraphOdeParameters same(p.architecture(), gene_names, type_names);
+  same.glorot_init(9, 0.01);
+  EXPECT_EQ(p.tensor(1, "W1"), same.tensor(1, "W1"));
+
+  // The same architecture read back through grn.graph_ode.model_file.
+  const std::string path = scratch_path("from_deck.h5");
+  write_graph_ode_model(path, p);
+  const Deck with_file =
+      Deck::parse(deck_text(keys + "    model_file: " + path + "\n"), "deck.yaml", {}, all_key_tables());
+  const auto loaded = make_graph_ode_model(MPI_COMM_WORLD, with_file, net, SignalingParams{}, type_names);
+  EXPECT_EQ(loaded->parameters().tensor(0, "a"), p.tensor(0, "a"));
+  EXPECT_EQ(loaded->parameters().tensor(1, "decay_rho"), p.tensor(1, "decay_rho"));
+
+  const Deck other = Deck::parse(deck_text(keys + "    model_file: " + path + "\n"), "deck.yaml",
+                                 {"grn.graph_ode.hidden=8"}, all_key_tables());
+  EXPECT_NE(input_error_of([&] {
+              make_graph_ode_model(MPI_COMM_WORLD, other, net, SignalingParams{}, type_names);
+            }).find("/architecture hidden = 3 but grn.graph_ode.hidden = 8"),
+            std::string::npos);
+}
+
+TEST(GraphOdeConfig, OutOfRangeSizesAreRejectedByTheDeck) {
+  for (const char* bad : {"grn.graph_ode.heads=0", "grn.graph_ode.mlp_layers=0", "grn.graph_ode.variant=gat3",
+                          "grn.graph_ode.decay_init=-1"})
+    EXPECT_NE(input_error_of([&] { Deck::parse(deck_text(""), "deck.yaml", {bad}, all_key_tables()); }), "")
+        << bad;
+}
