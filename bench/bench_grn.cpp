@@ -2,6 +2,7 @@
 // and an output step, in nanoseconds per cell, for a grid of cell counts and gene counts.
 //   mpirun -np R build/bin/tessera_bench_grn [--cells 10000,100000,1000000] [--genes 8,32] [--steps 5]
 //                                            [--integrators rk4,bdf,adams]
+#include "tessera/grn/hill.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/deck_schema.hpp"
 #include "tessera/io/simulation_output.hpp"

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
+#include <cblas.h>
 
 #include <iostream>
 #include <string>
@@ -23,6 +24,8 @@ struct MpiSession {
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     // Errors come back as return codes so the adapter can turn them into exceptions.
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    // One rank per core is the parallel model; OpenBLAS's own threads would oversubscribe the cores.
+    openblas_set_num_threads(1);
   }
   ~MpiSession() { MPI_Finalize(); }
 };

@@ -311,7 +311,14 @@ std::unique_ptr<GraphOdeModel> make_graph_ode_model(MPI_Comm comm, const Deck& d
                                                     const SignalingParams& signaling,
                                                     const std::vector<std::string>& type_names,
                                                     GraphOdeOptions options) {
-  const GraphOdeConfig config = read_graph_ode_config(deck);
+  return make_graph_ode_model(comm, read_graph_ode_config(deck), network, signaling, type_names, options);
+}
+
+std::unique_ptr<GraphOdeModel> make_graph_ode_model(MPI_Comm comm, const GraphOdeConfig& config,
+                                                    const GeneNetwork& network,
+                                                    const SignalingParams& signaling,
+                                                    const std::vector<std::string>& type_names,
+                                                    GraphOdeOptions options) {
   GraphOdeParameters parameters(config.architecture, network.genes, type_names);
   if (config.model_file.empty()) {
     parameters.glorot_init(config.init_seed, config.decay_init);

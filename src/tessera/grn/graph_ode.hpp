@@ -3,6 +3,7 @@
 #pragma once
 
 #include "tessera/core/kokkos_compat.hpp"
+#include "tessera/grn/cell_gene_model.hpp"
 #include "tessera/grn/gene_network.hpp"
 #include "tessera/grn/graph_ode_parameters.hpp"
 #include "tessera/grn/signaling.hpp"
@@ -401,7 +402,7 @@ struct GraphOdeOptions {
   enum class DenseProducts { automatic, kokkos } dense = DenseProducts::automatic;
 };
 
-class GraphOdeModel : public GeneRhs {
+class GraphOdeModel : public CellGeneModel {
 public:
   using execution_space = Kokkos::DefaultExecutionSpace;
   using memory_space = execution_space::memory_space;
@@ -414,10 +415,10 @@ public:
 
   // The local cells' type view (length >= number of cells evaluated). Call again whenever the types change
   // (every step): under `per_type` the cells are regrouped by parameter set at the next evaluation.
-  void set_cell_types(Kokkos::View<const int*> cell_type);
+  void set_cell_types(Kokkos::View<const int*> cell_type) override;
   // Per step: who signals to whom and the exchange of ligand values (nullptr: no intercellular edges). Both
   // must outlive the evaluations that use them; the graph's owned rows are the cells evaluated.
-  void set_signaling(const SignalingGraph* graph, const LigandExchange* exchange);
+  void set_signaling(const SignalingGraph* graph, const LigandExchange* exchange) override;
 
   // Collective when signalling is set (the ligand exchange runs inside).
   void evaluate(double t, ConstGeneState x, GeneState dxdt) const override;
@@ -467,6 +468,12 @@ private:
 
 // Collective on comm. The model of the deck's `grn.graph_ode`: parameters from `model_file` (read on rank 0,
 // errors agreed across ranks, values broadcast) or Glorot-initialised from `init_seed`.
+// Collective, as below, from an already-read configuration.
+std::unique_ptr<GraphOdeModel> make_graph_ode_model(MPI_Comm comm, const GraphOdeConfig& config,
+                                                    const GeneNetwork& network,
+                                                    const SignalingParams& signaling,
+                                                    const std::vector<std::string>& type_names,
+                                                    GraphOdeOptions options = {});
 std::unique_ptr<GraphOdeModel> make_graph_ode_model(MPI_Comm comm, const Deck& deck,
                                                     const GeneNetwork& network,
                                                     const SignalingParams& signaling,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "tessera/core/kokkos_compat.hpp"
+#include "tessera/grn/cell_gene_model.hpp"
 #include "tessera/grn/gene_network.hpp"
 #include "tessera/grn/signaling.hpp"
 #include "tessera/integrate/gene_rhs.hpp"
@@ -97,14 +98,13 @@ struct ReceivedSignalFunctor {
   }
 };
 
-class HillModel : public GeneRhs {
+class HillModel : public CellGeneModel {
 public:
   HillModel(const GeneNetwork& network, int n_types, const SignalingParams& signaling = {});
 
-  // The per-cell type view of the local cells (length >= number of cells evaluated).
-  void set_cell_types(Kokkos::View<const int*> cell_type) { cell_type_ = cell_type; }
+  void set_cell_types(Kokkos::View<const int*> cell_type) override { cell_type_ = cell_type; }
   // This step's signalling graph and ligand exchange; nullptr switches intercellular terms off.
-  void set_signaling(const SignalingGraph* graph, const LigandExchange* exchange) {
+  void set_signaling(const SignalingGraph* graph, const LigandExchange* exchange) override {
     graph_ = graph;
     exchange_ = exchange;
   }

@@ -2,6 +2,8 @@
 
 #include "tessera/core/kokkos_compat.hpp"
 #include "tessera/core/random_params.hpp"
+#include "tessera/grn/graph_ode.hpp"
+#include "tessera/grn/hill.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/simulation_output.hpp"
 #include "tessera/io/summary_csv.hpp"
@@ -57,6 +59,7 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks) {
   s.mechanics = read_mechanics(deck, s.types.count());
   s.lifecycle = read_lifecycle(deck, s.types.count(), s.network.genes);
   s.signaling = read_signaling(deck, s.network);
+  if (s.network.model == "graph_ode") s.graph_ode = read_graph_ode_config(deck);
   s.seed = read_seed(deck);
   // In floating point first: a tiny lattice spacing gives more sites than a long long holds.
   const double count = initial_cell_count_estimate(s.domain, s.init);
@@ -133,7 +136,10 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
         });
   }
   ligands_ = LigandExchange(signaling_.ligand_genes());
-  hill_ = std::make_unique<HillModel>(network_, types_.count(), signaling_);
+  if (network_.model == "graph_ode")
+    model_ = make_graph_ode_model(comm, setup.graph_ode, network_, signaling_, types_.names);
+  else
+    model_ = std::make_unique<HillModel>(network_, types_.count(), signaling_);
   if (time_.integrator == GeneIntegrator::rk4)
     rk4_ = std::make_unique<Rk4Integrator>(time_.dt_grn);
   else
@@ -191,17 +197,17 @@ void Simulation::advance_genes(double t0, double t1) {
   ScopedRegion region("tessera::sim::grn");
   const auto rows = std::make_pair(std::size_t(0), cells_.n_owned);
   GeneState genes = Kokkos::subview(cells_.genes, rows, Kokkos::ALL);
-  hill_->set_cell_types(cells_.type);
+  model_->set_cell_types(cells_.type);
   if (signaling_.active()) {
     ligands_.set_halo(range_ > 0 ? &halo_ : nullptr, cells_.n_owned, cells_.n_ghost);
-    hill_->set_signaling(&graph_, &ligands_);
+    model_->set_signaling(&graph_, &ligands_);
   }
   if (rk4_) {
-    rk4_->advance(*hill_, genes, t0, t1);
+    rk4_->advance(*model_, genes, t0, t1);
     return;
   }
   try {
-    mpi::agree(comm_, [&] { cvode_->advance(*hill_, genes, t0, t1); });
+    mpi::agree(comm_, [&] { cvode_->advance(*model_, genes, t0, t1); });
   } catch (const Error& e) {
     // Name the step and the worst cell: each rank knows its own worst row.
     const long row = cvode_->failure().worst_row;

@@ -5,8 +5,9 @@
 
 #include "tessera/core/log.hpp"
 #include "tessera/core/rng.hpp"
+#include "tessera/grn/cell_gene_model.hpp"
 #include "tessera/grn/gene_network.hpp"
-#include "tessera/grn/hill.hpp"
+#include "tessera/grn/graph_ode_parameters.hpp"
 #include "tessera/grn/signaling.hpp"
 #include "tessera/integrate/cvode.hpp"
 #include "tessera/integrate/rk4.hpp"
@@ -53,6 +54,7 @@ struct SimulationSetup {
   MechanicsParams mechanics;
   LifecycleParams lifecycle;
   SignalingParams signaling;
+  GraphOdeConfig graph_ode; // when network.model == "graph_ode"
   std::uint64_t seed = 1;
 
   // Width of the ghost layer: max(mechanics cutoff, r_sig) over what is active; 0 when cells never
@@ -111,7 +113,7 @@ private:
   HaloPlan halo_;
   LigandExchange ligands_;
   SignalingGraph graph_;
-  std::unique_ptr<HillModel> hill_;
+  std::unique_ptr<CellGeneModel> model_;
   std::unique_ptr<Rk4Integrator> rk4_;
   std::unique_ptr<CvodeIntegrator> cvode_;
   PhaseTimes phases_;
