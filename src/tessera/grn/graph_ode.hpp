@@ -178,7 +178,7 @@ struct GraphOdeAttentionFunctor {
         const int column = edges.receptor_column(q);
         for (int n = edges.neighbour_offsets(cell); n < edges.neighbour_offsets(cell + 1); ++n) {
           const double h = edges.ligand(edges.neighbour_source(n), column);
-          sum.add(logit(h), edges.neighbour_weight(n) * h);
+          sum.add(logit(h), (edges.neighbour_weight.extent(0) ? edges.neighbour_weight(n) : 1.0) * h);
         }
       }
     }

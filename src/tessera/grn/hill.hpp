@@ -91,8 +91,12 @@ struct ReceivedSignalFunctor {
   KOKKOS_INLINE_FUNCTION void operator()(const int i) const {
     for (std::size_t c = 0; c < ligands.extent(1); ++c) {
       double sum = 0.0;
-      for (int e = offsets(i); e < offsets(i + 1); ++e)
-        sum += weight(e) * ligands(source(e), c);
+      if (weight.extent(0))
+        for (int e = offsets(i); e < offsets(i + 1); ++e)
+          sum += weight(e) * ligands(source(e), c);
+      else // unit weights (ell = infinity)
+        for (int e = offsets(i); e < offsets(i + 1); ++e)
+          sum += ligands(source(e), c);
       signal(i, c) = sum;
     }
   }

@@ -47,8 +47,10 @@ void parse_lr_table(const std::string& text, const std::string& filename, const 
 struct SignalingGraph {
   Kokkos::View<int*> offsets;   // n_owned + 1
   Kokkos::View<int*> source;    // row of the sending cell (the cell itself when autocrine)
-  Kokkos::View<double*> weight; // w(d)
+  Kokkos::View<double*> weight; // w(d); empty when every weight is 1 (ell = infinity), to save memory
   std::size_t n_owned = 0;
+
+  KOKKOS_INLINE_FUNCTION double weight_of(int e) const { return weight.extent(0) ? weight(e) : 1.0; }
 };
 
 // Ligand values of owned and ghost cells, refreshed from the state being evaluated.

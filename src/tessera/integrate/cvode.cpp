@@ -113,7 +113,8 @@ void CvodeIntegrator::advance(const GeneRhs& rhs, GeneState x, double t0, double
   sundials::check(CVodeReInit(mem, t0, s.y.get()), "CVodeReInit");
   // A re-initialised CVODE would start again from a tiny first step and order 1; the dynamics are smooth
   // across steps (only the neighbours' weights move a little), so start from the last accepted step size.
-  if (last_step_ > 0) sundials::check(CVodeSetInitStep(mem, std::min(last_step_, t1 - t0)), "CVodeSetInitStep");
+  if (last_step_ > 0)
+    sundials::check(CVodeSetInitStep(mem, std::min(last_step_, t1 - t0)), "CVodeSetInitStep");
   sundials::check(CVodeSetStopTime(mem, t1), "CVodeSetStopTime");
   realtype t = t0;
   const int flag = CVode(mem, t1, s.y.get(), &t, CV_NORMAL);

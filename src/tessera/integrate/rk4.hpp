@@ -16,7 +16,8 @@ public:
 private:
   void ensure(std::size_t n, std::size_t g);
   double max_substep_;
-  GeneState k1_, k2_, k3_, k4_, stage_;
+  // Three vectors, not five: each stage's slope is folded into `sum_` as soon as the next stage is formed.
+  GeneState slope_, sum_, stage_;
 };
 
 } // namespace tessera

@@ -18,6 +18,7 @@ SignalingGraph build_signaling_graph(const Cells<>& cells, const NeighbourList& 
   const auto id = cells.id;
   const double range2 = params.range * params.range;
   const double inv_length = std::isfinite(params.length) ? 1.0 / params.length : 0.0;
+  const bool unit = !std::isfinite(params.length);
   const bool autocrine = params.autocrine;
   auto distance2 = [=] KOKKOS_FUNCTION(int i, int j) {
     const double dx = pos(i, 0) - pos(j, 0), dy = pos(i, 1) - pos(j, 1), dz = pos(i, 2) - pos(j, 2);
@@ -39,7 +40,7 @@ SignalingGraph build_signaling_graph(const Cells<>& cells, const NeighbourList& 
   else
     Kokkos::deep_copy(Kokkos::subview(offsets, 0), 0);
   g.source = Kokkos::View<int*>("tessera::signaling::source", static_cast<std::size_t>(total));
-  g.weight = Kokkos::View<double*>("tessera::signaling::weight", static_cast<std::size_t>(total));
+  g.weight = Kokkos::View<double*>("tessera::signaling::weight", unit ? 0 : static_cast<std::size_t>(total));
   const auto source = g.source;
   const auto weight = g.weight;
   Kokkos::parallel_for(
@@ -50,17 +51,19 @@ SignalingGraph build_signaling_graph(const Cells<>& cells, const NeighbourList& 
           const int j = nb(e);
           if (!self_placed && id(j) > id(i)) {
             source(next) = i;
-            weight(next++) = 1.0;
+            if (!unit) weight(next) = 1.0;
+            ++next;
             self_placed = true;
           }
           const double d2 = distance2(i, j);
           if (d2 > range2) continue;
           source(next) = j;
-          weight(next++) = inv_length > 0.0 ? math::exp(-math::sqrt(d2) * inv_length) : 1.0;
+          if (!unit) weight(next) = math::exp(-math::sqrt(d2) * inv_length);
+          ++next;
         }
         if (!self_placed) {
           source(next) = i;
-          weight(next) = 1.0;
+          if (!unit) weight(next) = 1.0;
         }
       });
   return g;

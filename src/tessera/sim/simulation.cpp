@@ -11,6 +11,7 @@
 #include "tessera/tissue/domain.hpp"
 #include "tessera/tissue/initial_tissue.hpp"
 #include "tessera/tissue/migration.hpp"
+#include "tessera/tissue/spatial_order.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -157,6 +158,8 @@ void Simulation::step() {
     {
       PhaseTimer timer(phases_.migrate);
       migrate(*decomposition_, neighbour_ranks_, cells_);
+      // Cells drift and divide; every 20 steps put neighbours in space next to each other in memory again.
+      if (step_ % 20 == 0) sort_cells_spatially(cells_, range_);
     }
     {
       PhaseTimer timer(phases_.halo);

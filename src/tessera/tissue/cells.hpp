@@ -34,10 +34,10 @@ struct Cells {
 
   std::size_t capacity() const { return id.extent(0); }
 
-  // Keeps the first n_owned + n_ghost rows; grows to at least `wanted` (x1.5 headroom so growth is rare).
+  // Keeps the first n_owned + n_ghost rows; grows to at least `wanted` (x1.25 headroom so growth is rare).
   void reserve(std::size_t wanted) {
     if (wanted <= capacity() && id.data() != nullptr) return;
-    const std::size_t cap = std::max<std::size_t>(wanted + wanted / 2, 16);
+    const std::size_t cap = std::max<std::size_t>(wanted + wanted / 4, 16);
     Kokkos::resize(id, cap);
     Kokkos::resize(type, cap);
     Kokkos::resize(position, cap);

@@ -11,7 +11,7 @@ namespace {
 template <class View>
 void ensure(View& v, std::size_t n, const char* label) {
   if (v.extent(0) < n)
-    v = View(Kokkos::view_alloc(std::string(label), Kokkos::WithoutInitializing), n + n / 4 + 16);
+    v = View(Kokkos::view_alloc(std::string(label), Kokkos::WithoutInitializing), n + n / 16 + 16);
 }
 
 struct Grid {
@@ -85,7 +85,7 @@ NeighbourList NeighbourSearch::build(const Cells<>& cells, double range) {
   if (bin_position_.extent(0) < static_cast<std::size_t>(n_total))
     bin_position_ = Kokkos::View<double* [3], Kokkos::LayoutRight>(
         Kokkos::view_alloc(std::string("tessera::neighbours::bin_position"), Kokkos::WithoutInitializing),
-        static_cast<std::size_t>(n_total) + static_cast<std::size_t>(n_total) / 4 + 16);
+        static_cast<std::size_t>(n_total) + static_cast<std::size_t>(n_total) / 16 + 16);
   const auto bin_pos = bin_position_;
   const auto bin_of = bin_of_, bin_count = bin_count_, bin_offset = bin_offset_, bin_cells = bin_cells_;
   const auto offsets = offsets_;

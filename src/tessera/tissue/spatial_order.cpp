@@ -1,0 +1,63 @@
+#include "tessera/tissue/spatial_order.hpp"
+
+#include "tessera/core/kokkos_compat.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace tessera {
+
+void sort_cells_spatially(Cells<>& cells, double bin_size) {
+  ScopedRegion region("tessera::tissue::spatial_order");
+  cells.n_ghost = 0;
+  const std::size_t n = cells.n_owned;
+  if (n < 2 || !(bin_size > 0)) return;
+  auto pos = Kokkos::create_mirror_view_and_copy(
+      Kokkos::HostSpace(), Kokkos::subview(cells.position, std::make_pair(std::size_t(0), n), Kokkos::ALL));
+  double lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0};
+  for (int a = 0; a < 3; ++a) {
+    lo[a] = hi[a] = pos(0, a);
+    for (std::size_t i = 1; i < n; ++i) {
+      lo[a] = std::min(lo[a], pos(i, a));
+      hi[a] = std::max(hi[a], pos(i, a));
+    }
+  }
+  long long bins[3];
+  for (int a = 0; a < 3; ++a)
+    bins[a] = std::max(1LL, static_cast<long long>((hi[a] - lo[a]) / bin_size) + 1);
+  std::vector<std::pair<long long, int>> key(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    long long c[3];
+    for (int a = 0; a < 3; ++a)
+      c[a] = std::min(bins[a] - 1, static_cast<long long>((pos(i, a) - lo[a]) / bin_size));
+    key[i] = {(c[2] * bins[1] + c[1]) * bins[0] + c[0], static_cast<int>(i)};
+  }
+  // Stable on equal bins, so the order is a function of the positions alone.
+  std::stable_sort(key.begin(), key.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  Kokkos::View<int*> perm("tessera::spatial_order::perm", n);
+  auto perm_h = Kokkos::create_mirror_view(perm);
+  for (std::size_t i = 0; i < n; ++i)
+    perm_h(i) = key[i].second;
+  Kokkos::deep_copy(perm, perm_h);
+  cells.for_each_field([&](auto field) {
+    using T = typename decltype(field)::non_const_value_type;
+    const std::size_t width = field.extent(1);
+    Kokkos::View<T**, Kokkos::LayoutRight> copy(
+        Kokkos::view_alloc(std::string("tessera::spatial_order::copy"), Kokkos::WithoutInitializing), n,
+        width);
+    Kokkos::parallel_for(
+        "tessera::spatial_order::gather", Kokkos::RangePolicy<>(0, n), KOKKOS_LAMBDA(const std::size_t i) {
+          for (std::size_t c = 0; c < width; ++c)
+            copy(i, c) = field(perm(i), c);
+        });
+    Kokkos::parallel_for(
+        "tessera::spatial_order::store", Kokkos::RangePolicy<>(0, n), KOKKOS_LAMBDA(const std::size_t i) {
+          for (std::size_t c = 0; c < width; ++c)
+            field(i, c) = copy(i, c);
+        });
+  });
+  Kokkos::fence();
+}
+
+} // namespace tessera
