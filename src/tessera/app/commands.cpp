@@ -6,12 +6,12 @@
 #include "tessera/io/deck.hpp"
 #include "tessera/io/deck_schema.hpp"
 #include "tessera/io/snapshot.hpp"
+#include "tessera/learn/petsc.hpp"
 #include "tessera/parallel/mpi.hpp"
 #include "tessera/sim/simulation.hpp"
 
 #include <Kokkos_Core.hpp>
 #include <hdf5.h>
-#include <petscsys.h>
 
 #include <filesystem>
 #include <fstream>
@@ -156,11 +156,7 @@ std::vector<std::pair<std::string, std::string>> build_info() {
   out.emplace_back("MPI", mpi_text + " (MPI " + std::to_string(major) + "." + std::to_string(minor) + ", " +
                               std::to_string(mpi::size(MPI_COMM_WORLD)) + " ranks)");
 
-  char petsc[256] = {0};
-  PetscGetVersion(petsc, sizeof petsc);
-  std::string petsc_text = petsc;
-  if (const auto c = petsc_text.find(','); c != std::string::npos) petsc_text.resize(c);
-  out.emplace_back("PETSc", petsc_text);
+  out.emplace_back("PETSc", petsc::version());
   out.emplace_back("SUNDIALS", sundials::version() + " (CVODE, CVODES, MPI N_Vector)");
 
   unsigned h5_major = 0, h5_minor = 0, h5_release = 0;
