@@ -92,13 +92,17 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
       output_(setup.output), signaling_(setup.signaling), range_(setup.interaction_range()) {
   rng_.seed = setup.seed;
   decomposition_ = std::make_unique<CartesianDecomposition>(comm, domain_, setup.rank_grid);
-  if (range_ > 0)
-    for (int a = 0; a < domain_.dim; ++a)
-      if (decomposition_->box_hi(a) - decomposition_->box_lo(a) < range_)
-        throw input_error(
-            "the rank boxes are " + format_number(decomposition_->box_hi(a) - decomposition_->box_lo(a)) +
-            " um wide along axis " + std::to_string(a) + ", less than the interaction range " +
-            format_number(range_) + " um: run on fewer ranks, set parallel.dims, or enlarge the domain");
+  // Every rank box has the same size, so every rank reaches the same verdict; agree() makes it one error.
+  mpi::agree(comm, [&] {
+    if (range_ <= 0) return;
+    for (int a = 0; a < domain_.dim; ++a) {
+      const double box = decomposition_->box_hi(a) - decomposition_->box_lo(a);
+      if (box < range_)
+        throw input_error("the rank boxes are " + format_number(box) + " um wide along axis " +
+                          std::to_string(a) + ", less than the interaction range " + format_number(range_) +
+                          " um: run on fewer ranks, set parallel.dims, or enlarge the domain");
+    }
+  });
   neighbour_ranks_ = neighbour_ranks(*decomposition_);
   cells_ = create_initial_tissue(*decomposition_, types_, setup.init, rng_, network_.n_genes());
   mechanics_ = std::make_unique<Mechanics>(setup.mechanics, domain_, setup.seed);
