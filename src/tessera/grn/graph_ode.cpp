@@ -214,13 +214,8 @@ void GraphOdeModel::update_shared() const {
                        table);
 }
 
-void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) const {
-  ScopedRegion region("tessera::grn::graph_ode::rhs");
+GraphOdeEdges GraphOdeModel::edges_for(ConstGeneState x) const {
   const int n_cells = static_cast<int>(x.extent(0));
-  const int G = n_genes_;
-  const GraphOdeArchitecture& arch = parameters_.architecture();
-  const ParameterLayout& layout = parameters_.layout();
-
   GraphOdeEdges edges;
   edges.prior_offsets = prior_offsets_;
   edges.prior_source = prior_source_;
@@ -237,6 +232,17 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
     // Collective (ghost ligands): every rank gathers, also one without cells.
     edges.ligand = ligand_exchange_->gather(x);
   }
+  return edges;
+}
+
+void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) const {
+  ScopedRegion region("tessera::grn::graph_ode::rhs");
+  const int n_cells = static_cast<int>(x.extent(0));
+  const int G = n_genes_;
+  const GraphOdeArchitecture& arch = parameters_.architecture();
+  const ParameterLayout& layout = parameters_.layout();
+
+  const GraphOdeEdges edges = edges_for(x);
   if (n_cells == 0) return;
   if (cell_type_.extent(0) < static_cast<std::size_t>(n_cells))
     throw runtime_error("graph_ode: cell types are set for " + std::to_string(cell_type_.extent(0)) +

@@ -7,6 +7,7 @@
 #include "tessera/grn/gene_network.hpp"
 #include "tessera/grn/graph_ode_parameters.hpp"
 #include "tessera/grn/signaling.hpp"
+#include "tessera/integrate/adjoint_rhs.hpp"
 #include "tessera/integrate/gene_rhs.hpp"
 
 #include <Kokkos_Core.hpp>
@@ -402,7 +403,7 @@ struct GraphOdeOptions {
   enum class DenseProducts { automatic, kokkos } dense = DenseProducts::automatic;
 };
 
-class GraphOdeModel : public CellGeneModel {
+class GraphOdeModel : public CellGeneModel, public AdjointGeneRhs {
 public:
   using execution_space = Kokkos::DefaultExecutionSpace;
   using memory_space = execution_space::memory_space;
@@ -423,6 +424,15 @@ public:
   // Collective when signalling is set (the ligand exchange runs inside).
   void evaluate(double t, ConstGeneState x, GeneState dxdt) const override;
 
+  // x_bar = lambda^T df/dx (owned cells x G, overwritten) and theta_bar += lambda^T df/dtheta (the layout of
+  // parameters().values()); either may be an empty View. Activations are recomputed tile by tile, never
+  // stored for all nodes. Subgradients at kinks follow the forward: ReLU'(0) = 0 and LeakyReLU'(0) = 0.2
+  // (the forward takes ReLU(v) = v only for v > 0 and LeakyReLU(v) = v only for v > 0.2 v). Ligand
+  // cotangents of ghost cells go back to their owners (reverse halo). Collective when signalling is set.
+  // In graph_ode_adjoint.cpp.
+  void vjp(double t, ConstGeneState x, ConstGeneState lambda, GeneState x_bar,
+           ParameterGradient theta_bar) const override;
+
   const GraphOdeParameters& parameters() const { return parameters_; }
   // The optimizer updates parameters().values() in place; the next evaluation uses them.
   GraphOdeParameters& parameters() { return parameters_; }
@@ -439,6 +449,12 @@ private:
   template <AttentionVariant Variant>
   void attention(const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
                  const GraphOdeEdges& edges) const;
+  GraphOdeEdges edges_for(ConstGeneState x) const; // collective when signalling is set
+  // The VJP of one tile (graph_ode_adjoint.cpp).
+  template <AttentionVariant Variant>
+  void vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstGeneState x, ConstGeneState lambda,
+                const GraphOdeEdges& edges, GeneState x_bar, ParameterGradient theta_bar) const;
+  void allocate_vjp_buffers() const;
 
   GraphOdeParameters parameters_;
   GraphOdeOptions options_;
@@ -464,6 +480,14 @@ private:
   mutable Kokkos::View<double**, Kokkos::LayoutRight> y_[2];
   mutable Kokkos::View<double**, Kokkos::LayoutRight> gat_scores_, gamma_;
   mutable GraphOdeLayerOne layer_one_;
+  // Work space of the VJP, allocated on its first use: per tile row the attention outputs m (K), z (KH),
+  // the activations of layers 1 .. L-1, two cotangent buffers, per-row parameter partials; and the ligand
+  // cotangents of owned and ghost cells.
+  mutable bool vjp_ready_ = false;
+  mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_m_, vjp_z_, vjp_partial_;
+  mutable std::vector<Kokkos::View<double**, Kokkos::LayoutRight>> vjp_activation_;
+  mutable Kokkos::View<double*> vjp_cotangent_[2], vjp_rho_partial_, vjp_partial_sum_;
+  mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_ligand_bar_;
 };
 
 // Collective on comm. The model of the deck's `grn.graph_ode`: parameters from `model_file` (read on rank 0,

@@ -177,4 +177,18 @@ Kokkos::View<const double**, Kokkos::LayoutRight> LigandExchange::gather(ConstGe
   return values_;
 }
 
+void LigandExchange::scatter_ligand_cotangents(Kokkos::View<double**, Kokkos::LayoutRight> ligand_bar,
+                                               GeneState x_bar) const {
+  if (halo_) halo_->scatter_add<double>(ligand_bar);
+  const auto genes = genes_;
+  const std::size_t cols = genes_host_.size();
+  // One thread per owned cell: a gene may be the ligand of one column only, but keep the row to one thread.
+  Kokkos::parallel_for(
+      "tessera::signaling::add_ligand_cotangents", Kokkos::RangePolicy<>(0, x_bar.extent(0)),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        for (std::size_t c = 0; c < cols; ++c)
+          x_bar(i, genes(c)) += ligand_bar(i, c);
+      });
+}
+
 } // namespace tessera

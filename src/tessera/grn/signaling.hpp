@@ -66,6 +66,15 @@ public:
   // values for ghost rows. The returned View is reused by the next call.
   Kokkos::View<const double**, Kokkos::LayoutRight> gather(ConstGeneState x) const;
 
+  // Rows of gather()'s result that hold values: owned, then ghost.
+  std::size_t n_rows() const { return n_owned_ + n_ghost_; }
+  // Collective. The adjoint of gather(): `ligand_bar` holds cotangents of gather()'s values (at least
+  // n_rows() rows); ghost rows are sent back and summed by their owners (reverse halo, which also changes
+  // the owned rows of `ligand_bar`), then x_bar(r, ligand_genes[c]) += ligand_bar(r, c) for the owned rows
+  // r < x_bar.extent(0).
+  void scatter_ligand_cotangents(Kokkos::View<double**, Kokkos::LayoutRight> ligand_bar,
+                                 GeneState x_bar) const;
+
   Kokkos::View<const int*> ligand_genes() const { return genes_; }
   int n_ligands() const { return static_cast<int>(genes_host_.size()); }
   // Column of gene `g` in gather()'s result, or -1 when g is not a ligand.

@@ -1,0 +1,510 @@
+// Vector-Jacobian products of the `graph_ode` RHS (SPEC §3.3): the reverse sweep through the decay, the
+// MLP (BLAS products with transposes), the first layer and the attention of every node, tile by tile.
+#include "tessera/core/error.hpp"
+#include "tessera/grn/graph_ode.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+
+namespace tessera {
+
+namespace {
+
+using Matrix = Kokkos::View<double**, Kokkos::LayoutRight>;
+using Unmanaged = Kokkos::MemoryTraits<Kokkos::Unmanaged>;
+using RawMatrix = Kokkos::View<double**, Kokkos::LayoutRight, GraphOdeModel::memory_space, Unmanaged>;
+using execution_space = GraphOdeModel::execution_space;
+
+constexpr bool blas_reaches_memory =
+    Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, GraphOdeModel::memory_space>::accessible;
+
+// The derivatives of the activations, with the forward's conventions at 0: ReLU(v) = v only for v > 0, so
+// ReLU'(0) = 0; LeakyReLU(v) = max(v, 0.2 v) = v only for v > 0, so LeakyReLU'(0) = 0.2.
+KOKKOS_INLINE_FUNCTION double leaky_relu_slope(double v) {
+  return v > 0.2 * v ? 1.0 : 0.2;
+}
+
+// Recomputes a tile's forward activations: m^h (rows x K), z = ReLU(w^h m^h + b0^h) (rows x KH) and layer 1
+// from the same piecewise-linear table as the forward (so the ReLU masks agree with evaluate()).
+template <AttentionVariant Variant>
+struct GraphOdeVjpForwardFunctor {
+  GraphOdeAttentionFunctor<Variant> attention; // its y is layer 1's output
+  const double* w = nullptr;
+  const double* b0 = nullptr;
+  Matrix m, z;
+  KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
+    const int cell = attention.tile.cell(r);
+    const int k = r % attention.tile.n_genes;
+    const double x_k = attention.x(cell, k);
+    const int heads = attention.heads, hidden = attention.hidden;
+    const int width = static_cast<int>(attention.y.extent(1));
+    for (int o = 0; o < width; ++o)
+      attention.y(r, o) = 0.0;
+    for (int h = 0; h < heads; ++h) {
+      double mh;
+      if constexpr (Variant == AttentionVariant::gat) {
+        mh = attention.attend(cell, k, x_k,
+                              GatLogit{x_k * attention.gat_scores[h], attention.gat_scores[heads + h]});
+      } else {
+        const int head = h * hidden;
+        mh = attention.attend(
+            cell, k, x_k,
+            Gatv2Logit{attention.a + head, attention.v_src + head, attention.v_dst + head, x_k, hidden});
+      }
+      m(r, h) = mh;
+      for (int d = 0; d < hidden; ++d) {
+        const double v = w[h * hidden + d] * mh + b0[h * hidden + d];
+        z(r, h * hidden + d) = v > 0.0 ? v : 0.0;
+      }
+      const GraphOdeLayerOne& table = attention.layer_one;
+      const int i = table.interval(attention.set, h, mh);
+      for (int o = 0; o < width; ++o)
+        attention.y(r, o) += table.slope(attention.set, h, i, o) * mh + table.offset(attention.set, h, i, o);
+    }
+    if (attention.activate)
+      for (int o = 0; o < width; ++o)
+        attention.y(r, o) = attention.y(r, o) > 0.0 ? attention.y(r, o) : 0.0;
+  }
+};
+
+// The output and the decay: the cotangent of W_L y + b_L is lambda(i, k); -gamma_k x_ik gives x_bar and the
+// per-row term of rho_bar_k (d softplus / d rho = sigmoid(rho)).
+struct GraphOdeVjpOutputFunctor {
+  ConstGeneState x, lambda;
+  GeneState x_bar; // may be empty
+  GraphOdeTile tile;
+  RawMatrix cotangent; // rows x 1
+  Kokkos::View<double*> rho_partial;
+  const double* gamma = nullptr;
+  const double* rho = nullptr;
+  KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
+    const int cell = tile.cell(r);
+    const int k = r % tile.n_genes;
+    const double g = lambda(cell, k);
+    cotangent(r, 0) = g;
+    if (x_bar.extent(0)) x_bar(cell, k) -= g * gamma[k];
+    rho_partial(r) = -g * x(cell, k) / (1.0 + math::exp(-rho[k]));
+  }
+};
+
+// rho_bar_k += sum over the tile's rows of gene k, in row order (deterministic).
+struct GraphOdeVjpDecayFunctor {
+  Kokkos::View<const double*> rho_partial;
+  int rows = 0, n_genes = 0;
+  double* rho_bar = nullptr;
+  KOKKOS_INLINE_FUNCTION void operator()(const int k) const {
+    double sum = 0.0;
+    for (int r = k; r < rows; r += n_genes)
+      sum += rho_partial(r);
+    rho_bar[k] += sum;
+  }
+};
+
+// out[c] += sum_r a(r, c): bias gradients and per-row parameter partials, one thread per column.
+struct GraphOdeVjpColumnSumFunctor {
+  RawMatrix a;
+  double* out = nullptr;
+  bool accumulate = true;
+  KOKKOS_INLINE_FUNCTION void operator()(const int c) const {
+    double sum = 0.0;
+    for (int r = 0; r < static_cast<int>(a.extent(0)); ++r)
+      sum += a(r, c);
+    out[c] = (accumulate ? out[c] : 0.0) + sum;
+  }
+};
+
+// In place cotangent(r, j) *= ReLU'(u(r, j)), with y = ReLU(u) > 0 exactly when u > 0.
+struct GraphOdeVjpMaskFunctor {
+  RawMatrix cotangent;
+  Kokkos::View<const double**, Kokkos::LayoutRight> y;
+  KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
+    for (int j = 0; j < static_cast<int>(cotangent.extent(1)); ++j)
+      if (!(y(r, j) > 0.0)) cotangent(r, j) = 0.0;
+  }
+};
+
+// Portable products of the backward pass, where BLAS cannot reach the memory.
+// weight_bar(o, j) += sum_r cotangent(r, o) a(r, j)
+struct GraphOdeVjpWeightFunctor {
+  RawMatrix cotangent, a;
+  double* weight_bar = nullptr;
+  KOKKOS_INLINE_FUNCTION void operator()(const int o, const int j) const {
+    double sum = 0.0;
+    for (int r = 0; r < static_cast<int>(a.extent(0)); ++r)
+      sum += cotangent(r, o) * a(r, j);
+    weight_bar[o * a.extent(1) + j] += sum;
+  }
+};
+// a_bar(r, j) = sum_o cotangent(r, o) W(o, j)
+struct GraphOdeVjpInputFunctor {
+  RawMatrix cotangent, a_bar;
+  const double* weight = nullptr;
+  KOKKOS_INLINE_FUNCTION void operator()(const int r, const int j) const {
+    double sum = 0.0;
+    for (int o = 0; o < static_cast<int>(cotangent.extent(1)); ++o)
+      sum += cotangent(r, o) * weight[o * a_bar.extent(1) + j];
+    a_bar(r, j) = sum;
+  }
+};
+
+// The first layer's units and the attention of one cell's nodes (one thread per cell, so the cotangents of
+// the cell's own genes need no atomics; those of neighbours' ligands do). Per row it leaves the partials of
+// the head parameters in `partial`: [0, KH) w (from z), [KH, 2KH) b0, then GAT: [2KH, 2KH+K) d/d(a_dst.w),
+// [2KH+K, 2KH+2K) d/d(a_src.w); GATv2: [2KH, 3KH) a, [3KH, 4KH) v_src, [4KH, 5KH) v_dst.
+template <AttentionVariant Variant>
+struct GraphOdeVjpAttentionFunctor {
+  GraphOdeAttentionFunctor<Variant> attention; // the edges, the per-set values, the tile
+  const double* w = nullptr;
+  const double* b0 = nullptr;
+  Kokkos::View<const double**, Kokkos::LayoutRight> m;
+  RawMatrix z_bar; // rows x KH: the cotangent of z
+  Matrix partial;
+  GeneState x_bar;   // may be empty
+  Matrix ligand_bar; // owned + ghost rows x ligand columns
+
+  // Calls visit(h_u, w_u, kind, a, b) for every in-edge of node (cell, k), in the forward's order: the self
+  // loop (kind 0), prior edges (kind 1, a = source gene), ligands (kind 2, a = source row, b = column).
+  template <class Visit>
+  KOKKOS_INLINE_FUNCTION void for_each_edge(int cell, int k, double x_k, Visit&& visit) const {
+    const GraphOdeEdges& edges = attention.edges;
+    visit(x_k, 1.0, 0, k, 0);
+    const int row = attention.cell_type(cell) * attention.tile.n_genes + k;
+    for (int e = edges.prior_offsets(row); e < edges.prior_offsets(row + 1); ++e) {
+      const int j = edges.prior_source(e);
+      visit(attention.x(cell, j), 1.0, 1, j, 0);
+    }
+    if (edges.signaling)
+      for (int q = edges.receptor_offsets(k); q < edges.receptor_offsets(k + 1); ++q) {
+        const int column = edges.receptor_column(q);
+        for (int n = edges.neighbour_offsets(cell); n < edges.neighbour_offsets(cell + 1); ++n) {
+          const int source = edges.neighbour_source(n);
+          visit(edges.ligand(source, column),
+                edges.neighbour_weight.extent(0) ? edges.neighbour_weight(n) : 1.0, 2, source, column);
+        }
+      }
+  }
+
+  // GAT: e = LeakyReLU(s_dst x_k + s_src h); GATv2: e = sum_d a_d LeakyReLU(v_dst_d x_k + v_src_d h).
+  KOKKOS_INLINE_FUNCTION double logit(int h, double x_k, double hu) const {
+    if constexpr (Variant == AttentionVariant::gat) {
+      return GatLogit{x_k * attention.gat_scores[h], attention.gat_scores[attention.heads + h]}(hu);
+    } else {
+      const int head = h * attention.hidden;
+      return Gatv2Logit{attention.a + head, attention.v_src + head, attention.v_dst + head, x_k,
+                        attention.hidden}(hu);
+    }
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(const int c) const {
+    const int G = attention.tile.n_genes;
+    const int heads = attention.heads, hidden = attention.hidden, KH = heads * hidden;
+    for (int k = 0; k < G; ++k) {
+      const int r = c * G + k;
+      const int cell = attention.tile.cell(r);
+      const double x_k = attention.x(cell, k);
+      const int width = static_cast<int>(partial.extent(1));
+      for (int j = 0; j < width; ++j)
+        partial(r, j) = 0.0;
+      double x_k_bar = 0.0;
+      for (int h = 0; h < heads; ++h) {
+        const double mh = m(r, h);
+        // z_d = ReLU(w_d m + b0_d)
+        double m_bar = 0.0;
+        for (int d = 0; d < hidden; ++d) {
+          const int u = h * hidden + d;
+          const double pre_bar = w[u] * mh + b0[u] > 0.0 ? z_bar(r, u) : 0.0;
+          partial(r, u) = pre_bar * mh;
+          partial(r, KH + u) = pre_bar;
+          m_bar += pre_bar * w[u];
+        }
+        if (m_bar == 0.0) continue;
+        // m = sum_u alpha_u c_u, c_u = w_u h_u, alpha = softmax(e): pass 1 finds the largest logit and the
+        // max-subtracted denominator, pass 2 gives d m / d e_u = alpha_u (c_u - m) and d m / d h_u = alpha_u
+        // w_u.
+        double top = -HUGE_VAL;
+        for_each_edge(cell, k, x_k, [&](double hu, double, int, int, int) {
+          const double e = logit(h, x_k, hu);
+          top = e > top ? e : top;
+        });
+        double denominator = 0.0, numerator = 0.0;
+        for_each_edge(cell, k, x_k, [&](double hu, double wu, int, int, int) {
+          const double p = math::exp(logit(h, x_k, hu) - top);
+          denominator += p;
+          numerator += p * wu * hu;
+        });
+        const double m_soft = numerator / denominator;
+        for_each_edge(cell, k, x_k, [&](double hu, double wu, int kind, int a, int b) {
+          const double alpha = math::exp(logit(h, x_k, hu) - top) / denominator;
+          const double e_bar = m_bar * alpha * (wu * hu - m_soft);
+          double hu_bar = m_bar * alpha * wu;
+          if constexpr (Variant == AttentionVariant::gat) {
+            const double s_dst = attention.gat_scores[h], s_src = attention.gat_scores[heads + h];
+            const double pre_bar = e_bar * leaky_relu_slope(s_dst * x_k + s_src * hu);
+            x_k_bar += pre_bar * s_dst;
+            hu_bar += pre_bar * s_src;
+            partial(r, 2 * KH + h) += pre_bar * x_k;
+            partial(r, 2 * KH + heads + h) += pre_bar * hu;
+          } else {
+            for (int d = 0; d < hidden; ++d) {
+              const int u = h * hidden + d;
+              const double pre = attention.v_dst[u] * x_k + attention.v_src[u] * hu;
+              const double pre_bar = e_bar * attention.a[u] * leaky_relu_slope(pre);
+              partial(r, 2 * KH + u) += e_bar * leaky_relu(pre);
+              partial(r, 3 * KH + u) += pre_bar * hu;
+              partial(r, 4 * KH + u) += pre_bar * x_k;
+              x_k_bar += pre_bar * attention.v_dst[u];
+              hu_bar += pre_bar * attention.v_src[u];
+            }
+          }
+          if (!x_bar.extent(0)) return;
+          if (kind == 0)
+            x_k_bar += hu_bar;
+          else if (kind == 1)
+            x_bar(cell, a) += hu_bar;
+          else
+            Kokkos::atomic_add(&ligand_bar(a, b), hu_bar);
+        });
+      }
+      if (x_bar.extent(0)) x_bar(cell, k) += x_k_bar;
+    }
+  }
+};
+
+// The head parameters' gradients from the column sums of the partials (one thread per unit (h, d)):
+// GAT's scores s_dst = a_dst . w and s_src = a_src . w spread back onto a_dst, a_src and w.
+struct GraphOdeVjpHeadFunctor {
+  const double* sum = nullptr; // column sums of the partials
+  const double* theta = nullptr;
+  double* theta_bar = nullptr;
+  bool gat = true;
+  int heads = 1, hidden = 1;
+  int w = 0, b0 = 0, a_src = 0, a_dst = 0, a = 0, v_src = 0, v_dst = 0; // offsets
+  KOKKOS_INLINE_FUNCTION void operator()(const int u) const {
+    const int KH = heads * hidden, h = u / hidden;
+    theta_bar[w + u] += sum[u];
+    theta_bar[b0 + u] += sum[KH + u];
+    if (gat) {
+      const double s_dst_bar = sum[2 * KH + h], s_src_bar = sum[2 * KH + heads + h];
+      theta_bar[w + u] += s_dst_bar * theta[a_dst + u] + s_src_bar * theta[a_src + u];
+      theta_bar[a_dst + u] += s_dst_bar * theta[w + u];
+      theta_bar[a_src + u] += s_src_bar * theta[w + u];
+    } else {
+      theta_bar[a + u] += sum[2 * KH + u];
+      theta_bar[v_src + u] += sum[3 * KH + u];
+      theta_bar[v_dst + u] += sum[4 * KH + u];
+    }
+  }
+};
+
+} // namespace
+
+void GraphOdeModel::allocate_vjp_buffers() const {
+  if (vjp_ready_) return;
+  const GraphOdeArchitecture& a = parameters_.architecture();
+  const std::size_t rows = static_cast<std::size_t>(tile_cells_) * static_cast<std::size_t>(n_genes_);
+  const int KH = a.heads * a.hidden, M = a.mlp_width, L = a.mlp_layers;
+  vjp_m_ = Matrix("tessera::grn::graph_ode::vjp_m", rows, a.heads);
+  vjp_z_ = Matrix("tessera::grn::graph_ode::vjp_z", rows, KH);
+  const int partials = 2 * KH + (a.variant == AttentionVariant::gat ? 2 * a.heads : 3 * KH);
+  vjp_partial_ = Matrix("tessera::grn::graph_ode::vjp_partial", rows, partials);
+  vjp_partial_sum_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_partial_sum", partials);
+  vjp_activation_.assign(static_cast<std::size_t>(std::max(L, 2)), Matrix());
+  for (int l = 1; l < std::max(L, 2); ++l)
+    vjp_activation_[l] = Matrix("tessera::grn::graph_ode::vjp_activation", rows, L == 1 ? 1 : M);
+  const std::size_t widest = static_cast<std::size_t>(std::max(KH, M));
+  for (auto& c : vjp_cotangent_)
+    c = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_cotangent", rows * widest);
+  vjp_rho_partial_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_rho_partial", rows);
+  vjp_ready_ = true;
+}
+
+template <AttentionVariant Variant>
+void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
+                             ConstGeneState lambda, const GraphOdeEdges& edges, GeneState x_bar,
+                             ParameterGradient theta_bar) const {
+  const ParameterLayout& layout = parameters_.layout();
+  const GraphOdeArchitecture& arch = parameters_.architecture();
+  const int L = arch.mlp_layers, M = arch.mlp_width, K = arch.heads, H = arch.hidden, KH = K * H;
+  const int G = n_genes_;
+  const std::size_t stride = parameters_.values().extent(1);
+  const double* theta = parameters_.values().data() + set * stride;
+  // Parameter cotangents go to a scratch row when the caller wants x_bar only.
+  double* theta_bar_set = theta_bar.extent(0) ? theta_bar.data() + set * stride : nullptr;
+  Kokkos::View<double*> scratch;
+  if (!theta_bar_set) {
+    scratch = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_scratch", stride);
+    theta_bar_set = scratch.data();
+  }
+  const auto offset = [&](const std::string& name) { return static_cast<int>(layout.tensor(name).offset); };
+  const auto range = Kokkos::RangePolicy<execution_space>(space_, 0, rows);
+  const auto tile_rows = std::make_pair(0, rows);
+
+  // ---- Forward, recomputed for this tile: m, z, y_1 .. y_{L-1}.
+  GraphOdeAttentionFunctor<Variant> attention;
+  attention.x = x;
+  attention.cell_type = cell_type_;
+  attention.tile = tile;
+  attention.edges = edges;
+  attention.layer_one = layer_one_;
+  attention.set = set;
+  attention.heads = K;
+  attention.hidden = H;
+  if constexpr (Variant == AttentionVariant::gatv2) {
+    attention.a = theta + offset("a");
+    attention.v_src = theta + offset("v_src");
+    attention.v_dst = theta + offset("v_dst");
+  }
+  attention.gat_scores = gat_scores_.data() + set * gat_scores_.extent(1);
+  attention.activate = L >= 2;
+  attention.y = Kokkos::subview(vjp_activation_[1], tile_rows, Kokkos::ALL);
+  GraphOdeVjpForwardFunctor<Variant> forward{attention, theta + offset("w"), theta + offset("b0"),
+                                             Kokkos::subview(vjp_m_, tile_rows, Kokkos::ALL),
+                                             Kokkos::subview(vjp_z_, tile_rows, Kokkos::ALL)};
+  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_forward", range, forward);
+  for (int l = 2; l < L; ++l) {
+    const auto next = Kokkos::subview(vjp_activation_[l], tile_rows, Kokkos::ALL);
+    dense_product(rows, M, M, vjp_activation_[l - 1].data(), theta + offset("W" + std::to_string(l)),
+                  next.data());
+    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_bias_relu", range,
+                         GraphOdeBiasReluFunctor{next, theta + offset("b" + std::to_string(l))});
+  }
+
+  // ---- Backward: the output and decay, then layers L .. 1 (W_l_bar += cotangent^T input, b_l_bar +=
+  // column sums, input cotangent = cotangent W_l, masked by ReLU' of the input when it is a hidden layer).
+  int current = 0;
+  RawMatrix cotangent(vjp_cotangent_[0].data(), rows, 1);
+  GraphOdeVjpOutputFunctor out{x,
+                               lambda,
+                               x_bar,
+                               tile,
+                               cotangent,
+                               vjp_rho_partial_,
+                               gamma_.data() + set * gamma_.extent(1),
+                               theta + offset("decay_rho")};
+  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_output", range, out);
+  Kokkos::parallel_for(
+      "tessera::grn::graph_ode::vjp_decay", Kokkos::RangePolicy<execution_space>(space_, 0, G),
+      GraphOdeVjpDecayFunctor{vjp_rho_partial_, rows, G, theta_bar_set + offset("decay_rho")});
+  for (int l = L; l >= 1; --l) {
+    const int in = l == 1 ? KH : M, out_width = l == L ? 1 : M;
+    const double* input = l == 1 ? vjp_z_.data() : vjp_activation_[l - 1].data();
+    const double* weight = theta + offset("W" + std::to_string(l));
+    double* weight_bar = theta_bar_set + offset("W" + std::to_string(l));
+    Kokkos::parallel_for(
+        "tessera::grn::graph_ode::vjp_bias", Kokkos::RangePolicy<execution_space>(space_, 0, out_width),
+        GraphOdeVjpColumnSumFunctor{cotangent, theta_bar_set + offset("b" + std::to_string(l))});
+    RawMatrix input_bar(vjp_cotangent_[1 - current].data(), rows, in);
+    bool done = false;
+    if constexpr (blas_reaches_memory) {
+      if (options_.dense == GraphOdeOptions::DenseProducts::automatic) {
+        space_.fence(); // the kernels that wrote the operands must be done before BLAS reads them
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_width, in, rows, 1.0, cotangent.data(),
+                    out_width, input, in, 1.0, weight_bar, in);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out_width, 1.0, cotangent.data(),
+                    out_width, weight, in, 0.0, input_bar.data(), in);
+        done = true;
+      }
+    }
+    if (!done) {
+      const RawMatrix input_view(const_cast<double*>(input), rows, in);
+      Kokkos::parallel_for(
+          "tessera::grn::graph_ode::vjp_weight",
+          Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(space_, {0, 0}, {out_width, in}),
+          GraphOdeVjpWeightFunctor{cotangent, input_view, weight_bar});
+      Kokkos::parallel_for(
+          "tessera::grn::graph_ode::vjp_input",
+          Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(space_, {0, 0}, {rows, in}),
+          GraphOdeVjpInputFunctor{cotangent, input_bar, weight});
+    }
+    if (l >= 2)
+      Kokkos::parallel_for(
+          "tessera::grn::graph_ode::vjp_mask", range,
+          GraphOdeVjpMaskFunctor{input_bar, Kokkos::subview(vjp_activation_[l - 1], tile_rows, Kokkos::ALL)});
+    current = 1 - current;
+    cotangent = input_bar;
+  }
+
+  // ---- The first layer's units and the attention: cotangent now holds z_bar (rows x KH).
+  GraphOdeVjpAttentionFunctor<Variant> backward;
+  backward.attention = attention;
+  backward.w = theta + offset("w");
+  backward.b0 = theta + offset("b0");
+  backward.m = Kokkos::subview(vjp_m_, tile_rows, Kokkos::ALL);
+  backward.z_bar = cotangent;
+  backward.partial = Kokkos::subview(vjp_partial_, tile_rows, Kokkos::ALL);
+  backward.x_bar = x_bar;
+  backward.ligand_bar = vjp_ligand_bar_;
+  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_attention",
+                       Kokkos::RangePolicy<execution_space>(space_, 0, rows / G), backward);
+  const int partials = static_cast<int>(vjp_partial_.extent(1));
+  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_partial_sum",
+                       Kokkos::RangePolicy<execution_space>(space_, 0, partials),
+                       GraphOdeVjpColumnSumFunctor{RawMatrix(vjp_partial_.data(), rows, partials),
+                                                   vjp_partial_sum_.data(), false});
+  GraphOdeVjpHeadFunctor head;
+  head.sum = vjp_partial_sum_.data();
+  head.theta = theta;
+  head.theta_bar = theta_bar_set;
+  head.gat = Variant == AttentionVariant::gat;
+  head.heads = K;
+  head.hidden = H;
+  head.w = offset("w");
+  head.b0 = offset("b0");
+  if (head.gat) {
+    head.a_src = offset("a_src");
+    head.a_dst = offset("a_dst");
+  } else {
+    head.a = offset("a");
+    head.v_src = offset("v_src");
+    head.v_dst = offset("v_dst");
+  }
+  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_heads",
+                       Kokkos::RangePolicy<execution_space>(space_, 0, KH), head);
+  if (scratch.extent(0)) space_.fence(); // the scratch row dies with this scope
+}
+
+void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, GeneState x_bar,
+                        ParameterGradient theta_bar) const {
+  ScopedRegion region("tessera::grn::graph_ode::vjp");
+  const int n_cells = static_cast<int>(x.extent(0));
+  const GraphOdeArchitecture& arch = parameters_.architecture();
+  if (lambda.extent(0) != x.extent(0) || (x_bar.extent(0) && x_bar.extent(0) != x.extent(0)))
+    throw runtime_error("graph_ode: vjp needs x, lambda and x_bar of the same number of cells");
+  if (theta_bar.extent(0) && (theta_bar.extent(0) != parameters_.values().extent(0) ||
+                              theta_bar.extent(1) != parameters_.values().extent(1)))
+    throw runtime_error("graph_ode: theta_bar must have the shape of parameters().values()");
+  const GraphOdeEdges edges = edges_for(x); // collective
+  if (x_bar.extent(0)) Kokkos::deep_copy(space_, x_bar, 0.0);
+  if (edges.signaling) {
+    const std::size_t ligand_rows = std::max(ligand_exchange_->n_rows(), x.extent(0));
+    const std::size_t columns = static_cast<std::size_t>(ligand_exchange_->n_ligands());
+    if (vjp_ligand_bar_.extent(0) < ligand_rows || vjp_ligand_bar_.extent(1) != columns)
+      vjp_ligand_bar_ =
+          Matrix("tessera::grn::graph_ode::vjp_ligand_bar", ligand_rows + ligand_rows / 4 + 8, columns);
+    Kokkos::deep_copy(space_, vjp_ligand_bar_, 0.0);
+  }
+  if (n_cells > 0) {
+    if (cell_type_.extent(0) < static_cast<std::size_t>(n_cells))
+      throw runtime_error("graph_ode: cell types are set for " + std::to_string(cell_type_.extent(0)) +
+                          " cells, the state has " + std::to_string(n_cells));
+    group_cells(n_cells);
+    update_shared();
+    allocate_vjp_buffers();
+    for (int set = 0; set < parameters_.n_sets(); ++set)
+      for (int first = set_begin_[set]; first < set_begin_[set + 1]; first += tile_cells_) {
+        const int rows = std::min(tile_cells_, set_begin_[set + 1] - first) * n_genes_;
+        const GraphOdeTile tile{order_, parameters_.n_sets() > 1, first, n_genes_};
+        if (arch.variant == AttentionVariant::gat)
+          vjp_tile<AttentionVariant::gat>(tile, rows, set, x, lambda, edges, x_bar, theta_bar);
+        else
+          vjp_tile<AttentionVariant::gatv2>(tile, rows, set, x, lambda, edges, x_bar, theta_bar);
+      }
+  }
+  // Collective: every rank sends its ghosts' ligand cotangents back, also one without cells.
+  if (edges.signaling && x_bar.extent(1) > 0)
+    ligand_exchange_->scatter_ligand_cotangents(vjp_ligand_bar_, x_bar);
+  space_.fence();
+}
+
+} // namespace tessera

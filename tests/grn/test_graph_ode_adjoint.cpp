@@ -1,0 +1,458 @@
+// Vector-Jacobian products of the `graph_ode` RHS (SPEC §3.3) against central finite differences of
+// <lambda, f(x, theta)>, f computed by a reference written here from the SPEC formulas (plain loops,
+// two-pass softmax, no code shared with the model), for every architecture option.
+#include "tessera/grn/graph_ode.hpp"
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
+
+using namespace tessera;
+
+namespace {
+
+// ---- The small tissue of test_graph_ode.cpp: 7 cells of 2 types, 5 genes, 3 LR pairs (two on one
+// receptor), a hand-built signalling graph with an autocrine cell and a cell that hears nobody.
+
+const std::vector<std::string> gene_names{"A", "B", "C", "D", "E"};
+const std::vector<std::string> type_names{"epi", "mes"};
+const std::vector<int> cell_types{0, 1, 1, 0, 1, 0, 0};
+constexpr int n_cells = 7;
+constexpr int n_genes = 5;
+
+GeneNetwork small_network() {
+  GeneNetwork net;
+  net.model = "graph_ode";
+  net.genes = gene_names;
+  // type -1 = every type. Includes a duplicate (B->C given for "*" and for epi) and a self edge (D->D),
+  // which the graph holds once and not at all (every node has its own self loop).
+  net.edges = {{-1, 0, 1, +1, 1, 0.5, 2}, {-1, 1, 2, -1, 1, 0.5, 2}, {0, 1, 2, +1, 1, 0.5, 2},
+               {0, 3, 0, +1, 1, 0.5, 2},  {1, 4, 0, -1, 1, 0.5, 2},  {1, 2, 3, +1, 1, 0.5, 2},
+               {-1, 3, 3, +1, 1, 0.5, 2}, {0, 0, 4, +1, 1, 0.5, 2},  {0, 2, 4, +1, 1, 0.5, 2}};
+  return net;
+}
+
+std::vector<LigandReceptorPair> small_pairs() {
+  LigandReceptorPair a, b, c;
+  a.ligand = 0; // A -> D
+  a.receptor = 3;
+  b.ligand = 2; // C -> D
+  b.receptor = 3;
+  c.ligand = 1; // B -> E
+  c.receptor = 4;
+  return {a, b, c};
+}
+
+// Who signals to whom, with weights; cell 2 hears itself (autocrine), cell 5 hears nobody.
+struct HostGraph {
+  std::vector<int> offsets{0, 2, 5, 6, 8, 8, 8, 10};
+  std::vector<int> source{1, 3, 0, 2, 4, 4, 2, 6, 0, 3};
+  std::vector<double> weight{0.8, 0.3, 1.0, 1.0, 0.25, 0.6, 0.45, 0.9, 0.7, 0.15};
+};
+
+template <class T>
+Kokkos::View<T*> device_copy(const std::string& label, const std::vector<T>& v) {
+  Kokkos::View<T*> out(label, v.size());
+  auto h = Kokkos::create_mirror_view(out);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    h(i) = v[i];
+  Kokkos::deep_copy(out, h);
+  return out;
+}
+
+SignalingGraph device_graph(const HostGraph& g) {
+  SignalingGraph out;
+  out.offsets = device_copy("offsets", g.offsets);
+  out.source = device_copy("source", g.source);
+  out.weight = device_copy("weight", g.weight);
+  out.n_owned = n_cells;
+  return out;
+}
+
+std::vector<std::vector<double>> random_state(unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-0.3,
+                                           2.0); // a few negative values: the RHS must not assume x >= 0
+  std::vector<std::vector<double>> x(n_cells, std::vector<double>(n_genes));
+  for (auto& row : x)
+    for (double& v : row)
+      v = u(rng);
+  return x;
+}
+
+GeneState to_device(const std::vector<std::vector<double>>& x) {
+  GeneState out("x", x.size(), x.empty() ? 0 : x[0].size());
+  auto h = Kokkos::create_mirror_view(out);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    for (std::size_t k = 0; k < x[i].size(); ++k)
+      h(i, k) = x[i][k];
+  Kokkos::deep_copy(out, h);
+  return out;
+}
+
+std::vector<std::vector<double>> to_host(const GeneState& x) {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+  std::vector<std::vector<double>> out(x.extent(0), std::vector<double>(x.extent(1)));
+  for (std::size_t i = 0; i < x.extent(0); ++i)
+    for (std::size_t k = 0; k < x.extent(1); ++k)
+      out[i][k] = h(i, k);
+  return out;
+}
+
+// Every tensor, biases included, drawn from U(-scale, scale) so that no term of the RHS is trivially zero.
+void randomize(GraphOdeParameters& p, unsigned seed, double scale = 1.0) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-scale, scale);
+  for (int s = 0; s < p.n_sets(); ++s)
+    for (const TensorSpec& t : p.layout().tensors()) {
+      std::vector<double> v(t.size());
+      for (double& e : v)
+        e = u(rng);
+      p.set_tensor(s, t.name, v);
+    }
+}
+
+// ---- The reference: SPEC §2.2 written out literally, on host copies of the parameters. `pattern` records
+// the sign of every ReLU / LeakyReLU argument, so that a finite difference can tell when its +-h crosses a
+// kink (the function is smooth between kinks, and the pattern is constant there).
+
+using HostTheta = std::vector<std::map<std::string, std::vector<double>>>; // [set][tensor]
+
+HostTheta host_theta(const GraphOdeParameters& p) {
+  HostTheta theta(static_cast<std::size_t>(p.n_sets()));
+  for (int s = 0; s < p.n_sets(); ++s)
+    for (const TensorSpec& t : p.layout().tensors())
+      theta[s][t.name] = p.tensor(s, t.name);
+  return theta;
+}
+
+struct Evaluation {
+  double objective = 0.0; // <lambda, f>
+  double scale = 0.0;     // sum |lambda_ik f_ik|: the size of rounding errors in the objective
+  std::vector<char> pattern;
+};
+
+Evaluation reference_objective(const GraphOdeArchitecture& a, const HostTheta& theta_sets,
+                               const GeneNetwork& net, const std::vector<std::vector<double>>& x,
+                               const std::vector<std::vector<double>>& lambda, const HostGraph* graph) {
+  const int K = a.heads, H = a.hidden, L = a.mlp_layers;
+  const std::vector<LigandReceptorPair> pairs = small_pairs();
+  Evaluation out;
+  auto leaky = [&](double v) {
+    out.pattern.push_back(v > 0);
+    return v > 0 ? v : 0.2 * v;
+  };
+  auto relu = [&](double v) {
+    out.pattern.push_back(v > 0);
+    return v > 0 ? v : 0.0;
+  };
+  for (int i = 0; i < n_cells; ++i) {
+    const int c = cell_types[i];
+    const auto& theta = theta_sets[a.share == ParameterSharing::all ? 0 : c];
+    auto T = [&](const std::string& name, int e) { return theta.at(name)[static_cast<std::size_t>(e)]; };
+    for (int k = 0; k < n_genes; ++k) {
+      std::vector<std::pair<double, double>> in{{x[i][k], 1.0}};
+      std::set<int> sources;
+      for (int j = 0; j < n_genes; ++j)
+        if (j != k && a.prior == PriorGraph::dense) sources.insert(j);
+      if (a.prior == PriorGraph::edges)
+        for (const RegulatoryEdge& e : net.edges)
+          if ((e.type == -1 || e.type == c) && e.target == k && e.source != k) sources.insert(e.source);
+      for (int j : sources)
+        in.push_back({x[i][j], 1.0});
+      if (graph)
+        for (const LigandReceptorPair& pair : pairs)
+          if (pair.receptor == k)
+            for (int e = graph->offsets[i]; e < graph->offsets[i + 1]; ++e)
+              in.push_back({x[graph->source[e]][pair.ligand], graph->weight[e]});
+
+      std::vector<double> z(K * H);
+      for (int h = 0; h < K; ++h) {
+        std::vector<double> logits;
+        for (const auto& edge : in) {
+          const double hu = edge.first;
+          double e = 0.0;
+          if (a.variant == AttentionVariant::gat) {
+            double dst = 0.0, src = 0.0;
+            for (int d = 0; d < H; ++d) {
+              dst += T("a_dst", h * H + d) * (T("w", h * H + d) * x[i][k]);
+              src += T("a_src", h * H + d) * (T("w", h * H + d) * hu);
+            }
+            e = leaky(dst + src);
+          } else {
+            for (int d = 0; d < H; ++d)
+              e += T("a", h * H + d) * leaky(T("v_dst", h * H + d) * x[i][k] + T("v_src", h * H + d) * hu);
+          }
+          logits.push_back(e);
+        }
+        const double top = *std::max_element(logits.begin(), logits.end());
+        double sum = 0.0;
+        for (double e : logits)
+          sum += std::exp(e - top);
+        double m = 0.0;
+        for (std::size_t u = 0; u < in.size(); ++u)
+          m += std::exp(logits[u] - top) / sum * in[u].second * in[u].first;
+        for (int d = 0; d < H; ++d)
+          z[h * H + d] = relu(T("w", h * H + d) * m + T("b0", h * H + d));
+      }
+      std::vector<double> y = z;
+      for (int l = 1; l <= L; ++l) {
+        const std::vector<double>& W = theta.at("W" + std::to_string(l));
+        const std::vector<double>& b = theta.at("b" + std::to_string(l));
+        const int rows = static_cast<int>(b.size()), cols = static_cast<int>(y.size());
+        std::vector<double> next(rows);
+        for (int r = 0; r < rows; ++r) {
+          double v = b[r];
+          for (int j = 0; j < cols; ++j)
+            v += W[r * cols + j] * y[j];
+          next[r] = l < L ? relu(v) : v;
+        }
+        y = next;
+      }
+      const double gamma = std::log1p(std::exp(T("decay_rho", k)));
+      const double f = y[0] - gamma * x[i][k];
+      out.objective += lambda[i][k] * f;
+      out.scale += std::fabs(lambda[i][k] * f);
+    }
+  }
+  return out;
+}
+
+// Central difference of `objective(v)` at v0 with step h = 1e-6 max(1, |v0|); nullopt-like (false) when the
+// step crosses a kink.
+template <class Objective>
+bool central_difference(double v0, const Objective& objective, double& derivative, double& noise) {
+  const double h = 1e-6 * std::max(1.0, std::fabs(v0));
+  const Evaluation plus = objective(v0 + h), minus = objective(v0 - h), centre = objective(v0);
+  if (plus.pattern != centre.pattern || minus.pattern != centre.pattern) return false;
+  derivative = (plus.objective - minus.objective) / (2.0 * h);
+  noise = 1e-16 * centre.scale / h; // rounding of the objective, amplified by 1/h
+  return true;
+}
+
+struct Case {
+  GraphOdeArchitecture architecture;
+  bool signaling = false;
+  GraphOdeOptions options;
+  std::string name() const {
+    return to_string(architecture.variant) + " K=" + std::to_string(architecture.heads) +
+           " L=" + std::to_string(architecture.mlp_layers) + " share=" + to_string(architecture.share) +
+           " prior=" + to_string(architecture.prior) + (signaling ? " signaling" : "") +
+           " tile=" + std::to_string(options.tile_nodes) +
+           (options.dense == GraphOdeOptions::DenseProducts::kokkos ? " kokkos" : " blas");
+  }
+};
+
+std::vector<int> ligand_genes() {
+  std::vector<int> ligands;
+  for (const LigandReceptorPair& p : small_pairs())
+    ligands.push_back(p.ligand);
+  std::sort(ligands.begin(), ligands.end());
+  ligands.erase(std::unique(ligands.begin(), ligands.end()), ligands.end());
+  return ligands;
+}
+
+struct Gradients {
+  std::vector<std::vector<double>> x_bar;
+  std::vector<double> theta_bar; // sets x layout size, flat
+};
+
+// The model's VJP on the small tissue.
+Gradients model_vjp(GraphOdeModel& model, const std::vector<std::vector<double>>& x,
+                    const std::vector<std::vector<double>>& lambda, bool signaling) {
+  const SignalingGraph graph = device_graph(HostGraph{});
+  LigandExchange exchange(ligand_genes());
+  exchange.set_halo(nullptr, n_cells, 0);
+  model.set_cell_types(device_copy("types", cell_types));
+  model.set_signaling(signaling ? &graph : nullptr, signaling ? &exchange : nullptr);
+  GeneState x_bar("x_bar", n_cells, n_genes);
+  ParameterGradient theta_bar("theta_bar", model.parameters().values().extent(0),
+                              model.parameters().values().extent(1));
+  model.vjp(0.0, to_device(x), to_device(lambda), x_bar, theta_bar);
+  model.set_signaling(nullptr, nullptr);
+  Gradients out;
+  out.x_bar = to_host(x_bar);
+  const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar);
+  out.theta_bar.assign(host.data(), host.data() + host.size());
+  return out;
+}
+
+} // namespace
+
+TEST(GraphOdeVjp, MatchesCentralDifferencesForEveryArchitecture) {
+  // FD: step 1e-6 relative, error O(h^2 f''') ~ 1e-12 plus rounding 1e-16 |objective| / h ~ 1e-10, so the
+  // VJP must agree to 1e-6 relative for parameters and 1e-7 for states (plus that rounding floor).
+  int cases = 0, checked = 0, skipped = 0, nonzero = 0;
+  std::mt19937 pick(2024);
+  for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2})
+    for (int heads : {1, 2})
+      for (int layers : {1, 2, 3})
+        for (ParameterSharing share : {ParameterSharing::all, ParameterSharing::per_type})
+          for (PriorGraph prior : {PriorGraph::edges, PriorGraph::dense})
+            for (bool signaling : {false, true}) {
+              Case setup;
+              setup.architecture.hidden = 4;
+              setup.architecture.mlp_width = 6;
+              setup.architecture.variant = variant;
+              setup.architecture.heads = heads;
+              setup.architecture.mlp_layers = layers;
+              setup.architecture.share = share;
+              setup.architecture.prior = prior;
+              setup.signaling = signaling;
+              if (cases % 2) { // half the cases: several tiles per set and the portable products
+                setup.options.tile_nodes = 10;
+                setup.options.dense = GraphOdeOptions::DenseProducts::kokkos;
+              }
+              const GraphOdeArchitecture& a = setup.architecture;
+              GraphOdeParameters parameters(a, gene_names, type_names);
+              randomize(parameters, 101u + static_cast<unsigned>(cases));
+              const GeneNetwork net = small_network();
+              GraphOdeModel model(parameters, net, small_pairs(), setup.options);
+              const auto x = random_state(7u + static_cast<unsigned>(cases));
+              std::vector<std::vector<double>> lambda = random_state(900u + static_cast<unsigned>(cases));
+              const Gradients vjp = model_vjp(model, x, lambda, signaling);
+              const HostGraph graph;
+              const HostGraph* g = signaling ? &graph : nullptr;
+              const HostTheta theta = host_theta(parameters);
+              ++cases;
+
+              // The state: every entry.
+              for (int i = 0; i < n_cells; ++i)
+                for (int k = 0; k < n_genes; ++k) {
+                  double fd = 0.0, noise = 0.0;
+                  auto xp = x;
+                  const bool smooth = central_difference(
+                      x[i][k],
+                      [&](double v) {
+                        xp[i][k] = v;
+                        return reference_objective(a, theta, net, xp, lambda, g);
+                      },
+                      fd, noise);
+                  if (!smooth) {
+                    ++skipped;
+                    continue;
+                  }
+                  EXPECT_NEAR(vjp.x_bar[i][k], fd, 1e-7 * std::fabs(fd) + 10 * noise + 1e-12)
+                      << setup.name() << " x_bar cell " << i << " gene " << k;
+                  ++checked;
+                  nonzero += std::fabs(fd) > 1e-3;
+                }
+
+              // Every parameter tensor: all entries of the small ones, a random draw of 10 of the others.
+              const std::size_t stride = parameters.layout().size();
+              for (int s = 0; s < parameters.n_sets(); ++s)
+                for (const TensorSpec& t : parameters.layout().tensors()) {
+                  std::vector<std::size_t> entries;
+                  for (std::size_t e = 0; e < t.size(); ++e)
+                    entries.push_back(e);
+                  if (t.size() > 12) {
+                    std::shuffle(entries.begin(), entries.end(), pick);
+                    entries.resize(10);
+                  }
+                  for (std::size_t e : entries) {
+                    double fd = 0.0, noise = 0.0;
+                    HostTheta tp = theta;
+                    const bool smooth = central_difference(
+                        theta[s].at(t.name)[e],
+                        [&](double v) {
+                          tp[s][t.name][e] = v;
+                          return reference_objective(a, tp, net, x, lambda, g);
+                        },
+                        fd, noise);
+                    if (!smooth) {
+                      ++skipped;
+                      continue;
+                    }
+                    const double got = vjp.theta_bar[s * stride + t.offset + e];
+                    EXPECT_NEAR(got, fd, 1e-6 * std::fabs(fd) + 10 * noise + 1e-12)
+                        << setup.name() << " set " << s << " " << t.name << "[" << e << "]";
+                    ++checked;
+                    nonzero += std::fabs(fd) > 1e-3;
+                  }
+                }
+            }
+  EXPECT_EQ(cases, 2 * 2 * 3 * 2 * 2 * 2);
+  EXPECT_LT(skipped, checked / 20) << "too many entries sit near a kink";
+  EXPECT_GT(nonzero, checked / 2) << "most derivatives must be far from zero for the test to mean anything";
+  std::printf("[ info ] %d cases, %d entries checked (%d with |derivative| > 1e-3), %d skipped at a kink\n",
+              cases, checked, nonzero, skipped);
+}
+
+TEST(GraphOdeVjp, ThetaBarAccumulatesAndXBarIsOverwritten) {
+  GraphOdeArchitecture a;
+  a.hidden = 4;
+  a.mlp_width = 6;
+  a.heads = 2;
+  a.share = ParameterSharing::per_type;
+  GraphOdeParameters parameters(a, gene_names, type_names);
+  randomize(parameters, 3);
+  GraphOdeModel model(parameters, small_network(), small_pairs());
+  const SignalingGraph graph = device_graph(HostGraph{});
+  LigandExchange exchange(ligand_genes());
+  exchange.set_halo(nullptr, n_cells, 0);
+  model.set_cell_types(device_copy("types", cell_types));
+  model.set_signaling(&graph, &exchange);
+  const GeneState x = to_device(random_state(1)), lambda = to_device(random_state(2));
+  GeneState x_bar("x_bar", n_cells, n_genes), once("once", n_cells, n_genes);
+  ParameterGradient theta_bar("theta_bar", parameters.values().extent(0), parameters.values().extent(1));
+  ParameterGradient single("single", parameters.values().extent(0), parameters.values().extent(1));
+  model.vjp(0.0, x, lambda, once, single);
+  model.vjp(0.0, x, lambda, x_bar, theta_bar);
+  model.vjp_state(0.0, x, lambda, x_bar); // overwrites
+  model.vjp_params(0.0, x, lambda, theta_bar);
+  const auto xb = to_host(x_bar), xo = to_host(once);
+  EXPECT_EQ(xb, xo);
+  const auto tb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar);
+  const auto ts = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), single);
+  for (std::size_t s = 0; s < tb.extent(0); ++s)
+    for (std::size_t e = 0; e < tb.extent(1); ++e)
+      EXPECT_NEAR(tb(s, e), 2.0 * ts(s, e), 1e-14 * std::fabs(ts(s, e))) << s << " " << e;
+}
+
+TEST(GraphOdeVjp, CostRelativeToTheForward) {
+  // Not a timed test: prints the VJP's wall time relative to one evaluation for the STAGED reference sizes
+  // (K = 1, GAT, H = M = 64, L = 3) on 20000 nodes with a dense prior graph.
+  GraphOdeArchitecture a;
+  a.prior = PriorGraph::dense;
+  GraphOdeParameters parameters(a, gene_names, type_names);
+  parameters.glorot_init(5, 0.1);
+  GraphOdeModel model(parameters, small_network(), {});
+  const int cells = 4000;
+  std::vector<int> types(cells);
+  for (int i = 0; i < cells; ++i)
+    types[i] = i % 2;
+  model.set_cell_types(device_copy("types", types));
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<double> u(0.0, 2.0);
+  GeneState x("x", cells, n_genes), lambda("lambda", cells, n_genes), f("f", cells, n_genes),
+      x_bar("x_bar", cells, n_genes);
+  auto hx = Kokkos::create_mirror_view(x);
+  for (int i = 0; i < cells; ++i)
+    for (int k = 0; k < n_genes; ++k)
+      hx(i, k) = u(rng);
+  Kokkos::deep_copy(x, hx);
+  Kokkos::deep_copy(lambda, 1.0);
+  ParameterGradient theta_bar("theta_bar", parameters.values().extent(0), parameters.values().extent(1));
+  auto seconds = [&](const auto& body) {
+    body(); // warm-up (buffers)
+    const auto start = std::chrono::steady_clock::now();
+    const int repeats = 5;
+    for (int r = 0; r < repeats; ++r)
+      body();
+    Kokkos::fence();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
+  };
+  const double forward = seconds([&] { model.evaluate(0.0, x, f); });
+  const double vjp = seconds([&] { model.vjp(0.0, x, lambda, x_bar, theta_bar); });
+  std::printf("[ info ] graph_ode reference architecture, %d nodes: forward %.3g s, vjp (state + params) "
+              "%.3g s, ratio %.2f; forward model %.0f flop/node\n",
+              cells * n_genes, forward, vjp, vjp / forward, model.flops_per_node(5.0));
+  EXPECT_GT(vjp, 0.0);
+}
