@@ -1,0 +1,194 @@
+// The graph_ode VJP on a tissue split over ranks (SPEC §3.3-3.4): ghost cells' ligand cotangents go back to
+// their owners (reverse halo), so the gradient w.r.t. each owned state, and the parameter gradient summed
+// over ranks, equal those of the whole tissue on one rank.
+#include "tessera/grn/graph_ode.hpp"
+#include "tessera/parallel/decomposition.hpp"
+#include "tessera/parallel/halo.hpp"
+#include "tessera/parallel/mpi.hpp"
+#include "tessera/sim/signaling_graph.hpp"
+#include "tessera/tissue/cells.hpp"
+#include "tessera/tissue/migration.hpp"
+#include "tessera/tissue/neighbour_list.hpp"
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <random>
+
+using namespace tessera;
+
+namespace {
+
+constexpr int n_total = 160;
+constexpr int n_genes = 5;
+
+Domain tissue_domain() {
+  Domain d;
+  d.dim = 2;
+  d.hi = {120.0, 90.0, 0.0};
+  d.periodic = {true, false, false}; // periodic images in x, walls in y
+  return d;
+}
+
+GeneNetwork network() {
+  GeneNetwork net;
+  net.model = "graph_ode";
+  net.genes = {"A", "B", "C", "D", "E"};
+  net.edges = {{-1, 0, 1, +1, 1, 0.5, 2}, {-1, 1, 2, -1, 1, 0.5, 2}, {0, 3, 0, +1, 1, 0.5, 2},
+               {1, 4, 0, -1, 1, 0.5, 2},  {1, 2, 3, +1, 1, 0.5, 2},  {0, 0, 4, +1, 1, 0.5, 2}};
+  return net;
+}
+
+SignalingParams signaling() {
+  SignalingParams p;
+  LigandReceptorPair a, b, c;
+  a.ligand = 0;
+  a.receptor = 3;
+  b.ligand = 2;
+  b.receptor = 3;
+  c.ligand = 1;
+  c.receptor = 4;
+  p.pairs = {a, b, c};
+  p.range = 14.0;
+  p.length = 20.0;
+  p.autocrine = true;
+  return p;
+}
+
+// Every cell's position, type, state and cotangent, drawn identically on every rank.
+struct GlobalTissue {
+  std::vector<double> x, y, genes, lambda;
+  std::vector<int> type;
+  GlobalTissue() {
+    std::mt19937 rng(77);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int i = 0; i < n_total; ++i) {
+      x.push_back(120.0 * u(rng));
+      y.push_back(90.0 * u(rng));
+      type.push_back(i % 2);
+      for (int k = 0; k < n_genes; ++k) {
+        genes.push_back(-0.3 + 2.3 * u(rng));
+        lambda.push_back(-1.0 + 2.0 * u(rng));
+      }
+    }
+  }
+};
+
+struct Result {
+  std::map<std::uint64_t, std::vector<double>> x_bar; // owned cells by id
+  std::vector<double> theta_bar;                      // this communicator's ranks summed
+};
+
+// The VJP of the tissue split over `comm`, built with tessera's own halo, neighbour search and graph.
+Result vjp_on(MPI_Comm comm, const GraphOdeParameters& parameters) {
+  const GlobalTissue global;
+  const Domain domain = tissue_domain();
+  const CartesianDecomposition decomposition(comm, domain, {0, 0, 0});
+  const SignalingParams params = signaling();
+
+  Cells<> cells(2, n_genes, n_total);
+  auto id = Kokkos::create_mirror_view(cells.id);
+  auto type = Kokkos::create_mirror_view(cells.type);
+  auto position = Kokkos::create_mirror_view(cells.position);
+  auto radius = Kokkos::create_mirror_view(cells.radius);
+  auto genes = Kokkos::create_mirror_view(cells.genes);
+  std::vector<double> lambda_rows;
+  std::size_t n = 0;
+  for (int i = 0; i < n_total; ++i) {
+    const double p[3] = {global.x[i], global.y[i], 0.0};
+    if (!decomposition.owns(p)) continue;
+    id(n) = static_cast<std::uint64_t>(i);
+    type(n) = global.type[i];
+    for (int a = 0; a < 3; ++a)
+      position(n, a) = p[a];
+    radius(n) = 5.0;
+    for (int k = 0; k < n_genes; ++k) {
+      genes(n, k) = global.genes[i * n_genes + k];
+      lambda_rows.push_back(global.lambda[i * n_genes + k]);
+    }
+    ++n;
+  }
+  Kokkos::deep_copy(cells.id, id);
+  Kokkos::deep_copy(cells.type, type);
+  Kokkos::deep_copy(cells.position, position);
+  Kokkos::deep_copy(cells.radius, radius);
+  Kokkos::deep_copy(cells.genes, genes);
+  cells.n_owned = n;
+  cells.n_ghost = 0;
+
+  const HaloPlan halo = refresh_ghosts(decomposition, params.range, cells);
+  NeighbourSearch search;
+  const NeighbourList neighbours = search.build(cells, params.range);
+  const SignalingGraph graph = build_signaling_graph(cells, neighbours, params);
+  LigandExchange exchange(params.ligand_genes());
+  exchange.set_halo(&halo, cells.n_owned, cells.n_ghost);
+
+  GraphOdeModel model(parameters, network(), params.pairs);
+  model.set_cell_types(cells.type);
+  model.set_signaling(&graph, &exchange);
+  const ConstGeneState x = Kokkos::subview(cells.genes, std::make_pair(std::size_t(0), n), Kokkos::ALL);
+  GeneState lambda("lambda", n, n_genes), x_bar("x_bar", n, n_genes);
+  auto lambda_host = Kokkos::create_mirror_view(lambda);
+  for (std::size_t r = 0; r < n; ++r)
+    for (int k = 0; k < n_genes; ++k)
+      lambda_host(r, k) = lambda_rows[r * n_genes + k];
+  Kokkos::deep_copy(lambda, lambda_host);
+  ParameterGradient theta_bar("theta_bar", parameters.values().extent(0), parameters.values().extent(1));
+  model.vjp(0.0, x, lambda, x_bar, theta_bar);
+
+  Result out;
+  const auto xb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x_bar);
+  for (std::size_t r = 0; r < n; ++r)
+    out.x_bar[id(r)] = std::vector<double>(&xb(r, 0), &xb(r, 0) + n_genes);
+  const auto tb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar);
+  out.theta_bar.assign(tb.data(), tb.data() + tb.size());
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, out.theta_bar.data(), static_cast<int>(out.theta_bar.size()),
+                           MPI_DOUBLE, MPI_SUM, comm),
+             "MPI_Allreduce");
+  return out;
+}
+
+} // namespace
+
+TEST(GraphOdeVjpMpi, OwnedGradientsEqualTheWholeTissueOnOneRank) {
+  for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2}) {
+    GraphOdeArchitecture a;
+    a.variant = variant;
+    a.heads = 2;
+    a.hidden = 6;
+    a.mlp_width = 8;
+    a.mlp_layers = 3;
+    a.share = ParameterSharing::per_type;
+    GraphOdeParameters parameters(a, network().genes, {"epi", "mes"});
+    parameters.glorot_init(11, 0.2);
+    const Result split = vjp_on(MPI_COMM_WORLD, parameters);
+    const Result whole = vjp_on(MPI_COMM_SELF, parameters);
+
+    // Every cell is owned once over the ranks; its gradient is the whole tissue's up to summation order
+    // (ligand cotangents from several neighbours are added in another order): 1e-12 relative.
+    int owned = static_cast<int>(split.x_bar.size()), total = 0;
+    MPI_Allreduce(&owned, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    EXPECT_EQ(total, n_total);
+    double largest = 0.0;
+    for (const auto& [id, row] : whole.x_bar)
+      for (double v : row)
+        largest = std::max(largest, std::fabs(v));
+    ASSERT_GT(largest, 0.0);
+    for (const auto& [id, row] : split.x_bar) {
+      ASSERT_EQ(whole.x_bar.count(id), 1u);
+      for (int k = 0; k < n_genes; ++k)
+        EXPECT_NEAR(row[k], whole.x_bar.at(id)[k], 1e-12 * largest)
+            << to_string(variant) << " cell " << id << " gene " << k;
+    }
+    double theta_largest = 0.0;
+    for (double v : whole.theta_bar)
+      theta_largest = std::max(theta_largest, std::fabs(v));
+    ASSERT_EQ(split.theta_bar.size(), whole.theta_bar.size());
+    for (std::size_t e = 0; e < whole.theta_bar.size(); ++e)
+      EXPECT_NEAR(split.theta_bar[e], whole.theta_bar[e], 1e-12 * theta_largest)
+          << to_string(variant) << " " << e;
+  }
+}
