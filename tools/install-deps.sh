@@ -11,7 +11,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools
   libyaml-cpp-dev librandom123-dev libcli11-dev
   libgtest-dev libbenchmark-dev libopenblas-dev
-  python3 python3-numpy python3-h5py
+  python3 python3-numpy python3-h5py python3-anndata
 )
 
 missing=()

@@ -177,6 +177,16 @@ int info_command(Log& log) {
   return 0;
 }
 
+int convert_command(const std::string& from, const std::string& to, const H5adKeys& keys, Log& log) {
+  MPI_Comm comm = MPI_COMM_WORLD;
+  std::string summary;
+  mpi::agree(comm, [&] {
+    if (mpi::rank(comm) == 0) summary = convert(from, to, keys);
+  });
+  log.info(summary);
+  return 0;
+}
+
 int unavailable_command(const std::string& name, const std::string& issue, Log& /*log*/) {
   Error err = input_error("'tessera " + name + "' is not implemented in tessera " + version() +
                           " yet (tracked in issue " + issue + "); nothing was run");

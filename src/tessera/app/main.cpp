@@ -68,7 +68,17 @@ int dispatch(int argc, char** argv, Log& log) {
   auto* convert =
       app.add_subcommand("convert", "Convert between AnnData .h5ad, a CSV folder and a tessera dataset");
   convert->add_option("FROM", from, "Input (.h5ad file, CSV folder or tessera dataset)")->required();
-  convert->add_option("TO", to, "Output")->required();
+  convert->add_option("TO", to, "Output (tessera dataset .h5, or .h5ad when FROM is a tessera dataset)")
+      ->required();
+  H5adKeys h5ad_keys;
+  convert->add_option("--time-key", h5ad_keys.time, "h5ad: obs column of observation times")
+      ->capture_default_str();
+  convert->add_option("--cell-id-key", h5ad_keys.cell_id, "h5ad: obs column of cell ids")
+      ->capture_default_str();
+  convert->add_option("--type-key", h5ad_keys.cell_type, "h5ad: obs column (categorical) of cell types")
+      ->capture_default_str();
+  convert->add_option("--position-key", h5ad_keys.position, "h5ad: obsm key of cell positions")
+      ->capture_default_str();
   app.add_subcommand("info", "Versions and configuration of tessera and its libraries");
 
   try {
@@ -102,7 +112,7 @@ int dispatch(int argc, char** argv, Log& log) {
   if (app.got_subcommand("info")) return info_command(log);
   if (train->parsed()) return unavailable_command("train", "#4", log);
   if (predict->parsed()) return unavailable_command("predict", "#4", log);
-  if (convert->parsed()) return unavailable_command("convert", "#4", log);
+  if (convert->parsed()) return convert_command(from, to, h5ad_keys, log);
   return 2;
 }
 

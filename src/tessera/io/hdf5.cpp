@@ -405,6 +405,15 @@ std::vector<std::string> children(hid_t group) {
   return names;
 }
 
+Handle open_object(hid_t parent, const std::string& name) {
+  if (!exists(parent, name)) throw input_error(describe(parent) + ": no object '" + name + "'");
+  return Handle(check_id(H5Oopen(parent, name.c_str(), H5P_DEFAULT), ("H5Oopen(" + name + ")").c_str()));
+}
+
+bool is_group(hid_t object) {
+  return H5Iget_type(object) == H5I_GROUP;
+}
+
 // ---- Attributes
 // ---------------------------------------------------------------------------------------------
 
@@ -429,6 +438,33 @@ void write_int_attribute(hid_t object, const std::string& name, std::int64_t val
 void write_real_attribute(hid_t object, const std::string& name, double value) {
   Handle attribute = create_attribute(object, name, H5T_IEEE_F64LE);
   check(H5Awrite(attribute.get(), H5T_NATIVE_DOUBLE, &value), ("H5Awrite(" + name + ")").c_str());
+}
+
+void write_bool_attribute(hid_t object, const std::string& name, bool value) {
+  Handle type(check_id(H5Tenum_create(H5T_NATIVE_INT8), "H5Tenum_create"));
+  const std::int8_t no = 0, yes = 1;
+  check(H5Tenum_insert(type.get(), "FALSE", &no), "H5Tenum_insert");
+  check(H5Tenum_insert(type.get(), "TRUE", &yes), "H5Tenum_insert");
+  Handle attribute = create_attribute(object, name, type.get());
+  const std::int8_t stored = value ? yes : no;
+  check(H5Awrite(attribute.get(), type.get(), &stored), ("H5Awrite(" + name + ")").c_str());
+}
+
+void write_text_array_attribute(hid_t object, const std::string& name,
+                                const std::vector<std::string>& values) {
+  Handle type = variable_text_type();
+  if (has_attribute(object, name))
+    check(H5Adelete(object, name.c_str()), ("H5Adelete(" + name + ")").c_str());
+  const hsize_t extent[1] = {values.size()};
+  Handle space(check_id(H5Screate_simple(1, extent, nullptr), "H5Screate_simple"));
+  Handle attribute(
+      check_id(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+               ("H5Acreate2(" + name + ")").c_str()));
+  if (values.empty()) return;
+  std::vector<const char*> pointers;
+  for (const std::string& value : values)
+    pointers.push_back(value.c_str());
+  check(H5Awrite(attribute.get(), type.get(), pointers.data()), ("H5Awrite(" + name + ")").c_str());
 }
 
 std::string read_text_attribute(hid_t object, const std::string& name) {
@@ -497,6 +533,12 @@ std::vector<std::int64_t> shape(hid_t parent, const std::string& name) {
   return std::vector<std::int64_t>(dims.begin(), dims.end());
 }
 
+H5T_class_t type_class(hid_t parent, const std::string& name) {
+  Handle dataset = open_dataset(parent, name);
+  Handle type(check_id(H5Dget_type(dataset.get()), "H5Dget_type"));
+  return H5Tget_class(type.get());
+}
+
 template <class T>
 std::vector<T> read_rows(hid_t parent, const std::string& name, std::int64_t offset, std::int64_t count) {
   Handle dataset = open_dataset(parent, name);
@@ -534,7 +576,53 @@ std::vector<T> read_all(hid_t parent, const std::string& name) {
   return read_rows<T>(parent, name, 0, dims.empty() ? 0 : dims[0]);
 }
 
+template <class T>
+void write_array(hid_t parent, const std::string& name, const T* data, const std::vector<std::int64_t>& dims,
+                 const std::vector<std::int64_t>& chunk) {
+  std::vector<hsize_t> extent(dims.begin(), dims.end());
+  std::int64_t total = 1;
+  for (std::int64_t d : dims)
+    total *= d;
+  Handle space(check_id(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr),
+                        "H5Screate_simple"));
+  Handle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate(dataset create)"));
+  if (!chunk.empty() && total > 0) {
+    std::vector<hsize_t> chunk_extent(chunk.begin(), chunk.end());
+    for (std::size_t i = 0; i < chunk_extent.size(); ++i)
+      chunk_extent[i] = std::max<hsize_t>(1, std::min(chunk_extent[i], extent[i]));
+    check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk_extent.size()), chunk_extent.data()),
+          "H5Pset_chunk");
+  }
+  Handle dataset(check_id(
+      H5Dcreate2(parent, name.c_str(), Native<T>::file(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+      ("H5Dcreate2(" + name + ")").c_str()));
+  if (total == 0) return;
+  check(H5Dwrite(dataset.get(), Native<T>::memory(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
+        ("H5Dwrite(" + name + ")").c_str());
+}
+
+template <class T>
+std::vector<T> read_array(hid_t parent, const std::string& name, std::vector<std::int64_t>& dims) {
+  dims = shape(parent, name);
+  Handle dataset = open_dataset(parent, name);
+  Handle type(check_id(H5Dget_type(dataset.get()), "H5Dget_type"));
+  require_class(parent, name, type.get(), Native<T>::number_class,
+                Native<T>::number_class == H5T_FLOAT ? "floating point" : "integer");
+  std::int64_t total = 1;
+  for (std::int64_t d : dims)
+    total *= d;
+  std::vector<T> values(static_cast<std::size_t>(total));
+  if (total == 0) return values;
+  Handle transfer = transfer_for(parent);
+  check(H5Dread(dataset.get(), Native<T>::memory(), H5S_ALL, H5S_ALL, transfer.get(), values.data()),
+        ("H5Dread(" + name + ")").c_str());
+  return values;
+}
+
 #define TESSERA_H5_ROWS(T)                                                                                   \
+  template void write_array<T>(hid_t, const std::string&, const T*, const std::vector<std::int64_t>&,        \
+                               const std::vector<std::int64_t>&);                                            \
+  template std::vector<T> read_array<T>(hid_t, const std::string&, std::vector<std::int64_t>&);              \
   template void write_rows<T>(hid_t, const std::string&, const T*, Rows);                                    \
   template void write_rows<T>(hid_t, const std::string&, const T*, Rows, std::int64_t);                      \
   template std::vector<T> read_rows<T>(hid_t, const std::string&, std::int64_t, std::int64_t);               \

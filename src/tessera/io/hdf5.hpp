@@ -90,6 +90,10 @@ Handle open_group(hid_t parent, const std::string& name);
 bool exists(hid_t parent, const std::string& path);
 // Names of the links in a group, in name order.
 std::vector<std::string> children(hid_t group);
+// Opens the group or dataset `name` below `parent` (to read its attributes); missing is an input_error.
+Handle open_object(hid_t parent, const std::string& name);
+// True when an open object is a group (false for a dataset).
+bool is_group(hid_t object);
 
 // ---- Attributes (scalar; replaced when they already exist)
 // -------------------------------------------------- Text is stored as variable-length UTF-8 so h5py reads it
@@ -103,6 +107,11 @@ void write_real_attribute(hid_t object, const std::string& name, double value);
 std::string read_text_attribute(hid_t object, const std::string& name);
 std::int64_t read_int_attribute(hid_t object, const std::string& name);
 double read_real_attribute(hid_t object, const std::string& name);
+// A boolean as h5py stores one (an int8 enum FALSE = 0, TRUE = 1), so numpy reads it as bool.
+void write_bool_attribute(hid_t object, const std::string& name, bool value);
+// A 1-D attribute of variable-length UTF-8 strings (AnnData's `column-order`).
+void write_text_array_attribute(hid_t object, const std::string& name,
+                                const std::vector<std::string>& values);
 
 // ---- Row-distributed datasets
 // ------------------------------------------------------------------------------- A dataset of `total` rows,
@@ -123,12 +132,26 @@ void write_rows(hid_t parent, const std::string& name, const T* data, Rows rows,
 
 // Shape of a dataset: one entry per dimension.
 std::vector<std::int64_t> shape(hid_t parent, const std::string& name);
+// Class of a dataset's elements (H5T_INTEGER, H5T_FLOAT, H5T_STRING, ...), for files whose writers choose it.
+H5T_class_t type_class(hid_t parent, const std::string& name);
 // Reads rows [offset, offset + count) of a 1-D or 2-D dataset (row-major). Collective in a parallel file.
 // A dataset of another number class (integer vs. floating point) is an input_error naming it.
 template <class T>
 std::vector<T> read_rows(hid_t parent, const std::string& name, std::int64_t offset, std::int64_t count);
 template <class T>
 std::vector<T> read_all(hid_t parent, const std::string& name);
+
+// ---- Whole arrays of any rank (serial files: converters, datasets)
+// ----------------------------------------- Creates dataset `name` of shape `dims` and writes `data`
+// (row-major, the product of dims values). A non-empty `chunk` (one entry per dimension) stores it chunked.
+// T: uint64, int64, int32, double.
+template <class T>
+void write_array(hid_t parent, const std::string& name, const T* data, const std::vector<std::int64_t>& dims,
+                 const std::vector<std::int64_t>& chunk = {});
+// Reads a whole dataset of any rank (row-major); `dims` receives its shape. Another number class is an
+// input_error naming it.
+template <class T>
+std::vector<T> read_array(hid_t parent, const std::string& name, std::vector<std::int64_t>& dims);
 
 // A 1-D dataset of UTF-8 strings (gene and cell type names). Stored fixed-length, since parallel HDF5 1.10
 // cannot write variable-length data. Collective in a parallel file: every rank passes the same values and
