@@ -1,0 +1,125 @@
+#include "tessera/integrate/rk4_adjoint.hpp"
+
+#include "tessera/core/error.hpp"
+
+#include <cmath>
+#include <string>
+
+namespace tessera {
+
+namespace {
+
+GeneState make_state(const char* label, std::size_t n, std::size_t g) {
+  return GeneState(Kokkos::view_alloc(std::string(label), Kokkos::WithoutInitializing), n, g);
+}
+
+} // namespace
+
+void Rk4Adjoint::forward(const GeneRhs& rhs, GeneState x, double t0, double t1) {
+  const std::size_t n = x.extent(0), g = x.extent(1);
+  const long long substeps =
+      std::max<long long>(1, static_cast<long long>(std::ceil((t1 - t0) / max_substep_ * (1.0 - 1e-12))));
+  const double h = (t1 - t0) / static_cast<double>(substeps);
+  t0_ = t0;
+  h_ = h;
+  if (slope_.extent(0) != n || slope_.extent(1) != g) {
+    slope_ = make_state("tessera::rk4_adjoint::slope", n, g);
+    sum_ = make_state("tessera::rk4_adjoint::sum", n, g);
+    for (auto& s : stage_)
+      s = make_state("tessera::rk4_adjoint::stage", n, g);
+    cotangent_ = make_state("tessera::rk4_adjoint::cotangent", n, g);
+    stage_bar_ = make_state("tessera::rk4_adjoint::stage_bar", n, g);
+    end_bar_ = make_state("tessera::rk4_adjoint::end_bar", n, g);
+    checkpoints_.clear();
+  }
+  checkpoints_.resize(static_cast<std::size_t>(substeps));
+  for (auto& c : checkpoints_)
+    if (c.extent(0) != n || c.extent(1) != g) c = make_state("tessera::rk4_adjoint::checkpoint", n, g);
+
+  // The operations of Rk4Integrator::advance, in its order (k1 + 2 k2 + 2 k3 + k4), so x(t1) is the same.
+  const GeneState k = slope_, sum = sum_, stage = stage_[0];
+  const auto cells =
+      Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {static_cast<long long>(n), static_cast<long long>(g)});
+  auto fold = [&](double w_sum, double w_k, double a) {
+    Kokkos::parallel_for(
+        "tessera::rk4_adjoint::stage", cells, KOKKOS_LAMBDA(const long long i, const long long j) {
+          sum(i, j) = (w_sum == 0.0 ? 0.0 : sum(i, j)) + w_k * k(i, j);
+          stage(i, j) = x(i, j) + a * k(i, j);
+        });
+  };
+  for (long long s = 0; s < substeps; ++s) {
+    Kokkos::deep_copy(checkpoints_[static_cast<std::size_t>(s)], x);
+    const double t = t0 + static_cast<double>(s) * h;
+    rhs.evaluate(t, x, k);
+    fold(0.0, 1.0, 0.5 * h);
+    rhs.evaluate(t + 0.5 * h, stage, k);
+    fold(1.0, 2.0, 0.5 * h);
+    rhs.evaluate(t + 0.5 * h, stage, k);
+    fold(1.0, 2.0, h);
+    rhs.evaluate(t + h, stage, k);
+    const double w = h / 6.0;
+    Kokkos::parallel_for(
+        "tessera::rk4_adjoint::update", cells,
+        KOKKOS_LAMBDA(const long long i, const long long j) { x(i, j) += w * (sum(i, j) + k(i, j)); });
+  }
+}
+
+void Rk4Adjoint::reverse(const GeneRhs& rhs, const AdjointGeneRhs& adjoint, GeneState x_bar,
+                         ParameterGradient theta_bar) {
+  if (checkpoints_.empty()) throw runtime_error("rk4 adjoint: reverse() needs a forward() first");
+  const std::size_t n = x_bar.extent(0), g = x_bar.extent(1);
+  if (n != slope_.extent(0) || g != slope_.extent(1))
+    throw runtime_error("rk4 adjoint: x_bar has another shape than the forward state");
+  const double h = h_;
+  const GeneState k = slope_, lambda = cotangent_, y = stage_bar_, a = end_bar_;
+  const GeneState stage2 = stage_[0], stage3 = stage_[1], stage4 = stage_[2];
+  const auto cells =
+      Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {static_cast<long long>(n), static_cast<long long>(g)});
+  for (long long s = static_cast<long long>(checkpoints_.size()) - 1; s >= 0; --s) {
+    const GeneState x = checkpoints_[static_cast<std::size_t>(s)];
+    const double t = t0_ + static_cast<double>(s) * h;
+    // The stage states X2 = x + h/2 k1, X3 = x + h/2 k2, X4 = x + h k3, recomputed from the checkpoint with
+    // the forward's operations.
+    auto stage_from = [&](GeneState out, double c) {
+      Kokkos::parallel_for(
+          "tessera::rk4_adjoint::recompute_stage", cells,
+          KOKKOS_LAMBDA(const long long i, const long long j) { out(i, j) = x(i, j) + c * k(i, j); });
+    };
+    rhs.evaluate(t, x, k);
+    stage_from(stage2, 0.5 * h);
+    rhs.evaluate(t + 0.5 * h, stage2, k);
+    stage_from(stage3, 0.5 * h);
+    rhs.evaluate(t + 0.5 * h, stage3, k);
+    stage_from(stage4, h);
+
+    // x_{s+1} = x + h/6 (k1 + 2 k2 + 2 k3 + k4): with a = dL/dx_{s+1}, k_i's cotangent is h/6 a, h/3 a,
+    // h/3 a, h/6 a, plus what the later stages send back through X_{i+1} = x + c k_i.
+    Kokkos::deep_copy(a, x_bar); // x_bar now accumulates dL/dx_s, starting from a (the identity term)
+    auto cotangent = [&](double of_end, double of_stage) {
+      Kokkos::parallel_for(
+          "tessera::rk4_adjoint::cotangent", cells, KOKKOS_LAMBDA(const long long i, const long long j) {
+            lambda(i, j) = of_end * a(i, j) + of_stage * y(i, j);
+          });
+    };
+    auto accumulate = [&] {
+      Kokkos::parallel_for(
+          "tessera::rk4_adjoint::accumulate", cells,
+          KOKKOS_LAMBDA(const long long i, const long long j) { x_bar(i, j) += y(i, j); });
+    };
+    Kokkos::deep_copy(y, 0.0);
+    cotangent(h / 6.0, 0.0);                          // k4
+    adjoint.vjp(t + h, stage4, lambda, y, theta_bar); // y = X4_bar
+    accumulate();
+    cotangent(h / 3.0, h); // k3: its own weight plus X4 = x + h k3
+    adjoint.vjp(t + 0.5 * h, stage3, lambda, y, theta_bar);
+    accumulate();
+    cotangent(h / 3.0, 0.5 * h); // k2, through X3 = x + h/2 k2
+    adjoint.vjp(t + 0.5 * h, stage2, lambda, y, theta_bar);
+    accumulate();
+    cotangent(h / 6.0, 0.5 * h); // k1, through X2 = x + h/2 k1
+    adjoint.vjp(t, x, lambda, y, theta_bar);
+    accumulate();
+  }
+}
+
+} // namespace tessera
