@@ -181,6 +181,33 @@ def main():
     expect_error([src, os.path.join(WORK, "keys-default.h5")], r"keys\.h5ad: obs has no column 'time' \(--time-key",
                  "missing time column")
 
+    # A dense (T_obs, N, G) array in uns, obs rows being cells, times in uns (--expression-key).
+    n, times = 5, np.array([0.0, 12.5, 40.0])
+    traj = rng.random((len(times), n, len(genes))) / 3
+    obs = pd.DataFrame({"cell_id": np.arange(100, 100 + n, dtype=np.int64),
+                        "cell_type": pd.Categorical(["b", "a", "b", "b", "a"], categories=["b", "a"])},
+                       index=[f"cell{i}" for i in range(n)])
+    a = anndata.AnnData(X=traj[-1], obs=obs, var=pd.DataFrame(index=genes), dtype=np.float64)
+    a.uns["trajectories"], a.uns["time"] = traj, times
+    a.obsm["spatial"] = rng.random((n, 3))
+    src, ds = os.path.join(WORK, "uns.h5ad"), os.path.join(WORK, "uns.h5")
+    a.write_h5ad(src)
+    code, out = run(src, ds, "--expression-key", "trajectories")
+    if code != 0:
+        fail(f"uns: exited {code}: {out}")
+    else:
+        with h5py.File(ds, "r") as f:
+            ok = (np.array_equal(f["expression"][()], traj) and np.array_equal(f["time"][()], times)
+                  and np.array_equal(f["cell_id"][()], np.arange(100, 100 + n))
+                  and list(f["cell_type"][()]) == [0, 1, 0, 0, 1]
+                  and np.array_equal(f["positions"][()], a.obsm["spatial"]))
+        if not ok:
+            fail("uns: dataset differs from the AnnData values")
+        else:
+            print("uns: ok")
+    expect_error([src, os.path.join(WORK, "uns-bad.h5"), "--expression-key", "trajectories", "--time-key", "day"],
+                 r"uns\.h5ad: no uns/day \(--time-key", "uns without times")
+
     # Malformed series: a cell missing at one time point, a cell twice at one time point.
     a = series(4, [0.0, 5.0, 9.0], genes, 2, False, rng)
     missing_id = int(a.obs["cell_id"].iloc[0])

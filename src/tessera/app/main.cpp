@@ -79,6 +79,9 @@ int dispatch(int argc, char** argv, Log& log) {
       ->capture_default_str();
   convert->add_option("--position-key", h5ad_keys.position, "h5ad: obsm key of cell positions")
       ->capture_default_str();
+  convert->add_option("--expression-key", h5ad_keys.expression,
+                      "h5ad: uns key of a dense [T_obs][cells][genes] array (obs rows are then cells and "
+                      "--time-key names an uns array of times) instead of a snapshot series in X");
   app.add_subcommand("info", "Versions and configuration of tessera and its libraries");
 
   try {

@@ -465,10 +465,13 @@ TrajectoryDataset read_h5ad(const std::string& path, const H5adKeys& keys) {
   h5::Handle obs = h5::open_group(root, "obs");
 
   SnapshotRows rows;
-  const ObsColumn time = read_obs_column(obs.get(), keys.time, "--time-key", n_obs, where);
-  if (time.text)
-    throw input_error(where + ": obs column '" + keys.time + "' (--time-key) holds text, not times");
-  rows.time = time.numbers;
+  const bool series = keys.expression.empty();
+  if (series) {
+    const ObsColumn time = read_obs_column(obs.get(), keys.time, "--time-key", n_obs, where);
+    if (time.text)
+      throw input_error(where + ": obs column '" + keys.time + "' (--time-key) holds text, not times");
+    rows.time = time.numbers;
+  }
 
   const ObsColumn ids = read_obs_column(obs.get(), keys.cell_id, "--cell-id-key", n_obs, where);
   if (ids.integer) {
@@ -511,8 +514,6 @@ TrajectoryDataset read_h5ad(const std::string& path, const H5adKeys& keys) {
   for (const std::string& name : types.strings)
     rows.type.push_back(type_index.at(name));
 
-  rows.values = read_x(root, n_obs, ds.n_genes(), where);
-
   const std::string obsm_key = "obsm/" + keys.position;
   if (keys.position.empty() || !h5::exists(root, obsm_key)) {
     std::vector<std::string> available;
@@ -534,6 +535,37 @@ TrajectoryDataset read_h5ad(const std::string& path, const H5adKeys& keys) {
     if (!std::isfinite(rows.positions[k]))
       throw input_error(row_name(k / static_cast<std::size_t>(rows.dim)) + ": " + obsm_key +
                         " is not finite");
+  if (!series) {
+    // One obs row per cell, the trajectories one dense array, the times an uns array.
+    std::string location;
+    for (const char* group : {"uns/", "layers/"})
+      if (location.empty() && h5::exists(root, group + keys.expression)) location = group + keys.expression;
+    if (location.empty())
+      throw input_error(where + ": no uns/" + keys.expression + " or layers/" + keys.expression +
+                        " (--expression-key)");
+    std::vector<std::int64_t> x_dims, t_dims;
+    ds.expression = read_numbers(root, location, x_dims, where, location);
+    if (x_dims.size() != 3 || x_dims[1] != static_cast<std::int64_t>(n_obs) ||
+        x_dims[2] != static_cast<std::int64_t>(ds.n_genes()))
+      throw input_error(where + ": " + location + " must have shape [T_obs][" + std::to_string(n_obs) + "][" +
+                        std::to_string(ds.n_genes()) + "] (time points x obs rows x var genes)");
+    const std::string time_location = "uns/" + keys.time;
+    if (!h5::exists(root, time_location))
+      throw input_error(where + ": no " + time_location + " (--time-key: with --expression-key the " +
+                        "observation times are an uns array with one value per time point)");
+    ds.time = read_numbers(root, time_location, t_dims, where, time_location);
+    if (t_dims.size() != 1 || t_dims[0] != x_dims[0])
+      throw input_error(where + ": " + time_location + " has " + std::to_string(ds.time.size()) +
+                        " values but " + location + " has " + std::to_string(x_dims[0]) + " time points");
+    ds.cell_id = rows.id;
+    ds.cell_type.assign(rows.type.begin(), rows.type.end());
+    ds.dim = rows.dim;
+    ds.positions = rows.positions;
+    ds.positions_per_time = false;
+    validate_dataset(ds, where);
+    return ds;
+  }
+  rows.values = read_x(root, n_obs, ds.n_genes(), where);
   for (std::size_t k = 0; k < rows.values.size(); ++k)
     if (!std::isfinite(rows.values[k]))
       throw input_error(row_name(k / ds.n_genes()) + ": X is not finite for gene '" +

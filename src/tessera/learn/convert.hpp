@@ -14,10 +14,14 @@ struct H5adKeys {
   std::string cell_id = "cell_id"; // obs column: which cell a row is (integers, or strings numbered in order)
   std::string cell_type = "cell_type"; // obs column, categorical (or strings)
   std::string position = "spatial";    // obsm key: coordinates, one row per obs row
+  // When set: uns (or layers) key of a dense [T_obs][n_obs][n_vars] array; obs rows are then cells, and
+  // `time` names an uns array of the T_obs observation times.
+  std::string expression;
 };
 
 // Reads an AnnData file (anndata >= 0.8 layout: X dense or CSR, obs as a dataframe group, categoricals as
-// categories + codes, var/_index for gene names) holding one row per cell per time point. Rows are matched by
+// categories + codes, var/_index for gene names) holding one row per cell per time point (or, with
+// keys.expression, one row per cell and the trajectories in one dense array). Rows are matched by
 // cell id across time points; every cell must appear exactly once at every time point. Positions that are the
 // same at every time point become static (N × d). Errors are input_errors naming the file and what is wrong.
 TrajectoryDataset read_h5ad(const std::string& path, const H5adKeys& keys = {});
