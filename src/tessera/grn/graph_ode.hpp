@@ -441,6 +441,8 @@ public:
   // Floating-point operations per node and evaluation (exp counted as one) for a node with `in_edges`
   // in-edges, self loop included: a performance model for benchmarks.
   double flops_per_node(double in_edges) const;
+  // The same for one vjp() (state and parameters; forward recomputation included).
+  double vjp_flops_per_node(double in_edges) const;
 
 private:
   void group_cells(int n_cells) const;
@@ -486,7 +488,7 @@ private:
   mutable bool vjp_ready_ = false;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_m_, vjp_z_, vjp_partial_;
   mutable std::vector<Kokkos::View<double**, Kokkos::LayoutRight>> vjp_activation_;
-  mutable Kokkos::View<double*> vjp_cotangent_[2], vjp_rho_partial_, vjp_partial_sum_;
+  mutable Kokkos::View<double*> vjp_cotangent_[2], vjp_rho_partial_, vjp_partial_sum_, vjp_ones_;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_ligand_bar_;
 };
 

@@ -114,6 +114,24 @@ struct GraphOdeVjpColumnSumFunctor {
   }
 };
 
+// out = sum of a's rows (+ out when accumulating): one dgemv with a vector of ones where BLAS reaches the
+// memory (the column-per-thread kernel strides through the whole matrix once per column).
+void column_sums(const execution_space& space, bool blas, const RawMatrix& a, double* out, bool accumulate,
+                 const double* ones) {
+  const int rows = static_cast<int>(a.extent(0)), cols = static_cast<int>(a.extent(1));
+  if constexpr (blas_reaches_memory) {
+    if (blas) {
+      space.fence();
+      cblas_dgemv(CblasRowMajor, CblasTrans, rows, cols, 1.0, a.data(), cols, ones, 1, accumulate ? 1.0 : 0.0,
+                  out, 1);
+      return;
+    }
+  }
+  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_column_sums",
+                       Kokkos::RangePolicy<execution_space>(space, 0, cols),
+                       GraphOdeVjpColumnSumFunctor{a, out, accumulate});
+}
+
 // In place cotangent(r, j) *= ReLU'(u(r, j)), with y = ReLU(u) > 0 exactly when u > 0.
 struct GraphOdeVjpMaskFunctor {
   RawMatrix cotangent;
@@ -316,6 +334,8 @@ void GraphOdeModel::allocate_vjp_buffers() const {
   for (auto& c : vjp_cotangent_)
     c = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_cotangent", rows * widest);
   vjp_rho_partial_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_rho_partial", rows);
+  vjp_ones_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_ones", rows);
+  Kokkos::deep_copy(vjp_ones_, 1.0);
   vjp_ready_ = true;
 }
 
@@ -339,6 +359,7 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   const auto offset = [&](const std::string& name) { return static_cast<int>(layout.tensor(name).offset); };
   const auto range = Kokkos::RangePolicy<execution_space>(space_, 0, rows);
   const auto tile_rows = std::make_pair(0, rows);
+  const bool blas = options_.dense == GraphOdeOptions::DenseProducts::automatic;
 
   // ---- Forward, recomputed for this tile: m, z, y_1 .. y_{L-1}.
   GraphOdeAttentionFunctor<Variant> attention;
@@ -391,13 +412,12 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     const double* input = l == 1 ? vjp_z_.data() : vjp_activation_[l - 1].data();
     const double* weight = theta + offset("W" + std::to_string(l));
     double* weight_bar = theta_bar_set + offset("W" + std::to_string(l));
-    Kokkos::parallel_for(
-        "tessera::grn::graph_ode::vjp_bias", Kokkos::RangePolicy<execution_space>(space_, 0, out_width),
-        GraphOdeVjpColumnSumFunctor{cotangent, theta_bar_set + offset("b" + std::to_string(l))});
+    column_sums(space_, blas, cotangent, theta_bar_set + offset("b" + std::to_string(l)), true,
+                vjp_ones_.data());
     RawMatrix input_bar(vjp_cotangent_[1 - current].data(), rows, in);
     bool done = false;
     if constexpr (blas_reaches_memory) {
-      if (options_.dense == GraphOdeOptions::DenseProducts::automatic) {
+      if (blas) {
         space_.fence(); // the kernels that wrote the operands must be done before BLAS reads them
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_width, in, rows, 1.0, cotangent.data(),
                     out_width, input, in, 1.0, weight_bar, in);
@@ -438,10 +458,8 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   Kokkos::parallel_for("tessera::grn::graph_ode::vjp_attention",
                        Kokkos::RangePolicy<execution_space>(space_, 0, rows / G), backward);
   const int partials = static_cast<int>(vjp_partial_.extent(1));
-  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_partial_sum",
-                       Kokkos::RangePolicy<execution_space>(space_, 0, partials),
-                       GraphOdeVjpColumnSumFunctor{RawMatrix(vjp_partial_.data(), rows, partials),
-                                                   vjp_partial_sum_.data(), false});
+  column_sums(space_, blas, RawMatrix(vjp_partial_.data(), rows, partials), vjp_partial_sum_.data(), false,
+              vjp_ones_.data());
   GraphOdeVjpHeadFunctor head;
   head.sum = vjp_partial_sum_.data();
   head.theta = theta;
@@ -505,6 +523,27 @@ void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, G
   if (edges.signaling && x_bar.extent(1) > 0)
     ligand_exchange_->scatter_ligand_cotangents(vjp_ligand_bar_, x_bar);
   space_.fence();
+}
+
+double GraphOdeModel::vjp_flops_per_node(double in_edges) const {
+  const GraphOdeArchitecture& a = parameters_.architecture();
+  const double K = a.heads, H = a.hidden, KH = K * H, M = a.mlp_width, L = a.mlp_layers;
+  const double width_one = L == 1 ? 1.0 : M;
+  const double logit = a.variant == AttentionVariant::gat ? 3.0 : 7.0 * H;
+  // Recomputed forward: attention (as in flops_per_node), z, layer 1 from the table, layers 2 .. L-1.
+  const double forward = K * (in_edges * (logit + 5.0) + 1.0 + std::log2(H + 1.0) + 3.0 * width_one) +
+                         3.0 * KH + (L >= 3 ? L - 2 : 0) * (2.0 * M * M + 2.0 * M);
+  // Backward: per layer W_bar += cotangent^T input and input_bar = cotangent W (2 x 2 in x out), bias and
+  // ReLU mask; the first layer's units (3 per unit); per head and edge three passes over the logits (two
+  // exp) and the logit's own backward (GAT: ~8, GATv2: ~12 per hidden unit).
+  double layers = 0.0;
+  for (int l = 1; l <= a.mlp_layers; ++l) {
+    const double in = l == 1 ? KH : M, out = l == a.mlp_layers ? 1.0 : M;
+    layers += 4.0 * in * out + out + (l >= 2 ? in : 0.0);
+  }
+  const double logit_backward = a.variant == AttentionVariant::gat ? 8.0 : 12.0 * H;
+  const double attention = 3.0 * KH + K * in_edges * (3.0 * logit + 12.0 + logit_backward);
+  return forward + layers + attention + 6.0;
 }
 
 } // namespace tessera
