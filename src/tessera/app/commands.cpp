@@ -40,8 +40,8 @@ std::string default_run_directory(const DeckOptions& options, const std::string&
 // Collective. Creates the run directory on rank 0. Earlier outputs are never replaced silently: with
 // existing outputs and no --overwrite the run stops before touching anything (exit 2).
 void prepare_run_directory(MPI_Comm comm, const std::string& dir, bool overwrite) {
-  static const char* outputs[] = {"tessera.h5", "tessera.xmf", "summary.csv", "tessera.log",
-                                  "resolved_deck.yaml"};
+  static const char* outputs[] = {"tessera.h5",  "tessera.xmf",        "summary.csv",
+                                  "tessera.log", "resolved_deck.yaml", "dataset.h5"};
   mpi::agree(comm, [&] {
     if (mpi::rank(comm) != 0) return;
     std::error_code ec;

@@ -18,6 +18,11 @@ const KeyTable& output_keys() {
         .describe("Print a progress line every this many steps.");
     t.add("dir", KeyType::text)
         .describe("Run directory; `-o DIR` overrides it. Default: `runs/<deck file name without .yaml>`.");
+    t.add("dataset", KeyType::boolean)
+        .def("false")
+        .describe("Also write the output steps as a trajectory dataset (`dataset.h5`, SPEC §6.3) for "
+                  "`tessera train`, with "
+                  "the `hill` network as the ground truth under /grn/truth. Needs a constant population.");
     return t;
   }();
   return table;
@@ -29,6 +34,7 @@ OutputParams read_output_params(const Deck& deck) {
   p.every = s.integer("every");
   p.progress_every = s.integer("progress_every");
   if (s.has("dir")) p.directory = s.text("dir");
+  p.dataset = s.boolean("dataset");
   return p;
 }
 

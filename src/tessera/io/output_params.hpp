@@ -14,6 +14,7 @@ struct OutputParams {
   long long every = 10;          // steps between output steps (the first and last steps are always written)
   long long progress_every = 10; // steps between progress lines
   std::string directory;         // run directory, "" = runs/<deck name>
+  bool dataset = false;          // also record the output steps as a trajectory dataset (dataset.h5)
 };
 
 const KeyTable& output_keys();

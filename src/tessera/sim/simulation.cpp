@@ -7,6 +7,7 @@
 #include "tessera/io/deck.hpp"
 #include "tessera/io/simulation_output.hpp"
 #include "tessera/io/summary_csv.hpp"
+#include "tessera/sim/dataset_recorder.hpp"
 #include "tessera/sim/signaling_graph.hpp"
 #include "tessera/tissue/domain.hpp"
 #include "tessera/tissue/initial_tissue.hpp"
@@ -62,6 +63,9 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks) {
   s.signaling = read_signaling(deck, s.network);
   if (s.network.model == "graph_ode") s.graph_ode = read_graph_ode_config(deck);
   s.seed = read_seed(deck);
+  if (s.output.dataset && (s.lifecycle.divides() || s.lifecycle.dies()))
+    deck.section("output").fail("dataset", "a dataset needs the same cells at every observation: remove "
+                                           "cells.division and cells.death, or set output.dataset: false");
   // In floating point first: a tiny lattice spacing gives more sites than a long long holds.
   const double count = initial_cell_count_estimate(s.domain, s.init);
   if (count > static_cast<double>(s.types.max_cells)) {
@@ -88,8 +92,9 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks) {
 }
 
 Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
-    : comm_(comm), domain_(setup.domain), types_(setup.types), network_(setup.network), time_(setup.time),
-      output_(setup.output), signaling_(setup.signaling), range_(setup.interaction_range()) {
+    : comm_(comm), setup_(setup), domain_(setup.domain), types_(setup.types), network_(setup.network),
+      time_(setup.time), output_(setup.output), signaling_(setup.signaling),
+      range_(setup.interaction_range()) {
   rng_.seed = setup.seed;
   decomposition_ = std::make_unique<CartesianDecomposition>(comm, domain_, setup.rank_grid);
   // Every rank box has the same size, so every rank reaches the same verdict; agree() makes it one error.
@@ -273,6 +278,8 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
   RunSummary summary;
   SimulationOutput output(comm_, directory, provenance, domain_.dim);
   SummaryCsv csv(comm_, directory + "/summary.csv", types_.names, network_.genes);
+  std::unique_ptr<DatasetRecorder> dataset;
+  if (output_.dataset) dataset = std::make_unique<DatasetRecorder>(comm_, setup_);
   const long long steps = time_.steps();
   auto write = [&] {
     PhaseTimer timer(phases_.output);
@@ -280,6 +287,7 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
     const CellSnapshot snap = snapshot(cells_);
     output.write_step(step_, t_, snap);
     csv.append(step_, t_, snap);
+    if (dataset) dataset->record(t_, snap);
   };
   const auto& dims = decomposition_->dims();
   log.info("tessera run: " + std::to_string(global_cells()) + " cells, " +
@@ -300,6 +308,7 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
     if (step_ % output_.progress_every == 0 || step_ == steps)
       log.info(progress_line(step_, steps, t_, global_cells(), seconds_since(start)));
   }
+  if (dataset) dataset->write(directory + "/dataset.h5");
   summary.steps = step_;
   summary.cells = global_cells();
   summary.divisions = divisions_;

@@ -96,6 +96,7 @@ private:
   void advance_genes(double t0, double t1);
 
   MPI_Comm comm_;
+  SimulationSetup setup_;
   Domain domain_;
   std::unique_ptr<CartesianDecomposition> decomposition_;
   CellTypes types_;
