@@ -349,13 +349,9 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   const int G = n_genes_;
   const std::size_t stride = parameters_.values().extent(1);
   const double* theta = parameters_.values().data() + set * stride;
-  // Parameter cotangents go to a scratch row when the caller wants x_bar only.
-  double* theta_bar_set = theta_bar.extent(0) ? theta_bar.data() + set * stride : nullptr;
-  Kokkos::View<double*> scratch;
-  if (!theta_bar_set) {
-    scratch = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_scratch", stride);
-    theta_bar_set = scratch.data();
-  }
+  // Without theta_bar (a state-only VJP) the parameter products and sums are skipped.
+  const bool want_parameters = theta_bar.extent(0) > 0;
+  double* theta_bar_set = want_parameters ? theta_bar.data() + set * stride : nullptr;
   const auto offset = [&](const std::string& name) { return static_cast<int>(layout.tensor(name).offset); };
   const auto range = Kokkos::RangePolicy<execution_space>(space_, 0, rows);
   const auto tile_rows = std::make_pair(0, rows);
@@ -404,23 +400,26 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
                                gamma_.data() + set * gamma_.extent(1),
                                theta + offset("decay_rho")};
   Kokkos::parallel_for("tessera::grn::graph_ode::vjp_output", range, out);
-  Kokkos::parallel_for(
-      "tessera::grn::graph_ode::vjp_decay", Kokkos::RangePolicy<execution_space>(space_, 0, G),
-      GraphOdeVjpDecayFunctor{vjp_rho_partial_, rows, G, theta_bar_set + offset("decay_rho")});
+  if (want_parameters)
+    Kokkos::parallel_for(
+        "tessera::grn::graph_ode::vjp_decay", Kokkos::RangePolicy<execution_space>(space_, 0, G),
+        GraphOdeVjpDecayFunctor{vjp_rho_partial_, rows, G, theta_bar_set + offset("decay_rho")});
   for (int l = L; l >= 1; --l) {
     const int in = l == 1 ? KH : M, out_width = l == L ? 1 : M;
     const double* input = l == 1 ? vjp_z_.data() : vjp_activation_[l - 1].data();
     const double* weight = theta + offset("W" + std::to_string(l));
-    double* weight_bar = theta_bar_set + offset("W" + std::to_string(l));
-    column_sums(space_, blas, cotangent, theta_bar_set + offset("b" + std::to_string(l)), true,
-                vjp_ones_.data());
+    double* weight_bar = want_parameters ? theta_bar_set + offset("W" + std::to_string(l)) : nullptr;
+    if (want_parameters)
+      column_sums(space_, blas, cotangent, theta_bar_set + offset("b" + std::to_string(l)), true,
+                  vjp_ones_.data());
     RawMatrix input_bar(vjp_cotangent_[1 - current].data(), rows, in);
     bool done = false;
     if constexpr (blas_reaches_memory) {
       if (blas) {
         space_.fence(); // the kernels that wrote the operands must be done before BLAS reads them
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_width, in, rows, 1.0, cotangent.data(),
-                    out_width, input, in, 1.0, weight_bar, in);
+        if (want_parameters)
+          cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_width, in, rows, 1.0, cotangent.data(),
+                      out_width, input, in, 1.0, weight_bar, in);
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out_width, 1.0, cotangent.data(),
                     out_width, weight, in, 0.0, input_bar.data(), in);
         done = true;
@@ -428,10 +427,11 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     }
     if (!done) {
       const RawMatrix input_view(const_cast<double*>(input), rows, in);
-      Kokkos::parallel_for(
-          "tessera::grn::graph_ode::vjp_weight",
-          Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(space_, {0, 0}, {out_width, in}),
-          GraphOdeVjpWeightFunctor{cotangent, input_view, weight_bar});
+      if (want_parameters)
+        Kokkos::parallel_for(
+            "tessera::grn::graph_ode::vjp_weight",
+            Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(space_, {0, 0}, {out_width, in}),
+            GraphOdeVjpWeightFunctor{cotangent, input_view, weight_bar});
       Kokkos::parallel_for(
           "tessera::grn::graph_ode::vjp_input",
           Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(space_, {0, 0}, {rows, in}),
@@ -457,6 +457,7 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   backward.ligand_bar = vjp_ligand_bar_;
   Kokkos::parallel_for("tessera::grn::graph_ode::vjp_attention",
                        Kokkos::RangePolicy<execution_space>(space_, 0, rows / G), backward);
+  if (!want_parameters) return;
   const int partials = static_cast<int>(vjp_partial_.extent(1));
   column_sums(space_, blas, RawMatrix(vjp_partial_.data(), rows, partials), vjp_partial_sum_.data(), false,
               vjp_ones_.data());
@@ -479,7 +480,6 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   }
   Kokkos::parallel_for("tessera::grn::graph_ode::vjp_heads",
                        Kokkos::RangePolicy<execution_space>(space_, 0, KH), head);
-  if (scratch.extent(0)) space_.fence(); // the scratch row dies with this scope
 }
 
 void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, GeneState x_bar,
