@@ -1,5 +1,6 @@
 #include "tessera/grn/graph_ode.hpp"
 
+#include "tessera/core/device_copy.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/parallel/mpi.hpp"
@@ -12,15 +13,6 @@
 namespace tessera {
 
 namespace {
-
-Kokkos::View<int*> to_view(const std::string& label, const std::vector<int>& values) {
-  Kokkos::View<int*> out(label, values.size());
-  auto host = Kokkos::create_mirror_view(out);
-  for (std::size_t i = 0; i < values.size(); ++i)
-    host(i) = values[i];
-  Kokkos::deep_copy(out, host);
-  return out;
-}
 
 // BLAS can only be handed memory that the host can address.
 constexpr bool blas_reaches_memory =
@@ -48,8 +40,8 @@ GraphOdeModel::GraphOdeModel(GraphOdeParameters parameters, const GeneNetwork& n
       offsets.push_back(static_cast<int>(sources.size()));
     }
   }
-  prior_offsets_ = to_view("tessera::grn::graph_ode::prior_offsets", offsets);
-  prior_source_ = to_view("tessera::grn::graph_ode::prior_source", sources);
+  prior_offsets_ = to_device("tessera::grn::graph_ode::prior_offsets", offsets);
+  prior_source_ = to_device("tessera::grn::graph_ode::prior_source", sources);
 
   tile_cells_ = std::max(1, options_.tile_nodes / std::max(1, G));
   const std::size_t rows = static_cast<std::size_t>(tile_cells_) * static_cast<std::size_t>(G);
@@ -93,8 +85,8 @@ void GraphOdeModel::set_signaling(const SignalingGraph* graph, const LigandExcha
     flat.insert(flat.end(), c.begin(), c.end());
     offsets.push_back(static_cast<int>(flat.size()));
   }
-  receptor_offsets_ = to_view("tessera::grn::graph_ode::receptor_offsets", offsets);
-  receptor_column_ = to_view("tessera::grn::graph_ode::receptor_column", flat);
+  receptor_offsets_ = to_device("tessera::grn::graph_ode::receptor_offsets", offsets);
+  receptor_column_ = to_device("tessera::grn::graph_ode::receptor_column", flat);
 }
 
 void GraphOdeModel::group_cells(int n_cells) const {

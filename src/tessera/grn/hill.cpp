@@ -1,20 +1,10 @@
 #include "tessera/grn/hill.hpp"
 
+#include "tessera/core/device_copy.hpp"
 #include <algorithm>
 #include <cmath>
 
 namespace tessera {
-
-namespace {
-Kokkos::View<double*> to_view(const std::string& label, const std::vector<double>& v) {
-  Kokkos::View<double*> out(label, v.size());
-  auto h = Kokkos::create_mirror_view(out);
-  for (size_t i = 0; i < v.size(); ++i)
-    h(i) = v[i];
-  Kokkos::deep_copy(out, h);
-  return out;
-}
-} // namespace
 
 HillModel::HillModel(const GeneNetwork& network, int n_types, const SignalingParams& signaling)
     : n_genes_(network.n_genes()), has_pairs_(signaling.active()) {
@@ -100,9 +90,9 @@ HillModel::HillModel(const GeneNetwork& network, int n_types, const SignalingPar
   Kokkos::deep_copy(lr_K_, lK);
   Kokkos::deep_copy(lr_n_, ln);
   Kokkos::deep_copy(lr_h_pow_n_, lh);
-  production_ = to_view("tessera::hill::production", network.production);
-  basal_ = to_view("tessera::hill::basal", network.basal);
-  decay_ = to_view("tessera::hill::decay", network.decay);
+  production_ = to_device("tessera::hill::production", network.production);
+  basal_ = to_device("tessera::hill::basal", network.basal);
+  decay_ = to_device("tessera::hill::decay", network.decay);
 }
 
 void HillModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) const {

@@ -1,8 +1,10 @@
 #include "tessera/tissue/lifecycle.hpp"
 
+#include "tessera/core/device_copy.hpp"
 #include "tessera/core/kokkos_compat.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/parallel/mpi.hpp"
+#include "tessera/tissue/compaction.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -78,22 +80,11 @@ LifecycleParams read_lifecycle(const Deck& deck, int n_types, const std::vector<
   return p;
 }
 
-namespace {
-Kokkos::View<double*> to_view(const std::string& label, const std::vector<double>& v) {
-  Kokkos::View<double*> out(label, v.size());
-  auto h = Kokkos::create_mirror_view(out);
-  for (std::size_t i = 0; i < v.size(); ++i)
-    h(i) = v[i];
-  Kokkos::deep_copy(out, h);
-  return out;
-}
-} // namespace
-
 Lifecycle::Lifecycle(const LifecycleParams& params, const Domain& domain, std::uint64_t seed,
                      long long max_cells, std::uint64_t next_id)
     : params_(params), walls_(domain), rng_{seed}, max_cells_(max_cells), next_id_(next_id) {
-  division_time_ = to_view("tessera::lifecycle::division_time", params.division_time);
-  death_rate_ = to_view("tessera::lifecycle::death_rate", params.death_rate);
+  division_time_ = to_device("tessera::lifecycle::division_time", params.division_time);
+  death_rate_ = to_device("tessera::lifecycle::death_rate", params.death_rate);
 }
 
 LifecycleEvents Lifecycle::apply(MPI_Comm comm, Cells<>& cells, double dt, long long step) {
@@ -242,38 +233,7 @@ LifecycleEvents Lifecycle::apply(MPI_Comm comm, Cells<>& cells, double dt, long 
   std::size_t total = static_cast<std::size_t>(n) + n_daughters;
 
   // Remove the dead: refill their rows from the end (which may hold daughters).
-  if (!dead_rows.empty()) {
-    std::vector<char> dead(total, 0);
-    for (int r : dead_rows)
-      dead[static_cast<std::size_t>(r)] = 1;
-    const std::size_t kept = total - dead_rows.size();
-    std::vector<std::pair<int, int>> moves;
-    std::size_t filler = kept;
-    for (int hole : dead_rows) {
-      if (static_cast<std::size_t>(hole) >= kept) continue;
-      while (dead[filler])
-        ++filler;
-      moves.emplace_back(hole, static_cast<int>(filler++));
-    }
-    if (!moves.empty()) {
-      Kokkos::View<int* [2]> pairs("tessera::lifecycle::moves", moves.size());
-      auto h = Kokkos::create_mirror_view(pairs);
-      for (std::size_t k = 0; k < moves.size(); ++k) {
-        h(k, 0) = moves[k].first;
-        h(k, 1) = moves[k].second;
-      }
-      Kokkos::deep_copy(pairs, h);
-      cells.for_each_field([&](auto field) {
-        Kokkos::parallel_for(
-            "tessera::lifecycle::remove_dead", Kokkos::RangePolicy<>(0, moves.size()),
-            KOKKOS_LAMBDA(const std::size_t k) {
-              for (std::size_t c = 0; c < field.extent(1); ++c)
-                field(pairs(k, 0), c) = field(pairs(k, 1), c);
-            });
-      });
-    }
-    total = kept;
-  }
+  if (!dead_rows.empty()) total = remove_rows(cells, total, dead_rows);
   Kokkos::fence();
   cells.n_owned = total;
   return events;

@@ -1,5 +1,6 @@
 #include "tessera/tissue/mechanics.hpp"
 
+#include "tessera/core/device_copy.hpp"
 #include "tessera/core/kokkos_compat.hpp"
 #include "tessera/io/deck.hpp"
 
@@ -75,14 +76,6 @@ MechanicsParams read_mechanics(const Deck& deck, int n_types) {
 }
 
 namespace {
-Kokkos::View<double*> to_view(const std::string& label, const std::vector<double>& v) {
-  Kokkos::View<double*> out(label, v.size());
-  auto h = Kokkos::create_mirror_view(out);
-  for (std::size_t i = 0; i < v.size(); ++i)
-    h(i) = v[i];
-  Kokkos::deep_copy(out, h);
-  return out;
-}
 
 // One owned cell's displacement: pair forces over its neighbour row, then Brownian motion.
 struct DisplacementFunctor {
@@ -127,10 +120,10 @@ struct DisplacementFunctor {
 
 Mechanics::Mechanics(const MechanicsParams& params, const Domain& domain, std::uint64_t seed)
     : frozen_(params.frozen), n_types_(static_cast<int>(params.drag.size())), walls_(domain), rng_{seed} {
-  drag_ = to_view("tessera::mechanics::drag", params.drag);
-  repulsion_ = to_view("tessera::mechanics::repulsion", params.repulsion);
-  range_ = to_view("tessera::mechanics::adhesion_range", params.adhesion_range);
-  motility_ = to_view("tessera::mechanics::motility", params.motility);
+  drag_ = to_device("tessera::mechanics::drag", params.drag);
+  repulsion_ = to_device("tessera::mechanics::repulsion", params.repulsion);
+  range_ = to_device("tessera::mechanics::adhesion_range", params.adhesion_range);
+  motility_ = to_device("tessera::mechanics::motility", params.motility);
   adhesion_ = Kokkos::View<double**, Kokkos::LayoutRight>("tessera::mechanics::adhesion", n_types_, n_types_);
   auto h = Kokkos::create_mirror_view(adhesion_);
   for (int i = 0; i < n_types_; ++i)

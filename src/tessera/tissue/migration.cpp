@@ -2,35 +2,11 @@
 
 #include "tessera/core/kokkos_compat.hpp"
 #include "tessera/parallel/exchange_plan.hpp"
+#include "tessera/tissue/compaction.hpp"
 
 #include <algorithm>
 
 namespace tessera {
-
-namespace {
-
-// Copies rows src -> dst of every field, for the (dst, src) pairs given.
-void move_rows(const Cells<>& cells, const std::vector<std::pair<int, int>>& moves) {
-  if (moves.empty()) return;
-  Kokkos::View<int* [2]> pairs("tessera::migrate::moves", moves.size());
-  auto h = Kokkos::create_mirror_view(pairs);
-  for (std::size_t k = 0; k < moves.size(); ++k) {
-    h(k, 0) = moves[k].first;
-    h(k, 1) = moves[k].second;
-  }
-  Kokkos::deep_copy(pairs, h);
-  cells.for_each_field([&](auto field) {
-    Kokkos::parallel_for(
-        "tessera::migrate::fill_holes", Kokkos::RangePolicy<>(0, moves.size()),
-        KOKKOS_LAMBDA(const std::size_t k) {
-          for (std::size_t c = 0; c < field.extent(1); ++c)
-            field(pairs(k, 0), c) = field(pairs(k, 1), c);
-        });
-  });
-  Kokkos::fence();
-}
-
-} // namespace
 
 std::size_t migrate(const CartesianDecomposition& dec, const std::vector<int>& neighbours, Cells<>& cells) {
   ScopedRegion region("tessera::parallel::migrate");
@@ -69,20 +45,8 @@ std::size_t migrate(const CartesianDecomposition& dec, const std::vector<int>& n
     }
   });
 
-  // Fill the leavers' holes below the new end with the rows above it that stay.
-  const std::size_t kept = n - leaving.size();
-  std::vector<std::pair<int, int>> moves;
-  std::vector<char> leaves(n, 0);
-  for (int i : leaving)
-    leaves[static_cast<std::size_t>(i)] = 1;
-  std::size_t filler = kept;
-  for (int hole : leaving) {
-    if (static_cast<std::size_t>(hole) >= kept) continue;
-    while (leaves[filler])
-      ++filler;
-    moves.emplace_back(hole, static_cast<int>(filler++));
-  }
-  move_rows(cells, moves);
+  // Refill the leavers' rows from the end (`leaving` is ascending).
+  const std::size_t kept = remove_rows(cells, n, leaving);
 
   // Append the arrivals.
   cells.n_owned = kept;
