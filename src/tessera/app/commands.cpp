@@ -1,18 +1,23 @@
 #include "tessera/app/commands.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/random_params.hpp"
 #include "tessera/core/version.hpp"
+#include "tessera/grn/graph_ode.hpp"
 #include "tessera/integrate/sundials.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/deck_schema.hpp"
+#include "tessera/io/hdf5.hpp"
 #include "tessera/io/snapshot.hpp"
 #include "tessera/learn/petsc.hpp"
+#include "tessera/learn/trainer.hpp"
 #include "tessera/parallel/mpi.hpp"
 #include "tessera/sim/simulation.hpp"
 
 #include <Kokkos_Core.hpp>
 #include <hdf5.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -39,16 +44,20 @@ std::string default_run_directory(const DeckOptions& options, const std::string&
 
 // Collective. Creates the run directory on rank 0. Earlier outputs are never replaced silently: with
 // existing outputs and no --overwrite the run stops before touching anything (exit 2).
-void prepare_run_directory(MPI_Comm comm, const std::string& dir, bool overwrite) {
-  static const char* outputs[] = {"tessera.h5",  "tessera.xmf",        "summary.csv",
-                                  "tessera.log", "resolved_deck.yaml", "dataset.h5"};
+const std::vector<std::string> run_outputs = {"tessera.h5",  "tessera.xmf",        "summary.csv",
+                                              "tessera.log", "resolved_deck.yaml", "dataset.h5"};
+const std::vector<std::string> train_outputs = {"model.h5", "loss.csv", "gradient.h5", "tessera.log",
+                                                "resolved_deck.yaml"};
+
+void prepare_run_directory(MPI_Comm comm, const std::string& dir, bool overwrite,
+                           const std::vector<std::string>& outputs = run_outputs) {
   mpi::agree(comm, [&] {
     if (mpi::rank(comm) != 0) return;
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec || !fs::is_directory(dir))
       throw input_error("-o " + dir + ": cannot create the run directory (" + ec.message() + ")");
-    for (const char* name : outputs) {
+    for (const std::string& name : outputs) {
       const fs::path p = fs::path(dir) / name;
       if (!fs::exists(p)) continue;
       if (!overwrite)
@@ -98,6 +107,113 @@ int run_command(const DeckOptions& options, Log& log) {
        << format_number(s.wall_s > 0 ? static_cast<double>(s.cells) * s.steps / s.wall_s : 0.0)
        << " cell-steps/s; outputs in " << dir << "/";
   log.info(line.str());
+  return 0;
+}
+
+int train_command(const DeckOptions& options, const TrainOptions& train, Log& log) {
+  MPI_Comm comm = MPI_COMM_WORLD;
+  const Deck deck = load_deck(comm, options);
+  Domain domain;
+  std::array<int, 3> rank_grid{0, 0, 0};
+  CellTypes types;
+  GeneNetwork network;
+  SignalingParams signaling;
+  GraphOdeConfig config;
+  TrainParams params;
+  std::uint64_t seed = 0;
+  TrajectoryDataset dataset;
+  mpi::agree(comm, [&] {
+    domain = read_domain(deck);
+    rank_grid = read_rank_grid(deck, domain.dim, mpi::size(comm));
+    types = read_cell_types(deck);
+    network = read_gene_network(deck, types.names);
+    if (network.model != "graph_ode")
+      deck.section("grn").fail("model", "tessera train fits the graph_ode model: set grn.model: graph_ode");
+    signaling = read_signaling(deck, network);
+    config = read_graph_ode_config(deck);
+    params = read_train_params(deck);
+    seed = read_seed(deck);
+  });
+  // Every rank reads the (small, serial) dataset itself: the same file, the same verdict.
+  mpi::agree(comm, [&] {
+    dataset = read_dataset(params.dataset);
+    check_dataset_matches(dataset, network.genes, types.names, params.dataset);
+    // Without pairs in the deck, the dataset's ligand-receptor pairs (with the deck's range and length).
+    if (signaling.pairs.empty())
+      for (const auto& lr : dataset.ligand_receptor) {
+        LigandReceptorPair pair;
+        pair.ligand = lr[0];
+        pair.receptor = lr[1];
+        signaling.pairs.push_back(pair);
+      }
+  });
+  const std::string dir = default_run_directory(options, "");
+  prepare_run_directory(comm, dir, options.overwrite, train_outputs);
+  log.open_file((fs::path(dir) / "tessera.log").string());
+  if (mpi::rank(comm) == 0) std::ofstream(fs::path(dir) / "resolved_deck.yaml") << deck.resolved_yaml();
+  log.info("tessera " + version() + " (" + git_hash() + "), Kokkos " + Kokkos::DefaultExecutionSpace::name() +
+           ", deck " + options.deck + ", dataset " + params.dataset + ": " +
+           std::to_string(dataset.n_times()) + " time points, " + std::to_string(dataset.n_cells()) +
+           " cells, " + std::to_string(dataset.n_genes()) + " genes, " +
+           std::to_string(signaling.pairs.size()) + " LR pairs");
+
+  std::unique_ptr<GraphOdeModel> model = make_graph_ode_model(comm, config, network, signaling, types.names);
+  const OneStepObjective objective(comm, domain, rank_grid, signaling, dataset, params.dt);
+  const TimeSplit split = split_times(dataset.n_times(), params.val_fraction);
+  const auto& values = model->parameters().values();
+
+  if (train.gradient_only || train.check_gradient) {
+    const std::vector<int> starts = sample_starts(split.train_starts, params.time_points_per_iter, seed, 1);
+    ParameterGradient gradient("tessera::train::gradient", values.extent(0), values.extent(1));
+    const double loss = objective.evaluate(*model, starts, gradient);
+    if (train.gradient_only) {
+      GraphOdeParameters g(model->parameters().architecture(), network.genes, types.names);
+      Kokkos::deep_copy(g.values(), gradient);
+      const std::string path = (fs::path(dir) / "gradient.h5").string();
+      mpi::agree(comm, [&] {
+        if (mpi::rank(comm) == 0) write_graph_ode_model(path, g);
+      });
+      log.always("tessera train: loss " + format_number(loss) + " over " + std::to_string(starts.size()) +
+                 " start times; gradient in " + path);
+    }
+    if (train.check_gradient) {
+      const GradientCheck check = check_gradient(objective, *model, starts, gradient, 20, seed);
+      log.always("tessera train: loss " + format_number(loss) +
+                 "; worst relative error of the gradient against central differences: " +
+                 format_number(check.worst) + " (" + std::to_string(check.checked) +
+                 " parameters compared, " + std::to_string(check.at_kinks) + " skipped at ReLU kinks)");
+    }
+    return 0;
+  }
+
+  std::ofstream csv;
+  if (mpi::rank(comm) == 0) {
+    csv.open(fs::path(dir) / "loss.csv");
+    csv << "iteration,train,validation,grad_norm,wall_s\n";
+  }
+  auto report = [&](const TrainRecord& r) {
+    if (csv.is_open()) {
+      csv.precision(17);
+      csv << r.iteration << "," << r.train << "," << r.validation << "," << r.grad_norm << "," << r.wall_s
+          << "\n";
+      csv.flush();
+    }
+    const double per_iteration = r.wall_s / static_cast<double>(r.iteration);
+    std::ostringstream line;
+    line << "  iteration " << r.iteration << "/" << params.iterations << "  train " << format_number(r.train)
+         << "  validation " << (std::isfinite(r.validation) ? format_number(r.validation) : std::string("-"))
+         << "  |g| " << format_number(r.grad_norm) << "  " << format_number(per_iteration) << " s/it  ETA "
+         << human_seconds(per_iteration * static_cast<double>(params.iterations - r.iteration));
+    log.info(line.str());
+  };
+  const std::vector<TrainRecord> records = train_one_step(objective, *model, params, seed, report);
+  const std::string model_path = (fs::path(dir) / "model.h5").string();
+  mpi::agree(comm, [&] {
+    if (mpi::rank(comm) == 0) write_graph_ode_model(model_path, model->parameters());
+  });
+  const TrainRecord& last = records.back();
+  log.info("tessera train: done: " + std::to_string(last.iteration) + " iterations, train loss " +
+           format_number(last.train) + ", wall " + human_seconds(last.wall_s) + "; outputs in " + dir + "/");
   return 0;
 }
 

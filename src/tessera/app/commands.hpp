@@ -18,6 +18,13 @@ struct DeckOptions {
 };
 
 int run_command(const DeckOptions& options, Log& log);
+// What `tessera train` does besides training (SPEC §3).
+struct TrainOptions {
+  bool gradient_only = false;  // write gradient.h5 and print the loss, no optimizer step
+  bool check_gradient = false; // compare with central differences on 20 parameters, print the worst error
+};
+// Fits grn.graph_ode to train.dataset: model.h5 and loss.csv in the run directory.
+int train_command(const DeckOptions& options, const TrainOptions& train, Log& log);
 int check_command(const DeckOptions& options, bool reference, Log& log);
 int info_command(Log& log);
 // Converts on rank 0 (SPEC §6.3); the other ranks wait and share its verdict.

@@ -54,6 +54,11 @@ int dispatch(int argc, char** argv, Log& log) {
   add_deck_options(run, true);
   auto* train = app.add_subcommand("train", "Fit the graph ODE to a trajectory dataset");
   add_deck_options(train, true);
+  TrainOptions train_options;
+  train->add_flag("--gradient-only", train_options.gradient_only,
+                  "Write the loss's gradient at the initial parameters to gradient.h5, print the loss, stop");
+  train->add_flag("--check-gradient", train_options.check_gradient,
+                  "Compare the gradient with central differences on 20 random parameters (diagnostic)");
   auto* predict = app.add_subcommand("predict", "Forward simulation with a fitted model and perturbations");
   add_deck_options(predict, true);
   bool reference = false;
@@ -113,7 +118,7 @@ int dispatch(int argc, char** argv, Log& log) {
     return check_command(opts, reference, log);
   }
   if (app.got_subcommand("info")) return info_command(log);
-  if (train->parsed()) return unavailable_command("train", "#4", log);
+  if (train->parsed()) return train_command(opts, train_options, log);
   if (predict->parsed()) return unavailable_command("predict", "#4", log);
   if (convert->parsed()) return convert_command(from, to, h5ad_keys, log);
   return 2;
