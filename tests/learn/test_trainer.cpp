@@ -204,7 +204,9 @@ TEST(Trainer, LossDecreasesOverThirtyIterations) {
   params.time_points_per_iter = 4;
   params.lr = 2e-2;
   params.val_fraction = 0.2;
-  const std::vector<TrainRecord> records = train_one_step(objective, model, params, 9, {});
+  AdamW adam(params);
+  const std::vector<TrainRecord> records = train_one_step(objective, model, params, 9, adam, {});
+  EXPECT_EQ(adam.steps(), 30);
   ASSERT_EQ(records.size(), 30u);
   const TimeSplit split = split_times(ds.n_times(), params.val_fraction);
   EXPECT_EQ(split.validation_starts, std::vector<int>({4}));

@@ -206,10 +206,36 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
          << human_seconds(per_iteration * static_cast<double>(params.iterations - r.iteration));
     log.info(line.str());
   };
-  const std::vector<TrainRecord> records = train_one_step(objective, *model, params, seed, report);
+  AdamW optimizer(params);
+  const std::vector<TrainRecord> records = train_one_step(objective, *model, params, seed, optimizer, report);
   const std::string model_path = (fs::path(dir) / "model.h5").string();
   mpi::agree(comm, [&] {
-    if (mpi::rank(comm) == 0) write_graph_ode_model(model_path, model->parameters());
+    if (mpi::rank(comm) != 0) return;
+    h5::File file = h5::File::create(model_path);
+    write_graph_ode_model(file, model->parameters());
+    // AdamW's state (moments in the layout of /params flattened: sets x values per set) and provenance.
+    h5::Handle state = h5::create_group(file.get(), "optimizer");
+    h5::write_text_attribute(state.get(), "method", "adamw");
+    h5::write_int_attribute(state.get(), "step", optimizer.steps());
+    for (const auto& [name, value] : {std::pair<const char*, double>{"lr", params.lr},
+                                      {"beta1", params.beta1},
+                                      {"beta2", params.beta2},
+                                      {"eps", params.eps},
+                                      {"weight_decay", params.weight_decay},
+                                      {"clip", params.clip}})
+      h5::write_real_attribute(state.get(), name, value);
+    const auto n = static_cast<std::int64_t>(optimizer.first_moment().size());
+    h5::write_rows(state.get(), "m", optimizer.first_moment().data(), h5::Rows{0, n, n});
+    h5::write_rows(state.get(), "v", optimizer.second_moment().data(), h5::Rows{0, n, n});
+    h5::Handle provenance = h5::create_group(file.get(), "provenance");
+    h5::write_text_attribute(provenance.get(), "tessera", version() + " (" + git_hash() + ")");
+    h5::write_text_attribute(provenance.get(), "command", "train");
+    h5::write_text_attribute(provenance.get(), "mode", "one_step");
+    h5::write_text_attribute(provenance.get(), "dataset", params.dataset);
+    h5::write_text_attribute(provenance.get(), "deck", deck.resolved_yaml());
+    h5::write_int_attribute(provenance.get(), "ranks", mpi::size(comm));
+    h5::write_int_attribute(provenance.get(), "iterations", static_cast<std::int64_t>(records.size()));
+    h5::write_real_attribute(provenance.get(), "final_train_loss", records.back().train);
   });
   const TrainRecord& last = records.back();
   log.info("tessera train: done: " + std::to_string(last.iteration) + " iterations, train loss " +

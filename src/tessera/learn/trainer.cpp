@@ -270,12 +270,11 @@ void check_dataset_matches(const TrajectoryDataset& dataset, const std::vector<s
 }
 
 std::vector<TrainRecord> train_one_step(const OneStepObjective& objective, GraphOdeModel& model,
-                                        const TrainParams& params, std::uint64_t seed,
+                                        const TrainParams& params, std::uint64_t seed, AdamW& optimizer,
                                         const std::function<void(const TrainRecord&)>& report) {
   const TimeSplit split = split_times(objective.dataset().n_times(), params.val_fraction);
   const auto& values = model.parameters().values();
   ParameterGradient gradient("tessera::train::gradient", values.extent(0), values.extent(1));
-  AdamW adam(params);
   std::vector<TrainRecord> records;
   const auto begin = std::chrono::steady_clock::now();
   for (long long it = 1; it <= params.iterations; ++it) {
@@ -286,7 +285,7 @@ std::vector<TrainRecord> train_one_step(const OneStepObjective& objective, Graph
     r.validation = split.validation_starts.empty()
                        ? NAN
                        : objective.evaluate(model, split.validation_starts, ParameterGradient());
-    r.grad_norm = adam.step(model.parameters(), gradient);
+    r.grad_norm = optimizer.step(model.parameters(), gradient);
     r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
     records.push_back(r);
     if (report) report(r);

@@ -93,10 +93,12 @@ struct TrainRecord {
   double train = 0, validation = 0, grad_norm = 0, wall_s = 0;
 };
 
-// The training loop: `iterations` AdamW steps on the one_step loss; `report` (may be empty) gets each
+// The training loop: `params.iterations` steps of `optimizer` (built from params) on the one_step loss,
+// iteration i sampling its starts with sample_starts(..., seed, i); the train loss and validation loss (NaN
+// without held-out times) are those of the parameters before the step. `report` (may be empty) gets each
 // iteration's record. Collective.
 std::vector<TrainRecord> train_one_step(const OneStepObjective& objective, GraphOdeModel& model,
-                                        const TrainParams& params, std::uint64_t seed,
+                                        const TrainParams& params, std::uint64_t seed, AdamW& optimizer,
                                         const std::function<void(const TrainRecord&)>& report);
 
 // Central differences of the loss against `gradient` on `count` parameters drawn by CounterRng{seed}, step
