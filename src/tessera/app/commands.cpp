@@ -251,7 +251,15 @@ int check_command(const DeckOptions& options, bool reference, Log& log) {
   MPI_Comm comm = MPI_COMM_WORLD;
   const Deck deck = load_deck(comm, options);
   // The cross-section checks (gene names in edges, type fractions, max_cells, ...) run too.
-  mpi::agree(comm, [&] { read_simulation_setup(deck, mpi::size(comm)); });
+  // A deck for `train` also has its dataset checked against the deck's genes and cell types.
+  mpi::agree(comm, [&] {
+    const SimulationSetup setup = read_simulation_setup(deck, mpi::size(comm));
+    if (deck.section("train").has("dataset")) {
+      const TrainParams params = read_train_params(deck);
+      check_dataset_matches(read_dataset(params.dataset), setup.network.genes, setup.types.names,
+                            params.dataset);
+    }
+  });
   if (!reference) {
     log.always("# " + options.deck + ": OK. Resolved deck (every default filled in):");
     log.always(deck.resolved_yaml());
