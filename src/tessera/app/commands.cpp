@@ -9,6 +9,7 @@
 #include "tessera/io/deck_schema.hpp"
 #include "tessera/io/hdf5.hpp"
 #include "tessera/io/snapshot.hpp"
+#include "tessera/learn/grn_readout.hpp"
 #include "tessera/learn/petsc.hpp"
 #include "tessera/learn/trainer.hpp"
 #include "tessera/parallel/mpi.hpp"
@@ -46,8 +47,9 @@ std::string default_run_directory(const DeckOptions& options, const std::string&
 // existing outputs and no --overwrite the run stops before touching anything (exit 2).
 const std::vector<std::string> run_outputs = {"tessera.h5",  "tessera.xmf",        "summary.csv",
                                               "tessera.log", "resolved_deck.yaml", "dataset.h5"};
-const std::vector<std::string> train_outputs = {"model.h5", "loss.csv", "gradient.h5", "tessera.log",
-                                                "resolved_deck.yaml"};
+const std::vector<std::string> train_outputs = {"model.h5",    "loss.csv",           "gradient.h5",
+                                                "tessera.log", "resolved_deck.yaml", "lr_scores.tsv",
+                                                "metrics.json"}; // and grn_<type>.tsv
 
 void prepare_run_directory(MPI_Comm comm, const std::string& dir, bool overwrite,
                            const std::vector<std::string>& outputs = run_outputs) {
@@ -148,7 +150,10 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
       }
   });
   const std::string dir = default_run_directory(options, "");
-  prepare_run_directory(comm, dir, options.overwrite, train_outputs);
+  std::vector<std::string> outputs = train_outputs;
+  for (const std::string& type : dataset.cell_types)
+    outputs.push_back("grn_" + type + ".tsv");
+  prepare_run_directory(comm, dir, options.overwrite, outputs);
   log.open_file((fs::path(dir) / "tessera.log").string());
   if (mpi::rank(comm) == 0) std::ofstream(fs::path(dir) / "resolved_deck.yaml") << deck.resolved_yaml();
   log.info("tessera " + version() + " (" + git_hash() + "), Kokkos " + Kokkos::DefaultExecutionSpace::name() +
@@ -236,6 +241,12 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
     h5::write_int_attribute(provenance.get(), "ranks", mpi::size(comm));
     h5::write_int_attribute(provenance.get(), "iterations", static_cast<std::int64_t>(records.size()));
     h5::write_real_attribute(provenance.get(), "final_train_loss", records.back().train);
+  });
+  // The learned GRN (SPEC §2.2): attention and Jacobian scores over the training time points.
+  const LearnedGrn grn =
+      learned_grn(objective, *model, readout_time_indices(dataset.n_times(), params.val_fraction));
+  mpi::agree(comm, [&] {
+    if (mpi::rank(comm) == 0) write_learned_grn(dir, grn, dataset);
   });
   const TrainRecord& last = records.back();
   log.info("tessera train: done: " + std::to_string(last.iteration) + " iterations, train loss " +

@@ -288,6 +288,97 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
   }
 }
 
+GraphOdeAttention GraphOdeModel::attention_weights(ConstGeneState x) const {
+  const GraphOdeEdges edges = edges_for(x); // collective
+  const int n_cells = static_cast<int>(x.extent(0));
+  const int G = n_genes_;
+  const GraphOdeArchitecture& arch = parameters_.architecture();
+  const ParameterLayout& layout = parameters_.layout();
+  const int K = arch.heads, H = arch.hidden;
+  GraphOdeAttention out;
+  out.offsets.assign(1, 0);
+  if (n_cells == 0) return out;
+  const auto xh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+  const auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters_.values());
+  const auto types = Kokkos::create_mirror_view_and_copy(
+      Kokkos::HostSpace(), Kokkos::subview(cell_type_, std::make_pair(0, n_cells)));
+  const auto prior_offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), prior_offsets_);
+  const auto prior_source = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), prior_source_);
+  Kokkos::View<const double**, Kokkos::LayoutRight, Kokkos::HostSpace> ligand;
+  Kokkos::View<const int*, Kokkos::HostSpace> neighbour_offsets, neighbour_source;
+  Kokkos::View<const double*, Kokkos::HostSpace> neighbour_weight;
+  if (edges.signaling) {
+    ligand = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), edges.ligand);
+    neighbour_offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), edges.neighbour_offsets);
+    neighbour_source = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), edges.neighbour_source);
+  }
+  const std::size_t w = layout.tensor("w").offset;
+  const bool gat = arch.variant == AttentionVariant::gat;
+  std::vector<double> logits, sum;
+  for (int i = 0; i < n_cells; ++i) {
+    const int set = parameters_.set_of_type(types(i));
+    auto t = [&](std::size_t offset) { return theta(set, offset); };
+    for (int k = 0; k < G; ++k) {
+      const double x_k = xh(i, k);
+      const std::size_t first = out.alpha.size();
+      auto push = [&](int gene, int row, int pair, double h) {
+        out.source_gene.push_back(gene);
+        out.source_row.push_back(row);
+        out.pair.push_back(pair);
+        out.alpha.push_back(h); // the source value for now
+      };
+      push(k, -1, -1, x_k);
+      const int r = types(i) * G + k;
+      for (int e = prior_offsets(r); e < prior_offsets(r + 1); ++e)
+        push(prior_source(e), -1, -1, xh(i, prior_source(e)));
+      if (edges.signaling)
+        for (std::size_t q = 0; q < pairs_.size(); ++q) {
+          if (pairs_[q].receptor != k) continue;
+          const int column = ligand_exchange_->column_of(pairs_[q].ligand);
+          for (int n = neighbour_offsets(i); n < neighbour_offsets(i + 1); ++n)
+            push(pairs_[q].ligand, neighbour_source(n), static_cast<int>(q),
+                 ligand(neighbour_source(n), column));
+        }
+      const std::size_t count = out.alpha.size() - first;
+      sum.assign(count, 0.0);
+      logits.resize(count);
+      for (int h = 0; h < K; ++h) {
+        const std::size_t head = static_cast<std::size_t>(h * H);
+        double destination = 0.0, source = 0.0;
+        if (gat)
+          for (int d = 0; d < H; ++d) {
+            destination += t(layout.tensor("a_dst").offset + head + d) * t(w + head + d);
+            source += t(layout.tensor("a_src").offset + head + d) * t(w + head + d);
+          }
+        double largest = -HUGE_VAL;
+        for (std::size_t u = 0; u < count; ++u) {
+          const double value = out.alpha[first + u];
+          double e = 0.0;
+          if (gat) {
+            e = leaky_relu(x_k * destination + source * value);
+          } else {
+            for (int d = 0; d < H; ++d)
+              e += t(layout.tensor("a").offset + head + d) *
+                   leaky_relu(t(layout.tensor("v_dst").offset + head + d) * x_k +
+                              t(layout.tensor("v_src").offset + head + d) * value);
+          }
+          logits[u] = e;
+          largest = std::max(largest, e);
+        }
+        double denominator = 0.0;
+        for (std::size_t u = 0; u < count; ++u)
+          denominator += (logits[u] = std::exp(logits[u] - largest));
+        for (std::size_t u = 0; u < count; ++u)
+          sum[u] += logits[u] / denominator / K;
+      }
+      for (std::size_t u = 0; u < count; ++u)
+        out.alpha[first + u] = sum[u];
+      out.offsets.push_back(static_cast<int>(out.alpha.size()));
+    }
+  }
+  return out;
+}
+
 double GraphOdeModel::flops_per_node(double in_edges) const {
   const GraphOdeArchitecture& a = parameters_.architecture();
   const double K = a.heads, H = a.hidden, M = a.mlp_width, L = a.mlp_layers;

@@ -403,6 +403,18 @@ struct GraphOdeOptions {
   enum class DenseProducts { automatic, kokkos } dense = DenseProducts::automatic;
 };
 
+// The head-averaged attention of every in-edge of every owned node at one state (host copies; the learned GRN
+// read-out, SPEC §2.2). Node (i, k) is row i * G + k; its edges are [offsets[row], offsets[row + 1]) in the
+// order the RHS visits them: the self loop, the prior sources of k for the cell's type, then for each LR pair
+// with receptor k (in the model's pair order) each signalling neighbour.
+struct GraphOdeAttention {
+  std::vector<int> offsets;     // n_cells * G + 1
+  std::vector<int> source_gene; // j (self loop: k) or the ligand gene l
+  std::vector<int> source_row;  // -1 intracellular; else the sending cell's row (owned, then ghost)
+  std::vector<int> pair;        // -1 intracellular; else the index of the LR pair
+  std::vector<double> alpha;    // mean over heads of softmax_u(e_u)
+};
+
 class GraphOdeModel : public CellGeneModel, public AdjointGeneRhs {
 public:
   using execution_space = Kokkos::DefaultExecutionSpace;
@@ -432,6 +444,11 @@ public:
   // In graph_ode_adjoint.cpp.
   void vjp(double t, ConstGeneState x, ConstGeneState lambda, GeneState x_bar,
            ParameterGradient theta_bar) const override;
+
+  // Collective when signalling is set (the ligand exchange runs inside). Needs set_cell_types() as for
+  // evaluate(); computed on the host.
+  GraphOdeAttention attention_weights(ConstGeneState x) const;
+  const std::vector<LigandReceptorPair>& pairs() const { return pairs_; }
 
   const GraphOdeParameters& parameters() const { return parameters_; }
   // The optimizer updates parameters().values() in place; the next evaluation uses them.

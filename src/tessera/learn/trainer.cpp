@@ -88,10 +88,80 @@ std::size_t OneStepObjective::owned_cells(int start) const {
   return count;
 }
 
+void OneStepObjective::visit_tissue(
+    GraphOdeModel& model, int k,
+    const std::function<void(const Cells<>&, GeneState, const std::vector<std::size_t>&)>& visit) const {
+  const TrajectoryDataset& ds = *dataset_;
+  const std::size_t N = ds.n_cells(), G = ds.n_genes(), d = static_cast<std::size_t>(ds.dim);
+  if (k < 0 || static_cast<std::size_t>(k) >= ds.n_times())
+    throw runtime_error("time index " + std::to_string(k) + " out of range");
+  const std::size_t frame = ds.positions_per_time ? static_cast<std::size_t>(k) : 0;
+  // The tissue at t_k: this rank's cells, in dataset order.
+  std::vector<std::size_t> rows;
+  for (std::size_t i = 0; i < N; ++i) {
+    double p[3] = {0.0, 0.0, 0.0};
+    for (std::size_t a = 0; a < d; ++a)
+      p[a] = ds.positions[(frame * N + i) * d + a];
+    if (decomposition_->owns(p)) rows.push_back(i);
+  }
+  const std::size_t n = rows.size();
+  Cells<> cells(domain_.dim, static_cast<int>(G), n);
+  {
+    auto id = Kokkos::create_mirror_view(cells.id);
+    auto type = Kokkos::create_mirror_view(cells.type);
+    auto position = Kokkos::create_mirror_view(cells.position);
+    auto radius = Kokkos::create_mirror_view(cells.radius);
+    auto genes = Kokkos::create_mirror_view(cells.genes);
+    Kokkos::deep_copy(position, 0.0);
+    for (std::size_t r = 0; r < n; ++r) {
+      const std::size_t i = rows[r];
+      id(r) = ds.cell_id[i];
+      type(r) = ds.cell_type[i];
+      for (std::size_t a = 0; a < d; ++a)
+        position(r, a) = ds.positions[(frame * N + i) * d + a];
+      radius(r) = 1.0;
+      for (std::size_t g = 0; g < G; ++g)
+        genes(r, g) = ds.x(static_cast<std::size_t>(k), i, g);
+    }
+    Kokkos::deep_copy(cells.id, id);
+    Kokkos::deep_copy(cells.type, type);
+    Kokkos::deep_copy(cells.position, position);
+    Kokkos::deep_copy(cells.radius, radius);
+    Kokkos::deep_copy(cells.genes, genes);
+  }
+  cells.n_owned = n;
+  cells.n_ghost = 0;
+
+  HaloPlan halo;
+  SignalingGraph graph;
+  LigandExchange exchange(signaling_.ligand_genes());
+  if (signaling_.active()) {
+    halo = refresh_ghosts(*decomposition_, signaling_.range, cells);
+    NeighbourSearch search;
+    const NeighbourList neighbours = search.build(cells, signaling_.range);
+    graph = build_signaling_graph(cells, neighbours, signaling_);
+    exchange.set_halo(&halo, cells.n_owned, cells.n_ghost);
+    model.set_signaling(&graph, &exchange);
+  } else {
+    model.set_signaling(nullptr, nullptr);
+  }
+  model.set_cell_types(cells.type);
+
+  GeneState x("tessera::train::x", n, G);
+  Kokkos::deep_copy(x, Kokkos::subview(cells.genes, std::make_pair(std::size_t(0), n), Kokkos::ALL));
+  try {
+    visit(cells, x, rows);
+  } catch (...) {
+    model.set_signaling(nullptr, nullptr);
+    throw;
+  }
+  model.set_signaling(nullptr, nullptr); // the graph and exchange end here
+}
+
 double OneStepObjective::evaluate(GraphOdeModel& model, const std::vector<int>& starts,
                                   ParameterGradient gradient) const {
   const TrajectoryDataset& ds = *dataset_;
-  const std::size_t N = ds.n_cells(), G = ds.n_genes(), d = static_cast<std::size_t>(ds.dim);
+  const std::size_t N = ds.n_cells(), G = ds.n_genes();
   const bool want_gradient = gradient.extent(0) > 0;
   const auto& values = model.parameters().values();
   ParameterGradient local;
@@ -104,77 +174,25 @@ double OneStepObjective::evaluate(GraphOdeModel& model, const std::vector<int>& 
   for (const int k : starts) {
     if (k < 0 || static_cast<std::size_t>(k) + 1 >= ds.n_times())
       throw runtime_error("one_step start index " + std::to_string(k) + " out of range");
-    const std::size_t frame = ds.positions_per_time ? static_cast<std::size_t>(k) : 0;
-    // The tissue at t_k: this rank's cells, in dataset order.
-    std::vector<std::size_t> rows;
-    for (std::size_t i = 0; i < N; ++i) {
-      double p[3] = {0.0, 0.0, 0.0};
-      for (std::size_t a = 0; a < d; ++a)
-        p[a] = ds.positions[(frame * N + i) * d + a];
-      if (decomposition_->owns(p)) rows.push_back(i);
-    }
-    const std::size_t n = rows.size();
-    Cells<> cells(domain_.dim, static_cast<int>(G), n);
-    {
-      auto id = Kokkos::create_mirror_view(cells.id);
-      auto type = Kokkos::create_mirror_view(cells.type);
-      auto position = Kokkos::create_mirror_view(cells.position);
-      auto radius = Kokkos::create_mirror_view(cells.radius);
-      auto genes = Kokkos::create_mirror_view(cells.genes);
-      Kokkos::deep_copy(position, 0.0);
-      for (std::size_t r = 0; r < n; ++r) {
-        const std::size_t i = rows[r];
-        id(r) = ds.cell_id[i];
-        type(r) = ds.cell_type[i];
-        for (std::size_t a = 0; a < d; ++a)
-          position(r, a) = ds.positions[(frame * N + i) * d + a];
-        radius(r) = 1.0;
-        for (std::size_t g = 0; g < G; ++g)
-          genes(r, g) = ds.x(static_cast<std::size_t>(k), i, g);
+    visit_tissue(model, k, [&](const Cells<>&, GeneState x, const std::vector<std::size_t>& rows) {
+      const std::size_t n = rows.size();
+      Rk4Adjoint rk4(dt_);
+      rk4.forward(model, x, ds.time[static_cast<std::size_t>(k)], ds.time[static_cast<std::size_t>(k) + 1]);
+
+      const auto xh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+      GeneState x_bar("tessera::train::x_bar", n, G);
+      auto xbh = Kokkos::create_mirror_view(x_bar);
+      for (std::size_t r = 0; r < n; ++r)
+        for (std::size_t g = 0; g < G; ++g) {
+          const double diff = xh(r, g) - ds.x(static_cast<std::size_t>(k) + 1, rows[r], g);
+          loss += diff * diff;
+          xbh(r, g) = 2.0 * scale * diff;
+        }
+      if (want_gradient) {
+        Kokkos::deep_copy(x_bar, xbh);
+        rk4.reverse(model, model, x_bar, local);
       }
-      Kokkos::deep_copy(cells.id, id);
-      Kokkos::deep_copy(cells.type, type);
-      Kokkos::deep_copy(cells.position, position);
-      Kokkos::deep_copy(cells.radius, radius);
-      Kokkos::deep_copy(cells.genes, genes);
-    }
-    cells.n_owned = n;
-    cells.n_ghost = 0;
-
-    HaloPlan halo;
-    SignalingGraph graph;
-    LigandExchange exchange(signaling_.ligand_genes());
-    if (signaling_.active()) {
-      halo = refresh_ghosts(*decomposition_, signaling_.range, cells);
-      NeighbourSearch search;
-      const NeighbourList neighbours = search.build(cells, signaling_.range);
-      graph = build_signaling_graph(cells, neighbours, signaling_);
-      exchange.set_halo(&halo, cells.n_owned, cells.n_ghost);
-      model.set_signaling(&graph, &exchange);
-    } else {
-      model.set_signaling(nullptr, nullptr);
-    }
-    model.set_cell_types(cells.type);
-
-    GeneState x("tessera::train::x", n, G);
-    Kokkos::deep_copy(x, Kokkos::subview(cells.genes, std::make_pair(std::size_t(0), n), Kokkos::ALL));
-    Rk4Adjoint rk4(dt_);
-    rk4.forward(model, x, ds.time[static_cast<std::size_t>(k)], ds.time[static_cast<std::size_t>(k) + 1]);
-
-    const auto xh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
-    GeneState x_bar("tessera::train::x_bar", n, G);
-    auto xbh = Kokkos::create_mirror_view(x_bar);
-    for (std::size_t r = 0; r < n; ++r)
-      for (std::size_t g = 0; g < G; ++g) {
-        const double diff = xh(r, g) - ds.x(static_cast<std::size_t>(k) + 1, rows[r], g);
-        loss += diff * diff;
-        xbh(r, g) = 2.0 * scale * diff;
-      }
-    if (want_gradient) {
-      Kokkos::deep_copy(x_bar, xbh);
-      rk4.reverse(model, model, x_bar, local);
-    }
-    model.set_signaling(nullptr, nullptr); // the graph and exchange end here
+    });
   }
 
   loss *= scale;

@@ -8,6 +8,7 @@
 #include "tessera/learn/dataset.hpp"
 #include "tessera/learn/train_params.hpp"
 #include "tessera/parallel/decomposition.hpp"
+#include "tessera/tissue/cells.hpp"
 #include "tessera/tissue/domain.hpp"
 
 #include <mpi.h>
@@ -37,6 +38,13 @@ public:
   // The loss over `starts` (indices k with k + 1 < n_times, repeats allowed); when `gradient` is not empty
   // it is overwritten with dL/dtheta (sets x values per set), summed over ranks: every rank gets the same.
   double evaluate(GraphOdeModel& model, const std::vector<int>& starts, ParameterGradient gradient) const;
+
+  // The tissue at time index k as evaluate() builds it: this rank's cells (dataset rows `rows`, in dataset
+  // order; ghosts after them), the model's cell types and signalling set, x = the observed state at t_k;
+  // then `visit(cells, x, rows)`, after which the model's signalling is unset. Collective.
+  void visit_tissue(GraphOdeModel& model, int k,
+                    const std::function<void(const Cells<>& cells, GeneState x,
+                                             const std::vector<std::size_t>& rows)>& visit) const;
 
   std::size_t owned_cells(int start) const; // this rank's cells at time index `start`
   const CartesianDecomposition& decomposition() const { return *decomposition_; }

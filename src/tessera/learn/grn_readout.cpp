@@ -1,0 +1,197 @@
+#include "tessera/learn/grn_readout.hpp"
+
+#include "tessera/core/error.hpp"
+#include "tessera/parallel/mpi.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <tuple>
+
+namespace tessera {
+
+std::vector<int> readout_time_indices(std::size_t n_times, double val_fraction) {
+  const TimeSplit split = split_times(n_times, val_fraction);
+  std::vector<int> times(static_cast<std::size_t>(split.n_train));
+  for (int k = 0; k < split.n_train; ++k)
+    times[static_cast<std::size_t>(k)] = k;
+  return times;
+}
+
+LearnedGrn learned_grn(const OneStepObjective& objective, GraphOdeModel& model,
+                       const std::vector<int>& times) {
+  const TrajectoryDataset& ds = objective.dataset();
+  const std::size_t T = ds.cell_types.size(), G = ds.n_genes();
+  const std::size_t P = model.pairs().size();
+  // Sums over cells and times, then the counts; one buffer so that one allreduce reduces all of them.
+  const std::size_t intra = T * G * G, inter = T * T * P;
+  std::vector<double> sums(3 * intra + 2 * inter, 0.0);
+  double* attention = sums.data();
+  double* jacobian = attention + intra;
+  double* count = jacobian + intra;
+  double* lr_attention = count + intra;
+  double* lr_count = lr_attention + inter;
+  auto at = [&](std::size_t c, std::size_t j, std::size_t k) { return (c * G + j) * G + k; };
+
+  for (const int k : times) {
+    objective.visit_tissue(
+        model, k, [&](const Cells<>& cells, GeneState x, const std::vector<std::size_t>& rows) {
+          const std::size_t n = rows.size();
+          const GraphOdeAttention alpha = model.attention_weights(x); // collective
+          const std::size_t rows_all = cells.n_owned + cells.n_ghost;
+          const auto types = Kokkos::create_mirror_view_and_copy(
+              Kokkos::HostSpace(), Kokkos::subview(cells.type, std::make_pair(std::size_t(0), rows_all)));
+          for (std::size_t i = 0; i < n; ++i) {
+            const auto c = static_cast<std::size_t>(types(i));
+            for (std::size_t g = 0; g < G; ++g) {
+              const std::size_t node = i * G + g;
+              for (int u = alpha.offsets[node]; u < alpha.offsets[node + 1]; ++u) {
+                if (alpha.pair[u] < 0) {
+                  const std::size_t e = at(c, static_cast<std::size_t>(alpha.source_gene[u]), g);
+                  attention[e] += alpha.alpha[u];
+                  count[e] += 1.0;
+                } else {
+                  const auto sender =
+                      static_cast<std::size_t>(types(static_cast<std::size_t>(alpha.source_row[u])));
+                  const std::size_t e = (sender * T + c) * P + static_cast<std::size_t>(alpha.pair[u]);
+                  lr_attention[e] += alpha.alpha[u];
+                  lr_count[e] += 1.0;
+                }
+              }
+            }
+          }
+          // Row g of every cell's Jacobian: one VJP with lambda = e_g (collective, so every rank runs G of
+          // them).
+          GeneState lambda("tessera::learn::readout::lambda", n, G);
+          GeneState x_bar("tessera::learn::readout::x_bar", n, G);
+          for (std::size_t g = 0; g < G; ++g) {
+            Kokkos::deep_copy(lambda, 0.0);
+            if (n > 0) Kokkos::deep_copy(Kokkos::subview(lambda, Kokkos::ALL, g), 1.0);
+            model.vjp(ds.time[static_cast<std::size_t>(k)], x, lambda, x_bar, ParameterGradient());
+            const auto xb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x_bar);
+            for (std::size_t i = 0; i < n; ++i) {
+              const auto c = static_cast<std::size_t>(types(i));
+              for (std::size_t j = 0; j < G; ++j)
+                jacobian[at(c, j, g)] += std::fabs(xb(i, j));
+            }
+          }
+        });
+  }
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, sums.data(), static_cast<int>(sums.size()), MPI_DOUBLE, MPI_SUM,
+                           objective.decomposition().comm()),
+             "MPI_Allreduce");
+
+  LearnedGrn out;
+  out.edges.resize(T);
+  for (std::size_t c = 0; c < T; ++c) {
+    for (std::size_t j = 0; j < G; ++j)
+      for (std::size_t g = 0; g < G; ++g) {
+        const std::size_t e = at(c, j, g);
+        if (count[e] == 0.0) continue;
+        out.edges[c].push_back(LearnedEdge{static_cast<int>(j), static_cast<int>(g), attention[e] / count[e],
+                                           jacobian[e] / count[e]});
+      }
+    std::sort(out.edges[c].begin(), out.edges[c].end(), [](const LearnedEdge& a, const LearnedEdge& b) {
+      if (a.attention != b.attention) return a.attention > b.attention;
+      if (a.jacobian != b.jacobian) return a.jacobian > b.jacobian;
+      return std::tie(a.source, a.target) < std::tie(b.source, b.target);
+    });
+  }
+  for (std::size_t s = 0; s < T; ++s)
+    for (std::size_t r = 0; r < T; ++r)
+      for (std::size_t q = 0; q < P; ++q) {
+        const std::size_t e = (s * T + r) * P + q;
+        if (lr_count[e] == 0.0) continue;
+        out.lr.push_back(LearnedLrScore{static_cast<int>(s), static_cast<int>(r), model.pairs()[q].ligand,
+                                        model.pairs()[q].receptor, lr_attention[e] / lr_count[e],
+                                        static_cast<long long>(lr_count[e])});
+      }
+  std::sort(out.lr.begin(), out.lr.end(), [](const LearnedLrScore& a, const LearnedLrScore& b) {
+    return std::tie(a.sender_type, a.receiver_type, a.ligand, a.receptor) <
+           std::tie(b.sender_type, b.receiver_type, b.ligand, b.receptor);
+  });
+  return out;
+}
+
+std::map<std::string, RecoveryMetrics> learned_grn_metrics(const LearnedGrn& grn,
+                                                           const TrajectoryDataset& dataset) {
+  std::map<std::string, RecoveryMetrics> out;
+  const int G = static_cast<int>(dataset.n_genes());
+  for (std::size_t c = 0; c < dataset.cell_types.size() && c < grn.edges.size(); ++c) {
+    const std::string& name = dataset.cell_types[c];
+    auto truth = dataset.truth_grn.find(name);
+    if (truth == dataset.truth_grn.end()) truth = dataset.truth_grn.find("*");
+    if (truth == dataset.truth_grn.end()) continue;
+    std::vector<EdgeScore> scores;
+    for (const LearnedEdge& e : grn.edges[c])
+      if (e.source != e.target) scores.push_back(EdgeScore{e.source, e.target, e.attention});
+    // Positives and negatives among the candidates j != k (grn_recovery rejects a ranking without either).
+    std::vector<char> positive(static_cast<std::size_t>(G) * static_cast<std::size_t>(G), 0);
+    std::size_t positives = 0;
+    for (const auto& t : truth->second)
+      if (t[0] != t[1] && !positive[static_cast<std::size_t>(t[0] * G + t[1])]) {
+        positive[static_cast<std::size_t>(t[0] * G + t[1])] = 1;
+        ++positives;
+      }
+    const std::size_t candidates = static_cast<std::size_t>(G) * static_cast<std::size_t>(G - 1);
+    if (positives == 0 || positives == candidates) continue;
+    out[name] = grn_recovery(scores, truth->second, G);
+  }
+  return out;
+}
+
+namespace {
+
+std::string tsv_number(double v) {
+  std::ostringstream s;
+  s.precision(17);
+  s << v;
+  return s.str();
+}
+
+} // namespace
+
+std::vector<std::string> write_learned_grn(const std::string& directory, const LearnedGrn& grn,
+                                           const TrajectoryDataset& dataset) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> written;
+  auto open = [&](const std::string& name) {
+    const std::string path = (fs::path(directory) / name).string();
+    std::ofstream file(path);
+    if (!file) throw runtime_error(path + ": cannot write");
+    written.push_back(path);
+    return file;
+  };
+  for (std::size_t c = 0; c < dataset.cell_types.size(); ++c) {
+    std::ofstream file = open("grn_" + dataset.cell_types[c] + ".tsv");
+    file << "source\ttarget\tattention\tjacobian\n";
+    if (c < grn.edges.size())
+      for (const LearnedEdge& e : grn.edges[c])
+        file << dataset.genes[static_cast<std::size_t>(e.source)] << '\t'
+             << dataset.genes[static_cast<std::size_t>(e.target)] << '\t' << tsv_number(e.attention) << '\t'
+             << tsv_number(e.jacobian) << '\n';
+    if (!file) throw runtime_error(written.back() + ": write failed");
+  }
+  {
+    std::ofstream file = open("lr_scores.tsv");
+    file << "sender_type\treceiver_type\tligand\treceptor\tattention\tedges\n";
+    for (const LearnedLrScore& s : grn.lr)
+      file << dataset.cell_types[static_cast<std::size_t>(s.sender_type)] << '\t'
+           << dataset.cell_types[static_cast<std::size_t>(s.receiver_type)] << '\t'
+           << dataset.genes[static_cast<std::size_t>(s.ligand)] << '\t'
+           << dataset.genes[static_cast<std::size_t>(s.receptor)] << '\t' << tsv_number(s.attention) << '\t'
+           << s.edges << '\n';
+    if (!file) throw runtime_error(written.back() + ": write failed");
+  }
+  if (!dataset.truth_grn.empty()) {
+    std::ofstream file = open("metrics.json");
+    file << metrics_json(learned_grn_metrics(grn, dataset));
+    if (!file) throw runtime_error(written.back() + ": write failed");
+  }
+  return written;
+}
+
+} // namespace tessera

@@ -1,0 +1,68 @@
+// The learned GRN read-out of a trained `graph_ode` model (SPEC §2.2, §3.5): per cell type the mean
+// head-averaged attention and the mean |df_k/dx_j| of every intracellular edge j -> k, per (sender type,
+// receiver type, ligand, receptor) the mean attention of the intercellular edges, and the files
+// grn_<type>.tsv, lr_scores.tsv and (with a ground truth) metrics.json that `tessera train` writes.
+#pragma once
+
+#include "tessera/grn/graph_ode.hpp"
+#include "tessera/learn/dataset.hpp"
+#include "tessera/learn/metrics.hpp"
+#include "tessera/learn/trainer.hpp"
+
+#include <mpi.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+// One intracellular edge source -> target (gene indices; the self loop is k -> k) of one cell type.
+struct LearnedEdge {
+  int source = 0;
+  int target = 0;
+  double attention = 0.0; // mean over the type's cells and the time points of the head-averaged alpha
+  double jacobian = 0.0;  // mean |df_target / dx_source| over the same cells and times
+};
+
+// The intercellular edges from cells of one type to cells of another through one LR pair.
+struct LearnedLrScore {
+  int sender_type = 0;
+  int receiver_type = 0;
+  int ligand = 0;
+  int receptor = 0;
+  double attention = 0.0; // mean alpha over those edges (every receiver cell, time point and sender)
+  long long edges = 0;    // how many edges the mean is over (summed over the time points)
+};
+
+struct LearnedGrn {
+  // Per cell type (dataset order): the edges seen in at least one cell of the type, sorted by attention
+  // descending, then jacobian descending, then source and target index.
+  std::vector<std::vector<LearnedEdge>> edges;
+  // Sorted by sender type, receiver type, ligand, receptor; only combinations with at least one edge.
+  std::vector<LearnedLrScore> lr;
+};
+
+// The training time indices [0, n_train) of split_times(n_times, val_fraction).
+std::vector<int> readout_time_indices(std::size_t n_times, double val_fraction);
+
+// Scores over the tissues that objective.visit_tissue() builds at the time indices `times`. The Jacobian
+// comes from G VJPs per time point (lambda = e_k in every cell gives x_bar(i, j) = df_ik/dx_ij). With
+// signalling, the entry of a pair (ligand l, receptor k) also holds the neighbours' df_nk/dx_il, which the
+// same VJP sums in (the intracellular Jacobian is exact for every other pair). Sums and counts are reduced
+// over the objective's communicator: every rank gets the same result. Collective.
+LearnedGrn learned_grn(const OneStepObjective& objective, GraphOdeModel& model,
+                       const std::vector<int>& times);
+
+// The ground-truth metrics: for each cell type with a truth entry (its own name, else "*"), grn_recovery
+// over every ordered pair j != k scored by attention (edges absent from the type's graph rank last).
+// Types whose ranking has no positives or no negatives are left out.
+std::map<std::string, RecoveryMetrics> learned_grn_metrics(const LearnedGrn& grn,
+                                                           const TrajectoryDataset& dataset);
+
+// Writes grn_<type>.tsv for every type, lr_scores.tsv and, when the dataset has /grn/truth, metrics.json into
+// `directory` (serial: call on one rank). Returns the paths written.
+std::vector<std::string> write_learned_grn(const std::string& directory, const LearnedGrn& grn,
+                                           const TrajectoryDataset& dataset);
+
+} // namespace tessera

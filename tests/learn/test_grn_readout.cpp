@@ -1,0 +1,286 @@
+// The learned GRN read-out (SPEC §2.2, §3.5): attention scores equal a by-hand mean of the GAT softmax, the
+// Jacobian scores equal central differences of the RHS, the scores do not depend on the rank count (1 and 2
+// ranks), and the files grn_<type>.tsv, lr_scores.tsv and metrics.json.
+#include "tessera/grn/graph_ode.hpp"
+#include "tessera/learn/grn_readout.hpp"
+#include "tessera/learn/trainer.hpp"
+#include "tessera/parallel/mpi.hpp"
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include <unistd.h>
+
+using namespace tessera;
+
+namespace {
+
+constexpr int n_cells = 30;
+constexpr int n_genes = 3;
+
+Domain box() {
+  Domain d;
+  d.dim = 2;
+  d.hi = {60.0, 40.0, 0.0};
+  return d;
+}
+
+GeneNetwork network() {
+  GeneNetwork net;
+  net.model = "graph_ode";
+  net.genes = {"A", "B", "C"};
+  net.edges = {{-1, 0, 1, +1, 1, 0.5, 2}, {-1, 1, 2, -1, 1, 0.5, 2}, {1, 2, 0, +1, 1, 0.5, 2}};
+  return net;
+}
+
+SignalingParams signaling(bool with_pairs) {
+  SignalingParams p;
+  if (with_pairs) {
+    LigandReceptorPair a;
+    a.ligand = 0;
+    a.receptor = 2;
+    p.pairs = {a};
+  }
+  p.range = 12.0;
+  p.length = 10.0;
+  return p;
+}
+
+TrajectoryDataset synthetic() {
+  TrajectoryDataset ds;
+  ds.genes = network().genes;
+  ds.cell_types = {"epi", "mes"};
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (int i = 0; i < n_cells; ++i) {
+    ds.cell_id.push_back(static_cast<std::uint64_t>(10 + i));
+    ds.cell_type.push_back(i % 2);
+    ds.positions.push_back(1.0 + 58.0 * u(rng));
+    ds.positions.push_back(1.0 + 38.0 * u(rng));
+  }
+  for (int k = 0; k < 4; ++k) {
+    ds.time.push_back(0.5 * k);
+    for (int i = 0; i < n_cells * n_genes; ++i)
+      ds.expression.push_back(0.1 + 1.8 * u(rng));
+  }
+  return ds;
+}
+
+// One GAT head with w = (1, 0.5), a_dst = (0.3, -0.2), a_src = (0.8, 0.4): logits
+// LeakyReLU(0.2 x_k + 1.0 h); the MLP from Glorot.
+GraphOdeParameters gat_parameters() {
+  GraphOdeArchitecture a;
+  a.heads = 1;
+  a.hidden = 2;
+  a.mlp_width = 4;
+  a.mlp_layers = 2;
+  a.share = ParameterSharing::per_type;
+  GraphOdeParameters p(a, network().genes, {"epi", "mes"});
+  p.glorot_init(11, 0.2);
+  for (int s = 0; s < p.n_sets(); ++s) {
+    p.set_tensor(s, "w", {1.0, 0.5});
+    p.set_tensor(s, "a_dst", {0.3, -0.2});
+    p.set_tensor(s, "a_src", {0.8, 0.4});
+  }
+  return p;
+}
+
+GraphOdeParameters two_head_parameters() {
+  GraphOdeArchitecture a;
+  a.heads = 2;
+  a.hidden = 3;
+  a.mlp_width = 5;
+  a.mlp_layers = 3;
+  a.variant = AttentionVariant::gatv2;
+  a.share = ParameterSharing::all;
+  GraphOdeParameters p(a, network().genes, {"epi", "mes"});
+  p.glorot_init(5, 0.3);
+  return p;
+}
+
+const LearnedEdge* find(const std::vector<LearnedEdge>& edges, int j, int k) {
+  for (const LearnedEdge& e : edges)
+    if (e.source == j && e.target == k) return &e;
+  return nullptr;
+}
+
+double leaky(double v) {
+  return v > 0.2 * v ? v : 0.2 * v;
+}
+
+} // namespace
+
+TEST(GrnReadout, AttentionIsTheMeanOfTheSoftmaxByHand) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(false);
+  GraphOdeModel model(gat_parameters(), network(), sig.pairs);
+  const OneStepObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  const std::vector<int> times = {0, 1, 2};
+  const LearnedGrn grn = learned_grn(objective, model, times);
+  ASSERT_EQ(grn.edges.size(), 2u);
+  EXPECT_TRUE(grn.lr.empty());
+  const GeneNetwork net = network();
+  for (int c = 0; c < 2; ++c) {
+    const auto regulators = net.regulators(c, false);
+    std::size_t expected_edges = 0;
+    for (int k = 0; k < n_genes; ++k) {
+      // In-edges of k: the self loop, then the prior sources.
+      std::vector<int> sources = {k};
+      sources.insert(sources.end(), regulators[k].begin(), regulators[k].end());
+      expected_edges += sources.size();
+      std::vector<double> sum(sources.size(), 0.0);
+      int count = 0;
+      for (const int t : times)
+        for (int i = 0; i < n_cells; ++i) {
+          if (ds.cell_type[i] != c) continue;
+          const double x_k = ds.x(t, i, k);
+          std::vector<double> e(sources.size());
+          double z = 0.0;
+          for (std::size_t u = 0; u < sources.size(); ++u)
+            z += (e[u] = std::exp(leaky(0.2 * x_k + 1.0 * ds.x(t, i, sources[u]))));
+          for (std::size_t u = 0; u < sources.size(); ++u)
+            sum[u] += e[u] / z;
+          ++count;
+        }
+      for (std::size_t u = 0; u < sources.size(); ++u) {
+        const LearnedEdge* edge = find(grn.edges[c], sources[u], k);
+        ASSERT_NE(edge, nullptr) << c << " " << sources[u] << "->" << k;
+        EXPECT_NEAR(edge->attention, sum[u] / count, 1e-13);
+      }
+    }
+    EXPECT_EQ(grn.edges[c].size(), expected_edges);
+    for (std::size_t e = 1; e < grn.edges[c].size(); ++e)
+      EXPECT_GE(grn.edges[c][e - 1].attention, grn.edges[c][e].attention);
+  }
+}
+
+TEST(GrnReadout, JacobianEqualsCentralDifferencesOfTheRhs) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(false);
+  for (GraphOdeParameters parameters : {gat_parameters(), two_head_parameters()}) {
+    GraphOdeModel model(parameters, network(), sig.pairs);
+    const OneStepObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+    const LearnedGrn grn = learned_grn(objective, model, {1, 3});
+    // By hand: |df_ik/dx_ij| by central differences (cells are independent without signalling, so gene j
+    // is perturbed in every cell at once), summed per type over this rank's cells, then over ranks.
+    std::vector<double> sums(2 * n_genes * n_genes + 2, 0.0);
+    const double h = 1e-6;
+    for (const int t : {1, 3})
+      objective.visit_tissue(
+          model, t, [&](const Cells<>& cells, GeneState x, const std::vector<std::size_t>& rows) {
+            const std::size_t n = rows.size();
+            const auto types = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cells.type);
+            GeneState y("y", n, n_genes), plus("plus", n, n_genes), minus("minus", n, n_genes);
+            const auto x0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+            for (std::size_t i = 0; i < n; ++i)
+              sums[2 * n_genes * n_genes + types(i)] += 1.0;
+            for (int j = 0; j < n_genes; ++j) {
+              auto xh = Kokkos::create_mirror_view(y);
+              for (double sign : {1.0, -1.0}) {
+                Kokkos::deep_copy(xh, x0);
+                for (std::size_t i = 0; i < n; ++i)
+                  xh(i, j) += sign * h;
+                Kokkos::deep_copy(y, xh);
+                model.evaluate(0.0, y, sign > 0 ? plus : minus);
+              }
+              const auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plus);
+              const auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), minus);
+              for (std::size_t i = 0; i < n; ++i)
+                for (int k = 0; k < n_genes; ++k)
+                  sums[(types(i) * n_genes + j) * n_genes + k] += std::fabs((p(i, k) - m(i, k)) / (2 * h));
+            }
+          });
+    MPI_Allreduce(MPI_IN_PLACE, sums.data(), static_cast<int>(sums.size()), MPI_DOUBLE, MPI_SUM,
+                  MPI_COMM_WORLD);
+    int compared = 0;
+    for (int c = 0; c < 2; ++c)
+      for (const LearnedEdge& e : grn.edges[c]) {
+        const double fd =
+            sums[(c * n_genes + e.source) * n_genes + e.target] / sums[2 * n_genes * n_genes + c];
+        EXPECT_NEAR(e.jacobian, fd, 1e-6 * std::max(1.0, fd)) << c << " " << e.source << "->" << e.target;
+        ++compared;
+      }
+    EXPECT_GT(compared, 8);
+  }
+}
+
+TEST(GrnReadout, ScoresDoNotDependOnTheRankCount) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(true);
+  for (GraphOdeParameters parameters : {gat_parameters(), two_head_parameters()}) {
+    GraphOdeModel model(parameters, network(), sig.pairs);
+    const OneStepObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+    const LearnedGrn grn = learned_grn(objective, model, {0, 2});
+    // The same on one rank: every rank builds the whole tissue on MPI_COMM_SELF.
+    GraphOdeModel alone_model(parameters, network(), sig.pairs);
+    const OneStepObjective alone(MPI_COMM_SELF, box(), {0, 0, 0}, sig, ds, 0.1);
+    const LearnedGrn reference = learned_grn(alone, alone_model, {0, 2});
+    ASSERT_EQ(grn.edges.size(), reference.edges.size());
+    for (std::size_t c = 0; c < grn.edges.size(); ++c) {
+      ASSERT_EQ(grn.edges[c].size(), reference.edges[c].size());
+      for (std::size_t e = 0; e < grn.edges[c].size(); ++e) {
+        const LearnedEdge* r = find(reference.edges[c], grn.edges[c][e].source, grn.edges[c][e].target);
+        ASSERT_NE(r, nullptr);
+        EXPECT_NEAR(grn.edges[c][e].attention, r->attention, 1e-13);
+        EXPECT_NEAR(grn.edges[c][e].jacobian, r->jacobian, 1e-12 * std::max(1.0, r->jacobian));
+      }
+    }
+    ASSERT_FALSE(reference.lr.empty());
+    ASSERT_EQ(grn.lr.size(), reference.lr.size());
+    for (std::size_t q = 0; q < grn.lr.size(); ++q) {
+      EXPECT_EQ(grn.lr[q].sender_type, reference.lr[q].sender_type);
+      EXPECT_EQ(grn.lr[q].receiver_type, reference.lr[q].receiver_type);
+      EXPECT_EQ(grn.lr[q].ligand, 0);
+      EXPECT_EQ(grn.lr[q].receptor, 2);
+      EXPECT_EQ(grn.lr[q].edges, reference.lr[q].edges);
+      EXPECT_NEAR(grn.lr[q].attention, reference.lr[q].attention, 1e-13);
+      EXPECT_GT(grn.lr[q].attention, 0.0);
+      EXPECT_LT(grn.lr[q].attention, 1.0);
+    }
+  }
+}
+
+TEST(GrnReadout, WritesTheTablesAndMetricsWithATruth) {
+  TrajectoryDataset ds = synthetic();
+  ds.truth_grn["*"] = {{0, 1, 1}, {1, 2, -1}};
+  const SignalingParams sig = signaling(true);
+  GraphOdeModel model(gat_parameters(), network(), sig.pairs);
+  const OneStepObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  const LearnedGrn grn = learned_grn(objective, model, readout_time_indices(ds.n_times(), 0.25));
+  if (mpi::rank(MPI_COMM_WORLD) != 0) return;
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("tessera_grn_readout_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::vector<std::string> written = write_learned_grn(dir.string(), grn, ds);
+  EXPECT_EQ(written.size(), 4u);
+  auto read = [&](const std::string& name) {
+    std::ifstream f(dir / name);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+  };
+  const std::string epi = read("grn_epi.tsv");
+  EXPECT_EQ(epi.rfind("source\ttarget\tattention\tjacobian\n", 0), 0u);
+  EXPECT_NE(epi.find("A\tB\t"), std::string::npos);
+  EXPECT_NE(epi.find("C\tC\t"), std::string::npos); // the self loop
+  const std::string lr = read("lr_scores.tsv");
+  EXPECT_EQ(lr.rfind("sender_type\treceiver_type\tligand\treceptor\tattention\tedges\n", 0), 0u);
+  EXPECT_NE(lr.find("epi\tmes\tA\tC\t"), std::string::npos);
+  const std::string metrics = read("metrics.json");
+  EXPECT_NE(metrics.find("\"epi\""), std::string::npos);
+  EXPECT_NE(metrics.find("\"mes\""), std::string::npos);
+  EXPECT_NE(metrics.find("\"auprc\""), std::string::npos);
+  const auto m = learned_grn_metrics(grn, ds);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m.at("epi").positives, 2u);
+  EXPECT_EQ(m.at("epi").candidates, 6u);
+  fs::remove_all(dir);
+}
