@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <sstream>
 
 namespace tessera {
@@ -243,14 +242,7 @@ GeneNetwork read_gene_network(const Deck& deck, const std::vector<std::string>& 
     edge.n = e.real("n");
     net.edges.push_back(edge);
   }
-  if (s.has("table")) {
-    const std::string path = s.path("table");
-    std::ifstream in(path);
-    if (!in) s.fail("table", "cannot open '" + path + "'");
-    std::ostringstream text;
-    text << in.rdbuf();
-    parse_grn_table(text.str(), path, type_names, net);
-  }
+  if (s.has("table")) parse_grn_table(s.file_text("table"), s.path("table"), type_names, net);
   net.production = s.per_gene("production", G);
   net.basal = s.per_gene("basal", G);
   net.decay = s.per_gene("decay", G);

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <sstream>
 
 namespace tessera {
@@ -124,14 +123,7 @@ SignalingParams read_signaling(const Deck& deck, const GeneNetwork& network) {
     pair.n = e.real("n");
     p.pairs.push_back(pair);
   }
-  if (s.has("table")) {
-    const std::string path = s.path("table");
-    std::ifstream in(path);
-    if (!in) s.fail("table", "cannot open '" + path + "'");
-    std::ostringstream text;
-    text << in.rdbuf();
-    parse_lr_table(text.str(), path, network, p);
-  }
+  if (s.has("table")) parse_lr_table(s.file_text("table"), s.path("table"), network, p);
   for (std::size_t a = 0; a < p.pairs.size(); ++a)
     for (std::size_t b = a + 1; b < p.pairs.size(); ++b)
       if (p.pairs[a].ligand == p.pairs[b].ligand && p.pairs[a].receptor == p.pairs[b].receptor)

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -603,6 +604,16 @@ std::string DeckView::path(const std::string& key) const {
   std::filesystem::path p(text(key));
   if (p.is_relative() && !deck_->directory().empty()) p = std::filesystem::path(deck_->directory()) / p;
   return p.string();
+}
+
+std::string DeckView::file_text(const std::string& key) const {
+  const std::string file = path(key);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail(key, "cannot open '" + file + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) fail(key, "cannot read '" + file + "'");
+  return text.str();
 }
 
 std::vector<double> DeckView::reals(const std::string& key) const {

@@ -26,6 +26,8 @@ public:
   double real(const std::string& key) const;
   std::string text(const std::string& key) const;
   std::string path(const std::string& key) const; // resolved against the deck's folder
+  // The whole content of the file a path key names; an unreadable file fails naming the key.
+  std::string file_text(const std::string& key) const;
   std::vector<double> reals(const std::string& key) const;
   std::vector<double> per_type(const std::string& key, int n_types) const; // scalar broadcast to n_types
   std::vector<double> per_gene(const std::string& key, int n_genes) const; // scalar broadcast to n_genes

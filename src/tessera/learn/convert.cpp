@@ -1,4 +1,5 @@
 #include "tessera/learn/convert.hpp"
+#include "tessera/io/csv.hpp"
 
 #include "tessera/core/error.hpp"
 #include "tessera/core/units.hpp"
@@ -294,30 +295,6 @@ void set_encoding(hid_t parent, const std::string& name, const std::string& type
 // ---------------------------------------------------------------------------------------------------------
 // CSV
 
-std::string trim(const std::string& text) {
-  const auto first = text.find_first_not_of(" \t\r");
-  if (first == std::string::npos) return "";
-  const auto last = text.find_last_not_of(" \t\r");
-  return text.substr(first, last - first + 1);
-}
-
-// Spreadsheets quote some fields ("epi"); commas inside fields are not supported.
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> fields;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = line.find(',', start);
-    std::string field =
-        trim(line.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (field.size() >= 2 && field.front() == '"' && field.back() == '"')
-      field = field.substr(1, field.size() - 2);
-    fields.push_back(field);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return fields;
-}
-
 struct CsvTable {
   std::string path;
   std::vector<std::string> header;
@@ -343,8 +320,8 @@ CsvTable read_csv(const fs::path& path) {
   while (std::getline(in, line)) {
     ++line_no;
     if (line_no == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3); // Excel's byte-order mark
-    if (trim(line).empty() || line[0] == '#') continue;
-    std::vector<std::string> fields = split_csv(line);
+    if (csv::trim(line).empty() || line[0] == '#') continue;
+    std::vector<std::string> fields = csv::split(line);
     if (table.header.empty()) {
       table.header = std::move(fields);
       header_line = line_no;

@@ -1,4 +1,5 @@
 #include "tessera/tissue/cell_file.hpp"
+#include "tessera/io/csv.hpp"
 
 #include "tessera/core/error.hpp"
 #include "tessera/core/units.hpp"
@@ -26,30 +27,6 @@ std::string names_list(const std::vector<std::string>& names) {
     out += (i ? ", " : "") + names[i];
   if (names.size() > 12) out += ", ...";
   return out;
-}
-
-std::string trim(const std::string& text) {
-  const auto first = text.find_first_not_of(" \t\r");
-  if (first == std::string::npos) return "";
-  const auto last = text.find_last_not_of(" \t\r");
-  return text.substr(first, last - first + 1);
-}
-
-// Spreadsheets quote some fields ("epi"); commas inside fields are not supported, so no escaping either.
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> fields;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = line.find(',', start);
-    std::string field =
-        trim(line.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (field.size() >= 2 && field.front() == '"' && field.back() == '"')
-      field = field.substr(1, field.size() - 2);
-    fields.push_back(field);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return fields;
 }
 
 bool parse_id(const std::string& text, std::uint64_t& out) {
@@ -130,8 +107,8 @@ CellFileCells read_csv(const std::string& path, const CellFileSchema& schema, co
     ++line_no;
     // Excel starts UTF-8 CSV files with a byte-order mark.
     if (line_no == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
-    if (trim(line).empty() || line[0] == '#') continue;
-    const std::vector<std::string> fields = split_csv(line);
+    if (csv::trim(line).empty() || line[0] == '#') continue;
+    const std::vector<std::string> fields = csv::split(line);
     const std::string at = path + ":" + std::to_string(line_no);
 
     if (header.empty()) {
@@ -142,7 +119,7 @@ CellFileCells read_csv(const std::string& path, const CellFileSchema& schema, co
           throw input_error(at +
                             ": bad header: it must start with the columns 'id,type,x,y' (then 'z' in 3-D, "
                             "then gene names), got '" +
-                            trim(line) + "'");
+                            csv::trim(line) + "'");
       std::size_t first_gene = 4;
       const bool z_column = header.size() > 4 && header[4] == "z";
       const bool z_is_gene =
