@@ -13,11 +13,15 @@ void Rk4Integrator::ensure(std::size_t n, std::size_t g) {
       GeneState(Kokkos::view_alloc(std::string("tessera::rk4::stage"), Kokkos::WithoutInitializing), n, g);
 }
 
-void Rk4Integrator::advance(const GeneRhs& rhs, GeneState x, double t0, double t1) {
+long long Rk4Integrator::substeps(double t0, double t1) const {
+  return std::max<long long>(1, static_cast<long long>(std::ceil((t1 - t0) / max_substep_ * (1.0 - 1e-12))));
+}
+
+void Rk4Integrator::advance(const GeneRhs& rhs, GeneState x, double t0, double t1,
+                            const std::function<void(long long, ConstGeneState)>& before_substep) {
   const std::size_t n = x.extent(0), g = x.extent(1);
   ensure(n, g);
-  const long long substeps =
-      std::max<long long>(1, static_cast<long long>(std::ceil((t1 - t0) / max_substep_ * (1.0 - 1e-12))));
+  const long long substeps = this->substeps(t0, t1);
   const double h = (t1 - t0) / static_cast<double>(substeps);
   // Copies for capture: lambdas never capture `this` (STYLE.md).
   const GeneState k = slope_, sum = sum_, stage = stage_;
@@ -33,6 +37,7 @@ void Rk4Integrator::advance(const GeneRhs& rhs, GeneState x, double t0, double t
         });
   };
   for (long long s = 0; s < substeps; ++s) {
+    if (before_substep) before_substep(s, x);
     const double t = t0 + static_cast<double>(s) * h;
     rhs.evaluate(t, x, k);
     fold(0.0, 1.0, 0.5 * h);

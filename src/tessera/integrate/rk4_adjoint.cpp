@@ -17,14 +17,11 @@ GeneState make_state(const char* label, std::size_t n, std::size_t g) {
 
 void Rk4Adjoint::forward(const GeneRhs& rhs, GeneState x, double t0, double t1) {
   const std::size_t n = x.extent(0), g = x.extent(1);
-  const long long substeps =
-      std::max<long long>(1, static_cast<long long>(std::ceil((t1 - t0) / max_substep_ * (1.0 - 1e-12))));
-  const double h = (t1 - t0) / static_cast<double>(substeps);
+  const long long substeps = stepper_.substeps(t0, t1);
   t0_ = t0;
-  h_ = h;
+  h_ = (t1 - t0) / static_cast<double>(substeps);
   if (slope_.extent(0) != n || slope_.extent(1) != g) {
     slope_ = make_state("tessera::rk4_adjoint::slope", n, g);
-    sum_ = make_state("tessera::rk4_adjoint::sum", n, g);
     for (auto& s : stage_)
       s = make_state("tessera::rk4_adjoint::stage", n, g);
     cotangent_ = make_state("tessera::rk4_adjoint::cotangent", n, g);
@@ -35,33 +32,10 @@ void Rk4Adjoint::forward(const GeneRhs& rhs, GeneState x, double t0, double t1) 
   checkpoints_.resize(static_cast<std::size_t>(substeps));
   for (auto& c : checkpoints_)
     if (c.extent(0) != n || c.extent(1) != g) c = make_state("tessera::rk4_adjoint::checkpoint", n, g);
-
-  // The operations of Rk4Integrator::advance, in its order (k1 + 2 k2 + 2 k3 + k4), so x(t1) is the same.
-  const GeneState k = slope_, sum = sum_, stage = stage_[0];
-  const auto cells =
-      Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {static_cast<long long>(n), static_cast<long long>(g)});
-  auto fold = [&](double w_sum, double w_k, double a) {
-    Kokkos::parallel_for(
-        "tessera::rk4_adjoint::stage", cells, KOKKOS_LAMBDA(const long long i, const long long j) {
-          sum(i, j) = (w_sum == 0.0 ? 0.0 : sum(i, j)) + w_k * k(i, j);
-          stage(i, j) = x(i, j) + a * k(i, j);
-        });
-  };
-  for (long long s = 0; s < substeps; ++s) {
-    Kokkos::deep_copy(checkpoints_[static_cast<std::size_t>(s)], x);
-    const double t = t0 + static_cast<double>(s) * h;
-    rhs.evaluate(t, x, k);
-    fold(0.0, 1.0, 0.5 * h);
-    rhs.evaluate(t + 0.5 * h, stage, k);
-    fold(1.0, 2.0, 0.5 * h);
-    rhs.evaluate(t + 0.5 * h, stage, k);
-    fold(1.0, 2.0, h);
-    rhs.evaluate(t + h, stage, k);
-    const double w = h / 6.0;
-    Kokkos::parallel_for(
-        "tessera::rk4_adjoint::update", cells,
-        KOKKOS_LAMBDA(const long long i, const long long j) { x(i, j) += w * (sum(i, j) + k(i, j)); });
-  }
+  // The integrator's own step, so x(t1) is exactly Rk4Integrator's; only the checkpoints are added.
+  stepper_.advance(rhs, x, t0, t1, [&](long long s, ConstGeneState state) {
+    Kokkos::deep_copy(checkpoints_[static_cast<std::size_t>(s)], state);
+  });
 }
 
 void Rk4Adjoint::reverse(const GeneRhs& rhs, const AdjointGeneRhs& adjoint, GeneState x_bar,

@@ -5,6 +5,7 @@
 
 #include "tessera/integrate/adjoint_rhs.hpp"
 #include "tessera/integrate/gene_rhs.hpp"
+#include "tessera/integrate/rk4.hpp"
 
 #include <vector>
 
@@ -12,7 +13,7 @@ namespace tessera {
 
 class Rk4Adjoint {
 public:
-  explicit Rk4Adjoint(double max_substep) : max_substep_(max_substep) {}
+  explicit Rk4Adjoint(double max_substep) : stepper_(max_substep) {}
 
   // Advances x (n x G) from t0 to t1 exactly as Rk4Integrator::advance (the same substeps and the same
   // operations, so bit-identical results), keeping a copy of x at the start of each substep: memory
@@ -28,10 +29,10 @@ public:
   long long substeps() const { return static_cast<long long>(checkpoints_.size()); }
 
 private:
-  double max_substep_;
+  Rk4Integrator stepper_;
   double t0_ = 0.0, h_ = 0.0;
   std::vector<GeneState> checkpoints_; // x at the start of each substep
-  GeneState slope_, sum_, stage_[3], cotangent_, stage_bar_, end_bar_;
+  GeneState slope_, stage_[3], cotangent_, stage_bar_, end_bar_;
 };
 
 } // namespace tessera
