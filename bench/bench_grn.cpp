@@ -4,6 +4,7 @@
 //                                            [--integrators rk4,bdf,adams]
 //   mpirun -np 1 build/bin/tessera_bench_grn --graph-ode [--cells 10000] [--genes 20]
 //     the graph_ode RHS with the STAGED reference architecture (1 GAT head, H = M = 64, L = 3), ns per node
+#include "bench_common.hpp"
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/grn/hill.hpp"
 #include "tessera/io/deck.hpp"
@@ -24,16 +25,11 @@
 #include <vector>
 
 using namespace tessera;
+using bench::max_over_ranks;
+using bench::now;
+using bench::parse_list;
 
 namespace {
-
-std::vector<long long> parse_list(const std::string& s) {
-  std::vector<long long> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    out.push_back(std::stoll(item));
-  return out;
-}
 
 // G genes, 3 types; each gene k has in-edges from k-1 (repression) and k+3 (activation), plus one
 // type-specific self-activation: about 2.3 edges per gene, like the quickstart network.
@@ -79,16 +75,6 @@ std::string graph_ode_deck(long long cells, int genes) {
   }
   d << "time: {dt: 1 min, end: 10 min, integrator: rk4}\n";
   return d.str();
-}
-
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double max_over_ranks(double v) {
-  double out = 0;
-  MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  return out;
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 // Weak scaling: cells per rank fixed, the domain grows with the rank count along x.
 //   mpirun -np R build/bin/tessera_bench_tissue [--cells-per-rank 10000,100000,1000000] [--genes 8,32]
 //                                              [--steps 10] [--dim 2] [--integrator rk4|cvode]
+#include "bench_common.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/deck_schema.hpp"
 #include "tessera/parallel/mpi.hpp"
@@ -11,7 +12,6 @@
 #include <Kokkos_Core.hpp>
 #include <mpi.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -20,16 +20,11 @@
 #include <vector>
 
 using namespace tessera;
+using bench::max_over_ranks;
+using bench::now;
+using bench::parse_list;
 
 namespace {
-
-std::vector<long long> parse_list(const std::string& s) {
-  std::vector<long long> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    out.push_back(std::stoll(item));
-  return out;
-}
 
 // Peak resident memory of this process, bytes (Linux).
 double peak_rss_bytes() {
@@ -76,12 +71,6 @@ std::string deck_text(long long cells, int ranks, int genes, int dim, const std:
   return d.str();
 }
 
-double max_over_ranks(double v) {
-  double out = 0;
-  MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  return out;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -118,11 +107,10 @@ int main(int argc, char** argv) {
           sim.step(); // warm-up: buffers reach their size
         const PhaseTimes before = sim.phase_times();
         MPI_Barrier(MPI_COMM_WORLD);
-        const auto t0 = std::chrono::steady_clock::now();
+        const double t0 = now();
         for (int s = 0; s < steps; ++s)
           sim.step();
-        const double wall =
-            max_over_ranks(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        const double wall = max_over_ranks(now() - t0);
         const PhaseTimes& after = sim.phase_times();
         const double cells = static_cast<double>(sim.cells().n_owned);
         const double scale = 1e9 / steps / std::max(cells, 1.0);
