@@ -92,15 +92,13 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks) {
 }
 
 Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
-    : comm_(comm), setup_(setup), domain_(setup.domain), types_(setup.types), network_(setup.network),
-      time_(setup.time), output_(setup.output), signaling_(setup.signaling),
-      range_(setup.interaction_range()) {
+    : comm_(comm), setup_(setup), range_(setup.interaction_range()) {
   rng_.seed = setup.seed;
-  decomposition_ = std::make_unique<CartesianDecomposition>(comm, domain_, setup.rank_grid);
+  decomposition_ = std::make_unique<CartesianDecomposition>(comm, setup_.domain, setup.rank_grid);
   // Every rank box has the same size, so every rank reaches the same verdict; agree() makes it one error.
   mpi::agree(comm, [&] {
     if (range_ <= 0) return;
-    for (int a = 0; a < domain_.dim; ++a) {
+    for (int a = 0; a < setup_.domain.dim; ++a) {
       const double box = decomposition_->box_hi(a) - decomposition_->box_lo(a);
       if (box < range_)
         throw input_error("the rank boxes are " + format_number(box) + " um wide along axis " +
@@ -109,8 +107,8 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
     }
   });
   neighbour_ranks_ = neighbour_ranks(*decomposition_);
-  cells_ = create_initial_tissue(*decomposition_, types_, setup.init, rng_, network_.n_genes());
-  mechanics_ = std::make_unique<Mechanics>(setup.mechanics, domain_, setup.seed);
+  cells_ = create_initial_tissue(*decomposition_, setup_.types, setup.init, rng_, setup_.network.n_genes());
+  mechanics_ = std::make_unique<Mechanics>(setup.mechanics, setup_.domain, setup.seed);
   // Ids 0 .. count-1 belong to the initial tissue; daughters continue from there.
   std::uint64_t max_id = 0;
   {
@@ -121,7 +119,8 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
         Kokkos::Max<std::uint64_t>(max_id));
     mpi::check(MPI_Allreduce(MPI_IN_PLACE, &max_id, 1, MPI_UINT64_T, MPI_MAX, comm), "MPI_Allreduce");
   }
-  lifecycle_ = std::make_unique<Lifecycle>(setup.lifecycle, domain_, setup.seed, types_.max_cells, max_id);
+  lifecycle_ =
+      std::make_unique<Lifecycle>(setup.lifecycle, setup_.domain, setup.seed, setup_.types.max_cells, max_id);
   // Cells of a dividing type start at a random point of their cycle, so divisions spread over time instead
   // of all happening in one step.
   // Cells read from a tessera.h5 step keep the cycle clock they had there.
@@ -145,15 +144,16 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
           cycle(i) = u[0] * period(type(i));
         });
   }
-  ligands_ = LigandExchange(signaling_.ligand_genes());
-  if (network_.model == "graph_ode")
-    model_ = make_graph_ode_model(comm, setup.graph_ode, network_, signaling_, types_.names);
+  ligands_ = LigandExchange(setup_.signaling.ligand_genes());
+  if (setup_.network.model == "graph_ode")
+    model_ =
+        make_graph_ode_model(comm, setup.graph_ode, setup_.network, setup_.signaling, setup_.types.names);
   else
-    model_ = std::make_unique<HillModel>(network_, types_.count(), signaling_);
-  if (time_.integrator == GeneIntegrator::rk4)
-    rk4_ = std::make_unique<Rk4Integrator>(time_.dt_grn);
+    model_ = std::make_unique<HillModel>(setup_.network, setup_.types.count(), setup_.signaling);
+  if (setup_.time.integrator == GeneIntegrator::rk4)
+    rk4_ = std::make_unique<Rk4Integrator>(setup_.time.dt_grn);
   else
-    cvode_ = std::make_unique<CvodeIntegrator>(decomposition_->comm(), time_);
+    cvode_ = std::make_unique<CvodeIntegrator>(decomposition_->comm(), setup_.time);
 }
 
 long long Simulation::global_cells() const {
@@ -161,7 +161,7 @@ long long Simulation::global_cells() const {
 }
 
 void Simulation::step() {
-  const double t0 = t_, t1 = t_ + time_.dt;
+  const double t0 = t_, t1 = t_ + setup_.time.dt;
   const bool interacting = range_ > 0;
   if (interacting) {
     {
@@ -178,11 +178,11 @@ void Simulation::step() {
     {
       PhaseTimer timer(phases_.neighbours);
       neighbours = search_.build(cells_, range_);
-      if (signaling_.active()) graph_ = build_signaling_graph(cells_, neighbours, signaling_);
+      if (setup_.signaling.active()) graph_ = build_signaling_graph(cells_, neighbours, setup_.signaling);
     }
     {
       PhaseTimer timer(phases_.mechanics);
-      mechanics_->advance(cells_, neighbours, time_.dt, step_);
+      mechanics_->advance(cells_, neighbours, setup_.time.dt, step_);
     }
   }
   {
@@ -192,11 +192,11 @@ void Simulation::step() {
   {
     PhaseTimer timer(phases_.lifecycle);
     const auto cycle = cells_.cycle;
-    const double dt = time_.dt;
+    const double dt = setup_.time.dt;
     Kokkos::parallel_for(
         "tessera::sim::cycle", Kokkos::RangePolicy<>(0, cells_.n_owned),
         KOKKOS_LAMBDA(const std::size_t i) { cycle(i) += dt; });
-    last_events_ = lifecycle_->apply(comm_, cells_, time_.dt, step_);
+    last_events_ = lifecycle_->apply(comm_, cells_, setup_.time.dt, step_);
     divisions_ += last_events_.divisions;
     deaths_ += last_events_.deaths;
   }
@@ -210,7 +210,7 @@ void Simulation::advance_genes(double t0, double t1) {
   const auto rows = std::make_pair(std::size_t(0), cells_.n_owned);
   GeneState genes = Kokkos::subview(cells_.genes, rows, Kokkos::ALL);
   model_->set_cell_types(cells_.type);
-  if (signaling_.active()) {
+  if (setup_.signaling.active()) {
     ligands_.set_halo(range_ > 0 ? &halo_ : nullptr, cells_.n_owned, cells_.n_ghost);
     model_->set_signaling(&graph_, &ligands_);
   }
@@ -263,11 +263,11 @@ void Simulation::check_finite() const {
   if (global != std::numeric_limits<std::uint64_t>::max()) {
     int gene = local == global ? worst.loc : -1;
     MPI_Allreduce(MPI_IN_PLACE, &gene, 1, MPI_INT, MPI_MAX, comm_);
-    Error err = runtime_error("step " + std::to_string(step_) + " (t = " + format_number(t_) +
-                              " min): gene state is not finite; worst cell id " + std::to_string(global) +
-                              ", gene '" +
-                              (gene >= 0 ? network_.genes[static_cast<size_t>(gene)] : std::string("?")) +
-                              "'. Reduce time.dt_grn (rk4) or check the grn parameters.");
+    Error err = runtime_error(
+        "step " + std::to_string(step_) + " (t = " + format_number(t_) +
+        " min): gene state is not finite; worst cell id " + std::to_string(global) + ", gene '" +
+        (gene >= 0 ? setup_.network.genes[static_cast<size_t>(gene)] : std::string("?")) +
+        "'. Reduce time.dt_grn (rk4) or check the grn parameters.");
     err.mark_agreed(0);
     throw err;
   }
@@ -276,11 +276,11 @@ void Simulation::check_finite() const {
 RunSummary Simulation::run(const std::string& directory, const RunProvenance& provenance, Log& log) {
   const auto start = Clock::now();
   RunSummary summary;
-  SimulationOutput output(comm_, directory, provenance, domain_.dim);
-  SummaryCsv csv(comm_, directory + "/summary.csv", types_.names, network_.genes);
+  SimulationOutput output(comm_, directory, provenance, setup_.domain.dim);
+  SummaryCsv csv(comm_, directory + "/summary.csv", setup_.types.names, setup_.network.genes);
   std::unique_ptr<DatasetRecorder> dataset;
-  if (output_.dataset) dataset = std::make_unique<DatasetRecorder>(comm_, setup_);
-  const long long steps = time_.steps();
+  if (setup_.output.dataset) dataset = std::make_unique<DatasetRecorder>(comm_, setup_);
+  const long long steps = setup_.time.steps();
   auto write = [&] {
     PhaseTimer timer(phases_.output);
     ScopedRegion region("tessera::sim::output");
@@ -291,21 +291,22 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
   };
   const auto& dims = decomposition_->dims();
   log.info("tessera run: " + std::to_string(global_cells()) + " cells, " +
-           std::to_string(network_.n_genes()) + " genes, " + std::to_string(steps) + " steps of " +
-           format_number(time_.dt) + " min on " + std::to_string(mpi::size(comm_)) + " rank(s) (" +
+           std::to_string(setup_.network.n_genes()) + " genes, " + std::to_string(steps) + " steps of " +
+           format_number(setup_.time.dt) + " min on " + std::to_string(mpi::size(comm_)) + " rank(s) (" +
            std::to_string(dims[0]) + "x" + std::to_string(dims[1]) +
-           (domain_.dim == 3 ? "x" + std::to_string(dims[2]) : "") + "), interaction range " +
+           (setup_.domain.dim == 3 ? "x" + std::to_string(dims[2]) : "") + "), interaction range " +
            format_number(range_) + " um, output in " + directory);
   write();
   while (step_ < steps) {
     step();
     if (last_events_.capped && !cap_reported_) {
-      log.warn("step " + std::to_string(step_) + ": cells.max_cells = " + std::to_string(types_.max_cells) +
+      log.warn("step " + std::to_string(step_) +
+               ": cells.max_cells = " + std::to_string(setup_.types.max_cells) +
                " reached; divisions beyond it are skipped from now on");
       cap_reported_ = true;
     }
-    if (step_ % output_.every == 0 || step_ == steps) write();
-    if (step_ % output_.progress_every == 0 || step_ == steps)
+    if (step_ % setup_.output.every == 0 || step_ == steps) write();
+    if (step_ % setup_.output.progress_every == 0 || step_ == steps)
       log.info(progress_line(step_, steps, t_, global_cells(), seconds_since(start)));
   }
   if (dataset) dataset->write(directory + "/dataset.h5");

@@ -83,9 +83,9 @@ public:
   Cells<>& cells() { return cells_; }
   long long global_cells() const;
   const CartesianDecomposition& decomposition() const { return *decomposition_; }
-  const GeneNetwork& network() const { return network_; }
-  const CellTypes& types() const { return types_; }
-  const TimeParams& time_params() const { return time_; }
+  const GeneNetwork& network() const { return setup_.network; }
+  const CellTypes& types() const { return setup_.types; }
+  const TimeParams& time_params() const { return setup_.time; }
   double time() const { return t_; }
   long long step_index() const { return step_; }
 
@@ -96,16 +96,10 @@ private:
   void advance_genes(double t0, double t1);
 
   MPI_Comm comm_;
-  SimulationSetup setup_;
-  Domain domain_;
+  SimulationSetup setup_; // everything read from the deck
   std::unique_ptr<CartesianDecomposition> decomposition_;
-  CellTypes types_;
-  GeneNetwork network_;
-  TimeParams time_;
-  OutputParams output_;
   CounterRng rng_;
   Cells<> cells_;
-  SignalingParams signaling_;
   double range_ = 0.0;
   std::vector<int> neighbour_ranks_;
   std::unique_ptr<Mechanics> mechanics_;
