@@ -122,7 +122,7 @@ TEST(GrnReadout, AttentionIsTheMeanOfTheSoftmaxByHand) {
   const TrajectoryDataset ds = synthetic();
   const SignalingParams sig = signaling(false);
   GraphOdeModel model(gat_parameters(), network(), sig.pairs);
-  const OneStepObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
   const std::vector<int> times = {0, 1, 2};
   const LearnedGrn grn = learned_grn(objective, model, times);
   ASSERT_EQ(grn.edges.size(), 2u);
@@ -167,7 +167,7 @@ TEST(GrnReadout, JacobianEqualsCentralDifferencesOfTheRhs) {
   const SignalingParams sig = signaling(false);
   for (GraphOdeParameters parameters : {gat_parameters(), two_head_parameters()}) {
     GraphOdeModel model(parameters, network(), sig.pairs);
-    const OneStepObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+    const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
     const LearnedGrn grn = learned_grn(objective, model, {1, 3});
     // By hand: |df_ik/dx_ij| by central differences (cells are independent without signalling, so gene j
     // is perturbed in every cell at once), summed per type over this rank's cells, then over ranks.
@@ -217,11 +217,11 @@ TEST(GrnReadout, ScoresDoNotDependOnTheRankCount) {
   const SignalingParams sig = signaling(true);
   for (GraphOdeParameters parameters : {gat_parameters(), two_head_parameters()}) {
     GraphOdeModel model(parameters, network(), sig.pairs);
-    const OneStepObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+    const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
     const LearnedGrn grn = learned_grn(objective, model, {0, 2});
     // The same on one rank: every rank builds the whole tissue on MPI_COMM_SELF.
     GraphOdeModel alone_model(parameters, network(), sig.pairs);
-    const OneStepObjective alone(MPI_COMM_SELF, box(), {0, 0, 0}, sig, ds, 0.1);
+    const TrajectoryObjective alone(MPI_COMM_SELF, box(), {0, 0, 0}, sig, ds, 0.1);
     const LearnedGrn reference = learned_grn(alone, alone_model, {0, 2});
     ASSERT_EQ(grn.edges.size(), reference.edges.size());
     for (std::size_t c = 0; c < grn.edges.size(); ++c) {
@@ -253,7 +253,7 @@ TEST(GrnReadout, WritesTheTablesAndMetricsWithATruth) {
   ds.truth_grn["*"] = {{0, 1, 1}, {1, 2, -1}};
   const SignalingParams sig = signaling(true);
   GraphOdeModel model(gat_parameters(), network(), sig.pairs);
-  const OneStepObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
   const LearnedGrn grn = learned_grn(objective, model, readout_time_indices(ds.n_times(), 0.25));
   if (mpi::rank(MPI_COMM_WORLD) != 0) return;
   namespace fs = std::filesystem;

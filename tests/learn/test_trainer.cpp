@@ -115,7 +115,7 @@ TEST(Trainer, GradientEqualsCentralDifferencesWithAndWithoutLigandReceptorPairs)
   for (bool pairs : {false, true}) {
     const SignalingParams sig = signaling(pairs);
     GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
-    const OneStepObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+    const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
     const std::vector<int> starts = {0, 2, 3};
     ParameterGradient gradient = zero_like(model.parameters());
     const double loss = objective.evaluate(model, starts, gradient);
@@ -155,7 +155,10 @@ TEST(Trainer, GradientEqualsCentralDifferencesWithAndWithoutLigandReceptorPairs)
     EXPECT_GE(checked, static_cast<int>(0.8 * g.size()));
     EXPECT_EQ(failed, 0);
     // The diagnostic of --check-gradient agrees.
-    const GradientCheck check = check_gradient(objective, model, starts, gradient, 20, 7);
+    std::vector<ObservationWindow> windows;
+    for (const int k : starts)
+      windows.push_back({k, k + 1});
+    const GradientCheck check = check_gradient(objective, model, windows, gradient, 20, 7);
     EXPECT_EQ(check.checked + check.at_kinks, 20);
     EXPECT_GE(check.checked, 10);
     EXPECT_LT(check.worst, 1e-4); // h = 1e-6: rounding limits the diagnostic, not the gradient
@@ -174,7 +177,7 @@ TEST(Trainer, GradientAndAdamStepDoNotDependOnTheRankCount) {
   const MPI_Comm comms[2] = {MPI_COMM_WORLD, MPI_COMM_SELF};
   for (int c = 0; c < 2; ++c) {
     GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
-    const OneStepObjective objective(comms[c], box(), {0, 0, 0}, sig, ds, 0.1);
+    const TrajectoryObjective objective(comms[c], box(), {0, 0, 0}, sig, ds, 0.1);
     ParameterGradient gradient = zero_like(model.parameters());
     loss[c] = objective.evaluate(model, {0, 1, 2, 3}, gradient);
     g[c] = host(gradient);
@@ -198,14 +201,16 @@ TEST(Trainer, LossDecreasesOverThirtyIterations) {
   const TrajectoryDataset ds = synthetic(6);
   const SignalingParams sig = signaling(true);
   GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
-  const OneStepObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
   TrainParams params;
   params.iterations = 30;
   params.time_points_per_iter = 4;
   params.lr = 2e-2;
   params.val_fraction = 0.2;
   AdamW adam(params);
-  const std::vector<TrainRecord> records = train_one_step(objective, model, params, 9, adam, {});
+  TrainProgress progress;
+  train_adamw(objective, model, params, 9, adam, progress, {}, {});
+  const std::vector<TrainRecord>& records = progress.records;
   EXPECT_EQ(adam.steps(), 30);
   ASSERT_EQ(records.size(), 30u);
   const TimeSplit split = split_times(ds.n_times(), params.val_fraction);
@@ -251,5 +256,5 @@ TEST(Trainer, DatasetMustMatchTheDeck) {
   EXPECT_THROW(check_dataset_matches(ds, {"A", "B", "C"}, {"epi"}, "d.h5"), Error);
   TrajectoryDataset outside = ds;
   outside.positions[1] = 45.0;
-  EXPECT_THROW(OneStepObjective(MPI_COMM_WORLD, box(), {0, 0, 0}, signaling(false), outside, 0.1), Error);
+  EXPECT_THROW(TrajectoryObjective(MPI_COMM_WORLD, box(), {0, 0, 0}, signaling(false), outside, 0.1), Error);
 }

@@ -22,9 +22,14 @@ int run_command(const DeckOptions& options, Log& log);
 struct TrainOptions {
   bool gradient_only = false;  // write gradient.h5 and print the loss, no optimizer step
   bool check_gradient = false; // compare with central differences on 20 parameters, print the worst error
+  std::string restart;         // --restart DIR: continue from DIR/checkpoint.h5 in DIR
 };
-// Fits grn.graph_ode to train.dataset: model.h5 and loss.csv in the run directory.
+// Fits grn.graph_ode to train.dataset (or to the deck's own hill simulation with train.simulate): model.h5,
+// loss.csv, predicted.h5, the learned GRN and checkpoints in the run directory (app/train_command.cpp).
 int train_command(const DeckOptions& options, const TrainOptions& train, Log& log);
+// Runs the deck's simulation with the graph_ode parameters of predict.model and the perturbations of the
+// `predict` section (SPEC §3.6); the outputs are a simulation's (SPEC §6.4).
+int predict_command(const DeckOptions& options, Log& log);
 int check_command(const DeckOptions& options, bool reference, Log& log);
 int info_command(Log& log);
 // Converts on rank 0 (SPEC §6.3); the other ranks wait and share its verdict.

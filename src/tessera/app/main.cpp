@@ -59,6 +59,9 @@ int dispatch(int argc, char** argv, Log& log) {
                   "Write the loss's gradient at the initial parameters to gradient.h5, print the loss, stop");
   train->add_flag("--check-gradient", train_options.check_gradient,
                   "Compare the gradient with central differences on 20 random parameters (diagnostic)");
+  train->add_option(
+      "--restart", train_options.restart,
+      "Continue the run in DIR from its checkpoint.h5 (train.checkpoint_every) to train.iterations");
   auto* predict = app.add_subcommand("predict", "Forward simulation with a fitted model and perturbations");
   add_deck_options(predict, true);
   bool reference = false;
@@ -119,7 +122,7 @@ int dispatch(int argc, char** argv, Log& log) {
   }
   if (app.got_subcommand("info")) return info_command(log);
   if (train->parsed()) return train_command(opts, train_options, log);
-  if (predict->parsed()) return unavailable_command("predict", "#4", log);
+  if (predict->parsed()) return predict_command(opts, log);
   if (convert->parsed()) return convert_command(from, to, h5ad_keys, log);
   return 2;
 }

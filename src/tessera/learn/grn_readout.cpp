@@ -21,7 +21,7 @@ std::vector<int> readout_time_indices(std::size_t n_times, double val_fraction) 
   return times;
 }
 
-LearnedGrn learned_grn(const OneStepObjective& objective, GraphOdeModel& model,
+LearnedGrn learned_grn(const TrajectoryObjective& objective, GraphOdeModel& model,
                        const std::vector<int>& times) {
   const TrajectoryDataset& ds = objective.dataset();
   const std::size_t T = ds.cell_types.size(), G = ds.n_genes();

@@ -51,7 +51,7 @@ std::vector<int> readout_time_indices(std::size_t n_times, double val_fraction);
 // signalling, the entry of a pair (ligand l, receptor k) also holds the neighbours' df_nk/dx_il, which the
 // same VJP sums in (the intracellular Jacobian is exact for every other pair). Sums and counts are reduced
 // over the objective's communicator: every rank gets the same result. Collective.
-LearnedGrn learned_grn(const OneStepObjective& objective, GraphOdeModel& model,
+LearnedGrn learned_grn(const TrajectoryObjective& objective, GraphOdeModel& model,
                        const std::vector<int>& times);
 
 // The ground-truth metrics: for each cell type with a truth entry (its own name, else "*"), grn_recovery

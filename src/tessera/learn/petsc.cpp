@@ -1,8 +1,10 @@
 #include "tessera/learn/petsc.hpp"
 
 #include <petscsys.h>
+#include <petsctao.h>
 
 #include <cstring>
+#include <exception>
 
 namespace tessera::petsc {
 
@@ -41,6 +43,106 @@ Session::Session(MPI_Comm comm) {
 
 Session::~Session() {
   if (owns_) PetscFinalize();
+}
+
+namespace {
+
+// RAII for the two PETSc objects TAO needs.
+struct VecHandle {
+  Vec v = nullptr;
+  ~VecHandle() {
+    if (v) VecDestroy(&v);
+  }
+};
+struct TaoHandle {
+  Tao tao = nullptr;
+  ~TaoHandle() {
+    if (tao) TaoDestroy(&tao);
+  }
+};
+
+struct LmvmContext {
+  const ObjectiveAndGradient* f;
+  const LmvmMonitor* monitor;
+  std::vector<double> x, g;
+  std::exception_ptr error;
+};
+
+void copy_out(Vec v, std::vector<double>& out) {
+  const PetscScalar* a = nullptr;
+  check(VecGetArrayRead(v, &a), "VecGetArrayRead");
+  std::copy(a, a + out.size(), out.begin());
+  check(VecRestoreArrayRead(v, &a), "VecRestoreArrayRead");
+}
+
+PetscErrorCode objective_and_gradient(Tao, Vec x, PetscReal* f, Vec g, void* raw) {
+  auto* c = static_cast<LmvmContext*>(raw);
+  try {
+    copy_out(x, c->x);
+    c->g.assign(c->x.size(), 0.0);
+    *f = (*c->f)(c->x, c->g);
+    PetscScalar* a = nullptr;
+    check(VecGetArray(g, &a), "VecGetArray");
+    std::copy(c->g.begin(), c->g.end(), a);
+    check(VecRestoreArray(g, &a), "VecRestoreArray");
+  } catch (...) {
+    c->error = std::current_exception();
+    return PETSC_ERR_USER;
+  }
+  return 0;
+}
+
+PetscErrorCode monitor(Tao tao, void* raw) {
+  auto* c = static_cast<LmvmContext*>(raw);
+  try {
+    PetscInt its = 0;
+    PetscReal f = 0, gnorm = 0, cnorm = 0, xdiff = 0;
+    TaoConvergedReason reason;
+    check(TaoGetSolutionStatus(tao, &its, &f, &gnorm, &cnorm, &xdiff, &reason), "TaoGetSolutionStatus");
+    Vec x = nullptr;
+    check(TaoGetSolution(tao, &x), "TaoGetSolution");
+    copy_out(x, c->x);
+    if (*c->monitor) (*c->monitor)(static_cast<long long>(its), f, gnorm, c->x);
+  } catch (...) {
+    c->error = std::current_exception();
+    return PETSC_ERR_USER;
+  }
+  return 0;
+}
+
+} // namespace
+
+std::string minimize_lmvm(std::vector<double>& x, const LmvmOptions& options, const ObjectiveAndGradient& f,
+                          const LmvmMonitor& monitor_fn) {
+  LmvmContext context{&f, &monitor_fn, x, {}, nullptr};
+  VecHandle solution;
+  TaoHandle tao;
+  const auto n = static_cast<PetscInt>(x.size());
+  check(VecCreateSeq(PETSC_COMM_SELF, n, &solution.v), "VecCreateSeq");
+  {
+    PetscScalar* a = nullptr;
+    check(VecGetArray(solution.v, &a), "VecGetArray");
+    std::copy(x.begin(), x.end(), a);
+    check(VecRestoreArray(solution.v, &a), "VecRestoreArray");
+  }
+  check(TaoCreate(PETSC_COMM_SELF, &tao.tao), "TaoCreate");
+  check(TaoSetType(tao.tao, TAOLMVM), "TaoSetType");
+  check(TaoSetSolution(tao.tao, solution.v), "TaoSetSolution");
+  check(TaoSetObjectiveAndGradient(tao.tao, nullptr, objective_and_gradient, &context),
+        "TaoSetObjectiveAndGradient");
+  check(TaoSetMaximumIterations(tao.tao, static_cast<PetscInt>(options.max_iterations)),
+        "TaoSetMaximumIterations");
+  // The iteration budget is the user's; function evaluations are bounded by the line search's own limits.
+  check(TaoSetMaximumFunctionEvaluations(tao.tao, PETSC_DEFAULT), "TaoSetMaximumFunctionEvaluations");
+  check(TaoSetTolerances(tao.tao, options.gatol, options.grtol, 0.0), "TaoSetTolerances");
+  check(TaoSetMonitor(tao.tao, monitor, &context, nullptr), "TaoSetMonitor");
+  const PetscErrorCode rc = TaoSolve(tao.tao);
+  if (context.error) std::rethrow_exception(context.error);
+  check(rc, "TaoSolve");
+  copy_out(solution.v, x);
+  TaoConvergedReason reason;
+  check(TaoGetConvergedReason(tao.tao, &reason), "TaoGetConvergedReason");
+  return TaoConvergedReasons[reason];
 }
 
 } // namespace tessera::petsc

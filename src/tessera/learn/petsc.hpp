@@ -6,7 +6,9 @@
 
 #include <mpi.h>
 
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace tessera::petsc {
 
@@ -28,5 +30,23 @@ public:
 private:
   bool owns_ = false;
 };
+
+// TAO's limited-memory variable-metric method (TAOLMVM, L-BFGS with a More-Thuente line search) on this
+// process alone (PETSC_COMM_SELF): callers whose objective is itself collective call it on every rank with
+// identical inputs, and every rank then takes identical steps. Needs a live Session.
+struct LmvmOptions {
+  long long max_iterations = 100;
+  double gatol = 0.0; // stop when |g| <= gatol (0: run all iterations unless the line search fails)
+  double grtol = 0.0; // stop when |g| / |f| <= grtol
+};
+// f(x) and its gradient g (resized to x's length by the caller's function).
+using ObjectiveAndGradient = std::function<double(const std::vector<double>& x, std::vector<double>& g)>;
+// After each iteration (0: the starting point): the iteration, f, |g| and x.
+using LmvmMonitor =
+    std::function<void(long long iteration, double f, double gnorm, const std::vector<double>& x)>;
+// Minimises f from x (updated in place). Returns TAO's converged reason (e.g. "CONVERGED_GATOL",
+// "DIVERGED_MAXITS"). Exceptions thrown by `f` or `monitor` are rethrown after TAO is torn down.
+std::string minimize_lmvm(std::vector<double>& x, const LmvmOptions& options, const ObjectiveAndGradient& f,
+                          const LmvmMonitor& monitor);
 
 } // namespace tessera::petsc

@@ -10,22 +10,47 @@ const KeyTable& train_keys() {
   static const KeyTable table = [] {
     KeyTable t("train", "Fitting the `graph_ode` model to a trajectory dataset (`tessera train`, SPEC §3).");
     t.add("dataset", KeyType::path)
-        .describe(
-            "Trajectory dataset (SPEC §6.3) to fit; required by `tessera train`. Its genes and cell types "
-            "must equal `grn.genes` and `cells.types`.");
-    t.add_choice("mode", {"one_step"})
+        .describe("Trajectory dataset (SPEC §6.3) to fit; required by `tessera train` unless `simulate` is "
+                  "set. Its "
+                  "genes and cell types must equal `grn.genes` and `cells.types`.");
+    t.add("simulate", KeyType::boolean)
+        .def("false")
+        .describe("Make the dataset first: run the deck's simulation (`grn.model: hill`, as `tessera run` "
+                  "with `output.dataset: true`) into the run directory, then fit `graph_ode` (architecture "
+                  "from `grn.graph_ode`, gene graph from `grn.edges`/`grn.file`) to its `dataset.h5`. "
+                  "Excludes `dataset`.");
+    t.add_choice("mode", {"one_step", "window", "full"})
         .def("one_step")
-        .describe("Objective: `one_step` integrates from the observed state at t_k to t_{k+1}.");
+        .describe("Objective: `one_step` integrates from the observed state at t_k to t_{k+1}; `window` "
+                  "from t_k through the next `window` observation times (multiple shooting); `full` from "
+                  "t_0 through every training time (one window per iteration; `time_points_per_iter` "
+                  "unused).");
+    t.add("window", KeyType::integer)
+        .def("4")
+        .positive()
+        .describe("`window` mode: observation intervals integrated from each sampled start (fewer where "
+                  "the training times end).");
     t.add("iterations", KeyType::integer).def("100").positive().describe("Optimizer iterations.");
     t.add("time_points_per_iter", KeyType::integer)
         .def("4")
         .positive()
         .describe("Start times sampled per iteration (without replacement, seeded by `random.seed`; all "
                   "training start times when there are fewer).");
+    t.add_choice("integrator", {"rk4", "cvode"})
+        .def("rk4")
+        .describe("Forward and adjoint solves: `rk4` with its exact discrete adjoint (step `dt`), or "
+                  "`cvode`, the CVODES adjoint with checkpointing (tolerances and method from the `time` "
+                  "section).");
     t.add("dt", KeyType::real, Dimension::time)
         .def("0.1")
         .positive()
         .describe("`rk4` step of the forward and adjoint integration between observation times.");
+    t.add_choice("optimizer", {"adamw", "lbfgs"})
+        .def("adamw")
+        .describe("`adamw`: Adam with decoupled weight decay on sampled start times; `lbfgs`: PETSc TAO's "
+                  "limited-memory variable-metric method (`lmvm`) on every training window at each "
+                  "evaluation (a deterministic objective for its line search), `weight_decay` then adds "
+                  "0.5 weight_decay |theta|^2 to the loss; no `l1`.");
     t.add("lr", KeyType::real).def("1e-3").positive().describe("Adam learning rate.");
     t.add("beta1", KeyType::real).def("0.9").between(0, 1).describe("Adam first-moment decay.");
     t.add("beta2", KeyType::real).def("0.999").between(0, 1).describe("Adam second-moment decay.");
@@ -34,6 +59,11 @@ const KeyTable& train_keys() {
         .def("0")
         .non_negative()
         .describe("Decoupled weight decay (AdamW): theta -= lr * weight_decay * theta each iteration.");
+    t.add("l1", KeyType::real)
+        .def("0")
+        .non_negative()
+        .describe("Adds l1 * |W|_1 to the loss, W the weight tensors (projections, attention vectors, MLP "
+                  "matrices; not biases or decay rates): a sparser learned network. `adamw` only.");
     t.add("clip", KeyType::real)
         .def("inf")
         .positive()
@@ -43,6 +73,17 @@ const KeyTable& train_keys() {
         .def("0")
         .between(0, 1)
         .describe("Fraction of the observation times, the last ones, held out for the validation loss.");
+    t.add("progress_every", KeyType::integer)
+        .def("1")
+        .positive()
+        .describe("Iterations between rank 0's progress lines (iteration, train and validation loss, "
+                  "gradient norm, s/iteration, ETA); loss.csv gets every iteration.");
+    t.add("checkpoint_every", KeyType::integer)
+        .def("0")
+        .non_negative()
+        .describe("Iterations between checkpoints (`checkpoint.h5` in the run directory: parameters, "
+                  "optimizer state, iteration, loss history; written to a temporary name and renamed); 0: "
+                  "none. `tessera train DECK --restart DIR` continues from it. `adamw` only.");
     return t;
   }();
   return table;
@@ -51,9 +92,20 @@ const KeyTable& train_keys() {
 TrainParams read_train_params(const Deck& deck) {
   const DeckView s = deck.section("train");
   TrainParams p;
-  if (!s.has("dataset")) s.fail("dataset", "tessera train needs a dataset (train.dataset)");
-  p.dataset = s.path("dataset");
-  p.mode = TrainMode::one_step;
+  p.simulate = s.boolean("simulate");
+  if (p.simulate && s.has("dataset"))
+    s.fail("dataset", "give either train.dataset or train.simulate: true, not both");
+  if (!p.simulate && !s.has("dataset"))
+    s.fail("dataset", "tessera train needs a dataset (train.dataset, or train.simulate: true)");
+  if (!p.simulate) p.dataset = s.path("dataset");
+  const std::string mode = s.text("mode");
+  p.mode = mode == "window" ? TrainMode::window : mode == "full" ? TrainMode::full : TrainMode::one_step;
+  p.window = s.integer("window");
+  p.use_cvode = s.text("integrator") == "cvode";
+  p.optimizer = s.text("optimizer") == "lbfgs" ? TrainOptimizer::lbfgs : TrainOptimizer::adamw;
+  p.l1 = s.real("l1");
+  p.progress_every = s.integer("progress_every");
+  p.checkpoint_every = s.integer("checkpoint_every");
   p.iterations = s.integer("iterations");
   p.time_points_per_iter = s.integer("time_points_per_iter");
   p.dt = s.real("dt");
@@ -67,6 +119,11 @@ TrainParams read_train_params(const Deck& deck) {
   if (p.beta1 >= 1) s.fail("beta1", "must be less than 1");
   if (p.beta2 >= 1) s.fail("beta2", "must be less than 1");
   if (p.val_fraction >= 1) s.fail("val_fraction", "must be less than 1");
+  if (p.optimizer == TrainOptimizer::lbfgs && p.l1 > 0)
+    s.fail("l1", "the l1 term is not differentiable: use optimizer adamw, or l1: 0 with lbfgs");
+  if (p.optimizer == TrainOptimizer::lbfgs && p.checkpoint_every > 0)
+    s.fail("checkpoint_every",
+           "checkpoints keep AdamW's state; TAO's L-BFGS history cannot be saved: use optimizer adamw");
   return p;
 }
 

@@ -16,6 +16,12 @@ const KeyTable& parallel_keys() {
         .describe("Rank grid, one entry per axis; 0 lets MPI_Dims_create choose. The product of non-zero "
                   "entries must "
                   "divide the number of ranks.");
+    t.add("groups", KeyType::integer)
+        .def("1")
+        .positive()
+        .describe("`tessera train`: data-parallel groups (MPI_Comm_split of the ranks into this many "
+                  "groups of consecutive ranks); each group decomposes the tissue over its ranks (with "
+                  "`dims`) and takes every groups-th sampled window. Must divide the number of ranks.");
     return t;
   }();
   return table;
@@ -38,6 +44,15 @@ std::array<int, 3> read_rank_grid(const Deck& deck, int dim, int n_ranks) {
     s.fail("dims", "the rank grid " + grid + " does not fit " + std::to_string(n_ranks) +
                        " rank(s): the product of its " + "non-zero entries must divide the number of ranks");
   return dims;
+}
+
+int read_groups(const Deck& deck, int n_ranks) {
+  const DeckView s = deck.section("parallel");
+  const auto groups = s.integer("groups");
+  if (n_ranks % groups != 0)
+    s.fail("groups", std::to_string(groups) + " group(s) do not divide the " + std::to_string(n_ranks) +
+                         " rank(s): every group needs the same number of ranks");
+  return static_cast<int>(groups);
 }
 
 CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& domain,

@@ -43,5 +43,7 @@ private:
 const KeyTable& parallel_keys();
 // Reads parallel.dims and checks that it fits `n_ranks` ranks (naming the key when it does not).
 std::array<int, 3> read_rank_grid(const Deck& deck, int dim, int n_ranks);
+// parallel.groups, checked to divide n_ranks (the training's data-parallel groups, SPEC §3.4).
+int read_groups(const Deck& deck, int n_ranks);
 
 } // namespace tessera

@@ -20,6 +20,14 @@ Communicator::Communicator(MPI_Comm parent) {
   MPI_Comm_size(comm_, &size_);
 }
 
+Communicator Communicator::split(MPI_Comm parent, int color, int key) {
+  Communicator c;
+  check(MPI_Comm_split(parent, color, key, &c.comm_), "MPI_Comm_split");
+  MPI_Comm_rank(c.comm_, &c.rank_);
+  MPI_Comm_size(c.comm_, &c.size_);
+  return c;
+}
+
 Communicator::~Communicator() {
   int finalized = 0;
   MPI_Finalized(&finalized);

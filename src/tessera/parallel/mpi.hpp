@@ -21,6 +21,9 @@ class Communicator {
 public:
   Communicator() = default;
   explicit Communicator(MPI_Comm parent); // Collective on parent.
+  // Collective on parent: the ranks with the same `color` form one communicator, ordered by `key`
+  // (MPI_Comm_split).
+  static Communicator split(MPI_Comm parent, int color, int key);
   ~Communicator();
   Communicator(Communicator&& other) noexcept;
   Communicator& operator=(Communicator&& other) noexcept;

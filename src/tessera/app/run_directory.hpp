@@ -1,0 +1,29 @@
+// What every deck-driven command does first: read the deck (rank 0 reads, every rank parses), choose the run
+// directory, and create it without ever replacing an earlier run's outputs unless asked.
+#pragma once
+
+#include "tessera/app/commands.hpp"
+#include "tessera/io/deck.hpp"
+
+#include <mpi.h>
+
+#include <string>
+#include <vector>
+
+namespace tessera::app {
+
+// Collective. Reads the deck on rank 0, parses it on every rank (same text, same verdict).
+Deck load_deck(MPI_Comm comm, const DeckOptions& options);
+
+// -o DIR, else the deck's own output.dir (`from_deck`, may be empty), else runs/<deck stem>.
+std::string default_run_directory(const DeckOptions& options, const std::string& from_deck);
+
+// The files `tessera run` writes.
+extern const std::vector<std::string> run_outputs;
+
+// Collective. Creates the run directory on rank 0. Earlier outputs are never replaced silently: when one of
+// `outputs` exists and `overwrite` is false the command stops before touching anything (exit 2).
+void prepare_run_directory(MPI_Comm comm, const std::string& dir, bool overwrite,
+                           const std::vector<std::string>& outputs = run_outputs);
+
+} // namespace tessera::app

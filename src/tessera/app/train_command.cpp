@@ -1,0 +1,337 @@
+// `tessera train` (SPEC §3): read the deck, make or read the dataset, build the model and the objective,
+// optimise (AdamW with checkpoints, or TAO's L-BFGS), and write model.h5, loss.csv, predicted.h5 and the
+// learned GRN.
+#include "tessera/app/commands.hpp"
+#include "tessera/app/run_directory.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/core/random_params.hpp"
+#include "tessera/core/version.hpp"
+#include "tessera/grn/graph_ode.hpp"
+#include "tessera/io/hdf5.hpp"
+#include "tessera/learn/grn_readout.hpp"
+#include "tessera/learn/lbfgs.hpp"
+#include "tessera/learn/petsc.hpp"
+#include "tessera/learn/train_checkpoint.hpp"
+#include "tessera/learn/trainer.hpp"
+#include "tessera/parallel/mpi.hpp"
+#include "tessera/sim/simulation.hpp"
+
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace tessera::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> train_outputs = {
+    "model.h5",      "loss.csv",     "gradient.h5",  "tessera.log",  "resolved_deck.yaml",
+    "lr_scores.tsv", "metrics.json", "predicted.h5", "checkpoint.h5"}; // and grn_<type>.tsv
+
+// What the deck says, read on every rank (same text, same verdict).
+struct TrainSetup {
+  Domain domain;
+  std::array<int, 3> rank_grid{0, 0, 0};
+  int groups = 1;
+  CellTypes types;
+  GeneNetwork network;
+  SignalingParams signaling;
+  GraphOdeConfig config;
+  TrainParams params;
+  TimeParams time;
+  std::uint64_t seed = 0;
+};
+
+TrainSetup read_train_setup(const Deck& deck, int n_ranks) {
+  TrainSetup s;
+  s.domain = read_domain(deck);
+  s.groups = read_groups(deck, n_ranks);
+  s.rank_grid = read_rank_grid(deck, s.domain.dim, n_ranks / s.groups);
+  s.types = read_cell_types(deck);
+  s.network = read_gene_network(deck, s.types.names);
+  s.params = read_train_params(deck);
+  if (s.params.simulate && s.network.model != "hill")
+    deck.section("grn").fail("model",
+                             "train.simulate runs the deck's ground-truth simulation: set grn.model: "
+                             "hill (the graph_ode architecture comes from grn.graph_ode)");
+  if (!s.params.simulate && s.network.model != "graph_ode")
+    deck.section("grn").fail("model", "tessera train fits the graph_ode model: set grn.model: graph_ode (or "
+                                      "train.simulate: true to fit a hill deck's own simulation)");
+  s.signaling = read_signaling(deck, s.network);
+  s.config = read_graph_ode_config(deck);
+  s.time = read_time_params(deck);
+  s.seed = read_seed(deck);
+  return s;
+}
+
+// The dataset's ligand-receptor pairs when the deck names none, and its prior gene graph when the deck has
+// no edges (SPEC §6.3 /grn/prior; `*` applies to every type).
+void complete_from_dataset(const TrajectoryDataset& dataset, TrainSetup& s) {
+  if (s.signaling.pairs.empty())
+    for (const auto& lr : dataset.ligand_receptor) {
+      LigandReceptorPair pair;
+      pair.ligand = lr[0];
+      pair.receptor = lr[1];
+      s.signaling.pairs.push_back(pair);
+    }
+  if (s.network.edges.empty())
+    for (const auto& [type, edges] : dataset.prior_grn) {
+      int index = -1;
+      if (type != "*") {
+        const auto& names = dataset.cell_types;
+        index = static_cast<int>(std::find(names.begin(), names.end(), type) - names.begin());
+        if (index == static_cast<int>(names.size())) continue; // validated by read_dataset
+      }
+      for (const auto& e : edges) {
+        RegulatoryEdge edge;
+        edge.type = index;
+        edge.source = e[0];
+        edge.target = e[1];
+        s.network.edges.push_back(edge);
+      }
+    }
+}
+
+std::string mode_name(TrainMode mode) {
+  return mode == TrainMode::window ? "window" : mode == TrainMode::full ? "full" : "one_step";
+}
+
+// predicted.h5: the dataset's layout (SPEC §6.3) holding the model's trajectory from the observed state at
+// t_0 through every observation time (the first time point is the observation itself).
+void write_predicted(const std::string& path, const TrajectoryDataset& dataset,
+                     const std::vector<double>& predicted) {
+  TrajectoryDataset out = dataset;
+  const std::size_t frame = dataset.n_cells() * dataset.n_genes();
+  std::copy(predicted.begin(), predicted.end(), out.expression.begin() + static_cast<std::ptrdiff_t>(frame));
+  out.truth_grn.clear();
+  write_dataset(path, out);
+}
+
+} // namespace
+
+int train_command(const DeckOptions& options, const TrainOptions& train, Log& log) {
+  MPI_Comm comm = MPI_COMM_WORLD;
+  const Deck deck = load_deck(comm, options);
+  TrainSetup s;
+  mpi::agree(comm, [&] { s = read_train_setup(deck, mpi::size(comm)); });
+  TrainParams& params = s.params;
+  const bool restart = !train.restart.empty();
+  mpi::agree(comm, [&] {
+    if (restart && params.optimizer == TrainOptimizer::lbfgs)
+      throw input_error("--restart continues AdamW from its checkpoint; train.optimizer is lbfgs");
+    if (restart && !options.output_dir.empty() && fs::path(options.output_dir) != fs::path(train.restart))
+      throw input_error("--restart " + train.restart + " continues in that directory; drop -o " +
+                        options.output_dir);
+  });
+  const std::string dir = restart ? train.restart : default_run_directory(options, "");
+
+  std::vector<std::string> outputs = train_outputs;
+  for (const std::string& type : s.types.names)
+    outputs.push_back("grn_" + type + ".tsv");
+  if (params.simulate) outputs.insert(outputs.end(), run_outputs.begin(), run_outputs.end());
+  if (restart) {
+    mpi::agree(comm, [&] {
+      if (!fs::is_regular_file(fs::path(dir) / "checkpoint.h5"))
+        throw input_error("--restart " + dir +
+                          ": no checkpoint.h5 there (train.checkpoint_every writes one)");
+    });
+    // The run continues: its outputs after the checkpoint (model, read-out, predictions) are redone.
+    const std::vector<std::string> redone = {"model.h5", "lr_scores.tsv", "metrics.json", "predicted.h5"};
+    std::vector<std::string> replace = redone;
+    for (const std::string& type : s.types.names)
+      replace.push_back("grn_" + type + ".tsv");
+    prepare_run_directory(comm, dir, true, replace);
+  } else {
+    prepare_run_directory(comm, dir, options.overwrite, outputs);
+  }
+  log.open_file((fs::path(dir) / "tessera.log").string());
+  if (mpi::rank(comm) == 0 && !restart)
+    std::ofstream(fs::path(dir) / "resolved_deck.yaml") << deck.resolved_yaml();
+
+  if (params.simulate) {
+    params.dataset = (fs::path(dir) / "dataset.h5").string();
+    if (!restart) {
+      // The ground truth: the deck's hill simulation, recorded as a dataset with its network as /grn/truth.
+      SimulationSetup setup;
+      mpi::agree(comm, [&] {
+        setup = read_simulation_setup(deck, mpi::size(comm));
+        setup.output.dataset = true;
+        if (setup.lifecycle.divides() || setup.lifecycle.dies())
+          deck.section("train").fail("simulate", "a dataset needs the same cells at every observation: "
+                                                 "remove cells.division and cells.death");
+      });
+      RunProvenance provenance;
+      provenance.deck_file = options.deck;
+      provenance.resolved_deck = deck.resolved_yaml();
+      provenance.kokkos_backend = Kokkos::DefaultExecutionSpace::name();
+      provenance.command = "train (simulate)";
+      provenance.gene_names = setup.network.genes;
+      provenance.type_names = setup.types.names;
+      log.info("tessera train: simulating the ground truth (" + setup.network.model + ") into " + dir + "/");
+      Simulation sim(comm, setup);
+      const RunSummary summary = sim.run(dir, provenance, log);
+      log.info("tessera train: simulated " + std::to_string(summary.steps) + " steps, " +
+               std::to_string(summary.cells) + " cells in " + human_seconds(summary.wall_s));
+    }
+  }
+
+  // Every rank reads the (small, serial) dataset itself: the same file, the same verdict.
+  TrajectoryDataset dataset;
+  mpi::agree(comm, [&] {
+    dataset = read_dataset(params.dataset);
+    check_dataset_matches(dataset, s.network.genes, s.types.names, params.dataset);
+    complete_from_dataset(dataset, s);
+  });
+  log.info("tessera " + version() + " (" + git_hash() + "), Kokkos " + Kokkos::DefaultExecutionSpace::name() +
+           ", deck " + options.deck + ", dataset " + params.dataset + ": " +
+           std::to_string(dataset.n_times()) + " time points, " + std::to_string(dataset.n_cells()) +
+           " cells, " + std::to_string(dataset.n_genes()) + " genes, " +
+           std::to_string(s.signaling.pairs.size()) + " LR pairs; mode " + mode_name(params.mode) + ", " +
+           (params.use_cvode ? "cvode" : "rk4") + ", " +
+           (params.optimizer == TrainOptimizer::lbfgs ? "lbfgs" : "adamw") + ", " +
+           std::to_string(mpi::size(comm)) + " rank(s) in " + std::to_string(s.groups) + " group(s)");
+
+  std::unique_ptr<GraphOdeModel> model =
+      make_graph_ode_model(comm, s.config, s.network, s.signaling, s.types.names);
+  ObjectiveOptions objective_options;
+  objective_options.dt = params.dt;
+  objective_options.use_cvode = params.use_cvode;
+  objective_options.cvode = s.time;
+  objective_options.groups = s.groups;
+  const TrajectoryObjective objective(comm, s.domain, s.rank_grid, s.signaling, dataset, objective_options);
+  const TimeSplit split = split_times(dataset.n_times(), params.val_fraction);
+  const auto& values = model->parameters().values();
+
+  if (train.gradient_only || train.check_gradient) {
+    const std::vector<ObservationWindow> windows = training_windows(params, split, s.seed, 1);
+    ParameterGradient gradient("tessera::train::gradient", values.extent(0), values.extent(1));
+    const double loss = objective.evaluate(*model, windows, gradient);
+    if (train.gradient_only) {
+      GraphOdeParameters g(model->parameters().architecture(), s.network.genes, s.types.names);
+      Kokkos::deep_copy(g.values(), gradient);
+      const std::string path = (fs::path(dir) / "gradient.h5").string();
+      mpi::agree(comm, [&] {
+        if (mpi::rank(comm) == 0) write_graph_ode_model(path, g);
+      });
+      log.always("tessera train: loss " + format_number(loss) + " over " + std::to_string(windows.size()) +
+                 " start times; gradient in " + path);
+    }
+    if (train.check_gradient) {
+      const GradientCheck check = check_gradient(objective, *model, windows, gradient, 20, s.seed);
+      log.always("tessera train: loss " + format_number(loss) +
+                 "; worst relative error of the gradient against central differences: " +
+                 format_number(check.worst) + " (" + std::to_string(check.checked) +
+                 " parameters compared, " + std::to_string(check.at_kinks) + " skipped at ReLU kinks)");
+    }
+    return 0;
+  }
+
+  TrainProvenance provenance;
+  provenance.mode = mode_name(params.mode);
+  provenance.optimizer = params.optimizer == TrainOptimizer::lbfgs ? "lbfgs" : "adamw";
+  provenance.dataset = params.dataset;
+  provenance.deck = deck.resolved_yaml();
+  provenance.ranks = mpi::size(comm);
+  provenance.groups = s.groups;
+
+  AdamW optimizer(params);
+  TrainProgress progress;
+  if (restart) {
+    TrainCheckpoint c;
+    mpi::agree(comm, [&] {
+      c = read_checkpoint(dir, s.config.architecture, s.network.genes, s.types.names);
+      if (c.progress.iteration >= params.iterations)
+        throw input_error(dir + "/checkpoint.h5 is at iteration " + std::to_string(c.progress.iteration) +
+                          ", train.iterations is " + std::to_string(params.iterations) +
+                          ": nothing left to do (raise train.iterations with -s)");
+    });
+    Kokkos::deep_copy(model->parameters().values(), c.parameters.values());
+    optimizer.restore(c.optimizer_steps, c.first_moment, c.second_moment);
+    progress = c.progress;
+    log.info("tessera train: restarting from " + dir + "/checkpoint.h5 at iteration " +
+             std::to_string(progress.iteration));
+  }
+
+  // loss.csv: on restart, the checkpoint's history is rewritten first (rows a crash left after it go).
+  std::ofstream csv;
+  if (mpi::rank(comm) == 0) {
+    csv.open(fs::path(dir) / "loss.csv", std::ios::trunc);
+    csv.precision(17);
+    csv << "iteration,train,validation,grad_norm,wall_s\n";
+    for (const TrainRecord& r : progress.records)
+      csv << r.iteration << "," << r.train << "," << r.validation << "," << r.grad_norm << "," << r.wall_s
+          << "\n";
+    csv.flush();
+  }
+  const long long first = progress.iteration;
+  auto report = [&](const TrainRecord& r) {
+    if (csv.is_open()) {
+      csv << r.iteration << "," << r.train << "," << r.validation << "," << r.grad_norm << "," << r.wall_s
+          << "\n";
+      csv.flush();
+    }
+    if (r.iteration % params.progress_every != 0 && r.iteration != params.iterations) return;
+    const double wall_before = first > 0 ? progress.records[static_cast<std::size_t>(first) - 1].wall_s : 0.0;
+    const double per_iteration = (r.wall_s - wall_before) / static_cast<double>(r.iteration - first);
+    std::ostringstream line;
+    line << "  iteration " << r.iteration << "/" << params.iterations << "  train " << format_number(r.train)
+         << "  validation " << (std::isfinite(r.validation) ? format_number(r.validation) : std::string("-"))
+         << "  |g| " << format_number(r.grad_norm) << "  " << format_number(per_iteration) << " s/it  ETA "
+         << human_seconds(per_iteration * static_cast<double>(params.iterations - r.iteration));
+    log.info(line.str());
+  };
+
+  std::string stop_reason;
+  if (params.optimizer == TrainOptimizer::lbfgs) {
+    const petsc::Session session(comm);
+    stop_reason = train_lbfgs(objective, *model, params, progress, report);
+  } else {
+    auto checkpoint = [&](const TrainProgress& p) {
+      if (params.checkpoint_every == 0 || p.iteration % params.checkpoint_every != 0) return;
+      mpi::agree(comm, [&] {
+        if (mpi::rank(comm) == 0)
+          write_checkpoint(dir, model->parameters(), optimizer, params, provenance, p);
+      });
+    };
+    train_adamw(objective, *model, params, s.seed, optimizer, progress, report, checkpoint);
+  }
+
+  const std::string model_path = (fs::path(dir) / "model.h5").string();
+  mpi::agree(comm, [&] {
+    if (mpi::rank(comm) == 0)
+      write_trained_model(model_path, model->parameters(),
+                          params.optimizer == TrainOptimizer::adamw ? &optimizer : nullptr, params,
+                          provenance, progress);
+  });
+  // predicted.h5: the trained model's trajectory from the first observation through all of them.
+  std::vector<double> predicted;
+  objective.predict(*model, {0, static_cast<int>(dataset.n_times()) - 1}, predicted);
+  mpi::agree(comm, [&] {
+    if (mpi::rank(comm) == 0) write_predicted((fs::path(dir) / "predicted.h5").string(), dataset, predicted);
+  });
+  // The learned GRN (SPEC §2.2): attention and Jacobian scores over the training time points.
+  const LearnedGrn grn =
+      learned_grn(objective, *model, readout_time_indices(dataset.n_times(), params.val_fraction));
+  mpi::agree(comm, [&] {
+    if (mpi::rank(comm) == 0) write_learned_grn(dir, grn, dataset);
+  });
+  if (progress.records.empty()) {
+    log.info("tessera train: done: no iteration completed (" + stop_reason + "); outputs in " + dir + "/");
+    return 0;
+  }
+  const TrainRecord& last = progress.records.back();
+  log.info("tessera train: done: " + std::to_string(last.iteration) + " iterations, train loss " +
+           format_number(last.train) +
+           (std::isfinite(last.validation) ? ", validation loss " + format_number(last.validation)
+                                           : std::string()) +
+           ", wall " + human_seconds(last.wall_s) +
+           (stop_reason.empty() ? "" : " (TAO: " + stop_reason + ")") + "; outputs in " + dir + "/");
+  return 0;
+}
+
+} // namespace tessera::app

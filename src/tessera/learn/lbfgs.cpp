@@ -1,0 +1,62 @@
+#include "tessera/learn/lbfgs.hpp"
+
+#include "tessera/learn/petsc.hpp"
+
+#include <chrono>
+#include <cmath>
+
+namespace tessera {
+
+namespace {
+
+void set_parameters(GraphOdeParameters& parameters, const std::vector<double>& x) {
+  auto h = Kokkos::create_mirror_view(parameters.values());
+  std::copy(x.begin(), x.end(), h.data());
+  Kokkos::deep_copy(parameters.values(), h);
+}
+
+} // namespace
+
+std::string train_lbfgs(const TrajectoryObjective& objective, GraphOdeModel& model, const TrainParams& params,
+                        TrainProgress& progress, const std::function<void(const TrainRecord&)>& report) {
+  const TimeSplit split = split_times(objective.dataset().n_times(), params.val_fraction);
+  const std::vector<ObservationWindow> training = all_training_windows(params, split);
+  const std::vector<ObservationWindow> validation = validation_windows(params, split);
+  GraphOdeParameters& parameters = model.parameters();
+  const auto& values = parameters.values();
+  ParameterGradient gradient("tessera::train::gradient", values.extent(0), values.extent(1));
+  const auto begin = std::chrono::steady_clock::now();
+
+  auto f = [&](const std::vector<double>& x, std::vector<double>& g) {
+    set_parameters(parameters, x);
+    double loss = objective.evaluate(model, training, gradient);
+    const auto gh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
+    for (std::size_t e = 0; e < x.size(); ++e) {
+      g[e] = gh.data()[e] + params.weight_decay * x[e];
+      loss += 0.5 * params.weight_decay * x[e] * x[e];
+    }
+    return loss;
+  };
+  auto monitor = [&](long long iteration, double loss, double gnorm, const std::vector<double>& x) {
+    if (iteration == 0) return; // the starting point: no step taken yet
+    set_parameters(parameters, x);
+    TrainRecord r;
+    r.iteration = iteration;
+    r.train = loss;
+    r.grad_norm = gnorm;
+    r.validation = validation.empty() ? NAN : objective.evaluate(model, validation, ParameterGradient());
+    r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    progress.iteration = iteration;
+    progress.records.push_back(r);
+    if (report) report(r);
+  };
+  const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), values);
+  std::vector<double> x(h.data(), h.data() + h.size());
+  petsc::LmvmOptions options;
+  options.max_iterations = params.iterations;
+  const std::string reason = petsc::minimize_lmvm(x, options, f, monitor);
+  set_parameters(parameters, x);
+  return reason;
+}
+
+} // namespace tessera

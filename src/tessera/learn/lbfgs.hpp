@@ -1,0 +1,21 @@
+// L-BFGS training (SPEC §3.5 "optional L-BFGS (PETSc TAO)"): TAO's limited-memory variable-metric method on
+// the loss over every training window, run in lockstep on every rank (the loss and gradient are the same on
+// all ranks, so are TAO's steps).
+#pragma once
+
+#include "tessera/learn/objective.hpp"
+#include "tessera/learn/trainer.hpp"
+
+#include <functional>
+#include <string>
+
+namespace tessera {
+
+// Minimises L(theta) + 0.5 weight_decay |theta|^2 over all_training_windows(params, split) for at most
+// params.iterations TAO iterations. One record per iteration: the objective at the iteration's end point,
+// the validation loss there, and the gradient norm TAO saw. `report` may be empty. Needs a live
+// petsc::Session. Returns TAO's converged reason. Collective.
+std::string train_lbfgs(const TrajectoryObjective& objective, GraphOdeModel& model, const TrainParams& params,
+                        TrainProgress& progress, const std::function<void(const TrainRecord&)>& report);
+
+} // namespace tessera

@@ -1,0 +1,45 @@
+// What `tessera train` keeps on disk besides the read-out (SPEC §3.5, §6.5, §6.6): model.h5 (parameters,
+// architecture, names, AdamW's state, provenance) and checkpoint.h5, the same plus the iteration and the
+// loss history, from which `--restart` continues bit for bit.
+#pragma once
+
+#include "tessera/grn/graph_ode_parameters.hpp"
+#include "tessera/learn/adamw.hpp"
+#include "tessera/learn/trainer.hpp"
+
+#include <string>
+
+namespace tessera {
+
+// Provenance attributes of model.h5 and checkpoint.h5.
+struct TrainProvenance {
+  std::string mode, optimizer, dataset, deck; // deck: the resolved deck text
+  int ranks = 1, groups = 1;
+};
+
+// Writes model.h5 at `path` (refusing to replace it): the model, /optimizer (AdamW's step, settings and
+// moments in the layout of /params flattened; absent for lbfgs) and /provenance. Rank 0 only.
+void write_trained_model(const std::string& path, const GraphOdeParameters& parameters,
+                         const AdamW* optimizer, const TrainParams& params, const TrainProvenance& provenance,
+                         const TrainProgress& progress);
+
+// Writes `dir`/checkpoint.h5: model.h5's content plus /progress (iteration, and the loss records as
+// columns). Written as checkpoint.h5.tmp and renamed over the previous checkpoint only when complete, so a
+// crash leaves the earlier one intact. Rank 0 only.
+void write_checkpoint(const std::string& dir, const GraphOdeParameters& parameters, const AdamW& optimizer,
+                      const TrainParams& params, const TrainProvenance& provenance,
+                      const TrainProgress& progress);
+
+struct TrainCheckpoint {
+  GraphOdeParameters parameters;
+  long long optimizer_steps = 0;
+  std::vector<double> first_moment, second_moment;
+  TrainProgress progress;
+};
+// Reads `dir`/checkpoint.h5; the architecture, genes and types must be the deck's (input_error naming what
+// differs, or the missing file). Not collective.
+TrainCheckpoint read_checkpoint(const std::string& dir, const GraphOdeArchitecture& architecture,
+                                const std::vector<std::string>& genes,
+                                const std::vector<std::string>& cell_types);
+
+} // namespace tessera
