@@ -1,8 +1,13 @@
-// Training (SPEC §3): the one_step loss's gradient against central differences (with and without
-// ligand-receptor pairs), the gradient and one AdamW step independent of the rank count, the loss going down,
-// the seeded sampling of start times and the dataset/deck consistency check. Runs on 1, 2 and 4 ranks.
+// Training (SPEC §3): the loss's gradient against central differences (one_step with and without
+// ligand-receptor pairs, window and full modes), the gradient and one AdamW step independent of the rank
+// count and of data-parallel groups, the loss going down (AdamW and L-BFGS), checkpoint -> restart bit for
+// bit, the l1 term, the windows of each mode, the seeded sampling of start times and the dataset/deck
+// consistency check. Runs on 1, 2 and 4 ranks.
 #include "tessera/core/error.hpp"
 #include "tessera/grn/graph_ode.hpp"
+#include "tessera/learn/lbfgs.hpp"
+#include "tessera/learn/petsc.hpp"
+#include "tessera/learn/train_checkpoint.hpp"
 #include "tessera/learn/trainer.hpp"
 #include "tessera/parallel/mpi.hpp"
 
@@ -11,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <string>
 
@@ -108,6 +114,54 @@ double largest(const std::vector<double>& v) {
   return m;
 }
 
+// Every parameter's gradient against central differences of the loss over `windows` (1e-6 relative; entries
+// with a ReLU kink inside the stencil are skipped); then the --check-gradient diagnostic on 20 of them.
+void expect_gradient_matches_differences(const TrajectoryObjective& objective, GraphOdeModel& model,
+                                         const std::vector<ObservationWindow>& windows,
+                                         const std::string& what) {
+  ParameterGradient gradient = zero_like(model.parameters());
+  const double loss = objective.evaluate(model, windows, gradient);
+  EXPECT_GT(loss, 0.0);
+  const std::vector<double> g = host(gradient);
+  const double scale = largest(g);
+  ASSERT_GT(scale, 0.0);
+
+  const auto values = model.parameters().values();
+  auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), values);
+  auto loss_at = [&](std::size_t e, double v) {
+    const double saved = theta.data()[e];
+    theta.data()[e] = v;
+    Kokkos::deep_copy(values, theta);
+    const double l = objective.evaluate(model, windows, ParameterGradient());
+    theta.data()[e] = saved;
+    Kokkos::deep_copy(values, theta);
+    return l;
+  };
+  int checked = 0, failed = 0;
+  for (std::size_t e = 0; e < g.size(); ++e) {
+    const double p0 = theta.data()[e];
+    const double h = 1e-5 * std::max(1.0, std::fabs(p0));
+    const double j0 = loss_at(e, p0), jp = loss_at(e, p0 + h), jm = loss_at(e, p0 - h);
+    const double jp2 = loss_at(e, p0 + 2 * h), jm2 = loss_at(e, p0 - 2 * h);
+    // A ReLU kink inside the stencil: the second differences at h and 2h disagree; skip that entry.
+    const double d1 = (jp - 2 * j0 + jm) / h, d2 = (jp2 - 2 * j0 + jm2) / (2 * h);
+    if (std::fabs(d2 - 2 * d1) > 0.2 * std::fabs(d1) + 1e-9 * loss) continue;
+    const double fd = (jp - jm) / (2 * h);
+    ++checked;
+    if (std::fabs(fd - g[e]) > 1e-6 * std::fabs(fd) + 1e-9 * scale) {
+      ++failed;
+      ADD_FAILURE() << what << ", parameter " << e << ": gradient " << g[e] << ", central differences " << fd;
+    }
+  }
+  EXPECT_GE(checked, static_cast<int>(0.8 * g.size())) << what;
+  EXPECT_EQ(failed, 0) << what;
+  // The diagnostic of --check-gradient agrees.
+  const GradientCheck check = check_gradient(objective, model, windows, gradient, 20, 7);
+  EXPECT_EQ(check.checked + check.at_kinks, 20);
+  EXPECT_GE(check.checked, 10);
+  EXPECT_LT(check.worst, 1e-4) << what; // h = 1e-6: rounding limits the diagnostic, not the gradient
+}
+
 } // namespace
 
 TEST(Trainer, GradientEqualsCentralDifferencesWithAndWithoutLigandReceptorPairs) {
@@ -116,53 +170,100 @@ TEST(Trainer, GradientEqualsCentralDifferencesWithAndWithoutLigandReceptorPairs)
     const SignalingParams sig = signaling(pairs);
     GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
     const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
-    const std::vector<int> starts = {0, 2, 3};
-    ParameterGradient gradient = zero_like(model.parameters());
-    const double loss = objective.evaluate(model, starts, gradient);
-    EXPECT_GT(loss, 0.0);
-    const std::vector<double> g = host(gradient);
-    const double scale = largest(g);
-    ASSERT_GT(scale, 0.0);
-
-    const auto values = model.parameters().values();
-    auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), values);
-    auto loss_at = [&](std::size_t e, double v) {
-      const double saved = theta.data()[e];
-      theta.data()[e] = v;
-      Kokkos::deep_copy(values, theta);
-      const double l = objective.evaluate(model, starts, ParameterGradient());
-      theta.data()[e] = saved;
-      Kokkos::deep_copy(values, theta);
-      return l;
-    };
-    int checked = 0, failed = 0;
-    for (std::size_t e = 0; e < g.size(); ++e) {
-      const double p0 = theta.data()[e];
-      const double h = 1e-5 * std::max(1.0, std::fabs(p0));
-      const double j0 = loss_at(e, p0), jp = loss_at(e, p0 + h), jm = loss_at(e, p0 - h);
-      const double jp2 = loss_at(e, p0 + 2 * h), jm2 = loss_at(e, p0 - 2 * h);
-      // A ReLU kink inside the stencil: the second differences at h and 2h disagree; skip that entry.
-      const double d1 = (jp - 2 * j0 + jm) / h, d2 = (jp2 - 2 * j0 + jm2) / (2 * h);
-      if (std::fabs(d2 - 2 * d1) > 0.2 * std::fabs(d1) + 1e-9 * loss) continue;
-      const double fd = (jp - jm) / (2 * h);
-      ++checked;
-      if (std::fabs(fd - g[e]) > 1e-6 * std::fabs(fd) + 1e-9 * scale) {
-        ++failed;
-        ADD_FAILURE() << (pairs ? "with" : "without") << " LR pairs, parameter " << e << ": gradient " << g[e]
-                      << ", central differences " << fd;
-      }
-    }
-    EXPECT_GE(checked, static_cast<int>(0.8 * g.size()));
-    EXPECT_EQ(failed, 0);
-    // The diagnostic of --check-gradient agrees.
-    std::vector<ObservationWindow> windows;
-    for (const int k : starts)
-      windows.push_back({k, k + 1});
-    const GradientCheck check = check_gradient(objective, model, windows, gradient, 20, 7);
-    EXPECT_EQ(check.checked + check.at_kinks, 20);
-    EXPECT_GE(check.checked, 10);
-    EXPECT_LT(check.worst, 1e-4); // h = 1e-6: rounding limits the diagnostic, not the gradient
+    expect_gradient_matches_differences(objective, model, {{0, 1}, {2, 3}, {3, 4}},
+                                        pairs ? "one_step with LR pairs" : "one_step without LR pairs");
   }
+}
+
+// Multiple shooting and the full trajectory: the adjoint sweeps back through several observation times,
+// adding each time's misfit on the way (the windows overlap and repeat).
+TEST(Trainer, WindowAndFullModeGradientsEqualCentralDifferences) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(true);
+  GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  expect_gradient_matches_differences(objective, model, {{0, 3}, {1, 4}, {1, 3}}, "window");
+  expect_gradient_matches_differences(objective, model, {{0, 4}}, "full");
+}
+
+// The windows each mode samples: one_step pairs, windows cut at the last training time, full from t_0;
+// validation windows start at the last training time.
+TEST(Trainer, ModesChooseTheirWindows) {
+  TrainParams p;
+  p.val_fraction = 0.3;
+  p.time_points_per_iter = 100;
+  const TimeSplit split = split_times(10, p.val_fraction); // n_train 7: training times 0..6
+  p.mode = TrainMode::one_step;
+  auto w = training_windows(p, split, 1, 1);
+  ASSERT_EQ(w.size(), 6u);
+  EXPECT_EQ(w[5].start, 5);
+  EXPECT_EQ(w[5].end, 6);
+  p.mode = TrainMode::window;
+  p.window = 3;
+  w = training_windows(p, split, 1, 1);
+  ASSERT_EQ(w.size(), 6u);
+  EXPECT_EQ(w[0].end, 3);
+  EXPECT_EQ(w[5].end, 6); // cut at the last training time
+  const auto v = validation_windows(p, split);
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].start, 6);
+  EXPECT_EQ(v[0].end, 9);
+  EXPECT_EQ(v[2].end, 9);
+  p.mode = TrainMode::full;
+  w = training_windows(p, split, 1, 1);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].start, 0);
+  EXPECT_EQ(w[0].end, 6);
+  const auto vf = validation_windows(p, split);
+  ASSERT_EQ(vf.size(), 1u);
+  EXPECT_EQ(vf[0].start, 6);
+  EXPECT_EQ(vf[0].end, 9);
+}
+
+// The prediction the objective scores is the one predict() returns: its misfit is evaluate()'s loss.
+TEST(Trainer, PredictionIsWhatTheLossScores) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(true);
+  GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  std::vector<double> predicted;
+  objective.predict(model, {1, 4}, predicted);
+  const std::size_t frame = ds.n_cells() * ds.n_genes();
+  ASSERT_EQ(predicted.size(), 3 * frame);
+  double sum = 0.0;
+  for (std::size_t j = 0; j < 3; ++j)
+    for (std::size_t e = 0; e < frame; ++e) {
+      const double diff = predicted[j * frame + e] - ds.expression[(2 + j) * frame + e];
+      sum += diff * diff;
+    }
+  const double loss = objective.evaluate(model, std::vector<ObservationWindow>{{1, 4}}, ParameterGradient());
+  EXPECT_NEAR(sum / (3.0 * static_cast<double>(frame)), loss, 1e-13 * loss);
+}
+
+// l1 |W|_1 over the weight tensors only, and its subgradient.
+TEST(Trainer, L1PenaltyCoversTheWeightTensors) {
+  const GraphOdeParameters p = tiny_parameters();
+  ParameterGradient g = zero_like(p);
+  const double penalty = add_l1_penalty(p, 0.5, g);
+  const auto theta = host(p.values());
+  const auto gh = host(g);
+  const std::size_t per_set = p.layout().size();
+  double expected = 0.0;
+  int weights = 0;
+  for (int set = 0; set < p.n_sets(); ++set)
+    for (const TensorSpec& t : p.layout().tensors())
+      for (std::size_t e = t.offset; e < t.offset + t.size(); ++e) {
+        const double w = theta[set * per_set + e], ge = gh[set * per_set + e];
+        if (t.init == TensorSpec::Init::glorot) {
+          expected += std::fabs(w);
+          EXPECT_EQ(ge, w > 0 ? 0.5 : w < 0 ? -0.5 : 0.0) << t.name;
+          ++weights;
+        } else {
+          EXPECT_EQ(ge, 0.0) << t.name << " is not a weight";
+        }
+      }
+  EXPECT_GT(weights, 0);
+  EXPECT_NEAR(penalty, 0.5 * expected, 1e-15 * expected);
 }
 
 TEST(Trainer, GradientAndAdamStepDoNotDependOnTheRankCount) {
@@ -257,4 +358,146 @@ TEST(Trainer, DatasetMustMatchTheDeck) {
   TrajectoryDataset outside = ds;
   outside.positions[1] = 45.0;
   EXPECT_THROW(TrajectoryObjective(MPI_COMM_WORLD, box(), {0, 0, 0}, signaling(false), outside, 0.1), Error);
+}
+
+// Data-parallel groups (SPEC §3.4): windows shared out over 1, 2 or 4 groups (each decomposing the tissue
+// over its ranks) give the loss, gradient and AdamW step of the whole problem on one rank.
+TEST(Trainer, GroupsGiveTheGradientAndStepOfOneRank) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(true);
+  const std::vector<ObservationWindow> windows = {{0, 1}, {1, 2}, {2, 3}, {3, 4}, {0, 3}};
+  TrainParams params;
+  params.lr = 1e-2;
+  params.weight_decay = 1e-2;
+  auto run = [&](MPI_Comm comm, int groups, std::vector<double>& g, std::vector<double>& theta) {
+    GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+    ObjectiveOptions options;
+    options.dt = 0.1;
+    options.groups = groups;
+    const TrajectoryObjective objective(comm, box(), {0, 0, 0}, sig, ds, options);
+    EXPECT_EQ(objective.groups(), groups);
+    ParameterGradient gradient = zero_like(model.parameters());
+    const double loss = objective.evaluate(model, windows, gradient);
+    g = host(gradient);
+    AdamW adam(params);
+    adam.step(model.parameters(), gradient);
+    theta = host(model.parameters().values());
+    return loss;
+  };
+  std::vector<double> g1, t1;
+  const double loss1 = run(MPI_COMM_SELF, 1, g1, t1);
+  const int size = mpi::size(MPI_COMM_WORLD);
+  for (int groups : {1, 2, 4}) {
+    if (size % groups != 0) continue;
+    std::vector<double> g, t;
+    const double loss = run(MPI_COMM_WORLD, groups, g, t);
+    EXPECT_NEAR(loss, loss1, 1e-12 * loss1) << groups << " groups";
+    const double gs = largest(g1), ts = largest(t1);
+    for (std::size_t e = 0; e < g1.size(); ++e) {
+      EXPECT_NEAR(g[e], g1[e], 1e-12 * gs) << groups << " groups, gradient " << e;
+      EXPECT_NEAR(t[e], t1[e], 1e-12 * ts) << groups << " groups, parameter " << e;
+    }
+    std::vector<double> first = t;
+    MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    EXPECT_EQ(first, t) << "every rank holds the same parameters";
+  }
+  // 3 groups divide none of 1, 2, 4 ranks: an input error on every rank.
+  ObjectiveOptions three;
+  three.groups = 3;
+  EXPECT_THROW(TrajectoryObjective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, three), Error);
+}
+
+// A run stopped at its checkpoint and restarted from the file ends with exactly the parameters, optimizer
+// moments and losses of a run that never stopped (SPEC §6.6: bit for bit).
+TEST(Trainer, CheckpointThenRestartEqualsAnUninterruptedRun) {
+  const TrajectoryDataset ds = synthetic(6);
+  const SignalingParams sig = signaling(true);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  TrainParams params;
+  params.iterations = 6;
+  params.time_points_per_iter = 2;
+  params.lr = 2e-2;
+  params.val_fraction = 0.2;
+  params.checkpoint_every = 3;
+  const std::string dir = std::string(TESSERA_BINARY_DIR) + "/tests/learn/checkpoint_np" +
+                          std::to_string(mpi::size(MPI_COMM_WORLD));
+  if (mpi::rank(MPI_COMM_WORLD) == 0) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  TrainProvenance provenance;
+  provenance.mode = "one_step";
+
+  GraphOdeModel whole(tiny_parameters(), network(), sig.pairs);
+  AdamW adam_whole(params);
+  TrainProgress progress_whole;
+  train_adamw(objective, whole, params, 9, adam_whole, progress_whole, {}, {});
+
+  // Stopped after iteration 3, just after its checkpoint.
+  {
+    GraphOdeModel first(tiny_parameters(), network(), sig.pairs);
+    AdamW adam(params);
+    TrainProgress progress;
+    TrainParams until = params;
+    until.iterations = 3;
+    train_adamw(objective, first, until, 9, adam, progress, {}, [&](const TrainProgress& p) {
+      if (p.iteration % params.checkpoint_every == 0 && mpi::rank(MPI_COMM_WORLD) == 0)
+        write_checkpoint(dir, first.parameters(), adam, params, provenance, p);
+    });
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  const TrainCheckpoint c =
+      read_checkpoint(dir, tiny_parameters().architecture(), network().genes, {"epi", "mes"});
+  EXPECT_EQ(c.progress.iteration, 3);
+  ASSERT_EQ(c.progress.records.size(), 3u);
+  GraphOdeModel resumed(tiny_parameters(), network(), sig.pairs);
+  Kokkos::deep_copy(resumed.parameters().values(), c.parameters.values());
+  AdamW adam(params);
+  adam.restore(c.optimizer_steps, c.first_moment, c.second_moment);
+  TrainProgress progress = c.progress;
+  train_adamw(objective, resumed, params, 9, adam, progress, {}, {});
+
+  EXPECT_EQ(host(resumed.parameters().values()), host(whole.parameters().values()));
+  EXPECT_EQ(adam.first_moment(), adam_whole.first_moment());
+  EXPECT_EQ(adam.second_moment(), adam_whole.second_moment());
+  EXPECT_EQ(adam.steps(), 6);
+  ASSERT_EQ(progress.records.size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(progress.records[i].iteration, progress_whole.records[i].iteration);
+    EXPECT_EQ(progress.records[i].train, progress_whole.records[i].train) << "iteration " << i + 1;
+    EXPECT_EQ(progress.records[i].grad_norm, progress_whole.records[i].grad_norm) << "iteration " << i + 1;
+  }
+  // A missing checkpoint is an input error naming the file.
+  EXPECT_THROW(
+      read_checkpoint(dir + "/nothing", tiny_parameters().architecture(), network().genes, {"epi", "mes"}),
+      Error);
+}
+
+// L-BFGS through TAO: the loss over every training window falls, and every rank ends with the same
+// parameters (TAO runs on each rank in lockstep on identical losses and gradients).
+TEST(Trainer, LbfgsLowersTheLossIdenticallyOnEveryRank) {
+  const petsc::Session session(MPI_COMM_WORLD);
+  const TrajectoryDataset ds = synthetic(6);
+  const SignalingParams sig = signaling(true);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  TrainParams params;
+  params.optimizer = TrainOptimizer::lbfgs;
+  params.iterations = 10;
+  params.val_fraction = 0.2;
+  GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+  const TimeSplit split = split_times(ds.n_times(), params.val_fraction);
+  const auto windows = all_training_windows(params, split);
+  const double before = objective.evaluate(model, windows, ParameterGradient());
+  TrainProgress progress;
+  const std::string reason = train_lbfgs(objective, model, params, progress, {});
+  ASSERT_FALSE(progress.records.empty()) << reason;
+  const double after = objective.evaluate(model, windows, ParameterGradient());
+  EXPECT_LT(after, 0.5 * before) << reason;
+  EXPECT_NEAR(progress.records.back().train, after, 1e-12 * after);
+  for (std::size_t i = 1; i < progress.records.size(); ++i)
+    EXPECT_LE(progress.records[i].train, progress.records[i - 1].train) << "a line search never goes up";
+  std::vector<double> theta = host(model.parameters().values()), first = theta;
+  MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  EXPECT_EQ(first, theta);
 }
