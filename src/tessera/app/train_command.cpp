@@ -330,7 +330,10 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
            (std::isfinite(last.validation) ? ", validation loss " + format_number(last.validation)
                                            : std::string()) +
            ", wall " + human_seconds(last.wall_s) +
-           (stop_reason.empty() ? "" : " (TAO: " + stop_reason + ")") + "; outputs in " + dir + "/");
+           (stop_reason.empty()                ? ""
+            : stop_reason == "DIVERGED_MAXITS" ? " (TAO: reached train.iterations)"
+                                               : " (TAO: " + stop_reason + ")") +
+           "; outputs in " + dir + "/");
   return 0;
 }
 

@@ -1,0 +1,56 @@
+# `tessera train` end to end on tests/learn/data/train_simulate.yaml (train.simulate: a hill tissue simulated
+# into the run directory, then graph_ode fitted in window mode with checkpoints): outputs checked by
+# check_train_run.py; a run stopped at its checkpoint and restarted gives the uninterrupted run's /params and
+# /optimizer exactly (h5diff); L-BFGS with 2 groups on 2 ranks; wrong inputs exit 2 naming the key.
+set(_simulate_deck ${_data}/train_simulate.yaml)
+set(_check_run ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/check_train_run.py)
+set(_np2 ${TESSERA_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2 ${TESSERA_MPIEXEC_FLAGS})
+
+tessera_learn_expect(learn_train_simulate 0
+                     "simulating the ground truth \\(hill\\).*mode window, rk4, adamw.*iteration 4/4.*tessera train: done: 4 iterations"
+                     ${_tessera} train ${_simulate_deck} -o ${_work}/simulate --overwrite)
+set_tests_properties(learn_train_simulate PROPERTIES FIXTURES_SETUP learn_train_simulate)
+add_test(NAME learn_train_simulate_outputs
+         COMMAND ${_check_run} ${_work}/simulate --iterations 4 --checkpoint 4)
+set_tests_properties(learn_train_simulate_outputs PROPERTIES FIXTURES_REQUIRED learn_train_simulate LABELS cli)
+
+# Stopped after 2 iterations (its checkpoint), then --restart to 4.
+add_test(NAME learn_train_restart_clean COMMAND ${CMAKE_COMMAND} -E rm -rf ${_work}/restart)
+set_tests_properties(learn_train_restart_clean PROPERTIES FIXTURES_SETUP learn_restart_clean)
+tessera_learn_expect(learn_train_restart_first 0 "done: 2 iterations"
+                     ${_tessera} train ${_simulate_deck} -o ${_work}/restart -s train.iterations=2)
+set_tests_properties(learn_train_restart_first PROPERTIES FIXTURES_REQUIRED learn_restart_clean
+                                                          FIXTURES_SETUP learn_restart_first)
+tessera_learn_expect(learn_train_restart 0 "restarting from .*checkpoint.h5 at iteration 2.*done: 4 iterations"
+                     ${_tessera} train ${_simulate_deck} --restart ${_work}/restart)
+set_tests_properties(learn_train_restart PROPERTIES FIXTURES_REQUIRED learn_restart_first
+                                                    FIXTURES_SETUP learn_restart)
+add_test(NAME learn_train_restart_equals_uninterrupted
+         COMMAND h5diff ${_work}/simulate/model.h5 ${_work}/restart/model.h5 /params /params)
+add_test(NAME learn_train_restart_optimizer_equal
+         COMMAND h5diff ${_work}/simulate/model.h5 ${_work}/restart/model.h5 /optimizer /optimizer)
+set_tests_properties(learn_train_restart_equals_uninterrupted learn_train_restart_optimizer_equal PROPERTIES
+                     FIXTURES_REQUIRED "learn_restart;learn_train_simulate" LABELS cli)
+add_test(NAME learn_train_restart_outputs COMMAND ${_check_run} ${_work}/restart --iterations 4 --checkpoint 4)
+set_tests_properties(learn_train_restart_outputs PROPERTIES FIXTURES_REQUIRED learn_restart LABELS cli)
+tessera_learn_expect(learn_train_restart_nothing_left 2 "checkpoint.h5 is at iteration 4, train.iterations is 4"
+                     ${_tessera} train ${_simulate_deck} --restart ${_work}/restart)
+set_tests_properties(learn_train_restart_nothing_left PROPERTIES FIXTURES_REQUIRED learn_restart)
+tessera_learn_expect(learn_train_restart_missing 2 "no checkpoint.h5 there"
+                     ${_tessera} train ${_simulate_deck} --restart ${_work}/no_such_run)
+
+# L-BFGS (TAO) on 2 ranks in 2 data-parallel groups.
+tessera_learn_expect(learn_train_lbfgs_groups_np2 0 "lbfgs, 2 rank\\(s\\) in 2 group\\(s\\).*done: [1-9][0-9]* iterations.*TAO"
+                     ${_np2} ${_tessera} train ${_simulate_deck} -o ${_work}/lbfgs --overwrite
+                     -s train.optimizer=lbfgs -s train.checkpoint_every=0 -s parallel.groups=2)
+set_tests_properties(learn_train_lbfgs_groups_np2 PROPERTIES PROCESSORS 2)
+
+# Wrong inputs: exit 2 naming the key.
+tessera_learn_expect(learn_train_groups_do_not_divide 2 "parallel.groups.*3 group\\(s\\) do not divide the 2 rank\\(s\\)"
+                     ${_np2} ${_tessera} train ${_simulate_deck} -o ${_work}/bad_groups --overwrite -s parallel.groups=3)
+set_tests_properties(learn_train_groups_do_not_divide PROPERTIES PROCESSORS 2)
+tessera_learn_expect(learn_train_simulate_needs_hill 2 "grn.model.*train.simulate runs the deck's ground-truth simulation"
+                     ${_tessera} train ${_simulate_deck} -o ${_work}/bad_model --overwrite -s grn.model=graph_ode)
+tessera_learn_expect(learn_train_lbfgs_no_l1 2 "train.l1.*not differentiable"
+                     ${_tessera} train ${_simulate_deck} -o ${_work}/bad_l1 --overwrite -s train.optimizer=lbfgs
+                     -s train.checkpoint_every=0 -s train.l1=1e-3)
