@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <ctime>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,6 +22,14 @@ inline std::vector<long long> parse_list(const std::string& s) {
 
 inline double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// CPU seconds of the calling thread: on a machine shared with other jobs it counts only the time this rank
+// ran, a steadier figure than wall time when the load average is above the core count.
+inline double thread_cpu_now() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 // Collective: a phase is as slow as its slowest rank.

@@ -145,6 +145,14 @@ struct GraphOdeLayerOne {
   }
 };
 
+// What the VJP keeps of a tile's forward, per row and head (empty Views in evaluate()): the attention output
+// m^h, its softmax's largest logit and denominator (so that the backward visits the edges once, with one exp
+// each), and the interval of m^h in the first layer's table (the ReLU pattern of z).
+struct GraphOdeAttentionRecord {
+  Kokkos::View<double**, Kokkos::LayoutRight> m, softmax_max, softmax_denominator;
+  Kokkos::View<int**, Kokkos::LayoutRight> interval;
+};
+
 // Attention and the first layer: row r of the tile (node (cell, k)) gets y_1 = ReLU(W_1 z + b_1) (L >= 2;
 // for L = 1 the output W_1 z + b_1 itself), z = ReLU(concat_h(w^h m^h + b0^h)),
 // m^h = sum_u softmax_u(e_u) w_u h_u.
@@ -164,9 +172,10 @@ struct GraphOdeAttentionFunctor {
   const double* gat_scores = nullptr;            // GAT: [a_dst^h . w^h]_h then [a_src^h . w^h]_h
   bool activate = true;                          // ReLU: layer 1 is hidden (L >= 2)
   Kokkos::View<double**, Kokkos::LayoutRight> y; // tile rows x width of layer 1
+  GraphOdeAttentionRecord record;                // filled only when record.m is not empty (the VJP)
 
   template <class Logit>
-  KOKKOS_INLINE_FUNCTION double attend(int cell, int k, double x_k, const Logit& logit) const {
+  KOKKOS_INLINE_FUNCTION OnlineSoftmax attend(int cell, int k, double x_k, const Logit& logit) const {
     const int G = tile.n_genes;
     OnlineSoftmax sum(logit(x_k), x_k); // the self loop, weight 1
     const int row = cell_type(cell) * G + k;
@@ -183,7 +192,7 @@ struct GraphOdeAttentionFunctor {
         }
       }
     }
-    return sum.result();
+    return sum;
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
@@ -193,14 +202,22 @@ struct GraphOdeAttentionFunctor {
     const int width = static_cast<int>(y.extent(1));
     double* KOKKOS_RESTRICT out = &y(r, 0);
     for (int h = 0; h < heads; ++h) {
-      double m;
-      if constexpr (Variant == AttentionVariant::gat) {
-        m = attend(cell, k, x_k, GatLogit{x_k * gat_scores[h], gat_scores[heads + h]});
-      } else {
-        const int head = h * hidden;
-        m = attend(cell, k, x_k, Gatv2Logit{a + head, v_src + head, v_dst + head, x_k, hidden});
-      }
+      OnlineSoftmax softmax = [&] {
+        if constexpr (Variant == AttentionVariant::gat) {
+          return attend(cell, k, x_k, GatLogit{x_k * gat_scores[h], gat_scores[heads + h]});
+        } else {
+          const int head = h * hidden;
+          return attend(cell, k, x_k, Gatv2Logit{a + head, v_src + head, v_dst + head, x_k, hidden});
+        }
+      }();
+      const double m = softmax.result();
       const int i = layer_one.interval(set, h, m);
+      if (record.m.extent(0)) {
+        record.m(r, h) = m;
+        record.softmax_max(r, h) = softmax.max_logit;
+        record.softmax_denominator(r, h) = softmax.denominator;
+        record.interval(r, h) = i;
+      }
       const double* KOKKOS_RESTRICT slope = &layer_one.slope(set, h, i, 0);
       const double* KOKKOS_RESTRICT offset = &layer_one.offset(set, h, i, 0); // b_1 is in head 0's offset
       // One pass over the row per head; the last one applies the ReLU.
@@ -499,11 +516,14 @@ private:
   mutable Kokkos::View<double**, Kokkos::LayoutRight> y_[2];
   mutable Kokkos::View<double**, Kokkos::LayoutRight> gat_scores_, gamma_;
   mutable GraphOdeLayerOne layer_one_;
-  // Work space of the VJP, allocated on its first use: per tile row the attention outputs m (K), z (KH),
-  // the activations of layers 1 .. L-1, two cotangent buffers, per-row parameter partials; and the ligand
-  // cotangents of owned and ghost cells.
+  // Work space of the VJP, allocated on its first use: per tile row what the forward leaves for the
+  // backward (GraphOdeAttentionRecord), the cotangents m_bar (K), the activations of layers 1 .. L-1, two
+  // cotangent buffers, per-row partials of the attention parameters; per tile the first layer's cotangent
+  // sums per interval of the table; and the ligand cotangents of owned and ghost cells.
   mutable bool vjp_ready_ = false;
-  mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_m_, vjp_z_, vjp_partial_;
+  mutable GraphOdeAttentionRecord vjp_record_;
+  mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_m_bar_, vjp_partial_;
+  mutable Kokkos::View<double***, Kokkos::LayoutRight> vjp_interval_sum_, vjp_interval_sum_m_;
   mutable std::vector<Kokkos::View<double**, Kokkos::LayoutRight>> vjp_activation_;
   mutable Kokkos::View<double*> vjp_cotangent_[2], vjp_rho_partial_, vjp_partial_sum_, vjp_ones_;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_ligand_bar_;

@@ -6,6 +6,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <type_traits>
 
 namespace tessera {
 
@@ -24,49 +25,6 @@ constexpr bool blas_reaches_memory =
 KOKKOS_INLINE_FUNCTION double leaky_relu_slope(double v) {
   return v > 0.2 * v ? 1.0 : 0.2;
 }
-
-// Recomputes a tile's forward activations: m^h (rows x K), z = ReLU(w^h m^h + b0^h) (rows x KH) and layer 1
-// from the same piecewise-linear table as the forward (so the ReLU masks agree with evaluate()).
-template <AttentionVariant Variant>
-struct GraphOdeVjpForwardFunctor {
-  GraphOdeAttentionFunctor<Variant> attention; // its y is layer 1's output
-  const double* w = nullptr;
-  const double* b0 = nullptr;
-  Matrix m, z;
-  KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
-    const int cell = attention.tile.cell(r);
-    const int k = r % attention.tile.n_genes;
-    const double x_k = attention.x(cell, k);
-    const int heads = attention.heads, hidden = attention.hidden;
-    const int width = static_cast<int>(attention.y.extent(1));
-    for (int o = 0; o < width; ++o)
-      attention.y(r, o) = 0.0;
-    for (int h = 0; h < heads; ++h) {
-      double mh;
-      if constexpr (Variant == AttentionVariant::gat) {
-        mh = attention.attend(cell, k, x_k,
-                              GatLogit{x_k * attention.gat_scores[h], attention.gat_scores[heads + h]});
-      } else {
-        const int head = h * hidden;
-        mh = attention.attend(
-            cell, k, x_k,
-            Gatv2Logit{attention.a + head, attention.v_src + head, attention.v_dst + head, x_k, hidden});
-      }
-      m(r, h) = mh;
-      for (int d = 0; d < hidden; ++d) {
-        const double v = w[h * hidden + d] * mh + b0[h * hidden + d];
-        z(r, h * hidden + d) = v > 0.0 ? v : 0.0;
-      }
-      const GraphOdeLayerOne& table = attention.layer_one;
-      const int i = table.interval(attention.set, h, mh);
-      for (int o = 0; o < width; ++o)
-        attention.y(r, o) += table.slope(attention.set, h, i, o) * mh + table.offset(attention.set, h, i, o);
-    }
-    if (attention.activate)
-      for (int o = 0; o < width; ++o)
-        attention.y(r, o) = attention.y(r, o) > 0.0 ? attention.y(r, o) : 0.0;
-  }
-};
 
 // The output and the decay: the cotangent of W_L y + b_L is lambda(i, k); -gamma_k x_ik gives x_bar and the
 // per-row term of rho_bar_k (d softplus / d rho = sigmoid(rho)).
@@ -166,17 +124,136 @@ struct GraphOdeVjpInputFunctor {
   }
 };
 
-// The first layer's units and the attention of one cell's nodes (one thread per cell, so the cotangents of
-// the cell's own genes need no atomics; those of neighbours' ligands do). Per row it leaves the partials of
-// the head parameters in `partial`: [0, KH) w (from z), [KH, 2KH) b0, then GAT: [2KH, 2KH+K) d/d(a_dst.w),
-// [2KH+K, 2KH+2K) d/d(a_src.w); GATv2: [2KH, 3KH) a, [3KH, 4KH) v_src, [4KH, 5KH) v_dst.
+// The first layer's backward per row. The cotangent of layer 1's output is masked by ReLU' in place (when
+// layer 1 is hidden), and per head m_bar^h = sum_o cotangent(r, o) slope(h, i_h, o): the table's slope in
+// the row's interval is sum over the active units d of W_1(o, d) w_d, i.e. exactly d(W_1 z)/d m^h, so
+// neither z nor z_bar = cotangent W_1 (a K*H x width product per row) is ever formed.
+struct GraphOdeVjpLayerOneFunctor {
+  RawMatrix cotangent;                                 // rows x width
+  Kokkos::View<const double**, Kokkos::LayoutRight> y; // layer 1's output, for the mask
+  bool mask = true;                                    // layer 1 is hidden (L >= 2)
+  GraphOdeLayerOne layer_one;
+  int set = 0, heads = 1;
+  Kokkos::View<const int**, Kokkos::LayoutRight> interval;
+  Matrix m_bar; // rows x K
+  KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
+    const int width = static_cast<int>(cotangent.extent(1));
+    double* KOKKOS_RESTRICT c = &cotangent(r, 0);
+    if (mask)
+      for (int o = 0; o < width; ++o)
+        c[o] = y(r, o) > 0.0 ? c[o] : 0.0;
+    for (int h = 0; h < heads; ++h) {
+      const double* KOKKOS_RESTRICT slope = &layer_one.slope(set, h, interval(r, h), 0);
+      // Four partial sums: one running sum would make every term wait for the previous addition.
+      double sum[4] = {0.0, 0.0, 0.0, 0.0};
+      int o = 0;
+      for (; o + 4 <= width; o += 4)
+        for (int q = 0; q < 4; ++q)
+          sum[q] += c[o + q] * slope[o + q];
+      for (; o < width; ++o)
+        sum[0] += c[o] * slope[o];
+      m_bar(r, h) = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+    }
+  }
+};
+
+// Sums of the first layer's cotangent over the tile's rows whose m^h lies in each interval i of head h's
+// table, plain and times m^h: sum(h, i, o) and sum_m(h, i, o). Within an interval every unit of z is either
+// off or z_d = w_d m + b0_d, so these (O(K width) per row) are all the first layer's parameter gradients need
+// (GraphOdeVjpLayerOneParameterFunctor) instead of W_1_bar += cotangent^T z (K*H x width per row). Rows in
+// order, so the sums are deterministic. Each thread owns `columns` outputs o: all of them on the host (one
+// contiguous pass over the rows), one on a device (width threads, no atomics).
+struct GraphOdeVjpIntervalSumFunctor {
+  RawMatrix cotangent; // rows x width, masked
+  Kokkos::View<const double**, Kokkos::LayoutRight> m;
+  Kokkos::View<const int**, Kokkos::LayoutRight> interval;
+  Kokkos::View<double***, Kokkos::LayoutRight> sum, sum_m; // [head][interval][o]
+  int columns = 1;
+  KOKKOS_INLINE_FUNCTION void operator()(const int block) const {
+    const int width = static_cast<int>(cotangent.extent(1)), rows = static_cast<int>(cotangent.extent(0));
+    const int heads = static_cast<int>(sum.extent(0)), intervals = static_cast<int>(sum.extent(1));
+    const int first = block * columns, last = first + columns < width ? first + columns : width;
+    for (int h = 0; h < heads; ++h)
+      for (int i = 0; i < intervals; ++i)
+        for (int o = first; o < last; ++o) {
+          sum(h, i, o) = 0.0;
+          sum_m(h, i, o) = 0.0;
+        }
+    for (int r = 0; r < rows; ++r) {
+      const double* KOKKOS_RESTRICT c = &cotangent(r, 0);
+      for (int h = 0; h < heads; ++h) {
+        const double mh = m(r, h);
+        double* KOKKOS_RESTRICT s = &sum(h, interval(r, h), 0);
+        double* KOKKOS_RESTRICT sm = &sum_m(h, interval(r, h), 0);
+        for (int o = first; o < last; ++o) {
+          s[o] += c[o];
+          sm[o] += c[o] * mh;
+        }
+      }
+    }
+  }
+};
+
+// The first layer's parameter gradients, one thread per unit u = (h, d). The rows where unit d is on are the
+// intervals above its breakpoint (w_d > 0: the table's interval counts the breakpoints below m), those up to
+// it (w_d < 0), or every row (w_d = 0 and b0_d > 0: z_d = b0_d); on them z_d = w_d m + b0_d. With P1 and P0
+// the interval sums of cotangent x m and of cotangent over those rows:
+//   W_1_bar(o, u) += w_d P1(o) + b0_d P0(o),
+//   w_bar_u += sum_o W_1(o, u) P1(o),  b0_bar_u += sum_o W_1(o, u) P0(o),
+// and b_1_bar (thread 0) is the total of the cotangent.
+struct GraphOdeVjpLayerOneParameterFunctor {
+  Kokkos::View<const double***, Kokkos::LayoutRight> sum, sum_m;
+  GraphOdeLayerOne layer_one;
+  int set = 0, heads = 1, hidden = 1;
+  const double* theta = nullptr; // this set's parameters
+  double* theta_bar = nullptr;
+  int w = 0, b0 = 0, weight = 0, bias = 0; // offsets of w, b0, W_1 and b_1
+  KOKKOS_INLINE_FUNCTION void operator()(const int u) const {
+    const int h = u / hidden, d = u % hidden, in = heads * hidden;
+    const int width = static_cast<int>(sum.extent(2)), intervals = static_cast<int>(sum.extent(1));
+    const double wd = theta[w + u], bd = theta[b0 + u];
+    int lo = 0, hi = 0; // the intervals where the unit is on
+    if (wd == 0.0) {
+      hi = bd > 0.0 ? intervals : 0;
+    } else {
+      int j = 0; // the unit's position among the sorted breakpoints
+      while (layer_one.unit(set, h, j) != d)
+        ++j;
+      lo = wd > 0.0 ? j + 1 : 0;
+      hi = wd > 0.0 ? intervals : j + 1;
+    }
+    double w_bar = 0.0, b0_bar = 0.0;
+    for (int o = 0; o < width; ++o) {
+      double p1 = 0.0, p0 = 0.0;
+      for (int i = lo; i < hi; ++i) {
+        p1 += sum_m(h, i, o);
+        p0 += sum(h, i, o);
+      }
+      const double W = theta[weight + o * in + u];
+      theta_bar[weight + o * in + u] += wd * p1 + bd * p0;
+      w_bar += W * p1;
+      b0_bar += W * p0;
+    }
+    theta_bar[w + u] += w_bar;
+    theta_bar[b0 + u] += b0_bar;
+    if (u == 0)
+      for (int o = 0; o < width; ++o) {
+        double total = 0.0;
+        for (int i = 0; i < intervals; ++i)
+          total += sum(0, i, o);
+        theta_bar[bias + o] += total;
+      }
+  }
+};
+
+// The attention of one cell's nodes (one thread per cell, so the cotangents of the cell's own genes need no
+// atomics; those of neighbours' ligands do), from m_bar and the forward's softmax statistics. Per row it
+// leaves the partials of the attention parameters in `partial`: GAT: [0, K) d/d(a_dst.w), [K, 2K)
+// d/d(a_src.w); GATv2: [0, KH) a, [KH, 2KH) v_src, [2KH, 3KH) v_dst.
 template <AttentionVariant Variant>
 struct GraphOdeVjpAttentionFunctor {
-  GraphOdeAttentionFunctor<Variant> attention; // the edges, the per-set values, the tile
-  const double* w = nullptr;
-  const double* b0 = nullptr;
-  Kokkos::View<const double**, Kokkos::LayoutRight> m;
-  RawMatrix z_bar; // rows x KH: the cotangent of z
+  GraphOdeAttentionFunctor<Variant> attention; // the edges, the per-set values, the tile, the record
+  Kokkos::View<const double**, Kokkos::LayoutRight> m_bar;
   Matrix partial;
   GeneState x_bar;   // may be empty
   Matrix ligand_bar; // owned + ghost rows x ligand columns
@@ -217,6 +294,7 @@ struct GraphOdeVjpAttentionFunctor {
   KOKKOS_INLINE_FUNCTION void operator()(const int c) const {
     const int G = attention.tile.n_genes;
     const int heads = attention.heads, hidden = attention.hidden, KH = heads * hidden;
+    const GraphOdeAttentionRecord& record = attention.record;
     for (int k = 0; k < G; ++k) {
       const int r = c * G + k;
       const int cell = attention.tile.cell(r);
@@ -226,51 +304,31 @@ struct GraphOdeVjpAttentionFunctor {
         partial(r, j) = 0.0;
       double x_k_bar = 0.0;
       for (int h = 0; h < heads; ++h) {
-        const double mh = m(r, h);
-        // z_d = ReLU(w_d m + b0_d)
-        double m_bar = 0.0;
-        for (int d = 0; d < hidden; ++d) {
-          const int u = h * hidden + d;
-          const double pre_bar = w[u] * mh + b0[u] > 0.0 ? z_bar(r, u) : 0.0;
-          partial(r, u) = pre_bar * mh;
-          partial(r, KH + u) = pre_bar;
-          m_bar += pre_bar * w[u];
-        }
-        if (m_bar == 0.0) continue;
-        // m = sum_u alpha_u c_u, c_u = w_u h_u, alpha = softmax(e): pass 1 finds the largest logit and the
-        // max-subtracted denominator, pass 2 gives d m / d e_u = alpha_u (c_u - m) and d m / d h_u = alpha_u
-        // w_u.
-        double top = -HUGE_VAL;
-        for_each_edge(cell, k, x_k, [&](double hu, double, int, int, int) {
-          const double e = logit(h, x_k, hu);
-          top = e > top ? e : top;
-        });
-        double denominator = 0.0, numerator = 0.0;
-        for_each_edge(cell, k, x_k, [&](double hu, double wu, int, int, int) {
-          const double p = math::exp(logit(h, x_k, hu) - top);
-          denominator += p;
-          numerator += p * wu * hu;
-        });
-        const double m_soft = numerator / denominator;
+        const double mh_bar = m_bar(r, h);
+        if (mh_bar == 0.0) continue;
+        // m = sum_u alpha_u c_u, c_u = w_u h_u, alpha = softmax(e) with the forward's largest logit and
+        // denominator: d m / d e_u = alpha_u (c_u - m) and d m / d h_u = alpha_u w_u.
+        const double top = record.softmax_max(r, h), denominator = record.softmax_denominator(r, h);
+        const double mh = record.m(r, h);
         for_each_edge(cell, k, x_k, [&](double hu, double wu, int kind, int a, int b) {
           const double alpha = math::exp(logit(h, x_k, hu) - top) / denominator;
-          const double e_bar = m_bar * alpha * (wu * hu - m_soft);
-          double hu_bar = m_bar * alpha * wu;
+          const double e_bar = mh_bar * alpha * (wu * hu - mh);
+          double hu_bar = mh_bar * alpha * wu;
           if constexpr (Variant == AttentionVariant::gat) {
             const double s_dst = attention.gat_scores[h], s_src = attention.gat_scores[heads + h];
             const double pre_bar = e_bar * leaky_relu_slope(s_dst * x_k + s_src * hu);
             x_k_bar += pre_bar * s_dst;
             hu_bar += pre_bar * s_src;
-            partial(r, 2 * KH + h) += pre_bar * x_k;
-            partial(r, 2 * KH + heads + h) += pre_bar * hu;
+            partial(r, h) += pre_bar * x_k;
+            partial(r, heads + h) += pre_bar * hu;
           } else {
             for (int d = 0; d < hidden; ++d) {
               const int u = h * hidden + d;
               const double pre = attention.v_dst[u] * x_k + attention.v_src[u] * hu;
               const double pre_bar = e_bar * attention.a[u] * leaky_relu_slope(pre);
-              partial(r, 2 * KH + u) += e_bar * leaky_relu(pre);
-              partial(r, 3 * KH + u) += pre_bar * hu;
-              partial(r, 4 * KH + u) += pre_bar * x_k;
+              partial(r, u) += e_bar * leaky_relu(pre);
+              partial(r, KH + u) += pre_bar * hu;
+              partial(r, 2 * KH + u) += pre_bar * x_k;
               x_k_bar += pre_bar * attention.v_dst[u];
               hu_bar += pre_bar * attention.v_src[u];
             }
@@ -289,7 +347,7 @@ struct GraphOdeVjpAttentionFunctor {
   }
 };
 
-// The head parameters' gradients from the column sums of the partials (one thread per unit (h, d)):
+// The attention parameters' gradients from the column sums of the partials (one thread per unit (h, d)):
 // GAT's scores s_dst = a_dst . w and s_src = a_src . w spread back onto a_dst, a_src and w.
 struct GraphOdeVjpHeadFunctor {
   const double* sum = nullptr; // column sums of the partials
@@ -297,20 +355,18 @@ struct GraphOdeVjpHeadFunctor {
   double* theta_bar = nullptr;
   bool gat = true;
   int heads = 1, hidden = 1;
-  int w = 0, b0 = 0, a_src = 0, a_dst = 0, a = 0, v_src = 0, v_dst = 0; // offsets
+  int w = 0, a_src = 0, a_dst = 0, a = 0, v_src = 0, v_dst = 0; // offsets
   KOKKOS_INLINE_FUNCTION void operator()(const int u) const {
     const int KH = heads * hidden, h = u / hidden;
-    theta_bar[w + u] += sum[u];
-    theta_bar[b0 + u] += sum[KH + u];
     if (gat) {
-      const double s_dst_bar = sum[2 * KH + h], s_src_bar = sum[2 * KH + heads + h];
+      const double s_dst_bar = sum[h], s_src_bar = sum[heads + h];
       theta_bar[w + u] += s_dst_bar * theta[a_dst + u] + s_src_bar * theta[a_src + u];
       theta_bar[a_dst + u] += s_dst_bar * theta[w + u];
       theta_bar[a_src + u] += s_src_bar * theta[w + u];
     } else {
-      theta_bar[a + u] += sum[2 * KH + u];
-      theta_bar[v_src + u] += sum[3 * KH + u];
-      theta_bar[v_dst + u] += sum[4 * KH + u];
+      theta_bar[a + u] += sum[u];
+      theta_bar[v_src + u] += sum[KH + u];
+      theta_bar[v_dst + u] += sum[2 * KH + u];
     }
   }
 };
@@ -321,18 +377,25 @@ void GraphOdeModel::allocate_vjp_buffers() const {
   if (vjp_ready_) return;
   const GraphOdeArchitecture& a = parameters_.architecture();
   const std::size_t rows = static_cast<std::size_t>(tile_cells_) * static_cast<std::size_t>(n_genes_);
-  const int KH = a.heads * a.hidden, M = a.mlp_width, L = a.mlp_layers;
-  vjp_m_ = Matrix("tessera::grn::graph_ode::vjp_m", rows, a.heads);
-  vjp_z_ = Matrix("tessera::grn::graph_ode::vjp_z", rows, KH);
-  const int partials = 2 * KH + (a.variant == AttentionVariant::gat ? 2 * a.heads : 3 * KH);
+  const int K = a.heads, KH = a.heads * a.hidden, M = a.mlp_width, L = a.mlp_layers;
+  const int width_one = L == 1 ? 1 : M;
+  vjp_record_.m = Matrix("tessera::grn::graph_ode::vjp_m", rows, K);
+  vjp_record_.softmax_max = Matrix("tessera::grn::graph_ode::vjp_softmax_max", rows, K);
+  vjp_record_.softmax_denominator = Matrix("tessera::grn::graph_ode::vjp_softmax_denominator", rows, K);
+  vjp_record_.interval =
+      Kokkos::View<int**, Kokkos::LayoutRight>("tessera::grn::graph_ode::vjp_interval", rows, K);
+  vjp_m_bar_ = Matrix("tessera::grn::graph_ode::vjp_m_bar", rows, K);
+  const int partials = a.variant == AttentionVariant::gat ? 2 * K : 3 * KH;
   vjp_partial_ = Matrix("tessera::grn::graph_ode::vjp_partial", rows, partials);
   vjp_partial_sum_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_partial_sum", partials);
+  using Sums = Kokkos::View<double***, Kokkos::LayoutRight>;
+  vjp_interval_sum_ = Sums("tessera::grn::graph_ode::vjp_interval_sum", K, a.hidden + 1, width_one);
+  vjp_interval_sum_m_ = Sums("tessera::grn::graph_ode::vjp_interval_sum_m", K, a.hidden + 1, width_one);
   vjp_activation_.assign(static_cast<std::size_t>(std::max(L, 2)), Matrix());
   for (int l = 1; l < std::max(L, 2); ++l)
-    vjp_activation_[l] = Matrix("tessera::grn::graph_ode::vjp_activation", rows, L == 1 ? 1 : M);
-  const std::size_t widest = static_cast<std::size_t>(std::max(KH, M));
+    vjp_activation_[l] = Matrix("tessera::grn::graph_ode::vjp_activation", rows, width_one);
   for (auto& c : vjp_cotangent_)
-    c = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_cotangent", rows * widest);
+    c = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_cotangent", rows * static_cast<std::size_t>(M));
   vjp_rho_partial_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_rho_partial", rows);
   vjp_ones_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_ones", rows);
   Kokkos::deep_copy(vjp_ones_, 1.0);
@@ -347,6 +410,7 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   const GraphOdeArchitecture& arch = parameters_.architecture();
   const int L = arch.mlp_layers, M = arch.mlp_width, K = arch.heads, H = arch.hidden, KH = K * H;
   const int G = n_genes_;
+  const int width_one = L == 1 ? 1 : M;
   const std::size_t stride = parameters_.values().extent(1);
   const double* theta = parameters_.values().data() + set * stride;
   // Without theta_bar (a state-only VJP) the parameter products and sums are skipped.
@@ -357,7 +421,8 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   const auto tile_rows = std::make_pair(0, rows);
   const bool blas = options_.dense == GraphOdeOptions::DenseProducts::automatic;
 
-  // ---- Forward, recomputed for this tile: m, z, y_1 .. y_{L-1}.
+  // ---- Forward, recomputed for this tile with the forward's own kernel: y_1 .. y_{L-1}, and the record
+  // (m, softmax statistics, table intervals) that replaces z.
   GraphOdeAttentionFunctor<Variant> attention;
   attention.x = x;
   attention.cell_type = cell_type_;
@@ -375,10 +440,12 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   attention.gat_scores = gat_scores_.data() + set * gat_scores_.extent(1);
   attention.activate = L >= 2;
   attention.y = Kokkos::subview(vjp_activation_[1], tile_rows, Kokkos::ALL);
-  GraphOdeVjpForwardFunctor<Variant> forward{attention, theta + offset("w"), theta + offset("b0"),
-                                             Kokkos::subview(vjp_m_, tile_rows, Kokkos::ALL),
-                                             Kokkos::subview(vjp_z_, tile_rows, Kokkos::ALL)};
-  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_forward", range, forward);
+  attention.record.m = Kokkos::subview(vjp_record_.m, tile_rows, Kokkos::ALL);
+  attention.record.softmax_max = Kokkos::subview(vjp_record_.softmax_max, tile_rows, Kokkos::ALL);
+  attention.record.softmax_denominator =
+      Kokkos::subview(vjp_record_.softmax_denominator, tile_rows, Kokkos::ALL);
+  attention.record.interval = Kokkos::subview(vjp_record_.interval, tile_rows, Kokkos::ALL);
+  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_forward", range, attention);
   for (int l = 2; l < L; ++l) {
     const auto next = Kokkos::subview(vjp_activation_[l], tile_rows, Kokkos::ALL);
     dense_product(rows, M, M, vjp_activation_[l - 1].data(), theta + offset("W" + std::to_string(l)),
@@ -387,8 +454,8 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
                          GraphOdeBiasReluFunctor{next, theta + offset("b" + std::to_string(l))});
   }
 
-  // ---- Backward: the output and decay, then layers L .. 1 (W_l_bar += cotangent^T input, b_l_bar +=
-  // column sums, input cotangent = cotangent W_l, masked by ReLU' of the input when it is a hidden layer).
+  // ---- Backward: the output and decay, then layers L .. 2 (W_l_bar += cotangent^T input, b_l_bar +=
+  // column sums, input cotangent = cotangent W_l, masked by ReLU' of the input when it is a layer >= 2).
   int current = 0;
   RawMatrix cotangent(vjp_cotangent_[0].data(), rows, 1);
   GraphOdeVjpOutputFunctor out{x,
@@ -404,9 +471,9 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     Kokkos::parallel_for(
         "tessera::grn::graph_ode::vjp_decay", Kokkos::RangePolicy<execution_space>(space_, 0, G),
         GraphOdeVjpDecayFunctor{vjp_rho_partial_, rows, G, theta_bar_set + offset("decay_rho")});
-  for (int l = L; l >= 1; --l) {
-    const int in = l == 1 ? KH : M, out_width = l == L ? 1 : M;
-    const double* input = l == 1 ? vjp_z_.data() : vjp_activation_[l - 1].data();
+  for (int l = L; l >= 2; --l) {
+    const int in = M, out_width = l == L ? 1 : M;
+    const double* input = vjp_activation_[l - 1].data();
     const double* weight = theta + offset("W" + std::to_string(l));
     double* weight_bar = want_parameters ? theta_bar_set + offset("W" + std::to_string(l)) : nullptr;
     if (want_parameters)
@@ -437,7 +504,7 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
           Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(space_, {0, 0}, {rows, in}),
           GraphOdeVjpInputFunctor{cotangent, input_bar, weight});
     }
-    if (l >= 2)
+    if (l >= 3) // layer 1's mask is applied by the first layer's kernel below
       Kokkos::parallel_for(
           "tessera::grn::graph_ode::vjp_mask", range,
           GraphOdeVjpMaskFunctor{input_bar, Kokkos::subview(vjp_activation_[l - 1], tile_rows, Kokkos::ALL)});
@@ -445,13 +512,41 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     cotangent = input_bar;
   }
 
-  // ---- The first layer's units and the attention: cotangent now holds z_bar (rows x KH).
+  // ---- The first layer through its table: cotangent now holds y_1_bar (rows x width of layer 1).
+  const auto m_bar = Kokkos::subview(vjp_m_bar_, tile_rows, Kokkos::ALL);
+  Kokkos::parallel_for(
+      "tessera::grn::graph_ode::vjp_layer_one", range,
+      GraphOdeVjpLayerOneFunctor{cotangent, Kokkos::subview(vjp_activation_[1], tile_rows, Kokkos::ALL),
+                                 L >= 2, layer_one_, set, K, attention.record.interval, m_bar});
+  if (want_parameters) {
+    // Host threads each take whole rows (contiguous); device threads one output column each.
+    const int columns = std::is_same_v<execution_space, Kokkos::DefaultHostExecutionSpace> ? width_one : 1;
+    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_interval_sums",
+                         Kokkos::RangePolicy<execution_space>(space_, 0, (width_one + columns - 1) / columns),
+                         GraphOdeVjpIntervalSumFunctor{cotangent, attention.record.m,
+                                                       attention.record.interval, vjp_interval_sum_,
+                                                       vjp_interval_sum_m_, columns});
+    GraphOdeVjpLayerOneParameterFunctor layer_one;
+    layer_one.sum = vjp_interval_sum_;
+    layer_one.sum_m = vjp_interval_sum_m_;
+    layer_one.layer_one = layer_one_;
+    layer_one.set = set;
+    layer_one.heads = K;
+    layer_one.hidden = H;
+    layer_one.theta = theta;
+    layer_one.theta_bar = theta_bar_set;
+    layer_one.w = offset("w");
+    layer_one.b0 = offset("b0");
+    layer_one.weight = offset("W1");
+    layer_one.bias = offset("b1");
+    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_layer_one_parameters",
+                         Kokkos::RangePolicy<execution_space>(space_, 0, KH), layer_one);
+  }
+
+  // ---- The attention: m_bar to the edges' sources and the attention parameters.
   GraphOdeVjpAttentionFunctor<Variant> backward;
   backward.attention = attention;
-  backward.w = theta + offset("w");
-  backward.b0 = theta + offset("b0");
-  backward.m = Kokkos::subview(vjp_m_, tile_rows, Kokkos::ALL);
-  backward.z_bar = cotangent;
+  backward.m_bar = m_bar;
   backward.partial = Kokkos::subview(vjp_partial_, tile_rows, Kokkos::ALL);
   backward.x_bar = x_bar;
   backward.ligand_bar = vjp_ligand_bar_;
@@ -469,7 +564,6 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   head.heads = K;
   head.hidden = H;
   head.w = offset("w");
-  head.b0 = offset("b0");
   if (head.gat) {
     head.a_src = offset("a_src");
     head.a_dst = offset("a_dst");
@@ -527,23 +621,27 @@ void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, G
 
 double GraphOdeModel::vjp_flops_per_node(double in_edges) const {
   const GraphOdeArchitecture& a = parameters_.architecture();
-  const double K = a.heads, H = a.hidden, KH = K * H, M = a.mlp_width, L = a.mlp_layers;
+  const double K = a.heads, H = a.hidden, M = a.mlp_width, L = a.mlp_layers;
   const double width_one = L == 1 ? 1.0 : M;
   const double logit = a.variant == AttentionVariant::gat ? 3.0 : 7.0 * H;
-  // Recomputed forward: attention (as in flops_per_node), z, layer 1 from the table, layers 2 .. L-1.
+  // Recomputed forward: attention and layer 1 from the table (as in flops_per_node), layers 2 .. L-1.
   const double forward = K * (in_edges * (logit + 5.0) + 1.0 + std::log2(H + 1.0) + 3.0 * width_one) +
-                         3.0 * KH + (L >= 3 ? L - 2 : 0) * (2.0 * M * M + 2.0 * M);
-  // Backward: per layer W_bar += cotangent^T input and input_bar = cotangent W (2 x 2 in x out), bias and
-  // ReLU mask; the first layer's units (3 per unit); per head and edge three passes over the logits (two
-  // exp) and the logit's own backward (GAT: ~8, GATv2: ~12 per hidden unit).
+                         (L >= 2 ? 2.0 * M : 0.0) + (L >= 3 ? L - 2 : 0) * (2.0 * M * M + 2.0 * M);
+  // Backward through layers L .. 2: W_bar += cotangent^T input and input_bar = cotangent W (2 x 2 in x out),
+  // the bias's column sum and the ReLU mask of the input.
   double layers = 0.0;
-  for (int l = 1; l <= a.mlp_layers; ++l) {
-    const double in = l == 1 ? KH : M, out = l == a.mlp_layers ? 1.0 : M;
-    layers += 4.0 * in * out + out + (l >= 2 ? in : 0.0);
+  for (int l = 2; l <= a.mlp_layers; ++l) {
+    const double out = l == a.mlp_layers ? 1.0 : M;
+    layers += 4.0 * M * out + out + M;
   }
+  // Layer 1 through its table: the mask, m_bar (a dot product per head) and the interval sums (add,
+  // multiply-add per head and output); the per-unit work is per tile, not per node.
+  const double layer_one = width_one + K * (2.0 * width_one + 3.0 * width_one);
+  // Attention, per head and edge: the logit again, one exp with its subtraction and division, the
+  // cotangents of e and h, and the logit's own backward (GAT: ~8, GATv2: ~12 per hidden unit).
   const double logit_backward = a.variant == AttentionVariant::gat ? 8.0 : 12.0 * H;
-  const double attention = 3.0 * KH + K * in_edges * (3.0 * logit + 12.0 + logit_backward);
-  return forward + layers + attention + 6.0;
+  const double attention = K * in_edges * (logit + 8.0 + logit_backward);
+  return forward + layers + layer_one + attention + 6.0;
 }
 
 } // namespace tessera

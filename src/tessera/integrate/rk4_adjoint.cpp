@@ -13,13 +13,25 @@ GeneState make_state(const char* label, std::size_t n, std::size_t g) {
   return GeneState(Kokkos::view_alloc(std::string(label), Kokkos::WithoutInitializing), n, g);
 }
 
+// The model, with each state it is evaluated at copied into the next of `saved` first: how forward() keeps
+// the stage states without a copy of Rk4Integrator's arithmetic.
+struct StageRecorder : GeneRhs {
+  const GeneRhs* rhs = nullptr;
+  std::vector<GeneState>* saved = nullptr;
+  mutable std::size_t next = 0;
+  void evaluate(double t, ConstGeneState x, GeneState dxdt) const override {
+    Kokkos::deep_copy((*saved)[next++], x);
+    rhs->evaluate(t, x, dxdt);
+  }
+};
+
 } // namespace
 
 void Rk4Adjoint::forward(const GeneRhs& rhs, GeneState x, double t0, double t1) {
   const std::size_t n = x.extent(0), g = x.extent(1);
-  const long long substeps = stepper_.substeps(t0, t1);
+  substeps_ = stepper_.substeps(t0, t1);
   t0_ = t0;
-  h_ = (t1 - t0) / static_cast<double>(substeps);
+  h_ = (t1 - t0) / static_cast<double>(substeps_);
   if (slope_.extent(0) != n || slope_.extent(1) != g) {
     slope_ = make_state("tessera::rk4_adjoint::slope", n, g);
     for (auto& s : stage_)
@@ -27,44 +39,64 @@ void Rk4Adjoint::forward(const GeneRhs& rhs, GeneState x, double t0, double t1) 
     cotangent_ = make_state("tessera::rk4_adjoint::cotangent", n, g);
     stage_bar_ = make_state("tessera::rk4_adjoint::stage_bar", n, g);
     end_bar_ = make_state("tessera::rk4_adjoint::end_bar", n, g);
-    checkpoints_.clear();
+    saved_.clear();
   }
-  checkpoints_.resize(static_cast<std::size_t>(substeps));
-  for (auto& c : checkpoints_)
-    if (c.extent(0) != n || c.extent(1) != g) c = make_state("tessera::rk4_adjoint::checkpoint", n, g);
-  // The integrator's own step, so x(t1) is exactly Rk4Integrator's; only the checkpoints are added.
-  stepper_.advance(rhs, x, t0, t1, [&](long long s, ConstGeneState state) {
-    Kokkos::deep_copy(checkpoints_[static_cast<std::size_t>(s)], state);
-  });
+  const bool stages = storage_ == Storage::stages;
+  saved_.resize(static_cast<std::size_t>(substeps_ * (stages ? 4 : 1)));
+  for (auto& c : saved_)
+    if (c.extent(0) != n || c.extent(1) != g) c = make_state("tessera::rk4_adjoint::saved_state", n, g);
+  // The integrator's own step, so x(t1) is exactly Rk4Integrator's; only the copies are added.
+  if (stages) {
+    StageRecorder recorder;
+    recorder.rhs = &rhs;
+    recorder.saved = &saved_;
+    stepper_.advance(recorder, x, t0, t1);
+  } else {
+    stepper_.advance(rhs, x, t0, t1, [&](long long s, ConstGeneState state) {
+      Kokkos::deep_copy(saved_[static_cast<std::size_t>(s)], state);
+    });
+  }
 }
 
 void Rk4Adjoint::reverse(const GeneRhs& rhs, const AdjointGeneRhs& adjoint, GeneState x_bar,
                          ParameterGradient theta_bar) {
-  if (checkpoints_.empty()) throw runtime_error("rk4 adjoint: reverse() needs a forward() first");
+  if (saved_.empty()) throw runtime_error("rk4 adjoint: reverse() needs a forward() first");
   const std::size_t n = x_bar.extent(0), g = x_bar.extent(1);
   if (n != slope_.extent(0) || g != slope_.extent(1))
     throw runtime_error("rk4 adjoint: x_bar has another shape than the forward state");
   const double h = h_;
   const GeneState k = slope_, lambda = cotangent_, y = stage_bar_, a = end_bar_;
-  const GeneState stage2 = stage_[0], stage3 = stage_[1], stage4 = stage_[2];
   const auto cells =
       Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {static_cast<long long>(n), static_cast<long long>(g)});
-  for (long long s = static_cast<long long>(checkpoints_.size()) - 1; s >= 0; --s) {
-    const GeneState x = checkpoints_[static_cast<std::size_t>(s)];
+  for (long long s = substeps_ - 1; s >= 0; --s) {
     const double t = t0_ + static_cast<double>(s) * h;
-    // The stage states X2 = x + h/2 k1, X3 = x + h/2 k2, X4 = x + h k3, recomputed from the checkpoint with
-    // the forward's operations.
-    auto stage_from = [&](GeneState out, double c) {
-      Kokkos::parallel_for(
-          "tessera::rk4_adjoint::recompute_stage", cells,
-          KOKKOS_LAMBDA(const long long i, const long long j) { out(i, j) = x(i, j) + c * k(i, j); });
-    };
-    rhs.evaluate(t, x, k);
-    stage_from(stage2, 0.5 * h);
-    rhs.evaluate(t + 0.5 * h, stage2, k);
-    stage_from(stage3, 0.5 * h);
-    rhs.evaluate(t + 0.5 * h, stage3, k);
-    stage_from(stage4, h);
+    GeneState x, stage2, stage3, stage4;
+    if (storage_ == Storage::stages) {
+      const std::size_t first = static_cast<std::size_t>(4 * s);
+      x = saved_[first];
+      stage2 = saved_[first + 1];
+      stage3 = saved_[first + 2];
+      stage4 = saved_[first + 3];
+    } else {
+      // The stage states X2 = x + h/2 k1, X3 = x + h/2 k2, X4 = x + h k3, recomputed from the checkpoint
+      // with the forward's operations.
+      x = saved_[static_cast<std::size_t>(s)];
+      stage2 = stage_[0];
+      stage3 = stage_[1];
+      stage4 = stage_[2];
+      const GeneState start = x;
+      auto stage_from = [&](GeneState out, double c) {
+        Kokkos::parallel_for(
+            "tessera::rk4_adjoint::recompute_stage", cells,
+            KOKKOS_LAMBDA(const long long i, const long long j) { out(i, j) = start(i, j) + c * k(i, j); });
+      };
+      rhs.evaluate(t, x, k);
+      stage_from(stage2, 0.5 * h);
+      rhs.evaluate(t + 0.5 * h, stage2, k);
+      stage_from(stage3, 0.5 * h);
+      rhs.evaluate(t + 0.5 * h, stage3, k);
+      stage_from(stage4, h);
+    }
 
     // x_{s+1} = x + h/6 (k1 + 2 k2 + 2 k3 + k4): with a = dL/dx_{s+1}, k_i's cotangent is h/6 a, h/3 a,
     // h/3 a, h/6 a, plus what the later stages send back through X_{i+1} = x + c k_i.
