@@ -54,3 +54,11 @@ tessera_learn_expect(learn_train_simulate_needs_hill 2 "grn.model.*train.simulat
 tessera_learn_expect(learn_train_lbfgs_no_l1 2 "train.l1.*not differentiable"
                      ${_tessera} train ${_simulate_deck} -o ${_work}/bad_l1 --overwrite -s train.optimizer=lbfgs
                      -s train.checkpoint_every=0 -s train.l1=1e-3)
+
+# Bad data (damaged copies of the simulated dataset; a model file of another architecture): exit 2 naming
+# the file and the problem.
+add_test(NAME learn_train_bad_datasets
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/bad_datasets.py ${_tessera} ${_simulate_deck}
+                 ${_work}/simulate/dataset.h5 ${_work}/simulate/model.h5 ${_work}/bad_datasets)
+set_tests_properties(learn_train_bad_datasets PROPERTIES FIXTURES_REQUIRED learn_train_simulate
+                                                         ENVIRONMENT "${TESSERA_TEST_ENV}" LABELS cli TIMEOUT 300)
