@@ -81,10 +81,12 @@ int check_command(const DeckOptions& options, bool reference, Log& log) {
   // A deck for `train` also has its dataset checked against the deck's genes and cell types.
   mpi::agree(comm, [&] {
     const SimulationSetup setup = read_simulation_setup(deck, mpi::size(comm));
-    if (deck.section("train").has("dataset")) {
+    const DeckView train = deck.section("train");
+    if (train.has("dataset") || train.has("simulate")) {
       const TrainParams params = read_train_params(deck);
-      check_dataset_matches(read_dataset(params.dataset), setup.network.genes, setup.types.names,
-                            params.dataset);
+      if (!params.simulate)
+        check_dataset_matches(read_dataset(params.dataset), setup.network.genes, setup.types.names,
+                              params.dataset);
     }
   });
   if (!reference) {
