@@ -5,6 +5,7 @@
 #include "tessera/grn/signaling.hpp"
 #include "tessera/integrate/time_params.hpp"
 #include "tessera/io/output_params.hpp"
+#include "tessera/learn/predict_params.hpp"
 #include "tessera/learn/train_params.hpp"
 #include "tessera/parallel/decomposition.hpp"
 #include "tessera/tissue/cell_types.hpp"
@@ -15,9 +16,9 @@
 namespace tessera {
 
 std::vector<const KeyTable*> all_key_tables() {
-  return {&domain_keys(),    &cells_keys(),  &division_keys(),  &death_keys(),
-          &mechanics_keys(), &grn_keys(),    &signaling_keys(), &time_keys(),
-          &output_keys(),    &random_keys(), &parallel_keys(),  &train_keys()};
+  return {&domain_keys(),   &cells_keys(),     &division_keys(), &death_keys(),  &mechanics_keys(),
+          &grn_keys(),      &signaling_keys(), &time_keys(),     &output_keys(), &random_keys(),
+          &parallel_keys(), &train_keys(),     &predict_keys()};
 }
 
 } // namespace tessera

@@ -41,6 +41,46 @@ private:
   Clock::time_point start_;
 };
 
+// The rows of `all` whose centre lies in this rank's box, with cycle 0.
+Cells<> cells_in_box(const CartesianDecomposition& decomposition, const CellSnapshot& all, int n_genes) {
+  std::vector<std::size_t> rows;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    double p[3] = {0.0, 0.0, 0.0};
+    for (int a = 0; a < all.dim; ++a)
+      p[a] = all.position[i * all.dim + a];
+    if (decomposition.owns(p)) rows.push_back(i);
+  }
+  Cells<> cells(all.dim, n_genes, rows.size());
+  cells.n_owned = rows.size();
+  auto id = Kokkos::create_mirror_view(cells.id);
+  auto type = Kokkos::create_mirror_view(cells.type);
+  auto position = Kokkos::create_mirror_view(cells.position);
+  auto radius = Kokkos::create_mirror_view(cells.radius);
+  auto genes = Kokkos::create_mirror_view(cells.genes);
+  auto cycle = Kokkos::create_mirror_view(cells.cycle);
+  auto below = Kokkos::create_mirror_view(cells.below_time);
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const std::size_t i = rows[k];
+    id(k) = all.id[i];
+    type(k) = all.type[i];
+    for (int a = 0; a < 3; ++a)
+      position(k, a) = a < all.dim ? all.position[i * all.dim + a] : 0.0;
+    radius(k) = all.radius[i];
+    for (int g = 0; g < n_genes; ++g)
+      genes(k, g) = all.genes[i * all.n_genes + g];
+    cycle(k) = 0.0;
+    below(k) = 0.0;
+  }
+  Kokkos::deep_copy(cells.id, id);
+  Kokkos::deep_copy(cells.type, type);
+  Kokkos::deep_copy(cells.position, position);
+  Kokkos::deep_copy(cells.radius, radius);
+  Kokkos::deep_copy(cells.genes, genes);
+  Kokkos::deep_copy(cells.cycle, cycle);
+  Kokkos::deep_copy(cells.below_time, below);
+  return cells;
+}
+
 } // namespace
 
 double SimulationSetup::interaction_range() const {
@@ -107,7 +147,10 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
     }
   });
   neighbour_ranks_ = neighbour_ranks(*decomposition_);
-  cells_ = create_initial_tissue(*decomposition_, setup_.types, setup.init, rng_, setup_.network.n_genes());
+  t_ = setup.start_time;
+  cells_ = setup.initial_cells ? cells_in_box(*decomposition_, *setup.initial_cells, setup_.network.n_genes())
+                               : create_initial_tissue(*decomposition_, setup_.types, setup.init, rng_,
+                                                       setup_.network.n_genes());
   mechanics_ = std::make_unique<Mechanics>(setup.mechanics, setup_.domain, setup.seed);
   // Ids 0 .. count-1 belong to the initial tissue; daughters continue from there.
   std::uint64_t max_id = 0;
@@ -124,7 +167,8 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
   // Cells of a dividing type start at a random point of their cycle, so divisions spread over time instead
   // of all happening in one step.
   // Cells read from a tessera.h5 step keep the cycle clock they had there.
-  const bool cycle_from_file = setup.init.placement == Placement::file && setup.init.file_is_hdf5;
+  const bool cycle_from_file =
+      !setup.initial_cells && setup.init.placement == Placement::file && setup.init.file_is_hdf5;
   if (setup.lifecycle.divides() && !cycle_from_file) {
     Kokkos::View<double*> period("tessera::sim::division_time", setup.lifecycle.division_time.size());
     auto ph = Kokkos::create_mirror_view(period);
@@ -154,6 +198,16 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
     rk4_ = std::make_unique<Rk4Integrator>(setup_.time.dt_grn);
   else
     cvode_ = std::make_unique<CvodeIntegrator>(decomposition_->comm(), setup_.time);
+}
+
+void Simulation::wrap_gene_model(const GeneModelWrapper& wrap) {
+  model_ = wrap(std::move(model_));
+}
+
+long long Simulation::total_steps() const {
+  TimeParams span = setup_.time;
+  span.end -= setup_.start_time;
+  return span.steps();
 }
 
 long long Simulation::global_cells() const {
@@ -280,7 +334,7 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
   SummaryCsv csv(comm_, directory + "/summary.csv", setup_.types.names, setup_.network.genes);
   std::unique_ptr<DatasetRecorder> dataset;
   if (setup_.output.dataset) dataset = std::make_unique<DatasetRecorder>(comm_, setup_);
-  const long long steps = setup_.time.steps();
+  const long long steps = total_steps();
   auto write = [&] {
     PhaseTimer timer(phases_.output);
     ScopedRegion region("tessera::sim::output");
@@ -290,7 +344,7 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
     if (dataset) dataset->record(t_, snap);
   };
   const auto& dims = decomposition_->dims();
-  log.info("tessera run: " + std::to_string(global_cells()) + " cells, " +
+  log.info("tessera " + provenance.command + ": " + std::to_string(global_cells()) + " cells, " +
            std::to_string(setup_.network.n_genes()) + " genes, " + std::to_string(steps) + " steps of " +
            format_number(setup_.time.dt) + " min on " + std::to_string(mpi::size(comm_)) + " rank(s) (" +
            std::to_string(dims[0]) + "x" + std::to_string(dims[1]) +

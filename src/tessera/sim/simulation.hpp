@@ -22,6 +22,7 @@
 #include "tessera/tissue/mechanics.hpp"
 #include "tessera/tissue/neighbour_list.hpp"
 
+#include <functional>
 #include <memory>
 
 namespace tessera {
@@ -56,6 +57,11 @@ struct SimulationSetup {
   SignalingParams signaling;
   GraphOdeConfig graph_ode; // when network.model == "graph_ode"
   std::uint64_t seed = 1;
+  // Where `tessera predict` starts instead (SPEC §3.6): the clock at step 0 (the run still ends at
+  // time.end), and, when set, every initial cell (the same rows on every rank, each keeping those in its box)
+  // in place of cells.init. Cells given here start at cycle 0 (random when their type divides).
+  double start_time = 0.0;
+  std::shared_ptr<const CellSnapshot> initial_cells;
 
   // Width of the ghost layer: max(mechanics cutoff, r_sig) over what is active; 0 when cells never
   // interact (then no halo and no neighbour list are built).
@@ -77,6 +83,13 @@ public:
 
   // Collective. Advances one step of length time.dt (no output).
   void step();
+
+  // Replaces the gene model by wrap(model) (`tessera predict`'s perturbations): the step loop then integrates
+  // the wrapper, with rk4 and CVODE alike. Call before the first step.
+  using GeneModelWrapper = std::function<std::unique_ptr<CellGeneModel>(std::unique_ptr<CellGeneModel>)>;
+  void wrap_gene_model(const GeneModelWrapper& wrap);
+  // Simulation steps from setup.start_time to time.end.
+  long long total_steps() const;
 
   const PhaseTimes& phase_times() const { return phases_; }
   const Cells<>& cells() const { return cells_; }
