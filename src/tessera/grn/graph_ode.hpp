@@ -153,6 +153,12 @@ struct GraphOdeAttentionRecord {
   Kokkos::View<int**, Kokkos::LayoutRight> interval;
 };
 
+// The VJP's sums of the first layer's cotangent over a tile's rows by interval of the table, [head][i][o]:
+// over the intervals below i and those from i up, plain and times m^h (graph_ode_adjoint.cpp).
+struct GraphOdeIntervalSums {
+  Kokkos::View<double***, Kokkos::LayoutRight> above, above_m, below, below_m;
+};
+
 // Attention and the first layer: row r of the tile (node (cell, k)) gets y_1 = ReLU(W_1 z + b_1) (L >= 2;
 // for L = 1 the output W_1 z + b_1 itself), z = ReLU(concat_h(w^h m^h + b0^h)),
 // m^h = sum_u softmax_u(e_u) w_u h_u.
@@ -523,7 +529,7 @@ private:
   mutable bool vjp_ready_ = false;
   mutable GraphOdeAttentionRecord vjp_record_;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_m_bar_, vjp_partial_;
-  mutable Kokkos::View<double***, Kokkos::LayoutRight> vjp_interval_sum_, vjp_interval_sum_m_;
+  mutable GraphOdeIntervalSums vjp_interval_sums_;
   mutable std::vector<Kokkos::View<double**, Kokkos::LayoutRight>> vjp_activation_;
   mutable Kokkos::View<double*> vjp_cotangent_[2], vjp_rho_partial_, vjp_partial_sum_, vjp_ones_;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_ligand_bar_;

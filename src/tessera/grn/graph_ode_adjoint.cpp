@@ -59,36 +59,66 @@ struct GraphOdeVjpDecayFunctor {
   }
 };
 
-// out[c] += sum_r a(r, c): bias gradients and per-row parameter partials, one thread per column.
+// out[c] += sum_r weight[r] a(r, c): bias gradients (weights 1), the last layer's weights and per-row
+// parameter partials, one thread per column.
 struct GraphOdeVjpColumnSumFunctor {
   RawMatrix a;
+  const double* weight = nullptr;
   double* out = nullptr;
   bool accumulate = true;
   KOKKOS_INLINE_FUNCTION void operator()(const int c) const {
     double sum = 0.0;
     for (int r = 0; r < static_cast<int>(a.extent(0)); ++r)
-      sum += a(r, c);
+      sum += weight[r] * a(r, c);
     out[c] = (accumulate ? out[c] : 0.0) + sum;
   }
 };
 
-// out = sum of a's rows (+ out when accumulating): one dgemv with a vector of ones where BLAS reaches the
-// memory (the column-per-thread kernel strides through the whole matrix once per column).
+// out = a^T weight (+ out when accumulating): one dgemv where BLAS reaches the memory (the column-per-thread
+// kernel strides through the whole matrix once per column). `weight` is a vector of ones for plain sums.
 void column_sums(const execution_space& space, bool blas, const RawMatrix& a, double* out, bool accumulate,
-                 const double* ones) {
+                 const double* weight) {
   const int rows = static_cast<int>(a.extent(0)), cols = static_cast<int>(a.extent(1));
   if constexpr (blas_reaches_memory) {
     if (blas) {
       space.fence();
-      cblas_dgemv(CblasRowMajor, CblasTrans, rows, cols, 1.0, a.data(), cols, ones, 1, accumulate ? 1.0 : 0.0,
-                  out, 1);
+      cblas_dgemv(CblasRowMajor, CblasTrans, rows, cols, 1.0, a.data(), cols, weight, 1,
+                  accumulate ? 1.0 : 0.0, out, 1);
       return;
     }
   }
   Kokkos::parallel_for("tessera::grn::graph_ode::vjp_column_sums",
                        Kokkos::RangePolicy<execution_space>(space, 0, cols),
-                       GraphOdeVjpColumnSumFunctor{a, out, accumulate});
+                       GraphOdeVjpColumnSumFunctor{a, weight, out, accumulate});
 }
+
+// The last layer (one output per node) backward in one pass over the rows instead of an outer-product GEMM
+// and a mask pass: y_{L-1} = ReLU(q + b_{L-1}) from the recomputed product q (L >= 3; written back, W_L_bar
+// needs it), and its cotangent lambda_r W_L, masked by ReLU' where this kernel applies the ReLU (for L = 2,
+// layer 1's mask is the first layer's kernel's).
+struct GraphOdeVjpLastLayerFunctor {
+  Matrix y;                       // rows x M: q on entry when `bias`, y_{L-1} on return
+  const double* bias = nullptr;   // b_{L-1} (L >= 3)
+  const double* weight = nullptr; // W_L
+  RawMatrix lambda;               // rows x 1
+  RawMatrix y_bar;                // rows x M
+  KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
+    const int width = static_cast<int>(y.extent(1));
+    const double g = lambda(r, 0);
+    double* KOKKOS_RESTRICT out = &y_bar(r, 0);
+    if (bias) {
+      double* KOKKOS_RESTRICT row = &y(r, 0);
+      for (int j = 0; j < width; ++j) {
+        const double v = row[j] + bias[j];
+        row[j] = v > 0.0 ? v : 0.0;
+        out[j] = v > 0.0 ? g * weight[j] : 0.0;
+      }
+    } else {
+      for (int j = 0; j < width; ++j)
+        out[j] = g * weight[j];
+    }
+  }
+};
 
 // In place cotangent(r, j) *= ReLU'(u(r, j)), with y = ReLU(u) > 0 exactly when u > 0.
 struct GraphOdeVjpMaskFunctor {
@@ -157,39 +187,58 @@ struct GraphOdeVjpLayerOneFunctor {
   }
 };
 
-// Sums of the first layer's cotangent over the tile's rows whose m^h lies in each interval i of head h's
-// table, plain and times m^h: sum(h, i, o) and sum_m(h, i, o). Within an interval every unit of z is either
-// off or z_d = w_d m + b0_d, so these (O(K width) per row) are all the first layer's parameter gradients need
-// (GraphOdeVjpLayerOneParameterFunctor) instead of W_1_bar += cotangent^T z (K*H x width per row). Rows in
-// order, so the sums are deterministic. Each thread owns `columns` outputs o: all of them on the host (one
-// contiguous pass over the rows), one on a device (width threads, no atomics).
+// Sums of the first layer's cotangent over the tile's rows whose m^h lies in intervals of head h's table,
+// plain and times m^h: below(h, i, o) over the intervals < i and above(h, i, o) over the intervals >= i
+// (i = 0 .. H+1). Within an interval every unit of z is either off or z_d = w_d m + b0_d, so these (O(K
+// width) per row) are all the first layer's parameter gradients need (GraphOdeVjpLayerOneParameterFunctor)
+// instead of W_1_bar += cotangent^T z (K*H x width per row). Rows in order, so the sums are deterministic.
+// Each thread owns `columns` outputs o: all of them on the host (one contiguous pass over the rows), one on a
+// device (width threads, no atomics).
 struct GraphOdeVjpIntervalSumFunctor {
   RawMatrix cotangent; // rows x width, masked
   Kokkos::View<const double**, Kokkos::LayoutRight> m;
   Kokkos::View<const int**, Kokkos::LayoutRight> interval;
-  Kokkos::View<double***, Kokkos::LayoutRight> sum, sum_m; // [head][interval][o]
+  GraphOdeIntervalSums sums;
   int columns = 1;
   KOKKOS_INLINE_FUNCTION void operator()(const int block) const {
     const int width = static_cast<int>(cotangent.extent(1)), rows = static_cast<int>(cotangent.extent(0));
-    const int heads = static_cast<int>(sum.extent(0)), intervals = static_cast<int>(sum.extent(1));
+    const int heads = static_cast<int>(sums.above.extent(0)), bounds = static_cast<int>(sums.above.extent(1));
     const int first = block * columns, last = first + columns < width ? first + columns : width;
+    // `above` first collects the sum of each interval i ...
     for (int h = 0; h < heads; ++h)
-      for (int i = 0; i < intervals; ++i)
+      for (int i = 0; i < bounds; ++i)
         for (int o = first; o < last; ++o) {
-          sum(h, i, o) = 0.0;
-          sum_m(h, i, o) = 0.0;
+          sums.above(h, i, o) = 0.0;
+          sums.above_m(h, i, o) = 0.0;
         }
     for (int r = 0; r < rows; ++r) {
       const double* KOKKOS_RESTRICT c = &cotangent(r, 0);
       for (int h = 0; h < heads; ++h) {
         const double mh = m(r, h);
-        double* KOKKOS_RESTRICT s = &sum(h, interval(r, h), 0);
-        double* KOKKOS_RESTRICT sm = &sum_m(h, interval(r, h), 0);
+        double* KOKKOS_RESTRICT s = &sums.above(h, interval(r, h), 0);
+        double* KOKKOS_RESTRICT sm = &sums.above_m(h, interval(r, h), 0);
         for (int o = first; o < last; ++o) {
           s[o] += c[o];
           sm[o] += c[o] * mh;
         }
       }
+    }
+    // ... then the running sums from below and, in place, from above.
+    for (int h = 0; h < heads; ++h) {
+      for (int o = first; o < last; ++o) {
+        sums.below(h, 0, o) = 0.0;
+        sums.below_m(h, 0, o) = 0.0;
+      }
+      for (int i = 0; i + 1 < bounds; ++i)
+        for (int o = first; o < last; ++o) {
+          sums.below(h, i + 1, o) = sums.below(h, i, o) + sums.above(h, i, o);
+          sums.below_m(h, i + 1, o) = sums.below_m(h, i, o) + sums.above_m(h, i, o);
+        }
+      for (int i = bounds - 2; i >= 0; --i)
+        for (int o = first; o < last; ++o) {
+          sums.above(h, i, o) += sums.above(h, i + 1, o);
+          sums.above_m(h, i, o) += sums.above_m(h, i + 1, o);
+        }
     }
   }
 };
@@ -202,7 +251,7 @@ struct GraphOdeVjpIntervalSumFunctor {
 //   w_bar_u += sum_o W_1(o, u) P1(o),  b0_bar_u += sum_o W_1(o, u) P0(o),
 // and b_1_bar (thread 0) is the total of the cotangent.
 struct GraphOdeVjpLayerOneParameterFunctor {
-  Kokkos::View<const double***, Kokkos::LayoutRight> sum, sum_m;
+  GraphOdeIntervalSums sums;
   GraphOdeLayerOne layer_one;
   int set = 0, heads = 1, hidden = 1;
   const double* theta = nullptr; // this set's parameters
@@ -210,39 +259,36 @@ struct GraphOdeVjpLayerOneParameterFunctor {
   int w = 0, b0 = 0, weight = 0, bias = 0; // offsets of w, b0, W_1 and b_1
   KOKKOS_INLINE_FUNCTION void operator()(const int u) const {
     const int h = u / hidden, d = u % hidden, in = heads * hidden;
-    const int width = static_cast<int>(sum.extent(2)), intervals = static_cast<int>(sum.extent(1));
+    const int width = static_cast<int>(sums.above.extent(2));
     const double wd = theta[w + u], bd = theta[b0 + u];
-    int lo = 0, hi = 0; // the intervals where the unit is on
+    const double* p1 = nullptr;
+    const double* p0 = nullptr;
     if (wd == 0.0) {
-      hi = bd > 0.0 ? intervals : 0;
+      if (bd > 0.0) {
+        p1 = &sums.above_m(h, 0, 0);
+        p0 = &sums.above(h, 0, 0);
+      }
     } else {
       int j = 0; // the unit's position among the sorted breakpoints
       while (layer_one.unit(set, h, j) != d)
         ++j;
-      lo = wd > 0.0 ? j + 1 : 0;
-      hi = wd > 0.0 ? intervals : j + 1;
+      p1 = wd > 0.0 ? &sums.above_m(h, j + 1, 0) : &sums.below_m(h, j + 1, 0);
+      p0 = wd > 0.0 ? &sums.above(h, j + 1, 0) : &sums.below(h, j + 1, 0);
     }
-    double w_bar = 0.0, b0_bar = 0.0;
-    for (int o = 0; o < width; ++o) {
-      double p1 = 0.0, p0 = 0.0;
-      for (int i = lo; i < hi; ++i) {
-        p1 += sum_m(h, i, o);
-        p0 += sum(h, i, o);
-      }
-      const double W = theta[weight + o * in + u];
-      theta_bar[weight + o * in + u] += wd * p1 + bd * p0;
-      w_bar += W * p1;
-      b0_bar += W * p0;
-    }
-    theta_bar[w + u] += w_bar;
-    theta_bar[b0 + u] += b0_bar;
-    if (u == 0)
+    if (p1) {
+      double w_bar = 0.0, b0_bar = 0.0;
       for (int o = 0; o < width; ++o) {
-        double total = 0.0;
-        for (int i = 0; i < intervals; ++i)
-          total += sum(0, i, o);
-        theta_bar[bias + o] += total;
+        const double W = theta[weight + o * in + u];
+        theta_bar[weight + o * in + u] += wd * p1[o] + bd * p0[o];
+        w_bar += W * p1[o];
+        b0_bar += W * p0[o];
       }
+      theta_bar[w + u] += w_bar;
+      theta_bar[b0 + u] += b0_bar;
+    }
+    if (u == 0)
+      for (int o = 0; o < width; ++o)
+        theta_bar[bias + o] += sums.above(0, 0, o);
   }
 };
 
@@ -389,8 +435,9 @@ void GraphOdeModel::allocate_vjp_buffers() const {
   vjp_partial_ = Matrix("tessera::grn::graph_ode::vjp_partial", rows, partials);
   vjp_partial_sum_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_partial_sum", partials);
   using Sums = Kokkos::View<double***, Kokkos::LayoutRight>;
-  vjp_interval_sum_ = Sums("tessera::grn::graph_ode::vjp_interval_sum", K, a.hidden + 1, width_one);
-  vjp_interval_sum_m_ = Sums("tessera::grn::graph_ode::vjp_interval_sum_m", K, a.hidden + 1, width_one);
+  for (Sums* sums : {&vjp_interval_sums_.above, &vjp_interval_sums_.above_m, &vjp_interval_sums_.below,
+                     &vjp_interval_sums_.below_m})
+    *sums = Sums("tessera::grn::graph_ode::vjp_interval_sums", K, a.hidden + 2, width_one);
   vjp_activation_.assign(static_cast<std::size_t>(std::max(L, 2)), Matrix());
   for (int l = 1; l < std::max(L, 2); ++l)
     vjp_activation_[l] = Matrix("tessera::grn::graph_ode::vjp_activation", rows, width_one);
@@ -450,12 +497,14 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     const auto next = Kokkos::subview(vjp_activation_[l], tile_rows, Kokkos::ALL);
     dense_product(rows, M, M, vjp_activation_[l - 1].data(), theta + offset("W" + std::to_string(l)),
                   next.data());
-    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_bias_relu", range,
-                         GraphOdeBiasReluFunctor{next, theta + offset("b" + std::to_string(l))});
+    if (l < L - 1) // layer L-1's bias and ReLU are the last layer's backward kernel's
+      Kokkos::parallel_for("tessera::grn::graph_ode::vjp_bias_relu", range,
+                           GraphOdeBiasReluFunctor{next, theta + offset("b" + std::to_string(l))});
   }
 
-  // ---- Backward: the output and decay, then layers L .. 2 (W_l_bar += cotangent^T input, b_l_bar +=
-  // column sums, input cotangent = cotangent W_l, masked by ReLU' of the input when it is a layer >= 2).
+  // ---- Backward: the output and decay, the last layer, then layers L-1 .. 2 (W_l_bar += cotangent^T input,
+  // b_l_bar += column sums, input cotangent = cotangent W_l, masked by ReLU' of the input when it is a layer
+  // >= 2).
   int current = 0;
   RawMatrix cotangent(vjp_cotangent_[0].data(), rows, 1);
   GraphOdeVjpOutputFunctor out{x,
@@ -471,8 +520,24 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     Kokkos::parallel_for(
         "tessera::grn::graph_ode::vjp_decay", Kokkos::RangePolicy<execution_space>(space_, 0, G),
         GraphOdeVjpDecayFunctor{vjp_rho_partial_, rows, G, theta_bar_set + offset("decay_rho")});
-  for (int l = L; l >= 2; --l) {
-    const int in = M, out_width = l == L ? 1 : M;
+  if (L >= 2) {
+    const auto input = Kokkos::subview(vjp_activation_[L - 1], tile_rows, Kokkos::ALL);
+    RawMatrix input_bar(vjp_cotangent_[1].data(), rows, M);
+    Kokkos::parallel_for(
+        "tessera::grn::graph_ode::vjp_last_layer", range,
+        GraphOdeVjpLastLayerFunctor{input, L >= 3 ? theta + offset("b" + std::to_string(L - 1)) : nullptr,
+                                    theta + offset("W" + std::to_string(L)), cotangent, input_bar});
+    if (want_parameters) {
+      column_sums(space_, blas, RawMatrix(input.data(), rows, M),
+                  theta_bar_set + offset("W" + std::to_string(L)), true, cotangent.data());
+      column_sums(space_, blas, cotangent, theta_bar_set + offset("b" + std::to_string(L)), true,
+                  vjp_ones_.data());
+    }
+    current = 1;
+    cotangent = input_bar;
+  }
+  for (int l = L - 1; l >= 2; --l) {
+    const int in = M, out_width = M;
     const double* input = vjp_activation_[l - 1].data();
     const double* weight = theta + offset("W" + std::to_string(l));
     double* weight_bar = want_parameters ? theta_bar_set + offset("W" + std::to_string(l)) : nullptr;
@@ -524,11 +589,10 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     Kokkos::parallel_for("tessera::grn::graph_ode::vjp_interval_sums",
                          Kokkos::RangePolicy<execution_space>(space_, 0, (width_one + columns - 1) / columns),
                          GraphOdeVjpIntervalSumFunctor{cotangent, attention.record.m,
-                                                       attention.record.interval, vjp_interval_sum_,
-                                                       vjp_interval_sum_m_, columns});
+                                                       attention.record.interval, vjp_interval_sums_,
+                                                       columns});
     GraphOdeVjpLayerOneParameterFunctor layer_one;
-    layer_one.sum = vjp_interval_sum_;
-    layer_one.sum_m = vjp_interval_sum_m_;
+    layer_one.sums = vjp_interval_sums_;
     layer_one.layer_one = layer_one_;
     layer_one.set = set;
     layer_one.heads = K;
