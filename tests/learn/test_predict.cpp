@@ -414,3 +414,25 @@ TEST(Predict, WrongInputsNameTheirKey) {
     EXPECT_NE(std::string(e.what()).find("predict.perturbations[0].ids"), std::string::npos) << e.what();
   }
 }
+
+TEST(Predict, DaughtersOfASelectedTypeAreClampedToo) {
+  // A type selection is tested at every step, so cells born during the prediction are perturbed like their
+  // parents; selections by id or region are fixed at the start and are refused when cells divide.
+  const std::vector<std::string> dividing = {"cells.division.time=[15 min, .inf]", "cells.max_cells=2000"};
+  const Prediction p = predict(MPI_COMM_WORLD, parse(deck_text(predict_section(R"(  perturbations:
+    - {gene: A, action: knockout, types: [x]}
+)")),
+                                                     dividing));
+  EXPECT_GT(p.end.cells.size(), p.start.cells.size());
+  long long daughters = 0;
+  for (std::size_t i = 0; i < p.end.cells.size(); ++i) {
+    if (p.end.cells.type[i] != 0) continue;
+    EXPECT_EQ(p.end.cells.genes[i * 3 + 0], 0.0) << "cell " << p.end.cells.id[i];
+    daughters += p.start.row.count(p.end.cells.id[i]) == 0;
+  }
+  EXPECT_GT(daughters, 10);
+  const std::string refused = predict_error(
+      deck_text(predict_section("  perturbations:\n    - {gene: A, action: knockout, ids: [1]}\n")),
+      dividing);
+  EXPECT_NE(refused.find("key 'predict.perturbations[0].ids'"), std::string::npos) << refused;
+}
