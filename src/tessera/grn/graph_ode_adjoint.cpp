@@ -105,17 +105,21 @@ struct GraphOdeVjpLastLayerFunctor {
   KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
     const int width = static_cast<int>(y.extent(1));
     const double g = lambda(r, 0);
+    // Restrict-qualified copies: without them the stores to the row could alias the weights, and the
+    // compiler would not vectorise the loop.
     double* KOKKOS_RESTRICT out = &y_bar(r, 0);
+    const double* KOKKOS_RESTRICT w = weight;
     if (bias) {
       double* KOKKOS_RESTRICT row = &y(r, 0);
+      const double* KOKKOS_RESTRICT b = bias;
       for (int j = 0; j < width; ++j) {
-        const double v = row[j] + bias[j];
+        const double v = row[j] + b[j];
         row[j] = v > 0.0 ? v : 0.0;
-        out[j] = v > 0.0 ? g * weight[j] : 0.0;
+        out[j] = v > 0.0 ? g * w[j] : 0.0;
       }
     } else {
       for (int j = 0; j < width; ++j)
-        out[j] = g * weight[j];
+        out[j] = g * w[j];
     }
   }
 };
@@ -194,12 +198,16 @@ struct GraphOdeVjpLayerOneFunctor {
 // instead of W_1_bar += cotangent^T z (K*H x width per row). Rows in order, so the sums are deterministic.
 // Each thread owns `columns` outputs o: all of them on the host (one contiguous pass over the rows), one on a
 // device (width threads, no atomics).
+// With `fused` (one thread owns every column), the thread also runs the first layer's row kernel on each row
+// just before summing it, so the cotangent is read once while it is in cache.
 struct GraphOdeVjpIntervalSumFunctor {
-  RawMatrix cotangent; // rows x width, masked
+  RawMatrix cotangent; // rows x width, masked (or masked here, when fused)
   Kokkos::View<const double**, Kokkos::LayoutRight> m;
   Kokkos::View<const int**, Kokkos::LayoutRight> interval;
   GraphOdeIntervalSums sums;
   int columns = 1;
+  bool fused = false;
+  GraphOdeVjpLayerOneFunctor layer_one; // the row kernel, when fused
   KOKKOS_INLINE_FUNCTION void operator()(const int block) const {
     const int width = static_cast<int>(cotangent.extent(1)), rows = static_cast<int>(cotangent.extent(0));
     const int heads = static_cast<int>(sums.above.extent(0)), bounds = static_cast<int>(sums.above.extent(1));
@@ -212,6 +220,7 @@ struct GraphOdeVjpIntervalSumFunctor {
           sums.above_m(h, i, o) = 0.0;
         }
     for (int r = 0; r < rows; ++r) {
+      if (fused) layer_one(r);
       const double* KOKKOS_RESTRICT c = &cotangent(r, 0);
       for (int h = 0; h < heads; ++h) {
         const double mh = m(r, h);
@@ -579,18 +588,32 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
 
   // ---- The first layer through its table: cotangent now holds y_1_bar (rows x width of layer 1).
   const auto m_bar = Kokkos::subview(vjp_m_bar_, tile_rows, Kokkos::ALL);
-  Kokkos::parallel_for(
-      "tessera::grn::graph_ode::vjp_layer_one", range,
-      GraphOdeVjpLayerOneFunctor{cotangent, Kokkos::subview(vjp_activation_[1], tile_rows, Kokkos::ALL),
-                                 L >= 2, layer_one_, set, K, attention.record.interval, m_bar});
+  const GraphOdeVjpLayerOneFunctor layer_one_rows{cotangent,
+                                                  Kokkos::subview(vjp_activation_[1], tile_rows, Kokkos::ALL),
+                                                  L >= 2,
+                                                  layer_one_,
+                                                  set,
+                                                  K,
+                                                  attention.record.interval,
+                                                  m_bar};
+  // Host threads each take whole rows (contiguous; the row kernel fused in), device threads one output
+  // column each after the row kernel.
+  const bool host = std::is_same_v<execution_space, Kokkos::DefaultHostExecutionSpace>;
+  if (!(want_parameters && host))
+    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_layer_one", range, layer_one_rows);
   if (want_parameters) {
-    // Host threads each take whole rows (contiguous); device threads one output column each.
-    const int columns = std::is_same_v<execution_space, Kokkos::DefaultHostExecutionSpace> ? width_one : 1;
+    const int columns = host ? width_one : 1;
+    GraphOdeVjpIntervalSumFunctor sums;
+    sums.cotangent = cotangent;
+    sums.m = attention.record.m;
+    sums.interval = attention.record.interval;
+    sums.sums = vjp_interval_sums_;
+    sums.columns = columns;
+    sums.fused = host;
+    sums.layer_one = layer_one_rows;
     Kokkos::parallel_for("tessera::grn::graph_ode::vjp_interval_sums",
                          Kokkos::RangePolicy<execution_space>(space_, 0, (width_one + columns - 1) / columns),
-                         GraphOdeVjpIntervalSumFunctor{cotangent, attention.record.m,
-                                                       attention.record.interval, vjp_interval_sums_,
-                                                       columns});
+                         sums);
     GraphOdeVjpLayerOneParameterFunctor layer_one;
     layer_one.sums = vjp_interval_sums_;
     layer_one.layer_one = layer_one_;
