@@ -102,15 +102,22 @@ struct GraphOdeVjpLastLayerFunctor {
   const double* weight = nullptr; // W_L
   RawMatrix lambda;               // rows x 1
   RawMatrix y_bar;                // rows x M
-  KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
+  // Host: one thread takes every row in order and also accumulates W_L_bar += lambda_r y_{L-1}(r),
+  // b_L_bar += lambda_r and (L >= 3) b_{L-1}_bar += y_bar(r), saving three passes over the tile.
+  bool whole_tile = false;
+  double* weight_bar = nullptr;
+  double* output_bias_bar = nullptr;
+  double* bias_bar = nullptr;
+
+  KOKKOS_INLINE_FUNCTION void row(const int r) const {
     const int width = static_cast<int>(y.extent(1));
     const double g = lambda(r, 0);
     // Restrict-qualified copies: without them the stores to the row could alias the weights, and the
     // compiler would not vectorise the loop.
     double* KOKKOS_RESTRICT out = &y_bar(r, 0);
+    double* KOKKOS_RESTRICT row = &y(r, 0);
     const double* KOKKOS_RESTRICT w = weight;
     if (bias) {
-      double* KOKKOS_RESTRICT row = &y(r, 0);
       const double* KOKKOS_RESTRICT b = bias;
       for (int j = 0; j < width; ++j) {
         const double v = row[j] + b[j];
@@ -121,6 +128,25 @@ struct GraphOdeVjpLastLayerFunctor {
       for (int j = 0; j < width; ++j)
         out[j] = g * w[j];
     }
+    if (!weight_bar) return;
+    double* KOKKOS_RESTRICT w_bar = weight_bar;
+    for (int j = 0; j < width; ++j)
+      w_bar[j] += g * row[j];
+    output_bias_bar[0] += g;
+    if (bias_bar) {
+      double* KOKKOS_RESTRICT b_bar = bias_bar;
+      for (int j = 0; j < width; ++j)
+        b_bar[j] += out[j];
+    }
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(const int i) const {
+    if (!whole_tile) {
+      row(i);
+      return;
+    }
+    for (int r = 0; r < static_cast<int>(y.extent(0)); ++r)
+      row(r);
   }
 };
 
@@ -529,14 +555,23 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     Kokkos::parallel_for(
         "tessera::grn::graph_ode::vjp_decay", Kokkos::RangePolicy<execution_space>(space_, 0, G),
         GraphOdeVjpDecayFunctor{vjp_rho_partial_, rows, G, theta_bar_set + offset("decay_rho")});
+  // On the host the last layer's kernel also sums its parameter gradients (and b_{L-1}'s) as it goes.
+  const bool host = std::is_same_v<execution_space, Kokkos::DefaultHostExecutionSpace>;
+  const bool sums_in_last_layer = host && want_parameters;
   if (L >= 2) {
     const auto input = Kokkos::subview(vjp_activation_[L - 1], tile_rows, Kokkos::ALL);
     RawMatrix input_bar(vjp_cotangent_[1].data(), rows, M);
-    Kokkos::parallel_for(
-        "tessera::grn::graph_ode::vjp_last_layer", range,
-        GraphOdeVjpLastLayerFunctor{input, L >= 3 ? theta + offset("b" + std::to_string(L - 1)) : nullptr,
-                                    theta + offset("W" + std::to_string(L)), cotangent, input_bar});
-    if (want_parameters) {
+    GraphOdeVjpLastLayerFunctor last{input, L >= 3 ? theta + offset("b" + std::to_string(L - 1)) : nullptr,
+                                     theta + offset("W" + std::to_string(L)), cotangent, input_bar};
+    if (sums_in_last_layer) {
+      last.whole_tile = true;
+      last.weight_bar = theta_bar_set + offset("W" + std::to_string(L));
+      last.output_bias_bar = theta_bar_set + offset("b" + std::to_string(L));
+      if (L >= 3) last.bias_bar = theta_bar_set + offset("b" + std::to_string(L - 1));
+    }
+    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_last_layer",
+                         Kokkos::RangePolicy<execution_space>(space_, 0, last.whole_tile ? 1 : rows), last);
+    if (want_parameters && !sums_in_last_layer) {
       column_sums(space_, blas, RawMatrix(input.data(), rows, M),
                   theta_bar_set + offset("W" + std::to_string(L)), true, cotangent.data());
       column_sums(space_, blas, cotangent, theta_bar_set + offset("b" + std::to_string(L)), true,
@@ -550,7 +585,7 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     const double* input = vjp_activation_[l - 1].data();
     const double* weight = theta + offset("W" + std::to_string(l));
     double* weight_bar = want_parameters ? theta_bar_set + offset("W" + std::to_string(l)) : nullptr;
-    if (want_parameters)
+    if (want_parameters && !(sums_in_last_layer && l == L - 1))
       column_sums(space_, blas, cotangent, theta_bar_set + offset("b" + std::to_string(l)), true,
                   vjp_ones_.data());
     RawMatrix input_bar(vjp_cotangent_[1 - current].data(), rows, in);
@@ -598,7 +633,6 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
                                                   m_bar};
   // Host threads each take whole rows (contiguous; the row kernel fused in), device threads one output
   // column each after the row kernel.
-  const bool host = std::is_same_v<execution_space, Kokkos::DefaultHostExecutionSpace>;
   if (!(want_parameters && host))
     Kokkos::parallel_for("tessera::grn::graph_ode::vjp_layer_one", range, layer_one_rows);
   if (want_parameters) {
