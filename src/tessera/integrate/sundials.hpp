@@ -1,5 +1,9 @@
 // The SUNDIALS adapter: return codes become tessera::Error naming the call, and every SUNDIALS object is an
 // RAII handle. Version guards for the SUNDIALS API live here and nowhere else.
+//
+// tessera links CVODES only, never CVODE as well: CVODES holds all of CVODE's API (same names, same
+// semantics for a forward solve) plus the adjoint, and with both libraries every CVode* symbol would have
+// two definitions, the dynamic linker picking one per symbol (a CVODE-made memory in a CVODES function).
 #pragma once
 
 #include "tessera/core/error.hpp"
