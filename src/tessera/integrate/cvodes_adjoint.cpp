@@ -136,6 +136,8 @@ CvodesAdjoint::CvodesAdjoint(MPI_Comm comm, const TimeParams& params, CvodesAdjo
                 "the MPI N_Vector used by CvodesAdjoint needs host-accessible gene memory");
   if (options_.steps_per_checkpoint < 1)
     throw runtime_error("cvodes adjoint: steps_per_checkpoint must be >= 1");
+  if (!(options_.backward_tolerance_factor > 0.0))
+    throw runtime_error("cvodes adjoint: backward_tolerance_factor must be > 0");
 }
 
 CvodesAdjoint::~CvodesAdjoint() = default;
@@ -308,7 +310,9 @@ void CvodesAdjoint::reverse(const GeneRhs& rhs, const AdjointGeneRhs& adjoint, G
   Kokkos::deep_copy(host_view(s.lambda.get(), s.callbacks.rows, s.callbacks.cols), x_bar);
   prepare_backward(wanted);
   void* mem = s.memory.get();
-  sundials::check(CVodeSStolerancesB(mem, s.which, params_.rtol, params_.atol * scale), "CVodeSStolerancesB");
+  const double factor = options_.backward_tolerance_factor;
+  sundials::check(CVodeSStolerancesB(mem, s.which, params_.rtol * factor, params_.atol * factor * scale),
+                  "CVodeSStolerancesB");
   s.callbacks.rhs = &rhs;
   s.callbacks.adjoint = &adjoint;
   s.callbacks.quadrature = wanted > 0;

@@ -18,6 +18,11 @@ struct CvodesAdjointOptions {
   // interval at a time and keeps y and dy/dt at every step of one interval (cubic Hermite interpolation):
   // memory 2 x (steps_per_checkpoint + 1) state vectors, plus one Nordsieck history per checkpoint.
   long steps_per_checkpoint = 50;
+  // The backward problem's tolerances are rtol x factor and atol x factor x max|x_bar(t1)| (see reverse()).
+  // On graph_ode the adjoint's RHS -(df/dx)^T lambda jumps wherever a ReLU / LeakyReLU unit switches along
+  // the trajectory, so the backward pass takes several times the forward's steps at the same tolerance; a
+  // factor above 1 trades gradient accuracy (about rtol x factor) for fewer steps.
+  double backward_tolerance_factor = 1.0;
 };
 
 // Cumulative counts over every forward() and reverse() of this object.
@@ -53,7 +58,8 @@ public:
   // solution is recomputed between checkpoints); `adjoint` is its VJP (usually the same object).
   // Backward tolerances: rtol as the forward's; atol = atol x max|x_bar(t1)| (over all ranks), because
   // lambda is linear in x_bar(t1) and so the gradient's relative accuracy does not depend on how the loss is
-  // scaled. Throws runtime_error on solver failure.
+  // scaled (both times options.backward_tolerance_factor, 1 by default). Throws runtime_error on solver
+  // failure. theta_bar must be empty on every rank or on none.
   void reverse(const GeneRhs& rhs, const AdjointGeneRhs& adjoint, GeneState x_bar,
                ParameterGradient theta_bar);
 
