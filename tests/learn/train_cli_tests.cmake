@@ -62,3 +62,7 @@ add_test(NAME learn_train_bad_datasets
                  ${_work}/simulate/dataset.h5 ${_work}/simulate/model.h5 ${_work}/bad_datasets)
 set_tests_properties(learn_train_bad_datasets PROPERTIES FIXTURES_REQUIRED learn_train_simulate
                                                          ENVIRONMENT "${TESSERA_TEST_ENV}" LABELS cli TIMEOUT 300)
+# train.prior: the table's unknown gene is named with file, line and column.
+tessera_learn_expect(learn_train_prior_unknown_gene 2 "bad_prior.tsv:3: column 'target': unknown gene 'Lrp6'"
+                     ${_tessera} train ${_simulate_deck} -o ${_work}/bad_prior --overwrite
+                     -s train.prior=${_data}/bad_prior.tsv)

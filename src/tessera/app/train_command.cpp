@@ -45,6 +45,7 @@ struct TrainSetup {
   TrainParams params;
   TimeParams time;
   std::uint64_t seed = 0;
+  bool network_is_truth = false; // the model's gene graph is the simulated ground truth
 };
 
 TrainSetup read_train_setup(const Deck& deck, int n_ranks) {
@@ -64,6 +65,13 @@ TrainSetup read_train_setup(const Deck& deck, int n_ranks) {
                                       "train.simulate: true to fit a hill deck's own simulation)");
   s.signaling = read_signaling(deck, s.network);
   s.config = read_graph_ode_config(deck);
+  // The hill network of a simulate deck is the truth, not the model's graph unless nothing else is given.
+  s.network_is_truth = s.params.simulate;
+  if (!s.params.prior.empty()) {
+    s.network.edges.clear();
+    parse_prior_table(deck.section("train").file_text("prior"), s.params.prior, s.types.names, s.network);
+    s.network_is_truth = false;
+  }
   s.time = read_time_params(deck);
   s.seed = read_seed(deck);
   return s;
@@ -79,6 +87,7 @@ void complete_from_dataset(const TrajectoryDataset& dataset, TrainSetup& s) {
       pair.receptor = lr[1];
       s.signaling.pairs.push_back(pair);
     }
+  if (s.network_is_truth && !dataset.prior_grn.empty()) s.network.edges.clear();
   if (s.network.edges.empty())
     for (const auto& [type, edges] : dataset.prior_grn) {
       int index = -1;
@@ -196,6 +205,9 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
            (params.optimizer == TrainOptimizer::lbfgs ? "lbfgs" : "adamw") + ", " +
            std::to_string(mpi::size(comm)) + " rank(s) in " + std::to_string(s.groups) + " group(s)");
 
+  if (s.network_is_truth && s.config.architecture.prior == PriorGraph::edges)
+    log.info("tessera train: note: the model's gene graph is the simulated hill network itself (the truth); "
+             "give train.prior or grn.graph_ode.prior: dense to learn the graph");
   std::unique_ptr<GraphOdeModel> model =
       make_graph_ode_model(comm, s.config, s.network, s.signaling, s.types.names);
   ObjectiveOptions objective_options;

@@ -218,6 +218,44 @@ void parse_grn_table(const std::string& text, const std::string& filename,
   if (header.empty()) throw input_error(filename + ": empty GRN table (needs a header line)");
 }
 
+void parse_prior_table(const std::string& text, const std::string& filename,
+                       const std::vector<std::string>& type_names, GeneNetwork& network) {
+  std::istringstream in(text);
+  std::string line;
+  int line_no = 0;
+  bool header = false;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> fields;
+    std::stringstream ss(line);
+    for (std::string f; std::getline(ss, f, '\t');)
+      fields.push_back(f);
+    const std::string where = filename + ":" + std::to_string(line_no);
+    if (!header) {
+      if (fields.size() < 3 || fields[0] != "type" || fields[1] != "source" || fields[2] != "target")
+        throw input_error(where + ": header must start with the tab-separated columns 'type source target'");
+      header = true;
+      continue;
+    }
+    if (fields.size() < 3) throw input_error(where + ": expected 'type source target', got '" + line + "'");
+    RegulatoryEdge e;
+    e.type = type_of(fields[0], type_names);
+    if (e.type == -2)
+      throw input_error(where + ": column 'type': unknown cell type '" + fields[0] +
+                        "' (cells.types: " + names_list(type_names) + ", or *)");
+    e.source = network.gene_index(fields[1]);
+    if (e.source < 0)
+      throw input_error(where + ": column 'source': unknown gene '" + fields[1] + "' (not in grn.genes)");
+    e.target = network.gene_index(fields[2]);
+    if (e.target < 0)
+      throw input_error(where + ": column 'target': unknown gene '" + fields[2] + "' (not in grn.genes)");
+    network.edges.push_back(e);
+  }
+  if (!header) throw input_error(filename + ": empty prior table (needs a header line)");
+}
+
 GeneNetwork read_gene_network(const Deck& deck, const std::vector<std::string>& type_names) {
   const DeckView s = deck.section("grn");
   GeneNetwork net;

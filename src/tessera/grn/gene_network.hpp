@@ -47,5 +47,10 @@ GeneNetwork read_gene_network(const Deck& deck, const std::vector<std::string>& 
 // edges. Not collective; `text` is the file's content, `filename` is used in messages.
 void parse_grn_table(const std::string& text, const std::string& filename,
                      const std::vector<std::string>& type_names, GeneNetwork& network);
+// Parses a prior gene graph (TSV with header `type source target`; further columns, e.g. a GRN table's
+// sign and Hill parameters, are ignored) and appends its edges (sign +, default Hill parameters): the graph a
+// `graph_ode` model is trained on. Not collective.
+void parse_prior_table(const std::string& text, const std::string& filename,
+                       const std::vector<std::string>& type_names, GeneNetwork& network);
 
 } // namespace tessera

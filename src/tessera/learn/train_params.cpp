@@ -19,6 +19,11 @@ const KeyTable& train_keys() {
                   "with `output.dataset: true`) into the run directory, then fit `graph_ode` (architecture "
                   "from `grn.graph_ode`, gene graph from `grn.edges`/`grn.file`) to its `dataset.h5`. "
                   "Excludes `dataset`.");
+    t.add("prior", KeyType::path)
+        .describe("The gene graph the model is trained on (`grn.graph_ode.prior: edges`): a TSV with header "
+                  "`type source target` (`*` for every type; further columns ignored, so a GRN table "
+                  "works). Without it: `grn.edges`/`grn.table` of a `graph_ode` deck, else the dataset's "
+                  "`/grn/prior`, else (`simulate`) the hill network itself, which then is the truth.");
     t.add_choice("mode", {"one_step", "window", "full"})
         .def("one_step")
         .describe("Objective: `one_step` integrates from the observed state at t_k to t_{k+1}; `window` "
@@ -98,6 +103,7 @@ TrainParams read_train_params(const Deck& deck) {
   if (!p.simulate && !s.has("dataset"))
     s.fail("dataset", "tessera train needs a dataset (train.dataset, or train.simulate: true)");
   if (!p.simulate) p.dataset = s.path("dataset");
+  if (s.has("prior")) p.prior = s.path("prior");
   const std::string mode = s.text("mode");
   p.mode = mode == "window" ? TrainMode::window : mode == "full" ? TrainMode::full : TrainMode::one_step;
   p.window = s.integer("window");
