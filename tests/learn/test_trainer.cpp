@@ -501,3 +501,65 @@ TEST(Trainer, LbfgsLowersTheLossIdenticallyOnEveryRank) {
   MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
   EXPECT_EQ(first, theta);
 }
+
+// train.integrator: cvode — the CVODES adjoint through windows of several observation times, against central
+// differences of the same (adaptive) objective. Tolerance 1e-4 of the largest entry: the forward solve's
+// error at rtol 1e-10 (~1e-10 relative, and it jumps when the step sequence changes between stencil points)
+// divided by h = 1e-4 gives ~1e-6 of noise in the differences, and the continuous adjoint differs from the
+// derivative of the discrete solve by O(rtol); a wrong term would be off by O(1). With rk4 the same windows
+// must give the same gradient up to rk4's error at dt = 0.01 (first order where ReLU units switch: 1e-3).
+TEST(Trainer, CvodeGradientEqualsCentralDifferencesAndTheRk4Gradient) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(true);
+  GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+  ObjectiveOptions options;
+  options.use_cvode = true;
+  options.cvode.method = CvodeMethod::adams;
+  options.cvode.rtol = 1e-10;
+  options.cvode.atol = 1e-12;
+  options.cvode.max_steps = 100000;
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, options);
+  const std::vector<ObservationWindow> windows = {{0, 2}, {2, 4}};
+  ParameterGradient gradient = zero_like(model.parameters());
+  const double loss = objective.evaluate(model, windows, gradient);
+  const std::vector<double> g = host(gradient);
+  const double scale = largest(g);
+  ASSERT_GT(scale, 0.0);
+
+  const auto values = model.parameters().values();
+  auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), values);
+  auto loss_at = [&](std::size_t e, double v) {
+    const double saved = theta.data()[e];
+    theta.data()[e] = v;
+    Kokkos::deep_copy(values, theta);
+    const double l = objective.evaluate(model, windows, ParameterGradient());
+    theta.data()[e] = saved;
+    Kokkos::deep_copy(values, theta);
+    return l;
+  };
+  int checked = 0, failed = 0;
+  for (std::size_t e = 0; e < g.size(); e += 3) { // every third parameter: each costs 4 adaptive solves
+    const double p0 = theta.data()[e];
+    const double h = 1e-4 * std::max(1.0, std::fabs(p0));
+    const double jp = loss_at(e, p0 + h), jm = loss_at(e, p0 - h);
+    const double jp2 = loss_at(e, p0 + 2 * h), jm2 = loss_at(e, p0 - 2 * h);
+    const double fd = (jp - jm) / (2 * h), fd2 = (jp2 - jm2) / (4 * h);
+    // A unit switching inside the stencil: the differences at h and 2h disagree beyond O(h^2).
+    if (std::fabs(fd2 - fd) > 1e-3 * std::fabs(fd) + 1e-6 * scale) continue;
+    ++checked;
+    if (std::fabs(fd - g[e]) > 1e-4 * scale) {
+      ++failed;
+      ADD_FAILURE() << "parameter " << e << ": CVODES gradient " << g[e] << ", central differences " << fd;
+    }
+  }
+  EXPECT_GE(checked, static_cast<int>(0.7 * static_cast<double>((g.size() + 2) / 3)));
+  EXPECT_EQ(failed, 0);
+
+  const TrajectoryObjective rk4(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.01);
+  ParameterGradient g_rk4 = zero_like(model.parameters());
+  const double loss_rk4 = rk4.evaluate(model, windows, g_rk4);
+  EXPECT_NEAR(loss_rk4, loss, 1e-6 * loss);
+  const std::vector<double> r = host(g_rk4);
+  for (std::size_t e = 0; e < g.size(); ++e)
+    EXPECT_NEAR(r[e], g[e], 1e-3 * scale) << "parameter " << e;
+}

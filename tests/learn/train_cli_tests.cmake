@@ -66,3 +66,11 @@ set_tests_properties(learn_train_bad_datasets PROPERTIES FIXTURES_REQUIRED learn
 tessera_learn_expect(learn_train_prior_unknown_gene 2 "bad_prior.tsv:3: column 'target': unknown gene 'Lrp6'"
                      ${_tessera} train ${_simulate_deck} -o ${_work}/bad_prior --overwrite
                      -s train.prior=${_data}/bad_prior.tsv)
+# train.integrator: cvode (CVODES adjoint) on 2 ranks: a short run, and the central-difference diagnostic.
+tessera_learn_expect(learn_train_cvode_np2 0 "mode window, cvode, adamw.*done: 2 iterations"
+                     ${_np2} ${_tessera} train ${_simulate_deck} -o ${_work}/cvode --overwrite
+                     -s train.integrator=cvode -s train.iterations=2 -s time.method=adams)
+set_tests_properties(learn_train_cvode_np2 PROPERTIES PROCESSORS 2)
+tessera_learn_expect(learn_train_cvode_check_gradient 0 "worst relative error of the gradient against central differences: [0-9.e-]+"
+                     ${_tessera} train ${_simulate_deck} -o ${_work}/cvode_check --overwrite --check-gradient
+                     -s train.integrator=cvode -s time.rtol=1e-10 -s time.atol=1e-12 -s time.method=adams)

@@ -2,6 +2,7 @@
 
 #include "tessera/core/error.hpp"
 #include "tessera/core/units.hpp"
+#include "tessera/integrate/cvodes_adjoint.hpp"
 #include "tessera/integrate/rk4_adjoint.hpp"
 #include "tessera/parallel/halo.hpp"
 #include "tessera/sim/signaling_graph.hpp"
@@ -40,7 +41,8 @@ private:
   Adjoint adjoint_;
 };
 
-std::unique_ptr<Segment> make_segment(const ObjectiveOptions& options, MPI_Comm) {
+std::unique_ptr<Segment> make_segment(const ObjectiveOptions& options, MPI_Comm group) {
+  if (options.use_cvode) return std::make_unique<SegmentOf<CvodesAdjoint>>(group, options.cvode);
   return std::make_unique<SegmentOf<Rk4Adjoint>>(options.dt);
 }
 
