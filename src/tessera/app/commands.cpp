@@ -13,6 +13,7 @@
 #include "tessera/io/snapshot.hpp"
 #include "tessera/learn/grn_readout.hpp"
 #include "tessera/learn/petsc.hpp"
+#include "tessera/learn/predict_params.hpp"
 #include "tessera/learn/trainer.hpp"
 #include "tessera/parallel/mpi.hpp"
 #include "tessera/sim/simulation.hpp"
@@ -78,6 +79,8 @@ int check_command(const DeckOptions& options, bool reference, Log& log) {
   // A deck for `train` also has its dataset checked against the deck's genes and cell types.
   mpi::agree(comm, [&] {
     const SimulationSetup setup = read_simulation_setup(deck, mpi::size(comm));
+    // A deck for `predict`: its model, dataset and perturbations against the deck (as predict reads them).
+    if (deck.section("predict").has("model")) read_predict_setup(deck, mpi::size(comm));
     const DeckView train = deck.section("train");
     if (train.has("dataset") || train.has("simulate")) {
       const TrainParams params = read_train_params(deck);

@@ -311,6 +311,14 @@ File File::open_read(const std::string& path) {
   return File(std::move(file), path, false);
 }
 
+File File::open_append(const std::string& path) {
+  silence_errors();
+  require_readable_hdf5(path);
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+  if (!file.valid()) throw runtime_error(path + ": cannot open HDF5 file for writing: " + error_stack());
+  return File(std::move(file), path, false);
+}
+
 File File::open_read_parallel(MPI_Comm comm, const std::string& path) {
   silence_errors();
   mpi::agree(comm, [&] {

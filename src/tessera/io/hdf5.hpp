@@ -55,6 +55,9 @@ public:
   static File create(const std::string& path);
   // Opens `path` read-only on this process alone.
   static File open_read(const std::string& path);
+  // Opens an existing `path` for reading and writing on this process alone (adding attributes to a closed
+  // output, say).
+  static File open_append(const std::string& path);
   // Collective on comm. Opens `path` read-only through MPI-IO; dataset reads are then collective.
   static File open_read_parallel(MPI_Comm comm, const std::string& path);
 

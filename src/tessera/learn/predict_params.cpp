@@ -333,11 +333,10 @@ PredictSetup read_predict_setup(const Deck& deck, int n_ranks) {
 
 void write_prediction_attributes(const std::string& h5_path, const std::string& model,
                                  const std::string& perturbations) {
-  h5::silence_errors();
-  h5::Handle file(h5::check_id(H5Fopen(h5_path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "H5Fopen"));
+  h5::File file = h5::File::open_append(h5_path);
   h5::write_text_attribute(file.get(), "predict_model", model);
   h5::write_text_attribute(file.get(), "predict_perturbations", perturbations);
-  h5::check(H5Fflush(file.get(), H5F_SCOPE_LOCAL), "H5Fflush");
+  file.close();
 }
 
 } // namespace tessera
