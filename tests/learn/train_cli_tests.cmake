@@ -29,13 +29,16 @@ add_test(NAME learn_train_restart_equals_uninterrupted
          COMMAND h5diff ${_work}/simulate/model.h5 ${_work}/restart/model.h5 /params /params)
 add_test(NAME learn_train_restart_optimizer_equal
          COMMAND h5diff ${_work}/simulate/model.h5 ${_work}/restart/model.h5 /optimizer /optimizer)
-set_tests_properties(learn_train_restart_equals_uninterrupted learn_train_restart_optimizer_equal PROPERTIES
-                     FIXTURES_REQUIRED "learn_restart;learn_train_simulate" LABELS cli)
-add_test(NAME learn_train_restart_outputs COMMAND ${_check_run} ${_work}/restart --iterations 4 --checkpoint 4)
-set_tests_properties(learn_train_restart_outputs PROPERTIES FIXTURES_REQUIRED learn_restart LABELS cli)
+# ... checked after a refused second restart (nothing left to do), which must leave every output in place.
 tessera_learn_expect(learn_train_restart_nothing_left 2 "checkpoint.h5 is at iteration 4, train.iterations is 4"
                      ${_tessera} train ${_simulate_deck} --restart ${_work}/restart)
-set_tests_properties(learn_train_restart_nothing_left PROPERTIES FIXTURES_REQUIRED learn_restart)
+set_tests_properties(learn_train_restart_nothing_left PROPERTIES FIXTURES_REQUIRED learn_restart
+                                                                 FIXTURES_SETUP learn_restart_refused)
+set_tests_properties(learn_train_restart_equals_uninterrupted learn_train_restart_optimizer_equal PROPERTIES
+                     FIXTURES_REQUIRED "learn_restart;learn_restart_refused;learn_train_simulate" LABELS cli)
+add_test(NAME learn_train_restart_outputs COMMAND ${_check_run} ${_work}/restart --iterations 4 --checkpoint 4)
+set_tests_properties(learn_train_restart_outputs PROPERTIES FIXTURES_REQUIRED "learn_restart;learn_restart_refused"
+                                                           LABELS cli)
 tessera_learn_expect(learn_train_restart_missing 2 "no checkpoint.h5 there"
                      ${_tessera} train ${_simulate_deck} --restart ${_work}/no_such_run)
 

@@ -143,11 +143,20 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   for (const std::string& type : s.types.names)
     outputs.push_back("grn_" + type + ".tsv");
   if (params.simulate) outputs.insert(outputs.end(), run_outputs.begin(), run_outputs.end());
+  // A restart reads and checks its checkpoint before touching the run directory: a refused restart leaves
+  // the earlier outputs as they were.
+  TrainCheckpoint checkpoint;
   if (restart) {
     mpi::agree(comm, [&] {
       if (!fs::is_regular_file(fs::path(dir) / "checkpoint.h5"))
         throw input_error("--restart " + dir +
                           ": no checkpoint.h5 there (train.checkpoint_every writes one)");
+      checkpoint = read_checkpoint(dir, s.config.architecture, s.network.genes, s.types.names);
+      if (checkpoint.progress.iteration >= params.iterations)
+        throw input_error(dir + "/checkpoint.h5 is at iteration " +
+                          std::to_string(checkpoint.progress.iteration) + ", train.iterations is " +
+                          std::to_string(params.iterations) +
+                          ": nothing left to do (raise train.iterations with -s)");
     });
     // The run continues: its outputs after the checkpoint (model, read-out, predictions) are redone.
     const std::vector<std::string> redone = {"model.h5", "lr_scores.tsv", "metrics.json", "predicted.h5"};
@@ -254,17 +263,9 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   AdamW optimizer(params);
   TrainProgress progress;
   if (restart) {
-    TrainCheckpoint c;
-    mpi::agree(comm, [&] {
-      c = read_checkpoint(dir, s.config.architecture, s.network.genes, s.types.names);
-      if (c.progress.iteration >= params.iterations)
-        throw input_error(dir + "/checkpoint.h5 is at iteration " + std::to_string(c.progress.iteration) +
-                          ", train.iterations is " + std::to_string(params.iterations) +
-                          ": nothing left to do (raise train.iterations with -s)");
-    });
-    Kokkos::deep_copy(model->parameters().values(), c.parameters.values());
-    optimizer.restore(c.optimizer_steps, c.first_moment, c.second_moment);
-    progress = c.progress;
+    Kokkos::deep_copy(model->parameters().values(), checkpoint.parameters.values());
+    optimizer.restore(checkpoint.optimizer_steps, checkpoint.first_moment, checkpoint.second_moment);
+    progress = checkpoint.progress;
     log.info("tessera train: restarting from " + dir + "/checkpoint.h5 at iteration " +
              std::to_string(progress.iteration));
   }
