@@ -389,20 +389,41 @@ struct GraphOdeVjpAttentionFunctor {
         if (mh_bar == 0.0) continue;
         // m = sum_u alpha_u c_u, c_u = w_u h_u, alpha = softmax(e) with the forward's largest logit and
         // denominator: d m / d e_u = alpha_u (c_u - m) and d m / d h_u = alpha_u w_u.
-        const double top = record.softmax_max(r, h), denominator = record.softmax_denominator(r, h);
-        const double mh = record.m(r, h);
-        for_each_edge(cell, k, x_k, [&](double hu, double wu, int kind, int a, int b) {
-          const double alpha = math::exp(logit(h, x_k, hu) - top) / denominator;
-          const double e_bar = mh_bar * alpha * (wu * hu - mh);
-          double hu_bar = mh_bar * alpha * wu;
-          if constexpr (Variant == AttentionVariant::gat) {
-            const double s_dst = attention.gat_scores[h], s_src = attention.gat_scores[heads + h];
-            const double pre_bar = e_bar * leaky_relu_slope(s_dst * x_k + s_src * hu);
+        const double top = record.softmax_max(r, h), mh = record.m(r, h);
+        // alpha_u m_bar = exp(e_u - top) scale: one multiplication per edge instead of a division.
+        const double scale = mh_bar / record.softmax_denominator(r, h);
+        // h_u's cotangent goes to the node itself, a gene of the same cell, or a neighbour's ligand.
+        const auto send = [&](int kind, int a, int b, double hu_bar) {
+          if (!x_bar.extent(0)) return;
+          if (kind == 0)
+            x_k_bar += hu_bar;
+          else if (kind == 1)
+            x_bar(cell, a) += hu_bar;
+          else
+            Kokkos::atomic_add(&ligand_bar(a, b), hu_bar);
+        };
+        if constexpr (Variant == AttentionVariant::gat) {
+          // e_u = LeakyReLU(pre_u), pre_u = x_k s_dst + h_u s_src as GatLogit forms it; the partials of
+          // s_dst and s_src are summed over the edges in registers.
+          const double s_dst = attention.gat_scores[h], s_src = attention.gat_scores[heads + h];
+          const double destination = x_k * s_dst;
+          double s_dst_bar = 0.0, s_src_bar = 0.0;
+          for_each_edge(cell, k, x_k, [&](double hu, double wu, int kind, int a, int b) {
+            const double pre = destination + s_src * hu;
+            const double weight = math::exp(leaky_relu(pre) - top) * scale; // alpha_u m_bar
+            const double pre_bar = weight * (wu * hu - mh) * leaky_relu_slope(pre);
             x_k_bar += pre_bar * s_dst;
-            hu_bar += pre_bar * s_src;
-            partial(r, h) += pre_bar * x_k;
-            partial(r, heads + h) += pre_bar * hu;
-          } else {
+            s_dst_bar += pre_bar * x_k;
+            s_src_bar += pre_bar * hu;
+            send(kind, a, b, weight * wu + pre_bar * s_src);
+          });
+          partial(r, h) += s_dst_bar;
+          partial(r, heads + h) += s_src_bar;
+        } else {
+          for_each_edge(cell, k, x_k, [&](double hu, double wu, int kind, int a, int b) {
+            const double weight = math::exp(logit(h, x_k, hu) - top) * scale; // alpha_u m_bar
+            const double e_bar = weight * (wu * hu - mh);
+            double hu_bar = weight * wu;
             for (int d = 0; d < hidden; ++d) {
               const int u = h * hidden + d;
               const double pre = attention.v_dst[u] * x_k + attention.v_src[u] * hu;
@@ -413,15 +434,9 @@ struct GraphOdeVjpAttentionFunctor {
               x_k_bar += pre_bar * attention.v_dst[u];
               hu_bar += pre_bar * attention.v_src[u];
             }
-          }
-          if (!x_bar.extent(0)) return;
-          if (kind == 0)
-            x_k_bar += hu_bar;
-          else if (kind == 1)
-            x_bar(cell, a) += hu_bar;
-          else
-            Kokkos::atomic_add(&ligand_bar(a, b), hu_bar);
-        });
+            send(kind, a, b, hu_bar);
+          });
+        }
       }
       if (x_bar.extent(0)) x_bar(cell, k) += x_k_bar;
     }
