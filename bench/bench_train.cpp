@@ -2,7 +2,7 @@
 // one_step objective with its exact gradient (rk4 discrete adjoint) plus one AdamW step, on a dataset built
 // in memory; and, on one tissue, the forward solve against the reverse sweep it differentiates.
 //   mpirun -np R build/bin/tessera_bench_train [--cells 100,10000] [--genes 100,20] [--regulators 5]
-//        [--pairs 4] [--starts 10] [--substeps 1] [--iterations 5] [--repeat 5]
+//        [--pairs 4] [--starts 10] [--substeps 1] [--iterations 5] [--repeat 5] [--tile-nodes 4096]
 // --cells and --genes are paired (100 cells x 100 genes, then 10^4 cells x 20 genes). The STAGED reference
 // architecture: one GAT head, H = M = 64, L = 3, weights shared by the 3 cell types.
 #include "bench_common.hpp"
@@ -13,6 +13,7 @@
 #include "tessera/learn/trainer.hpp"
 
 #include <Kokkos_Core.hpp>
+#include <cblas.h>
 #include <mpi.h>
 
 #include <algorithm>
@@ -171,14 +172,15 @@ bool identical(const View& a, const View& b) {
   return true;
 }
 
-void run(const Problem& p, int starts, int substeps, int iterations, int repeat, int rank, int ranks) {
+void run(const Problem& p, int starts, int substeps, int iterations, int repeat, GraphOdeOptions options,
+         int rank, int ranks) {
   const GeneNetwork net = prior_network(p);
   const SignalingParams sig = signaling(p);
   const TrajectoryDataset ds = make_dataset(p, net);
   GraphOdeArchitecture arch; // the defaults are the reference architecture: GAT, K = 1, H = M = 64, L = 3
   GraphOdeParameters parameters(arch, net.genes, type_names);
   parameters.glorot_init(1, 0.1);
-  GraphOdeModel model(std::move(parameters), net, sig.pairs);
+  GraphOdeModel model(std::move(parameters), net, sig.pairs, options);
   const double dt = p.spacing / substeps;
   const TrajectoryObjective objective(MPI_COMM_WORLD, domain_of(p), {0, 0, 0}, sig, ds, dt);
   TrainParams train;
@@ -302,6 +304,21 @@ void run(const Problem& p, int starts, int substeps, int iterations, int repeat,
               1e-9 * iteration_flops / per_iteration.wall / ranks);
 }
 
+// What one core reaches on a large square dgemm (OpenBLAS, every rank at once): the practical ceiling the
+// fraction of peak is read against, beside the nominal 2 FMA x 4 doubles x clock.
+void reference_dgemm(int rank, int repeat) {
+  const int n = 1024;
+  std::vector<double> a(static_cast<std::size_t>(n) * n, 0.5), b(a), c(a.size(), 0.0);
+  const Seconds s = best_time(repeat, [&] {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a.data(), n, b.data(), n, 0.0,
+                c.data(), n);
+  });
+  if (rank == 0)
+    std::printf("reference: dgemm %d^3 on every rank: %.2f GFLOP/s per rank (wall), %.2f (cpu)\n", n,
+                2e-9 * n * n * static_cast<double>(n) / s.wall,
+                2e-9 * n * n * static_cast<double>(n) / s.cpu);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -311,6 +328,7 @@ int main(int argc, char** argv) {
     std::vector<long long> cells{100, 10000}, genes{100, 20};
     Problem base;
     int starts = 10, substeps = 1, iterations = 5, repeat = 5;
+    GraphOdeOptions options;
     for (int i = 1; i + 1 < argc; i += 2) {
       const std::string a = argv[i];
       if (a == "--cells") cells = parse_list(argv[i + 1]);
@@ -321,15 +339,17 @@ int main(int argc, char** argv) {
       if (a == "--substeps") substeps = std::stoi(argv[i + 1]);
       if (a == "--iterations") iterations = std::stoi(argv[i + 1]);
       if (a == "--repeat") repeat = std::stoi(argv[i + 1]);
+      if (a == "--tile-nodes") options.tile_nodes = std::stoi(argv[i + 1]);
     }
     int rank = 0, ranks = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    reference_dgemm(rank, repeat);
     for (std::size_t c = 0; c < cells.size() && c < genes.size(); ++c) {
       Problem p = base;
       p.cells = cells[c];
       p.genes = static_cast<int>(genes[c]);
-      run(p, starts, substeps, iterations, repeat, rank, ranks);
+      run(p, starts, substeps, iterations, repeat, options, rank, ranks);
     }
   }
   MPI_Finalize();
