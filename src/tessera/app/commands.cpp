@@ -37,19 +37,11 @@ int run_command(const DeckOptions& options, Log& log) {
   mpi::agree(comm, [&] { setup = read_simulation_setup(deck, mpi::size(comm)); });
   const std::string dir = default_run_directory(options, setup.output.directory);
   prepare_run_directory(comm, dir, options.overwrite);
-  log.open_file((fs::path(dir) / "tessera.log").string());
-  const std::string resolved = deck.resolved_yaml();
-  if (mpi::rank(comm) == 0) std::ofstream(fs::path(dir) / "resolved_deck.yaml") << resolved;
+  open_run_log(comm, dir, deck, log);
   log.info("tessera " + version() + " (" + git_hash() + "), Kokkos " + Kokkos::DefaultExecutionSpace::name() +
            ", deck " + options.deck);
 
-  RunProvenance provenance;
-  provenance.deck_file = options.deck;
-  provenance.resolved_deck = resolved;
-  provenance.kokkos_backend = Kokkos::DefaultExecutionSpace::name();
-  provenance.command = "run";
-  provenance.gene_names = setup.network.genes;
-  provenance.type_names = setup.types.names;
+  const RunProvenance provenance = run_provenance("run", options, deck, setup);
 
   Simulation sim(comm, setup);
   const RunSummary s = sim.run(dir, provenance, log);

@@ -29,9 +29,7 @@ int predict_command(const DeckOptions& options, Log& log) {
   const std::vector<long long> selected = apply_perturbations(comm, sim, setup.predict.perturbations);
   const std::string dir = default_run_directory(options, sim_setup.output.directory);
   prepare_run_directory(comm, dir, options.overwrite);
-  log.open_file((fs::path(dir) / "tessera.log").string());
-  const std::string resolved = deck.resolved_yaml();
-  if (mpi::rank(comm) == 0) std::ofstream(fs::path(dir) / "resolved_deck.yaml") << resolved;
+  open_run_log(comm, dir, deck, log);
   log.info("tessera " + version() + " (" + git_hash() + "), Kokkos " + Kokkos::DefaultExecutionSpace::name() +
            ", deck " + options.deck + ", model " + setup.predict.model +
            (setup.predict.dataset.empty() ? std::string()
@@ -39,13 +37,7 @@ int predict_command(const DeckOptions& options, Log& log) {
                                                 std::to_string(setup.predict.start) +
                                                 " (t = " + format_number(sim_setup.start_time) + " min)"));
 
-  RunProvenance provenance;
-  provenance.deck_file = options.deck;
-  provenance.resolved_deck = resolved;
-  provenance.kokkos_backend = Kokkos::DefaultExecutionSpace::name();
-  provenance.command = "predict";
-  provenance.gene_names = sim_setup.network.genes;
-  provenance.type_names = sim_setup.types.names;
+  const RunProvenance provenance = run_provenance("predict", options, deck, sim_setup);
 
   std::string perturbations;
   for (std::size_t i = 0; i < selected.size(); ++i) {

@@ -4,7 +4,10 @@
 #include "tessera/io/deck_schema.hpp"
 #include "tessera/parallel/mpi.hpp"
 
+#include <Kokkos_Core.hpp>
+
 #include <filesystem>
+#include <fstream>
 
 namespace tessera::app {
 
@@ -45,6 +48,24 @@ void prepare_run_directory(MPI_Comm comm, const std::string& dir, bool overwrite
       if (ec) throw input_error(p.string() + ": cannot remove (" + ec.message() + ")");
     }
   });
+}
+
+void open_run_log(MPI_Comm comm, const std::string& dir, const Deck& deck, Log& log, bool write_deck) {
+  log.open_file((fs::path(dir) / "tessera.log").string());
+  if (write_deck && mpi::rank(comm) == 0)
+    std::ofstream(fs::path(dir) / "resolved_deck.yaml") << deck.resolved_yaml();
+}
+
+RunProvenance run_provenance(const std::string& command, const DeckOptions& options, const Deck& deck,
+                             const SimulationSetup& setup) {
+  RunProvenance p;
+  p.deck_file = options.deck;
+  p.resolved_deck = deck.resolved_yaml();
+  p.kokkos_backend = Kokkos::DefaultExecutionSpace::name();
+  p.command = command;
+  p.gene_names = setup.network.genes;
+  p.type_names = setup.types.names;
+  return p;
 }
 
 } // namespace tessera::app

@@ -3,7 +3,10 @@
 #pragma once
 
 #include "tessera/app/commands.hpp"
+#include "tessera/core/log.hpp"
 #include "tessera/io/deck.hpp"
+#include "tessera/io/snapshot.hpp"
+#include "tessera/sim/simulation.hpp"
 
 #include <mpi.h>
 
@@ -25,5 +28,13 @@ extern const std::vector<std::string> run_outputs;
 // `outputs` exists and `overwrite` is false the command stops before touching anything (exit 2).
 void prepare_run_directory(MPI_Comm comm, const std::string& dir, bool overwrite,
                            const std::vector<std::string>& outputs = run_outputs);
+
+// Opens `dir`/tessera.log for `log` and, on rank 0, writes `dir`/resolved_deck.yaml (not when `write_deck`
+// is false: a restarted run keeps its own). Collective.
+void open_run_log(MPI_Comm comm, const std::string& dir, const Deck& deck, Log& log, bool write_deck = true);
+
+// What a simulation output records about the command that wrote it (the root attributes of SPEC §6.4).
+RunProvenance run_provenance(const std::string& command, const DeckOptions& options, const Deck& deck,
+                             const SimulationSetup& setup);
 
 } // namespace tessera::app

@@ -80,13 +80,7 @@ TrainSetup read_train_setup(const Deck& deck, int n_ranks) {
 // The dataset's ligand-receptor pairs when the deck names none, and its prior gene graph when the deck has
 // no edges (SPEC §6.3 /grn/prior; `*` applies to every type).
 void complete_from_dataset(const TrajectoryDataset& dataset, TrainSetup& s) {
-  if (s.signaling.pairs.empty())
-    for (const auto& lr : dataset.ligand_receptor) {
-      LigandReceptorPair pair;
-      pair.ligand = lr[0];
-      pair.receptor = lr[1];
-      s.signaling.pairs.push_back(pair);
-    }
+  s.signaling.default_pairs(dataset.ligand_receptor);
   if (s.network_is_truth && !dataset.prior_grn.empty()) s.network.edges.clear();
   if (s.network.edges.empty())
     for (const auto& [type, edges] : dataset.prior_grn) {
@@ -167,9 +161,7 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   } else {
     prepare_run_directory(comm, dir, options.overwrite, outputs);
   }
-  log.open_file((fs::path(dir) / "tessera.log").string());
-  if (mpi::rank(comm) == 0 && !restart)
-    std::ofstream(fs::path(dir) / "resolved_deck.yaml") << deck.resolved_yaml();
+  open_run_log(comm, dir, deck, log, !restart);
 
   if (params.simulate) {
     params.dataset = (fs::path(dir) / "dataset.h5").string();
@@ -183,13 +175,7 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
           deck.section("train").fail("simulate", "a dataset needs the same cells at every observation: "
                                                  "remove cells.division and cells.death");
       });
-      RunProvenance provenance;
-      provenance.deck_file = options.deck;
-      provenance.resolved_deck = deck.resolved_yaml();
-      provenance.kokkos_backend = Kokkos::DefaultExecutionSpace::name();
-      provenance.command = "train (simulate)";
-      provenance.gene_names = setup.network.genes;
-      provenance.type_names = setup.types.names;
+      const RunProvenance provenance = run_provenance("train (simulate)", options, deck, setup);
       log.info("tessera train: simulating the ground truth (" + setup.network.model + ") into " + dir + "/");
       Simulation sim(comm, setup);
       const RunSummary summary = sim.run(dir, provenance, log);

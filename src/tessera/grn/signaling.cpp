@@ -50,6 +50,16 @@ const KeyTable& signaling_keys() {
   return table;
 }
 
+void SignalingParams::default_pairs(const std::vector<std::array<int, 2>>& ligand_receptor) {
+  if (!pairs.empty()) return;
+  for (const auto& lr : ligand_receptor) {
+    LigandReceptorPair pair;
+    pair.ligand = lr[0];
+    pair.receptor = lr[1];
+    pairs.push_back(pair);
+  }
+}
+
 std::vector<int> SignalingParams::ligand_genes() const {
   std::vector<int> genes;
   for (const auto& p : pairs)

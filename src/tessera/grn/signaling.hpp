@@ -9,6 +9,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct SignalingParams {
 
   bool active() const { return !pairs.empty(); }
   std::vector<int> ligand_genes() const; // sorted unique gene indices of the ligands
+  // A deck without pairs takes these (ligand, receptor gene indices, e.g. a dataset's /ligand_receptor)
+  // with the default Hill parameters and the deck's range and length; a deck's own pairs stay.
+  void default_pairs(const std::vector<std::array<int, 2>>& ligand_receptor);
 };
 
 const KeyTable& signaling_keys();

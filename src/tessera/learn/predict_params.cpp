@@ -313,13 +313,7 @@ PredictSetup read_predict_setup(const Deck& deck, int n_ranks) {
         cells->genes[i * G + g] = ds.x(t, i, g);
     }
     // As `tessera train` does: without pairs in the deck, the dataset's (with the deck's range and length).
-    if (sim.signaling.pairs.empty())
-      for (const auto& lr : ds.ligand_receptor) {
-        LigandReceptorPair pair;
-        pair.ligand = lr[0];
-        pair.receptor = lr[1];
-        sim.signaling.pairs.push_back(pair);
-      }
+    sim.signaling.default_pairs(ds.ligand_receptor);
     if (static_cast<long long>(n) > sim.types.max_cells)
       s.fail("dataset", p.dataset + " has " + std::to_string(n) +
                             " cells, more than cells.max_cells = " + std::to_string(sim.types.max_cells));
