@@ -44,6 +44,13 @@ std::vector<LigandReceptorPair> small_pairs() {
   return {a, b, c};
 }
 
+// The genes a LigandExchange for these pairs carries (sorted, each once).
+std::vector<int> small_ligand_genes() {
+  SignalingParams signaling;
+  signaling.pairs = small_pairs();
+  return signaling.ligand_genes();
+}
+
 // Who signals to whom, with weights; cell 2 hears itself (autocrine), cell 5 hears nobody.
 struct HostGraph {
   std::vector<int> offsets{0, 2, 5, 6, 8, 8, 8, 10};

@@ -153,15 +153,6 @@ struct Case {
   }
 };
 
-std::vector<int> ligand_genes() {
-  std::vector<int> ligands;
-  for (const LigandReceptorPair& p : small_pairs())
-    ligands.push_back(p.ligand);
-  std::sort(ligands.begin(), ligands.end());
-  ligands.erase(std::unique(ligands.begin(), ligands.end()), ligands.end());
-  return ligands;
-}
-
 struct Gradients {
   std::vector<std::vector<double>> x_bar;
   std::vector<double> theta_bar; // sets x layout size, flat
@@ -171,7 +162,7 @@ struct Gradients {
 Gradients model_vjp(GraphOdeModel& model, const std::vector<std::vector<double>>& x,
                     const std::vector<std::vector<double>>& lambda, bool signaling) {
   const SignalingGraph graph = device_graph(HostGraph{});
-  LigandExchange exchange(ligand_genes());
+  LigandExchange exchange(small_ligand_genes());
   exchange.set_halo(nullptr, n_cells, 0);
   model.set_cell_types(device_copy("types", cell_types));
   model.set_signaling(signaling ? &graph : nullptr, signaling ? &exchange : nullptr);
@@ -298,7 +289,7 @@ TEST(GraphOdeVjp, ThetaBarAccumulatesAndXBarIsOverwritten) {
   randomize(parameters, 3);
   GraphOdeModel model(parameters, small_network(), small_pairs());
   const SignalingGraph graph = device_graph(HostGraph{});
-  LigandExchange exchange(ligand_genes());
+  LigandExchange exchange(small_ligand_genes());
   exchange.set_halo(nullptr, n_cells, 0);
   model.set_cell_types(device_copy("types", cell_types));
   model.set_signaling(&graph, &exchange);

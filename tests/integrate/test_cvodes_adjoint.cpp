@@ -192,15 +192,6 @@ struct Case {
   }
 };
 
-std::vector<int> ligand_genes() {
-  std::vector<int> ligands;
-  for (const LigandReceptorPair& p : small_pairs())
-    ligands.push_back(p.ligand);
-  std::sort(ligands.begin(), ligands.end());
-  ligands.erase(std::unique(ligands.begin(), ligands.end()), ligands.end());
-  return ligands;
-}
-
 // A model with its tissue: the graph and the exchange must outlive the model's evaluations.
 struct Problem {
   GraphOdeParameters parameters;
@@ -208,7 +199,7 @@ struct Problem {
   LigandExchange exchange;
   std::unique_ptr<GraphOdeModel> model;
 
-  Problem(const Case& c, unsigned seed) : exchange(ligand_genes()) {
+  Problem(const Case& c, unsigned seed) : exchange(small_ligand_genes()) {
     GraphOdeArchitecture a;
     a.variant = c.variant;
     a.heads = c.heads;

@@ -4,13 +4,7 @@
 // ranks, equal those of the whole tissue on one rank.
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/integrate/cvodes_adjoint.hpp"
-#include "tessera/parallel/decomposition.hpp"
-#include "tessera/parallel/halo.hpp"
 #include "tessera/parallel/mpi.hpp"
-#include "tessera/sim/signaling_graph.hpp"
-#include "tessera/tissue/cells.hpp"
-#include "tessera/tissue/migration.hpp"
-#include "tessera/tissue/neighbour_list.hpp"
 
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -19,131 +13,32 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <random>
 #include <string>
 #include <vector>
 
-using namespace tessera;
+#include "../support/distributed_tissue.hpp"
 
 namespace {
 
 constexpr int n_total = 60;
-constexpr int n_genes = 5;
-
-Domain tissue_domain() {
-  Domain d;
-  d.dim = 2;
-  d.hi = {70.0, 60.0, 0.0};
-  d.periodic = {true, false, false}; // periodic images in x, walls in y
-  return d;
-}
-
-GeneNetwork network() {
-  GeneNetwork net;
-  net.model = "graph_ode";
-  net.genes = {"A", "B", "C", "D", "E"};
-  net.edges = {{-1, 0, 1, +1, 1, 0.5, 2}, {-1, 1, 2, -1, 1, 0.5, 2}, {0, 3, 0, +1, 1, 0.5, 2},
-               {1, 4, 0, -1, 1, 0.5, 2},  {1, 2, 3, +1, 1, 0.5, 2},  {0, 0, 4, +1, 1, 0.5, 2}};
-  return net;
-}
-
-SignalingParams signaling() {
-  SignalingParams p;
-  LigandReceptorPair a, b, c;
-  a.ligand = 0;
-  a.receptor = 3;
-  b.ligand = 2;
-  b.receptor = 3;
-  c.ligand = 1;
-  c.receptor = 4;
-  p.pairs = {a, b, c};
-  p.range = 14.0;
-  p.length = 20.0;
-  p.autocrine = true;
-  return p;
-}
-
-// Every cell's position, type, state and loss weight, drawn identically on every rank.
-struct GlobalTissue {
-  std::vector<double> x, y, genes, weight;
-  std::vector<int> type;
-  GlobalTissue() {
-    std::mt19937 rng(91);
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    for (int i = 0; i < n_total; ++i) {
-      x.push_back(70.0 * u(rng));
-      y.push_back(60.0 * u(rng));
-      type.push_back(i % 2);
-      for (int k = 0; k < n_genes; ++k) {
-        genes.push_back(-0.3 + 2.3 * u(rng));
-        weight.push_back(-1.0 + 2.0 * u(rng));
-      }
-    }
-  }
-};
 
 struct Result {
-  std::map<std::uint64_t, std::vector<double>> x_t1, x0_bar; // owned cells by id
-  std::vector<double> theta_bar;                             // summed over the communicator's ranks
+  RowsById x_t1, x0_bar;         // owned cells
+  std::vector<double> theta_bar; // summed over the communicator's ranks
   CvodesAdjointStats stats;
 };
 
-// The gradient of L = <w, x(t1)> over the tissue split over `comm`, built with tessera's own halo,
-// neighbour search and signalling graph (neighbours frozen over the interval, as in a simulation step).
+// The gradient of L = <w, x(t1)> (w: the tissue's cotangents) over the tissue split over `comm`, neighbours
+// frozen over the interval as in a simulation step.
 Result gradient_on(MPI_Comm comm, const GraphOdeParameters& parameters, const TimeParams& params) {
-  const GlobalTissue global;
-  const Domain domain = tissue_domain();
-  const CartesianDecomposition decomposition(comm, domain, {0, 0, 0});
-  const SignalingParams signal = signaling();
+  const DistributedTissue tissue(comm, GlobalTissue(periodic_strip(70.0, 60.0), n_total, 91));
+  const std::size_t n = tissue.n_owned;
+  GraphOdeModel model(parameters, network(), tissue.signal.pairs);
+  tissue.attach(model);
 
-  Cells<> cells(2, n_genes, n_total);
-  auto id = Kokkos::create_mirror_view(cells.id);
-  auto type = Kokkos::create_mirror_view(cells.type);
-  auto position = Kokkos::create_mirror_view(cells.position);
-  auto radius = Kokkos::create_mirror_view(cells.radius);
-  auto genes = Kokkos::create_mirror_view(cells.genes);
-  std::vector<double> weight_rows;
-  std::size_t n = 0;
-  for (int i = 0; i < n_total; ++i) {
-    const double p[3] = {global.x[i], global.y[i], 0.0};
-    if (!decomposition.owns(p)) continue;
-    id(n) = static_cast<std::uint64_t>(i);
-    type(n) = global.type[i];
-    for (int a = 0; a < 3; ++a)
-      position(n, a) = p[a];
-    radius(n) = 5.0;
-    for (int k = 0; k < n_genes; ++k) {
-      genes(n, k) = global.genes[i * n_genes + k];
-      weight_rows.push_back(global.weight[i * n_genes + k]);
-    }
-    ++n;
-  }
-  Kokkos::deep_copy(cells.id, id);
-  Kokkos::deep_copy(cells.type, type);
-  Kokkos::deep_copy(cells.position, position);
-  Kokkos::deep_copy(cells.radius, radius);
-  Kokkos::deep_copy(cells.genes, genes);
-  cells.n_owned = n;
-  cells.n_ghost = 0;
-
-  const HaloPlan halo = refresh_ghosts(decomposition, signal.range, cells);
-  NeighbourSearch search;
-  const NeighbourList neighbours = search.build(cells, signal.range);
-  const SignalingGraph graph = build_signaling_graph(cells, neighbours, signal);
-  LigandExchange exchange(signal.ligand_genes());
-  exchange.set_halo(&halo, cells.n_owned, cells.n_ghost);
-
-  GraphOdeModel model(parameters, network(), signal.pairs);
-  model.set_cell_types(cells.type);
-  model.set_signaling(&graph, &exchange);
-
-  GeneState x("x", n, n_genes), x_bar("x_bar", n, n_genes);
-  Kokkos::deep_copy(x, Kokkos::subview(cells.genes, std::make_pair(std::size_t(0), n), Kokkos::ALL));
-  auto w = Kokkos::create_mirror_view(x_bar);
-  for (std::size_t r = 0; r < n; ++r)
-    for (int k = 0; k < n_genes; ++k)
-      w(r, k) = weight_rows[r * n_genes + k];
-  Kokkos::deep_copy(x_bar, w);
+  GeneState x("x", n, n_genes);
+  Kokkos::deep_copy(x, tissue.owned_genes());
+  GeneState x_bar = tissue.cotangent("x_bar");
   ParameterGradient theta_bar("theta_bar", parameters.values().extent(0), parameters.values().extent(1));
 
   CvodesAdjoint adjoint(comm, params);
@@ -154,8 +49,8 @@ Result gradient_on(MPI_Comm comm, const GraphOdeParameters& parameters, const Ti
   const auto xh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
   const auto xb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x_bar);
   for (std::size_t r = 0; r < n; ++r) {
-    out.x_t1[id(r)] = std::vector<double>(&xh(r, 0), &xh(r, 0) + n_genes);
-    out.x0_bar[id(r)] = std::vector<double>(&xb(r, 0), &xb(r, 0) + n_genes);
+    out.x_t1[tissue.ids[r]] = std::vector<double>(&xh(r, 0), &xh(r, 0) + n_genes);
+    out.x0_bar[tissue.ids[r]] = std::vector<double>(&xb(r, 0), &xb(r, 0) + n_genes);
   }
   const auto tb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar);
   out.theta_bar.assign(tb.data(), tb.data() + tb.size());
@@ -202,23 +97,8 @@ TEST(CvodesAdjointMpi, RankSummedGradientsEqualTheWholeTissueOnOneRank) {
     MPI_Allreduce(&owned, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     EXPECT_EQ(total, n_total);
 
-    auto compare_rows = [&](const std::map<std::uint64_t, std::vector<double>>& got,
-                            const std::map<std::uint64_t, std::vector<double>>& want,
-                            const std::string& what) {
-      double largest = 0.0;
-      for (const auto& [id, row] : want)
-        for (double v : row)
-          largest = std::max(largest, std::fabs(v));
-      ASSERT_GT(largest, 0.0);
-      for (const auto& [id, row] : got) {
-        ASSERT_EQ(want.count(id), 1u);
-        for (int k = 0; k < n_genes; ++k)
-          EXPECT_NEAR(row[k], want.at(id)[k], tolerance * largest)
-              << name << " " << what << " cell " << id << " gene " << k;
-      }
-    };
-    compare_rows(split.x_t1, whole.x_t1, "x(t1)");
-    compare_rows(split.x0_bar, whole.x0_bar, "x0_bar");
+    expect_rows_near(split.x_t1, whole.x_t1, tolerance, name + " x(t1)");
+    expect_rows_near(split.x0_bar, whole.x0_bar, tolerance, name + " x0_bar");
     double largest = 0.0, worst = 0.0;
     for (double v : whole.theta_bar)
       largest = std::max(largest, std::fabs(v));
