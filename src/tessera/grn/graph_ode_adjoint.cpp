@@ -1,5 +1,6 @@
 // Vector-Jacobian products of the `graph_ode` RHS (SPEC §3.3): the reverse sweep through the decay, the
-// MLP (BLAS products with transposes), the first layer and the attention of every node, tile by tile.
+// MLP (BLAS products with transposes), the first layer (through the forward's piecewise-linear table) and
+// the attention of every node, tile by tile.
 #include "tessera/core/error.hpp"
 #include "tessera/grn/graph_ode.hpp"
 
@@ -304,11 +305,13 @@ struct GraphOdeVjpLayerOneParameterFunctor {
         p0 = &sums.above(h, 0, 0);
       }
     } else {
-      int j = 0; // the unit's position among the sorted breakpoints
-      while (layer_one.unit(set, h, j) != d)
+      int j = 0; // the unit's position among the sorted breakpoints (every unit with w_d != 0 has one)
+      while (j < hidden && layer_one.unit(set, h, j) != d)
         ++j;
-      p1 = wd > 0.0 ? &sums.above_m(h, j + 1, 0) : &sums.below_m(h, j + 1, 0);
-      p0 = wd > 0.0 ? &sums.above(h, j + 1, 0) : &sums.below(h, j + 1, 0);
+      if (j < hidden) {
+        p1 = wd > 0.0 ? &sums.above_m(h, j + 1, 0) : &sums.below_m(h, j + 1, 0);
+        p0 = wd > 0.0 ? &sums.above(h, j + 1, 0) : &sums.below(h, j + 1, 0);
+      }
     }
     if (p1) {
       double w_bar = 0.0, b0_bar = 0.0;
