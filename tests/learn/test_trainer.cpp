@@ -554,3 +554,25 @@ TEST(Trainer, CvodeGradientEqualsCentralDifferencesAndTheRk4Gradient) {
   for (std::size_t e = 0; e < g.size(); ++e)
     EXPECT_NEAR(r[e], g[e], 1e-3 * scale) << "parameter " << e;
 }
+
+// Windows too long for the stage-state budget recompute the stages in the reverse sweep: the same gradient,
+// bit for bit, with one state per substep kept instead of five.
+TEST(Trainer, StageBudgetDoesNotChangeTheGradient) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(true);
+  GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+  const std::vector<ObservationWindow> windows = {{0, 4}, {1, 3}};
+  std::vector<double> g[2];
+  double loss[2];
+  for (int tight = 0; tight < 2; ++tight) {
+    ObjectiveOptions options;
+    options.dt = 0.1;
+    options.stage_memory_bytes = tight ? 0.0 : 1e9;
+    const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, options);
+    ParameterGradient gradient = zero_like(model.parameters());
+    loss[tight] = objective.evaluate(model, windows, gradient);
+    g[tight] = host(gradient);
+  }
+  EXPECT_EQ(loss[0], loss[1]);
+  EXPECT_EQ(g[0], g[1]);
+}

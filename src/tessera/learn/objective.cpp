@@ -9,6 +9,7 @@
 #include "tessera/tissue/migration.hpp"
 #include "tessera/tissue/neighbour_list.hpp"
 
+#include <cmath>
 #include <string>
 
 namespace tessera {
@@ -41,9 +42,10 @@ private:
   Adjoint adjoint_;
 };
 
-std::unique_ptr<Segment> make_segment(const ObjectiveOptions& options, MPI_Comm group) {
+std::unique_ptr<Segment> make_segment(const ObjectiveOptions& options, MPI_Comm group, bool store_stages) {
   if (options.use_cvode) return std::make_unique<SegmentOf<CvodesAdjoint>>(group, options.cvode);
-  return std::make_unique<SegmentOf<Rk4Adjoint>>(options.dt);
+  return std::make_unique<SegmentOf<Rk4Adjoint>>(options.dt, store_stages ? Rk4Adjoint::Storage::stages
+                                                                          : Rk4Adjoint::Storage::checkpoints);
 }
 
 // y += x over n x G states: the misfit cotangent of an observation time joins the adjoint arriving there.
@@ -239,12 +241,22 @@ double TrajectoryObjective::evaluate(GraphOdeModel& model, const std::vector<Obs
     visit_tissue(model, w.start, [&](const Cells<>&, GeneState x, const std::vector<std::size_t>& rows) {
       const std::size_t n = rows.size();
       const int intervals = w.end - w.start;
+      // Stored stage states of the whole window: 5 states (start and 4 stages) per rk4 substep. Agreed over
+      // the group, since all its ranks must take the same path.
+      double substeps = 0.0;
+      for (int j = 0; j < intervals; ++j) {
+        const auto k = static_cast<std::size_t>(w.start + j);
+        substeps += std::ceil((ds.time[k + 1] - ds.time[k]) / options_.dt);
+      }
+      const double stage_bytes =
+          mpi::max(group_.get(), substeps * 5.0 * static_cast<double>(n * G) * sizeof(double));
+      const bool store_stages = stage_bytes <= options_.stage_memory_bytes;
       std::vector<std::unique_ptr<Segment>> segments;
       // dL/dx(t_j) from the misfit at t_j, one per scored time: the reverse sweep adds it on arrival.
       std::vector<GeneState> misfit_bar;
       for (int j = 0; j < intervals; ++j) {
         const auto k = static_cast<std::size_t>(w.start + j);
-        segments.push_back(make_segment(options_, group_.get()));
+        segments.push_back(make_segment(options_, group_.get(), store_stages));
         segments.back()->forward(model, x, ds.time[k], ds.time[k + 1]);
         const auto xh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
         GeneState bar("tessera::train::x_bar", n, G);
@@ -303,7 +315,7 @@ void TrajectoryObjective::predict(GraphOdeModel& model, ObservationWindow w,
     visit_tissue(model, w.start, [&](const Cells<>&, GeneState x, const std::vector<std::size_t>& rows) {
       for (std::size_t j = 0; j < intervals; ++j) {
         const auto k = static_cast<std::size_t>(w.start) + j;
-        const auto segment = make_segment(options_, group_.get());
+        const auto segment = make_segment(options_, group_.get(), false); // no reverse sweep follows
         segment->forward(model, x, ds.time[k], ds.time[k + 1]);
         const auto xh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
         for (std::size_t r = 0; r < rows.size(); ++r)

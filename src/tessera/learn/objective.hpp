@@ -36,6 +36,10 @@ struct ObjectiveOptions {
   bool use_cvode = false; // CVODES adjoint instead of the rk4 discrete adjoint
   TimeParams cvode;       // tolerances and method when use_cvode
   int groups = 1;         // data-parallel groups (MPI_Comm_split); must divide the number of ranks
+  // rk4 keeps the four stage states of every substep of a window (no RHS in the reverse sweep) while they
+  // fit in this many bytes per rank; beyond, one state per substep and the stages recomputed (3 more RHS
+  // evaluations per substep), so `full` and long windows on large tissues still fit.
+  double stage_memory_bytes = 1024.0 * 1024.0 * 1024.0;
 };
 
 // L = 1 / (sum_w (end_w - start_w) N G) sum_w sum_{j = start_w + 1}^{end_w} sum_{cells, genes}
