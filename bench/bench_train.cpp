@@ -188,8 +188,9 @@ void run(const Problem& p, int starts, int substeps, int iterations, int repeat,
   AdamW adam(train);
 
   // ---- One tissue (start 0): RHS and VJP alone, the forward solve and the reverse sweep over one interval.
-  Seconds rhs, vjp, forward, reverse, reverse_recompute;
-  double nodes = 0, edges = 0, rhs_flops = 0, vjp_flops = 0;
+  Seconds rhs, vjp, rhs_recording, vjp_replaying, forward, forward_untaped, reverse, reverse_untaped,
+      reverse_recompute;
+  double nodes = 0, edges = 0, rhs_flops = 0, vjp_flops = 0, vjp_taped_flops = 0;
   long long evaluations_forward = 0, evaluations_reverse = 0, vjps_reverse = 0;
   bool same_gradient = false;
   objective.visit_tissue(model, 0, [&](const Cells<>&, GeneState x, const std::vector<std::size_t>&) {
@@ -206,11 +207,22 @@ void run(const Problem& p, int starts, int substeps, int iterations, int repeat,
     // Both flop models are linear in the in-edges, so the mean in-degree gives the exact total.
     rhs_flops = nodes * model.flops_per_node(edges / nodes);
     vjp_flops = nodes * model.vjp_flops_per_node(edges / nodes);
+    vjp_taped_flops = nodes * model.vjp_flops_per_node(edges / nodes, true);
 
     model.evaluate(0.0, x, f); // warm-up: allocations, first touch
     model.vjp(0.0, x, lambda, x_bar, theta_bar);
     rhs = best_time(repeat, [&] { model.evaluate(0.0, x, f); });
     vjp = best_time(repeat, [&] { model.vjp(0.0, x, lambda, x_bar, theta_bar); });
+    // The same two with the activation tape, as Rk4Adjoint runs them: the RHS recording, the VJP replaying.
+    ActivationSlot slot;
+    model.record_activations(&slot);
+    model.evaluate(0.0, x, f);
+    rhs_recording = best_time(repeat, [&] { model.evaluate(0.0, x, f); });
+    model.record_activations(nullptr);
+    model.replay_activations(&slot);
+    model.vjp(0.0, x, lambda, x_bar, theta_bar);
+    vjp_replaying = best_time(repeat, [&] { model.vjp(0.0, x, lambda, x_bar, theta_bar); });
+    model.replay_activations(nullptr);
 
     CountingRhs counting;
     counting.model = &model;
@@ -221,21 +233,31 @@ void run(const Problem& p, int starts, int substeps, int iterations, int repeat,
     rk4.reverse(counting, counting, x_bar, theta_bar);
     evaluations_reverse = counting.evaluations - evaluations_forward;
     vjps_reverse = counting.vjps;
-    forward = best_time(repeat, [&] {
+    // Without the tape first (the VJPs recompute the hidden layer), then with it (what the objective runs).
+    forward_untaped = best_time(repeat, [&] {
       Kokkos::deep_copy(x, x0);
       rk4.forward(model, x, 0.0, p.spacing);
+    });
+    reverse_untaped = best_time(repeat, [&] {
+      Kokkos::deep_copy(x_bar, lambda);
+      rk4.reverse(model, model, x_bar, theta_bar);
+    });
+    forward = best_time(repeat, [&] {
+      Kokkos::deep_copy(x, x0);
+      rk4.forward(model, x, 0.0, p.spacing, &model);
     });
     reverse = best_time(repeat, [&] {
       Kokkos::deep_copy(x_bar, lambda);
       rk4.reverse(model, model, x_bar, theta_bar);
     });
 
-    // The same interval keeping only checkpoints (the stages recomputed): its time, and a check that both
-    // storages give bit-identical gradients.
+    // The same interval keeping only checkpoints (the stages recomputed, no tape): its time, and a check that
+    // both give bit-identical gradients (the tape holds the values the VJP would recompute, from the same
+    // BLAS calls on the same operands).
     GeneState x_bar_stages("x_bar_stages", n, G);
     ParameterGradient theta_stages("theta_stages", values.extent(0), values.extent(1));
     Kokkos::deep_copy(x, x0);
-    rk4.forward(model, x, 0.0, p.spacing);
+    rk4.forward(model, x, 0.0, p.spacing, &model);
     Kokkos::deep_copy(x_bar_stages, lambda);
     rk4.reverse(model, model, x_bar_stages, theta_stages);
     Rk4Adjoint checkpoints(dt, Rk4Adjoint::Storage::checkpoints);
@@ -268,17 +290,21 @@ void run(const Problem& p, int starts, int substeps, int iterations, int repeat,
   iteration(); // warm-up
   const Seconds per_iteration = best_time(iterations, iteration);
 
+  // The VJPs replay the activation tape: the objective keeps it while a window's stage states and tape fit
+  // its 1 GiB per rank (4 x substeps x nodes x (L-2) x M doubles: 205 MB for 10^4 nodes and 10 substeps).
   const double iteration_flops = static_cast<double>(starts) *
                                  (static_cast<double>(evaluations_forward + evaluations_reverse) * rhs_flops +
-                                  static_cast<double>(vjps_reverse) * vjp_flops);
+                                  static_cast<double>(vjps_reverse) * vjp_taped_flops);
   if (rank != 0) return;
   std::printf(
       "cells %lld  genes %d  ranks %d  nodes %.0f  in-edges/node %.2f (self loop, %d prior regulators "
       "per gene and type, %d LR pairs)  substeps/interval %d\n",
       p.cells, p.genes, ranks, nodes, edges / nodes, p.regulators, static_cast<int>(sig.pairs.size()),
       substeps);
-  std::printf("  flops/node  RHS %.0f  VJP %.0f  (VJP/RHS %.2f)\n", rhs_flops / nodes, vjp_flops / nodes,
-              vjp_flops / rhs_flops);
+  std::printf(
+      "  flops/node  RHS %.0f  VJP %.0f  (VJP/RHS %.2f); replaying the tape VJP %.0f (VJP/RHS %.2f)\n",
+      rhs_flops / nodes, vjp_flops / nodes, vjp_flops / rhs_flops, vjp_taped_flops / nodes,
+      vjp_taped_flops / rhs_flops);
   auto line = [&](const char* what, const Seconds& s, double flops) {
     std::printf("  %-30s wall %9.3f ms  cpu %9.3f ms", what, 1e3 * s.wall, 1e3 * s.cpu);
     if (flops > 0)
@@ -288,15 +314,22 @@ void run(const Problem& p, int starts, int substeps, int iterations, int repeat,
   };
   line("RHS", rhs, rhs_flops);
   line("VJP (state + parameters)", vjp, vjp_flops);
-  line("forward solve (one interval)", forward, 0);
-  line("reverse sweep (stored stages)", reverse, 0);
+  line("RHS recording the tape", rhs_recording, rhs_flops);
+  line("VJP replaying the tape", vjp_replaying, vjp_taped_flops);
+  line("forward solve (recording)", forward, 0);
+  line("forward solve (no tape)", forward_untaped, 0);
+  line("reverse sweep (stages + tape)", reverse, 0);
+  line("reverse sweep (stages, no tape)", reverse_untaped, 0);
   line("reverse sweep (recomputed)", reverse_recompute, 0);
   line("iteration", per_iteration, 0);
-  std::printf("  VJP/RHS %.2f (cpu %.2f)  gradient/forward %.2f (cpu %.2f; recomputing the stages %.2f)  "
-              "forward %lld RHS, reverse %lld RHS + %lld VJP; stages and checkpoints give %s gradients\n",
-              vjp.wall / rhs.wall, vjp.cpu / rhs.cpu, reverse.wall / forward.wall, reverse.cpu / forward.cpu,
-              reverse_recompute.wall / forward.wall, evaluations_forward, evaluations_reverse, vjps_reverse,
-              same_gradient ? "bit-identical" : "DIFFERENT");
+  std::printf(
+      "  VJP/RHS %.2f (cpu %.2f) with the tape (VJP replaying / RHS), %.2f without  gradient/forward "
+      "%.2f (cpu %.2f; without the tape %.2f; recomputing the stages %.2f)  forward %lld RHS, reverse "
+      "%lld RHS + %lld VJP; stages + tape and checkpoints give %s gradients\n",
+      vjp_replaying.wall / rhs.wall, vjp_replaying.cpu / rhs.cpu, vjp.wall / rhs.wall,
+      reverse.wall / forward.wall, reverse.cpu / forward.cpu, reverse_untaped.wall / forward_untaped.wall,
+      reverse_recompute.wall / forward_untaped.wall, evaluations_forward, evaluations_reverse, vjps_reverse,
+      same_gradient ? "bit-identical" : "DIFFERENT");
   std::printf("  iteration (%d starts, best of %d): %.4f s wall, %.4f s cpu;  %.3g flops = %.2f GFLOP/s, "
               "%.2f GFLOP/s per rank\n",
               starts, iterations, per_iteration.wall, per_iteration.cpu, iteration_flops,

@@ -158,3 +158,100 @@ TEST(GraphOdeVjpMpi, OwnedGradientsEqualTheWholeTissueOnOneRankAlsoThroughRk4) {
     compare_parameters(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, "rk4 theta_bar");
   }
 }
+
+namespace {
+
+// Bitwise equality of two Views' host copies.
+template <class View>
+bool identical(const View& a, const View& b) {
+  const auto ha = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a);
+  const auto hb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), b);
+  if (ha.size() != hb.size()) return false;
+  for (std::size_t e = 0; e < ha.size(); ++e)
+    if (ha.data()[e] != hb.data()[e]) return false;
+  return true;
+}
+
+} // namespace
+
+// The activation tape (Rk4Adjoint in Storage::stages mode recording graph_ode's hidden layers, the VJPs
+// reading them back) changes no value: it holds what the VJP would recompute, from the same BLAS (or
+// portable) products on the same operands, so states and gradients are bit for bit those without it. Small
+// tiles (several per parameter set), per-type parameter sets (cells regrouped, tiles in that order), the
+// ligand exchange and the reverse halo on every rank count. L <= 2 has no hidden product: nothing is taped.
+TEST(GraphOdeVjpMpi, ActivationTapeGivesTheGradientWithoutIt) {
+  const DistributedTissue tissue(MPI_COMM_WORLD, GlobalTissue(periodic_strip(120.0, 90.0), n_total, 77));
+  const std::size_t n = tissue.n_owned;
+  struct Case {
+    AttentionVariant variant;
+    int heads, layers;
+    GraphOdeOptions::DenseProducts dense;
+  };
+  const auto blas = GraphOdeOptions::DenseProducts::automatic;
+  const std::vector<Case> cases{{AttentionVariant::gat, 1, 3, blas},
+                                {AttentionVariant::gat, 2, 1, blas},
+                                {AttentionVariant::gat, 1, 2, blas},
+                                {AttentionVariant::gat, 2, 4, blas},
+                                {AttentionVariant::gatv2, 2, 3, blas},
+                                {AttentionVariant::gatv2, 1, 2, blas},
+                                {AttentionVariant::gatv2, 1, 1, blas},
+                                {AttentionVariant::gat, 2, 3, GraphOdeOptions::DenseProducts::kokkos}};
+  for (const Case& c : cases) {
+    const std::string what = to_string(c.variant) + " K=" + std::to_string(c.heads) +
+                             " L=" + std::to_string(c.layers) +
+                             (c.dense == blas ? "" : " (portable products)");
+    GraphOdeArchitecture a;
+    a.variant = c.variant;
+    a.heads = c.heads;
+    a.hidden = 6;
+    a.mlp_width = 8;
+    a.mlp_layers = c.layers;
+    a.share = ParameterSharing::per_type;
+    GraphOdeParameters parameters(a, network().genes, {"epi", "mes"});
+    parameters.glorot_init(11, 0.2);
+    GraphOdeOptions options;
+    options.tile_nodes = 13 * n_genes; // 13 cells per tile: several tiles per set and rank
+    options.dense = c.dense;
+    GraphOdeModel model(parameters, network(), tissue.signal.pairs, options);
+    tissue.attach(model);
+    const GeneState lambda = tissue.cotangent("lambda");
+
+    struct Run {
+      GeneState x, x_bar;
+      ParameterGradient theta_bar;
+      std::size_t tape_bytes = 0;
+    };
+    auto run = [&](bool tape) {
+      Run out;
+      out.x = GeneState("x", n, n_genes);
+      out.x_bar = GeneState("x_bar", n, n_genes);
+      out.theta_bar =
+          ParameterGradient("theta_bar", parameters.values().extent(0), parameters.values().extent(1));
+      Kokkos::deep_copy(out.x, tissue.owned_genes());
+      Kokkos::deep_copy(out.x_bar, lambda);
+      Rk4Adjoint rk4(0.25);
+      rk4.forward(model, out.x, 0.0, 1.0, tape ? &model : nullptr);
+      out.tape_bytes = rk4.tape_bytes();
+      rk4.reverse(model, model, out.x_bar, out.theta_bar);
+      return out;
+    };
+    const Run without = run(false), with = run(true);
+    EXPECT_EQ(without.tape_bytes, 0u) << what;
+    const std::size_t expected =
+        c.layers >= 3 ? 4u * 4u * static_cast<std::size_t>(c.layers - 2) * n * n_genes * 8u * sizeof(double)
+                      : 0u;
+    EXPECT_EQ(with.tape_bytes, expected) << what;
+    EXPECT_EQ(model.tape_bytes(n) * 16u, expected) << what;
+    int same = identical(with.x, without.x) && identical(with.x_bar, without.x_bar) &&
+               identical(with.theta_bar, without.theta_bar);
+    MPI_Allreduce(MPI_IN_PLACE, &same, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    EXPECT_TRUE(same) << what << ": the gradient with the tape differs from the one without";
+
+    // Storage::checkpoints records none, even when asked.
+    Rk4Adjoint checkpoints(0.25, Rk4Adjoint::Storage::checkpoints);
+    GeneState x("x", n, n_genes);
+    Kokkos::deep_copy(x, tissue.owned_genes());
+    checkpoints.forward(model, x, 0.0, 1.0, &model);
+    EXPECT_EQ(checkpoints.tape_bytes(), 0u) << what;
+  }
+}

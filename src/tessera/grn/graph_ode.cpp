@@ -243,6 +243,17 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
   update_shared();
 
   const int L = arch.mlp_layers, M = arch.mlp_width;
+  // Recording: the slot holds (L-2) layers x nodes x M, rows in tile order (the position of the cell in
+  // order_ times G plus the gene), which vjp() visits in the same tiles.
+  const std::size_t nodes = static_cast<std::size_t>(n_cells) * static_cast<std::size_t>(G);
+  double* tape = nullptr;
+  if (tape_record_ && L >= 3) {
+    const std::size_t size = tape_bytes(static_cast<std::size_t>(n_cells)) / sizeof(double);
+    if (tape_record_->extent(0) != size)
+      *tape_record_ = ActivationSlot(
+          Kokkos::view_alloc("tessera::grn::graph_ode::tape", Kokkos::WithoutInitializing), size);
+    tape = tape_record_->data();
+  }
   std::vector<const double*> weight(static_cast<std::size_t>(L) + 1), bias(static_cast<std::size_t>(L) + 1);
   for (int set = 0; set < parameters_.n_sets(); ++set) {
     // Host-side pointer arithmetic only: the Views may live in device memory.
@@ -260,17 +271,33 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
         attention<AttentionVariant::gatv2>(tile, rows, set, x, edges);
 
       // Layers 2 .. L-1 as dense products over the tile. The attention kernel left y_1 activated; the product
-      // of a later layer gets its bias and ReLU from its consumer (the next layer, or the output kernel).
+      // of a later layer gets its bias and ReLU from its consumer (the next layer, or the output kernel),
+      // except when recording: then each product goes into the tape and is activated there at once (the
+      // same operations, so the same values), for the VJP to read.
       Kokkos::View<double**, Kokkos::LayoutRight> product =
           Kokkos::subview(y_[0], std::make_pair(0, rows), Kokkos::ALL);
+      bool activated = true;
       for (int l = 2; l < L; ++l) {
-        if (l >= 3)
+        if (!activated)
           Kokkos::parallel_for("tessera::grn::graph_ode::bias_relu",
                                Kokkos::RangePolicy<execution_space>(space_, 0, rows),
                                GraphOdeBiasReluFunctor{product, bias[l - 1]});
-        const auto next = Kokkos::subview(y_[(l - 1) % 2], std::make_pair(0, rows), Kokkos::ALL);
+        Kokkos::View<double**, Kokkos::LayoutRight> next;
+        if (tape)
+          next = Kokkos::View<double**, Kokkos::LayoutRight>(
+              tape + (static_cast<std::size_t>(l - 2) * nodes + static_cast<std::size_t>(first) * G) * M,
+              rows, M);
+        else
+          next = Kokkos::subview(y_[(l - 1) % 2], std::make_pair(0, rows), Kokkos::ALL);
         dense_product(rows, M, M, product.data(), weight[l], next.data());
         product = next;
+        activated = false;
+        if (tape) {
+          Kokkos::parallel_for("tessera::grn::graph_ode::tape_bias_relu",
+                               Kokkos::RangePolicy<execution_space>(space_, 0, rows),
+                               GraphOdeBiasReluFunctor{product, bias[l]});
+          activated = true;
+        }
       }
 
       GraphOdeOutputFunctor out;
@@ -278,7 +305,7 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
       out.dxdt = dxdt;
       out.tile = tile;
       out.y = product;
-      out.hidden_bias = L >= 3 ? bias[L - 1] : nullptr;
+      out.hidden_bias = L >= 3 && !activated ? bias[L - 1] : nullptr;
       out.weight = L >= 2 ? weight[L] : nullptr;
       out.bias = bias[L];
       out.gamma = gamma_.data() + set * gamma_.extent(1);
@@ -377,6 +404,13 @@ GraphOdeAttention GraphOdeModel::attention_weights(ConstGeneState x) const {
     }
   }
   return out;
+}
+
+std::size_t GraphOdeModel::tape_bytes(std::size_t n_cells) const {
+  const GraphOdeArchitecture& arch = parameters_.architecture();
+  if (arch.mlp_layers < 3) return 0;
+  return static_cast<std::size_t>(arch.mlp_layers - 2) * n_cells * static_cast<std::size_t>(n_genes_) *
+         static_cast<std::size_t>(arch.mlp_width) * sizeof(double);
 }
 
 double GraphOdeModel::flops_per_node(double in_edges) const {

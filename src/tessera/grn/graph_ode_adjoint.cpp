@@ -95,8 +95,8 @@ void column_sums(const execution_space& space, bool blas, const RawMatrix& a, do
 
 // The last layer (one output per node) backward in one pass over the rows instead of an outer-product GEMM
 // and a mask pass: y_{L-1} = ReLU(q + b_{L-1}) from the recomputed product q (L >= 3; written back, W_L_bar
-// needs it), and its cotangent lambda_r W_L, masked by ReLU' where this kernel applies the ReLU (for L = 2,
-// layer 1's mask is the first layer's kernel's).
+// needs it; or read from the activation tape), and its cotangent lambda_r W_L, masked by ReLU' where this
+// kernel applies the ReLU (for L = 2, layer 1's mask is the first layer's kernel's).
 struct GraphOdeVjpLastLayerFunctor {
   Matrix y;                       // rows x M: q on entry when `bias`, y_{L-1} on return
   const double* bias = nullptr;   // b_{L-1} (L >= 3)
@@ -109,6 +109,9 @@ struct GraphOdeVjpLastLayerFunctor {
   double* weight_bar = nullptr;
   double* output_bias_bar = nullptr;
   double* bias_bar = nullptr;
+  // y already holds y_{L-1} = ReLU(q + b_{L-1}) (from the activation tape; `bias` null): its cotangent is
+  // masked by y > 0, which holds exactly when q + b_{L-1} > 0.
+  bool activated = false;
 
   KOKKOS_INLINE_FUNCTION void row(const int r) const {
     const int width = static_cast<int>(y.extent(1));
@@ -125,6 +128,9 @@ struct GraphOdeVjpLastLayerFunctor {
         row[j] = v > 0.0 ? v : 0.0;
         out[j] = v > 0.0 ? g * w[j] : 0.0;
       }
+    } else if (activated) {
+      for (int j = 0; j < width; ++j)
+        out[j] = row[j] > 0.0 ? g * w[j] : 0.0;
     } else {
       for (int j = 0; j < width; ++j)
         out[j] = g * w[j];
@@ -546,13 +552,26 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
       Kokkos::subview(vjp_record_.softmax_denominator, tile_rows, Kokkos::ALL);
   attention.record.interval = Kokkos::subview(vjp_record_.interval, tile_rows, Kokkos::ALL);
   Kokkos::parallel_for("tessera::grn::graph_ode::vjp_forward", range, attention);
+  // Layers 2 .. L-1: read from the tape when replaying one (activated, in tile order: see evaluate()),
+  // else recomputed here.
+  std::vector<Matrix> activation(static_cast<std::size_t>(std::max(L, 2)));
+  activation[1] = Kokkos::subview(vjp_activation_[1], tile_rows, Kokkos::ALL);
+  const bool replay = tape_replay_ && L >= 3;
+  const std::size_t nodes = replay ? tape_replay_->extent(0) / (static_cast<std::size_t>(L - 2) * M) : 0;
   for (int l = 2; l < L; ++l) {
-    const auto next = Kokkos::subview(vjp_activation_[l], tile_rows, Kokkos::ALL);
-    dense_product(rows, M, M, vjp_activation_[l - 1].data(), theta + offset("W" + std::to_string(l)),
-                  next.data());
+    if (replay) {
+      activation[l] =
+          Matrix(tape_replay_->data() +
+                     (static_cast<std::size_t>(l - 2) * nodes + static_cast<std::size_t>(tile.first) * G) * M,
+                 rows, M);
+      continue;
+    }
+    activation[l] = Kokkos::subview(vjp_activation_[l], tile_rows, Kokkos::ALL);
+    dense_product(rows, M, M, activation[l - 1].data(), theta + offset("W" + std::to_string(l)),
+                  activation[l].data());
     if (l < L - 1) // layer L-1's bias and ReLU are the last layer's backward kernel's
       Kokkos::parallel_for("tessera::grn::graph_ode::vjp_bias_relu", range,
-                           GraphOdeBiasReluFunctor{next, theta + offset("b" + std::to_string(l))});
+                           GraphOdeBiasReluFunctor{activation[l], theta + offset("b" + std::to_string(l))});
   }
 
   // ---- Backward: the output and decay, the last layer, then layers L-1 .. 2 (W_l_bar += cotangent^T input,
@@ -577,10 +596,12 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   const bool host = std::is_same_v<execution_space, Kokkos::DefaultHostExecutionSpace>;
   const bool sums_in_last_layer = host && want_parameters;
   if (L >= 2) {
-    const auto input = Kokkos::subview(vjp_activation_[L - 1], tile_rows, Kokkos::ALL);
+    const Matrix input = activation[L - 1];
     RawMatrix input_bar(vjp_cotangent_[1].data(), rows, M);
-    GraphOdeVjpLastLayerFunctor last{input, L >= 3 ? theta + offset("b" + std::to_string(L - 1)) : nullptr,
-                                     theta + offset("W" + std::to_string(L)), cotangent, input_bar};
+    GraphOdeVjpLastLayerFunctor last{
+        input, L >= 3 && !replay ? theta + offset("b" + std::to_string(L - 1)) : nullptr,
+        theta + offset("W" + std::to_string(L)), cotangent, input_bar};
+    last.activated = replay;
     if (sums_in_last_layer) {
       last.whole_tile = true;
       last.weight_bar = theta_bar_set + offset("W" + std::to_string(L));
@@ -600,7 +621,7 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   }
   for (int l = L - 1; l >= 2; --l) {
     const int in = M, out_width = M;
-    const double* input = vjp_activation_[l - 1].data();
+    const double* input = activation[l - 1].data();
     const double* weight = theta + offset("W" + std::to_string(l));
     double* weight_bar = want_parameters ? theta_bar_set + offset("W" + std::to_string(l)) : nullptr;
     if (want_parameters && !(sums_in_last_layer && l == L - 1))
@@ -632,9 +653,8 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
           GraphOdeVjpInputFunctor{cotangent, input_bar, weight});
     }
     if (l >= 3) // layer 1's mask is applied by the first layer's kernel below
-      Kokkos::parallel_for(
-          "tessera::grn::graph_ode::vjp_mask", range,
-          GraphOdeVjpMaskFunctor{input_bar, Kokkos::subview(vjp_activation_[l - 1], tile_rows, Kokkos::ALL)});
+      Kokkos::parallel_for("tessera::grn::graph_ode::vjp_mask", range,
+                           GraphOdeVjpMaskFunctor{input_bar, activation[l - 1]});
     current = 1 - current;
     cotangent = input_bar;
   }
@@ -739,6 +759,10 @@ void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, G
     if (cell_type_.extent(0) < static_cast<std::size_t>(n_cells))
       throw runtime_error("graph_ode: cell types are set for " + std::to_string(cell_type_.extent(0)) +
                           " cells, the state has " + std::to_string(n_cells));
+    if (tape_replay_ && arch.mlp_layers >= 3 &&
+        tape_replay_->extent(0) * sizeof(double) != tape_bytes(static_cast<std::size_t>(n_cells)))
+      throw runtime_error(
+          "graph_ode: the activation tape to replay was recorded for another number of cells");
     group_cells(n_cells);
     update_shared();
     allocate_vjp_buffers();
@@ -758,14 +782,16 @@ void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, G
   space_.fence();
 }
 
-double GraphOdeModel::vjp_flops_per_node(double in_edges) const {
+double GraphOdeModel::vjp_flops_per_node(double in_edges, bool replaying_tape) const {
   const GraphOdeArchitecture& a = parameters_.architecture();
   const double K = a.heads, H = a.hidden, M = a.mlp_width, L = a.mlp_layers;
   const double width_one = L == 1 ? 1.0 : M;
   const double logit = a.variant == AttentionVariant::gat ? 3.0 : 7.0 * H;
-  // Recomputed forward: attention and layer 1 from the table (as in flops_per_node), layers 2 .. L-1.
+  // Recomputed forward: attention and layer 1 from the table (as in flops_per_node), layers 2 .. L-1 (read
+  // from the tape instead when replaying one).
   const double forward = K * (in_edges * (logit + 5.0) + 1.0 + std::log2(H + 1.0) + 3.0 * width_one) +
-                         (L >= 2 ? 2.0 * M : 0.0) + (L >= 3 ? L - 2 : 0) * (2.0 * M * M + 2.0 * M);
+                         (L >= 2 ? 2.0 * M : 0.0) +
+                         (L >= 3 && !replaying_tape ? L - 2 : 0) * (2.0 * M * M + 2.0 * M);
   // Backward through layers L .. 2: W_bar += cotangent^T input and input_bar = cotangent W (2 x 2 in x out),
   // the bias's column sum and the ReLU mask of the input.
   double layers = 0.0;

@@ -13,21 +13,66 @@ GeneState make_state(const char* label, std::size_t n, std::size_t g) {
   return GeneState(Kokkos::view_alloc(std::string(label), Kokkos::WithoutInitializing), n, g);
 }
 
-// The model, with each state it is evaluated at copied into the next of `saved` first: how forward() keeps
-// the stage states without a copy of Rk4Integrator's arithmetic.
+// Switches a model's tape recording (or replay) to one slot for the lifetime of the guard, and off again
+// even when the evaluation throws, so that the model never writes into a slot it no longer owns.
+class RecordingGuard {
+public:
+  RecordingGuard(const AdjointGeneRhs* model, ActivationSlot* slot) : model_(model) {
+    if (model_) model_->record_activations(slot);
+  }
+  ~RecordingGuard() {
+    if (model_) model_->record_activations(nullptr);
+  }
+  RecordingGuard(const RecordingGuard&) = delete;
+  RecordingGuard& operator=(const RecordingGuard&) = delete;
+
+private:
+  const AdjointGeneRhs* model_;
+};
+
+class ReplayGuard {
+public:
+  ReplayGuard(const AdjointGeneRhs* model, const ActivationSlot* slot) : model_(model) {
+    if (model_) model_->replay_activations(slot);
+  }
+  ~ReplayGuard() {
+    if (model_) model_->replay_activations(nullptr);
+  }
+  ReplayGuard(const ReplayGuard&) = delete;
+  ReplayGuard& operator=(const ReplayGuard&) = delete;
+
+private:
+  const AdjointGeneRhs* model_;
+};
+
+// The model, with each state it is evaluated at copied into the next of `saved` first (and, with a tape,
+// the evaluation's activations recorded into the next of `tape`): how forward() keeps the stage states
+// without a copy of Rk4Integrator's arithmetic.
 struct StageRecorder : GeneRhs {
   const GeneRhs* rhs = nullptr;
   std::vector<GeneState>* saved = nullptr;
+  const AdjointGeneRhs* taping = nullptr;
+  std::vector<ActivationSlot>* tape = nullptr;
   mutable std::size_t next = 0;
   void evaluate(double t, ConstGeneState x, GeneState dxdt) const override {
-    Kokkos::deep_copy((*saved)[next++], x);
+    const std::size_t slot = next++;
+    Kokkos::deep_copy((*saved)[slot], x);
+    const RecordingGuard recording(taping, taping ? &(*tape)[slot] : nullptr);
     rhs->evaluate(t, x, dxdt);
   }
 };
 
 } // namespace
 
-void Rk4Adjoint::forward(const GeneRhs& rhs, GeneState x, double t0, double t1) {
+std::size_t Rk4Adjoint::tape_bytes() const {
+  std::size_t bytes = 0;
+  if (taped_by_)
+    for (const auto& slot : tape_)
+      bytes += slot.size() * sizeof(double);
+  return bytes;
+}
+
+void Rk4Adjoint::forward(const GeneRhs& rhs, GeneState x, double t0, double t1, const AdjointGeneRhs* tape) {
   const std::size_t n = x.extent(0), g = x.extent(1);
   substeps_ = stepper_.substeps(t0, t1);
   t0_ = t0;
@@ -46,10 +91,18 @@ void Rk4Adjoint::forward(const GeneRhs& rhs, GeneState x, double t0, double t1) 
   for (auto& c : saved_)
     if (c.extent(0) != n || c.extent(1) != g) c = make_state("tessera::rk4_adjoint::saved_state", n, g);
   // The integrator's own step, so x(t1) is exactly Rk4Integrator's; only the copies are added.
+  // A model that keeps nothing (tape_bytes 0, e.g. no hidden layer) is not asked to record.
+  taped_by_ = stages && tape && tape->tape_bytes(n) > 0 ? tape : nullptr;
+  if (taped_by_)
+    tape_.resize(saved_.size()); // the model sizes each slot as it records
+  else
+    tape_.clear();
   if (stages) {
     StageRecorder recorder;
     recorder.rhs = &rhs;
     recorder.saved = &saved_;
+    recorder.taping = taped_by_;
+    recorder.tape = &tape_;
     stepper_.advance(recorder, x, t0, t1);
   } else {
     stepper_.advance(rhs, x, t0, t1, [&](long long s, ConstGeneState state) {
@@ -71,6 +124,10 @@ void Rk4Adjoint::reverse(const GeneRhs& rhs, const AdjointGeneRhs& adjoint, Gene
   for (long long s = substeps_ - 1; s >= 0; --s) {
     const double t = t0_ + static_cast<double>(s) * h;
     GeneState x, stage2, stage3, stage4;
+    // The tape slots of this substep's four stages, when forward() recorded them for this adjoint.
+    const bool replay = taped_by_ == &adjoint;
+    const ActivationSlot* slots = replay ? &tape_[static_cast<std::size_t>(4 * s)] : nullptr;
+    const AdjointGeneRhs* replaying = replay ? &adjoint : nullptr;
     if (storage_ == Storage::stages) {
       const std::size_t first = static_cast<std::size_t>(4 * s);
       x = saved_[first];
@@ -113,17 +170,21 @@ void Rk4Adjoint::reverse(const GeneRhs& rhs, const AdjointGeneRhs& adjoint, Gene
           KOKKOS_LAMBDA(const long long i, const long long j) { x_bar(i, j) += y(i, j); });
     };
     Kokkos::deep_copy(y, 0.0);
-    cotangent(h / 6.0, 0.0);                          // k4
-    adjoint.vjp(t + h, stage4, lambda, y, theta_bar); // y = X4_bar
+    auto stage_vjp = [&](int stage, double time, GeneState at) {
+      const ReplayGuard replaying_stage(replaying, slots ? slots + stage : nullptr);
+      adjoint.vjp(time, at, lambda, y, theta_bar);
+    };
+    cotangent(h / 6.0, 0.0);     // k4
+    stage_vjp(3, t + h, stage4); // y = X4_bar
     accumulate();
     cotangent(h / 3.0, h); // k3: its own weight plus X4 = x + h k3
-    adjoint.vjp(t + 0.5 * h, stage3, lambda, y, theta_bar);
+    stage_vjp(2, t + 0.5 * h, stage3);
     accumulate();
     cotangent(h / 3.0, 0.5 * h); // k2, through X3 = x + h/2 k2
-    adjoint.vjp(t + 0.5 * h, stage2, lambda, y, theta_bar);
+    stage_vjp(1, t + 0.5 * h, stage2);
     accumulate();
     cotangent(h / 6.0, 0.5 * h); // k1, through X2 = x + h/2 k1
-    adjoint.vjp(t, x, lambda, y, theta_bar);
+    stage_vjp(0, t, x);
     accumulate();
   }
 }

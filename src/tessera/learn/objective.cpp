@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 namespace tessera {
 
@@ -20,7 +21,8 @@ namespace {
 class Segment {
 public:
   virtual ~Segment() = default;
-  virtual void forward(const GeneRhs& rhs, GeneState x, double t0, double t1) = 0;
+  // `tape`: the model whose activations the forward may keep for the reverse sweep (rk4 only; null: none).
+  virtual void forward(const GeneRhs& rhs, GeneState x, double t0, double t1, const AdjointGeneRhs* tape) = 0;
   virtual void reverse(const GeneRhs& rhs, const AdjointGeneRhs& adjoint, GeneState x_bar,
                        ParameterGradient theta_bar) = 0;
 };
@@ -30,8 +32,11 @@ class SegmentOf final : public Segment {
 public:
   template <class... Args>
   explicit SegmentOf(Args&&... args) : adjoint_(std::forward<Args>(args)...) {}
-  void forward(const GeneRhs& rhs, GeneState x, double t0, double t1) override {
-    adjoint_.forward(rhs, x, t0, t1);
+  void forward(const GeneRhs& rhs, GeneState x, double t0, double t1, const AdjointGeneRhs* tape) override {
+    if constexpr (std::is_same_v<Adjoint, Rk4Adjoint>)
+      adjoint_.forward(rhs, x, t0, t1, tape);
+    else
+      adjoint_.forward(rhs, x, t0, t1); // CVODES keeps no tape
   }
   void reverse(const GeneRhs& rhs, const AdjointGeneRhs& adjoint, GeneState x_bar,
                ParameterGradient theta_bar) override {
@@ -47,6 +52,22 @@ std::unique_ptr<Segment> make_segment(const ObjectiveOptions& options, MPI_Comm 
   return std::make_unique<SegmentOf<Rk4Adjoint>>(options.dt, store_stages ? Rk4Adjoint::Storage::stages
                                                                           : Rk4Adjoint::Storage::checkpoints);
 }
+
+// An rk4 segment that borrows its adjoint from the objective's pool.
+class PooledRk4Segment final : public Segment {
+public:
+  explicit PooledRk4Segment(Rk4Adjoint& adjoint) : adjoint_(adjoint) {}
+  void forward(const GeneRhs& rhs, GeneState x, double t0, double t1, const AdjointGeneRhs* tape) override {
+    adjoint_.forward(rhs, x, t0, t1, tape);
+  }
+  void reverse(const GeneRhs& rhs, const AdjointGeneRhs& adjoint, GeneState x_bar,
+               ParameterGradient theta_bar) override {
+    adjoint_.reverse(rhs, adjoint, x_bar, theta_bar);
+  }
+
+private:
+  Rk4Adjoint& adjoint_;
+};
 
 // y += x over n x G states: the misfit cotangent of an observation time joins the adjoint arriving there.
 struct AddState {
@@ -70,6 +91,20 @@ void sum_over(MPI_Comm comm, std::vector<double>& values) {
 }
 
 } // namespace
+
+// Per storage, the adjoint of each interval of a window (index j), created on first use.
+struct Rk4AdjointPool {
+  double dt = 0.0;
+  std::vector<std::unique_ptr<Rk4Adjoint>> stages, checkpoints;
+  Rk4Adjoint& get(bool store_stages, std::size_t j) {
+    auto& pool = store_stages ? stages : checkpoints;
+    if (pool.size() <= j) pool.resize(j + 1);
+    if (!pool[j])
+      pool[j] = std::make_unique<Rk4Adjoint>(dt, store_stages ? Rk4Adjoint::Storage::stages
+                                                              : Rk4Adjoint::Storage::checkpoints);
+    return *pool[j];
+  }
+};
 
 TrajectoryObjective::TrajectoryObjective(MPI_Comm world, const Domain& domain, std::array<int, 3> rank_grid,
                                          SignalingParams signaling, const TrajectoryDataset& dataset,
@@ -251,13 +286,29 @@ double TrajectoryObjective::evaluate(GraphOdeModel& model, const std::vector<Obs
       const double stage_bytes =
           mpi::max(group_.get(), substeps * 5.0 * static_cast<double>(n * G) * sizeof(double));
       const bool store_stages = stage_bytes <= options_.stage_memory_bytes;
+      // With the stages, the activation tape (4 model evaluations recorded per substep: graph_ode keeps its
+      // hidden layers, (L-2) x n x G x M values each) while both fit; else the VJPs recompute them.
+      const double tape_bytes =
+          mpi::max(group_.get(), substeps * 4.0 * static_cast<double>(model.tape_bytes(n)));
+      const bool keep_tape =
+          store_stages && !options_.use_cvode && stage_bytes + tape_bytes <= options_.stage_memory_bytes;
       std::vector<std::unique_ptr<Segment>> segments;
       // dL/dx(t_j) from the misfit at t_j, one per scored time: the reverse sweep adds it on arrival.
       std::vector<GeneState> misfit_bar;
       for (int j = 0; j < intervals; ++j) {
         const auto k = static_cast<std::size_t>(w.start + j);
-        segments.push_back(make_segment(options_, group_.get(), store_stages));
-        segments.back()->forward(model, x, ds.time[k], ds.time[k + 1]);
+        if (options_.use_cvode) {
+          segments.push_back(make_segment(options_, group_.get(), store_stages));
+        } else {
+          if (!rk4_pool_) {
+            rk4_pool_ = std::make_unique<Rk4AdjointPool>();
+            rk4_pool_->dt = options_.dt;
+          }
+          segments.push_back(
+              std::make_unique<PooledRk4Segment>(rk4_pool_->get(store_stages, static_cast<std::size_t>(j))));
+        }
+        segments.back()->forward(model, x, ds.time[k], ds.time[k + 1],
+                                 keep_tape && want_gradient ? &model : nullptr);
         const auto xh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
         GeneState bar("tessera::train::x_bar", n, G);
         auto bh = Kokkos::create_mirror_view(bar);
@@ -316,7 +367,7 @@ void TrajectoryObjective::predict(GraphOdeModel& model, ObservationWindow w,
       for (std::size_t j = 0; j < intervals; ++j) {
         const auto k = static_cast<std::size_t>(w.start) + j;
         const auto segment = make_segment(options_, group_.get(), false); // no reverse sweep follows
-        segment->forward(model, x, ds.time[k], ds.time[k + 1]);
+        segment->forward(model, x, ds.time[k], ds.time[k + 1], nullptr);
         const auto xh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
         for (std::size_t r = 0; r < rows.size(); ++r)
           for (std::size_t g = 0; g < G; ++g)

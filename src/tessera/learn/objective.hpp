@@ -38,7 +38,9 @@ struct ObjectiveOptions {
   int groups = 1;         // data-parallel groups (MPI_Comm_split); must divide the number of ranks
   // rk4 keeps the four stage states of every substep of a window (no RHS in the reverse sweep) while they
   // fit in this many bytes per rank; beyond, one state per substep and the stages recomputed (3 more RHS
-  // evaluations per substep), so `full` and long windows on large tissues still fit.
+  // evaluations per substep), so `full` and long windows on large tissues still fit. With the stage states
+  // it also keeps the model's activation tape (graph_ode: 4 x substeps x n x G x (L-2) x M doubles, so the
+  // VJPs recompute no hidden layer) while states and tape together fit; else the VJPs recompute them.
   double stage_memory_bytes = 1024.0 * 1024.0 * 1024.0;
 };
 
@@ -49,6 +51,8 @@ struct ObjectiveOptions {
 // window (exact for static positions; with per-time positions the graph of t_start is used). Window i of a
 // call goes to group i mod groups; the loss and gradient are summed over all ranks, so every rank gets the
 // same. Collective on `world`.
+struct Rk4AdjointPool; // objective.cpp
+
 class TrajectoryObjective {
 public:
   // Throws input_error when a position lies outside the domain, the groups do not divide the ranks, or a
@@ -99,6 +103,10 @@ private:
   const TrajectoryDataset* dataset_;
   ObjectiveOptions options_;
   std::unique_ptr<CartesianDecomposition> decomposition_;
+  // The rk4 adjoints of earlier windows, reused by the next ones: their stage states and activation tape
+  // keep their memory, which fresh ones would allocate and first-touch again (tens of MB per window: page
+  // faults cost as much as a tenth of the window's arithmetic). evaluate() was never thread-safe.
+  mutable std::unique_ptr<Rk4AdjointPool> rk4_pool_;
 };
 
 } // namespace tessera
