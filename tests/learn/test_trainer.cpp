@@ -592,3 +592,31 @@ TEST(Trainer, StageBudgetDoesNotChangeTheGradient) {
     }
   }
 }
+
+// train.cvode_backward_factor reaches the CVODES backward problem: a looser backward tolerance changes the
+// gradient, by about the loosened tolerance (rtol 1e-8 x 100 = 1e-6; allowed 1e-3 of the largest entry).
+TEST(Trainer, CvodeBackwardFactorLoosensOnlyTheAdjoint) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(true);
+  GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+  const std::vector<ObservationWindow> windows = {{0, 2}, {2, 4}};
+  std::vector<double> g[2];
+  double loss[2];
+  for (int loose = 0; loose < 2; ++loose) {
+    ObjectiveOptions options;
+    options.use_cvode = true;
+    options.cvode.method = CvodeMethod::adams;
+    options.cvode.rtol = 1e-8;
+    options.cvode.atol = 1e-10;
+    options.cvodes.backward_tolerance_factor = loose ? 100.0 : 1.0;
+    const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, options);
+    ParameterGradient gradient = zero_like(model.parameters());
+    loss[loose] = objective.evaluate(model, windows, gradient);
+    g[loose] = host(gradient);
+  }
+  EXPECT_EQ(loss[0], loss[1]); // the forward solve is the same
+  EXPECT_NE(g[0], g[1]);
+  const double scale = largest(g[0]);
+  for (std::size_t e = 0; e < g[0].size(); ++e)
+    EXPECT_NEAR(g[1][e], g[0][e], 1e-3 * scale) << "parameter " << e;
+}

@@ -209,6 +209,7 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   objective_options.dt = params.dt;
   objective_options.use_cvode = params.use_cvode;
   objective_options.cvode = s.time;
+  objective_options.cvodes.backward_tolerance_factor = params.cvode_backward_factor;
   objective_options.groups = s.groups;
   const TrajectoryObjective objective(comm, s.domain, s.rank_grid, s.signaling, dataset, objective_options);
   const TimeSplit split = split_times(dataset.n_times(), params.val_fraction);

@@ -48,7 +48,8 @@ private:
 };
 
 std::unique_ptr<Segment> make_segment(const ObjectiveOptions& options, MPI_Comm group, bool store_stages) {
-  if (options.use_cvode) return std::make_unique<SegmentOf<CvodesAdjoint>>(group, options.cvode);
+  if (options.use_cvode)
+    return std::make_unique<SegmentOf<CvodesAdjoint>>(group, options.cvode, options.cvodes);
   return std::make_unique<SegmentOf<Rk4Adjoint>>(options.dt, store_stages ? Rk4Adjoint::Storage::stages
                                                                           : Rk4Adjoint::Storage::checkpoints);
 }

@@ -6,6 +6,7 @@
 
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/grn/signaling.hpp"
+#include "tessera/integrate/cvodes_adjoint.hpp"
 #include "tessera/integrate/time_params.hpp"
 #include "tessera/learn/dataset.hpp"
 #include "tessera/parallel/decomposition.hpp"
@@ -32,10 +33,11 @@ struct ObservationWindow {
 
 // How the objective integrates between observation times.
 struct ObjectiveOptions {
-  double dt = 0.1;        // rk4 step (at most; every interval is split into equal substeps)
-  bool use_cvode = false; // CVODES adjoint instead of the rk4 discrete adjoint
-  TimeParams cvode;       // tolerances and method when use_cvode
-  int groups = 1;         // data-parallel groups (MPI_Comm_split); must divide the number of ranks
+  double dt = 0.1;             // rk4 step (at most; every interval is split into equal substeps)
+  bool use_cvode = false;      // CVODES adjoint instead of the rk4 discrete adjoint
+  TimeParams cvode;            // tolerances and method when use_cvode
+  CvodesAdjointOptions cvodes; // checkpointing and backward tolerances when use_cvode
+  int groups = 1;              // data-parallel groups (MPI_Comm_split); must divide the number of ranks
   // rk4 keeps the four stage states of every substep of a window (no RHS in the reverse sweep) while they
   // fit in this many bytes per rank; beyond, one state per substep and the stages recomputed (3 more RHS
   // evaluations per substep), so `full` and long windows on large tissues still fit. With the stage states

@@ -46,6 +46,14 @@ const KeyTable& train_keys() {
         .describe("Forward and adjoint solves: `rk4` with its exact discrete adjoint (step `dt`), or "
                   "`cvode`, the CVODES adjoint with checkpointing (tolerances and method from the `time` "
                   "section).");
+    t.add("cvode_backward_factor", KeyType::real)
+        .def("1")
+        .positive()
+        .describe(
+            "`cvode`: the backward (adjoint) problem's tolerances are `time.rtol`/`time.atol` times this. "
+            "On `graph_ode` the backward problem takes several times the forward's steps (its RHS jumps "
+            "where ReLU units switch); 10-100 cuts them several-fold for a gradient about that much "
+            "less accurate.");
     t.add("dt", KeyType::real, Dimension::time)
         .def("0.1")
         .positive()
@@ -108,6 +116,7 @@ TrainParams read_train_params(const Deck& deck) {
   p.mode = mode == "window" ? TrainMode::window : mode == "full" ? TrainMode::full : TrainMode::one_step;
   p.window = s.integer("window");
   p.use_cvode = s.text("integrator") == "cvode";
+  p.cvode_backward_factor = s.real("cvode_backward_factor");
   p.optimizer = s.text("optimizer") == "lbfgs" ? TrainOptimizer::lbfgs : TrainOptimizer::adamw;
   p.l1 = s.real("l1");
   p.progress_every = s.integer("progress_every");

@@ -24,6 +24,7 @@ struct TrainParams {
   long long iterations = 100;
   long long time_points_per_iter = 4; // sampled start times per iteration
   bool use_cvode = false;             // CVODES forward/adjoint (tolerances from `time`) instead of rk4
+  double cvode_backward_factor = 1.0; // CVODES backward tolerances = forward's x this
   double dt = 0.1;                    // rk4 step, min
   TrainOptimizer optimizer = TrainOptimizer::adamw;
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
