@@ -1,6 +1,7 @@
 #include "tessera/grn/gene_network.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/text.hpp"
 #include "tessera/core/units.hpp"
 #include "tessera/io/deck.hpp"
 
@@ -120,14 +121,6 @@ int type_of(const std::string& s, const std::vector<std::string>& type_names) {
   if (s == "*") return -1;
   const auto it = std::find(type_names.begin(), type_names.end(), s);
   return it == type_names.end() ? -2 : static_cast<int>(it - type_names.begin());
-}
-
-std::string names_list(const std::vector<std::string>& names) {
-  std::string out;
-  for (size_t i = 0; i < names.size() && i < 12; ++i)
-    out += (i ? ", " : "") + names[i];
-  if (names.size() > 12) out += ", ...";
-  return out;
 }
 
 } // namespace

@@ -1,8 +1,9 @@
 #include "tessera/learn/convert.hpp"
-#include "tessera/io/csv.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/text.hpp"
 #include "tessera/core/units.hpp"
+#include "tessera/io/csv.hpp"
 #include "tessera/io/hdf5.hpp"
 
 #include <algorithm>
@@ -22,24 +23,6 @@ namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string names_list(const std::vector<std::string>& names) {
-  std::string out;
-  for (std::size_t i = 0; i < names.size() && i < 12; ++i)
-    out += (i ? ", " : "") + names[i];
-  if (names.size() > 12) out += ", ...";
-  return out.empty() ? "none" : out;
-}
-
-bool parse_unsigned(const std::string& text, std::uint64_t& out) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) return false;
-  errno = 0;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0') return false;
-  out = static_cast<std::uint64_t>(v);
-  return true;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // A snapshot series: one row per cell per time point, from either source.

@@ -1,8 +1,9 @@
 #include "tessera/tissue/cell_file.hpp"
-#include "tessera/io/csv.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/text.hpp"
 #include "tessera/core/units.hpp"
+#include "tessera/io/csv.hpp"
 #include "tessera/io/hdf5.hpp"
 #include "tessera/io/simulation_reader.hpp"
 
@@ -20,24 +21,6 @@ namespace tessera {
 namespace {
 
 const char* const axis_names[3] = {"x", "y", "z"};
-
-std::string names_list(const std::vector<std::string>& names) {
-  std::string out;
-  for (std::size_t i = 0; i < names.size() && i < 12; ++i)
-    out += (i ? ", " : "") + names[i];
-  if (names.size() > 12) out += ", ...";
-  return out;
-}
-
-bool parse_id(const std::string& text, std::uint64_t& out) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) return false;
-  errno = 0;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0') return false;
-  out = static_cast<std::uint64_t>(v);
-  return true;
-}
 
 // "" when `text` is a finite number (stored in out), else why not.
 std::string parse_finite(const std::string& text, double& out) {
@@ -162,14 +145,15 @@ CellFileCells read_csv(const std::string& path, const CellFileSchema& schema, co
       throw input_error(at + ": expected " + std::to_string(header.size()) +
                         " comma-separated fields (as in the header), got " + std::to_string(fields.size()));
     std::uint64_t id = 0;
-    if (!parse_id(fields[0], id)) fail(0, "expected a non-negative integer id, got '" + fields[0] + "'");
+    if (!parse_unsigned(fields[0], id))
+      fail(0, "expected a non-negative integer id, got '" + fields[0] + "'");
     // A type name first: a type may well be called "1".
     int type = -1;
     const auto named = std::find(schema.type_names.begin(), schema.type_names.end(), fields[1]);
     std::uint64_t index = 0;
     if (named != schema.type_names.end())
       type = static_cast<int>(named - schema.type_names.begin());
-    else if (parse_id(fields[1], index) && index < static_cast<std::uint64_t>(n_types))
+    else if (parse_unsigned(fields[1], index) && index < static_cast<std::uint64_t>(n_types))
       type = static_cast<int>(index);
     else
       fail(1, "unknown cell type '" + fields[1] + "' (cells.types: " + names_list(schema.type_names) +
