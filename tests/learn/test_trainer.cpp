@@ -11,6 +11,8 @@
 #include "tessera/learn/trainer.hpp"
 #include "tessera/parallel/mpi.hpp"
 
+#include "learn_fixture.hpp"
+
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -28,34 +30,14 @@ constexpr int n_cells = 40;
 constexpr int n_genes = 3;
 
 Domain box() {
-  Domain d;
-  d.dim = 2;
-  d.hi = {60.0, 40.0, 0.0};
-  return d;
+  return test::learn_box();
 }
-
 GeneNetwork network() {
-  GeneNetwork net;
-  net.model = "graph_ode";
-  net.genes = {"A", "B", "C"};
-  net.edges = {{-1, 0, 1, +1, 1, 0.5, 2}, {-1, 1, 2, -1, 1, 0.5, 2}, {1, 2, 0, +1, 1, 0.5, 2}};
-  return net;
+  return test::learn_network();
 }
-
 SignalingParams signaling(bool with_pairs) {
-  SignalingParams p;
-  if (with_pairs) {
-    LigandReceptorPair a, b;
-    a.ligand = 0;
-    a.receptor = 2;
-    b.ligand = 1;
-    b.receptor = 0;
-    p.pairs = {a, b};
-  }
-  p.range = 12.0;
-  p.length = 10.0;
-  p.autocrine = false;
-  return p;
+  return test::learn_signaling(with_pairs ? std::vector<std::array<int, 2>>{{0, 2}, {1, 0}}
+                                          : std::vector<std::array<int, 2>>{});
 }
 
 // Cells at fixed random positions whose genes relax towards a type-dependent level: the same on every rank.
