@@ -5,6 +5,8 @@
 #include "tessera/parallel/mpi.hpp"
 #include "tessera/sim/simulation.hpp"
 
+#include "../support/gathered_cells.hpp"
+
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -14,6 +16,8 @@
 #include <numeric>
 
 using namespace tessera;
+using test::gather;
+using test::Gathered;
 
 namespace {
 
@@ -112,39 +116,6 @@ time: {dt: 2 min, end: 40 min, integrator: cvode, rtol: 1e-8, atol: 1e-10}
 random: {seed: 5}
 )";
   return dim == 2 ? text2.c_str() : text3.c_str();
-}
-
-struct Gathered {
-  std::map<std::uint64_t, std::size_t> row; // id -> row
-  CellSnapshot cells;
-};
-
-// Collective: every rank's owned cells on rank 0.
-Gathered gather(MPI_Comm comm, const CellSnapshot& local) {
-  int rank = 0, size = 1;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  const int n = static_cast<int>(local.size());
-  std::vector<int> counts(size), displs(size);
-  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm);
-  auto gatherv = [&](const auto& v, int per, auto& out, MPI_Datatype type) {
-    std::vector<int> c(size), d(size);
-    for (int r = 0; r < size; ++r)
-      c[r] = counts[r] * per;
-    if (rank == 0) std::partial_sum(c.begin(), c.end() - 1, d.begin() + 1);
-    out.resize(rank == 0 ? static_cast<std::size_t>(std::accumulate(c.begin(), c.end(), 0)) : 0);
-    MPI_Gatherv(v.data(), n * per, type, out.data(), c.data(), d.data(), type, 0, comm);
-  };
-  Gathered g;
-  g.cells.dim = local.dim;
-  g.cells.n_genes = local.n_genes;
-  gatherv(local.id, 1, g.cells.id, MPI_UINT64_T);
-  gatherv(local.type, 1, g.cells.type, MPI_INT32_T);
-  gatherv(local.position, local.dim, g.cells.position, MPI_DOUBLE);
-  gatherv(local.genes, local.n_genes, g.cells.genes, MPI_DOUBLE);
-  for (std::size_t i = 0; i < g.cells.id.size(); ++i)
-    g.row[g.cells.id[i]] = i;
-  return g;
 }
 
 void expect_same(const Gathered& world, const Gathered& self, double rel_tol) {
