@@ -133,10 +133,6 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   });
   const std::string dir = restart ? train.restart : default_run_directory(options, "");
 
-  std::vector<std::string> outputs = train_outputs;
-  for (const std::string& type : s.types.names)
-    outputs.push_back("grn_" + type + ".tsv");
-  if (params.simulate) outputs.insert(outputs.end(), run_outputs.begin(), run_outputs.end());
   // A restart reads and checks its checkpoint before touching the run directory: a refused restart leaves
   // the earlier outputs as they were.
   TrainCheckpoint checkpoint;
@@ -153,12 +149,15 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
                           ": nothing left to do (raise train.iterations with -s)");
     });
     // The run continues: its outputs after the checkpoint (model, read-out, predictions) are redone.
-    const std::vector<std::string> redone = {"model.h5", "lr_scores.tsv", "metrics.json", "predicted.h5"};
-    std::vector<std::string> replace = redone;
+    std::vector<std::string> replace = {"model.h5", "lr_scores.tsv", "metrics.json", "predicted.h5"};
     for (const std::string& type : s.types.names)
       replace.push_back("grn_" + type + ".tsv");
     prepare_run_directory(comm, dir, true, replace);
   } else {
+    std::vector<std::string> outputs = train_outputs;
+    for (const std::string& type : s.types.names)
+      outputs.push_back("grn_" + type + ".tsv");
+    if (params.simulate) outputs.insert(outputs.end(), run_outputs.begin(), run_outputs.end());
     prepare_run_directory(comm, dir, options.overwrite, outputs);
   }
   open_run_log(comm, dir, deck, log, !restart);

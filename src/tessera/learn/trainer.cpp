@@ -54,36 +54,37 @@ std::vector<int> sample_starts(const std::vector<int>& train_starts, long long c
   return pool;
 }
 
-std::vector<ObservationWindow> training_windows(const TrainParams& params, const TimeSplit& split,
-                                                std::uint64_t seed, long long iteration) {
-  const int last = split.n_train - 1;
-  if (params.mode == TrainMode::full) return {{0, last}};
+namespace {
+
+// Windows from each of `starts` through the mode's reach (1 for one_step, train.window for window mode),
+// cut at time index `last`. (`full` mode has one window and does not come here.)
+std::vector<ObservationWindow> windows_from(const std::vector<int>& starts, const TrainParams& params,
+                                            int last) {
   const long long reach = params.mode == TrainMode::window ? params.window : 1;
   std::vector<ObservationWindow> windows;
-  for (const int k : sample_starts(split.train_starts, params.time_points_per_iter, seed, iteration))
+  for (const int k : starts)
     windows.push_back({k, static_cast<int>(std::min<long long>(k + reach, last))});
   return windows;
+}
+
+} // namespace
+
+std::vector<ObservationWindow> training_windows(const TrainParams& params, const TimeSplit& split,
+                                                std::uint64_t seed, long long iteration) {
+  if (params.mode == TrainMode::full) return {{0, split.n_train - 1}};
+  return windows_from(sample_starts(split.train_starts, params.time_points_per_iter, seed, iteration), params,
+                      split.n_train - 1);
 }
 
 std::vector<ObservationWindow> all_training_windows(const TrainParams& params, const TimeSplit& split) {
-  const int last = split.n_train - 1;
-  if (params.mode == TrainMode::full) return {{0, last}};
-  const long long reach = params.mode == TrainMode::window ? params.window : 1;
-  std::vector<ObservationWindow> windows;
-  for (const int k : split.train_starts)
-    windows.push_back({k, static_cast<int>(std::min<long long>(k + reach, last))});
-  return windows;
+  if (params.mode == TrainMode::full) return {{0, split.n_train - 1}};
+  return windows_from(split.train_starts, params, split.n_train - 1);
 }
 
 std::vector<ObservationWindow> validation_windows(const TrainParams& params, const TimeSplit& split) {
-  const int last = split.n_times - 1;
   if (split.validation_starts.empty()) return {};
-  if (params.mode == TrainMode::full) return {{split.n_train - 1, last}};
-  const long long reach = params.mode == TrainMode::window ? params.window : 1;
-  std::vector<ObservationWindow> windows;
-  for (const int k : split.validation_starts)
-    windows.push_back({k, static_cast<int>(std::min<long long>(k + reach, last))});
-  return windows;
+  if (params.mode == TrainMode::full) return {{split.n_train - 1, split.n_times - 1}};
+  return windows_from(split.validation_starts, params, split.n_times - 1);
 }
 
 double add_l1_penalty(const GraphOdeParameters& parameters, double l1, const ParameterGradient& gradient) {
