@@ -108,12 +108,14 @@ struct DifferenceCheck {
   bool diagnostic = true; // also run --check-gradient's diagnostic on 20 parameters
 };
 
-// The gradient over `windows` against central differences of the loss (see DifferenceCheck).
+// The gradient over `windows` against central differences of the loss (see DifferenceCheck): the whole
+// objective of `params` (the data term alone with the defaults).
 void expect_gradient_matches_differences(const TrajectoryObjective& objective, GraphOdeModel& model,
                                          const std::vector<ObservationWindow>& windows,
-                                         const std::string& what, const DifferenceCheck& c = {}) {
+                                         const std::string& what, const DifferenceCheck& c = {},
+                                         const TrainParams& params = {}) {
   ParameterGradient gradient = zero_like(model.parameters());
-  const double loss = objective.evaluate(model, windows, gradient);
+  const double loss = training_objective(objective, model, params, windows, gradient).total();
   EXPECT_GT(loss, 0.0);
   const std::vector<double> g = host(gradient);
   const double scale = largest(g);
@@ -125,7 +127,7 @@ void expect_gradient_matches_differences(const TrajectoryObjective& objective, G
     const double saved = theta.data()[e];
     theta.data()[e] = v;
     Kokkos::deep_copy(values, theta);
-    const double l = objective.evaluate(model, windows, ParameterGradient());
+    const double l = training_objective(objective, model, params, windows, ParameterGradient()).total();
     theta.data()[e] = saved;
     Kokkos::deep_copy(values, theta);
     return l;
@@ -151,7 +153,7 @@ void expect_gradient_matches_differences(const TrajectoryObjective& objective, G
   EXPECT_EQ(failed, 0) << what;
   if (!c.diagnostic) return;
   // The diagnostic of --check-gradient agrees.
-  const GradientCheck check = check_gradient(objective, model, windows, gradient, 20, 7);
+  const GradientCheck check = check_gradient(objective, model, params, windows, gradient, 20, 7);
   EXPECT_EQ(check.checked + check.at_kinks, 20);
   EXPECT_GE(check.checked, 10);
   EXPECT_LT(check.worst, 1e-4) << what; // h = 1e-6: rounding limits the diagnostic, not the gradient
@@ -259,6 +261,65 @@ TEST(Trainer, L1PenaltyCoversTheWeightTensors) {
       }
   EXPECT_GT(weights, 0);
   EXPECT_NEAR(penalty, 0.5 * expected, 1e-15 * expected);
+}
+
+// The objective of --gradient-only, --check-gradient and both optimizers has every term (SPEC §3.2): adamw
+// the data MSE plus l1 |W|_1 (its gradient is the data gradient plus l1 sign(W) on the weight tensors and
+// nothing else), lbfgs the MSE plus 0.5 weight_decay |theta|^2 (plus weight_decay theta). Central
+// differences of the whole objective agree with its gradient.
+TEST(Trainer, TrainingObjectiveHasEveryTerm) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(true);
+  GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  const std::vector<ObservationWindow> windows{{0, 1}, {2, 4}};
+  ParameterGradient data_gradient = zero_like(model.parameters());
+  const double data = objective.evaluate(model, windows, data_gradient);
+  const std::vector<double> g_data = host(data_gradient);
+  const std::vector<double> theta = host(model.parameters().values());
+  const GraphOdeParameters& p = model.parameters();
+  const std::size_t per_set = p.layout().size();
+
+  TrainParams adamw;
+  adamw.l1 = 0.05;
+  adamw.weight_decay = 0.3; // decoupled: no part of adamw's loss
+  ParameterGradient g = zero_like(p);
+  const ObjectiveTerms terms = training_objective(objective, model, adamw, windows, g);
+  EXPECT_EQ(terms.data, data);
+  EXPECT_EQ(terms.weight_decay, 0.0);
+  const std::vector<double> gh = host(g);
+  double l1_norm = 0.0;
+  for (int set = 0; set < p.n_sets(); ++set)
+    for (const TensorSpec& t : p.layout().tensors())
+      for (std::size_t e = set * per_set + t.offset; e < set * per_set + t.offset + t.size(); ++e) {
+        const bool weight = t.init == TensorSpec::Init::glorot;
+        if (weight) l1_norm += std::fabs(theta[e]);
+        const double sign = theta[e] > 0 ? 1.0 : theta[e] < 0 ? -1.0 : 0.0;
+        // Rounding of one addition to the data gradient.
+        EXPECT_NEAR(gh[e], g_data[e] + (weight ? adamw.l1 * sign : 0.0), 1e-15 * (std::fabs(g_data[e]) + 1))
+            << t.name;
+      }
+  EXPECT_NEAR(terms.l1, adamw.l1 * l1_norm, 1e-14 * l1_norm);
+  EXPECT_EQ(terms.total(), terms.data + terms.l1);
+  DifferenceCheck c;
+  c.stride = 3;        // the terms are checked element by element above; differences confirm the total
+  c.min_checked = 0.7; // l1 adds no kinks (no weight is within 2h of 0); ReLU kinks as without it
+  expect_gradient_matches_differences(objective, model, windows, "adamw with l1", c, adamw);
+
+  TrainParams lbfgs;
+  lbfgs.optimizer = TrainOptimizer::lbfgs;
+  lbfgs.weight_decay = 0.3;
+  ParameterGradient gw = zero_like(p);
+  const ObjectiveTerms decayed = training_objective(objective, model, lbfgs, windows, gw);
+  const std::vector<double> gwh = host(gw);
+  double squares = 0.0;
+  for (std::size_t e = 0; e < theta.size(); ++e) {
+    squares += theta[e] * theta[e];
+    EXPECT_NEAR(gwh[e], g_data[e] + 0.3 * theta[e], 1e-15 * (std::fabs(g_data[e]) + 1)) << e;
+  }
+  EXPECT_EQ(decayed.l1, 0.0);
+  EXPECT_NEAR(decayed.weight_decay, 0.15 * squares, 1e-14 * squares);
+  expect_gradient_matches_differences(objective, model, windows, "lbfgs with weight decay", c, lbfgs);
 }
 
 TEST(Trainer, GradientAndAdamStepDoNotDependOnTheRankCount) {

@@ -19,6 +19,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -113,6 +114,22 @@ void write_predicted(const std::string& path, const TrajectoryDataset& dataset,
   std::copy(predicted.begin(), predicted.end(), out.expression.begin() + static_cast<std::ptrdiff_t>(frame));
   out.truth_grn.clear();
   write_dataset(path, out);
+}
+
+// "<total> (data <mse> + l1 <penalty>)", full precision (%.17g) so runs can be compared to the last bit;
+// the terms the configured optimizer has (weight decay only under lbfgs: AdamW's is decoupled).
+std::string loss_terms_text(const ObjectiveTerms& terms, const TrainParams& params) {
+  auto exact = [](double v) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.17g", v);
+    return std::string(text);
+  };
+  std::string out = exact(terms.total()) + " (data " + exact(terms.data);
+  if (params.optimizer == TrainOptimizer::lbfgs)
+    out += " + weight decay " + exact(terms.weight_decay);
+  else
+    out += " + l1 " + exact(terms.l1);
+  return out + ")";
 }
 
 } // namespace
@@ -215,22 +232,27 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   const auto& values = model->parameters().values();
 
   if (train.gradient_only || train.check_gradient) {
-    const std::vector<ObservationWindow> windows = training_windows(params, split, s.seed, 1);
+    // The objective the optimizer minimises at its first evaluation: adamw iteration 1's sampled windows,
+    // lbfgs every training window; every term of it (SPEC §3.2).
+    const std::vector<ObservationWindow> windows = params.optimizer == TrainOptimizer::lbfgs
+                                                       ? all_training_windows(params, split)
+                                                       : training_windows(params, split, s.seed, 1);
     ParameterGradient gradient("tessera::train::gradient", values.extent(0), values.extent(1));
-    const double loss = objective.evaluate(*model, windows, gradient);
+    const ObjectiveTerms terms = training_objective(objective, *model, params, windows, gradient);
+    const std::string loss = loss_terms_text(terms, params);
     if (train.gradient_only) {
       GraphOdeParameters g(model->parameters().architecture(), s.network.genes, s.types.names);
       Kokkos::deep_copy(g.values(), gradient);
       const std::string path = (fs::path(dir) / "gradient.h5").string();
       mpi::agree(comm, [&] {
-        if (mpi::rank(comm) == 0) write_graph_ode_model(path, g);
+        if (mpi::rank(comm) == 0) write_gradient(path, g, terms, params, windows);
       });
-      log.always("tessera train: loss " + format_number(loss) + " over " + std::to_string(windows.size()) +
+      log.always("tessera train: loss " + loss + " over " + std::to_string(windows.size()) +
                  " start times; gradient in " + path);
     }
     if (train.check_gradient) {
-      const GradientCheck check = check_gradient(objective, *model, windows, gradient, 20, s.seed);
-      log.always("tessera train: loss " + format_number(loss) +
+      const GradientCheck check = check_gradient(objective, *model, params, windows, gradient, 20, s.seed);
+      log.always("tessera train: loss " + loss +
                  "; worst relative error of the gradient against central differences: " +
                  format_number(check.worst) + " (" + std::to_string(check.checked) +
                  " parameters compared, " + std::to_string(check.at_kinks) + " skipped at ReLU kinks)");

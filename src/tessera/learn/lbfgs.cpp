@@ -2,6 +2,7 @@
 
 #include "tessera/learn/petsc.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -27,14 +28,14 @@ std::string train_lbfgs(const TrajectoryObjective& objective, GraphOdeModel& mod
   ParameterGradient gradient("tessera::train::gradient", values.extent(0), values.extent(1));
   const auto begin = std::chrono::steady_clock::now();
 
+  // The objective of lbfgs (its weight-decay term included) whatever params.optimizer says.
+  TrainParams lbfgs_params = params;
+  lbfgs_params.optimizer = TrainOptimizer::lbfgs;
   auto f = [&](const std::vector<double>& x, std::vector<double>& g) {
     set_parameters(parameters, x);
-    double loss = objective.evaluate(model, training, gradient);
+    const double loss = training_objective(objective, model, lbfgs_params, training, gradient).total();
     const auto gh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
-    for (std::size_t e = 0; e < x.size(); ++e) {
-      g[e] = gh.data()[e] + params.weight_decay * x[e];
-      loss += 0.5 * params.weight_decay * x[e] * x[e];
-    }
+    std::copy(gh.data(), gh.data() + gh.size(), g.begin());
     return loss;
   };
   auto monitor = [&](long long iteration, double loss, double gnorm, const std::vector<double>& x) {

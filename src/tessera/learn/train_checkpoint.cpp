@@ -58,6 +58,29 @@ void write_trained_model(const std::string& path, const GraphOdeParameters& para
   file.close();
 }
 
+void write_gradient(const std::string& path, const GraphOdeParameters& gradient, const ObjectiveTerms& terms,
+                    const TrainParams& params, const std::vector<ObservationWindow>& windows) {
+  h5::File file = h5::File::create(path);
+  write_graph_ode_model(file, gradient);
+  h5::Handle group = h5::create_group(file.get(), "objective");
+  h5::write_real_attribute(group.get(), "total", terms.total());
+  h5::write_real_attribute(group.get(), "data", terms.data);
+  h5::write_real_attribute(group.get(), "l1_term", terms.l1);
+  h5::write_real_attribute(group.get(), "weight_decay_term", terms.weight_decay);
+  h5::write_text_attribute(group.get(), "optimizer",
+                           params.optimizer == TrainOptimizer::lbfgs ? "lbfgs" : "adamw");
+  h5::write_real_attribute(group.get(), "l1", params.l1);
+  h5::write_real_attribute(group.get(), "weight_decay", params.weight_decay);
+  std::vector<std::int32_t> flat;
+  for (const ObservationWindow& w : windows) {
+    flat.push_back(w.start);
+    flat.push_back(w.end);
+  }
+  h5::write_array(group.get(), "windows", flat.data(), {static_cast<std::int64_t>(windows.size()), 2});
+  group.reset();
+  file.close();
+}
+
 void write_checkpoint(const std::string& dir, const GraphOdeParameters& parameters, const AdamW& optimizer,
                       const TrainParams& params, const TrainProvenance& provenance,
                       const TrainProgress& progress) {

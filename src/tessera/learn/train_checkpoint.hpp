@@ -30,6 +30,13 @@ void write_checkpoint(const std::string& dir, const GraphOdeParameters& paramete
                       const TrainParams& params, const TrainProvenance& provenance,
                       const TrainProgress& progress);
 
+// Writes gradient.h5 of `tessera train --gradient-only` at `path`: the gradient of the whole objective in
+// model.h5's layout, and /objective with the value of each term and their total (attributes), the
+// optimizer and coefficients they were computed with, and the observation windows (int32 [n][2]: start and
+// end time index). Rank 0 only.
+void write_gradient(const std::string& path, const GraphOdeParameters& gradient, const ObjectiveTerms& terms,
+                    const TrainParams& params, const std::vector<ObservationWindow>& windows);
+
 struct TrainCheckpoint {
   GraphOdeParameters parameters;
   long long optimizer_steps = 0;

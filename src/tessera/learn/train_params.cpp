@@ -71,7 +71,9 @@ const KeyTable& train_keys() {
     t.add("weight_decay", KeyType::real)
         .def("0")
         .non_negative()
-        .describe("Decoupled weight decay (AdamW): theta -= lr * weight_decay * theta each iteration.");
+        .describe("Decoupled weight decay (AdamW): theta -= lr * weight_decay * theta each iteration, "
+                  "outside the loss (`loss.csv` and `--gradient-only` report no such term); with `lbfgs`, "
+                  "0.5 weight_decay |theta|^2 is a term of the minimised loss.");
     t.add("l1", KeyType::real)
         .def("0")
         .non_negative()

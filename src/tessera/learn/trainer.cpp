@@ -89,6 +89,7 @@ std::vector<ObservationWindow> validation_windows(const TrainParams& params, con
 
 double add_l1_penalty(const GraphOdeParameters& parameters, double l1, const ParameterGradient& gradient) {
   if (l1 == 0.0) return 0.0;
+  const bool want_gradient = gradient.extent(0) > 0;
   const auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters.values());
   auto g = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
   double penalty = 0.0;
@@ -98,11 +99,43 @@ double add_l1_penalty(const GraphOdeParameters& parameters, double l1, const Par
       for (std::size_t e = t.offset; e < t.offset + t.size(); ++e) {
         const double w = theta(set, e);
         penalty += std::fabs(w);
-        g(set, e) += l1 * (w > 0 ? 1.0 : w < 0 ? -1.0 : 0.0);
+        if (want_gradient) g(set, e) += l1 * (w > 0 ? 1.0 : w < 0 ? -1.0 : 0.0);
       }
     }
-  Kokkos::deep_copy(gradient, g);
+  if (want_gradient) Kokkos::deep_copy(gradient, g);
   return l1 * penalty;
+}
+
+namespace {
+
+// 0.5 weight_decay |theta|^2 over every parameter, its gradient weight_decay * theta added to `gradient`
+// (unless empty): the term lbfgs minimises (AdamW decays outside the loss).
+double add_weight_decay_term(const GraphOdeParameters& parameters, double weight_decay,
+                             const ParameterGradient& gradient) {
+  if (weight_decay == 0.0) return 0.0;
+  const bool want_gradient = gradient.extent(0) > 0;
+  const auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters.values());
+  auto g = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
+  double squares = 0.0;
+  for (std::size_t e = 0; e < theta.size(); ++e) {
+    squares += theta.data()[e] * theta.data()[e];
+    if (want_gradient) g.data()[e] += weight_decay * theta.data()[e];
+  }
+  if (want_gradient) Kokkos::deep_copy(gradient, g);
+  return 0.5 * weight_decay * squares;
+}
+
+} // namespace
+
+ObjectiveTerms training_objective(const TrajectoryObjective& objective, GraphOdeModel& model,
+                                  const TrainParams& params, const std::vector<ObservationWindow>& windows,
+                                  ParameterGradient gradient) {
+  ObjectiveTerms terms;
+  terms.data = objective.evaluate(model, windows, gradient);
+  terms.l1 = add_l1_penalty(model.parameters(), params.l1, gradient);
+  if (params.optimizer == TrainOptimizer::lbfgs)
+    terms.weight_decay = add_weight_decay_term(model.parameters(), params.weight_decay, gradient);
+  return terms;
 }
 
 void train_adamw(const TrajectoryObjective& objective, GraphOdeModel& model, const TrainParams& params,
@@ -118,8 +151,9 @@ void train_adamw(const TrajectoryObjective& objective, GraphOdeModel& model, con
   for (long long it = progress.iteration + 1; it <= params.iterations; ++it) {
     TrainRecord r;
     r.iteration = it;
-    r.train = objective.evaluate(model, training_windows(params, split, seed, it), gradient);
-    r.train += add_l1_penalty(model.parameters(), params.l1, gradient);
+    r.train =
+        training_objective(objective, model, params, training_windows(params, split, seed, it), gradient)
+            .total();
     r.validation = validation.empty() ? NAN : objective.evaluate(model, validation, ParameterGradient());
     r.grad_norm = optimizer.step(model.parameters(), gradient);
     r.wall_s = wall_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
@@ -150,8 +184,8 @@ void check_dataset_matches(const TrajectoryDataset& dataset, const std::vector<s
 }
 
 GradientCheck check_gradient(const TrajectoryObjective& objective, GraphOdeModel& model,
-                             const std::vector<ObservationWindow>& windows, const ParameterGradient& gradient,
-                             int count, std::uint64_t seed) {
+                             const TrainParams& params, const std::vector<ObservationWindow>& windows,
+                             const ParameterGradient& gradient, int count, std::uint64_t seed) {
   const std::vector<double> g = to_host(gradient);
   std::vector<int> all(g.size());
   std::iota(all.begin(), all.end(), 0);
@@ -168,7 +202,7 @@ GradientCheck check_gradient(const TrajectoryObjective& objective, GraphOdeModel
     auto loss_at = [&](double v) {
       theta.data()[e] = v;
       Kokkos::deep_copy(values, theta);
-      return objective.evaluate(model, windows, ParameterGradient());
+      return training_objective(objective, model, params, windows, ParameterGradient()).total();
     };
     const double j0 = loss_at(saved), jp = loss_at(saved + h), jm = loss_at(saved - h);
     const double jp2 = loss_at(saved + 2 * h), jm2 = loss_at(saved - 2 * h);

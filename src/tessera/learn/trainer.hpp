@@ -46,8 +46,23 @@ void check_dataset_matches(const TrajectoryDataset& dataset, const std::vector<s
                            const std::vector<std::string>& cell_types, const std::string& dataset_path);
 
 // l1 * |W|_1 over the weight tensors (Glorot-initialised: projections, attention vectors, MLP matrices);
-// adds its subgradient l1 * sign(w) to `gradient` and returns the penalty. Identical on every rank.
+// adds its subgradient l1 * sign(w) to `gradient` (unless it is empty) and returns the penalty. Identical on
+// every rank.
 double add_l1_penalty(const GraphOdeParameters& parameters, double l1, const ParameterGradient& gradient);
+
+// The terms of the objective the configured optimizer minimises (SPEC §3.2) at the model's parameters.
+// `data`: the MSE over the windows; `l1`: train.l1 * |W|_1 (adamw; lbfgs refuses l1 > 0); `weight_decay`:
+// 0.5 train.weight_decay * |theta|^2 under lbfgs, which minimises it with the data term. AdamW's weight decay
+// is decoupled (a shrink of theta in the step, not a loss term), so it is 0 there.
+struct ObjectiveTerms {
+  double data = 0.0, l1 = 0.0, weight_decay = 0.0;
+  double total() const { return data + l1 + weight_decay; }
+};
+// Evaluates the terms over `windows` and, unless `gradient` is empty, the (sub)gradient of their total.
+// What train_adamw, train_lbfgs, --gradient-only and --check-gradient all use. Collective.
+ObjectiveTerms training_objective(const TrajectoryObjective& objective, GraphOdeModel& model,
+                                  const TrainParams& params, const std::vector<ObservationWindow>& windows,
+                                  ParameterGradient gradient);
 
 // One row of loss.csv.
 struct TrainRecord {
@@ -71,9 +86,10 @@ void train_adamw(const TrajectoryObjective& objective, GraphOdeModel& model, con
                  const std::function<void(const TrainRecord&)>& report,
                  const std::function<void(const TrainProgress&)>& after_step);
 
-// Central differences of the loss over `windows` against `gradient` on `count` parameters drawn by
-// CounterRng{seed}, step h = 1e-6 max(1, |theta|). Parameters whose loss has a ReLU kink within 2h (second
-// differences at h and 2h disagree; typical for zero biases of dead units, where the gradient is a
+// Central differences of the whole objective (training_objective(...).total(): every term, as the optimizer
+// sees it) over `windows` against `gradient` on `count` parameters drawn by CounterRng{seed}, step h = 1e-6
+// max(1, |theta|). Parameters whose loss has a kink within 2h (second differences at h and 2h disagree;
+// typical for zero biases of dead ReLU units, or a weight within 2h of 0 under l1, where the gradient is a
 // subgradient) are counted, not compared; so are those where central differences at h and 2h disagree
 // beyond a smooth function's terms (many small kinks). worst: the largest (|fd - g| - 10 rounding) /
 // max(|fd|, |g|, 1e-6 max|g|) over the others, rounding = 1e-16 |L| / h. Collective.
@@ -82,7 +98,7 @@ struct GradientCheck {
   int checked = 0, at_kinks = 0;
 };
 GradientCheck check_gradient(const TrajectoryObjective& objective, GraphOdeModel& model,
-                             const std::vector<ObservationWindow>& windows, const ParameterGradient& gradient,
-                             int count, std::uint64_t seed);
+                             const TrainParams& params, const std::vector<ObservationWindow>& windows,
+                             const ParameterGradient& gradient, int count, std::uint64_t seed);
 
 } // namespace tessera
