@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages tessera builds and tests with (SPEC §7), only those missing.
 # As root (or with sudo) it runs apt-get; otherwise it prints the exact command and exits 2.
+# --viz adds ParaView's pvpython and a virtual X server, for tools/paraview_open.py and the ctest label
+# `paraview` (registered when CMake finds pvpython and xvfb-run).
 set -euo pipefail
+
+viz=0
+for arg in "$@"; do
+  case "$arg" in
+    --viz) viz=1 ;;
+    *)
+      echo "usage: $0 [--viz]" >&2
+      exit 2
+      ;;
+  esac
+done
 
 packages=(
   build-essential cmake pkg-config git
@@ -13,6 +26,7 @@ packages=(
   libgtest-dev libbenchmark-dev libopenblas-dev
   python3 python3-numpy python3-h5py python3-anndata
 )
+[ "$viz" -eq 1 ] && packages+=(python3-paraview xvfb xauth)
 
 missing=()
 for p in "${packages[@]}"; do

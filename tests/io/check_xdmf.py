@@ -5,12 +5,16 @@ Usage: check_xdmf.py RUN/tessera.xmf [MORE.xmf ...]
 
 For every HDF DataItem: the file and dataset exist and the dataset's shape equals the item's Dimensions. For
 every HyperSlab DataItem (its 1st child the start/stride/count selection, its 2nd the dataset): the selection
-fits in the dataset and selects the item's Dimensions. For every Grid: its Topology, Geometry and Attributes
-agree on the number of cells. Exits 1 listing every problem, 77 (skipped) when h5py is not installed.
+fits in the dataset and selects the item's Dimensions, and the dataset is 1-D (ParaView's Xdmf3 readers skip a
+HyperSlab of a 2-D dataset). For every Grid: its Topology, Geometry and node Attributes agree on the number of
+cells, and a Polyvertex Topology with cells has explicit connectivity that lists vertices 0..N-1 (the Xdmf3
+readers build no cells without it). Exits 1 listing every problem, 77 (skipped) when h5py is not installed.
 """
 
 import os
 import sys
+
+import numpy as np
 import xml.etree.ElementTree as ET
 
 try:
@@ -91,6 +95,8 @@ class Checker:
         shape = self.hdf_item(where, source)
         if shape is None:
             return None
+        if len(shape) != 1:
+            self.problem(where, f"HyperSlab of a {len(shape)}-D dataset: ParaView's Xdmf3 readers skip it")
         values = [int(v) for v in (selection.text or "").split()]
         rank = len(shape)
         if dimensions(selection) != (3, rank) or len(values) != 3 * rank:
@@ -105,6 +111,17 @@ class Checker:
         if tuple(count) != declared:
             self.problem(where, f"HyperSlab Dimensions {declared} but it selects {tuple(count)}")
         return tuple(count)
+
+    def item_values(self, item):
+        """The values an HDF or HyperSlab DataItem selects (after item_shape found it valid)."""
+        if (item.get("ItemType") or item.get("Type") or "").lower() == "hyperslab":
+            selection, source = item.findall("DataItem")
+            data = self.dataset("", (source.text or "").strip())[()]
+            values = [int(v) for v in (selection.text or "").split()]
+            rank = data.ndim
+            start, stride, count = values[:rank], values[rank:2 * rank], values[2 * rank:]
+            return data[tuple(slice(b, b + s * c, s) for b, s, c in zip(start, stride, count))]
+        return self.dataset("", (item.text or "").strip())[()]
 
     def item_shape(self, where, item):
         if (item.get("ItemType") or item.get("Type") or "").lower() == "hyperslab":
@@ -123,6 +140,17 @@ class Checker:
             self.problem(where, "no Topology")
             return
         cells = int(topology.get("NumberOfElements", "-1"))
+        connectivity = topology.findall("DataItem")
+        if topology.get("TopologyType") == "Polyvertex" and cells > 0 and not connectivity:
+            self.problem(where, "Polyvertex Topology without connectivity: ParaView's Xdmf3 readers build no cells")
+        for item in connectivity:
+            shape = self.item_shape(where + " Topology", item)
+            if shape is None:
+                continue
+            if shape != (cells,):
+                self.problem(where, f"Topology connectivity shape {shape}, expected ({cells},)")
+            elif not np.array_equal(self.item_values(item), np.arange(cells)):
+                self.problem(where, f"Topology connectivity is not 0..{cells - 1}")
         geometry = grid.find("Geometry")
         if geometry is None:
             self.problem(where, "no Geometry")
@@ -142,6 +170,8 @@ class Checker:
             names.add(name)
             for item in attribute.findall("DataItem"):
                 shape = self.item_shape(f"{where} Attribute '{name}'", item)
+                if attribute.get("Center") == "Grid":
+                    continue  # field data: any length
                 if shape is not None and shape[0] != cells:
                     self.problem(where, f"Attribute '{name}' has {shape[0]} values for {cells} cells")
 

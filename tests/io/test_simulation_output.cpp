@@ -278,6 +278,12 @@ TEST(SimulationOutput, XdmfListsEveryStepWithRelativePaths) {
   // Gene names are XML-escaped, and a gene named like a built-in field gets a distinct attribute name.
   EXPECT_NE(text.find("Name=\"a&lt;b&amp;&quot;c&quot;\""), std::string::npos);
   EXPECT_NE(text.find("Name=\"gene_type\""), std::string::npos);
+  // What ParaView's Xdmf3 readers need (tests/io/check_paraview.py opens it in ParaView): explicit Polyvertex
+  // connectivity, one 1-D dataset per gene, and the type names as field data.
+  EXPECT_EQ(count(text, "tessera.h5:/vertex_index</DataItem>"), 2u);
+  EXPECT_EQ(count(text, "/gene_columns/"), 2 * gene_names.size());
+  EXPECT_EQ(count(text, "tessera.h5:/steps/20/gene_columns/3</DataItem>"), 1u);
+  EXPECT_EQ(count(text, "Name=\"type_name:mesenchymal\" AttributeType=\"Scalar\" Center=\"Grid\""), 2u);
   on_rank0([&] { EXPECT_FALSE(fs::exists(output.xmf_path() + ".tmp")); });
 }
 
@@ -465,12 +471,18 @@ TEST(SimulationOutputSample, WritesRunsForExternalCheckers) {
     if (world_rank() == 0) fs::remove_all(dir);
     MPI_Barrier(MPI_COMM_WORLD);
     SimulationOutput output(MPI_COMM_WORLD, dir, provenance(), dim);
-    output.write_step(first_step, first_time, snapshot_of(world_rank(), world_size(), dim, first_step));
-    CellSnapshot none;
-    none.dim = dim;
-    none.n_genes = static_cast<int>(gene_names.size());
-    output.write_step(50, 25.0, none); // a step without cells must still be valid XDMF
-    output.write_step(second_step, second_time, snapshot_of(world_rank(), world_size(), dim, second_step));
+    // Steps 0, 10, ..., 120 as a run writes them: more than 8 (HDF5 then stores the links of /steps in a
+    // dense, indexed form) and with names whose order differs from their numbers' ("100" < "20").
+    for (long long step = 0; step <= 120; step += 10) {
+      CellSnapshot cells = snapshot_of(world_rank(), world_size(), dim, step);
+      if (step == 50) { // a step without cells must still be valid XDMF
+        cells = CellSnapshot{};
+        cells.dim = dim;
+        cells.n_genes = static_cast<int>(gene_names.size());
+      }
+      if (step == 20) cells = rows_of(cells, 0, cells.size() / 2); // fewer cells than the largest step
+      output.write_step(step, step * 0.5 + (step == 30 ? 1.0 / 3.0 : 0.0), cells);
+    }
   }
 }
 

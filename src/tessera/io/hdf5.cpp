@@ -371,6 +371,14 @@ Handle create_group(hid_t parent, const std::string& name) {
                          ("H5Gcreate2(" + name + ")").c_str()));
 }
 
+Handle create_ordered_group(hid_t parent, const std::string& name) {
+  Handle gcpl(check_id(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate(group create)"));
+  check(H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+        "H5Pset_link_creation_order");
+  return Handle(check_id(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
+                         ("H5Gcreate2(" + name + ")").c_str()));
+}
+
 Handle open_group(hid_t parent, const std::string& name) {
   return Handle(check_id(H5Gopen2(parent, name.c_str(), H5P_DEFAULT), ("H5Gopen2(" + name + ")").c_str()));
 }
@@ -626,6 +634,81 @@ std::vector<T> read_array(hid_t parent, const std::string& name, std::vector<std
         ("H5Dread(" + name + ")").c_str());
   return values;
 }
+
+// ---- Extendible tables
+// ---------------------------------------------------------------------------------------
+
+namespace {
+
+// The in-memory and on-disk element types of an extendible table.
+struct TableTypes {
+  Handle memory;
+  Handle file;
+};
+
+TableTypes table_types(const std::int64_t*) {
+  return {Handle(check_id(H5Tcopy(H5T_NATIVE_INT64), "H5Tcopy")),
+          Handle(check_id(H5Tcopy(H5T_STD_I64LE), "H5Tcopy"))};
+}
+
+TableTypes table_types(const StepTime*) {
+  Handle memory(check_id(H5Tcreate(H5T_COMPOUND, sizeof(StepTime)), "H5Tcreate(compound)"));
+  check(H5Tinsert(memory.get(), "step", HOFFSET(StepTime, step), H5T_NATIVE_INT64), "H5Tinsert(step)");
+  check(H5Tinsert(memory.get(), "time", HOFFSET(StepTime, time), H5T_NATIVE_DOUBLE), "H5Tinsert(time)");
+  // Packed and little-endian on disk, whatever the padding of the struct in memory.
+  Handle file(check_id(H5Tcreate(H5T_COMPOUND, 16), "H5Tcreate(compound)"));
+  check(H5Tinsert(file.get(), "step", 0, H5T_STD_I64LE), "H5Tinsert(step)");
+  check(H5Tinsert(file.get(), "time", 8, H5T_IEEE_F64LE), "H5Tinsert(time)");
+  return {std::move(memory), std::move(file)};
+}
+
+} // namespace
+
+template <class T>
+void append(hid_t parent, const std::string& name, const std::vector<T>& values, std::int64_t chunk_rows) {
+  const TableTypes types = table_types(static_cast<const T*>(nullptr));
+  Handle dataset;
+  if (exists(parent, name)) {
+    dataset = open_dataset(parent, name);
+  } else {
+    const hsize_t empty[1] = {0};
+    const hsize_t unlimited[1] = {H5S_UNLIMITED};
+    Handle space(check_id(H5Screate_simple(1, empty, unlimited), "H5Screate_simple"));
+    Handle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate(dataset create)"));
+    const hsize_t chunk[1] = {static_cast<hsize_t>(std::max<std::int64_t>(1, chunk_rows))};
+    check(H5Pset_chunk(dcpl.get(), 1, chunk), "H5Pset_chunk");
+    dataset = Handle(check_id(
+        H5Dcreate2(parent, name.c_str(), types.file.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+        ("H5Dcreate2(" + name + ")").c_str()));
+  }
+  if (values.empty()) return;
+  hsize_t rows = 0;
+  {
+    Handle space(check_id(H5Dget_space(dataset.get()), "H5Dget_space"));
+    if (H5Sget_simple_extent_ndims(space.get()) != 1)
+      throw runtime_error(describe(dataset.get()) + ": not a 1-D table");
+    check(H5Sget_simple_extent_dims(space.get(), &rows, nullptr), "H5Sget_simple_extent_dims");
+  }
+  const hsize_t added[1] = {values.size()};
+  const hsize_t extent[1] = {rows + values.size()};
+  check(H5Dset_extent(dataset.get(), extent), ("H5Dset_extent(" + name + ")").c_str());
+  Handle space(check_id(H5Dget_space(dataset.get()), "H5Dget_space"));
+  Handle memory(check_id(H5Screate_simple(1, added, nullptr), "H5Screate_simple"));
+  const hsize_t start[1] = {rows};
+  check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, added, nullptr),
+        "H5Sselect_hyperslab");
+  // Every rank holds the same values; one writer avoids overlapping writes of the same bytes.
+  if (file_rank(parent) != 0) {
+    check(H5Sselect_none(space.get()), "H5Sselect_none");
+    check(H5Sselect_none(memory.get()), "H5Sselect_none");
+  }
+  Handle transfer = transfer_for(parent);
+  check(H5Dwrite(dataset.get(), types.memory.get(), memory.get(), space.get(), transfer.get(), values.data()),
+        ("H5Dwrite(" + name + ")").c_str());
+}
+
+template void append<std::int64_t>(hid_t, const std::string&, const std::vector<std::int64_t>&, std::int64_t);
+template void append<StepTime>(hid_t, const std::string&, const std::vector<StepTime>&, std::int64_t);
 
 #define TESSERA_H5_ROWS(T)                                                                                   \
   template void write_array<T>(hid_t, const std::string&, const T*, const std::vector<std::int64_t>&,        \

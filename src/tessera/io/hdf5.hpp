@@ -88,6 +88,9 @@ std::string describe(hid_t object);
 // every creating call below is collective and must get the same arguments on every rank.
 
 Handle create_group(hid_t parent, const std::string& name);
+// A group that tracks and indexes the order its links were created in, so that h5py and H5Literate by
+// creation order list them as written ("20" before "100"), not by name.
+Handle create_ordered_group(hid_t parent, const std::string& name);
 Handle open_group(hid_t parent, const std::string& name);
 // True when every component of the slash-separated `path` below `parent` exists.
 bool exists(hid_t parent, const std::string& path);
@@ -143,6 +146,23 @@ template <class T>
 std::vector<T> read_rows(hid_t parent, const std::string& name, std::int64_t offset, std::int64_t count);
 template <class T>
 std::vector<T> read_all(hid_t parent, const std::string& name);
+
+// ---- Extendible tables
+// -------------------------------------------------------------------------------------- 1-D datasets that
+// grow as steps are written. In a parallel file append is collective, every rank passes the same values and
+// rank 0 writes them.
+
+// A row of an index of output steps: a step number and its time.
+struct StepTime {
+  std::int64_t step = 0;
+  double time = 0;
+};
+
+// Appends `values` at the end of the 1-D dataset `name` under `parent`, creating it first when absent
+// (chunked by `chunk_rows`, unlimited). T: int64, or StepTime (stored as a compound of int64 `step` and
+// float64 `time`, which numpy reads as a structured array).
+template <class T>
+void append(hid_t parent, const std::string& name, const std::vector<T>& values, std::int64_t chunk_rows);
 
 // ---- Whole arrays of any rank (serial files: converters, datasets)
 // ----------------------------------------- Creates dataset `name` of shape `dims` and writes `data`

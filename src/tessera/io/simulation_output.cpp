@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <set>
 #include <sstream>
 
@@ -79,13 +80,20 @@ std::string step_group_name(long long step) {
   return std::to_string(step);
 }
 
+// Rows per chunk of the extendible tables: /steps_index grows by one row per step, /vertex_index by the
+// growth of the largest population (8 bytes a row).
+constexpr std::int64_t steps_index_chunk = 256;
+constexpr std::int64_t vertex_index_chunk = 65536;
+
 } // namespace
 
 std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vector<std::string>& gene_names,
-                            const std::vector<XdmfStep>& steps) {
+                            const std::vector<std::string>& type_names, const std::vector<XdmfStep>& steps) {
   const std::string file = xml_escape(h5_name);
   const std::vector<std::string> gene_attributes = gene_attribute_names(gene_names);
-  const std::size_t n_genes = gene_names.size();
+  std::int64_t vertices = 0; // length of /vertex_index: the most cells of any step written
+  for (const XdmfStep& s : steps)
+    vertices = std::max(vertices, s.cells);
   std::ostringstream x;
   x << "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
     << "<!DOCTYPE Xdmf SYSTEM \"Xdmf.dtd\" []>\n"
@@ -95,36 +103,53 @@ std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vect
   for (const XdmfStep& s : steps) {
     const std::string n = std::to_string(s.cells);
     const std::string where = file + ":/steps/" + step_group_name(s.step) + "/";
-    auto scalar = [&](const std::string& name, const char* number_type, int precision) {
-      x << "        <Attribute Name=\"" << name << "\" AttributeType=\"Scalar\" Center=\"Node\">\n"
+    auto node_array = [&](const std::string& name, const std::string& dataset, const char* number_type,
+                          int precision) {
+      x << "        <Attribute Name=\"" << xml_escape(name)
+        << "\" AttributeType=\"Scalar\" Center=\"Node\">\n"
         << "          <DataItem Dimensions=\"" << n << "\" NumberType=\"" << number_type << "\" Precision=\""
-        << precision << "\" Format=\"HDF\">" << where << name << "</DataItem>\n"
+        << precision << "\" Format=\"HDF\">" << where << dataset << "</DataItem>\n"
         << "        </Attribute>\n";
     };
     x << "      <Grid Name=\"step_" << s.step << "\" GridType=\"Uniform\">\n"
       << "        <Time Value=\"" << exact(s.time) << "\" />\n"
       << "        <Topology TopologyType=\"Polyvertex\" NumberOfElements=\"" << n
-      << "\" NodesPerElement=\"1\" />\n"
-      << "        <Geometry GeometryType=\"" << (dim == 3 ? "XYZ" : "XY") << "\">\n"
+      << "\" NodesPerElement=\"1\"";
+    if (s.cells == 0) {
+      x << " />\n";
+    } else {
+      // Explicit connectivity: ParaView's Xdmf3 readers build no cells from a Polyvertex topology without
+      // it. Vertex i of the step is cell i, so the first N entries of the shared 0, 1, 2, ... index serve.
+      x << ">\n"
+        << "          <DataItem ItemType=\"HyperSlab\" Type=\"HyperSlab\" Dimensions=\"" << n
+        << "\" NumberType=\"Int\" Precision=\"8\">\n"
+        << "            <DataItem Dimensions=\"3 1\" NumberType=\"UInt\" Format=\"XML\">0 1 " << n
+        << "</DataItem>\n"
+        << "            <DataItem Dimensions=\"" << vertices
+        << "\" NumberType=\"Int\" Precision=\"8\" Format=\"HDF\">" << file << ":/vertex_index</DataItem>\n"
+        << "          </DataItem>\n"
+        << "        </Topology>\n";
+    }
+    x << "        <Geometry GeometryType=\"" << (dim == 3 ? "XYZ" : "XY") << "\">\n"
       << "          <DataItem Dimensions=\"" << n << " " << dim
       << "\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">" << where << "position</DataItem>\n"
       << "        </Geometry>\n";
-    scalar("type", "Int", 4);
-    scalar("id", "UInt", 8);
-    scalar("radius", "Float", 8);
-    scalar("cycle", "Float", 8);
-    for (std::size_t g = 0; g < n_genes; ++g) {
-      // One column of genes[N][G]: start (0, g), stride (1, 1), count (N, 1).
-      x << "        <Attribute Name=\"" << xml_escape(gene_attributes[g])
-        << "\" AttributeType=\"Scalar\" Center=\"Node\">\n"
-        << "          <DataItem ItemType=\"HyperSlab\" Type=\"HyperSlab\" Dimensions=\"" << n << " 1\">\n"
-        << "            <DataItem Dimensions=\"3 2\" NumberType=\"UInt\" Format=\"XML\">0 " << g << " 1 1 "
-        << n << " 1</DataItem>\n"
-        << "            <DataItem Dimensions=\"" << n << " " << n_genes
-        << "\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">" << where << "genes</DataItem>\n"
-        << "          </DataItem>\n"
+    node_array("type", "type", "Int", 4);
+    // Declared signed: ParaView's legacy XDMF Reader reads an 8-byte UInt as 32 bits. Ids count up from 0, so
+    // HDF5's conversion of the stored uint64 keeps every value.
+    node_array("id", "id", "Int", 8);
+    node_array("radius", "radius", "Float", 8);
+    node_array("cycle", "cycle", "Float", 8);
+    // The 1-D copies, not HyperSlabs of genes[N][G]: the Xdmf3 readers skip a HyperSlab of a 2-D dataset.
+    for (std::size_t g = 0; g < gene_names.size(); ++g)
+      node_array(gene_attributes[g], "gene_columns/" + std::to_string(g), "Float", 8);
+    // Field data that names each type code, since VTK arrays from XDMF cannot hold strings.
+    for (std::size_t t = 0; t < type_names.size(); ++t)
+      x << "        <Attribute Name=\"" << xml_escape(type_name_prefix + type_names[t])
+        << "\" AttributeType=\"Scalar\" Center=\"Grid\">\n"
+        << "          <DataItem Dimensions=\"1\" NumberType=\"Int\" Precision=\"4\" Format=\"XML\">" << t
+        << "</DataItem>\n"
         << "        </Attribute>\n";
-    }
     x << "      </Grid>\n";
   }
   x << "    </Grid>\n"
@@ -135,7 +160,7 @@ std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vect
 
 SimulationOutput::SimulationOutput(MPI_Comm comm, const std::string& directory,
                                    const RunProvenance& provenance, int dim)
-    : comm_(comm), dim_(dim), gene_names_(provenance.gene_names) {
+    : comm_(comm), dim_(dim), gene_names_(provenance.gene_names), type_names_(provenance.type_names) {
   if (dim != 2 && dim != 3)
     throw runtime_error("SimulationOutput: dim must be 2 or 3, got " + std::to_string(dim));
   const std::filesystem::path folder(directory);
@@ -166,7 +191,10 @@ SimulationOutput::SimulationOutput(MPI_Comm comm, const std::string& directory,
   h5::write_text_attribute(root, "created", created);
   h5::write_strings(root, "genes", provenance.gene_names);
   h5::write_strings(root, "cell_types", provenance.type_names);
-  steps_group_ = h5::create_group(root, "steps");
+  steps_group_ = h5::create_ordered_group(root, "steps");
+  // Empty until the first step, so a reader finds the same layout in a run stopped at any point.
+  h5::append<h5::StepTime>(root, "steps_index", {}, steps_index_chunk);
+  h5::append<std::int64_t>(root, "vertex_index", {}, vertex_index_chunk);
   file_.flush();
 }
 
@@ -210,7 +238,16 @@ void SimulationOutput::write_step(long long step, double time, const CellSnapsho
   h5::write_rows(group.get(), "genes", local.genes.data(), rows,
                  static_cast<std::int64_t>(gene_names_.size()));
   h5::write_rows(group.get(), "cycle", local.cycle.data(), rows);
+  write_gene_columns(group.get(), local, rows);
   group.reset();
+  if (rows.total > vertex_index_rows_) {
+    std::vector<std::int64_t> more(static_cast<std::size_t>(rows.total - vertex_index_rows_));
+    std::iota(more.begin(), more.end(), vertex_index_rows_);
+    h5::append(file_.get(), "vertex_index", more, vertex_index_chunk);
+    vertex_index_rows_ = rows.total;
+  }
+  // Last, so that a step listed in the index is complete.
+  h5::append(file_.get(), "steps_index", std::vector<h5::StepTime>{{step, time}}, steps_index_chunk);
   // On disk before the XMF names it, so ParaView never sees a step the file does not hold yet.
   file_.flush();
   steps_.push_back(XdmfStep{step, time, rows.total});
@@ -219,11 +256,22 @@ void SimulationOutput::write_step(long long step, double time, const CellSnapsho
   });
 }
 
+void SimulationOutput::write_gene_columns(hid_t step_group, const CellSnapshot& local, const h5::Rows& rows) {
+  const std::size_t genes = gene_names_.size();
+  h5::Handle columns = h5::create_ordered_group(step_group, "gene_columns");
+  std::vector<double> column(local.size());
+  for (std::size_t g = 0; g < genes; ++g) {
+    for (std::size_t i = 0; i < column.size(); ++i)
+      column[i] = local.genes[i * genes + g];
+    h5::write_rows(columns.get(), std::to_string(g), column.data(), rows);
+  }
+}
+
 void SimulationOutput::write_xdmf() const {
   std::vector<XdmfStep> ordered = steps_;
   std::sort(ordered.begin(), ordered.end(),
             [](const XdmfStep& a, const XdmfStep& b) { return a.step < b.step; });
-  const std::string text = simulation_xdmf(simulation_h5_name, dim_, gene_names_, ordered);
+  const std::string text = simulation_xdmf(simulation_h5_name, dim_, gene_names_, type_names_, ordered);
   // Written aside and renamed over the old one, so a crash leaves the previous complete XMF, never half of
   // one.
   const std::string partial = xmf_path_ + ".tmp";

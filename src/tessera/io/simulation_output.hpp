@@ -20,14 +20,21 @@ inline constexpr const char* simulation_xmf_name = "tessera.xmf";
 inline constexpr const char* simulation_format = "tessera-simulation";
 inline constexpr std::int64_t simulation_format_version = 1;
 
-// The tessera.xmf text for steps of a file named `h5_name` (relative to the .xmf), in the order given.
+// Prefix of the field-data arrays of tessera.xmf that name the cell types: "type_name:<name>" holds <name>'s
+// code in `type`.
+inline constexpr const char* type_name_prefix = "type_name:";
+
+// The tessera.xmf text for steps of a file named `h5_name` (relative to the .xmf), in the order given. Every
+// step's grid reads the same in ParaView's XDMF Reader and its Xdmf3 readers (S and T): Polyvertex cells with
+// explicit connectivity (a HyperSlab of /vertex_index), one 1-D array per gene, and the type names as
+// field data.
 struct XdmfStep {
   long long step = 0;
   double time = 0;
   std::int64_t cells = 0;
 };
 std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vector<std::string>& gene_names,
-                            const std::vector<XdmfStep>& steps);
+                            const std::vector<std::string>& type_names, const std::vector<XdmfStep>& steps);
 
 // Layout of tessera.h5:
 //   /                root attributes: format, format_version, version, git_hash, deck, deck_file, ranks,
@@ -35,7 +42,12 @@ std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vect
 //   /genes           gene names, /cell_types cell type names (1-D string datasets)
 //   /steps/<n>/      one group per output step n (no padding), attributes time (min) and cells;
 //                    datasets id uint64[N], type int32[N], position float64[N][dim], radius float64[N],
-//                    genes float64[N][G], cycle float64[N]; rows are in rank order.
+//                    genes float64[N][G], cycle float64[N], and gene_columns/<g> float64[N] (column g of
+//                    genes, for the XDMF); rows are in rank order. /steps lists its groups in the order
+//                    written (link creation order is tracked and indexed).
+//   /steps_index     {step int64, time float64}[S]: one row per step, in the order written, appended after
+//                    the step's datasets
+//   /vertex_index    int64[M]: 0, 1, ..., M - 1 for the largest step, the XDMF's Polyvertex connectivity
 class SimulationOutput {
 public:
   // Collective. Creates `directory` when missing and `directory/tessera.h5`, which must not exist yet (an
@@ -65,6 +77,7 @@ public:
 
 private:
   void check_snapshot(long long step, const CellSnapshot& local) const;
+  void write_gene_columns(hid_t step_group, const CellSnapshot& local, const h5::Rows& rows);
   void write_xdmf() const; // rank 0 only
 
   mpi::Communicator comm_;
@@ -72,7 +85,9 @@ private:
   std::string xmf_path_;
   int dim_ = 2;
   std::vector<std::string> gene_names_;
-  std::vector<XdmfStep> steps_; // in the order written
+  std::vector<std::string> type_names_;
+  std::vector<XdmfStep> steps_;        // in the order written
+  std::int64_t vertex_index_rows_ = 0; // length of /vertex_index
   // Declared last so they close first: a parallel HDF5 file refuses to close while its groups are open.
   h5::File file_;
   h5::Handle steps_group_;
