@@ -1,5 +1,6 @@
-// Tests of the trajectory dataset (SPEC §6.3): an exact write -> read round trip, and each kind of damage a
-// file can carry rejected with an input_error that names the file and the problem.
+// Tests of the trajectory dataset (SPEC §6.3): an exact write -> read round trip (with the optional cell
+// names, annotations and observations), /time's units, and each kind of damage a file can carry rejected
+// with an input_error that names the file and the problem.
 #include "tessera/core/error.hpp"
 #include "tessera/io/hdf5.hpp"
 #include "tessera/learn/dataset.hpp"
@@ -61,6 +62,40 @@ void expect_equal(const TrajectoryDataset& a, const TrajectoryDataset& b) {
   EXPECT_EQ(a.ligand_receptor, b.ligand_receptor);
   EXPECT_EQ(a.prior_grn, b.prior_grn);
   EXPECT_EQ(a.truth_grn, b.truth_grn);
+  EXPECT_EQ(a.cell_name, b.cell_name);
+  EXPECT_EQ(a.source_time_unit, b.source_time_unit);
+  EXPECT_EQ(a.observed, b.observed);
+  ASSERT_EQ(a.annotations.size(), b.annotations.size());
+  for (std::size_t k = 0; k < a.annotations.size(); ++k) {
+    EXPECT_EQ(a.annotations[k].name, b.annotations[k].name);
+    EXPECT_EQ(a.annotations[k].text, b.annotations[k].text);
+    EXPECT_EQ(a.annotations[k].categories, b.annotations[k].categories);
+    EXPECT_EQ(a.annotations[k].codes, b.annotations[k].codes);
+    ASSERT_EQ(a.annotations[k].numbers.size(), b.annotations[k].numbers.size());
+    for (std::size_t r = 0; r < a.annotations[k].numbers.size(); ++r) // NaN marks a missing value
+      EXPECT_TRUE(a.annotations[k].numbers[r] == b.annotations[k].numbers[r] ||
+                  (std::isnan(a.annotations[k].numbers[r]) && std::isnan(b.annotations[k].numbers[r])));
+  }
+}
+
+// The sample with everything optional: cell names, the source's time unit, annotations (text with a
+// missing value, numbers with NaN; stored in name order, so given so here), and a prediction's observations.
+TrajectoryDataset annotated_sample() {
+  TrajectoryDataset ds = sample(false);
+  ds.cell_name = {"AAACGT-1", "TTGCA-2", "cell 3"};
+  ds.source_time_unit = "h";
+  CellAnnotation batch;
+  batch.name = "batch";
+  batch.text = true;
+  batch.categories = {"b1", "b2"};
+  batch.codes = {0, 1, 0, 0, 1, -1, 1, 1, 0};
+  CellAnnotation score;
+  score.name = "score";
+  score.numbers = {0.1, 0.2, std::numeric_limits<double>::quiet_NaN(), 1, 2, 3, 1.0 / 3, 5, 6};
+  ds.annotations = {batch, score};
+  for (double x : ds.expression)
+    ds.observed.push_back(x + 1.0 / 7.0);
+  return ds;
 }
 
 TEST(Dataset, RoundTripIsExact) {
@@ -70,6 +105,39 @@ TEST(Dataset, RoundTripIsExact) {
     write_dataset(path, ds);
     expect_equal(read_dataset(path), ds);
   }
+}
+
+TEST(Dataset, RoundTripKeepsNamesAnnotationsAndObservations) {
+  const TrajectoryDataset ds = annotated_sample();
+  const std::string path = fresh_path("roundtrip-annotated");
+  write_dataset(path, ds);
+  expect_equal(read_dataset(path), ds);
+  // /time is stored in minutes with its unit; the source's unit is kept for exporting it back.
+  h5::File file = h5::File::open_read(path);
+  h5::Handle time = h5::open_object(file.get(), "time");
+  EXPECT_EQ(h5::read_text_attribute(time.get(), "units"), "min");
+  EXPECT_EQ(h5::read_text_attribute(time.get(), "source_units"), "h");
+}
+
+// A foreign writer may store /time in another unit: it is read as minutes; without `units`, as minutes.
+TEST(Dataset, TimeUnitsAreConvertedToMinutes) {
+  const std::string path = fresh_path("time-in-hours");
+  write_dataset(path, sample(false));
+  {
+    h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    h5::Handle time = h5::open_object(file.get(), "time");
+    h5::write_text_attribute(time.get(), "units", "h");
+  }
+  const std::vector<double> expected = {0.0, 10.0 / 3.0 * 60.0, 7.25 * 60.0};
+  EXPECT_EQ(read_dataset(path).time, expected);
+  const std::string no_units = fresh_path("time-no-units");
+  write_dataset(no_units, sample(false));
+  {
+    h5::Handle file(H5Fopen(no_units.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    h5::Handle time = h5::open_object(file.get(), "time");
+    H5Adelete(time.get(), "units");
+  }
+  EXPECT_EQ(read_dataset(no_units).time, sample(false).time);
 }
 
 TEST(Dataset, RefusesToOverwrite) {
@@ -114,8 +182,14 @@ void expect_rejected(const std::string& path, const std::string& fragment) {
 
 TEST(Dataset, RejectsWrongFormatAndVersion) {
   expect_rejected(
-      damaged_file("format", [](hid_t f) { h5::write_text_attribute(f, "format", "tessera-simulation"); }),
-      "not a tessera dataset (format is 'tessera-simulation'");
+      damaged_file("format", [](hid_t f) { h5::write_text_attribute(f, "format", "tessera-model"); }),
+      "not a tessera dataset (format is 'tessera-model'");
+  // A simulation's output is refused with the deck key that records a dataset.
+  expect_rejected(damaged_file("simulation",
+                               [](hid_t f) { h5::write_text_attribute(f, "format", "tessera-simulation"); }),
+                  "this is a simulation output (tessera.h5), not a trajectory dataset; run with "
+                  "`output.dataset: true` to "
+                  "record a dataset (dataset.h5)");
   expect_rejected(damaged_file("version", [](hid_t f) { h5::write_int_attribute(f, "version", 7); }),
                   "dataset version 7 is not supported");
 }
@@ -218,6 +292,52 @@ TEST(Dataset, RejectsMissingAndForeignFiles) {
   expect_rejected(fresh_path("missing"), "no such file");
   expect_rejected(damaged_file("no-expression", [](hid_t f) { H5Ldelete(f, "expression", H5P_DEFAULT); }),
                   "no /expression dataset");
+}
+
+TEST(Dataset, RejectsBadUnitsNamesAndAnnotations) {
+  expect_rejected(damaged_file("bad-units",
+                               [](hid_t f) {
+                                 h5::Handle time = h5::open_object(f, "time");
+                                 h5::write_text_attribute(time.get(), "units", "fortnight");
+                               }),
+                  "/time: attribute units: unknown time unit 'fortnight'");
+  expect_rejected(damaged_file("names-repeated",
+                               [](hid_t f) {
+                                 h5::write_strings(f, "cell_name", {"a", "b", "a"});
+                               }),
+                  "/cell_name names 'a' twice");
+  expect_rejected(damaged_file("names-short",
+                               [](hid_t f) {
+                                 h5::write_strings(f, "cell_name", {"a", "b"});
+                               }),
+                  "/cell_name has shape [2], expected [3]");
+  expect_rejected(damaged_file("obs-shape",
+                               [](hid_t f) {
+                                 h5::Handle obs = h5::create_group(f, "obs");
+                                 const std::vector<double> v(4, 1.0);
+                                 h5::write_array(obs.get(), "score", v.data(), {4});
+                               }),
+                  "/obs/score has shape [4], expected [3][3] (T_obs x N)");
+  expect_rejected(damaged_file("obs-code",
+                               [](hid_t f) {
+                                 h5::Handle obs = h5::create_group(f, "obs");
+                                 h5::Handle batch = h5::create_group(obs.get(), "batch");
+                                 h5::write_strings(batch.get(), "categories", {"b1"});
+                                 const std::vector<std::int32_t> codes{0, 0, 0, 0, 1, 0, 0, 0, 0};
+                                 h5::write_array(batch.get(), "codes", codes.data(), {3, 3});
+                               }),
+                  "/obs/batch/codes[4] = 1 is outside [-1, 1)");
+  // Errors that name a cell quote its name too.
+  TrajectoryDataset ds = sample(false);
+  ds.cell_name = {"AAACGT-1", "TTGCA-2", "cell 3"};
+  ds.expression[4 + 1] = std::numeric_limits<double>::infinity();
+  try {
+    validate_dataset(ds, "named.h5");
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cell id 7 ('TTGCA-2'), gene 'Notch-1'"), std::string::npos)
+        << e.what();
+  }
 }
 
 } // namespace

@@ -148,11 +148,11 @@ int info_command(Log& log) {
   return 0;
 }
 
-int convert_command(const std::string& from, const std::string& to, const H5adKeys& keys, Log& log) {
+int convert_command(const std::string& from, const std::string& to, const ConvertOptions& options, Log& log) {
   MPI_Comm comm = MPI_COMM_WORLD;
   std::string summary;
   mpi::agree(comm, [&] {
-    if (mpi::rank(comm) == 0) summary = convert(from, to, keys);
+    if (mpi::rank(comm) == 0) summary = convert(from, to, options);
   });
   log.info(summary);
   return 0;

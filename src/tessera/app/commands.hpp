@@ -33,7 +33,7 @@ int predict_command(const DeckOptions& options, Log& log);
 int check_command(const DeckOptions& options, bool reference, Log& log);
 int info_command(Log& log);
 // Converts on rank 0 (SPEC §6.3); the other ranks wait and share its verdict.
-int convert_command(const std::string& from, const std::string& to, const H5adKeys& keys, Log& log);
+int convert_command(const std::string& from, const std::string& to, const ConvertOptions& options, Log& log);
 // Commands whose implementation has not landed yet: they validate what they can and say so (exit 2).
 int unavailable_command(const std::string& name, const std::string& issue, Log& log);
 

@@ -78,7 +78,15 @@ int dispatch(int argc, char** argv, Log& log) {
   convert->add_option("FROM", from, "Input (.h5ad file, CSV folder or tessera dataset)")->required();
   convert->add_option("TO", to, "Output (tessera dataset .h5, or .h5ad when FROM is a tessera dataset)")
       ->required();
-  H5adKeys h5ad_keys;
+  ConvertOptions convert_options;
+  H5adKeys& h5ad_keys = convert_options.keys;
+  convert->add_option(
+      "--time-unit", convert_options.time_unit,
+      "Unit of the input's times (s, min, h, day; default: minutes), stored as minutes; when "
+      "exporting to .h5ad, the unit of obs time (default: the unit the dataset was given in)");
+  convert->add_option("--observed", convert_options.observed,
+                      "Exporting train's predicted.h5 to .h5ad: the dataset it was fitted to, written beside "
+                      "the prediction as layers observed and predicted");
   convert->add_option("--time-key", h5ad_keys.time, "h5ad: obs column of observation times")
       ->capture_default_str();
   convert->add_option("--cell-id-key", h5ad_keys.cell_id, "h5ad: obs column of cell ids")
@@ -123,7 +131,7 @@ int dispatch(int argc, char** argv, Log& log) {
   if (app.got_subcommand("info")) return info_command(log);
   if (train->parsed()) return train_command(opts, train_options, log);
   if (predict->parsed()) return predict_command(opts, log);
-  if (convert->parsed()) return convert_command(from, to, h5ad_keys, log);
+  if (convert->parsed()) return convert_command(from, to, convert_options, log);
   return 2;
 }
 

@@ -13,6 +13,7 @@
 #include "tessera/learn/petsc.hpp"
 #include "tessera/learn/train_checkpoint.hpp"
 #include "tessera/learn/trainer.hpp"
+#include "tessera/learn/training_warnings.hpp"
 #include "tessera/parallel/mpi.hpp"
 #include "tessera/sim/simulation.hpp"
 
@@ -106,13 +107,15 @@ std::string mode_name(TrainMode mode) {
 }
 
 // predicted.h5: the dataset's layout (SPEC §6.3) holding the model's trajectory from the observed state at
-// t_0 through every observation time (the first time point is the observation itself).
+// t_0 through every observation time (the first time point is the observation itself), and the observations
+// as /observed so `tessera convert predicted.h5 out.h5ad` puts both side by side.
 void write_predicted(const std::string& path, const TrajectoryDataset& dataset,
                      const std::vector<double>& predicted) {
   TrajectoryDataset out = dataset;
   const std::size_t frame = dataset.n_cells() * dataset.n_genes();
   std::copy(predicted.begin(), predicted.end(), out.expression.begin() + static_cast<std::ptrdiff_t>(frame));
   out.truth_grn.clear();
+  out.observed = dataset.expression;
   write_dataset(path, out);
 }
 
@@ -216,6 +219,8 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
            (params.optimizer == TrainOptimizer::lbfgs ? "lbfgs" : "adamw") + ", " +
            std::to_string(mpi::size(comm)) + " rank(s) in " + std::to_string(s.groups) + " group(s)");
 
+  const std::string counts = raw_counts_warning(dataset, params.dataset);
+  if (!counts.empty()) log.warn(counts);
   if (s.network_is_truth && s.config.architecture.prior == PriorGraph::edges)
     log.info("tessera train: note: the model's gene graph is the simulated hill network itself (the truth); "
              "give train.prior or grn.graph_ode.prior: dense to learn the graph");
@@ -290,7 +295,12 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
     csv.flush();
   }
   const long long first = progress.iteration;
+  DivergenceWatch divergence(params.dataset);
+  for (const TrainRecord& r : progress.records) // a restart: the first loss is the run's first
+    divergence.observe(r);
   auto report = [&](const TrainRecord& r) {
+    const std::string diverging = divergence.observe(r);
+    if (!diverging.empty()) log.warn(diverging);
     if (csv.is_open()) {
       csv << r.iteration << "," << r.train << "," << r.validation << "," << r.grad_norm << "," << r.wall_s
           << "\n";

@@ -16,7 +16,7 @@ const std::map<std::string, double>& scales(Dimension dim) {
   static const std::map<std::string, double> length{{"um", 1.0}, {"µm", 1.0}, {"nm", 1e-3},
                                                     {"mm", 1e3}, {"cm", 1e4}, {"m", 1e6}};
   static const std::map<std::string, double> time{
-      {"s", 1.0 / 60.0}, {"min", 1.0}, {"h", 60.0}, {"d", 1440.0}};
+      {"s", 1.0 / 60.0}, {"min", 1.0}, {"h", 60.0}, {"d", 1440.0}, {"day", 1440.0}};
   static const std::map<std::string, double> rate{
       {"1/s", 60.0},       {"/s", 60.0},       {"1/min", 1.0},        {"/min", 1.0},
       {"1/h", 1.0 / 60.0}, {"/h", 1.0 / 60.0}, {"1/d", 1.0 / 1440.0}, {"/d", 1.0 / 1440.0}};
@@ -132,6 +132,20 @@ ParsedQuantity parse_quantity(std::string_view text_in, Dimension dim) {
   }
   out.ok = true;
   out.value = number * it->second;
+  return out;
+}
+
+ParsedQuantity parse_time_unit(std::string_view unit_in) {
+  ParsedQuantity out;
+  const std::string unit = trim(unit_in);
+  const auto& table = scales(Dimension::time);
+  const auto it = table.find(unit);
+  if (it == table.end()) {
+    out.problem = "unknown time unit '" + unit + "' (accepted: " + accepted_units(Dimension::time) + ")";
+    return out;
+  }
+  out.ok = true;
+  out.value = it->second;
   return out;
 }
 

@@ -24,6 +24,9 @@ struct ParsedQuantity {
 // caller decides whether the key allows it.
 ParsedQuantity parse_quantity(std::string_view text, Dimension dim);
 
+// A time unit on its own ("s", "min", "h", "d", "day"): value is the minutes in one of it.
+ParsedQuantity parse_time_unit(std::string_view unit);
+
 // A number as a person writes it in a message: "0.5", "1e-300", "20" (not std::to_string's "20.000000").
 std::string format_number(double value);
 

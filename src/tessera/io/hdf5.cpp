@@ -784,4 +784,17 @@ std::vector<std::string> read_strings(hid_t parent, const std::string& name) {
   return values;
 }
 
+void write_text(hid_t parent, const std::string& name, const std::string& value) {
+  Handle type(check_id(H5Tcopy(H5T_C_S1), "H5Tcopy"));
+  check(H5Tset_size(type.get(), value.size() + 1), "H5Tset_size");
+  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
+  check(H5Tset_strpad(type.get(), H5T_STR_NULLTERM), "H5Tset_strpad");
+  Handle space(check_id(H5Screate(H5S_SCALAR), "H5Screate"));
+  Handle dataset(check_id(
+      H5Dcreate2(parent, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      ("H5Dcreate2(" + name + ")").c_str()));
+  check(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.c_str()),
+        ("H5Dwrite(" + name + ")").c_str());
+}
+
 } // namespace tessera::h5

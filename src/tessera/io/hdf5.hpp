@@ -182,5 +182,7 @@ std::vector<T> read_array(hid_t parent, const std::string& name, std::vector<std
 void write_strings(hid_t parent, const std::string& name, const std::vector<std::string>& values);
 // Reads fixed- or variable-length strings.
 std::vector<std::string> read_strings(hid_t parent, const std::string& name);
+// A scalar dataset of one UTF-8 string (AnnData's `string` element: uns values). Serial files only.
+void write_text(hid_t parent, const std::string& name, const std::string& value);
 
 } // namespace tessera::h5

@@ -3,6 +3,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/text.hpp"
 #include "tessera/core/units.hpp"
+#include "tessera/core/version.hpp"
 #include "tessera/io/csv.hpp"
 #include "tessera/io/hdf5.hpp"
 
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -28,20 +30,88 @@ namespace fs = std::filesystem;
 // A snapshot series: one row per cell per time point, from either source.
 
 struct SnapshotRows {
-  std::vector<double> time;      // per row
-  std::vector<std::uint64_t> id; // per row
-  std::vector<double> values;    // rows × G
-  std::vector<int> type;         // per row, or empty when types come per cell
-  std::vector<double> positions; // rows × dim, or empty when positions come per cell
+  std::vector<double> time;          // per row, minutes
+  std::vector<std::uint64_t> id;     // per row
+  std::vector<std::string> id_names; // by id, when the source named its cells by text (barcodes)
+  std::vector<double> values;        // rows × G
+  std::vector<int> type;             // per row, or empty when types come per cell
+  std::vector<double> positions;     // rows × dim, or empty when positions come per cell
   int dim = 0;
 };
 
 using RowName = std::function<std::string(std::size_t row)>;
 
-// Fills time, cell_id and expression (and cell_type and positions when the rows carry them). Cells are
-// numbered in their row order at the first time point; every cell must appear exactly once at every time.
-void assemble(const SnapshotRows& rows, const RowName& row_name, const std::string& where,
-              TrajectoryDataset& ds) {
+// Minutes in one unit of --time-unit (1 when none is given: times are minutes).
+double time_unit_minutes(const std::string& unit) {
+  if (unit.empty()) return 1.0;
+  const ParsedQuantity parsed = parse_time_unit(unit);
+  if (!parsed.ok) throw input_error("--time-unit '" + unit + "': " + parsed.problem);
+  return parsed.value;
+}
+
+// A time as a table writes it, in minutes: a number in the --time-unit ("6"), or a number with its own unit
+// ("6 h", "90s"). False, with `problem` set, for anything else.
+bool parse_time_text(const std::string& text, double unit_minutes, double& minutes, std::string& problem) {
+  const std::string trimmed = csv::trim(text);
+  char* end = nullptr;
+  const double number = std::strtod(trimmed.c_str(), &end);
+  if (!trimmed.empty() && end != trimmed.c_str() && *end == '\0') {
+    minutes = number * unit_minutes;
+  } else {
+    const ParsedQuantity parsed = parse_quantity(trimmed, Dimension::time);
+    if (!parsed.ok) {
+      problem = "expected a time (a number in the --time-unit, or a number and a unit: " +
+                accepted_units(Dimension::time) + "), got '" + text + "'";
+      return false;
+    }
+    minutes = parsed.value;
+  }
+  if (!std::isfinite(minutes)) {
+    problem = "'" + text + "' is not a finite time";
+    return false;
+  }
+  return true;
+}
+
+// Cells named by text (barcodes, or integers written as text): their numbers when every name is a
+// non-negative integer, else 0, 1, ... in order of first appearance with the text kept as the cell's name.
+struct CellNumbering {
+  bool numeric = true;
+  std::vector<std::string> names; // by number, when !numeric
+  std::unordered_map<std::string, std::uint64_t> number_of;
+
+  bool find(const std::string& text, std::uint64_t& id) const {
+    if (numeric) return parse_unsigned(text, id);
+    const auto found = number_of.find(text);
+    if (found == number_of.end()) return false;
+    id = found->second;
+    return true;
+  }
+  // How a message names the cell `text` stands for.
+  std::string quote(const std::string& text) const {
+    return numeric ? "cell id " + text : "cell '" + text + "'";
+  }
+};
+
+CellNumbering number_cells(const std::vector<std::string>& texts) {
+  CellNumbering numbering;
+  std::uint64_t value = 0;
+  for (const std::string& text : texts)
+    numbering.numeric = numbering.numeric && parse_unsigned(text, value);
+  if (!numbering.numeric)
+    for (const std::string& text : texts)
+      if (numbering.number_of.emplace(text, numbering.names.size()).second) numbering.names.push_back(text);
+  return numbering;
+}
+
+// Fills time, cell_id (and cell_name) and expression (and cell_type and positions when the rows carry them).
+// Cells are numbered in their row order at the first time point; every cell must appear exactly once at every
+// time. Returns the row of each (time point, cell), time-major.
+std::vector<std::size_t> assemble(const SnapshotRows& rows, const RowName& row_name, const std::string& where,
+                                  TrajectoryDataset& ds) {
+  const auto cell = [&](std::uint64_t id) {
+    return rows.id_names.empty() ? "cell id " + std::to_string(id) : "cell '" + rows.id_names[id] + "'";
+  };
   const std::size_t R = rows.id.size(), G = ds.n_genes();
   if (R == 0) throw input_error(where + ": no cells (no rows)");
   for (std::size_t r = 0; r < R; ++r)
@@ -65,12 +135,12 @@ void assemble(const SnapshotRows& rows, const RowName& row_name, const std::stri
   for (std::size_t r = 0; r < R; ++r) {
     const auto found = cell_of.find(rows.id[r]);
     if (found == cell_of.end())
-      throw input_error(row_name(r) + ": cell id " + std::to_string(rows.id[r]) + " at time " +
-                        format_number(rows.time[r]) + " is not present at the first time point (" +
-                        format_number(ds.time[0]) + "); every cell must appear at every time point");
+      throw input_error(row_name(r) + ": " + cell(rows.id[r]) + " at time " + format_number(rows.time[r]) +
+                        " is not present at the first time point (" + format_number(ds.time[0]) +
+                        "); every cell must appear at every time point");
     long long& slot = row_at[t_of[r] * N + found->second];
     if (slot >= 0)
-      throw input_error(row_name(r) + ": cell id " + std::to_string(rows.id[r]) + " appears twice at time " +
+      throw input_error(row_name(r) + ": " + cell(rows.id[r]) + " appears twice at time " +
                         format_number(rows.time[r]) + " (first at " +
                         row_name(static_cast<std::size_t>(slot)) + ")");
     slot = static_cast<long long>(r);
@@ -78,7 +148,7 @@ void assemble(const SnapshotRows& rows, const RowName& row_name, const std::stri
   for (std::size_t t = 0; t < T; ++t)
     for (std::size_t i = 0; i < N; ++i)
       if (row_at[t * N + i] < 0)
-        throw input_error(where + ": cell id " + std::to_string(ds.cell_id[i]) + " (present at time " +
+        throw input_error(where + ": " + cell(ds.cell_id[i]) + " (present at time " +
                           format_number(ds.time[0]) + ") is missing at time " + format_number(ds.time[t]) +
                           "; every cell must appear at every time point");
 
@@ -96,7 +166,7 @@ void assemble(const SnapshotRows& rows, const RowName& row_name, const std::stri
       const auto r = static_cast<std::size_t>(row_at[k]);
       const std::size_t i = k % N;
       if (rows.type[r] != ds.cell_type[i])
-        throw input_error(row_name(r) + ": cell id " + std::to_string(ds.cell_id[i]) + " has type '" +
+        throw input_error(row_name(r) + ": " + cell(ds.cell_id[i]) + " has type '" +
                           ds.cell_types[static_cast<std::size_t>(rows.type[r])] + "' here but '" +
                           ds.cell_types[static_cast<std::size_t>(ds.cell_type[i])] + "' at time " +
                           format_number(ds.time[0]) + "; a cell keeps its type");
@@ -116,6 +186,10 @@ void assemble(const SnapshotRows& rows, const RowName& row_name, const std::stri
     ds.positions_per_time = moving && T > 1;
     if (!ds.positions_per_time) ds.positions.resize(N * d);
   }
+  ds.cell_name.clear();
+  for (std::size_t i = 0; i < N && !rows.id_names.empty(); ++i)
+    ds.cell_name.push_back(rows.id_names[ds.cell_id[i]]);
+  return std::vector<std::size_t>(row_at.begin(), row_at.end());
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -209,6 +283,74 @@ ObsColumn read_obs_column(hid_t obs, const std::string& key, const std::string& 
     col.numbers = read_numbers(obs, key, shape_read, where, label);
   }
   return col;
+}
+
+// An obs column as an annotation of every row: numbers (integers, floats, a categorical of numbers; NaN where
+// missing) or text (strings, a categorical of strings; code -1 where missing). Returns "" when read, else why
+// the column is left out (booleans, nullable arrays, more than one dimension).
+std::string read_annotation(hid_t obs, const std::string& name, std::size_t n_obs, const std::string& where,
+                            CellAnnotation& out) {
+  out = CellAnnotation{};
+  out.name = name;
+  const std::string label = "obs column '" + name + "'";
+  h5::Handle object = h5::open_object(obs, name);
+  std::vector<std::int64_t> dims;
+  if (h5::is_group(object.get())) {
+    const std::string encoding = text_attribute_or(object.get(), "encoding-type", "?");
+    if (encoding != "categorical") return "encoding '" + encoding + "'";
+    if (!h5::exists(object.get(), "codes") || !h5::exists(object.get(), "categories"))
+      return "a categorical without codes or categories";
+    const std::vector<std::int64_t> codes = h5::read_array<std::int64_t>(object.get(), "codes", dims);
+    if (codes.size() != n_obs) return "not one code per obs row";
+    const H5T_class_t kind = h5::type_class(object.get(), "categories");
+    if (kind == H5T_STRING) {
+      out.text = true;
+      out.categories = h5::read_strings(object.get(), "categories");
+      const auto n = static_cast<std::int64_t>(out.categories.size());
+      for (const std::int64_t code : codes)
+        out.codes.push_back(code >= 0 && code < n ? static_cast<std::int32_t>(code) : -1);
+      return "";
+    }
+    if (kind != H5T_INTEGER && kind != H5T_FLOAT) return "categories that are neither numbers nor text";
+    const std::vector<double> values = read_numbers(object.get(), "categories", dims, where, label);
+    const auto n = static_cast<std::int64_t>(values.size());
+    for (const std::int64_t code : codes)
+      out.numbers.push_back(code >= 0 && code < n ? values[static_cast<std::size_t>(code)]
+                                                  : std::numeric_limits<double>::quiet_NaN());
+    return "";
+  }
+  dims = h5::shape(obs, name);
+  if (dims.size() != 1 || dims[0] != static_cast<std::int64_t>(n_obs)) return "not one value per obs row";
+  const H5T_class_t kind = h5::type_class(obs, name);
+  if (kind == H5T_STRING) {
+    out.text = true;
+    const std::vector<std::string> values = h5::read_strings(obs, name);
+    out.categories = values;
+    std::sort(out.categories.begin(), out.categories.end());
+    out.categories.erase(std::unique(out.categories.begin(), out.categories.end()), out.categories.end());
+    for (const std::string& value : values)
+      out.codes.push_back(static_cast<std::int32_t>(
+          std::lower_bound(out.categories.begin(), out.categories.end(), value) - out.categories.begin()));
+    return "";
+  }
+  if (kind == H5T_INTEGER || kind == H5T_FLOAT) {
+    out.numbers = read_numbers(obs, name, dims, where, label);
+    return "";
+  }
+  return kind == H5T_ENUM ? "booleans" : "neither numbers nor text";
+}
+
+// An annotation of obs rows rearranged to (time point, cell), time-major: `row_of` gives each one's row.
+CellAnnotation by_cell(const CellAnnotation& per_row, const std::vector<std::size_t>& row_of) {
+  CellAnnotation out = per_row;
+  out.numbers.clear();
+  out.codes.clear();
+  for (const std::size_t r : row_of)
+    if (per_row.text)
+      out.codes.push_back(per_row.codes[r]);
+    else
+      out.numbers.push_back(per_row.numbers[r]);
+  return out;
 }
 
 std::vector<double> read_x(hid_t root, std::size_t n_obs, std::size_t n_genes, const std::string& where) {
@@ -340,12 +482,13 @@ double csv_number(const CsvTable& table, std::size_t row, std::size_t column) {
   return value;
 }
 
-std::uint64_t csv_id(const CsvTable& table, std::size_t row, std::size_t column) {
-  std::uint64_t id = 0;
-  if (!parse_unsigned(table.rows[row][column], id))
-    throw input_error(table.at(row, column) + ": expected a cell id (a non-negative integer), got '" +
-                      table.rows[row][column] + "'");
-  return id;
+// A time field in minutes (see parse_time_text).
+double csv_time(const CsvTable& table, std::size_t row, std::size_t column, double unit_minutes) {
+  double minutes = 0;
+  std::string problem;
+  if (!parse_time_text(table.rows[row][column], unit_minutes, minutes, problem))
+    throw input_error(table.at(row, column) + ": " + problem);
+  return minutes;
 }
 
 int csv_gene(const CsvTable& table, std::size_t row, std::size_t column,
@@ -359,27 +502,30 @@ int csv_gene(const CsvTable& table, std::size_t row, std::size_t column,
 }
 
 // Per-cell rows of cell_types.csv or cell_positions.csv: each cell of the expression table exactly once.
-std::vector<std::size_t> rows_per_cell(const CsvTable& table, const TrajectoryDataset& ds) {
+std::vector<std::size_t> rows_per_cell(const CsvTable& table, const CellNumbering& numbering,
+                                       const TrajectoryDataset& ds) {
   std::unordered_map<std::uint64_t, std::size_t> cell_of;
   for (std::size_t i = 0; i < ds.n_cells(); ++i)
     cell_of.emplace(ds.cell_id[i], i);
   std::vector<long long> row_of(ds.n_cells(), -1);
   for (std::size_t r = 0; r < table.rows.size(); ++r) {
-    const std::uint64_t id = csv_id(table, r, 0);
-    const auto found = cell_of.find(id);
+    const std::string& text = table.rows[r][0];
+    std::uint64_t id = 0;
+    const bool known = numbering.find(text, id);
+    const auto found = known ? cell_of.find(id) : cell_of.end();
     if (found == cell_of.end())
-      throw input_error(table.at(r, 0) + ": cell id " + std::to_string(id) +
-                        " is not in gene_expression.csv");
+      throw input_error(table.at(r, 0) + ": " + numbering.quote(text) + " is not in gene_expression.csv");
     if (row_of[found->second] >= 0)
-      throw input_error(table.at(r, 0) + ": cell id " + std::to_string(id) +
-                        " is listed twice (first at line " +
+      throw input_error(table.at(r, 0) + ": " + numbering.quote(text) + " is listed twice (first at line " +
                         std::to_string(table.lines[static_cast<std::size_t>(row_of[found->second])]) + ")");
     row_of[found->second] = static_cast<long long>(r);
   }
   std::vector<std::size_t> rows(ds.n_cells());
   for (std::size_t i = 0; i < ds.n_cells(); ++i) {
     if (row_of[i] < 0)
-      throw input_error(table.path + ": no row for cell id " + std::to_string(ds.cell_id[i]) +
+      throw input_error(table.path + ": no row for " +
+                        (numbering.numeric ? "cell id " + std::to_string(ds.cell_id[i])
+                                           : "cell '" + numbering.names[ds.cell_id[i]] + "'") +
                         " (it is in gene_expression.csv)");
     rows[i] = static_cast<std::size_t>(row_of[i]);
   }
@@ -405,9 +551,89 @@ void write_new(const std::string& to, Write&& write) {
   }
 }
 
+void write_string_array(hid_t parent, const std::string& name, const std::vector<std::string>& values) {
+  h5::write_strings(parent, name, values);
+  set_encoding(parent, name, "string-array", "0.2.0");
+}
+
+h5::Handle create_dict(hid_t parent, const std::string& name) {
+  h5::Handle group = h5::create_group(parent, name);
+  set_encoding(group.get(), "dict", "0.1.0");
+  return group;
+}
+
+std::vector<std::string> gene_names(const TrajectoryDataset& ds, const std::vector<int>& indices) {
+  std::vector<std::string> names;
+  for (const int g : indices)
+    names.push_back(ds.genes[static_cast<std::size_t>(g)]);
+  return names;
+}
+
+// uns/<name>/<type>/{source, target[, sign]}: a gene graph by gene name.
+template <std::size_t K>
+void write_graph(hid_t uns, const std::string& name, const TrajectoryDataset& ds,
+                 const std::map<std::string, std::vector<std::array<int, K>>>& graph) {
+  if (graph.empty()) return;
+  h5::Handle group = create_dict(uns, name);
+  for (const auto& [type, edges] : graph) {
+    h5::Handle edges_group = create_dict(group.get(), type);
+    std::vector<int> sources, targets;
+    std::vector<std::int32_t> signs;
+    for (const auto& e : edges) {
+      sources.push_back(e[0]);
+      targets.push_back(e[1]);
+      if constexpr (K == 3) signs.push_back(e[2]);
+    }
+    write_string_array(edges_group.get(), "source", gene_names(ds, sources));
+    write_string_array(edges_group.get(), "target", gene_names(ds, targets));
+    if constexpr (K == 3) {
+      h5::write_array(edges_group.get(), "sign", signs.data(), {static_cast<std::int64_t>(signs.size())});
+      set_encoding(edges_group.get(), "sign", "array", "0.2.0");
+    }
+  }
+}
+
+// A gene of an uns graph written by write_h5ad, as an index of `genes`.
+int uns_gene(const std::string& name, const std::vector<std::string>& genes, const std::string& where,
+             const std::string& location) {
+  const auto found = std::find(genes.begin(), genes.end(), name);
+  if (found == genes.end())
+    throw input_error(where + ": " + location + " names gene '" + name + "', which is not in var (" +
+                      names_list(genes) + ")");
+  return static_cast<int>(found - genes.begin());
+}
+
+// The ligand-receptor pairs and prior gene graphs a tessera .h5ad export keeps in uns, read back.
+void read_uns_graphs(hid_t root, const std::string& where, TrajectoryDataset& ds) {
+  const auto pairs = [&](hid_t group, const std::string& location, const char* first, const char* second) {
+    for (const char* part : {first, second})
+      if (!h5::exists(group, part)) throw input_error(where + ": " + location + " has no '" + part + "'");
+    const std::vector<std::string> a = h5::read_strings(group, first), b = h5::read_strings(group, second);
+    if (a.size() != b.size())
+      throw input_error(where + ": " + location + ": '" + first + "' and '" + second + "' differ in length");
+    std::vector<std::array<int, 2>> out;
+    for (std::size_t k = 0; k < a.size(); ++k)
+      out.push_back({uns_gene(a[k], ds.genes, where, location), uns_gene(b[k], ds.genes, where, location)});
+    return out;
+  };
+  if (h5::exists(root, "uns/ligand_receptor")) {
+    h5::Handle group = h5::open_group(root, "uns/ligand_receptor");
+    ds.ligand_receptor = pairs(group.get(), "uns/ligand_receptor", "ligand", "receptor");
+  }
+  if (h5::exists(root, "uns/prior_grn")) {
+    h5::Handle prior = h5::open_group(root, "uns/prior_grn");
+    for (const std::string& type : h5::children(prior.get())) {
+      h5::Handle group = h5::open_group(prior.get(), type);
+      ds.prior_grn[type] = pairs(group.get(), "uns/prior_grn/" + type, "source", "target");
+    }
+  }
+}
+
 } // namespace
 
-TrajectoryDataset read_h5ad(const std::string& path, const H5adKeys& keys) {
+TrajectoryDataset read_h5ad(const std::string& path, const H5adKeys& keys, const std::string& time_unit,
+                            std::vector<std::string>* dropped) {
+  const double unit_minutes = time_unit_minutes(time_unit);
   h5::File file = h5::File::open_read(path);
   const hid_t root = file.get();
   const std::string where = path;
@@ -416,6 +642,7 @@ TrajectoryDataset read_h5ad(const std::string& path, const H5adKeys& keys) {
     throw input_error(where + ": not an AnnData file (encoding-type is '" + encoding + "')");
 
   TrajectoryDataset ds;
+  ds.source_time_unit = time_unit;
   ds.genes = dataframe_index(root, "var", where);
   const std::vector<std::string> obs_names = dataframe_index(root, "obs", where);
   const std::size_t n_obs = obs_names.size();
@@ -427,10 +654,19 @@ TrajectoryDataset read_h5ad(const std::string& path, const H5adKeys& keys) {
   SnapshotRows rows;
   const bool series = keys.expression.empty();
   if (series) {
+    // Numbers in the --time-unit, or text: numbers (a categorical of "0", "6", "24") or times with a unit.
     const ObsColumn time = read_obs_column(obs.get(), keys.time, "--time-key", n_obs, where);
-    if (time.text)
-      throw input_error(where + ": obs column '" + keys.time + "' (--time-key) holds text, not times");
-    rows.time = time.numbers;
+    for (std::size_t r = 0; r < n_obs; ++r) {
+      if (!time.text) {
+        rows.time.push_back(time.numbers[r] * unit_minutes);
+        continue;
+      }
+      double minutes = 0;
+      std::string problem;
+      if (!parse_time_text(time.strings[r], unit_minutes, minutes, problem))
+        throw input_error(row_name(r) + ": obs column '" + keys.time + "' (--time-key): " + problem);
+      rows.time.push_back(minutes);
+    }
   }
 
   const ObsColumn ids = read_obs_column(obs.get(), keys.cell_id, "--cell-id-key", n_obs, where);
@@ -440,25 +676,19 @@ TrajectoryDataset read_h5ad(const std::string& path, const H5adKeys& keys) {
         throw input_error(row_name(r) + ": cell id " + format_number(ids.numbers[r]) + " is negative");
     rows.id = ids.integers;
   } else if (ids.text) {
-    // Barcodes: integers when every one is a number, else numbered in order of first appearance.
-    bool numeric = true;
-    std::uint64_t value = 0;
-    for (const std::string& s : ids.strings)
-      numeric = numeric && parse_unsigned(s, value);
-    std::unordered_map<std::string, std::uint64_t> number_of;
-    for (const std::string& s : ids.strings) {
-      if (numeric) {
-        parse_unsigned(s, value);
-        rows.id.push_back(value);
-      } else {
-        rows.id.push_back(number_of.emplace(s, number_of.size()).first->second);
-      }
+    // Barcodes: integers when every one is a number, else numbered in order of first appearance and kept as
+    // the cells' names.
+    const CellNumbering numbering = number_cells(ids.strings);
+    rows.id_names = numbering.names;
+    for (const std::string& text : ids.strings) {
+      std::uint64_t id = 0;
+      numbering.find(text, id);
+      rows.id.push_back(id);
     }
   } else {
     throw input_error(where + ": obs column '" + keys.cell_id +
                       "' (--cell-id-key) holds floating-point numbers; cell ids are integers or strings");
   }
-
   const ObsColumn types = read_obs_column(obs.get(), keys.cell_type, "--type-key", n_obs, where);
   if (!types.text)
     throw input_error(where + ": obs column '" + keys.cell_type +
@@ -495,6 +725,7 @@ TrajectoryDataset read_h5ad(const std::string& path, const H5adKeys& keys) {
     if (!std::isfinite(rows.positions[k]))
       throw input_error(row_name(k / static_cast<std::size_t>(rows.dim)) + ": " + obsm_key +
                         " is not finite");
+  std::vector<std::size_t> row_of; // the obs row of each (time point, cell), time-major
   if (!series) {
     // One obs row per cell, the trajectories one dense array, the times an uns array.
     std::string location;
@@ -517,78 +748,158 @@ TrajectoryDataset read_h5ad(const std::string& path, const H5adKeys& keys) {
     if (t_dims.size() != 1 || t_dims[0] != x_dims[0])
       throw input_error(where + ": " + time_location + " has " + std::to_string(ds.time.size()) +
                         " values but " + location + " has " + std::to_string(x_dims[0]) + " time points");
+    for (double& t : ds.time)
+      t *= unit_minutes;
     ds.cell_id = rows.id;
+    for (std::size_t i = 0; i < n_obs && !rows.id_names.empty(); ++i)
+      ds.cell_name.push_back(rows.id_names[rows.id[i]]);
     ds.cell_type.assign(rows.type.begin(), rows.type.end());
     ds.dim = rows.dim;
     ds.positions = rows.positions;
     ds.positions_per_time = false;
-    validate_dataset(ds, where);
-    return ds;
+    for (std::size_t t = 0; t < ds.n_times(); ++t)
+      for (std::size_t i = 0; i < n_obs; ++i)
+        row_of.push_back(i);
+  } else {
+    rows.values = read_x(root, n_obs, ds.n_genes(), where);
+    for (std::size_t k = 0; k < rows.values.size(); ++k)
+      if (!std::isfinite(rows.values[k]))
+        throw input_error(row_name(k / ds.n_genes()) + ": X is not finite for gene '" +
+                          ds.genes[k % ds.n_genes()] + "'");
+    row_of = assemble(rows, row_name, where, ds);
   }
-  rows.values = read_x(root, n_obs, ds.n_genes(), where);
-  for (std::size_t k = 0; k < rows.values.size(); ++k)
-    if (!std::isfinite(rows.values[k]))
-      throw input_error(row_name(k / ds.n_genes()) + ": X is not finite for gene '" +
-                        ds.genes[k % ds.n_genes()] + "'");
 
-  assemble(rows, row_name, where, ds);
+  read_uns_graphs(root, where, ds);
+
+  // The other obs columns: the cells' names (`cell_name`, as tessera exports them), and annotations carried
+  // through to an exported .h5ad.
+  const std::string index_name = text_attribute_or(obs.get(), "_index", "_index");
+  const std::size_t N = ds.n_cells();
+  for (const std::string& name : h5::children(obs.get())) {
+    if (name == index_name || name == "__categories" || name == keys.cell_id || name == keys.cell_type ||
+        (series && name == keys.time))
+      continue;
+    CellAnnotation per_row;
+    std::string why = read_annotation(obs.get(), name, n_obs, where, per_row);
+    if (why.empty() && name == "cell_name") {
+      if (!ds.cell_name.empty()) {
+        why = "the cells are named by --cell-id-key";
+      } else if (!per_row.text) {
+        why = "not text";
+      } else {
+        for (std::size_t k = 0; k < row_of.size(); ++k) {
+          const std::int32_t code = per_row.codes[row_of[k]], first = per_row.codes[row_of[k % N]];
+          if (code < 0 || code != first)
+            throw input_error(row_name(row_of[k]) + ": obs column 'cell_name' " +
+                              (code < 0
+                                   ? std::string("has no value")
+                                   : "names cell id " + std::to_string(ds.cell_id[k % N]) + " '" +
+                                         per_row.categories[static_cast<std::size_t>(code)] + "' here but '" +
+                                         per_row.categories[static_cast<std::size_t>(first)] +
+                                         "' at the first time point; a cell keeps its name"));
+        }
+        for (std::size_t i = 0; i < N; ++i)
+          ds.cell_name.push_back(per_row.categories[static_cast<std::size_t>(per_row.codes[row_of[i]])]);
+        continue;
+      }
+    }
+    if (why.empty() && (name == "time" || name == "cell_id" || name == "cell_type"))
+      why = "a column the .h5ad export writes itself";
+    if (!why.empty()) {
+      if (dropped != nullptr) dropped->push_back(name + " (" + why + ")");
+      continue;
+    }
+    ds.annotations.push_back(by_cell(per_row, row_of));
+  }
+  // One obs row per cell: the obs names are the cells' names.
+  if (!series && ds.cell_name.empty()) ds.cell_name = obs_names;
   validate_dataset(ds, where);
   return ds;
 }
 
-void write_h5ad(const std::string& path, const TrajectoryDataset& ds) {
+void write_h5ad(const std::string& path, const TrajectoryDataset& ds, const std::string& time_unit,
+                const std::string& source) {
   validate_dataset(ds, path);
+  const std::string unit = !time_unit.empty()             ? time_unit
+                           : !ds.source_time_unit.empty() ? ds.source_time_unit
+                                                          : std::string("min");
+  const double unit_minutes = time_unit_minutes(unit);
   const std::size_t T = ds.n_times(), N = ds.n_cells(), G = ds.n_genes();
   const auto rows = static_cast<std::int64_t>(T * N);
+  const bool prediction = !ds.observed.empty();
   h5::File file = h5::File::create(path);
   const hid_t root = file.get();
   set_encoding(root, "anndata", "0.1.0");
 
-  h5::write_array(root, "X", ds.expression.data(), {rows, static_cast<std::int64_t>(G)});
+  // X holds the observations; a prediction adds them and the model's trajectory as layers side by side.
+  const std::vector<double>& observed = prediction ? ds.observed : ds.expression;
+  h5::write_array(root, "X", observed.data(), {rows, static_cast<std::int64_t>(G)});
   set_encoding(root, "X", "array", "0.2.0");
+  {
+    h5::Handle layers = create_dict(root, "layers");
+    if (prediction) {
+      h5::write_array(layers.get(), "observed", ds.observed.data(), {rows, static_cast<std::int64_t>(G)});
+      set_encoding(layers.get(), "observed", "array", "0.2.0");
+      h5::write_array(layers.get(), "predicted", ds.expression.data(), {rows, static_cast<std::int64_t>(G)});
+      set_encoding(layers.get(), "predicted", "array", "0.2.0");
+    }
+  }
 
-  // obs: time-major rows, named "<cell id>_t<time index>" so names are unique.
+  // obs: time-major rows, named "<cell name or id>_t<time index>" so names are unique.
   h5::Handle obs = h5::create_group(root, "obs");
   set_encoding(obs.get(), "dataframe", "0.2.0");
   h5::write_text_attribute(obs.get(), "_index", "_index");
-  h5::write_text_array_attribute(obs.get(), "column-order", {"time", "cell_id", "cell_type"});
+  std::vector<std::string> columns = {"time", "cell_id", "cell_type"};
+  if (!ds.cell_name.empty()) columns.push_back("cell_name");
+  for (const CellAnnotation& a : ds.annotations)
+    columns.push_back(a.name);
+  h5::write_text_array_attribute(obs.get(), "column-order", columns);
   std::vector<std::string> names;
   std::vector<double> time;
   std::vector<std::uint64_t> ids;
-  std::vector<std::int32_t> codes;
+  std::vector<std::int32_t> codes, cells;
   names.reserve(T * N);
   for (std::size_t t = 0; t < T; ++t)
     for (std::size_t i = 0; i < N; ++i) {
-      names.push_back(std::to_string(ds.cell_id[i]) + "_t" + std::to_string(t));
-      time.push_back(ds.time[t]);
+      names.push_back((ds.cell_name.empty() ? std::to_string(ds.cell_id[i]) : ds.cell_name[i]) + "_t" +
+                      std::to_string(t));
+      time.push_back(ds.time[t] / unit_minutes);
       ids.push_back(ds.cell_id[i]);
       codes.push_back(ds.cell_type[i]);
+      cells.push_back(static_cast<std::int32_t>(i));
     }
-  h5::write_strings(obs.get(), "_index", names);
-  set_encoding(obs.get(), "_index", "string-array", "0.2.0");
+  write_string_array(obs.get(), "_index", names);
   h5::write_array(obs.get(), "time", time.data(), {rows});
   set_encoding(obs.get(), "time", "array", "0.2.0");
   h5::write_array(obs.get(), "cell_id", ids.data(), {rows});
   set_encoding(obs.get(), "cell_id", "array", "0.2.0");
-  {
-    h5::Handle types = h5::create_group(obs.get(), "cell_type");
-    set_encoding(types.get(), "categorical", "0.2.0");
-    h5::write_bool_attribute(types.get(), "ordered", false);
-    h5::write_strings(types.get(), "categories", ds.cell_types);
-    set_encoding(types.get(), "categories", "string-array", "0.2.0");
-    h5::write_array(types.get(), "codes", codes.data(), {rows});
-    set_encoding(types.get(), "codes", "array", "0.2.0");
+  const auto write_categorical = [&](const std::string& name, const std::vector<std::string>& categories,
+                                     const std::vector<std::int32_t>& values) {
+    h5::Handle column = h5::create_group(obs.get(), name);
+    set_encoding(column.get(), "categorical", "0.2.0");
+    h5::write_bool_attribute(column.get(), "ordered", false);
+    write_string_array(column.get(), "categories", categories);
+    h5::write_array(column.get(), "codes", values.data(), {rows});
+    set_encoding(column.get(), "codes", "array", "0.2.0");
+  };
+  write_categorical("cell_type", ds.cell_types, codes);
+  if (!ds.cell_name.empty()) write_categorical("cell_name", ds.cell_name, cells);
+  for (const CellAnnotation& a : ds.annotations) {
+    if (a.text) {
+      write_categorical(a.name, a.categories, a.codes);
+      continue;
+    }
+    h5::write_array(obs.get(), a.name, a.numbers.data(), {rows});
+    set_encoding(obs.get(), a.name, "array", "0.2.0");
   }
 
   h5::Handle var = h5::create_group(root, "var");
   set_encoding(var.get(), "dataframe", "0.2.0");
   h5::write_text_attribute(var.get(), "_index", "_index");
   h5::write_text_array_attribute(var.get(), "column-order", {});
-  h5::write_strings(var.get(), "_index", ds.genes);
-  set_encoding(var.get(), "_index", "string-array", "0.2.0");
+  write_string_array(var.get(), "_index", ds.genes);
 
-  h5::Handle obsm = h5::create_group(root, "obsm");
-  set_encoding(obsm.get(), "dict", "0.1.0");
+  h5::Handle obsm = create_dict(root, "obsm");
   const auto d = static_cast<std::size_t>(ds.dim);
   std::vector<double> positions = ds.positions;
   if (!ds.positions_per_time) {
@@ -598,18 +909,48 @@ void write_h5ad(const std::string& path, const TrajectoryDataset& ds) {
   }
   h5::write_array(obsm.get(), "spatial", positions.data(), {rows, static_cast<std::int64_t>(d)});
   set_encoding(obsm.get(), "spatial", "array", "0.2.0");
-  for (const char* empty : {"layers", "obsp", "uns", "varm", "varp"}) {
-    h5::Handle group = h5::create_group(root, empty);
-    set_encoding(group.get(), "dict", "0.1.0");
+
+  // uns: where the file came from, the time unit of obs `time`, and what AnnData has no other place for.
+  h5::Handle uns = create_dict(root, "uns");
+  {
+    h5::Handle tessera = create_dict(uns.get(), "tessera");
+    const std::vector<std::pair<const char*, std::string>> provenance = {
+        {"version", version()},
+        {"git_hash", git_hash()},
+        {"source", source},
+        {"content", prediction ? "prediction: X and layers/observed the observations, layers/predicted the "
+                                 "trained model's trajectory from the first time point"
+                               : "observations"},
+        {"time_unit", unit}};
+    for (const auto& [key, value] : provenance) {
+      h5::write_text(tessera.get(), key, value);
+      set_encoding(tessera.get(), key, "string", "0.2.0");
+    }
   }
+  if (!ds.ligand_receptor.empty()) {
+    h5::Handle lr = create_dict(uns.get(), "ligand_receptor");
+    std::vector<int> ligands, receptors;
+    for (const auto& pair : ds.ligand_receptor) {
+      ligands.push_back(pair[0]);
+      receptors.push_back(pair[1]);
+    }
+    write_string_array(lr.get(), "ligand", gene_names(ds, ligands));
+    write_string_array(lr.get(), "receptor", gene_names(ds, receptors));
+  }
+  write_graph(uns.get(), "prior_grn", ds, ds.prior_grn);
+  write_graph(uns.get(), "truth_grn", ds, ds.truth_grn);
+  for (const char* empty : {"obsp", "varm", "varp"})
+    create_dict(root, empty);
   file.close();
 }
 
-TrajectoryDataset read_csv_folder(const std::string& dir) {
+TrajectoryDataset read_csv_folder(const std::string& dir, const std::string& time_unit) {
+  const double unit_minutes = time_unit_minutes(time_unit);
   const fs::path folder(dir);
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) throw input_error(dir + ": not a directory (expected a CSV folder)");
   TrajectoryDataset ds;
+  ds.source_time_unit = time_unit;
 
   const CsvTable expression = read_csv(folder / "gene_expression.csv");
   require_header(expression, {"time", "cell_id"}, "time,cell_id,<gene names...>");
@@ -620,10 +961,20 @@ TrajectoryDataset read_csv_folder(const std::string& dir) {
     for (std::size_t h = 0; h < g; ++h)
       if (ds.genes[g] == ds.genes[h])
         throw input_error(expression.path + ": bad header: gene '" + ds.genes[g] + "' has two columns");
-  SnapshotRows rows;
+  // Cell ids: integers, or names (barcodes) numbered in order of first appearance.
+  std::vector<std::string> id_texts;
   for (std::size_t r = 0; r < expression.rows.size(); ++r) {
-    rows.time.push_back(csv_number(expression, r, 0));
-    rows.id.push_back(csv_id(expression, r, 1));
+    if (expression.rows[r][1].empty()) throw input_error(expression.at(r, 1) + ": empty cell id");
+    id_texts.push_back(expression.rows[r][1]);
+  }
+  const CellNumbering numbering = number_cells(id_texts);
+  SnapshotRows rows;
+  rows.id_names = numbering.names;
+  for (std::size_t r = 0; r < expression.rows.size(); ++r) {
+    rows.time.push_back(csv_time(expression, r, 0, unit_minutes));
+    std::uint64_t id = 0;
+    numbering.find(id_texts[r], id);
+    rows.id.push_back(id);
     for (std::size_t c = 2; c < expression.header.size(); ++c)
       rows.values.push_back(csv_number(expression, r, c));
   }
@@ -633,7 +984,7 @@ TrajectoryDataset read_csv_folder(const std::string& dir) {
   const CsvTable types = read_csv(folder / "cell_types.csv");
   require_header(types, {"cell_id", "type"}, "cell_id,type");
   if (types.header.size() != 2) throw input_error(types.path + ": bad header: expected 'cell_id,type'");
-  const std::vector<std::size_t> type_rows = rows_per_cell(types, ds);
+  const std::vector<std::size_t> type_rows = rows_per_cell(types, numbering, ds);
   std::map<std::string, int> type_index;
   for (std::size_t r = 0; r < types.rows.size(); ++r) {
     const std::string& name = types.rows[r][1];
@@ -649,7 +1000,7 @@ TrajectoryDataset read_csv_folder(const std::string& dir) {
   if (positions.header.size() > 4 || (positions.header.size() == 4 && positions.header[3] != "z"))
     throw input_error(positions.path + ": bad header: expected 'cell_id,x,y' or 'cell_id,x,y,z'");
   ds.dim = static_cast<int>(positions.header.size()) - 1;
-  for (std::size_t row : rows_per_cell(positions, ds))
+  for (std::size_t row : rows_per_cell(positions, numbering, ds))
     for (int a = 0; a < ds.dim; ++a)
       ds.positions.push_back(csv_number(positions, row, static_cast<std::size_t>(a) + 1));
 
@@ -676,23 +1027,51 @@ TrajectoryDataset read_csv_folder(const std::string& dir) {
   return ds;
 }
 
-std::string convert(const std::string& from, const std::string& to, const H5adKeys& keys) {
+namespace {
+
+// A prediction's observations from --observed: the dataset it was made from (same genes, times and cells).
+void attach_observed(const std::string& observed_path, const std::string& from, TrajectoryDataset& ds) {
+  if (!ds.observed.empty())
+    throw input_error("--observed " + observed_path + ": " + from +
+                      " holds its observations already (/observed); drop --observed");
+  const TrajectoryDataset observed = read_dataset(observed_path);
+  const auto differ = [&](const char* what) {
+    return input_error("--observed " + observed_path + ": its " + what + " differ from those of " + from +
+                       "; give the dataset the prediction was made from (train.dataset)");
+  };
+  if (observed.genes != ds.genes) throw differ("genes");
+  if (observed.time != ds.time) throw differ("times");
+  if (observed.cell_id != ds.cell_id) throw differ("cell ids");
+  ds.observed = observed.expression;
+}
+
+} // namespace
+
+std::string convert(const std::string& from, const std::string& to, const ConvertOptions& options) {
   std::error_code ec;
+  if (!options.time_unit.empty()) time_unit_minutes(options.time_unit); // a wrong unit before any reading
   const std::string from_ext = lowercase_extension(from), to_ext = lowercase_extension(to);
   const bool from_folder = fs::is_directory(from, ec);
   const bool from_dataset = from_ext == ".h5" || from_ext == ".hdf5";
   TrajectoryDataset ds;
+  std::vector<std::string> dropped;
   if (from_folder || from_ext == ".h5ad") {
     if (to_ext == ".h5ad")
       throw input_error(to + ": an .h5ad output takes a tessera dataset (.h5) as FROM, not " +
                         (from_folder ? "a CSV folder" : "another .h5ad file"));
-    ds = from_folder ? read_csv_folder(from) : read_h5ad(from, keys);
+    if (!options.observed.empty())
+      throw input_error("--observed " + options.observed +
+                        ": applies to exporting a prediction (predicted.h5) to .h5ad");
+    ds = from_folder ? read_csv_folder(from, options.time_unit)
+                     : read_h5ad(from, options.keys, options.time_unit, &dropped);
     write_new(to, [&] { write_dataset(to, ds); });
   } else if (from_dataset) {
+    // Read first: a simulation's tessera.h5 is refused with the way to record a dataset instead.
+    ds = read_dataset(from);
     if (to_ext != ".h5ad")
       throw input_error(to + ": a tessera dataset converts to AnnData; name the output '<name>.h5ad'");
-    ds = read_dataset(from);
-    write_new(to, [&] { write_h5ad(to, ds); });
+    if (!options.observed.empty()) attach_observed(options.observed, from, ds);
+    write_new(to, [&] { write_h5ad(to, ds, options.time_unit, from); });
   } else if (!fs::exists(from, ec)) {
     throw input_error(from + ": no such file or directory");
   } else {
@@ -711,6 +1090,22 @@ std::string convert(const std::string& from, const std::string& to, const H5adKe
     for (const auto& [key, list] : ds.prior_grn)
       edges += list.size();
     summary += ", " + std::to_string(edges) + " prior GRN edges";
+    summary += "; times " + format_number(ds.time.front()) + " .. " + format_number(ds.time.back()) + " min" +
+               (options.time_unit.empty() ? " (read as minutes; give --time-unit s, h or day if they are not)"
+                                          : " (given in " + options.time_unit + ")");
+    if (!ds.cell_name.empty()) summary += "; cell names kept in /cell_name";
+    std::vector<std::string> kept;
+    for (const CellAnnotation& a : ds.annotations)
+      kept.push_back(a.name);
+    if (!kept.empty()) summary += "; obs columns kept: " + names_list(kept);
+    if (!dropped.empty()) summary += "; obs columns left out: " + names_list(dropped);
+  } else {
+    const std::string unit = !options.time_unit.empty()     ? options.time_unit
+                             : !ds.source_time_unit.empty() ? ds.source_time_unit
+                                                            : std::string("min");
+    summary += "; obs time in " + unit;
+    if (!ds.observed.empty())
+      summary += "; X and layers/observed: observations, layers/predicted: prediction";
   }
   return summary;
 }

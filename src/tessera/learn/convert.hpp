@@ -19,26 +19,46 @@ struct H5adKeys {
   std::string expression;
 };
 
+// What `tessera convert` is told besides the two paths.
+struct ConvertOptions {
+  H5adKeys keys;
+  // --time-unit (s, min, h, d or day): the unit of the source's times on import (tessera stores minutes);
+  // the unit of the exported times on export. Empty: minutes on import, the dataset's source unit on export.
+  std::string time_unit;
+  // --observed: the dataset a prediction (train's predicted.h5) was made from, exported beside it when the
+  // prediction does not hold its observations itself.
+  std::string observed;
+};
+
 // Reads an AnnData file (anndata >= 0.8 layout: X dense or CSR, obs as a dataframe group, categoricals as
 // categories + codes, var/_index for gene names) holding one row per cell per time point (or, with
 // keys.expression, one row per cell and the trajectories in one dense array). Rows are matched by
 // cell id across time points; every cell must appear exactly once at every time point. Positions that are the
-// same at every time point become static (N × d). Errors are input_errors naming the file and what is wrong.
-TrajectoryDataset read_h5ad(const std::string& path, const H5adKeys& keys = {});
+// same at every time point become static (N × d). Times are numbers in `time_unit` (minutes when empty) or
+// text such as "6 h"; they are stored in minutes. Text cell ids become /cell_name; other numeric and text obs
+// columns become annotations; `dropped` (may be null) receives the columns left out, with the reason.
+// Errors are input_errors naming the file and what is wrong.
+TrajectoryDataset read_h5ad(const std::string& path, const H5adKeys& keys = {},
+                            const std::string& time_unit = "", std::vector<std::string>* dropped = nullptr);
 
 // Writes a dataset as AnnData (one obs row per cell per time point, time-major; dense float64 X; obs columns
-// time, cell_id, cell_type (categorical); obsm/spatial). LR pairs and gene graphs have no place in AnnData
-// and are left out. Refuses to replace an existing file.
-void write_h5ad(const std::string& path, const TrajectoryDataset& ds);
+// time (in `time_unit`, else the dataset's source unit, else minutes), cell_id, cell_type (categorical),
+// cell_name when the dataset has names, then its annotations; obsm/spatial; layers observed and predicted for
+// a prediction; uns: tessera's provenance, the time unit, the ligand-receptor pairs and gene graphs by gene
+// name; `source` is recorded as where the dataset came from). Refuses to replace an existing file. An .h5ad
+// written so is read back by read_h5ad with its names, annotations, pairs and prior graphs.
+void write_h5ad(const std::string& path, const TrajectoryDataset& ds, const std::string& time_unit = "",
+                const std::string& source = "");
 
 // Reads a CSV folder (SPEC §6.3): gene_expression.csv (time,cell_id,<genes...>), cell_positions.csv
 // (cell_id,x,y[,z]), cell_types.csv (cell_id,type), and optionally ligand_receptor_pairs.csv
-// (ligand,receptor) and prior_grns.csv (type,source,target; type may be '*'). Errors name file:line and the
-// column.
-TrajectoryDataset read_csv_folder(const std::string& dir);
+// (ligand,receptor) and prior_grns.csv (type,source,target; type may be '*'). Times are numbers in
+// `time_unit` (minutes when empty) or carry their own unit ("6 h"); cell ids are integers or names. Errors
+// name file:line and the column.
+TrajectoryDataset read_csv_folder(const std::string& dir, const std::string& time_unit = "");
 
-// The whole command: FROM .h5ad or a CSV folder -> TO tessera dataset (.h5), or FROM tessera dataset -> TO
-// .h5ad, chosen from the paths. Returns a one-line summary of what was written.
-std::string convert(const std::string& from, const std::string& to, const H5adKeys& keys = {});
+// The whole command: FROM .h5ad or a CSV folder -> TO tessera dataset (.h5), or FROM tessera dataset (or
+// train's predicted.h5) -> TO .h5ad, chosen from the paths. Returns a summary of what was written.
+std::string convert(const std::string& from, const std::string& to, const ConvertOptions& options = {});
 
 } // namespace tessera

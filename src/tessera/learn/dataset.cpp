@@ -1,7 +1,9 @@
 #include "tessera/learn/dataset.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/units.hpp"
 #include "tessera/io/hdf5.hpp"
+#include "tessera/io/simulation_output.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -84,7 +86,41 @@ std::string shape_text(const std::vector<std::int64_t>& dims) {
   return s.empty() ? "a scalar" : s;
 }
 
+// Obs columns the .h5ad export writes itself; an annotation may not take their names.
+bool reserved_annotation(const std::string& name) {
+  return name == "time" || name == "cell_id" || name == "cell_type" || name == "cell_name" ||
+         name == "_index";
+}
+
+void validate_annotations(const TrajectoryDataset& ds, const std::string& where) {
+  const std::size_t rows = ds.n_times() * ds.n_cells();
+  std::set<std::string> seen;
+  for (const CellAnnotation& a : ds.annotations) {
+    const std::string label = "/obs/" + a.name;
+    if (a.name.empty() || a.name.find('/') != std::string::npos || a.name == "." ||
+        reserved_annotation(a.name))
+      throw input_error(where + ": annotation name '" + a.name +
+                        "' is empty, holds '/', or is one of time, cell_id, cell_type, cell_name");
+    if (!seen.insert(a.name).second) throw input_error(where + ": " + label + " is given twice");
+    const std::size_t n = a.text ? a.codes.size() : a.numbers.size();
+    if (n != rows)
+      throw input_error(where + ": " + label + " has " + std::to_string(n) +
+                        " values, expected T_obs x N = " + std::to_string(rows));
+    for (std::size_t k = 0; a.text && k < rows; ++k)
+      if (a.codes[k] < -1 || a.codes[k] >= static_cast<std::int32_t>(a.categories.size()))
+        throw input_error(where + ": " + label + "/codes[" + std::to_string(k) +
+                          "] = " + std::to_string(a.codes[k]) + " is outside [-1, " +
+                          std::to_string(a.categories.size()) + ") (-1: missing)");
+  }
+}
+
 } // namespace
+
+std::string cell_label(const TrajectoryDataset& ds, std::size_t cell) {
+  std::string label = "cell id " + std::to_string(ds.cell_id[cell]);
+  if (cell < ds.cell_name.size()) label += " ('" + ds.cell_name[cell] + "')";
+  return label;
+}
 
 void validate_dataset(const TrajectoryDataset& ds, const std::string& where) {
   const std::size_t T = ds.n_times(), N = ds.n_cells(), G = ds.n_genes();
@@ -107,6 +143,8 @@ void validate_dataset(const TrajectoryDataset& ds, const std::string& where) {
                         "] = " + std::to_string(ds.time[t]) +
                         (ds.time[t] == ds.time[t - 1] ? " (a repeated time)" : " (unsorted)"));
   }
+  if (!ds.source_time_unit.empty() && !parse_time_unit(ds.source_time_unit).ok)
+    throw input_error(where + ": /time: source_units: " + parse_time_unit(ds.source_time_unit).problem);
   if (ds.cell_type.size() != N)
     throw input_error(where + ": /cell_type has " + count_of(ds.cell_type.size(), "cells") +
                       " but /cell_id has " + std::to_string(N));
@@ -133,15 +171,31 @@ void validate_dataset(const TrajectoryDataset& ds, const std::string& where) {
   for (std::size_t k = 1; k < ids.size(); ++k)
     if (ids[k].first == ids[k - 1].first)
       throw input_error(where + ": /cell_id holds cell id " + std::to_string(ids[k].first) + " twice (rows " +
-                        std::to_string(ids[k - 1].second) + " and " + std::to_string(ids[k].second) + ")");
+                        std::to_string(ids[k - 1].second) + " and " + std::to_string(ids[k].second) +
+                        (ds.cell_name.empty() ? std::string()
+                                              : ", named '" + ds.cell_name[ids[k - 1].second] + "' and '" +
+                                                    ds.cell_name[ids[k].second] + "'") +
+                        ")");
+  if (!ds.cell_name.empty()) {
+    if (ds.cell_name.size() != N)
+      throw input_error(where + ": /cell_name has " + count_of(ds.cell_name.size(), "names") +
+                        " but /cell_id has " + std::to_string(N));
+    require_unique_names(ds.cell_name, where, "/cell_name");
+  }
   // Rows of /expression are (time, cell) pairs; name them so a user can find the bad value.
-  for (std::size_t k = 0; k < ds.expression.size(); ++k)
-    if (!std::isfinite(ds.expression[k])) {
-      const std::size_t g = k % G, i = (k / G) % N, t = k / (G * N);
-      throw input_error(where + ": /expression is not finite (" + std::to_string(ds.expression[k]) +
-                        ") at time index " + std::to_string(t) + ", cell id " +
-                        std::to_string(ds.cell_id[i]) + ", gene '" + ds.genes[g] + "'");
-    }
+  for (const auto& [values, name] :
+       {std::pair{&ds.expression, "/expression"}, std::pair{&ds.observed, "/observed"}})
+    for (std::size_t k = 0; k < values->size(); ++k)
+      if (!std::isfinite((*values)[k])) {
+        const std::size_t g = k % G, i = (k / G) % N, t = k / (G * N);
+        throw input_error(where + ": " + name + " is not finite (" + std::to_string((*values)[k]) +
+                          ") at time index " + std::to_string(t) + ", " + cell_label(ds, i) + ", gene '" +
+                          ds.genes[g] + "'");
+      }
+  if (!ds.observed.empty() && ds.observed.size() != T * N * G)
+    throw input_error(where + ": /observed has " + std::to_string(ds.observed.size()) +
+                      " values, expected T_obs x N x G = " + std::to_string(T * N * G) + " (as /expression)");
+  validate_annotations(ds, where);
   require_finite(ds.positions, static_cast<std::size_t>(ds.dim), where, "/positions");
   require_genes(ds.ligand_receptor, G, where, "/ligand_receptor");
   for (const auto& [key, edges] : ds.prior_grn) {
@@ -169,9 +223,17 @@ void write_dataset(const std::string& path, const TrajectoryDataset& ds) {
   h5::write_strings(root, "genes", ds.genes);
   h5::write_strings(root, "cell_types", ds.cell_types);
   h5::write_array(root, "time", ds.time.data(), {T});
+  {
+    h5::Handle time = h5::open_object(root, "time");
+    h5::write_text_attribute(time.get(), "units", "min");
+    if (!ds.source_time_unit.empty())
+      h5::write_text_attribute(time.get(), "source_units", ds.source_time_unit);
+  }
   h5::write_array(root, "cell_type", ds.cell_type.data(), {N});
   h5::write_array(root, "cell_id", ds.cell_id.data(), {N});
+  if (!ds.cell_name.empty()) h5::write_strings(root, "cell_name", ds.cell_name);
   h5::write_array(root, "expression", ds.expression.data(), {T, N, G}, {1, N, G});
+  if (!ds.observed.empty()) h5::write_array(root, "observed", ds.observed.data(), {T, N, G}, {1, N, G});
   if (ds.positions_per_time)
     h5::write_array(root, "positions", ds.positions.data(), {T, N, ds.dim}, {1, N, ds.dim});
   else
@@ -196,6 +258,18 @@ void write_dataset(const std::string& path, const TrajectoryDataset& ds) {
       }
     }
   }
+  if (!ds.annotations.empty()) {
+    h5::Handle obs = h5::create_group(root, "obs");
+    for (const CellAnnotation& a : ds.annotations) {
+      if (!a.text) {
+        h5::write_array(obs.get(), a.name, a.numbers.data(), {T, N});
+        continue;
+      }
+      h5::Handle column = h5::create_group(obs.get(), a.name);
+      h5::write_strings(column.get(), "categories", a.categories);
+      h5::write_array(column.get(), "codes", a.codes.data(), {T, N});
+    }
+  }
   file.close();
 }
 
@@ -206,6 +280,10 @@ TrajectoryDataset read_dataset(const std::string& path) {
     throw input_error(path + ": not a tessera dataset (no 'format' attribute; expected format = '" +
                       std::string(dataset_format) + "')");
   const std::string format = h5::read_text_attribute(root, "format");
+  if (format == simulation_format)
+    throw input_error(path + ": this is a simulation output (" + simulation_h5_name +
+                      "), not a trajectory dataset; run with `output.dataset: true` to record a dataset "
+                      "(dataset.h5) and use that");
   if (format != dataset_format)
     throw input_error(path + ": not a tessera dataset (format is '" + format + "', expected '" +
                       dataset_format + "')");
@@ -261,9 +339,34 @@ TrajectoryDataset read_dataset(const std::string& path) {
 
   std::vector<std::int64_t> dims;
   ds.time = h5::read_array<double>(root, "time", dims);
+  {
+    // Minutes inside tessera; a file without units (written before they were recorded) is in minutes.
+    h5::Handle time = h5::open_object(root, "time");
+    if (h5::has_attribute(time.get(), "units")) {
+      const ParsedQuantity unit = parse_time_unit(h5::read_text_attribute(time.get(), "units"));
+      if (!unit.ok) throw input_error(path + ": /time: attribute units: " + unit.problem);
+      for (double& t : ds.time)
+        t *= unit.value;
+    }
+    if (h5::has_attribute(time.get(), "source_units"))
+      ds.source_time_unit = h5::read_text_attribute(time.get(), "source_units");
+  }
   ds.cell_id = h5::read_array<std::uint64_t>(root, "cell_id", dims);
   ds.cell_type = h5::read_array<std::int32_t>(root, "cell_type", dims);
+  if (h5::exists(root, "cell_name")) {
+    const std::vector<std::int64_t> name_shape = h5::shape(root, "cell_name");
+    if (name_shape.size() != 1 || name_shape[0] != N)
+      throw input_error(path + ": /cell_name has shape " + shape_text(name_shape) + ", expected [" +
+                        std::to_string(N) + "] (one name per cell of /cell_id)");
+    ds.cell_name = h5::read_strings(root, "cell_name");
+  }
   ds.expression = h5::read_array<double>(root, "expression", dims);
+  if (h5::exists(root, "observed")) {
+    ds.observed = h5::read_array<double>(root, "observed", dims);
+    if (dims != x_shape)
+      throw input_error(path + ": /observed has shape " + shape_text(dims) + ", expected " +
+                        shape_text(x_shape) + " (as /expression)");
+  }
   ds.positions = h5::read_array<double>(root, "positions", dims);
   if (h5::exists(root, "ligand_receptor"))
     ds.ligand_receptor = read_table<2>(root, "ligand_receptor", path, "/ligand_receptor");
@@ -277,6 +380,29 @@ TrajectoryDataset read_dataset(const std::string& path) {
         ds.prior_grn[key] = read_table<2>(group.get(), key, path, label);
       else
         ds.truth_grn[key] = read_table<3>(group.get(), key, path, label);
+    }
+  }
+  if (h5::exists(root, "obs")) {
+    h5::Handle obs = h5::open_group(root, "obs");
+    const std::vector<std::int64_t> want = {T, N};
+    for (const std::string& name : h5::children(obs.get())) {
+      CellAnnotation a;
+      a.name = name;
+      h5::Handle object = h5::open_object(obs.get(), name);
+      a.text = h5::is_group(object.get());
+      if (a.text) {
+        for (const char* part : {"categories", "codes"})
+          if (!h5::exists(object.get(), part))
+            throw input_error(path + ": /obs/" + name + " is a group without " + part);
+        a.categories = h5::read_strings(object.get(), "categories");
+        a.codes = h5::read_array<std::int32_t>(object.get(), "codes", dims);
+      } else {
+        a.numbers = h5::read_array<double>(obs.get(), name, dims);
+      }
+      if (dims != want)
+        throw input_error(path + ": /obs/" + name + " has shape " + shape_text(dims) + ", expected " +
+                          shape_text(want) + " (T_obs x N)");
+      ds.annotations.push_back(std::move(a));
     }
   }
   validate_dataset(ds, path);

@@ -1,0 +1,64 @@
+#include "tessera/learn/training_warnings.hpp"
+
+#include "tessera/core/units.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tessera {
+
+namespace {
+
+// What usually makes a loss explode, for the end of the divergence warnings.
+std::string divergence_causes(const std::string& dataset_path) {
+  return " (dataset " + dataset_path +
+         "). Usual causes: times in another unit than minutes (tessera convert --time-unit h or day), "
+         "unnormalised expression (log1p), or a step too large (lower train.lr)";
+}
+
+} // namespace
+
+std::string raw_counts_warning(const TrajectoryDataset& dataset, const std::string& dataset_path) {
+  double largest = 0;
+  for (const double x : dataset.expression) {
+    if (x != std::floor(x)) return "";
+    largest = std::max(largest, std::abs(x));
+  }
+  if (largest <= raw_counts_max) return "";
+  return dataset_path + " looks like raw counts (every expression value an integer, the largest " +
+         format_number(largest) +
+         "): the graph ODE fits normalised, log-scale expression; normalise before converting, e.g. in "
+         "scanpy "
+         "sc.pp.normalize_total(adata); sc.pp.log1p(adata)";
+}
+
+std::string DivergenceWatch::observe(const TrainRecord& record) {
+  // NaN validation means "no held-out times", not a failure.
+  if (!std::isfinite(record.train) || std::isinf(record.validation)) {
+    if (warned_non_finite_) return "";
+    warned_non_finite_ = true;
+    return "training loss is not finite at iteration " + std::to_string(record.iteration) + " (train " +
+           format_number(record.train) + ", validation " + format_number(record.validation) + ")" +
+           divergence_causes(dataset_path_);
+  }
+  if (!have_first_) {
+    first_train_ = record.train;
+    have_first_ = true;
+  }
+  // Both losses against the first train loss: a validation loss far above it is a trajectory that explodes
+  // over the held-out (later) times.
+  const auto grown = [&](double value, bool& warned, const char* which) {
+    if (warned || !std::isfinite(value) || first_train_ <= 0 || !(value > divergence_factor * first_train_))
+      return std::string();
+    warned = true;
+    return std::string("training diverges: the ") + which + " loss at iteration " +
+           std::to_string(record.iteration) + " is " + format_number(value) + ", " +
+           format_number(value / first_train_) + " times the first train loss (" +
+           format_number(first_train_) + ")" + divergence_causes(dataset_path_);
+  };
+  std::string message = grown(record.train, warned_train_, "train");
+  if (message.empty()) message = grown(record.validation, warned_validation_, "validation");
+  return message;
+}
+
+} // namespace tessera

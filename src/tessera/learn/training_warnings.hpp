@@ -1,0 +1,37 @@
+// Warnings about a training run that tessera can carry out but that is probably not what the user meant: data
+// that look like raw counts, and a loss that diverges (times in the wrong unit, unnormalised data, a step too
+// large). Each returns the message (naming the dataset) or "" and leaves logging to the caller.
+#pragma once
+
+#include "tessera/learn/dataset.hpp"
+#include "tessera/learn/trainer.hpp"
+
+#include <string>
+
+namespace tessera {
+
+// Counts look like this: every expression value an integer and the largest above this.
+inline constexpr double raw_counts_max = 50.0;
+
+// A warning when every value of /expression is an integer and the largest exceeds raw_counts_max: the model
+// fits normalised, log-scale expression, and counts in the thousands make the loss huge.
+std::string raw_counts_warning(const TrajectoryDataset& dataset, const std::string& dataset_path);
+
+// Watches loss.csv's records as they come: warns once when a loss is not finite, and once per loss (train,
+// validation) when it exceeds divergence_factor times the first train loss.
+class DivergenceWatch {
+public:
+  static constexpr double divergence_factor = 1e3;
+
+  explicit DivergenceWatch(std::string dataset_path) : dataset_path_(std::move(dataset_path)) {}
+  // The warning for this record, or "".
+  std::string observe(const TrainRecord& record);
+
+private:
+  std::string dataset_path_;
+  double first_train_ = 0;
+  bool have_first_ = false;
+  bool warned_non_finite_ = false, warned_train_ = false, warned_validation_ = false;
+};
+
+} // namespace tessera
