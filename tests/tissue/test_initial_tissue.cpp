@@ -315,6 +315,51 @@ TEST(InitialTissue, LatticeSphereKeepsTheBoxSitesInsideTheBallInLatticeOrder) {
   }
 }
 
+TEST(InitialTissue, HexagonalLatticeGivesEveryCellSixNeighboursAtTheSpacing) {
+  // A periodic box of 12 sites x 10 rows, its y extent typed to 16 digits as decks do: a seamless lattice.
+  const double spacing = 7.5, row = spacing * std::sqrt(3.0) / 2.0;
+  std::ostringstream text;
+  text.precision(16);
+  text << "domain: {dim: 2, lo: [-20, 5], hi: [" << -20 + 12 * spacing << ", " << 5 + 10 * row
+       << "], boundary: periodic}\n"
+       << "cells: {types: [a], init: {placement: hexagonal, spacing: " << spacing << "}}\n"
+       << "grn: {genes: [A]}\ntime: {dt: 1 min, end: 10 min}\n";
+  const TissueDeck s = read_setup(text.str());
+  const CellSnapshot all = gather(MPI_COMM_SELF, build(MPI_COMM_SELF, s));
+  ASSERT_EQ(all.size(), 120u);
+  EXPECT_EQ(initial_cell_count(s.domain, s.init), 120);
+  EXPECT_EQ(initial_cell_count_estimate(s.domain, s.init), 120.0);
+  const double extent[2] = {12 * spacing, 10 * row};
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(all.id[i], i);
+    for (int a = 0; a < 2; ++a) {
+      EXPECT_GE(all.position[2 * i + a], s.domain.lo[a]);
+      EXPECT_LT(all.position[2 * i + a], s.domain.hi[a]);
+    }
+    // Distances to every other site by the nearest periodic image: the six nearest at `spacing` (1e-9
+    // relative: rounding of sqrt(3)/2 and of the box), none nearer, the next shell at sqrt(3) x spacing.
+    std::vector<double> d;
+    for (std::size_t j = 0; j < all.size(); ++j) {
+      if (j == i) continue;
+      double d2 = 0;
+      for (int a = 0; a < 2; ++a) {
+        double delta = std::fabs(all.position[2 * i + a] - all.position[2 * j + a]);
+        delta = std::min(delta, extent[a] - delta);
+        d2 += delta * delta;
+      }
+      d.push_back(std::sqrt(d2));
+    }
+    std::sort(d.begin(), d.end());
+    for (int k = 0; k < 6; ++k)
+      ASSERT_NEAR(d[k], spacing, 1e-9 * spacing) << "cell " << i << ", neighbour " << k;
+    ASSERT_NEAR(d[6], std::sqrt(3.0) * spacing, 1e-9 * spacing) << "cell " << i;
+  }
+  // In a box that is no whole number of rows, only the sites inside it: 400 / 7.5 = 53.3 -> 53 per row,
+  // 300 / 6.495 = 46.2 -> 46 rows.
+  const TissueDeck reflecting = read_setup(deck_text(2, "placement: hexagonal, spacing: 7.5"));
+  EXPECT_EQ(initial_cell_count(reflecting.domain, reflecting.init), 53 * 46);
+}
+
 TEST(InitialTissue, EveryPlacementIsTheSameOnAnyRankCount) {
   const std::string uniform = ", genes: uniform, gene_low: [0, 0.5, 1, 0, 2], gene_high: [1, 1, 3, 0.1, 2.5]";
   for (const int dim : {2, 3}) {
@@ -329,6 +374,8 @@ TEST(InitialTissue, EveryPlacementIsTheSameOnAnyRankCount) {
         read_setup(deck_text(dim, "placement: lattice, spacing: 9, region: sphere, " + ball + uniform)),
         "lattice sphere");
   }
+  expect_rank_independent(read_setup(deck_text(2, "placement: hexagonal, spacing: 9" + uniform)),
+                          "hexagonal");
 
   // Files: rank 0 writes them from a random tissue; genes the CSV lacks come from the uniform rule.
   const std::string dir = fresh_dir("placement-invariance");
@@ -603,6 +650,9 @@ TEST(InitialTissueErrors, DeckCombinationsNameTheirKeys) {
        2,
        "  max_cells: 1000\n"},
       {"density: 1e300", {"key 'cells.init.density'", "more than cells.max_cells"}},
+      {"placement: hexagonal", {"key 'cells.init.placement'", "2-D lattice; domain.dim is 3"}, 3},
+      {"placement: hexagonal, region: sphere, radius: 50",
+       {"key 'cells.init.region'", "hexagonal placement fills the box"}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.init);

@@ -110,13 +110,13 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks) {
   const double count = initial_cell_count_estimate(s.domain, s.init);
   if (count > static_cast<double>(s.types.max_cells)) {
     const DeckView cells = deck.section("cells");
+    const bool lattice = s.init.placement == Placement::lattice || s.init.placement == Placement::hexagonal;
     const std::string what =
-        s.init.placement == Placement::lattice
-            ? "the lattice of step cells.init.spacing = " + format_number(s.init.spacing) + " um has"
-            : "cells.init.count asks for";
-    cells.section("init").fail(s.init.placement == Placement::lattice ? "spacing" : "count",
-                               what + " " + format_number(count) + " cells, more than cells.max_cells = " +
-                                   std::to_string(s.types.max_cells));
+        lattice ? "the lattice of step cells.init.spacing = " + format_number(s.init.spacing) + " um has"
+                : "cells.init.count asks for";
+    const std::string message = what + " " + format_number(count) +
+                                " cells, more than cells.max_cells = " + std::to_string(s.types.max_cells);
+    cells.section("init").fail(lattice ? "spacing" : "count", message);
   }
   // Ghosts reach one box across: each rank box must be at least as wide as the interaction range, and a
   // periodic axis at least twice as long (or a cell would meet two images of the same neighbour).

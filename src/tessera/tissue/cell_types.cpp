@@ -29,12 +29,14 @@ const KeyTable& cells_keys() {
         .def("10000000")
         .positive()
         .describe("Upper bound on the global number of cells.");
-    t.add_choice("init.placement", {"random", "lattice", "file"})
+    t.add_choice("init.placement", {"random", "lattice", "hexagonal", "file"})
         .def("random")
         .describe(
             "`random`: cells uniformly in the region (`init.count` of them, or `init.density` per unit "
             "volume); `lattice`: the sites of a square (cubic) lattice of step `init.spacing` that lie in "
-            "the region; `file`: the cells of `init.file`.");
+            "the region; `hexagonal` (2-D, region: box): a hexagonal (triangular) lattice of step "
+            "`init.spacing`, every cell with 6 neighbours at that distance, the next ones at sqrt(3) x it; "
+            "`file`: the cells of `init.file`.");
     t.add("init.count", KeyType::integer)
         .def("1000")
         .unless("density")
@@ -47,7 +49,13 @@ const KeyTable& cells_keys() {
     t.add("init.spacing", KeyType::real, Dimension::length)
         .def("10")
         .positive()
-        .describe("Lattice step (lattice placement). Sites sit at `domain.lo + (i + 1/2) * spacing`.");
+        .describe(
+            "Lattice step (lattice and hexagonal placement). `lattice` sites sit at `domain.lo + (i + "
+            "1/2) * spacing`. `hexagonal` puts rows of floor(extent_x / spacing) sites a distance "
+            "spacing x sqrt(3)/2 apart, the first at y = lo + spacing x sqrt(3)/4, at x = lo + (i + "
+            "1/4) * spacing, odd rows shifted by spacing/2; in a periodic box an x extent of n x spacing "
+            "and a y extent of an even number of rows make a seamless lattice (extents within 1e-6 of "
+            "a whole number of sites or rows count as that number).");
     t.add_choice("init.region", {"box", "sphere"})
         .def("box")
         .describe("Where random and lattice placement put cells: the whole box, or the ball of radius "
@@ -189,9 +197,13 @@ InitialTissue read_initial_tissue(const Deck& deck, const Domain& domain, const 
   const int n_genes = static_cast<int>(gene_names.size());
   InitialTissue init;
   const std::string placement = s.text("placement");
-  init.placement = placement == "lattice" ? Placement::lattice
-                   : placement == "file"  ? Placement::file
-                                          : Placement::random;
+  init.placement = placement == "lattice"     ? Placement::lattice
+                   : placement == "hexagonal" ? Placement::hexagonal
+                   : placement == "file"      ? Placement::file
+                                              : Placement::random;
+  if (init.placement == Placement::hexagonal && domain.dim != 2)
+    s.fail("placement", "placement: hexagonal is a 2-D lattice; domain.dim is " + std::to_string(domain.dim) +
+                            " (use placement: lattice)");
   init.count = s.integer("count");
   init.spacing = s.real("spacing");
   init.gene_names = gene_names;
@@ -231,6 +243,9 @@ InitialTissue read_initial_tissue(const Deck& deck, const Domain& domain, const 
   if (init.region == InitialRegion::sphere && init.placement == Placement::file)
     s.fail("region",
            "region: sphere applies to random and lattice placement; a file gives its own positions");
+  if (init.region == InitialRegion::sphere && init.placement == Placement::hexagonal)
+    s.fail("region", "region: sphere applies to random and lattice placement; hexagonal placement fills the "
+                     "box");
   const bool sphere = init.region == InitialRegion::sphere;
   only_with("center", sphere, "cells.init.center is the centre of a sphere; it needs region: sphere");
   only_with("radius", sphere, "cells.init.radius is the radius of a sphere; it needs region: sphere");

@@ -13,7 +13,7 @@ namespace tessera {
 
 class Deck;
 
-enum class Placement { random, lattice, file };
+enum class Placement { random, lattice, hexagonal, file };
 enum class InitialRegion { box, sphere };
 enum class InitialGenes { constant, uniform, file };
 
@@ -28,7 +28,7 @@ struct CellTypes {
 struct InitialTissue {
   Placement placement = Placement::random;
   long long count = 0;   // random placement: cells in the region (init.count, or init.density x its volume)
-  double spacing = 10.0; // lattice placement: µm between neighbours
+  double spacing = 10.0; // lattice and hexagonal placement: µm between neighbours
   // Random and lattice placement fill the whole box or a ball inside it.
   InitialRegion region = InitialRegion::box;
   std::array<double, 3> center{0, 0, 0}; // µm, the ball's centre (sphere)

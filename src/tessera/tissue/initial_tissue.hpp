@@ -15,6 +15,7 @@ namespace tessera {
 //    using counter index j, so its position depends on (seed, k) alone;
 //  - lattice: the sites lo + (i + 1/2) * spacing; in a sphere only the sites inside the ball, numbered
 //    consecutively in lattice order (x fastest);
+//  - hexagonal (2-D box): rows spacing * sqrt(3)/2 apart, odd rows shifted by half a step, x fastest;
 //  - file: the file's ids, types, positions and genes; genes the file lacks follow init.genes.
 Cells<> create_initial_tissue(const CartesianDecomposition& decomposition, const CellTypes& types,
                               const InitialTissue& init, const CounterRng& rng, int n_genes);
