@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
-"""Checks that `tessera train` recovered a synthetic `hill` network (issue 4, "Recovery").
+"""Checks what `tessera train` reports on a synthetic `hill` network with a known truth (issue 4 "Recovery",
+issue 9 "Honest metrics").
 
 Criteria:
-  1. validation MSE < --max-mse-ratio (default 0.1) x the MSE of predicting "no change" on the same
-     validation pairs: mean over the pairs (k, k+1), cells and genes of (x(t_{k+1}) - x(t_k))^2, with the
-     trainer's split (src/tessera/learn/trainer.cpp, split_times): n_train = n_times - floor(val_fraction *
-     n_times) (at least 2), validation start times k in [n_train - 1, n_times - 1). The validation MSE is the
-     last row of loss.csv (the parameters before the last step; --use min takes the smallest row instead).
-  2. AUPRC ratio (metrics.json) >= --min-auprc-ratio (default 3) for every cell type (--per type) or for
-     their mean (--per mean).
-
-  3. (with --min-gain) for every type, the AUPRC ratio >= --min-gain x the "prior-only" ratio: the expected
-     AUPRC ratio of a random order of the model's own candidate edges (the non-self rows of grn_<type>.tsv,
-     i.e. the model's graph) when every true edge is among them. The metrics rank edges outside the model's
-     graph last, so a prior graph that is a small superset of the truth earns a high AUPRC ratio whatever the
-     model learns; this criterion asks the learned attention to rank true edges above the graph's decoys.
+  1. metrics.json is consistent with the run's own files, recomputed here independently: for every type,
+     the model's AUPRC (attention ranking of the candidate edges in grn_<type>.tsv against the dataset's
+     /grn/truth, precision taken at the end of each tied block as sklearn does), the candidate and positive
+     counts, the precision of a random order of the candidates (positives / candidates) and the AUPRC ratio
+     over it; and the "no change" validation MSE from dataset.h5 with the trainer's split
+     (src/tessera/learn/trainer.cpp, split_times: n_train = n_times - floor(val_fraction * n_times), at least
+     2; validation start times k in [n_train - 1, n_times - 1)).
+  2. The ridge baseline recovers the network: its AUPRC ratio over the candidates >= --min-ridge-ratio
+     (default 2) for every type. (Least squares on finite differences finds this network; if it stops doing
+     so, the data or the baseline broke.)
+  3. The model predicts: its one-step validation MSE at the final parameters (metrics.json) <
+     --max-mse-ratio (default 0.1) x the no-change MSE.
+  4. (with --min-gain) for every type, the model's AUPRC >= --min-gain x the expected AUPRC of a random order
+     of the same candidates: the attention ranks true edges above the prior graph's decoys at least a
+     little. (The model is not asked to reach the ridge baseline: on this network it does not, see
+     docs/performance.md, "Recovery".)
 
 Exit 0 when the criteria hold, 1 with a message naming each failure, 2 on unreadable input, 77 (a skip for
 ctest) when the Python running it lacks h5py or numpy.
@@ -32,7 +36,7 @@ def fail_input(message):
     sys.exit(2)
 
 
-def no_change_mse(dataset, val_fraction):
+def load_dataset(dataset):
     try:
         import h5py
         import numpy as np
@@ -41,46 +45,49 @@ def no_change_mse(dataset, val_fraction):
         sys.exit(77)
     with h5py.File(dataset, "r") as f:
         x = np.asarray(f["expression"][...], dtype=float)  # [T_obs][N][G]
+        genes = [g.decode() if isinstance(g, bytes) else str(g) for g in f["genes"][...]]
+        truth = {}
+        if "grn/truth" in f:
+            for name, edges in f["grn/truth"].items():
+                truth[name] = {(int(e[0]), int(e[1])): int(e[2]) for e in edges[...]}
+    return x, genes, truth
+
+
+def no_change_mse(x, val_fraction):
+    import numpy as np
     n_times = x.shape[0]
     held = int(math.floor(val_fraction * n_times))
     n_train = min(max(2, n_times - held), n_times)
     starts = list(range(n_train - 1, n_times - 1))
     if not starts:
-        fail_input("%s: %d time points and val_fraction %g leave no validation pair" % (dataset, n_times, val_fraction))
-    diffs = [np.mean((x[k + 1] - x[k]) ** 2) for k in starts]
-    return float(np.mean(diffs)), starts, n_times
+        fail_input("%d time points and val_fraction %g leave no validation pair" % (n_times, val_fraction))
+    return float(np.mean([np.mean((x[k + 1] - x[k]) ** 2) for k in starts])), starts
 
 
-def read_loss(path):
+def read_tsv(path):
     try:
         with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+            return list(csv.DictReader(f, delimiter="\t"))
     except OSError as e:
         fail_input("%s: %s" % (path, e))
-    if not rows or "validation" not in rows[0]:
-        fail_input("%s: no rows or no 'validation' column" % path)
-    return rows
 
 
-def random_auprc(n, p):
-    """Expected AUPRC of a uniformly random ranking of n candidates with p positives (metrics.hpp)."""
-    if n <= 0 or p <= 0:
-        return float("nan")
-    h = sum(1.0 / i for i in range(1, n + 1))
-    if n == 1:
-        return 1.0
-    return h / n + (p - 1) * (n - h) / (n * (n - 1))
-
-
-def graph_size(run_dir, cell_type):
-    """Non-self edges of the model's graph for a type (rows of grn_<type>.tsv with source != target)."""
-    path = os.path.join(run_dir, "grn_%s.tsv" % cell_type)
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f, delimiter="\t"))
-    except OSError:
-        return None
-    return sum(1 for r in rows if r["source"] != r["target"])
+def average_precision(scored, truth):
+    """scored: [(score, (j, k))] over the candidates; recall over every true edge j != k."""
+    n_true = sum(1 for (j, k) in truth if j != k)
+    ranked = sorted(scored, key=lambda s: -s[0])
+    ap, through, hits, i = 0.0, 0, 0, 0
+    while i < len(ranked):
+        end = i
+        block_hits = 0
+        while end < len(ranked) and ranked[end][0] == ranked[i][0]:
+            block_hits += 1 if ranked[end][1] in truth else 0
+            end += 1
+        through += end - i
+        hits += block_hits
+        ap += block_hits / n_true * hits / through
+        i = end
+    return ap, hits
 
 
 def main():
@@ -89,63 +96,71 @@ def main():
     ap.add_argument("--run-dir", required=True, help="run directory of `tessera train`")
     ap.add_argument("--val-fraction", type=float, default=0.2, help="train.val_fraction of the training deck")
     ap.add_argument("--max-mse-ratio", type=float, default=0.1)
-    ap.add_argument("--min-auprc-ratio", type=float, default=3.0)
-    ap.add_argument("--per", choices=["type", "mean"], default="type",
-                    help="AUPRC ratio criterion for every type (default) or for the mean over types")
+    ap.add_argument("--min-ridge-ratio", type=float, default=2.0)
     ap.add_argument("--min-gain", type=float, default=0.0,
-                    help="AUPRC ratio / prior-only AUPRC ratio needed for every type (0: not checked)")
-    ap.add_argument("--use", choices=["last", "min"], default="last", help="which validation MSE of loss.csv")
+                    help="model AUPRC / a random order's AUPRC needed for every type (0: not checked)")
     args = ap.parse_args()
 
-    baseline, starts, n_times = no_change_mse(args.dataset, args.val_fraction)
-    rows = read_loss(os.path.join(args.run_dir, "loss.csv"))
-    val = [float(r["validation"]) for r in rows]
-    if any(math.isnan(v) for v in val):
-        fail_input("loss.csv has NaN validation values (val_fraction 0 in the deck?)")
-    mse = val[-1] if args.use == "last" else min(val)
-    ratio = mse / baseline
-    print("validation pairs: start times %s of %d time points" % (starts, n_times))
-    print("no-change MSE      %.6g" % baseline)
-    print("validation MSE     %.6g (last %.6g, min %.6g, first %.6g; %d iterations, %.1f s)"
-          % (mse, val[-1], min(val), val[0], len(val), float(rows[-1]["wall_s"])))
-    print("MSE ratio          %.4f (criterion < %g)" % (ratio, args.max_mse_ratio))
-
+    x, genes, truth = load_dataset(args.dataset)
+    index = {g: i for i, g in enumerate(genes)}
+    baseline, starts = no_change_mse(x, args.val_fraction)
     metrics_path = os.path.join(args.run_dir, "metrics.json")
     try:
         with open(metrics_path) as f:
             metrics = json.load(f)
     except (OSError, ValueError) as e:
         fail_input("%s: %s" % (metrics_path, e))
-    if not metrics:
+    if not metrics.get("grn"):
         fail_input("%s: no cell type has metrics" % metrics_path)
 
     failures = []
+    mse = metrics["validation_mse"]
+    print("validation pairs: start times %s of %d time points" % (starts, x.shape[0]))
+    print("validation MSE     model %.6g, no change %.6g (here: %.6g), relaxation %.6g, ridge %.6g"
+          % (mse["model"], mse["no_change"], baseline, mse["relaxation"], mse["ridge"]))
+    if not abs(mse["no_change"] - baseline) <= 1e-9 * baseline:
+        failures.append("metrics.json's no-change MSE %.17g differs from the dataset's %.17g"
+                        % (mse["no_change"], baseline))
+    ratio = mse["model"] / baseline
     if not ratio < args.max_mse_ratio:
         failures.append("validation MSE %.6g is %.1f %% of the no-change MSE %.6g (needs < %g %%)"
-                        % (mse, 100 * ratio, baseline, 100 * args.max_mse_ratio))
-    print("%-12s %8s %8s %8s %8s %8s %6s %6s %10s %6s" % ("type", "AUPRC", "ratio", "AUROC", "EP", "density",
-                                                          "pos", "graph", "prior-only", "gain"))
-    ratios = []
-    for cell_type, m in metrics.items():
-        n_graph = graph_size(args.run_dir, cell_type)
-        prior_only = float("nan")
-        if n_graph is not None and n_graph >= m["positives"]:
-            prior_only = random_auprc(n_graph, m["positives"]) / m["edge_density"]
-        gain = m["auprc_ratio"] / prior_only
-        print("%-12s %8.4f %8.3f %8.4f %8.4f %8.4f %6d %6s %10.3f %6.3f" % (
-            cell_type, m["auprc"], m["auprc_ratio"], m["auroc"], m["early_precision"], m["edge_density"],
-            m["positives"], n_graph if n_graph is not None else "?", prior_only, gain))
+                        % (mse["model"], 100 * ratio, baseline, 100 * args.max_mse_ratio))
+
+    print("%-12s %5s %5s  %-22s %-22s %-22s %s" % ("type", "cand.", "true", "attention AUPRC/ratio/sign",
+                                                  "jacobian", "ridge", "random order"))
+    for cell_type, m in metrics["grn"].items():
+        edges = truth.get(cell_type, truth.get("*"))
+        if edges is None:
+            fail_input("%s: metrics for type %s, which has no truth in %s" % (metrics_path, cell_type, args.dataset))
+        rows = read_tsv(os.path.join(args.run_dir, "grn_%s.tsv" % cell_type))
+        if any(r["source"] == r["target"] for r in rows):
+            failures.append("grn_%s.tsv ranks a self loop" % cell_type)
+        scored = [(float(r["attention"]), (index[r["source"]], index[r["target"]])) for r in rows
+                  if r["source"] != r["target"]]
+        auprc, positives = average_precision(scored, edges)
+        precision = positives / len(scored)
+        a = m["attention"]
+        for key, mine in (("auprc", auprc), ("auprc_ratio", auprc / precision)):
+            if not abs(a[key] - mine) <= 1e-9 * max(1.0, abs(mine)):
+                failures.append("type %s: metrics.json attention %s %.17g, recomputed %.17g" % (cell_type, key, a[key], mine))
+        if a["candidates"] != len(scored) or a["positives"] != positives:
+            failures.append("type %s: metrics.json counts %d candidates, %d true; grn_%s.tsv has %d, %d"
+                            % (cell_type, a["candidates"], a["positives"], cell_type, len(scored), positives))
+        r, j, rnd = m["ridge"], m["jacobian"], m["random_order"]
+        if not abs(rnd["precision"] - precision) <= 1e-12:
+            failures.append("type %s: random-order precision %.17g, recomputed %.17g" % (cell_type, rnd["precision"], precision))
+
+        def cell(v):
+            return "%.3f / %.2f / %s" % (v["auprc"], v["auprc_ratio"],
+                                         "-" if v["sign_accuracy"] is None else "%.2f" % v["sign_accuracy"])
+        print("%-12s %5d %5d  %-22s %-22s %-22s %s" % (cell_type, a["candidates"], a["positives"], cell(a), cell(j),
+                                                      cell(r), cell(rnd)))
+        if not r["auprc_ratio"] >= args.min_ridge_ratio:
+            failures.append("type %s: ridge baseline AUPRC ratio %.3f < %g" % (cell_type, r["auprc_ratio"], args.min_ridge_ratio))
+        gain = a["auprc"] / rnd["auprc"]
         if args.min_gain > 0 and not gain >= args.min_gain:
-            failures.append("type %s: AUPRC ratio %.3f is %.3f x the prior-only ratio %.3f (needs >= %g x)"
-                            % (cell_type, m["auprc_ratio"], gain, prior_only, args.min_gain))
-        ratios.append(m["auprc_ratio"])
-        if args.per == "type" and not m["auprc_ratio"] >= args.min_auprc_ratio:
-            failures.append("type %s: AUPRC ratio %.3f < %g" % (cell_type, m["auprc_ratio"], args.min_auprc_ratio))
-    mean_ratio = sum(ratios) / len(ratios)
-    print("mean AUPRC ratio   %.3f (criterion >= %g %s)" % (mean_ratio, args.min_auprc_ratio,
-                                                             "per type" if args.per == "type" else "on the mean"))
-    if args.per == "mean" and not mean_ratio >= args.min_auprc_ratio:
-        failures.append("mean AUPRC ratio %.3f < %g" % (mean_ratio, args.min_auprc_ratio))
+            failures.append("type %s: model AUPRC %.4f is %.3f x a random order's %.4f (needs >= %g x)"
+                            % (cell_type, a["auprc"], gain, rnd["auprc"], args.min_gain))
 
     if failures:
         for f in failures:

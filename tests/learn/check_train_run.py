@@ -2,7 +2,8 @@
 """Checks a `tessera train` run directory made with train.simulate (tests/learn/data/train_simulate.yaml):
 dataset.h5 holds the ground truth, predicted.h5 is a dataset of the same shape whose first time point is
 the observation and whose values are finite, loss.csv has one row per iteration, checkpoint.h5 sits at the
-last checkpointed iteration, and metrics.json scores every cell type. Exit 1 with the reason otherwise."""
+last checkpointed iteration, and metrics.json scores every cell type for the model, the ridge baseline and a
+random order and holds the validation MSE of the model and the baselines. Exit 1 with the reason otherwise."""
 import argparse
 import csv
 import json
@@ -63,10 +64,22 @@ def main():
 
     with open(os.path.join(d, "metrics.json")) as f:
         metrics = json.load(f)
-    text = json.dumps(metrics)
+    for key in ("grn", "lr_pairs", "validation_mse", "ridge"):
+        if key not in metrics:
+            fail("metrics.json has no '%s'" % key)
     for t in types:
-        if t not in text:
+        scored = metrics["grn"].get(t)
+        if scored is None:
             fail("metrics.json does not score type %s" % t)
+        for ranking in ("attention", "jacobian", "ridge", "random_order"):
+            if not isinstance(scored.get(ranking, {}).get("auprc"), (int, float)):
+                fail("metrics.json: type %s has no %s AUPRC" % (t, ranking))
+    mse = metrics["validation_mse"]
+    for key in ("model", "no_change", "relaxation", "ridge"):
+        if mse["pairs"] > 0 and not (isinstance(mse.get(key), (int, float)) and mse[key] >= 0):
+            fail("metrics.json: validation_mse.%s is %r" % (key, mse.get(key)))
+    if not metrics["ridge"]["lambda"] > 0:
+        fail("metrics.json: ridge lambda %r" % metrics["ridge"]["lambda"])
     print("check_train_run: %s OK (%d iterations, predicted %s)" % (d, len(rows), predicted.shape))
 
 

@@ -1,8 +1,9 @@
 // The learned GRN read-out (SPEC §2.2, §3.5): attention scores equal a by-hand mean of the GAT softmax, the
-// Jacobian scores equal central differences of the RHS, the scores do not depend on the rank count (1 and 2
-// ranks), and the files grn_<type>.tsv, lr_scores.tsv and metrics.json.
+// Jacobian scores (|.| and signed) equal central differences of the RHS, the scores do not depend on the rank
+// count (1 and 2 ranks), the files grn_<type>.tsv and lr_scores.tsv, and the metrics of train_report.hpp.
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/learn/grn_readout.hpp"
+#include "tessera/learn/train_report.hpp"
 #include "tessera/learn/trainer.hpp"
 #include "tessera/parallel/mpi.hpp"
 
@@ -156,7 +157,8 @@ TEST(GrnReadout, JacobianEqualsCentralDifferencesOfTheRhs) {
     const LearnedGrn grn = learned_grn(objective, model, {1, 3});
     // By hand: |df_ik/dx_ij| by central differences (cells are independent without signalling, so gene j
     // is perturbed in every cell at once), summed per type over this rank's cells, then over ranks.
-    std::vector<double> sums(2 * n_genes * n_genes + 2, 0.0);
+    // The signed sums follow the counts: [2 G^2 + 2, 4 G^2 + 2).
+    std::vector<double> sums(4 * n_genes * n_genes + 2, 0.0);
     const double h = 1e-6;
     for (const int t : {1, 3})
       objective.visit_tissue(
@@ -179,8 +181,11 @@ TEST(GrnReadout, JacobianEqualsCentralDifferencesOfTheRhs) {
               const auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plus);
               const auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), minus);
               for (std::size_t i = 0; i < n; ++i)
-                for (int k = 0; k < n_genes; ++k)
-                  sums[(types(i) * n_genes + j) * n_genes + k] += std::fabs((p(i, k) - m(i, k)) / (2 * h));
+                for (int k = 0; k < n_genes; ++k) {
+                  const double derivative = (p(i, k) - m(i, k)) / (2 * h);
+                  sums[(types(i) * n_genes + j) * n_genes + k] += std::fabs(derivative);
+                  sums[2 * n_genes * n_genes + 2 + (types(i) * n_genes + j) * n_genes + k] += derivative;
+                }
             }
           });
     MPI_Allreduce(MPI_IN_PLACE, sums.data(), static_cast<int>(sums.size()), MPI_DOUBLE, MPI_SUM,
@@ -191,6 +196,12 @@ TEST(GrnReadout, JacobianEqualsCentralDifferencesOfTheRhs) {
         const double fd =
             sums[(c * n_genes + e.source) * n_genes + e.target] / sums[2 * n_genes * n_genes + c];
         EXPECT_NEAR(e.jacobian, fd, 1e-6 * std::max(1.0, fd)) << c << " " << e.source << "->" << e.target;
+        const double signed_fd =
+            sums[2 * n_genes * n_genes + 2 + (c * n_genes + e.source) * n_genes + e.target] /
+            sums[2 * n_genes * n_genes + c];
+        EXPECT_NEAR(e.jacobian_signed, signed_fd, 1e-6 * std::max(1.0, std::fabs(signed_fd)))
+            << c << " " << e.source << "->" << e.target;
+        EXPECT_LE(std::fabs(e.jacobian_signed), e.jacobian * (1 + 1e-12));
         ++compared;
       }
     EXPECT_GT(compared, 8);
@@ -233,9 +244,8 @@ TEST(GrnReadout, ScoresDoNotDependOnTheRankCount) {
   }
 }
 
-TEST(GrnReadout, WritesTheTablesAndMetricsWithATruth) {
-  TrajectoryDataset ds = synthetic();
-  ds.truth_grn["*"] = {{0, 1, 1}, {1, 2, -1}};
+TEST(GrnReadout, WritesTheTablesWithoutSelfLoops) {
+  const TrajectoryDataset ds = synthetic();
   const SignalingParams sig = signaling(true);
   GraphOdeModel model(gat_parameters(), network(), sig.pairs);
   const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
@@ -245,7 +255,7 @@ TEST(GrnReadout, WritesTheTablesAndMetricsWithATruth) {
   const fs::path dir = fs::temp_directory_path() / ("tessera_grn_readout_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::vector<std::string> written = write_learned_grn(dir.string(), grn, ds);
-  EXPECT_EQ(written.size(), 4u);
+  EXPECT_EQ(written.size(), 3u);
   auto read = [&](const std::string& name) {
     std::ifstream f(dir / name);
     std::stringstream s;
@@ -253,19 +263,70 @@ TEST(GrnReadout, WritesTheTablesAndMetricsWithATruth) {
     return s.str();
   };
   const std::string epi = read("grn_epi.tsv");
-  EXPECT_EQ(epi.rfind("source\ttarget\tattention\tjacobian\n", 0), 0u);
+  EXPECT_EQ(epi.rfind("source\ttarget\tattention\tjacobian\tjacobian_signed\n", 0), 0u);
   EXPECT_NE(epi.find("A\tB\t"), std::string::npos);
-  EXPECT_NE(epi.find("C\tC\t"), std::string::npos); // the self loop
+  for (const char* loop : {"A\tA\t", "B\tB\t", "C\tC\t"}) // self loops are no candidate edges
+    EXPECT_EQ(epi.find(loop), std::string::npos) << loop;
+  EXPECT_EQ(std::count(epi.begin(), epi.end(), '\n'), 3); // header, A -> B, B -> C
   const std::string lr = read("lr_scores.tsv");
   EXPECT_EQ(lr.rfind("sender_type\treceiver_type\tligand\treceptor\tattention\tedges\n", 0), 0u);
   EXPECT_NE(lr.find("epi\tmes\tA\tC\t"), std::string::npos);
-  const std::string metrics = read("metrics.json");
-  EXPECT_NE(metrics.find("\"epi\""), std::string::npos);
-  EXPECT_NE(metrics.find("\"mes\""), std::string::npos);
-  EXPECT_NE(metrics.find("\"auprc\""), std::string::npos);
-  const auto m = learned_grn_metrics(grn, ds);
-  ASSERT_EQ(m.size(), 2u);
-  EXPECT_EQ(m.at("epi").positives, 2u);
-  EXPECT_EQ(m.at("epi").candidates, 6u);
+  EXPECT_FALSE(fs::exists(dir / "metrics.json")); // train_report.hpp writes it, with the baselines
   fs::remove_all(dir);
+}
+
+TEST(TrainReport, ScoresTheModelAndTheRidgeOverTheCandidateEdges) {
+  // The model's graph: A -> B, B -| C in both types, C -> A in type mes. The truth: A -> B (+), a self loop
+  // C -> C (never scored) and B -> A (outside every graph: missed). Random order: epi 1 of 2 candidates,
+  // mes 1 of 3. LR: the model hears A -> C and B -> C, the dataset's truth is A -> C.
+  TrajectoryDataset ds = synthetic();
+  ds.truth_grn["*"] = {{0, 1, 1}, {2, 2, 1}, {1, 0, -1}};
+  ds.ligand_receptor = {{0, 2}};
+  const SignalingParams sig = test::learn_signaling({{0, 2}, {1, 2}});
+  GraphOdeModel model(gat_parameters(), network(), sig.pairs);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  const LearnedGrn grn = learned_grn(objective, model, readout_time_indices(ds.n_times(), 0.25));
+  const std::vector<std::vector<std::vector<int>>> candidates = {network().regulators(0, false),
+                                                                 network().regulators(1, false)};
+  const TimeSplit split = split_times(ds.n_times(), 0.25);
+  const DerivativeBaselines baselines = fit_derivative_baselines(objective, candidates, sig.pairs, split);
+  const TrainMetrics m = train_metrics(grn, baselines, ds, candidates, sig.pairs, 0.125);
+  ASSERT_EQ(m.types.size(), 2u);
+  for (const auto& [name, expected_candidates] :
+       {std::pair<std::string, std::size_t>{"epi", 2}, {"mes", 3}}) {
+    const TypeRecovery& r = m.types.at(name);
+    for (const RecoveryMetrics* ranking : {&r.attention, &r.jacobian, &r.ridge}) {
+      EXPECT_EQ(ranking->candidates, expected_candidates) << name;
+      EXPECT_EQ(ranking->positives, 1u) << name;
+      EXPECT_EQ(ranking->missed, 1u) << name; // B -> A
+      EXPECT_DOUBLE_EQ(ranking->random_precision, 1.0 / static_cast<double>(expected_candidates)) << name;
+      EXPECT_DOUBLE_EQ(ranking->auprc_ratio, ranking->auprc * static_cast<double>(expected_candidates));
+    }
+    // By hand for the attention: A -> B's rank among the type's candidates (ties broken against it) sets
+    // the AUPRC (1/rank over 2 true edges), its mean signed Jacobian the sign accuracy.
+    const std::size_t c = name == "epi" ? 0 : 1;
+    const LearnedEdge* ab = find(grn.edges[c], 0, 1);
+    ASSERT_NE(ab, nullptr);
+    int rank = 1;
+    for (const LearnedEdge& e : grn.edges[c])
+      if (e.source != e.target && !(e.source == 0 && e.target == 1) && e.attention >= ab->attention) ++rank;
+    EXPECT_DOUBLE_EQ(r.attention.auprc, 0.5 / rank) << name;
+    EXPECT_EQ(r.attention.sign_accuracy, ab->jacobian_signed > 0 ? 1.0 : 0.0) << name;
+    // The ridge's ranking: its |standardised coefficient| of A in B's fit.
+    const DerivativeFit& b_fit = baselines.ridge[c][1];
+    ASSERT_EQ(b_fit.regressors[0].kind, Regressor::regulator);
+    EXPECT_EQ(r.ridge.sign_accuracy, b_fit.standardised[0] > 0 ? 1.0 : 0.0) << name;
+  }
+  ASSERT_TRUE(m.lr_scored);
+  EXPECT_EQ(m.lr_attention.candidates, 2u);
+  EXPECT_EQ(m.lr_attention.positives, 1u);
+  ASSERT_EQ(m.lr.size(), 2u);
+  EXPECT_TRUE(m.lr[0].is_true);
+  EXPECT_FALSE(m.lr[1].is_true);
+  EXPECT_GT(m.lr[0].attention, 0.0);
+  EXPECT_GT(m.lr[0].ridge, 0.0);
+  EXPECT_EQ(m.mse.model, 0.125);
+  EXPECT_EQ(m.mse.no_change, baselines.no_change_mse);
+  EXPECT_EQ(m.mse.pairs, split.validation_starts.size());
+  EXPECT_TRUE(std::isnan(m.lr_attention.sign_accuracy));
 }

@@ -11,7 +11,9 @@
 #include "tessera/learn/grn_readout.hpp"
 #include "tessera/learn/lbfgs.hpp"
 #include "tessera/learn/petsc.hpp"
+#include "tessera/learn/ridge_baseline.hpp"
 #include "tessera/learn/train_checkpoint.hpp"
+#include "tessera/learn/train_report.hpp"
 #include "tessera/learn/trainer.hpp"
 #include "tessera/learn/training_warnings.hpp"
 #include "tessera/parallel/mpi.hpp"
@@ -23,6 +25,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace tessera::app {
@@ -348,9 +351,24 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   // The learned GRN (SPEC §2.2): attention and Jacobian scores over the training time points.
   const LearnedGrn grn =
       learned_grn(objective, *model, readout_time_indices(dataset.n_times(), params.val_fraction));
+  // Beside the baselines fitted on the same data and candidate edges (SPEC §3.5): metrics.json and a table.
+  std::vector<std::vector<std::vector<int>>> candidates;
+  for (int c = 0; c < s.types.count(); ++c)
+    candidates.push_back(s.network.regulators(c, s.config.architecture.prior == PriorGraph::dense));
+  const DerivativeBaselines baselines =
+      fit_derivative_baselines(objective, candidates, model->pairs(), split);
+  const double model_mse = split.validation_starts.empty()
+                               ? std::numeric_limits<double>::quiet_NaN()
+                               : objective.evaluate(*model, split.validation_starts, ParameterGradient());
+  const TrainMetrics metrics = train_metrics(grn, baselines, dataset, candidates, model->pairs(), model_mse);
   mpi::agree(comm, [&] {
-    if (mpi::rank(comm) == 0) write_learned_grn(dir, grn, dataset);
+    if (mpi::rank(comm) == 0) {
+      write_learned_grn(dir, grn, dataset);
+      write_train_metrics(dir, metrics);
+    }
   });
+  for (const std::string& line : metrics_table(metrics))
+    log.info("tessera train: " + line);
   if (progress.records.empty()) {
     log.info("tessera train: done: no iteration completed (" + stop_reason + "); outputs in " + dir + "/");
     return 0;

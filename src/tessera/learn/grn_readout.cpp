@@ -28,10 +28,11 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, GraphOdeModel& mode
   const std::size_t P = model.pairs().size();
   // Sums over cells and times, then the counts; one buffer so that one allreduce reduces all of them.
   const std::size_t intra = T * G * G, inter = T * T * P;
-  std::vector<double> sums(3 * intra + 2 * inter, 0.0);
+  std::vector<double> sums(4 * intra + 2 * inter, 0.0);
   double* attention = sums.data();
   double* jacobian = attention + intra;
-  double* count = jacobian + intra;
+  double* jacobian_signed = jacobian + intra;
+  double* count = jacobian_signed + intra;
   double* lr_attention = count + intra;
   double* lr_count = lr_attention + inter;
   auto at = [&](std::size_t c, std::size_t j, std::size_t k) { return (c * G + j) * G + k; };
@@ -74,8 +75,10 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, GraphOdeModel& mode
             const auto xb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x_bar);
             for (std::size_t i = 0; i < n; ++i) {
               const auto c = static_cast<std::size_t>(types(i));
-              for (std::size_t j = 0; j < G; ++j)
+              for (std::size_t j = 0; j < G; ++j) {
                 jacobian[at(c, j, g)] += std::fabs(xb(i, j));
+                jacobian_signed[at(c, j, g)] += xb(i, j);
+              }
             }
           }
         });
@@ -92,7 +95,7 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, GraphOdeModel& mode
         const std::size_t e = at(c, j, g);
         if (count[e] == 0.0) continue;
         out.edges[c].push_back(LearnedEdge{static_cast<int>(j), static_cast<int>(g), attention[e] / count[e],
-                                           jacobian[e] / count[e]});
+                                           jacobian[e] / count[e], jacobian_signed[e] / count[e]});
       }
     std::sort(out.edges[c].begin(), out.edges[c].end(), [](const LearnedEdge& a, const LearnedEdge& b) {
       if (a.attention != b.attention) return a.attention > b.attention;
@@ -113,33 +116,6 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, GraphOdeModel& mode
     return std::tie(a.sender_type, a.receiver_type, a.ligand, a.receptor) <
            std::tie(b.sender_type, b.receiver_type, b.ligand, b.receptor);
   });
-  return out;
-}
-
-std::map<std::string, RecoveryMetrics> learned_grn_metrics(const LearnedGrn& grn,
-                                                           const TrajectoryDataset& dataset) {
-  std::map<std::string, RecoveryMetrics> out;
-  const int G = static_cast<int>(dataset.n_genes());
-  for (std::size_t c = 0; c < dataset.cell_types.size() && c < grn.edges.size(); ++c) {
-    const std::string& name = dataset.cell_types[c];
-    auto truth = dataset.truth_grn.find(name);
-    if (truth == dataset.truth_grn.end()) truth = dataset.truth_grn.find("*");
-    if (truth == dataset.truth_grn.end()) continue;
-    std::vector<EdgeScore> scores;
-    for (const LearnedEdge& e : grn.edges[c])
-      if (e.source != e.target) scores.push_back(EdgeScore{e.source, e.target, e.attention});
-    // Positives and negatives among the candidates j != k (grn_recovery rejects a ranking without either).
-    std::vector<char> positive(static_cast<std::size_t>(G) * static_cast<std::size_t>(G), 0);
-    std::size_t positives = 0;
-    for (const auto& t : truth->second)
-      if (t[0] != t[1] && !positive[static_cast<std::size_t>(t[0] * G + t[1])]) {
-        positive[static_cast<std::size_t>(t[0] * G + t[1])] = 1;
-        ++positives;
-      }
-    const std::size_t candidates = static_cast<std::size_t>(G) * static_cast<std::size_t>(G - 1);
-    if (positives == 0 || positives == candidates) continue;
-    out[name] = grn_recovery(scores, truth->second, G);
-  }
   return out;
 }
 
@@ -167,12 +143,13 @@ std::vector<std::string> write_learned_grn(const std::string& directory, const L
   };
   for (std::size_t c = 0; c < dataset.cell_types.size(); ++c) {
     std::ofstream file = open("grn_" + dataset.cell_types[c] + ".tsv");
-    file << "source\ttarget\tattention\tjacobian\n";
+    file << "source\ttarget\tattention\tjacobian\tjacobian_signed\n";
     if (c < grn.edges.size())
       for (const LearnedEdge& e : grn.edges[c])
-        file << dataset.genes[static_cast<std::size_t>(e.source)] << '\t'
-             << dataset.genes[static_cast<std::size_t>(e.target)] << '\t' << tsv_number(e.attention) << '\t'
-             << tsv_number(e.jacobian) << '\n';
+        if (e.source != e.target)
+          file << dataset.genes[static_cast<std::size_t>(e.source)] << '\t'
+               << dataset.genes[static_cast<std::size_t>(e.target)] << '\t' << tsv_number(e.attention) << '\t'
+               << tsv_number(e.jacobian) << '\t' << tsv_number(e.jacobian_signed) << '\n';
     if (!file) throw runtime_error(written.back() + ": write failed");
   }
   {
@@ -184,11 +161,6 @@ std::vector<std::string> write_learned_grn(const std::string& directory, const L
            << dataset.genes[static_cast<std::size_t>(s.ligand)] << '\t'
            << dataset.genes[static_cast<std::size_t>(s.receptor)] << '\t' << tsv_number(s.attention) << '\t'
            << s.edges << '\n';
-    if (!file) throw runtime_error(written.back() + ": write failed");
-  }
-  if (!dataset.truth_grn.empty()) {
-    std::ofstream file = open("metrics.json");
-    file << metrics_json(learned_grn_metrics(grn, dataset));
     if (!file) throw runtime_error(written.back() + ": write failed");
   }
   return written;

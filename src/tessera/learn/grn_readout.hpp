@@ -1,12 +1,11 @@
 // The learned GRN read-out of a trained `graph_ode` model (SPEC §2.2, §3.5): per cell type the mean
-// head-averaged attention and the mean |df_k/dx_j| of every intracellular edge j -> k, per (sender type,
-// receiver type, ligand, receptor) the mean attention of the intercellular edges, and the files
-// grn_<type>.tsv, lr_scores.tsv and (with a ground truth) metrics.json that `tessera train` writes.
+// head-averaged attention, the mean |df_k/dx_j| and the mean df_k/dx_j of every intracellular edge j -> k,
+// per (sender type, receiver type, ligand, receptor) the mean attention of the intercellular edges, and the
+// files grn_<type>.tsv and lr_scores.tsv that `tessera train` writes.
 #pragma once
 
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/learn/dataset.hpp"
-#include "tessera/learn/metrics.hpp"
 #include "tessera/learn/trainer.hpp"
 
 #include <mpi.h>
@@ -21,8 +20,9 @@ namespace tessera {
 struct LearnedEdge {
   int source = 0;
   int target = 0;
-  double attention = 0.0; // mean over the type's cells and the time points of the head-averaged alpha
-  double jacobian = 0.0;  // mean |df_target / dx_source| over the same cells and times
+  double attention = 0.0;       // mean over the type's cells and the time points of the head-averaged alpha
+  double jacobian = 0.0;        // mean |df_target / dx_source| over the same cells and times
+  double jacobian_signed = 0.0; // mean df_target / dx_source: the edge's sign as the model sees it
 };
 
 // The intercellular edges from cells of one type to cells of another through one LR pair.
@@ -54,14 +54,9 @@ std::vector<int> readout_time_indices(std::size_t n_times, double val_fraction);
 LearnedGrn learned_grn(const TrajectoryObjective& objective, GraphOdeModel& model,
                        const std::vector<int>& times);
 
-// The ground-truth metrics: for each cell type with a truth entry (its own name, else "*"), grn_recovery
-// over every ordered pair j != k scored by attention (edges absent from the type's graph rank last).
-// Types whose ranking has no positives or no negatives are left out.
-std::map<std::string, RecoveryMetrics> learned_grn_metrics(const LearnedGrn& grn,
-                                                           const TrajectoryDataset& dataset);
-
-// Writes grn_<type>.tsv for every type, lr_scores.tsv and, when the dataset has /grn/truth, metrics.json into
-// `directory` (serial: call on one rank). Returns the paths written.
+// Writes grn_<type>.tsv for every type (the edges j != k, ranked as in LearnedGrn: self loops are no
+// candidate edges, so they are left out) and lr_scores.tsv into `directory` (serial: call on one rank).
+// Returns the paths written.
 std::vector<std::string> write_learned_grn(const std::string& directory, const LearnedGrn& grn,
                                            const TrajectoryDataset& dataset);
 

@@ -1,5 +1,6 @@
 // How well learned edge scores recover a known gene regulatory network (SPEC §2.2, §3.5): AUPRC, AUPRC
-// ratio, AUROC and early precision per cell type, and the metrics.json that `tessera train` writes.
+// ratio against a random order of the candidate edges, AUROC, early precision and sign accuracy, and the
+// metrics.json that `tessera train` writes (the model beside the baselines of ridge_baseline.hpp).
 #pragma once
 
 #include <array>
@@ -11,46 +12,95 @@
 namespace tessera {
 
 // One scored candidate edge source -> target (gene indices); a higher score means "more likely an edge".
+// `sign`: the model's sign of the edge (only its sign is read; 0 = none), for sign accuracy.
 struct EdgeScore {
   int source;
   int target;
   double score;
+  double sign = 0.0;
 };
 
 struct RecoveryMetrics {
-  double auprc;           // average precision (sklearn's average_precision_score)
-  double auprc_ratio;     // auprc / edge_density: 1 is (nearly) what random scores give, see grn_recovery
-  double auroc;           // Mann–Whitney statistic, ties counted 1/2
-  double early_precision; // precision of the top k = positives predictions (BEELINE), ties shared fairly
-  double edge_density;    // positives / candidates
-  std::size_t positives;
-  std::size_t candidates;
+  double auprc;            // average precision, recall over every true edge j != k (see grn_recovery)
+  double auprc_ratio;      // auprc / random_precision
+  double auroc;            // Mann–Whitney statistic over the candidates, ties counted 1/2
+  double early_precision;  // precision of the top k = positives predictions (BEELINE), ties shared fairly
+  double random_precision; // positives / candidates: the precision of a random order of the candidates
+  double random_auprc;     // the expected AUPRC of a uniformly random order of the candidates
+  double sign_accuracy;    // fraction of the true candidate edges whose sign is right; NaN without signs
+  std::size_t positives;   // true edges among the candidates
+  std::size_t candidates;  // candidate edges j != k
+  std::size_t missed;      // true edges j != k outside the candidates (never recalled)
 };
 
-// Ranks every candidate edge j -> k of an n_genes network (every ordered pair, j != k unless
-// include_self_edges) by its score and compares the ranking with the true edges `truth` (source, target,
-// sign; the sign is ignored, a repeated edge counts once).
-// - A candidate absent from `scores` has score -inf: ranked last, tied with every other absent one.
-// - Scores of self edges are ignored when they are not candidates (a graph ODE scores its self loops), and so
-//   are self edges of `truth`.
+// Every ordered pair j != k of n_genes genes (the candidates of a dense graph).
+std::vector<std::array<int, 2>> dense_candidates(int n_genes);
+
+// Ranks the candidate edges (source, target) by their scores and compares the ranking with the true edges
+// `truth` (source, target, sign; a repeated edge counts once, its first sign counts). Self loops are never
+// candidates, scored or true: they are ignored wherever they appear, as are repeated candidates.
+// - A candidate absent from `scores` has score -inf: ranked last, tied with every other absent one. Scores of
+//   edges that are not candidates are ignored.
+// - AUPRC is the average precision over every true edge j != k, so a true edge outside the candidates
+//   counts as never recalled (precision 0); with every true edge among the candidates it is sklearn's
+//   average_precision_score over the candidates. Its reference is the precision of a random order of the
+//   candidates, positives / candidates (not the density over all gene pairs: a prior graph that holds the
+//   truth would otherwise score well for any ranking); a random order has an AUPRC ratio of about
+//   positives / (positives + missed), slightly above when positives are few: random_auprc is its exact
+//   expectation, (P / (P + missed)) (H_n / n + (P - 1)(n - H_n) / (n (n - 1))), n candidates, P positives.
 // - Tied scores never depend on input order. AUPRC evaluates precision at the end of each tied block
 //   (sklearn); AUROC counts a tied positive/negative pair as 1/2; early precision takes the expected number
 //   of positives among the top k when ties are broken uniformly at random, so a tied block straddling rank k
 //   contributes its fraction of positives for each of its places above k. (BEELINE's own script keeps the
 //   whole straddling block; both agree when the k-th and (k+1)-th scores differ.)
-// - Random scores give AUROC 1/2 and early precision = edge density on average, and AUPRC
-//   H_n/n + (P-1)(n-H_n)/(n(n-1)) (n candidates, P positives, H_n the n-th harmonic number), slightly above
-//   the density when P is small.
-// Throws input_error for n_genes < 1, gene indices out of range (truth or scores), a NaN score (±inf are
-// allowed), a pair scored twice, or a ranking without positives or without negatives.
+// - Sign accuracy: with `signed_scores`, the fraction of the true candidate edges whose EdgeScore::sign has
+//   the true sign (an unscored edge or sign 0 counts as wrong); NaN otherwise.
+// Throws input_error for n_genes < 1, gene indices out of range (truth, candidates or scores), a NaN score
+// (±inf are allowed), a pair scored twice, or a ranking without positives or without negatives.
 RecoveryMetrics grn_recovery(const std::vector<EdgeScore>& scores,
-                             const std::vector<std::array<int, 3>>& truth, int n_genes,
-                             bool include_self_edges = false);
+                             const std::vector<std::array<int, 3>>& truth,
+                             const std::vector<std::array<int, 2>>& candidates, int n_genes,
+                             bool signed_scores = false);
 
-// A JSON object {"<type>": {"auprc": ..., "auprc_ratio": ..., "auroc": ..., "early_precision": ...,
-// "edge_density": ..., "positives": ..., "candidates": ...}, ...} with types in map order, type names escaped
-// and doubles written with 17 significant digits (they read back exactly; a non-finite one, which
-// grn_recovery never produces, is written null). Ends with a newline.
-std::string metrics_json(const std::map<std::string, RecoveryMetrics>& per_type);
+// What `tessera train` reports beside the learned network (metrics.json, the closing table).
+struct TypeRecovery {
+  RecoveryMetrics attention; // the model's attention score (sign: its mean signed Jacobian)
+  RecoveryMetrics jacobian;  // the model's mean |df_k/dx_j| (sign: its mean signed Jacobian)
+  RecoveryMetrics ridge;     // the ridge baseline's |standardised coefficient| and its sign
+};
+
+// One-step validation MSE (SPEC §3.2's loss over the validation pairs (k, k+1)); NaN without held-out times.
+struct ValidationMse {
+  double model = 0, no_change = 0, relaxation = 0, ridge = 0;
+  std::size_t pairs = 0; // validation pairs (k, k+1)
+};
+
+// A ligand–receptor pair's scores: the model's mean attention over its intercellular edges (all sender and
+// receiver types) and the ridge baseline's largest |standardised coefficient| over the receiver types.
+struct LrPairScores {
+  std::string ligand, receptor;
+  double attention = 0.0, ridge = 0.0;
+  bool is_true = false;
+};
+
+struct TrainMetrics {
+  std::map<std::string, TypeRecovery> types; // cell types with a truth whose ranking has both classes
+  bool lr_scored = false;                    // lr_pairs holds a ranking with true and decoy pairs
+  RecoveryMetrics lr_attention{}, lr_ridge{};
+  std::vector<LrPairScores> lr;
+  ValidationMse mse;
+  double ridge_lambda = 0.0;
+  std::string ridge_selection; // how the ridge's lambda was chosen
+};
+
+// metrics.json (docs/file-formats.md): {"grn": {"<type>": {"attention": {...}, "jacobian": {...}, "ridge":
+// {...}, "random_order": {...}}}, "lr_pairs": {...}, "validation_mse": {...}, "ridge": {...}}; types in map
+// order, names escaped, doubles with 17 significant digits (they read back exactly; a non-finite one is
+// written null). Ends with a newline.
+std::string metrics_json(const TrainMetrics& metrics);
+
+// The closing table of `tessera train`: per type AUPRC / ratio / sign accuracy of the model, the ridge
+// baseline and a random order, then the validation MSE of the model and the baselines. One line each.
+std::vector<std::string> metrics_table(const TrainMetrics& metrics);
 
 } // namespace tessera

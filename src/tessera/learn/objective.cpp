@@ -183,7 +183,7 @@ std::size_t TrajectoryObjective::owned_cells(int start) const {
 }
 
 void TrajectoryObjective::visit_tissue(
-    GraphOdeModel& model, int k,
+    CellGeneModel& model, int k,
     const std::function<void(const Cells<>&, GeneState, const std::vector<std::size_t>&)>& visit) const {
   const TrajectoryDataset& ds = *dataset_;
   const std::size_t N = ds.n_cells(), G = ds.n_genes(), d = static_cast<std::size_t>(ds.dim);

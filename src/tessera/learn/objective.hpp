@@ -81,9 +81,10 @@ public:
 
   // The tissue at time index k as evaluate() builds it on this rank's group: this rank's cells (dataset rows
   // `rows`, in dataset order; ghosts after them), the model's cell types and signalling set, x = the
-  // observed state at t_k; then `visit(cells, x, rows)`, after which the model's signalling is unset.
+  // observed state at t_k; then `visit(cells, x, rows)`, after which the model's signalling is unset. Any
+  // gene model will do: the ridge baseline passes one that only keeps the signalling graph and exchange.
   // Collective on the group's communicator.
-  void visit_tissue(GraphOdeModel& model, int k,
+  void visit_tissue(CellGeneModel& model, int k,
                     const std::function<void(const Cells<>& cells, GeneState x,
                                              const std::vector<std::size_t>& rows)>& visit) const;
 
