@@ -287,6 +287,27 @@ TEST(SimulationOutput, XdmfListsEveryStepWithRelativePaths) {
   on_rank0([&] { EXPECT_FALSE(fs::exists(output.xmf_path() + ".tmp")); });
 }
 
+TEST(SimulationOutput, WithoutGeneColumnsOnlyTheGeneMatrixIsWritten) {
+  const std::string dir = fresh_dir("no-gene-columns");
+  {
+    SimulationOutput output(MPI_COMM_WORLD, dir, provenance(), 3, /*gene_columns=*/false);
+    output.write_step(first_step, first_time, snapshot_of(world_rank(), world_size(), 3, first_step));
+    output.close();
+  }
+  on_rank0([&] {
+    const h5::File file = h5::File::open_read(dir + "/tessera.h5");
+    const std::string step = "steps/" + std::to_string(first_step);
+    EXPECT_TRUE(h5::exists(file.get(), step + "/genes"));
+    EXPECT_FALSE(h5::exists(file.get(), step + "/gene_columns"));
+    std::ifstream in(dir + "/tessera.xmf");
+    std::ostringstream text;
+    text << in.rdbuf();
+    EXPECT_EQ(text.str().find("gene_columns"), std::string::npos);
+    EXPECT_EQ(text.str().find("Name=\"Wnt\""), std::string::npos);
+    EXPECT_NE(text.str().find("tessera.h5:/vertex_index"), std::string::npos); // still cells to draw
+  });
+}
+
 TEST(SimulationOutput, WritingAStepTwiceIsAnError) {
   const std::string dir = fresh_dir("twice");
   SimulationOutput output(MPI_COMM_WORLD, dir, provenance(), 2);

@@ -23,6 +23,11 @@ const KeyTable& output_keys() {
         .describe("Also write the output steps as a trajectory dataset (`dataset.h5`, SPEC §6.3) for "
                   "`tessera train`, with "
                   "the `hill` network as the ground truth under /grn/truth. Needs a constant population.");
+    t.add("gene_columns", KeyType::boolean)
+        .def("true")
+        .describe("Also store each gene as a 1-D dataset (`/steps/<n>/gene_columns/<g>`), which ParaView's "
+                  "Xdmf3 readers need to show genes: 8 more bytes per cell, gene and output step. `false` "
+                  "keeps only `genes[N][G]`, and `tessera.xmf` then shows no genes.");
     return t;
   }();
   return table;
@@ -35,6 +40,7 @@ OutputParams read_output_params(const Deck& deck) {
   p.progress_every = s.integer("progress_every");
   if (s.has("dir")) p.directory = s.text("dir");
   p.dataset = s.boolean("dataset");
+  p.gene_columns = s.boolean("gene_columns");
   return p;
 }
 

@@ -15,6 +15,7 @@ struct OutputParams {
   long long progress_every = 10; // steps between progress lines
   std::string directory;         // run directory, "" = runs/<deck name>
   bool dataset = false;          // also record the output steps as a trajectory dataset (dataset.h5)
+  bool gene_columns = true;      // also store genes one 1-D dataset per gene, for ParaView's Xdmf3 readers
 };
 
 const KeyTable& output_keys();

@@ -83,7 +83,7 @@ std::string step_group_name(long long step) {
 // Rows per chunk of the extendible tables: /steps_index grows by one row per step, /vertex_index by the
 // growth of the largest population (8 bytes a row).
 constexpr std::int64_t steps_index_chunk = 256;
-constexpr std::int64_t vertex_index_chunk = 65536;
+constexpr std::int64_t vertex_index_chunk = 8192;
 
 } // namespace
 
@@ -159,8 +159,9 @@ std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vect
 }
 
 SimulationOutput::SimulationOutput(MPI_Comm comm, const std::string& directory,
-                                   const RunProvenance& provenance, int dim)
-    : comm_(comm), dim_(dim), gene_names_(provenance.gene_names), type_names_(provenance.type_names) {
+                                   const RunProvenance& provenance, int dim, bool gene_columns)
+    : comm_(comm), dim_(dim), gene_names_(provenance.gene_names), type_names_(provenance.type_names),
+      gene_columns_(gene_columns) {
   if (dim != 2 && dim != 3)
     throw runtime_error("SimulationOutput: dim must be 2 or 3, got " + std::to_string(dim));
   const std::filesystem::path folder(directory);
@@ -238,7 +239,7 @@ void SimulationOutput::write_step(long long step, double time, const CellSnapsho
   h5::write_rows(group.get(), "genes", local.genes.data(), rows,
                  static_cast<std::int64_t>(gene_names_.size()));
   h5::write_rows(group.get(), "cycle", local.cycle.data(), rows);
-  write_gene_columns(group.get(), local, rows);
+  if (gene_columns_) write_gene_columns(group.get(), local, rows);
   group.reset();
   if (rows.total > vertex_index_rows_) {
     std::vector<std::int64_t> more(static_cast<std::size_t>(rows.total - vertex_index_rows_));
@@ -271,7 +272,9 @@ void SimulationOutput::write_xdmf() const {
   std::vector<XdmfStep> ordered = steps_;
   std::sort(ordered.begin(), ordered.end(),
             [](const XdmfStep& a, const XdmfStep& b) { return a.step < b.step; });
-  const std::string text = simulation_xdmf(simulation_h5_name, dim_, gene_names_, type_names_, ordered);
+  const std::string text =
+      simulation_xdmf(simulation_h5_name, dim_, gene_columns_ ? gene_names_ : std::vector<std::string>{},
+                      type_names_, ordered);
   // Written aside and renamed over the old one, so a crash leaves the previous complete XMF, never half of
   // one.
   const std::string partial = xmf_path_ + ".tmp";

@@ -42,9 +42,9 @@ std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vect
 //   /genes           gene names, /cell_types cell type names (1-D string datasets)
 //   /steps/<n>/      one group per output step n (no padding), attributes time (min) and cells;
 //                    datasets id uint64[N], type int32[N], position float64[N][dim], radius float64[N],
-//                    genes float64[N][G], cycle float64[N], and gene_columns/<g> float64[N] (column g of
-//                    genes, for the XDMF); rows are in rank order. /steps lists its groups in the order
-//                    written (link creation order is tracked and indexed).
+//                    genes float64[N][G], cycle float64[N], and (unless turned off) gene_columns/<g>
+//                    float64[N], column g of genes for the XDMF; rows are in rank order. /steps lists its
+//                    groups in the order written (link creation order is tracked and indexed).
 //   /steps_index     {step int64, time float64}[S]: one row per step, in the order written, appended after
 //                    the step's datasets
 //   /vertex_index    int64[M]: 0, 1, ..., M - 1 for the largest step, the XDMF's Polyvertex connectivity
@@ -52,8 +52,10 @@ class SimulationOutput {
 public:
   // Collective. Creates `directory` when missing and `directory/tessera.h5`, which must not exist yet (an
   // input_error naming it otherwise: whether to replace an old run is the caller's decision), and records the
-  // provenance. `provenance` must be the same on every rank.
-  SimulationOutput(MPI_Comm comm, const std::string& directory, const RunProvenance& provenance, int dim);
+  // provenance. `provenance` must be the same on every rank. Without `gene_columns` the steps hold no
+  // gene_columns and tessera.xmf lists no genes.
+  SimulationOutput(MPI_Comm comm, const std::string& directory, const RunProvenance& provenance, int dim,
+                   bool gene_columns = true);
 
   SimulationOutput(SimulationOutput&&) = default;
   SimulationOutput& operator=(SimulationOutput&&) = delete; // would close the old file before its groups
@@ -86,6 +88,7 @@ private:
   int dim_ = 2;
   std::vector<std::string> gene_names_;
   std::vector<std::string> type_names_;
+  bool gene_columns_ = true;
   std::vector<XdmfStep> steps_;        // in the order written
   std::int64_t vertex_index_rows_ = 0; // length of /vertex_index
   // Declared last so they close first: a parallel HDF5 file refuses to close while its groups are open.

@@ -330,7 +330,7 @@ void Simulation::check_finite() const {
 RunSummary Simulation::run(const std::string& directory, const RunProvenance& provenance, Log& log) {
   const auto start = Clock::now();
   RunSummary summary;
-  SimulationOutput output(comm_, directory, provenance, setup_.domain.dim);
+  SimulationOutput output(comm_, directory, provenance, setup_.domain.dim, setup_.output.gene_columns);
   SummaryCsv csv(comm_, directory + "/summary.csv", setup_.types.names, setup_.network.genes);
   std::unique_ptr<DatasetRecorder> dataset;
   if (setup_.output.dataset) dataset = std::make_unique<DatasetRecorder>(comm_, setup_);
