@@ -6,7 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 using namespace tessera;
 
@@ -120,4 +124,37 @@ TEST(Deck, EditDistance) {
   EXPECT_EQ(edit_distance("domian", "domain"), 2);
   EXPECT_EQ(edit_distance("", "abc"), 3);
   EXPECT_EQ(edit_distance("genes", "genes"), 0);
+}
+
+// A path typed on the command line (-s) is relative to the shell's current folder, a path written in a deck
+// to the deck's folder (issue 8, item 11). The deck lives in decks/ below the current folder here.
+TEST(Deck, CommandLinePathsFollowTheCurrentFolderDeckPathsTheDeckFolder) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("tessera_deck_paths_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "decks");
+  std::ofstream(root / "here.csv") << "id,type,x,y\n";
+  std::ofstream(root / "decks" / "beside.csv") << "id,type,x,y\n";
+  const fs::path before = fs::current_path();
+  fs::current_path(root);
+  std::string text = minimal;
+  text.insert(text.find("grn:"), "  init: {placement: file, file: beside.csv}\n");
+  auto file_of = [](const Deck& deck) { return deck.section("cells").section("init").path("file"); };
+
+  const Deck written = Deck::parse(text, "decks/deck.yaml", {}, all_key_tables());
+  EXPECT_EQ(fs::path(file_of(written)), fs::path("decks") / "beside.csv");
+  const Deck typed = Deck::parse(text, "decks/deck.yaml", {"cells.init.file=here.csv"}, all_key_tables());
+  EXPECT_EQ(file_of(typed), "here.csv");
+  // beside.csv typed on the command line means ./beside.csv, which does not exist: the error says so.
+  std::string error;
+  try {
+    Deck::parse(text, "decks/deck.yaml", {"cells.init.file=beside.csv"}, all_key_tables());
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find("-s cells.init.file=beside.csv"), std::string::npos) << error;
+  EXPECT_NE(error.find("file 'beside.csv' does not exist"), std::string::npos) << error;
+
+  fs::current_path(before);
+  fs::remove_all(root);
 }

@@ -99,7 +99,12 @@ std::string input_reference_markdown(const std::vector<const KeyTable*>& tables)
      << "the code disagree. Physical quantities accept a unit suffix (`10 um`, `2 h`, `0.1 /h`) and default "
         "to\n"
      << "µm and minutes. `-s section.key=value` overrides any key from the command line.\n"
-     << "Keys inside list entries are written `list[].key`.\n";
+     << "Keys inside list entries are written `list[].key`.\n\n"
+     << "A relative file path (type *file path*) written in a deck is relative to the deck's folder, so a "
+        "deck and\n"
+     << "its data files move together; one given with `-s` is relative to the current directory, like any "
+        "path\n"
+     << "typed in a shell. Run directories (`output.dir`, `-o`) are relative to the current directory.\n";
   for (const KeyTable* table : tables) {
     md << "\n## `" << table->section() << "`\n\n" << table->doc() << "\n\n";
     md << "| key | type | default | range | description |\n|---|---|---|---|---|\n";

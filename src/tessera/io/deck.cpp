@@ -276,6 +276,19 @@ std::string Deck::location(const YAML::Node& node, const std::string& display_pa
          display_path + "'";
 }
 
+std::string Deck::resolve_path(const std::string& display_path, const std::string& value) const {
+  bool from_command_line = false;
+  for (const auto& [key, assignment] : overrides_) {
+    const bool holds = display_path.compare(0, key.size(), key) == 0 &&
+                       (display_path.size() == key.size() || display_path[key.size()] == '.' ||
+                        display_path[key.size()] == '[');
+    from_command_line = from_command_line || holds;
+  }
+  std::filesystem::path p(value);
+  if (p.is_relative() && !directory_.empty() && !from_command_line) p = std::filesystem::path(directory_) / p;
+  return p.string();
+}
+
 const KeySpec* Deck::find_spec(const std::string& path) const {
   const auto it = specs_.find(path);
   return it == specs_.end() ? nullptr : it->second;
@@ -427,11 +440,10 @@ void Deck::validate_value(const KeySpec& spec, const YAML::Node& node, const std
       problem = "expected a file name, got " + kind_of(node);
       break;
     }
-    std::filesystem::path p(node.Scalar());
-    if (p.is_relative() && !directory_.empty()) p = std::filesystem::path(directory_) / p;
+    const std::string p = resolve_path(display, node.Scalar());
     std::error_code ec;
     if (!std::filesystem::is_regular_file(p, ec))
-      problem = "file '" + p.string() + "' does not exist or is not a file";
+      problem = "file '" + p + "' does not exist or is not a file";
     break;
   }
   case KeyType::real_list: {
@@ -601,9 +613,7 @@ std::string DeckView::text(const std::string& key) const {
 }
 
 std::string DeckView::path(const std::string& key) const {
-  std::filesystem::path p(text(key));
-  if (p.is_relative() && !deck_->directory().empty()) p = std::filesystem::path(deck_->directory()) / p;
-  return p.string();
+  return deck_->resolve_path(join(display_prefix_, key), text(key));
 }
 
 std::string DeckView::file_text(const std::string& key) const {

@@ -25,7 +25,9 @@ public:
   long long integer(const std::string& key) const;
   double real(const std::string& key) const;
   std::string text(const std::string& key) const;
-  std::string path(const std::string& key) const; // resolved against the deck's folder
+  // A relative path written in the deck is resolved against the deck's folder; one given with -s on the
+  // command line against the current directory (Deck::resolve_path).
+  std::string path(const std::string& key) const;
   // The whole content of the file a path key names; an unreadable file fails naming the key.
   std::string file_text(const std::string& key) const;
   std::vector<double> reals(const std::string& key) const;
@@ -70,6 +72,10 @@ public:
   const KeySpec* find_spec(const std::string& path) const;
   std::string location(const YAML::Node& node, const std::string& display_path) const;
   bool overridden(const std::string& display_path) const { return overrides_.count(display_path) != 0; }
+  // The file a path key names: relative to the current directory when the key (or a map or list holding it)
+  // was set with -s, as any path typed in a shell is; relative to the deck's folder when the deck says it, so
+  // a deck and its data files move together.
+  std::string resolve_path(const std::string& display_path, const std::string& value) const;
 
 private:
   void validate_map(const YAML::Node& map, const std::string& spec_prefix,
