@@ -544,9 +544,10 @@ namespace {
 void write_edited_model(const std::string& path, const GraphOdeParameters& p,
                         const std::function<void(hid_t group, const TensorSpec& t,
                                                  std::vector<double>& values, bool& keep)>& edit,
-                        const std::string& format = "tessera-model") {
+                        const std::string& format = "tessera-model", std::int64_t version = 1) {
   h5::File file = h5::File::create(path);
   h5::write_text_attribute(file.get(), "format", format);
+  if (version >= 0) h5::write_int_attribute(file.get(), "version", version); // < 0: none
   {
     h5::Handle arch = h5::create_group(file.get(), "architecture");
     const GraphOdeArchitecture& a = p.architecture();
@@ -583,9 +584,9 @@ TEST(GraphOdeModelFile, BadTensorsAreInputErrors) {
   GraphOdeParameters p(a, gene_names, type_names);
   randomize(p, 4);
   auto read_error = [&](const std::string& name, const auto& edit,
-                        const std::string& format = "tessera-model") {
+                        const std::string& format = "tessera-model", std::int64_t version = 1) {
     const std::string path = scratch_path(name);
-    write_edited_model(path, p, edit, format);
+    write_edited_model(path, p, edit, format, version);
     return input_error_of([&] { read_graph_ode_model(path, a, gene_names, type_names); });
   };
   // No prior attribute (an older writer): accepted.
@@ -619,6 +620,18 @@ TEST(GraphOdeModelFile, BadTensorsAreInputErrors) {
                 "format.h5", [](hid_t, const TensorSpec&, std::vector<double>&, bool&) {}, "tessera-dataset")
                 .find("not a tessera model file"),
             std::string::npos);
+  // The version is checked too (issue 8, item 3): a later or an unmarked file is refused, naming the file,
+  // the attribute, what it holds and what this tessera reads.
+  const auto unchanged = [](hid_t, const TensorSpec&, std::vector<double>&, bool&) {};
+  const std::string later = read_error("version2.h5", unchanged, "tessera-model", 2);
+  EXPECT_NE(later.find(scratch_path("version2.h5") + ": root attribute version = 2 (expected version = 1"),
+            std::string::npos)
+      << later;
+  const std::string unmarked = read_error("noversion.h5", unchanged, "tessera-model", -1);
+  EXPECT_NE(
+      unmarked.find(scratch_path("noversion.h5") + ": no root attribute 'version' (expected version = 1"),
+      std::string::npos)
+      << unmarked;
 }
 
 // ---- From a deck

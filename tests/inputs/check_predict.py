@@ -59,8 +59,8 @@ ap.add_argument("--min-selected", type=int, default=1, help="cells every perturb
 args = ap.parse_args()
 
 attrs, genes, types, steps = load(args.run_dir)
-if text(attrs.get("command", "")) != "predict":
-    fail(f"command attribute is {attrs.get('command')!r}, not 'predict'")
+if text(attrs.get("subcommand", "")) != "predict":
+    fail(f"subcommand attribute is {attrs.get('subcommand')!r}, not 'predict'")
 for key in ("predict_model", "predict_perturbations", "deck"):
     if key not in attrs:
         fail(f"root attribute '{key}' missing")

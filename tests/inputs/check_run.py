@@ -21,6 +21,8 @@ ap.add_argument("--cells", type=int, required=True, help="expected cells at the 
 ap.add_argument("--growing", action="store_true", help="cells divide and die: later steps may differ in count")
 ap.add_argument("--steps", required=True, help="expected output steps, comma-separated")
 ap.add_argument("--ranks", type=int, required=True)
+ap.add_argument("--incomplete", action="store_true",
+                help="the run failed: tessera.h5 must say complete = 0 (else 1), last_step its last output step")
 args = ap.parse_args()
 steps = [int(s) for s in args.steps.split(",")]
 
@@ -33,6 +35,19 @@ with h5py.File(f"{args.run_dir}/tessera.h5", "r") as f:
     for key in ("version", "git_hash", "deck", "kokkos_backend"):
         if key not in attrs:
             fail(f"root attribute '{key}' missing")
+    # Completion marks (issue 8, item 18) and units (item 8).
+    if int(attrs.get("complete", -1)) != (0 if args.incomplete else 1):
+        fail(f"complete attribute {attrs.get('complete')} != {0 if args.incomplete else 1}")
+    if int(attrs["last_step"]) != steps[-1]:
+        fail(f"last_step attribute {attrs['last_step']} != the last output step {steps[-1]}")
+    if float(attrs["last_time"]) != float(f[f"steps/{steps[-1]}"].attrs["time"]):
+        fail(f"last_time attribute {attrs['last_time']} != the time of step {steps[-1]}")
+    if attrs.get("time_units") != "min":
+        fail(f"time_units attribute {attrs.get('time_units')!r} != 'min'")
+    for field, units in (("position", "um"), ("radius", "um"), ("cycle", "min")):
+        found = f[f"steps/{steps[-1]}/{field}"].attrs.get("units")
+        if found != units:
+            fail(f"step {steps[-1]}: '{field}' has units {found!r}, expected {units!r}")
     genes = [g.decode() if isinstance(g, bytes) else g for g in f["genes"][()]]
     found = sorted(int(s) for s in f["steps"].keys())
     if found != steps:

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <type_traits>
 
@@ -55,6 +56,9 @@ RunProvenance provenance() {
   p.resolved_deck = deck.str();
   p.kokkos_backend = "Serial";
   p.command = "run";
+  p.invocation.command_line = "tessera run 'deck é.yaml' -s 'domain.hi=[1,2]'";
+  p.invocation.host = "node-7";
+  p.invocation.slurm_job_id = "4242";
   p.gene_names = gene_names;
   p.type_names = {"epithelial", "mesenchymal", "stem"};
   return p;
@@ -143,7 +147,7 @@ std::string write_run(const std::string& name, int dim) {
   SimulationOutput output(MPI_COMM_WORLD, dir, provenance(), dim);
   output.write_step(first_step, first_time, snapshot_of(world_rank(), world_size(), dim, first_step));
   output.write_step(second_step, second_time, snapshot_of(world_rank(), world_size(), dim, second_step));
-  output.close();
+  output.finish();
   return dir;
 }
 
@@ -202,6 +206,13 @@ TEST(SimulationOutput, RecordsProvenanceAndStepAttributes) {
     EXPECT_EQ(info.provenance.deck_file, expected.deck_file);
     EXPECT_EQ(info.provenance.kokkos_backend, expected.kokkos_backend);
     EXPECT_EQ(info.provenance.command, expected.command);
+    EXPECT_EQ(info.provenance.invocation.command_line, expected.invocation.command_line);
+    EXPECT_EQ(info.provenance.invocation.host, expected.invocation.host);
+    EXPECT_EQ(info.provenance.invocation.slurm_job_id, "4242");
+    EXPECT_EQ(info.provenance.invocation.slurm_array_task_id, ""); // not in a job array: not written
+    EXPECT_TRUE(info.complete);
+    EXPECT_EQ(info.last_step, second_step);
+    EXPECT_EQ(info.last_time, second_time);
     EXPECT_EQ(info.provenance.gene_names, expected.gene_names);
     EXPECT_EQ(info.provenance.type_names, expected.type_names);
     EXPECT_EQ(read_provenance(path).resolved_deck, expected.resolved_deck);
@@ -223,6 +234,35 @@ TEST(SimulationOutput, RecordsProvenanceAndStepAttributes) {
     EXPECT_EQ(h5::shape(step.get(), "position"), (std::vector<std::int64_t>{total, 3}));
     EXPECT_EQ(h5::shape(step.get(), "genes"), (std::vector<std::int64_t>{total, 4}));
     EXPECT_EQ(h5::shape(step.get(), "id"), (std::vector<std::int64_t>{total}));
+    // Units (issue 8, item 8): of the datasets that have one, and of the steps' time attribute.
+    EXPECT_EQ(h5::read_text_attribute(file.get(), "time_units"), "min");
+    for (const auto& [field, units] :
+         {std::pair<std::string, std::string>{"position", "um"}, {"radius", "um"}, {"cycle", "min"}})
+      EXPECT_EQ(h5::read_text_attribute(h5::open_object(step.get(), field).get(), "units"), units) << field;
+    EXPECT_EQ(h5::read_text_attribute(file.get(), "command"), provenance().invocation.command_line);
+    EXPECT_EQ(h5::read_text_attribute(file.get(), "subcommand"), "run");
+    EXPECT_FALSE(h5::has_attribute(file.get(), "slurm_array_task_id"));
+  });
+}
+
+// A run that stops early (an error, a kill) leaves tessera.h5 marked incomplete, with the last step it
+// wrote (issue 8, item 18): readers can tell it from a finished run, whose root attributes are the same.
+TEST(SimulationOutput, AnUnfinishedOutputIsMarkedIncomplete) {
+  const std::string dir = fresh_dir("unfinished");
+  const std::string path = dir + "/tessera.h5";
+  {
+    SimulationOutput output(MPI_COMM_WORLD, dir, provenance(), 2);
+    output.write_step(first_step, first_time, snapshot_of(world_rank(), world_size(), 2, first_step));
+    output.write_step(second_step, second_time, snapshot_of(world_rank(), world_size(), 2, second_step));
+    output.close(); // without finish(): as when the run fails
+  }
+  on_rank0([&] {
+    const SimulationInfo info = read_simulation_info(path);
+    EXPECT_FALSE(info.complete);
+    EXPECT_EQ(info.last_step, second_step);
+    EXPECT_EQ(info.last_time, second_time);
+    const h5::File file = h5::File::open_read(path);
+    EXPECT_EQ(h5::read_int_attribute(file.get(), "complete"), 0);
   });
 }
 
@@ -407,6 +447,34 @@ TEST(SimulationOutputErrors, ANonTesseraFileIsAnInputError) {
   expect_input_error([&] { read_step(text, 0); }, {text, "not an HDF5 file"});
   expect_input_error([&] { read_step_slice(MPI_COMM_WORLD, text, 0); }, {text, "not an HDF5 file"});
   expect_input_error([&] { read_step(dir, 0); }, {dir, "tessera.h5", "no such file"});
+}
+
+// A tessera.h5 of another format version (a later tessera's), or with none, is refused by every reader
+// (issue 8, item 3): initial cells, predict, restart all read through them.
+TEST(SimulationOutputErrors, AnotherFormatVersionIsAnInputError) {
+  const std::string dir = write_run("format-version", 2);
+  const std::string path = dir + "/tessera.h5";
+  auto edit = [&](const std::function<void(hid_t)>& change) {
+    on_rank0([&] {
+      h5::File file = h5::File::open_append(path);
+      change(file.get());
+      file.close();
+    });
+  };
+  edit([](hid_t root) { h5::write_int_attribute(root, "format_version", 2); });
+  const std::string expected =
+      "expected format_version = 1, the tessera-simulation version this tessera reads";
+  on_rank0([&] {
+    expect_input_error([&] { list_steps(path); }, {path, "root attribute format_version = 2", expected});
+    expect_input_error([&] { read_step(path, first_step); }, {path, "format_version = 2"});
+    expect_input_error([&] { read_simulation_info(path); }, {path, "format_version = 2"});
+  });
+  expect_input_error([&] { read_step_slice(MPI_COMM_WORLD, path, first_step); },
+                     {path, "format_version = 2"});
+  edit([](hid_t root) { H5Adelete(root, "format_version"); });
+  on_rank0([&] {
+    expect_input_error([&] { list_steps(path); }, {path, "no root attribute 'format_version'", expected});
+  });
 }
 
 // ---- The adapter itself

@@ -117,6 +117,8 @@ TEST(Dataset, RoundTripKeepsNamesAnnotationsAndObservations) {
   h5::Handle time = h5::open_object(file.get(), "time");
   EXPECT_EQ(h5::read_text_attribute(time.get(), "units"), "min");
   EXPECT_EQ(h5::read_text_attribute(time.get(), "source_units"), "h");
+  // Positions carry their unit too (issue 8, item 8).
+  EXPECT_EQ(h5::read_text_attribute(h5::open_object(file.get(), "positions").get(), "units"), "um");
 }
 
 // A foreign writer may store /time in another unit: it is read as minutes; without `units`, as minutes.
@@ -183,7 +185,7 @@ void expect_rejected(const std::string& path, const std::string& fragment) {
 TEST(Dataset, RejectsWrongFormatAndVersion) {
   expect_rejected(
       damaged_file("format", [](hid_t f) { h5::write_text_attribute(f, "format", "tessera-model"); }),
-      "not a tessera dataset (format is 'tessera-model'");
+      "not a tessera dataset (root attribute format = 'tessera-model', expected format = 'tessera-dataset')");
   // A simulation's output is refused with the deck key that records a dataset.
   expect_rejected(damaged_file("simulation",
                                [](hid_t f) { h5::write_text_attribute(f, "format", "tessera-simulation"); }),
@@ -191,7 +193,13 @@ TEST(Dataset, RejectsWrongFormatAndVersion) {
                   "`output.dataset: true` to "
                   "record a dataset (dataset.h5)");
   expect_rejected(damaged_file("version", [](hid_t f) { h5::write_int_attribute(f, "version", 7); }),
-                  "dataset version 7 is not supported");
+                  "root attribute version = 7 (expected version = 1, the tessera-dataset version");
+  expect_rejected(damaged_file("no-version", [](hid_t f) { H5Adelete(f, "version"); }),
+                  "no root attribute 'version' (expected version = 1");
+  expect_rejected(damaged_file("text-version", [](hid_t f) { h5::write_text_attribute(f, "version", "1"); }),
+                  "root attribute 'version' is not an integer");
+  expect_rejected(damaged_file("no-format", [](hid_t f) { H5Adelete(f, "format"); }),
+                  "not a tessera dataset (no root attribute 'format'");
 }
 
 TEST(Dataset, RejectsNonFiniteValues) {

@@ -5,6 +5,7 @@
 // consistency check. Runs on 1, 2 and 4 ranks.
 #include "tessera/core/error.hpp"
 #include "tessera/grn/graph_ode.hpp"
+#include "tessera/io/hdf5.hpp"
 #include "tessera/learn/lbfgs.hpp"
 #include "tessera/learn/petsc.hpp"
 #include "tessera/learn/train_checkpoint.hpp"
@@ -19,6 +20,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 
@@ -528,6 +530,39 @@ TEST(Trainer, CheckpointThenRestartEqualsAnUninterruptedRun) {
   EXPECT_THROW(
       read_checkpoint(dir + "/nothing", tiny_parameters().architecture(), network().genes, {"epi", "mes"}),
       Error);
+}
+
+// A checkpoint is a model file with the optimizer's state: its format version is checked like model.h5's
+// (issue 8, item 3), so a later or unmarked file is refused naming the file and the attribute.
+TEST(Trainer, CheckpointOfAnotherVersionIsAnInputError) {
+  if (mpi::rank(MPI_COMM_WORLD) != 0) return; // serial files
+  const std::string dir = std::string(TESSERA_BINARY_DIR) + "/tests/learn/checkpoint_version_np" +
+                          std::to_string(mpi::size(MPI_COMM_WORLD));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  TrainParams params;
+  const AdamW adam(params);
+  write_checkpoint(dir, tiny_parameters(), adam, params, TrainProvenance{}, TrainProgress{});
+  const std::string path = dir + "/checkpoint.h5";
+  auto error_after = [&](const std::function<void(hid_t)>& edit) {
+    {
+      h5::File file = h5::File::open_append(path);
+      edit(file.get());
+      file.close();
+    }
+    try {
+      read_checkpoint(dir, tiny_parameters().architecture(), network().genes, {"epi", "mes"});
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::input);
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  const std::string later = error_after([](hid_t root) { h5::write_int_attribute(root, "version", 2); });
+  EXPECT_NE(later.find(path + ": root attribute version = 2 (expected version = 1"), std::string::npos)
+      << later;
+  const std::string unmarked = error_after([](hid_t root) { H5Adelete(root, "version"); });
+  EXPECT_NE(unmarked.find(path + ": no root attribute 'version'"), std::string::npos) << unmarked;
 }
 
 // L-BFGS through TAO: the loss over every training window falls, and every rank ends with the same

@@ -37,7 +37,7 @@ int run_command(const DeckOptions& options, Log& log) {
   mpi::agree(comm, [&] { setup = read_simulation_setup(deck, mpi::size(comm)); });
   const std::string dir = default_run_directory(options, setup.output.directory);
   prepare_run_directory(comm, dir, options.overwrite);
-  open_run_log(comm, dir, deck, log);
+  open_run_log(comm, dir, deck, options.invocation, log);
   log.info("tessera " + version() + " (" + git_hash() + "), Kokkos " + Kokkos::DefaultExecutionSpace::name() +
            ", deck " + options.deck);
 

@@ -2,6 +2,7 @@
 // thrown as tessera::Error and turned into exit codes by app::main.
 #pragma once
 
+#include "tessera/core/invocation.hpp"
 #include "tessera/core/log.hpp"
 #include "tessera/learn/convert.hpp"
 
@@ -15,6 +16,7 @@ struct DeckOptions {
   std::vector<std::string> overrides; // -s key=value
   std::string output_dir;             // -o DIR
   bool overwrite = false;
+  Invocation invocation; // rank 0's command line, host and batch job, the same on every rank
 };
 
 int run_command(const DeckOptions& options, Log& log);

@@ -2,6 +2,7 @@
 
 #include "tessera/app/commands.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/core/invocation.hpp"
 #include "tessera/core/version.hpp"
 #include "tessera/parallel/mpi.hpp"
 
@@ -30,7 +31,7 @@ struct MpiSession {
   ~MpiSession() { MPI_Finalize(); }
 };
 
-int dispatch(int argc, char** argv, Log& log) {
+int dispatch(int argc, char** argv, const Invocation& invocation, Log& log) {
   CLI::App app{"tessera — distributed agent-based tissue simulation and graph-ODE learning", "tessera"};
   app.set_version_flag("--version", "tessera " + version() + " (" + git_hash() + ")");
   app.require_subcommand(1);
@@ -39,6 +40,7 @@ int dispatch(int argc, char** argv, Log& log) {
   app.add_flag("-q,--quiet", quiet, "Silence progress output (errors still reach stderr)");
 
   DeckOptions opts;
+  opts.invocation = invocation;
   auto add_deck_options = [&](CLI::App* cmd, bool with_output) {
     cmd->add_option("DECK", opts.deck, "Input deck (YAML)")->required();
     cmd->add_option("-s,--set", opts.overrides, "Override a deck key: -s section.key=value (repeatable)")
@@ -156,7 +158,13 @@ int main(int argc, char** argv) {
     kokkos_args.push_back(nullptr);
     Kokkos::ScopeGuard kokkos(kokkos_argc, kokkos_args.data());
     try {
-      code = dispatch(static_cast<int>(tessera_args.size()), tessera_args.data(), log);
+      // Outputs record rank 0's command line and host, so every rank writes the same attributes.
+      Invocation invocation = current_invocation(std::vector<std::string>(argv, argv + argc));
+      invocation.command_line = mpi::broadcast(MPI_COMM_WORLD, invocation.command_line);
+      invocation.host = mpi::broadcast(MPI_COMM_WORLD, invocation.host);
+      invocation.slurm_job_id = mpi::broadcast(MPI_COMM_WORLD, invocation.slurm_job_id);
+      invocation.slurm_array_task_id = mpi::broadcast(MPI_COMM_WORLD, invocation.slurm_array_task_id);
+      code = dispatch(static_cast<int>(tessera_args.size()), tessera_args.data(), invocation, log);
     } catch (const Error& e) {
       code = static_cast<int>(e.code());
       if (e.agreed()) {

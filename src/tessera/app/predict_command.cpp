@@ -29,7 +29,7 @@ int predict_command(const DeckOptions& options, Log& log) {
   const std::vector<long long> selected = apply_perturbations(comm, sim, setup.predict.perturbations);
   const std::string dir = default_run_directory(options, sim_setup.output.directory);
   prepare_run_directory(comm, dir, options.overwrite);
-  open_run_log(comm, dir, deck, log);
+  open_run_log(comm, dir, deck, options.invocation, log);
   log.info("tessera " + version() + " (" + git_hash() + "), Kokkos " + Kokkos::DefaultExecutionSpace::name() +
            ", deck " + options.deck + ", model " + setup.predict.model +
            (setup.predict.dataset.empty() ? std::string()

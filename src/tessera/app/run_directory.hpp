@@ -29,9 +29,11 @@ extern const std::vector<std::string> run_outputs;
 void prepare_run_directory(MPI_Comm comm, const std::string& dir, bool overwrite,
                            const std::vector<std::string>& outputs = run_outputs);
 
-// Opens `dir`/tessera.log for `log` and, on rank 0, writes `dir`/resolved_deck.yaml (not when `write_deck`
-// is false: a restarted run keeps its own). Collective.
-void open_run_log(MPI_Comm comm, const std::string& dir, const Deck& deck, Log& log, bool write_deck = true);
+// Opens `dir`/tessera.log for `log`, logs the command line, host and batch job of `invocation` and, on rank
+// 0, writes `dir`/resolved_deck.yaml (not when `write_deck` is false: a restarted run keeps its own).
+// Collective.
+void open_run_log(MPI_Comm comm, const std::string& dir, const Deck& deck, const Invocation& invocation,
+                  Log& log, bool write_deck = true);
 
 // What a simulation output records about the command that wrote it (the root attributes of SPEC §6.4).
 RunProvenance run_provenance(const std::string& command, const DeckOptions& options, const Deck& deck,

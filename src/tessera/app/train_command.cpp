@@ -183,7 +183,7 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
     if (params.simulate) outputs.insert(outputs.end(), run_outputs.begin(), run_outputs.end());
     prepare_run_directory(comm, dir, options.overwrite, outputs);
   }
-  open_run_log(comm, dir, deck, log, !restart);
+  open_run_log(comm, dir, deck, options.invocation, log, !restart);
 
   if (params.simulate) {
     params.dataset = (fs::path(dir) / "dataset.h5").string();
@@ -275,6 +275,7 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   provenance.deck = deck.resolved_yaml();
   provenance.ranks = mpi::size(comm);
   provenance.groups = s.groups;
+  provenance.invocation = options.invocation;
 
   AdamW optimizer(params);
   TrainProgress progress;

@@ -223,10 +223,7 @@ GraphOdeParameters read_graph_ode_model(const std::string& path, const GraphOdeA
   const hid_t root = file.get();
   auto fail = [&](const std::string& message) { throw input_error(path + ": " + message); };
 
-  const std::string format = h5::has_attribute(root, "format") ? h5::read_text_attribute(root, "format") : "";
-  if (format != model_format)
-    fail("not a tessera model file (root attribute format = '" + format + "', expected '" + model_format +
-         "')");
+  h5::require_format(file, "a tessera model file", model_format, "version", model_version);
   if (!h5::exists(root, "architecture")) fail("no /architecture group");
   {
     h5::Handle group = h5::open_group(root, "architecture");

@@ -84,6 +84,13 @@ void require_absent(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::exists(path, ec))
     throw input_error(path + ": already exists; tessera does not overwrite output files");
+  // A missing or unusable folder is the user's to fix: say so instead of quoting HDF5's error stack.
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (folder.empty()) return;
+  if (!std::filesystem::exists(folder, ec))
+    throw input_error(path + ": cannot create: folder '" + folder.string() + "' does not exist");
+  if (!std::filesystem::is_directory(folder, ec))
+    throw input_error(path + ": cannot create: '" + folder.string() + "' is not a folder");
 }
 
 bool is_mpio(hid_t object) {
@@ -524,6 +531,40 @@ double read_real_attribute(hid_t object, const std::string& name) {
   double value = 0;
   check(H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &value), ("H5Aread(" + name + ")").c_str());
   return value;
+}
+
+void require_format(const File& file, const std::string& what, const std::string& format,
+                    const std::string& version_attribute, std::int64_t version) {
+  const hid_t root = file.get();
+  const std::string expected_format = "expected format = '" + format + "'";
+  if (!has_attribute(root, "format"))
+    throw input_error(file.path() + ": not " + what + " (no root attribute 'format'; " + expected_format +
+                      ")");
+  auto class_of = [&](const std::string& name) {
+    Handle attribute = open_attribute(root, name);
+    Handle type(check_id(H5Aget_type(attribute.get()), "H5Aget_type"));
+    return H5Tget_class(type.get());
+  };
+  if (class_of("format") != H5T_STRING)
+    throw input_error(file.path() + ": not " + what + " (root attribute 'format' is not text; " +
+                      expected_format + ")");
+  const std::string found = read_text_attribute(root, "format");
+  if (found != format)
+    throw input_error(file.path() + ": not " + what + " (root attribute format = '" + found + "', " +
+                      expected_format + ")");
+  // A later format may move or reinterpret data this reader would then misread silently.
+  const std::string expected_version = "expected " + version_attribute + " = " + std::to_string(version) +
+                                       ", the " + format + " version this tessera reads";
+  if (!has_attribute(root, version_attribute))
+    throw input_error(file.path() + ": no root attribute '" + version_attribute + "' (" + expected_version +
+                      ")");
+  if (class_of(version_attribute) != H5T_INTEGER)
+    throw input_error(file.path() + ": root attribute '" + version_attribute + "' is not an integer (" +
+                      expected_version + ")");
+  const std::int64_t found_version = read_int_attribute(root, version_attribute);
+  if (found_version != version)
+    throw input_error(file.path() + ": root attribute " + version_attribute + " = " +
+                      std::to_string(found_version) + " (" + expected_version + ")");
 }
 
 // ---- Datasets

@@ -119,6 +119,13 @@ void write_bool_attribute(hid_t object, const std::string& name, bool value);
 void write_text_array_attribute(hid_t object, const std::string& name,
                                 const std::vector<std::string>& values);
 
+// What a file of tessera's says it is: the text root attribute `format` and the integer root attribute
+// `version_attribute` ("version"; "format_version" in tessera.h5, whose `version` is tessera's own). A file
+// without them or with other values is an input_error naming the file, the attribute, the value found and the
+// one expected; `what` names the kind of file ("a tessera model file").
+void require_format(const File& file, const std::string& what, const std::string& format,
+                    const std::string& version_attribute, std::int64_t version);
+
 // ---- Row-distributed datasets
 // ------------------------------------------------------------------------------- A dataset of `total` rows,
 // of which the calling rank holds rows [offset, offset + count).

@@ -2,6 +2,7 @@
 
 #include "tessera/core/error.hpp"
 #include "tessera/core/version.hpp"
+#include "tessera/io/invocation_attributes.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -187,9 +188,14 @@ SimulationOutput::SimulationOutput(MPI_Comm comm, const std::string& directory,
   h5::write_text_attribute(root, "deck_file", provenance.deck_file);
   h5::write_int_attribute(root, "ranks", comm_.size());
   h5::write_text_attribute(root, "kokkos_backend", provenance.kokkos_backend);
-  h5::write_text_attribute(root, "command", provenance.command);
+  h5::write_text_attribute(root, "subcommand", provenance.command);
+  write_invocation(root, provenance.invocation);
   h5::write_int_attribute(root, "dim", dim);
   h5::write_text_attribute(root, "created", created);
+  h5::write_text_attribute(root, "time_units", "min");
+  // A reader can tell a run that stopped early (killed, failed) from a finished one; last_step and
+  // last_time follow each step.
+  h5::write_int_attribute(root, "complete", 0);
   h5::write_strings(root, "genes", provenance.gene_names);
   h5::write_strings(root, "cell_types", provenance.type_names);
   steps_group_ = h5::create_ordered_group(root, "steps");
@@ -239,6 +245,9 @@ void SimulationOutput::write_step(long long step, double time, const CellSnapsho
   h5::write_rows(group.get(), "genes", local.genes.data(), rows,
                  static_cast<std::int64_t>(gene_names_.size()));
   h5::write_rows(group.get(), "cycle", local.cycle.data(), rows);
+  for (const auto& [field, units] :
+       {std::pair<const char*, const char*>{"position", "um"}, {"radius", "um"}, {"cycle", "min"}})
+    h5::write_text_attribute(h5::open_object(group.get(), field).get(), "units", units);
   if (gene_columns_) write_gene_columns(group.get(), local, rows);
   group.reset();
   if (rows.total > vertex_index_rows_) {
@@ -247,8 +256,10 @@ void SimulationOutput::write_step(long long step, double time, const CellSnapsho
     h5::append(file_.get(), "vertex_index", more, vertex_index_chunk);
     vertex_index_rows_ = rows.total;
   }
-  // Last, so that a step listed in the index is complete.
+  // Last, so that a step listed in the index (and named by last_step) is complete.
   h5::append(file_.get(), "steps_index", std::vector<h5::StepTime>{{step, time}}, steps_index_chunk);
+  h5::write_int_attribute(file_.get(), "last_step", step);
+  h5::write_real_attribute(file_.get(), "last_time", time);
   // On disk before the XMF names it, so ParaView never sees a step the file does not hold yet.
   file_.flush();
   steps_.push_back(XdmfStep{step, time, rows.total});
@@ -288,6 +299,12 @@ void SimulationOutput::write_xdmf() const {
   std::error_code ec;
   std::filesystem::rename(partial, xmf_path_, ec);
   if (ec) throw runtime_error(xmf_path_ + ": cannot replace with " + partial + ": " + ec.message());
+}
+
+void SimulationOutput::finish() {
+  if (!file_.valid()) throw runtime_error(h5_path_ + ": output already closed");
+  h5::write_int_attribute(file_.get(), "complete", 1);
+  close();
 }
 
 void SimulationOutput::close() {

@@ -38,13 +38,17 @@ std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vect
 
 // Layout of tessera.h5:
 //   /                root attributes: format, format_version, version, git_hash, deck, deck_file, ranks,
-//                    kokkos_backend, command, dim, created (UTC, ISO 8601)
+//                    kokkos_backend, subcommand, command (the full command line), host, slurm_job_id and
+//                    slurm_array_task_id (in SLURM), dim, created (UTC, ISO 8601), time_units ("min", of the
+//                    steps' time); complete (0 until finish(), then 1), last_step and last_time (the step
+//                    written last, from the first one on)
 //   /genes           gene names, /cell_types cell type names (1-D string datasets)
 //   /steps/<n>/      one group per output step n (no padding), attributes time (min) and cells;
 //                    datasets id uint64[N], type int32[N], position float64[N][dim], radius float64[N],
 //                    genes float64[N][G], cycle float64[N], and (unless turned off) gene_columns/<g>
 //                    float64[N], column g of genes for the XDMF; rows are in rank order. /steps lists its
-//                    groups in the order written (link creation order is tracked and indexed).
+//                    groups in the order written (link creation order is tracked and indexed). position and
+//                    radius have the attribute units = "um", cycle units = "min".
 //   /steps_index     {step int64, time float64}[S]: one row per step, in the order written, appended after
 //                    the step's datasets
 //   /vertex_index    int64[M]: 0, 1, ..., M - 1 for the largest step, the XDMF's Polyvertex connectivity
@@ -69,6 +73,9 @@ public:
   // count or field sizes disagree with the output is a runtime_error on every rank.
   void write_step(long long step, double time, const CellSnapshot& local);
 
+  // Collective. Marks the output complete (root attribute complete = 1: the run ended normally, every step
+  // it was to write is there), then closes it as close() does. An output closed otherwise keeps complete = 0.
+  void finish();
   // Collective. Closes tessera.h5 and reports a failure to do so; write_step afterwards is an error.
   void close();
 

@@ -2,6 +2,7 @@
 
 #include "tessera/core/error.hpp"
 #include "tessera/io/hdf5.hpp"
+#include "tessera/io/invocation_attributes.hpp"
 #include "tessera/io/simulation_output.hpp"
 #include "tessera/parallel/mpi.hpp"
 
@@ -22,13 +23,8 @@ std::string resolve(const std::string& path) {
 }
 
 void require_simulation(const h5::File& file) {
-  const hid_t root = file.get();
-  if (!h5::has_attribute(root, "format"))
-    throw input_error(file.path() + ": not a tessera simulation output (no 'format' attribute)");
-  const std::string format = h5::read_text_attribute(root, "format");
-  if (format != simulation_format)
-    throw input_error(file.path() + ": not a tessera simulation output (format is '" + format +
-                      "', expected '" + simulation_format + "')");
+  h5::require_format(file, "a tessera simulation output", simulation_format, "format_version",
+                     simulation_format_version);
 }
 
 h5::File open_simulation(const std::string& path) {
@@ -159,7 +155,10 @@ SimulationInfo read_simulation_info(const std::string& path) {
   info.provenance.deck_file = h5::read_text_attribute(root, "deck_file");
   info.provenance.resolved_deck = h5::read_text_attribute(root, "deck");
   info.provenance.kokkos_backend = h5::read_text_attribute(root, "kokkos_backend");
-  info.provenance.command = h5::read_text_attribute(root, "command");
+  info.provenance.command = h5::has_attribute(root, "subcommand")
+                                ? h5::read_text_attribute(root, "subcommand")
+                                : h5::read_text_attribute(root, "command");
+  info.provenance.invocation = read_invocation(root);
   info.provenance.gene_names = h5::read_strings(root, "genes");
   info.provenance.type_names = h5::read_strings(root, "cell_types");
   info.dim = static_cast<int>(h5::read_int_attribute(root, "dim"));
@@ -167,6 +166,11 @@ SimulationInfo read_simulation_info(const std::string& path) {
   info.version = h5::read_text_attribute(root, "version");
   info.git_hash = h5::read_text_attribute(root, "git_hash");
   info.created = h5::read_text_attribute(root, "created");
+  info.complete = h5::has_attribute(root, "complete") && h5::read_int_attribute(root, "complete") == 1;
+  if (h5::has_attribute(root, "last_step")) {
+    info.last_step = h5::read_int_attribute(root, "last_step");
+    info.last_time = h5::read_real_attribute(root, "last_time");
+  }
   return info;
 }
 

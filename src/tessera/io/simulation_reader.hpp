@@ -16,10 +16,13 @@ namespace tessera {
 struct SimulationInfo {
   RunProvenance provenance;
   int dim = 2;
-  int ranks = 1;        // ranks of the run that wrote it
-  std::string version;  // tessera version that wrote it
-  std::string git_hash; // and its git hash
-  std::string created;  // UTC, ISO 8601
+  int ranks = 1;            // ranks of the run that wrote it
+  std::string version;      // tessera version that wrote it
+  std::string git_hash;     // and its git hash
+  std::string created;      // UTC, ISO 8601
+  bool complete = false;    // the run ended normally (files from before this mark read as incomplete)
+  long long last_step = -1; // the step written last; -1: none (or a file from before this mark)
+  double last_time = 0;     // its time (min)
 };
 
 // Every `path` below is a tessera.h5 file or a run directory holding one. A file that is missing, not HDF5,

@@ -2,6 +2,8 @@
 // provenance every output file carries so a result can be traced to the deck and build that made it.
 #pragma once
 
+#include "tessera/core/invocation.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,7 +28,8 @@ struct RunProvenance {
   std::string deck_file;      // the deck's path as given
   std::string resolved_deck;  // the full deck with defaults, YAML text
   std::string kokkos_backend; // e.g. "Serial"
-  std::string command;        // "run", "predict", ...
+  std::string command;        // the subcommand: "run", "predict", "train (simulate)"
+  Invocation invocation;      // the full command line, host and batch job (rank 0's)
   std::vector<std::string> gene_names;
   std::vector<std::string> type_names;
 };

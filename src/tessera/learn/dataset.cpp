@@ -238,6 +238,7 @@ void write_dataset(const std::string& path, const TrajectoryDataset& ds) {
     h5::write_array(root, "positions", ds.positions.data(), {T, N, ds.dim}, {1, N, ds.dim});
   else
     h5::write_array(root, "positions", ds.positions.data(), {N, ds.dim});
+  h5::write_text_attribute(h5::open_object(root, "positions").get(), "units", "um");
   const std::vector<std::int32_t> lr = flatten(ds.ligand_receptor);
   h5::write_array(root, "ligand_receptor", lr.data(),
                   {static_cast<std::int64_t>(ds.ligand_receptor.size()), 2});
@@ -276,22 +277,12 @@ void write_dataset(const std::string& path, const TrajectoryDataset& ds) {
 TrajectoryDataset read_dataset(const std::string& path) {
   h5::File file = h5::File::open_read(path);
   const hid_t root = file.get();
-  if (!h5::has_attribute(root, "format"))
-    throw input_error(path + ": not a tessera dataset (no 'format' attribute; expected format = '" +
-                      std::string(dataset_format) + "')");
-  const std::string format = h5::read_text_attribute(root, "format");
-  if (format == simulation_format)
+  // A simulation's output is the likeliest wrong file: say how to record a dataset instead.
+  if (h5::has_attribute(root, "format") && h5::read_text_attribute(root, "format") == simulation_format)
     throw input_error(path + ": this is a simulation output (" + simulation_h5_name +
                       "), not a trajectory dataset; run with `output.dataset: true` to record a dataset "
                       "(dataset.h5) and use that");
-  if (format != dataset_format)
-    throw input_error(path + ": not a tessera dataset (format is '" + format + "', expected '" +
-                      dataset_format + "')");
-  const std::int64_t version = h5::read_int_attribute(root, "version");
-  if (version != dataset_version)
-    throw input_error(path + ": dataset version " + std::to_string(version) +
-                      " is not supported (this tessera reads version " + std::to_string(dataset_version) +
-                      ")");
+  h5::require_format(file, "a tessera dataset", dataset_format, "version", dataset_version);
   for (const char* name : {"genes", "cell_types", "time", "cell_type", "cell_id", "expression", "positions"})
     if (!h5::exists(root, name)) throw input_error(path + ": no /" + std::string(name) + " dataset");
 

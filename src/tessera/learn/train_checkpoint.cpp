@@ -3,6 +3,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/version.hpp"
 #include "tessera/io/hdf5.hpp"
+#include "tessera/io/invocation_attributes.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -36,7 +37,8 @@ void write_content(h5::File& file, const GraphOdeParameters& parameters, const A
   }
   h5::Handle p = h5::create_group(file.get(), "provenance");
   h5::write_text_attribute(p.get(), "tessera", version() + " (" + git_hash() + ")");
-  h5::write_text_attribute(p.get(), "command", "train");
+  h5::write_text_attribute(p.get(), "subcommand", "train");
+  write_invocation(p.get(), provenance.invocation);
   h5::write_text_attribute(p.get(), "mode", provenance.mode);
   h5::write_text_attribute(p.get(), "optimizer", provenance.optimizer);
   h5::write_text_attribute(p.get(), "dataset", provenance.dataset);

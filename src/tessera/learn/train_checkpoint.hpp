@@ -3,6 +3,7 @@
 // loss history, from which `--restart` continues bit for bit.
 #pragma once
 
+#include "tessera/core/invocation.hpp"
 #include "tessera/grn/graph_ode_parameters.hpp"
 #include "tessera/learn/adamw.hpp"
 #include "tessera/learn/trainer.hpp"
@@ -15,6 +16,7 @@ namespace tessera {
 struct TrainProvenance {
   std::string mode, optimizer, dataset, deck; // deck: the resolved deck text
   int ranks = 1, groups = 1;
+  Invocation invocation; // the command line, host and batch job of the training run
 };
 
 // Writes model.h5 at `path` (refusing to replace it): the model, /optimizer (AdamW's step, settings and

@@ -1,6 +1,8 @@
 #include "tessera/sim/dataset_recorder.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/io/hdf5.hpp"
+#include "tessera/io/invocation_attributes.hpp"
 #include "tessera/parallel/mpi.hpp"
 #include "tessera/sim/simulation.hpp"
 
@@ -77,9 +79,14 @@ void DatasetRecorder::record(double time, const CellSnapshot& local) {
       data_.positions.insert(data_.positions.end(), &pos[k * d], &pos[k * d] + d);
 }
 
-void DatasetRecorder::write(const std::string& path) const {
+void DatasetRecorder::write(const std::string& path, const Invocation& invocation) const {
   mpi::agree(comm_, [&] {
-    if (mpi::rank(comm_) == 0) write_dataset(path, data_);
+    if (mpi::rank(comm_) != 0) return;
+    write_dataset(path, data_);
+    // The command that made the data, as tessera.h5 records it (a converted dataset has none).
+    h5::File file = h5::File::open_append(path);
+    write_invocation(file.get(), invocation);
+    file.close();
   });
 }
 

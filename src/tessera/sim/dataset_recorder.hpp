@@ -23,8 +23,9 @@ public:
   // Collective. Gathers every rank's cells to rank 0 and appends one observation, cells ordered by id.
   void record(double time, const CellSnapshot& local);
 
-  // Collective. Rank 0 writes the dataset to `path` (an error there is agreed on every rank).
-  void write(const std::string& path) const;
+  // Collective. Rank 0 writes the dataset to `path` with the root attributes of `invocation` (an error there
+  // is agreed on every rank).
+  void write(const std::string& path, const Invocation& invocation) const;
 
 private:
   MPI_Comm comm_;

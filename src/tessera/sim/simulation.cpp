@@ -363,7 +363,8 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
     if (step_ % setup_.output.progress_every == 0 || step_ == steps)
       log.info(progress_line(step_, steps, t_, global_cells(), seconds_since(start)));
   }
-  if (dataset) dataset->write(directory + "/dataset.h5");
+  output.finish();
+  if (dataset) dataset->write(directory + "/dataset.h5", provenance.invocation);
   summary.steps = step_;
   summary.cells = global_cells();
   summary.divisions = divisions_;
