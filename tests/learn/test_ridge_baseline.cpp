@@ -3,6 +3,7 @@
 // neighbour signals) to 1e-10, recovery of a known linear ODE's coefficients, the relaxation and
 // "no change" predictors by hand, and the same fits on every rank count (1e-12).
 #include "tessera/learn/ridge_baseline.hpp"
+#include "tessera/learn/train_report.hpp"
 #include "tessera/learn/trainer.hpp"
 #include "tessera/parallel/mpi.hpp"
 
@@ -376,4 +377,24 @@ TEST(RidgeBaseline, BeyondItsMemoryBudgetOnlyTheRelaxationIsFitted) {
       expect_close(a.coefficient[0], b.coefficient[self], 1e-10, "relaxation slope");
       expect_close(a.intercept, b.intercept, 1e-10, "relaxation intercept");
     }
+}
+
+TEST(NoChangeLoss, IsTheLossOfPredictingTheFirstObservation) {
+  // By hand on 2 cells x 1 gene x 3 times: x = (1, 2) at t0, (1.5, 2) at t1, (0, 4) at t2. Windows (0, 1)
+  // and (0, 2): errors 0.5, 0 at t1; 1, 2 at t1 and t2 of the second window counted from t0:
+  // (0.25 + 0 + 0.25 + 0 + 1 + 4) / 6 values.
+  TrajectoryDataset ds;
+  ds.genes = {"A"};
+  ds.cell_id = {1, 2};
+  ds.time = {0.0, 1.0, 2.0};
+  ds.expression = {1.0, 2.0, 1.5, 2.0, 0.0, 4.0};
+  EXPECT_DOUBLE_EQ(no_change_loss(ds, {{0, 1}, {0, 2}}), (0.25 + 0.25 + 1.0 + 4.0) / 6.0);
+  EXPECT_TRUE(std::isnan(no_change_loss(ds, {})));
+  // One-step validation windows: the same figure as the baselines' no-change MSE.
+  const TrajectoryDataset random = random_dataset();
+  const DerivativeBaselines b = fit(MPI_COMM_WORLD, random);
+  std::vector<ObservationWindow> windows;
+  for (const int k : split_times(random.n_times(), val_fraction).validation_starts)
+    windows.push_back({k, k + 1});
+  expect_close(no_change_loss(random, windows), b.no_change_mse, 1e-12, "no change");
 }

@@ -302,6 +302,13 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   DivergenceWatch divergence(params.dataset);
   for (const TrainRecord& r : progress.records) // a restart: the first loss is the run's first
     divergence.observe(r);
+  // What predicting "no change" scores on the same windows: the progress lines' reference.
+  const double no_change_train = no_change_loss(dataset, all_training_windows(params, split));
+  const double no_change_validation = no_change_loss(dataset, validation_windows(params, split));
+  log.info("tessera train: predicting \"no change\" scores train " + format_number(no_change_train) +
+           ", validation " +
+           (std::isfinite(no_change_validation) ? format_number(no_change_validation) : std::string("-")) +
+           " on the same windows");
   auto report = [&](const TrainRecord& r) {
     const std::string diverging = divergence.observe(r);
     if (!diverging.empty()) log.warn(diverging);
@@ -315,7 +322,11 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
     const double per_iteration = (r.wall_s - wall_before) / static_cast<double>(r.iteration - first);
     std::ostringstream line;
     line << "  iteration " << r.iteration << "/" << params.iterations << "  train " << format_number(r.train)
-         << "  validation " << (std::isfinite(r.validation) ? format_number(r.validation) : std::string("-"))
+         << "  validation "
+         << (std::isfinite(r.validation)
+                 ? format_number(r.validation) + " (" + format_number(r.validation / no_change_validation) +
+                       " x no change)"
+                 : std::string("-"))
          << "  |g| " << format_number(r.grad_norm) << "  " << format_number(per_iteration) << " s/it  ETA "
          << human_seconds(per_iteration * static_cast<double>(params.iterations - r.iteration));
     log.info(line.str());

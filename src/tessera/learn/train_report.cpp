@@ -135,6 +135,22 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
   return out;
 }
 
+double no_change_loss(const TrajectoryDataset& dataset, const std::vector<ObservationWindow>& windows) {
+  const std::size_t N = dataset.n_cells(), G = dataset.n_genes();
+  double sum = 0.0, values = 0.0;
+  for (const ObservationWindow& w : windows)
+    for (int j = w.start + 1; j <= w.end; ++j) {
+      for (std::size_t i = 0; i < N; ++i)
+        for (std::size_t g = 0; g < G; ++g) {
+          const double d = dataset.x(static_cast<std::size_t>(j), i, g) -
+                           dataset.x(static_cast<std::size_t>(w.start), i, g);
+          sum += d * d;
+        }
+      values += static_cast<double>(N * G);
+    }
+  return values > 0.0 ? sum / values : std::numeric_limits<double>::quiet_NaN();
+}
+
 std::string write_train_metrics(const std::string& directory, const TrainMetrics& metrics) {
   const std::string path = (std::filesystem::path(directory) / "metrics.json").string();
   std::ofstream file(path);

@@ -27,6 +27,11 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
                            const std::vector<std::vector<std::vector<int>>>& candidates,
                            const std::vector<LigandReceptorPair>& pairs, double model_validation_mse);
 
+// The loss of SPEC §3.2 over `windows` when every prediction is the window's first observation ("no
+// change"): the reference for the training and validation losses of the same windows (NaN without windows).
+// Serial: every rank holds the dataset.
+double no_change_loss(const TrajectoryDataset& dataset, const std::vector<ObservationWindow>& windows);
+
 // Writes `directory`/metrics.json (serial: call on one rank). Returns its path.
 std::string write_train_metrics(const std::string& directory, const TrainMetrics& metrics);
 
