@@ -341,6 +341,50 @@ TEST(Predict, StartsFromADatasetObservation) {
   EXPECT_EQ(gather(MPI_COMM_WORLD, snapshot(sim.cells())).gene(12, 0), 0.0);
 }
 
+// SPEC §2: d <= r_sig in predict as in run. Frozen cells on the lattice lo + 8 + 16 i of a periodic 144 um
+// square: 4 neighbours each at exactly 16 um, the rank cut of 2 or 2 x 2 boxes at 64 um on a site, and the
+// overexpressing column at 48 um exactly one ghost width from it. r_sig = 16 um must predict what 16.5 um
+// does (the same neighbours and weights) and not what 15.5 um (no neighbours) does.
+TEST(Predict, NeighboursAtExactlyTheSignalingRangeSignal) {
+  auto predicted_with_range = [](const std::string& range) {
+    const std::string text = R"(
+domain: {dim: 2, lo: [-8, -8], hi: [136 um, 136 um], boundary: periodic}
+cells:
+  types: [x, y]
+  init: {placement: lattice, spacing: 16 um, genes: uniform, gene_low: 0.2, gene_high: 1}
+mechanics: {frozen: true}
+grn:
+  model: graph_ode
+  genes: [A, B, C]
+  edges:
+    - {source: A, target: B}
+  graph_ode: )" + architecture +
+                             R"(
+signaling:
+  range: )" + range + R"(
+  length: 10 um
+  pairs:
+    - {ligand: A, receptor: C}
+time: {dt: 1 min, end: 4 min, integrator: rk4, dt_grn: 0.5 min}
+random: {seed: 17}
+)" + predict_section(R"(  perturbations:
+    - {gene: A, action: overexpress, value: 1.5, region: {lo: [40, -8], hi: [56, 136]}}
+)");
+    return predict(MPI_COMM_WORLD, parse(text)).end;
+  };
+  const Gathered exact = predicted_with_range("16 um"), wider = predicted_with_range("16.5 um"),
+                 narrower = predicted_with_range("15.5 um");
+  ASSERT_EQ(exact.cells.size(), 81u);
+  bool differs = false;
+  for (const auto& [id, i] : exact.row)
+    for (int g = 0; g < 3; ++g) {
+      // The same graph evaluated in the same order: equal to the last bit.
+      EXPECT_EQ(exact.gene(id, g), wider.gene(id, g)) << "cell " << id << " gene " << g;
+      differs |= exact.gene(id, g) != narrower.gene(id, g);
+    }
+  EXPECT_TRUE(differs) << "the test needs signalling to change the prediction";
+}
+
 TEST(Predict, WrongInputsNameTheirKey) {
   auto with = [](const std::string& perturbations) { return deck_text(predict_section(perturbations)); };
   EXPECT_NE(predict_error(with("  perturbations:\n    - {gene: Q, action: knockout}\n"))

@@ -239,6 +239,51 @@ TEST(Trainer, PredictionIsWhatTheLossScores) {
   EXPECT_NEAR(sum / (3.0 * static_cast<double>(frame)), loss, 1e-13 * loss);
 }
 
+// SPEC §2: d <= r_sig in training as in `run`. Cells on the lattice lo + 8 + 16 i of a periodic 144 um
+// square, so every cell has 4 neighbours at exactly 16 um (through the wrap at the edges) and the rank cut of
+// 2 or 2 x 2 boxes at 64 um lies on a site. Training's signalling range 16 um must predict what 16.5 um does
+// (the same neighbours and weights exp(-d/ell)) and not what 15.5 um (no neighbours) does.
+TEST(Trainer, NeighboursAtExactlyTheSignalingRangeSignal) {
+  Domain square;
+  square.dim = 2;
+  square.lo = {-8.0, -8.0, 0.0};
+  square.hi = {136.0, 136.0, 0.0};
+  square.periodic = {true, true, false};
+  TrajectoryDataset ds;
+  ds.genes = network().genes;
+  ds.cell_types = {"epi", "mes"};
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> u(0.2, 1.7);
+  for (int y = 0; y < 9; ++y)
+    for (int x = 0; x < 9; ++x) {
+      ds.cell_id.push_back(static_cast<std::uint64_t>(ds.cell_id.size()));
+      ds.cell_type.push_back((x + y) % 2);
+      ds.positions.push_back(16.0 * x);
+      ds.positions.push_back(16.0 * y);
+    }
+  const std::size_t N = ds.cell_id.size();
+  for (int k = 0; k < 3; ++k) {
+    ds.time.push_back(0.5 * k);
+    for (std::size_t e = 0; e < N * n_genes; ++e)
+      ds.expression.push_back(u(rng));
+  }
+  auto predicted_with_range = [&](double range) {
+    SignalingParams sig = signaling(true);
+    sig.range = range;
+    GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+    const TrajectoryObjective objective(MPI_COMM_WORLD, square, {0, 0, 0}, sig, ds, 0.1);
+    std::vector<double> predicted;
+    objective.predict(model, {0, 2}, predicted);
+    return predicted;
+  };
+  const std::vector<double> exact = predicted_with_range(16.0), wider = predicted_with_range(16.5),
+                            narrower = predicted_with_range(15.5);
+  ASSERT_EQ(exact.size(), 2 * N * n_genes);
+  // The same graph evaluated in the same order: equal to the last bit.
+  EXPECT_EQ(exact, wider) << "neighbours at exactly r_sig were left out of training's signalling";
+  EXPECT_NE(exact, narrower) << "the test needs signalling to change the prediction";
+}
+
 // l1 |W|_1 over the weight tensors only, and its subgradient.
 TEST(Trainer, L1PenaltyCoversTheWeightTensors) {
   const GraphOdeParameters p = tiny_parameters();

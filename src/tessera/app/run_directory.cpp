@@ -19,7 +19,10 @@ namespace tessera::app {
 namespace fs = std::filesystem;
 
 Deck load_deck(MPI_Comm comm, const DeckOptions& options) {
-  const std::string text = mpi::read_text_file(comm, options.deck);
+  // A deck is a page of YAML; 16 MiB leaves room for long inline lists and stops /dev/zero or a data file
+  // given by mistake before it fills memory.
+  constexpr std::uintmax_t max_deck_bytes = 16u << 20;
+  const std::string text = mpi::read_text_file(comm, options.deck, max_deck_bytes);
   Deck deck;
   mpi::agree(comm, [&] { deck = Deck::parse(text, options.deck, options.overrides, all_key_tables()); });
   return deck;

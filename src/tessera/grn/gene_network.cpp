@@ -65,21 +65,24 @@ const KeyTable& grn_keys() {
         .describe(
             "Attention of `graph_ode`: `gat` scores an edge by LeakyReLU(a_dst.(w x_k) + a_src.(w h_u)); "
             "`gatv2` by a.LeakyReLU(v_dst x_k + v_src h_u).");
+    // The maxima are sizes that run: at all four (tests/app, graph_ode_maximum_sizes) a parameter set and its
+    // first-layer tables take ~0.55 GB and one RHS ~3e7 flops per gene and cell. Beyond, the model's
+    // memory is also estimated against the node's (read_simulation_setup).
     t.add("graph_ode.heads", KeyType::integer)
         .def("1")
-        .between(1, 64)
+        .between(1, 16)
         .describe("K: attention heads of `graph_ode`.");
     t.add("graph_ode.hidden", KeyType::integer)
         .def("64")
-        .between(1, 4096)
+        .between(1, 1024)
         .describe("H: hidden units per attention head of `graph_ode`.");
     t.add("graph_ode.mlp_width", KeyType::integer)
         .def("64")
-        .between(1, 4096)
+        .between(1, 1024)
         .describe("M: width of the hidden layers of the `graph_ode` MLP.");
     t.add("graph_ode.mlp_layers", KeyType::integer)
         .def("3")
-        .between(1, 64)
+        .between(1, 16)
         .describe(
             "L: layers of the `graph_ode` MLP (the last one maps to dx/dt; L = 1 is a linear read-out).");
     t.add_choice("graph_ode.share", {"all", "per_type"})

@@ -413,6 +413,14 @@ std::size_t GraphOdeModel::tape_bytes(std::size_t n_cells) const {
          static_cast<std::size_t>(arch.mlp_width) * sizeof(double);
 }
 
+double GraphOdeModel::resident_bytes(const GraphOdeArchitecture& a, int n_genes, int n_sets) {
+  const double K = a.heads, H = a.hidden, M = a.mlp_width, L = a.mlp_layers;
+  const double width_one = L == 1 ? 1.0 : M;
+  const double parameters = static_cast<double>(ParameterLayout(a, n_genes).size());
+  const double layer_one = 2.0 * K * (H + 1.0) * width_one + 2.0 * K * H; // slopes, offsets, breakpoints
+  return static_cast<double>(n_sets) * (parameters + layer_one) * sizeof(double);
+}
+
 double GraphOdeModel::flops_per_node(double in_edges) const {
   const GraphOdeArchitecture& a = parameters_.architecture();
   const double K = a.heads, H = a.hidden, M = a.mlp_width, L = a.mlp_layers;

@@ -490,6 +490,11 @@ public:
   GraphOdeParameters& parameters() { return parameters_; }
   int n_genes() const { return n_genes_; }
 
+  // Bytes a model of this architecture holds whatever the cell count: its parameters and the tables of its
+  // first layer (n_sets x K x (H + 1) x M slopes and offsets). For refusing, from the deck, a model that
+  // cannot fit.
+  static double resident_bytes(const GraphOdeArchitecture& architecture, int n_genes, int n_sets);
+
   // Floating-point operations per node and evaluation (exp counted as one) for a node with `in_edges`
   // in-edges, self loop included: a performance model for benchmarks.
   double flops_per_node(double in_edges) const;

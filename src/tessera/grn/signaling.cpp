@@ -36,7 +36,7 @@ const KeyTable& signaling_keys() {
     t.add("range", KeyType::real, Dimension::length)
         .def("20")
         .positive()
-        .describe("r_sig: neighbours within this distance signal.");
+        .describe("r_sig: neighbours at this distance or closer (d <= r_sig) signal.");
     t.add("length", KeyType::real, Dimension::length)
         .def(".inf")
         .positive()

@@ -21,7 +21,9 @@ const KeyTable& time_keys() {
     t.add("dt_grn", KeyType::real, Dimension::time)
         .def("0.1")
         .positive()
-        .describe("`rk4` step; the simulation step is split into ceil(dt/dt_grn) equal substeps.");
+        .describe(
+            "`rk4` step; the simulation step is split into ceil(dt/dt_grn) equal substeps (at most 10^9 "
+            "over `time.end`).");
     t.add_choice("method", {"bdf", "adams"})
         .def("bdf")
         .describe("`cvode` method: `bdf` with matrix-free Newton–GMRES (stiff) or `adams` with fixed-point "
@@ -61,6 +63,10 @@ TimeParams read_time_params(const Deck& deck) {
     s.fail(s.has("end") ? "end" : "dt",
            "time.end / time.dt = " + format_number(p.end / p.dt) +
                " steps, more than 10^9 steps: increase time.dt or reduce time.end");
+  // rk4 takes ceil(dt / dt_grn) substeps per step: the same bound on the substeps as on the steps.
+  if (p.integrator == GeneIntegrator::rk4 && p.end / p.dt_grn > 1e9)
+    s.fail("dt_grn", "time.end / time.dt_grn = " + format_number(p.end / p.dt_grn) +
+                         " rk4 substeps, more than 10^9: increase time.dt_grn or reduce time.end");
   return p;
 }
 

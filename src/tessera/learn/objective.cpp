@@ -159,8 +159,9 @@ TrajectoryObjective::TrajectoryObjective(MPI_Comm world, const Domain& domain, s
                             format_number(signaling_.range) +
                             " um: run on fewer ranks (or more parallel.groups), set parallel.dims, or "
                             "enlarge the domain");
-        if (domain_.periodic[a] && domain_.extent(a) < 2 * signaling_.range)
-          throw input_error("a periodic axis must be at least twice signaling.range; axis " +
+        // Longer than twice: at exactly twice a cell meets two images of one neighbour at d = r_sig.
+        if (domain_.periodic[a] && domain_.extent(a) <= 2 * signaling_.range)
+          throw input_error("a periodic axis must be longer than twice signaling.range; axis " +
                             std::to_string(a) + " is " + format_number(domain_.extent(a)) + " um");
       }
   });

@@ -70,8 +70,10 @@ HaloPlan::HaloPlan(const CartesianDecomposition& dec, double width,
   for_each_neighbour_box(dec, [&](const int* offset, int rank, const double* shift) {
     for (std::size_t i = 0; i < n_owned; ++i) {
       bool near = true;
+      // Within `width` inclusive on both sides (SPEC §2: d <= r_sig): a cell exactly `width` from a face
+      // may have a neighbour at exactly `width` across it.
       for (int a = 0; a < dim && near; ++a) {
-        if (offset[a] < 0) near = pos(i, a) - dec.box_lo(a) < width;
+        if (offset[a] < 0) near = pos(i, a) - dec.box_lo(a) <= width;
         if (offset[a] > 0) near = dec.box_hi(a) - pos(i, a) <= width;
       }
       if (!near) continue;

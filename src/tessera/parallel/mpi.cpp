@@ -1,6 +1,7 @@
 #include "tessera/parallel/mpi.hpp"
 
 #include <climits>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -85,10 +86,19 @@ std::string broadcast(MPI_Comm comm, const std::string& text, int root) {
   return out;
 }
 
-std::string read_text_file(MPI_Comm comm, const std::string& path) {
+std::string read_text_file(MPI_Comm comm, const std::string& path, std::uintmax_t max_bytes) {
   std::string text;
   agree(comm, [&] {
     if (rank(comm) != 0) return;
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (std::filesystem::is_directory(status)) throw input_error(path + ": is a directory, not a file");
+    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+      throw input_error(path + ": is not a regular file (a device, pipe or socket)");
+    const std::uintmax_t bytes = std::filesystem::file_size(path, ec);
+    if (!ec && bytes > max_bytes)
+      throw input_error(path + ": " + std::to_string(bytes) + " bytes, more than the " +
+                        std::to_string(max_bytes) + " bytes accepted for this file");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw input_error(path + ": cannot open file");
     std::ostringstream ss;

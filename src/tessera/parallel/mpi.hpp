@@ -56,9 +56,10 @@ void agree_on(MPI_Comm comm, const Error* local);
 // Collective. Rank `root`'s string on every rank.
 std::string broadcast(MPI_Comm comm, const std::string& text, int root = 0);
 
-// Collective. Reads a whole text file on rank 0 and broadcasts it; a missing or unreadable file is an input
-// error (exit 2) on every rank.
-std::string read_text_file(MPI_Comm comm, const std::string& path);
+// Collective. Reads a whole text file on rank 0 and broadcasts it; a missing or unreadable file, a directory,
+// a device or pipe (/dev/zero never ends) and a file of more than `max_bytes` are input errors (exit 2) on
+// every rank, found before anything is read.
+std::string read_text_file(MPI_Comm comm, const std::string& path, std::uintmax_t max_bytes);
 
 // Collective sums and prefix sums used by output offsets and statistics.
 std::int64_t sum(MPI_Comm comm, std::int64_t value);

@@ -1,6 +1,7 @@
 #include "tessera/sim/simulation.hpp"
 
 #include "tessera/core/kokkos_compat.hpp"
+#include "tessera/core/machine.hpp"
 #include "tessera/core/random_params.hpp"
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/grn/hill.hpp"
@@ -81,6 +82,78 @@ Cells<> cells_in_box(const CartesianDecomposition& decomposition, const CellSnap
   return cells;
 }
 
+// The key that sets the initial count, as a deck names it: cells.init.count, .density, .spacing or .file.
+const char* initial_count_key(const DeckView& init, const InitialTissue& tissue) {
+  switch (tissue.placement) {
+  case Placement::lattice:
+    return "spacing";
+  case Placement::file:
+    return "file";
+  case Placement::random:
+    break;
+  }
+  return init.has("density") ? "density" : "count";
+}
+
+// Refuses an initial tissue whose cells hold far more volume than the region they are put in. Soft spheres
+// may overlap, and a confluent tissue fills its region (volume fraction ~1), but at 8 times the region's
+// volume every cell lies inside dozens of others: no pair force model means anything there, and the
+// neighbour rows grow with the density until the neighbour search never finishes (5e6 cells of radius 5 um
+// in a 200 um box are 330 times their box). The smallest radius makes this a lower bound on the volume.
+void check_initial_tissue_is_physical(const Deck& deck, const SimulationSetup& s, double count) {
+  constexpr double max_fill = 8.0;
+  const double radius = *std::min_element(s.types.radius.begin(), s.types.radius.end());
+  const double one_cell = s.domain.dim == 2 ? std::acos(-1.0) * radius * radius
+                                            : 4.0 / 3.0 * std::acos(-1.0) * std::pow(radius, 3);
+  const double region = initial_region_volume(s.domain, s.init);
+  if (!(count * one_cell > max_fill * region)) return;
+  const DeckView init = deck.section("cells").section("init");
+  const std::string unit = s.domain.dim == 2 ? " um^2" : " um^3";
+  init.fail(initial_count_key(init, s.init),
+            format_number(count) + " cells of radius >= " + format_number(radius) +
+                " um (cells.radius) fill " + format_number(count * one_cell) + unit + ", " +
+                format_number(count * one_cell / region) + " times the " + format_number(region) + unit +
+                " of the region they start in (domain" +
+                (s.init.region == InitialRegion::sphere ? ", cells.init.radius" : "") + "); more than " +
+                format_number(max_fill) +
+                " times cannot be a tissue: fewer cells, a larger domain or smaller " + "cells");
+}
+
+// Refuses an initial tissue that cannot fit in memory, before anything is allocated. The estimate is a lower
+// bound per rank (cells spread evenly over the ranks): 373 bytes per cell plus 3 vectors of G doubles for
+// the integrator (rk4's: 565 bytes per cell at G = 8, measured in docs/performance.md; CVODE keeps more),
+// plus the graph_ode model's tables on every rank. Ranks that share a node share its memory, so this catches
+// only what cannot fit at all, never a deck that would.
+void check_initial_tissue_fits(const Deck& deck, const SimulationSetup& s, double count, int n_ranks) {
+  const double memory = physical_memory_bytes();
+  if (memory <= 0) return;
+  const double genes = s.network.n_genes();
+  const double per_cell = 373.0 + 3.0 * 8.0 * genes;
+  const double model =
+      s.network.model == "graph_ode"
+          ? GraphOdeModel::resident_bytes(
+                s.graph_ode.architecture, s.network.n_genes(),
+                s.graph_ode.architecture.share == ParameterSharing::per_type ? s.types.count() : 1)
+          : 0.0;
+  const double per_rank = count / std::max(1, n_ranks) * per_cell + model;
+  if (!(per_rank > memory)) return;
+  auto gib = [](double bytes) { return format_number(bytes / (1024.0 * 1024.0 * 1024.0)) + " GiB"; };
+  const std::string need = "at least " + gib(per_rank) + " per rank on " + std::to_string(n_ranks) +
+                           " rank(s), more than this node's " + gib(memory) + " of memory";
+  if (model > memory)
+    deck.section("grn")
+        .section("graph_ode")
+        .fail("hidden", "the graph_ode model (heads, hidden, mlp_width, mlp_layers" +
+                            std::string(s.graph_ode.architecture.share == ParameterSharing::per_type
+                                            ? ", one set per cell type under share: per_type"
+                                            : "") +
+                            ") needs " + need + ": choose a smaller architecture");
+  const DeckView init = deck.section("cells").section("init");
+  init.fail(initial_count_key(init, s.init), format_number(count) + " initial cells with " +
+                                                 format_number(genes) + " genes need " + need +
+                                                 ": fewer cells, or more ranks on more nodes");
+}
+
 } // namespace
 
 double SimulationSetup::interaction_range() const {
@@ -118,13 +191,16 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks) {
                                 " cells, more than cells.max_cells = " + std::to_string(s.types.max_cells);
     cells.section("init").fail(lattice ? "spacing" : "count", message);
   }
+  check_initial_tissue_is_physical(deck, s, count);
+  check_initial_tissue_fits(deck, s, count, n_ranks);
   // Ghosts reach one box across: each rank box must be at least as wide as the interaction range, and a
-  // periodic axis at least twice as long (or a cell would meet two images of the same neighbour).
+  // periodic axis longer than twice the range (or a cell would meet two images of the same neighbour; at
+  // exactly twice both lie at d = range, which counts as a neighbour).
   const double range = s.interaction_range();
   for (int a = 0; a < s.domain.dim && range > 0; ++a) {
-    if (s.domain.periodic[a] && s.domain.extent(a) < 2 * range)
+    if (s.domain.periodic[a] && s.domain.extent(a) <= 2 * range)
       deck.section("domain").fail(
-          "hi", "a periodic axis must be at least twice the interaction range (" + format_number(range) +
+          "hi", "a periodic axis must be longer than twice the interaction range (" + format_number(range) +
                     " um: max of the mechanics cutoff and signaling.range); axis " + std::to_string(a) +
                     " is " + format_number(s.domain.extent(a)) + " um");
   }

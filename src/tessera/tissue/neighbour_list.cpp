@@ -19,9 +19,10 @@ struct Grid {
   double inv_size[3];
   int n[3];
 
+  // Clamped in floating point before the conversion, which is undefined for values beyond an int.
   KOKKOS_INLINE_FUNCTION int coord(int a, double x) const {
-    int c = static_cast<int>((x - lo[a]) * inv_size[a]);
-    return c < 0 ? 0 : (c >= n[a] ? n[a] - 1 : c);
+    const double c = (x - lo[a]) * inv_size[a];
+    return c >= n[a] - 1 ? n[a] - 1 : (c > 0 ? static_cast<int>(c) : 0);
   }
   KOKKOS_INLINE_FUNCTION int bin(int cx, int cy, int cz) const { return (cz * n[1] + cy) * n[0] + cx; }
 };
@@ -55,26 +56,31 @@ NeighbourList NeighbourSearch::build(const Cells<>& cells, double range) {
         Kokkos::Min<double>(lo[a]), Kokkos::Max<double>(hi[a]));
   }
   Grid grid{};
-  long long bins[3] = {1, 1, 1};
+  // Bins per axis in floating point, clamped before any conversion: a box of 10^12 or 10^300 um over a
+  // range of 10 um holds no integer type's worth of bins. Each bin is a little wider than `range` (1e-6
+  // relative): a pair at exactly `range` then lies in adjacent bins whatever the rounding of the bin
+  // coordinates (their error is ~1e-16 x the bin count, which is at most ~2^31).
+  const double cap = 2.0 * static_cast<double>(n_total) + 64.0;
+  double bins[3] = {1, 1, 1};
   double extent[3] = {1, 1, 1};
   for (int a = 0; a < dim; ++a) {
     extent[a] = (hi[a] - lo[a]) * (1 + 1e-12) + 1e-9;
-    bins[a] = std::max(1LL, static_cast<long long>(std::floor(extent[a] / range)));
+    const double fit = std::floor(extent[a] / (range * (1 + 1e-6)));
+    bins[a] = fit >= 1.0 ? std::min(fit, cap) : 1.0;
   }
-  // Cap the grid at about two bins per cell: larger bins stay correct (a cell's neighbours are still in the
-  // 3^d bins around it), they only hold more candidates.
-  const long long cap = 2LL * n_total + 64;
+  // Cap the grid at about two bins per cell, so memory is bounded by the cells, not the box: larger bins
+  // stay correct (a cell's neighbours are still in the 3^d bins around it), they only hold more candidates.
   while (bins[0] * bins[1] * bins[2] > cap) {
     int widest = 0;
     for (int a = 1; a < dim; ++a)
       if (bins[a] > bins[widest]) widest = a;
-    bins[widest] = std::max(1LL, bins[widest] / 2);
+    bins[widest] = std::max(1.0, std::floor(bins[widest] / 2));
   }
   std::size_t n_bins = 1;
   for (int a = 0; a < 3; ++a) {
     grid.n[a] = static_cast<int>(bins[a]);
     grid.lo[a] = a < dim ? lo[a] : 0.0;
-    grid.inv_size[a] = a < dim ? static_cast<double>(bins[a]) / extent[a] : 0.0;
+    grid.inv_size[a] = a < dim ? bins[a] / extent[a] : 0.0;
     n_bins *= static_cast<std::size_t>(bins[a]);
   }
   ensure(bin_of_, static_cast<std::size_t>(n_total), "tessera::neighbours::bin_of");
@@ -133,7 +139,7 @@ NeighbourList NeighbourSearch::build(const Cells<>& cells, double range) {
         const int first = bin_offset(grid.bin(x0, y, z)), last = bin_offset(grid.bin(x1, y, z) + 1);
         for (int k = first; k < last; ++k) {
           const double rx = px - bin_pos(k, 0), ry = py - bin_pos(k, 1), rz = pz - bin_pos(k, 2);
-          if (rx * rx + ry * ry + rz * rz < range2) {
+          if (rx * rx + ry * ry + rz * rz <= range2) {
             const int j = bin_cells(k);
             if (j != i) emit(j);
           }

@@ -10,10 +10,11 @@
 
 namespace tessera {
 
-// Pairs (i, j), i owned, j owned or ghost, j != i, |p_i - p_j| < range. Each row is sorted by the
-// neighbour's id (then position, for two periodic images of one cell), so any sum over a row is
-// evaluated in the same order whatever the decomposition — forces and signals are then bitwise identical
-// on any number of ranks.
+// Pairs (i, j), i owned, j owned or ghost, j != i, |p_i - p_j| <= range (SPEC §2: a
+// neighbour at exactly r_sig signals; mechanics forces vanish at their cutoff anyway). Each row is sorted by
+// the neighbour's id (then position, for two periodic images of one cell), so any sum over a row is evaluated
+// in the same order whatever the decomposition — forces and signals are then bitwise identical on any number
+// of ranks.
 struct NeighbourList {
   Kokkos::View<int*> offsets;    // n_owned + 1
   Kokkos::View<int*> neighbours; // rows into the cells' arrays
@@ -25,7 +26,7 @@ struct NeighbourList {
 
 // Builds the list with a uniform grid over the bounding box of the owned and ghost cells, bins at least
 // `range` wide and never more bins than about twice the cells (a sparse tissue in a large box stays O(N)
-// in memory). O(N) work.
+// in memory, whatever the box's size). O(N) work. `range` > 0.
 class NeighbourSearch {
 public:
   NeighbourList build(const Cells<>& cells, double range);

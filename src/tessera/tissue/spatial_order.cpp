@@ -23,14 +23,25 @@ void sort_cells_spatially(Cells<>& cells, double bin_size) {
       hi[a] = std::max(hi[a], pos(i, a));
     }
   }
+  // Bins per axis in floating point, clamped before any conversion (a box of 10^300 um over bins of 10 um
+  // overflows every integer type) and to 2^20 per axis, so the key (z * ny + y) * nx + x stays below 2^60.
+  // Coarser bins only sort less finely; the order stays a function of the positions.
+  constexpr double max_bins = 1 << 20;
   long long bins[3];
-  for (int a = 0; a < 3; ++a)
-    bins[a] = std::max(1LL, static_cast<long long>((hi[a] - lo[a]) / bin_size) + 1);
+  double size[3];
+  for (int a = 0; a < 3; ++a) {
+    const double fit = std::floor((hi[a] - lo[a]) / bin_size) + 1;
+    const double b = fit >= 1 ? std::min(fit, max_bins) : 1.0;
+    bins[a] = static_cast<long long>(b);
+    size[a] = fit > max_bins ? (hi[a] - lo[a]) / b : bin_size;
+  }
   std::vector<std::pair<long long, int>> key(n);
   for (std::size_t i = 0; i < n; ++i) {
     long long c[3];
-    for (int a = 0; a < 3; ++a)
-      c[a] = std::min(bins[a] - 1, static_cast<long long>((pos(i, a) - lo[a]) / bin_size));
+    for (int a = 0; a < 3; ++a) {
+      const double x = (pos(i, a) - lo[a]) / size[a];
+      c[a] = x < static_cast<double>(bins[a] - 1) ? static_cast<long long>(x) : bins[a] - 1;
+    }
     key[i] = {(c[2] * bins[1] + c[1]) * bins[0] + c[0], static_cast<int>(i)};
   }
   // Stable on equal bins, so the order is a function of the positions alone.
