@@ -39,6 +39,13 @@ set_tests_properties(learn_train_restart_equals_uninterrupted learn_train_restar
 add_test(NAME learn_train_restart_outputs COMMAND ${_check_run} ${_work}/restart --iterations 4 --checkpoint 4)
 set_tests_properties(learn_train_restart_outputs PROPERTIES FIXTURES_REQUIRED "learn_restart;learn_restart_refused"
                                                            LABELS cli)
+# Damaged checkpoints (h5py edits of copies of the 4-iteration run's): every field is checked before a
+# restart uses it, exit 2 naming the file and field, the copy untouched; the undamaged copy continues.
+add_test(NAME learn_train_restart_bad_checkpoints
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/bad_checkpoints.py ${_tessera} ${_simulate_deck}
+                 ${_work}/simulate ${_work}/bad_checkpoints)
+set_tests_properties(learn_train_restart_bad_checkpoints PROPERTIES FIXTURES_REQUIRED learn_train_simulate
+                     ENVIRONMENT "${TESSERA_TEST_ENV}" LABELS cli TIMEOUT 300)
 tessera_learn_expect(learn_train_restart_missing 2 "no checkpoint.h5 there"
                      ${_tessera} train ${_simulate_deck} --restart ${_work}/no_such_run)
 

@@ -70,15 +70,20 @@ int check_command(const DeckOptions& options, bool reference, Log& log) {
   // The cross-section checks (gene names in edges, type fractions, max_cells, ...) run too.
   // A deck for `train` also has its dataset checked against the deck's genes and cell types.
   mpi::agree(comm, [&] {
-    const SimulationSetup setup = read_simulation_setup(deck, mpi::size(comm));
+    // A deck that fits a dataset (train.dataset) is simulated by nothing: it needs no time.end.
+    const DeckView train = deck.section("train");
+    const bool fits_dataset = train.has("dataset") && !deck.section("predict").has("model");
+    const SimulationSetup setup =
+        read_simulation_setup(deck, mpi::size(comm), fits_dataset ? EndTime::optional : EndTime::required);
     // A deck for `predict`: its model, dataset and perturbations against the deck (as predict reads them).
     if (deck.section("predict").has("model")) read_predict_setup(deck, mpi::size(comm));
-    const DeckView train = deck.section("train");
     if (train.has("dataset") || train.has("simulate")) {
       const TrainParams params = read_train_params(deck);
-      if (!params.simulate)
-        check_dataset_matches(read_dataset(params.dataset), setup.network.genes, setup.types.names,
-                              params.dataset);
+      if (!params.simulate) {
+        const TrajectoryDataset dataset = read_dataset(params.dataset);
+        check_dataset_matches(dataset, setup.network.genes, setup.types.names, params.dataset);
+        check_dataset_in_domain(dataset, setup.domain, params.dataset);
+      }
     }
   });
   if (!reference) {

@@ -58,9 +58,11 @@ int dispatch(int argc, char** argv, const Invocation& invocation, Log& log) {
   add_deck_options(train, true);
   TrainOptions train_options;
   train->add_flag("--gradient-only", train_options.gradient_only,
-                  "Write the loss's gradient at the initial parameters to gradient.h5, print the loss, stop");
+                  "Write the gradient of the whole training objective at the initial parameters to "
+                  "gradient.h5, print the loss and its terms, stop");
   train->add_flag("--check-gradient", train_options.check_gradient,
-                  "Compare the gradient with central differences on 20 random parameters (diagnostic)");
+                  "Compare the gradient of the whole objective with central differences on 20 random "
+                  "parameters (diagnostic)");
   train->add_option(
       "--restart", train_options.restart,
       "Continue the run in DIR from its checkpoint.h5 (train.checkpoint_every) to train.iterations");

@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 
 namespace tessera::app {
@@ -50,7 +51,10 @@ struct TrainSetup {
   TrainParams params;
   TimeParams time;
   std::uint64_t seed = 0;
-  bool network_is_truth = false; // the model's gene graph is the simulated ground truth
+  bool network_is_truth = false;     // the model's gene graph is the simulated ground truth
+  std::string graph_source;          // where the model's gene graph comes from, for messages
+  bool graph_from_dataset = false;   // it is the dataset's /grn/prior
+  std::vector<std::string> warnings; // about the inputs, for rank 0's log once it is open
 };
 
 TrainSetup read_train_setup(const Deck& deck, int n_ranks) {
@@ -72,37 +76,96 @@ TrainSetup read_train_setup(const Deck& deck, int n_ranks) {
   s.config = read_graph_ode_config(deck);
   // The hill network of a simulate deck is the truth, not the model's graph unless nothing else is given.
   s.network_is_truth = s.params.simulate;
+  s.graph_source =
+      s.params.simulate ? "the simulated hill network (grn.edges, grn.table)" : "grn.edges, grn.table";
   if (!s.params.prior.empty()) {
     s.network.edges.clear();
-    parse_prior_table(deck.section("train").file_text("prior"), s.params.prior, s.types.names, s.network);
+    std::vector<std::string> skipped;
+    parse_prior_table(deck.section("train").file_text("prior"), s.params.prior, s.types.names, s.network,
+                      skipped);
     s.network_is_truth = false;
+    s.graph_source = "train.prior " + s.params.prior;
+    if (s.config.architecture.prior == PriorGraph::dense)
+      s.warnings.push_back(
+          "train.prior " + s.params.prior +
+          " is not used: grn.graph_ode.prior is dense (every ordered pair j -> k is an edge); "
+          "remove train.prior, or set grn.graph_ode.prior: edges to train on its graph");
+    else
+      s.warnings.insert(s.warnings.end(), skipped.begin(), skipped.end());
   }
-  s.time = read_time_params(deck);
+  // Only the ground-truth simulation of train.simulate runs to time.end; fitting integrates between the
+  // dataset's observation times.
+  s.time = read_time_params(deck, s.params.simulate ? EndTime::required : EndTime::optional);
   s.seed = read_seed(deck);
   return s;
 }
 
 // The dataset's ligand-receptor pairs when the deck names none, and its prior gene graph when the deck has
-// no edges (SPEC §6.3 /grn/prior; `*` applies to every type).
-void complete_from_dataset(const TrajectoryDataset& dataset, TrainSetup& s) {
+// no edges (SPEC §6.3 /grn/prior; `*` applies to every type). Rows that add nothing to the graph (self loops,
+// repeats within a group) are left out with a warning naming the file, group and row.
+void complete_from_dataset(const TrajectoryDataset& dataset, const std::string& path, TrainSetup& s) {
   s.signaling.default_pairs(dataset.ligand_receptor);
   if (s.network_is_truth && !dataset.prior_grn.empty()) s.network.edges.clear();
-  if (s.network.edges.empty())
-    for (const auto& [type, edges] : dataset.prior_grn) {
-      int index = -1;
-      if (type != "*") {
-        const auto& names = dataset.cell_types;
-        index = static_cast<int>(std::find(names.begin(), names.end(), type) - names.begin());
-        if (index == static_cast<int>(names.size())) continue; // validated by read_dataset
-      }
-      for (const auto& e : edges) {
-        RegulatoryEdge edge;
-        edge.type = index;
-        edge.source = e[0];
-        edge.target = e[1];
-        s.network.edges.push_back(edge);
-      }
+  if (!s.network.edges.empty() || dataset.prior_grn.empty()) return;
+  s.network_is_truth = false;
+  s.graph_source = path + " /grn/prior";
+  s.graph_from_dataset = true;
+  const bool dense = s.config.architecture.prior == PriorGraph::dense;
+  for (const auto& [type, edges] : dataset.prior_grn) {
+    int index = -1;
+    if (type != "*") {
+      const auto& names = dataset.cell_types;
+      index = static_cast<int>(std::find(names.begin(), names.end(), type) - names.begin());
+      if (index == static_cast<int>(names.size())) continue; // validated by read_dataset
     }
+    std::map<std::array<int, 2>, std::size_t> first_row;
+    for (std::size_t row = 0; row < edges.size(); ++row) {
+      const auto& e = edges[row];
+      const std::string where = path + ": /grn/prior/" + type + " row " + std::to_string(row) + ": " +
+                                dataset.genes[e[0]] + " -> " + dataset.genes[e[1]];
+      if (e[0] == e[1]) {
+        if (!dense)
+          s.warnings.push_back(where + " is a self loop; ignored (the model gives every gene its own)");
+        continue;
+      }
+      const auto [it, first] = first_row.emplace(e, row);
+      if (!first) {
+        if (!dense) s.warnings.push_back(where + " repeats row " + std::to_string(it->second) + "; ignored");
+        continue;
+      }
+      RegulatoryEdge edge;
+      edge.type = index;
+      edge.source = e[0];
+      edge.target = e[1];
+      s.network.edges.push_back(edge);
+    }
+  }
+}
+
+// Under grn.graph_ode.prior: edges, a cell type without a single edge in the gene graph (none of its own,
+// none for `*`) has genes driven by their self loops and ligand-receptor inputs alone. That can be meant
+// (nothing is known about the type's regulation), so it is a warning, naming the type and the graph's source.
+void warn_uncovered_types(TrainSetup& s) {
+  if (s.config.architecture.prior != PriorGraph::edges) return;
+  std::vector<std::string> uncovered;
+  for (int t = 0; t < static_cast<int>(s.types.names.size()); ++t) {
+    const auto regulators = s.network.regulators(t, false);
+    if (std::all_of(regulators.begin(), regulators.end(), [](const auto& r) { return r.empty(); }))
+      uncovered.push_back(s.types.names[static_cast<std::size_t>(t)]);
+  }
+  if (uncovered.size() == s.types.names.size()) {
+    s.warnings.push_back(
+        "the prior gene graph (" + s.graph_source +
+        ") has no edges: every gene gets only its self loop and ligand-receptor inputs; give "
+        "train.prior, grn.edges or a dataset /grn/prior, or set grn.graph_ode.prior: dense");
+    return;
+  }
+  for (const std::string& type : uncovered)
+    s.warnings.push_back(
+        "cell type '" + type + "' has no edge in the prior gene graph (" + s.graph_source +
+        (s.graph_from_dataset ? ": no /grn/prior/" + type + " and no /grn/prior/* group" : std::string()) +
+        "): its genes get only their self loops and ligand-receptor inputs; add edges for '" + type +
+        "' or '*', or set grn.graph_ode.prior: dense");
 }
 
 std::string mode_name(TrainMode mode) {
@@ -211,8 +274,12 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   mpi::agree(comm, [&] {
     dataset = read_dataset(params.dataset);
     check_dataset_matches(dataset, s.network.genes, s.types.names, params.dataset);
-    complete_from_dataset(dataset, s);
+    check_dataset_in_domain(dataset, s.domain, params.dataset);
+    complete_from_dataset(dataset, params.dataset, s);
+    warn_uncovered_types(s);
   });
+  for (const std::string& warning : s.warnings)
+    log.warn(warning);
   log.info("tessera " + version() + " (" + git_hash() + "), Kokkos " + Kokkos::DefaultExecutionSpace::name() +
            ", deck " + options.deck + ", dataset " + params.dataset + ": " +
            std::to_string(dataset.n_times()) + " time points, " + std::to_string(dataset.n_cells()) +

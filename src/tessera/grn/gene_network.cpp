@@ -6,7 +6,9 @@
 #include "tessera/io/deck.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <map>
 #include <sstream>
 
 namespace tessera {
@@ -215,11 +217,13 @@ void parse_grn_table(const std::string& text, const std::string& filename,
 }
 
 void parse_prior_table(const std::string& text, const std::string& filename,
-                       const std::vector<std::string>& type_names, GeneNetwork& network) {
+                       const std::vector<std::string>& type_names, GeneNetwork& network,
+                       std::vector<std::string>& skipped) {
   std::istringstream in(text);
   std::string line;
   int line_no = 0;
   bool header = false;
+  std::map<std::array<int, 3>, int> first_line; // (type, source, target) -> the line that gave it
   while (std::getline(in, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -247,6 +251,17 @@ void parse_prior_table(const std::string& text, const std::string& filename,
     e.target = network.gene_index(fields[2]);
     if (e.target < 0)
       throw input_error(where + ": column 'target': unknown gene '" + fields[2] + "' (not in grn.genes)");
+    const std::string edge = "type '" + fields[0] + "': " + fields[1] + " -> " + fields[2];
+    if (e.source == e.target) {
+      skipped.push_back(where + ": " + edge +
+                        " is a self loop; ignored (the model gives every gene its own)");
+      continue;
+    }
+    const auto [it, first] = first_line.emplace(std::array<int, 3>{e.type, e.source, e.target}, line_no);
+    if (!first) {
+      skipped.push_back(where + ": " + edge + " repeats line " + std::to_string(it->second) + "; ignored");
+      continue;
+    }
     network.edges.push_back(e);
   }
   if (!header) throw input_error(filename + ": empty prior table (needs a header line)");

@@ -49,8 +49,11 @@ void parse_grn_table(const std::string& text, const std::string& filename,
                      const std::vector<std::string>& type_names, GeneNetwork& network);
 // Parses a prior gene graph (TSV with header `type source target`; further columns, e.g. a GRN table's
 // sign and Hill parameters, are ignored) and appends its edges (sign +, default Hill parameters): the graph a
-// `graph_ode` model is trained on. Not collective.
+// `graph_ode` model is trained on. Lines that add nothing to it, a self loop j -> j (graph models add their
+// own) or a repeat of an earlier line's type and edge, are left out with a message in `skipped` naming
+// file:line, the type and the edge. Not collective.
 void parse_prior_table(const std::string& text, const std::string& filename,
-                       const std::vector<std::string>& type_names, GeneNetwork& network);
+                       const std::vector<std::string>& type_names, GeneNetwork& network,
+                       std::vector<std::string>& skipped);
 
 } // namespace tessera

@@ -3,6 +3,7 @@
 #include "tessera/io/deck.hpp"
 
 #include <cmath>
+#include <limits>
 
 namespace tessera {
 
@@ -13,7 +14,10 @@ const KeyTable& time_keys() {
         .def("1")
         .positive()
         .describe("Simulation step (mechanics step `dt_mech`).");
-    t.add("end", KeyType::real, Dimension::time).require().positive().describe("Simulated time to reach.");
+    t.add("end", KeyType::real, Dimension::time)
+        .positive()
+        .describe("Simulated time to reach; required by `run`, `predict` and `train.simulate` (`train` on a "
+                  "dataset integrates between its observation times and does not use it).");
     t.add_choice("integrator", {"cvode", "rk4"})
         .def("cvode")
         .describe("Gene ODE integrator: `cvode` (SUNDIALS CVODE, adaptive) or `rk4` (fixed-step classical "
@@ -44,17 +48,30 @@ long long TimeParams::steps() const {
   return static_cast<long long>(std::ceil(end / dt * (1.0 - 1e-12)));
 }
 
-TimeParams read_time_params(const Deck& deck) {
+TimeParams read_time_params(const Deck& deck, EndTime end_time) {
   const DeckView s = deck.section("time");
   TimeParams p;
   p.dt = s.real("dt");
-  p.end = s.real("end");
+  if (!s.has("end")) {
+    // Required by the command, not by the key table (a train deck needs none): the key table's messages.
+    const DeckView root = deck.root();
+    const std::string what = "the simulated time to reach; `train` on a dataset needs none";
+    if (end_time == EndTime::required && !root.given("time"))
+      root.fail("time", "required section is missing (needs 'time.end': " + what + ")");
+    if (end_time == EndTime::required && root.given_empty("time"))
+      root.fail("time", "required key 'time.end' is missing from the empty section 'time' (" + what + ")");
+    if (end_time == EndTime::required) s.fail("end", "required key is missing (" + what + ")");
+    p.end = std::numeric_limits<double>::quiet_NaN();
+  } else {
+    p.end = s.real("end");
+  }
   p.integrator = s.text("integrator") == "rk4" ? GeneIntegrator::rk4 : GeneIntegrator::cvode;
   p.dt_grn = s.real("dt_grn");
   p.method = s.text("method") == "adams" ? CvodeMethod::adams : CvodeMethod::bdf;
   p.rtol = s.real("rtol");
   p.atol = s.real("atol");
   p.max_steps = s.integer("max_steps");
+  if (std::isnan(p.end)) return p;
   if (p.dt > p.end)
     s.fail("dt", "the step (" + format_number(p.dt) + " min) is longer than time.end (" +
                      format_number(p.end) + " min)");

@@ -24,7 +24,12 @@ struct TimeParams {
   long long steps() const; // number of simulation steps to reach `end`
 };
 
+// Whether a command needs `time.end`: `run`, `predict` and `train.simulate` simulate up to it; `train` on a
+// dataset integrates between the observation times and has no end time of its own.
+enum class EndTime { required, optional };
+
 const KeyTable& time_keys();
-TimeParams read_time_params(const Deck& deck);
+// Without `time.end` under EndTime::optional, `end` is NaN and steps() meaningless.
+TimeParams read_time_params(const Deck& deck, EndTime end_time = EndTime::required);
 
 } // namespace tessera

@@ -591,6 +591,13 @@ bool DeckView::has(const std::string& key) const {
   return node_.IsMap() && node_[key].IsDefined() && !node_[key].IsNull();
 }
 
+bool DeckView::given(const std::string& key) const {
+  return node_.IsMap() && node_[key].IsDefined();
+}
+bool DeckView::given_empty(const std::string& key) const {
+  return given(key) && node_[key].IsNull();
+}
+
 YAML::Node DeckView::value(const std::string& key) const {
   const KeySpec& s = spec(key);
   if (has(key)) return node_[key];
@@ -703,7 +710,13 @@ DeckView DeckView::section(const std::string& key) const {
 
 std::string DeckView::where(const std::string& key) const {
   const std::string display = join(display_prefix_, key);
-  if (node_.IsMap() && node_[key].IsDefined()) return deck_->location(node_[key], display);
+  if (node_.IsMap() && node_[key].IsDefined()) {
+    // `key:` with nothing after it: a null value's mark is the next token's, so point at the key itself.
+    if (node_[key].IsNull())
+      for (const auto& kv : node_)
+        if (kv.first.IsScalar() && kv.first.Scalar() == key) return deck_->location(kv.first, display);
+    return deck_->location(node_[key], display);
+  }
   return deck_->location(node_, display);
 }
 

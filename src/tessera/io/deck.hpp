@@ -21,6 +21,10 @@ public:
   DeckView(const Deck& deck, YAML::Node node, std::string spec_prefix, std::string display_prefix);
 
   bool has(const std::string& key) const;
+  // Whether `key` (a key or a section) is written in the deck, even with nothing under it; and whether it is
+  // written with nothing under it (`key:`).
+  bool given(const std::string& key) const;
+  bool given_empty(const std::string& key) const;
   bool boolean(const std::string& key) const;
   long long integer(const std::string& key) const;
   double real(const std::string& key) const;

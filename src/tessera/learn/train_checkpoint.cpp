@@ -1,10 +1,12 @@
 #include "tessera/learn/train_checkpoint.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/units.hpp"
 #include "tessera/core/version.hpp"
 #include "tessera/io/hdf5.hpp"
 #include "tessera/io/invocation_attributes.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -121,31 +123,86 @@ TrainCheckpoint read_checkpoint(const std::string& dir, const GraphOdeArchitectu
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
     throw input_error(path + ": no checkpoint to restart from (train.checkpoint_every writes one)");
+  // Every field is checked before the restart uses it: a damaged or hand-edited checkpoint is an input
+  // error naming the file and the field, never an out-of-range read later on.
+  auto fail = [&](const std::string& field, const std::string& problem) {
+    throw input_error(path + ": " + field + " " + problem +
+                      " (a damaged checkpoint: restart from an earlier " +
+                      "copy, or train again without --restart)");
+  };
   TrainCheckpoint c;
   c.parameters = read_graph_ode_model(path, architecture, genes, cell_types);
   h5::File file = h5::File::open_read(path);
   if (!h5::exists(file.get(), "optimizer") || !h5::exists(file.get(), "progress"))
     throw input_error(path + ": not a tessera training checkpoint (no /optimizer or /progress)");
-  {
-    h5::Handle state = h5::open_group(file.get(), "optimizer");
-    c.optimizer_steps = h5::read_int_attribute(state.get(), "step");
-    c.first_moment = h5::read_all<double>(state.get(), "m");
-    c.second_moment = h5::read_all<double>(state.get(), "v");
-  }
-  const std::size_t size = c.parameters.values().size();
-  if (c.optimizer_steps > 0 && (c.first_moment.size() != size || c.second_moment.size() != size))
-    throw input_error(path + ": /optimizer moments have " + std::to_string(c.first_moment.size()) +
-                      " values, the parameters " + std::to_string(size));
+
   h5::Handle group = h5::open_group(file.get(), "progress");
   c.progress.iteration = h5::read_int_attribute(group.get(), "iteration");
-  const auto iteration = h5::read_all<double>(group.get(), "iteration");
-  const auto train = h5::read_all<double>(group.get(), "train");
-  const auto validation = h5::read_all<double>(group.get(), "validation");
-  const auto grad_norm = h5::read_all<double>(group.get(), "grad_norm");
-  const auto wall_s = h5::read_all<double>(group.get(), "wall_s");
-  for (std::size_t i = 0; i < iteration.size(); ++i)
+  // write_checkpoint runs after an iteration: the first checkpoint is at iteration 1 or later.
+  if (c.progress.iteration < 1)
+    fail("/progress attribute iteration", "= " + std::to_string(c.progress.iteration) + ", expected >= 1");
+  const auto iterations = static_cast<std::size_t>(c.progress.iteration);
+  // The loss history: one record per iteration 1 .. iteration (a restart carries the earlier ones along).
+  auto column = [&](const char* name) {
+    const std::string field = std::string("/progress/") + name;
+    if (!h5::exists(group.get(), name)) fail(field, "is missing");
+    const std::vector<std::int64_t> dims = h5::shape(group.get(), name);
+    if (dims.size() != 1) fail(field, "has " + std::to_string(dims.size()) + " dimensions, expected 1");
+    std::vector<double> values = h5::read_all<double>(group.get(), name);
+    if (values.size() != iterations)
+      fail(field, "has " + std::to_string(values.size()) + " records but /progress attribute iteration = " +
+                      std::to_string(iterations) + " (one record per iteration)");
+    return values;
+  };
+  const auto iteration = column("iteration");
+  const auto train = column("train");
+  const auto validation = column("validation");
+  const auto grad_norm = column("grad_norm");
+  const auto wall_s = column("wall_s");
+  for (std::size_t i = 0; i < iterations; ++i) {
+    const std::string row = "[" + std::to_string(i) + "]";
+    if (iteration[i] != static_cast<double>(i + 1))
+      fail("/progress/iteration" + row,
+           "= " + format_number(iteration[i]) + ", expected " + std::to_string(i + 1));
+    // A diverged run records inf or nan losses and norms; only a negative norm or time is impossible.
+    if (grad_norm[i] < 0)
+      fail("/progress/grad_norm" + row, "= " + format_number(grad_norm[i]) + " is negative");
+    if (!std::isfinite(wall_s[i]) || wall_s[i] < 0 || (i > 0 && wall_s[i] < wall_s[i - 1]))
+      fail("/progress/wall_s" + row,
+           "= " + format_number(wall_s[i]) + ": wall times are finite, >= 0 and never decrease");
     c.progress.records.push_back(
-        {static_cast<long long>(iteration[i]), train.at(i), validation.at(i), grad_norm.at(i), wall_s.at(i)});
+        {static_cast<long long>(iteration[i]), train[i], validation[i], grad_norm[i], wall_s[i]});
+  }
+
+  h5::Handle state = h5::open_group(file.get(), "optimizer");
+  const std::string method = h5::read_text_attribute(state.get(), "method");
+  if (method != "adamw") fail("/optimizer attribute method", "= '" + method + "', expected 'adamw'");
+  c.optimizer_steps = h5::read_int_attribute(state.get(), "step");
+  // AdamW steps once per iteration, and its bias correction depends on the count.
+  if (c.optimizer_steps != c.progress.iteration)
+    fail("/optimizer attribute step", "= " + std::to_string(c.optimizer_steps) +
+                                          " but /progress attribute iteration = " +
+                                          std::to_string(c.progress.iteration) + " (one step per iteration)");
+  for (const char* name : {"lr", "beta1", "beta2", "eps", "weight_decay", "l1", "clip"}) {
+    const double value = h5::read_real_attribute(state.get(), name);
+    if (std::isnan(value) || value < 0)
+      fail(std::string("/optimizer attribute ") + name, "= " + format_number(value) + ", expected >= 0");
+  }
+  const std::size_t size = c.parameters.values().size();
+  for (const char* name : {"m", "v"}) {
+    const std::string field = std::string("/optimizer/") + name;
+    if (!h5::exists(state.get(), name)) fail(field, "is missing");
+    std::vector<double> moment = h5::read_all<double>(state.get(), name);
+    if (moment.size() != size)
+      fail(field, "has " + std::to_string(moment.size()) + " values, the parameters " + std::to_string(size));
+    for (std::size_t e = 0; e < size; ++e)
+      // v is a running mean of squares: finite and >= 0.
+      if (!std::isfinite(moment[e]) || (name[0] == 'v' && moment[e] < 0))
+        fail(field + "[" + std::to_string(e) + "]",
+             "= " + format_number(moment[e]) +
+                 (name[0] == 'v' ? ", expected finite and >= 0" : ", expected finite"));
+    (name[0] == 'm' ? c.first_moment : c.second_moment) = std::move(moment);
+  }
   return c;
 }
 

@@ -45,8 +45,10 @@ struct TrainCheckpoint {
   std::vector<double> first_moment, second_moment;
   TrainProgress progress;
 };
-// Reads `dir`/checkpoint.h5; the architecture, genes and types must be the deck's (input_error naming what
-// differs, or the missing file). Not collective.
+// Reads `dir`/checkpoint.h5; the architecture, genes and types must be the deck's, and every field must be
+// what write_checkpoint writes: iteration >= 1, one loss record per iteration numbered 1.., wall times
+// finite and non-decreasing, AdamW's step = iteration, moments of the parameters' size (finite, v >= 0).
+// Anything else is an input_error naming the file and the field (or the missing file). Not collective.
 TrainCheckpoint read_checkpoint(const std::string& dir, const GraphOdeArchitecture& architecture,
                                 const std::vector<std::string>& genes,
                                 const std::vector<std::string>& cell_types);

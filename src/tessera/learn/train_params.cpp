@@ -23,7 +23,9 @@ const KeyTable& train_keys() {
         .describe("The gene graph the model is trained on (`grn.graph_ode.prior: edges`): a TSV with header "
                   "`type source target` (`*` for every type; further columns ignored, so a GRN table "
                   "works). Without it: `grn.edges`/`grn.table` of a `graph_ode` deck, else the dataset's "
-                  "`/grn/prior`, else (`simulate`) the hill network itself, which then is the truth.");
+                  "`/grn/prior`, else (`simulate`) the hill network itself, which then is the truth. Self "
+                  "loops and repeated lines are ignored with a warning, and a cell type without any edge is "
+                  "named in one; under `grn.graph_ode.prior: dense` the table is unused (warned).");
     t.add_choice("mode", {"one_step", "window", "full"})
         .def("one_step")
         .describe("Objective: `one_step` integrates from the observed state at t_k to t_{k+1}; `window` "

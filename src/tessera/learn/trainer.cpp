@@ -2,6 +2,7 @@
 
 #include "tessera/core/error.hpp"
 #include "tessera/core/rng.hpp"
+#include "tessera/core/units.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -181,6 +182,30 @@ void check_dataset_matches(const TrajectoryDataset& dataset, const std::vector<s
   };
   compare(genes, dataset.genes, "gene", "grn.genes");
   compare(cell_types, dataset.cell_types, "cell type", "cells.types");
+}
+
+void check_dataset_in_domain(const TrajectoryDataset& dataset, const Domain& domain,
+                             const std::string& dataset_path) {
+  if (dataset.dim != domain.dim)
+    throw input_error(dataset_path + ": the dataset's positions are " + std::to_string(dataset.dim) +
+                      "-D but the deck's domain.dim is " + std::to_string(domain.dim));
+  const std::size_t n = dataset.n_cells(), d = static_cast<std::size_t>(dataset.dim);
+  const std::size_t frames = dataset.positions_per_time ? dataset.n_times() : 1;
+  const char* axis_name[3] = {"x", "y", "z"};
+  for (std::size_t f = 0; f < frames; ++f)
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t a = 0; a < d; ++a) {
+        const double p = dataset.positions[(f * n + i) * d + a];
+        if (p >= domain.lo[a] && p <= domain.hi[a]) continue;
+        const std::string index = "[" + std::to_string(a) + "]";
+        throw input_error(dataset_path + ": cell id " + std::to_string(dataset.cell_id[i]) +
+                          (dataset.positions_per_time ? " at time " + format_number(dataset.time[f]) + " min"
+                                                      : std::string()) +
+                          " lies outside the deck's domain: " + axis_name[a] + " = " + format_number(p) +
+                          " is not in [domain.lo" + index + ", domain.hi" + index + "] = [" +
+                          format_number(domain.lo[a]) + ", " + format_number(domain.hi[a]) +
+                          "] um; set domain.lo and domain.hi to a box holding every position of the dataset");
+      }
 }
 
 GradientCheck check_gradient(const TrajectoryObjective& objective, GraphOdeModel& model,

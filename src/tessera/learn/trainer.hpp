@@ -44,6 +44,11 @@ std::vector<ObservationWindow> validation_windows(const TrainParams& params, con
 // naming the first difference.
 void check_dataset_matches(const TrajectoryDataset& dataset, const std::vector<std::string>& genes,
                            const std::vector<std::string>& cell_types, const std::string& dataset_path);
+// Checks that the dataset has the deck's dimension and every position (each time point's, when they move)
+// lies in the deck's box domain.lo .. domain.hi, where the objective places the cells on ranks; input_error
+// naming the file, the cell, the time, the coordinate and the domain keys.
+void check_dataset_in_domain(const TrajectoryDataset& dataset, const Domain& domain,
+                             const std::string& dataset_path);
 
 // l1 * |W|_1 over the weight tensors (Glorot-initialised: projections, attention vectors, MLP matrices);
 // adds its subgradient l1 * sign(w) to `gradient` (unless it is empty) and returns the penalty. Identical on

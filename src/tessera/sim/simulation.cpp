@@ -162,14 +162,14 @@ double SimulationSetup::interaction_range() const {
   return range;
 }
 
-SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks) {
+SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end_time) {
   SimulationSetup s;
   s.domain = read_domain(deck);
   s.rank_grid = read_rank_grid(deck, s.domain.dim, n_ranks);
   s.types = read_cell_types(deck);
   s.network = read_gene_network(deck, s.types.names);
   s.init = read_initial_tissue(deck, s.domain, s.types, s.network.genes);
-  s.time = read_time_params(deck);
+  s.time = read_time_params(deck, end_time);
   s.output = read_output_params(deck);
   s.mechanics = read_mechanics(deck, s.types.count());
   s.lifecycle = read_lifecycle(deck, s.types.count(), s.network.genes);

@@ -69,8 +69,9 @@ struct SimulationSetup {
 };
 
 // Not collective: every rank reads the same deck and reaches the same verdict. Throws input_error.
-// `n_ranks` is the size of the communicator the run will use (parallel.dims must fit it).
-SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks);
+// `n_ranks` is the size of the communicator the run will use (parallel.dims must fit it). EndTime::optional
+// only for checking a deck that fits a dataset (`tessera check`), which nothing simulates.
+SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end_time = EndTime::required);
 
 class Simulation {
 public:
