@@ -4,6 +4,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/invocation.hpp"
 #include "tessera/core/version.hpp"
+#include "tessera/io/hdf5.hpp"
 #include "tessera/parallel/mpi.hpp"
 
 #include <CLI/CLI.hpp>
@@ -181,6 +182,9 @@ int main(int argc, char** argv) {
       code = 1;
       abort_job = size > 1;
     }
+    // A file HDF5 could not close would crash or hang MPI_Finalize (h5::unclosable_files()); the error has
+    // been printed and every rank holds it, so the job ends here with its code.
+    if (code != 0 && h5::unclosable_files()) abort_job = true;
     if (abort_job) {
       // The other ranks may be waiting in a collective this rank will never join: end the job with the code.
       std::cerr.flush();

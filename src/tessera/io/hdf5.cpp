@@ -2,9 +2,17 @@
 
 #include "tessera/parallel/mpi.hpp"
 
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
 
 namespace tessera::h5 {
 
@@ -41,20 +49,62 @@ std::string error_stack() {
   return text;
 }
 
+// The name of the file an object lives in; empty when HDF5 cannot say.
+std::string file_name(hid_t object) {
+  const ssize_t length = H5Fget_name(object, nullptr, 0);
+  if (length <= 0) return std::string();
+  std::vector<char> buffer(static_cast<std::size_t>(length) + 1);
+  H5Fget_name(object, buffer.data(), buffer.size());
+  return buffer.data();
+}
+
+// Neither HDF5's stack nor MPI-IO's return code carries errno (Open MPI's OMPIO reports a short write as
+// success, HDF5 then only says "file write failed"), and in a collective write only the rank that wrote the
+// bytes sees ENOSPC: so a full file system is recognised by errno or, failing that, by what statvfs says is
+// left where the file lives.
+std::string storage_note(const std::string& path, int error_number) {
+  if (error_number == ENOSPC || error_number == EDQUOT) return ": no space left on device";
+  std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (folder.empty()) folder = ".";
+  struct statvfs fs {};
+  if (statvfs(folder.c_str(), &fs) != 0) return std::string();
+  const auto available = static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize;
+  constexpr unsigned long long nearly_full = 1ull << 20;
+  if (available >= nearly_full) return std::string();
+  return ": no space left on device (" + std::to_string(available / 1024) + " KiB free in " +
+         folder.string() + ")";
+}
+
+// A failed write, flush or close: runtime_error naming the file and object.
+void check_write(herr_t rc, hid_t object, const std::string& call) {
+  if (rc >= 0) return;
+  const int error_number = errno;
+  const std::string stack = error_stack();
+  throw runtime_error(describe(object) + ": " + call + " failed" +
+                      storage_note(file_name(object), error_number) + ": " + stack);
+}
+hid_t check_write_id(hid_t id, hid_t object, const std::string& call) {
+  check_write(static_cast<herr_t>(id < 0 ? -1 : 0), object, call);
+  return id;
+}
+
+// A failed read: the file is the user's input, so input_error naming it and what was being read.
+void check_read(herr_t rc, hid_t object, const std::string& what) {
+  if (rc >= 0) return;
+  const std::string stack = error_stack();
+  throw input_error(describe(object) + ": cannot read " + what + ": " + stack);
+}
+hid_t check_read_id(hid_t id, hid_t object, const std::string& what) {
+  check_read(static_cast<herr_t>(id < 0 ? -1 : 0), object, what);
+  return id;
+}
+
 // HDF5 changed the names of these two calls in 1.12; this adapter is where the guard lives.
 htri_t is_hdf5_file(const std::string& path) {
 #if H5_VERSION_GE(1, 12, 0)
   return H5Fis_accessible(path.c_str(), H5P_DEFAULT);
 #else
   return H5Fis_hdf5(path.c_str());
-#endif
-}
-
-herr_t reclaim(hid_t type, hid_t space, void* buffer) {
-#if H5_VERSION_GE(1, 12, 0)
-  return H5Treclaim(type, space, H5P_DEFAULT, buffer);
-#else
-  return H5Dvlen_reclaim(type, space, H5P_DEFAULT, buffer);
 #endif
 }
 
@@ -80,6 +130,22 @@ void require_readable_hdf5(const std::string& path) {
   if (is_hdf5 == 0) throw input_error(path + ": not an HDF5 file");
 }
 
+// A file system that is full (or read-only, or failing) is a runtime error; a path the user got wrong (no
+// such folder, no permission) is an input error.
+Handle create_file(const std::string& path, hid_t fapl) {
+  Handle file(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl));
+  if (file.valid()) return file;
+  const int error_number = errno;
+  const std::string stack = error_stack();
+  const std::string note = storage_note(path, error_number);
+  // H5F_ACC_EXCL: unless it failed because the file exists, what is there is this call's partial file.
+  std::error_code ec;
+  if (error_number != EEXIST) std::filesystem::remove(path, ec);
+  if (!note.empty() || error_number == EIO || error_number == EROFS)
+    throw runtime_error(path + ": cannot create HDF5 file" + note + ": " + stack);
+  throw input_error(path + ": cannot create HDF5 file: " + stack);
+}
+
 void require_absent(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::exists(path, ec))
@@ -99,18 +165,82 @@ bool is_mpio(hid_t object) {
   return check_id(H5Pget_driver(fapl.get()), "H5Pget_driver") == H5FD_MPIO;
 }
 
+// The communicator a parallel file was opened on (collective: H5Pget_fapl_mpio duplicates it), freed on
+// destruction.
+class FileCommunicator {
+public:
+  explicit FileCommunicator(hid_t object) {
+    Handle file(check_id(H5Iget_file_id(object), "H5Iget_file_id"));
+    Handle fapl(check_id(H5Fget_access_plist(file.get()), "H5Fget_access_plist"));
+    check(H5Pget_fapl_mpio(fapl.get(), &comm_, &info_), "H5Pget_fapl_mpio");
+  }
+  ~FileCommunicator() {
+    if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+    if (info_ != MPI_INFO_NULL) MPI_Info_free(&info_);
+  }
+  FileCommunicator(const FileCommunicator&) = delete;
+  FileCommunicator& operator=(const FileCommunicator&) = delete;
+  MPI_Comm get() const { return comm_; }
+
+private:
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  MPI_Info info_ = MPI_INFO_NULL;
+};
+
 // Rank within the communicator a parallel file was opened on; 0 for a serial file.
 int file_rank(hid_t object) {
   if (!is_mpio(object)) return 0;
-  Handle file(check_id(H5Iget_file_id(object), "H5Iget_file_id"));
-  Handle fapl(check_id(H5Fget_access_plist(file.get()), "H5Fget_access_plist"));
-  MPI_Comm comm = MPI_COMM_NULL;
-  MPI_Info info = MPI_INFO_NULL;
-  check(H5Pget_fapl_mpio(fapl.get(), &comm, &info), "H5Pget_fapl_mpio");
-  const int rank = mpi::rank(comm);
-  MPI_Comm_free(&comm); // H5Pget_fapl_mpio hands back duplicates the caller frees
-  if (info != MPI_INFO_NULL) MPI_Info_free(&info);
-  return rank;
+  const FileCommunicator comm(object);
+  return mpi::rank(comm.get());
+}
+
+// Set once a file could not be closed cleanly (see unclosable_files()).
+bool unclosable = false;
+
+// How long a rank whose call failed waits for the others to reach the agreement. A rank that did not fail
+// may be stuck inside HDF5 in a collective call the failing rank left early (H5D__chunk_allocate's barrier,
+// a metadata cache sync point): then nothing but ending the job helps.
+constexpr double agreement_patience_s = 5;
+
+// Runs `body`, which may fail on some ranks only (a collective write whose bytes one rank wrote, a chunk only
+// one rank reads); in a parallel file every rank then throws the same error before any goes on.
+template <class Body>
+void agreed(hid_t object, Body&& body) {
+  if (!is_mpio(object)) {
+    body();
+    return;
+  }
+  const FileCommunicator comm(object);
+  std::unique_ptr<Error> failure;
+  try {
+    body();
+  } catch (const Error& e) {
+    failure = std::make_unique<Error>(e);
+  } catch (const std::exception& e) {
+    failure = std::make_unique<Error>(runtime_error(e.what()));
+  }
+  MPI_Request arrived = MPI_REQUEST_NULL;
+  mpi::check(MPI_Ibarrier(comm.get(), &arrived), "MPI_Ibarrier");
+  if (!failure) {
+    mpi::check(MPI_Wait(&arrived, MPI_STATUS_IGNORE), "MPI_Wait");
+  } else {
+    // After a failed write HDF5's state differs between ranks, so the file cannot be closed collectively.
+    unclosable = true;
+    const double deadline = MPI_Wtime() + agreement_patience_s;
+    int done = 0;
+    while (!done && MPI_Wtime() < deadline) {
+      mpi::check(MPI_Test(&arrived, &done, MPI_STATUS_IGNORE), "MPI_Test");
+      if (!done) usleep(1000);
+    }
+    if (!done) {
+      std::fprintf(stderr,
+                   "tessera [rank %d]: error: %s (the other ranks are stuck in HDF5; ending the job)\n",
+                   mpi::rank(MPI_COMM_WORLD), failure->what());
+      std::fflush(stderr);
+      MPI_Abort(MPI_COMM_WORLD, static_cast<int>(failure->code()));
+    }
+  }
+  mpi::agree_on(comm.get(), failure.get());
 }
 
 // Collective transfer in a parallel file lets MPI-IO merge all ranks' rows into large aggregated writes.
@@ -138,6 +268,128 @@ std::string trim_fixed(const char* data, std::size_t size, hid_t type) {
   }
   return std::string(data, n);
 }
+
+// ---- Variable-length strings
+// HDF5 keeps a variable-length string's bytes in a global heap collection and, where the string is stored,
+// only its length and the heap object's address. HDF5 1.10 trusts both: a damaged length or heap makes
+// H5HG_read copy past its buffers (a crash, not an error). So the adapter reads these strings itself: a
+// conversion that hands back the stored (length, heap id) bytes unchanged, and a reader of the heap
+// collection (HDF5 file format specification, "Global Heap") that checks every size against the
+// collection it reads.
+
+constexpr const char* raw_heap_id_tag = "tessera: variable-length string as stored (length, heap id)";
+
+// The conversion from a stored variable-length string to raw_heap_id_type(): the bytes stay as they are.
+herr_t keep_stored_bytes(hid_t source, hid_t destination, H5T_cdata_t* cdata, size_t, size_t, size_t, void*,
+                         void*, hid_t) {
+  if (cdata->command != H5T_CONV_INIT) return 0; // H5T_CONV_CONV: nothing to change; H5T_CONV_FREE
+  if (H5Tis_variable_str(source) <= 0 || H5Tget_class(destination) != H5T_OPAQUE ||
+      H5Tget_size(source) != H5Tget_size(destination))
+    return -1;
+  char* tag = H5Tget_tag(destination);
+  const bool ours = tag && std::strcmp(tag, raw_heap_id_tag) == 0;
+  H5free_memory(tag);
+  return ours ? 0 : -1; // -1: HDF5 looks for another conversion for this pair of types
+}
+
+// An opaque type of the stored size of one variable-length string in the file holding `object`.
+Handle raw_heap_id_type(std::size_t stored_size) {
+  static const bool registered = [] {
+    Handle text = variable_text_type();
+    Handle opaque(check_id(H5Tcreate(H5T_OPAQUE, 16), "H5Tcreate(opaque)"));
+    check(H5Tset_tag(opaque.get(), raw_heap_id_tag), "H5Tset_tag");
+    check(H5Tregister(H5T_PERS_SOFT, "tessera_keep_stored_vlen", text.get(), opaque.get(), keep_stored_bytes),
+          "H5Tregister");
+    return true;
+  }();
+  (void)registered;
+  Handle type(check_id(H5Tcreate(H5T_OPAQUE, stored_size), "H5Tcreate(opaque)"));
+  check(H5Tset_tag(type.get(), raw_heap_id_tag), "H5Tset_tag");
+  return type;
+}
+
+std::uint64_t little_endian(const unsigned char* bytes, std::size_t size) {
+  std::uint64_t value = 0;
+  for (std::size_t i = size; i-- > 0;)
+    value = (value << 8) | bytes[i];
+  return value;
+}
+
+// Reads variable-length strings of one file from their stored form, checking each against its heap
+// collection; damage is an input_error naming `where` and `what`.
+class StoredStringReader {
+public:
+  StoredStringReader(hid_t object, std::string what) : where_(describe(object)), what_(std::move(what)) {
+    Handle file(check_id(H5Iget_file_id(object), "H5Iget_file_id"));
+    Handle fcpl(check_id(H5Fget_create_plist(file.get()), "H5Fget_create_plist"));
+    check(H5Pget_sizes(fcpl.get(), &address_size_, &length_size_), "H5Pget_sizes");
+    hsize_t userblock = 0;
+    check(H5Pget_userblock(fcpl.get(), &userblock), "H5Pget_userblock");
+    base_ = userblock;
+    path_ = file_name(object);
+    in_.open(path_, std::ios::binary);
+    if (!in_) fail("cannot open the file to read its heap");
+    in_.seekg(0, std::ios::end);
+    file_size_ = static_cast<std::uint64_t>(in_.tellg());
+  }
+
+  // Bytes one stored string takes: its length (4), the heap collection's address, the object's index (4).
+  std::size_t stored_size() const { return 4 + address_size_ + 4; }
+
+  std::string read(const unsigned char* stored) {
+    const std::uint64_t length = little_endian(stored, 4);
+    if (length == 0) return std::string();
+    const std::uint64_t address = little_endian(stored + 4, address_size_);
+    const std::uint64_t index = little_endian(stored + 4 + address_size_, 4);
+    const std::vector<unsigned char>& heap = collection(address);
+    const std::size_t header = 8 + length_size_;        // "GCOL", version, reserved, collection size
+    const std::size_t object_header = 8 + length_size_; // index, references, reserved, object size
+    std::size_t at = header;
+    while (at + object_header <= heap.size()) {
+      const std::uint64_t found = little_endian(&heap[at], 2);
+      const std::uint64_t size = little_endian(&heap[at + 8], length_size_);
+      if (found == 0) break; // the free space that ends the collection
+      if (size > heap.size() - at - object_header) fail("a heap object runs past its collection");
+      if (found == index) {
+        if (size != length) fail("a string's stored length disagrees with its heap object");
+        return std::string(reinterpret_cast<const char*>(&heap[at + object_header]), length);
+      }
+      at += object_header + (size + 7) / 8 * 8;
+    }
+    fail("heap object " + std::to_string(index) + " is missing from its collection");
+  }
+
+private:
+  [[noreturn]] void fail(const std::string& reason) const {
+    throw input_error(where_ + ": cannot read " + what_ + ": damaged variable-length string (" + reason +
+                      ")");
+  }
+
+  const std::vector<unsigned char>& collection(std::uint64_t address) {
+    auto cached = collections_.find(address);
+    if (cached != collections_.end()) return cached->second;
+    const std::size_t header = 8 + length_size_;
+    const std::uint64_t at = base_ + address;
+    if (address >= file_size_ || at > file_size_ - header) fail("heap address beyond the end of the file");
+    std::vector<unsigned char> heap(header);
+    in_.seekg(static_cast<std::streamoff>(at));
+    in_.read(reinterpret_cast<char*>(heap.data()), static_cast<std::streamsize>(header));
+    if (!in_ || std::memcmp(heap.data(), "GCOL", 4) != 0 || heap[4] != 1)
+      fail("no heap collection where one is stored");
+    const std::uint64_t size = little_endian(&heap[8], length_size_);
+    if (size < header || size > file_size_ - at) fail("heap collection size beyond the end of the file");
+    heap.resize(size);
+    in_.read(reinterpret_cast<char*>(heap.data() + header), static_cast<std::streamsize>(size - header));
+    if (!in_) fail("cannot read the heap collection");
+    return collections_.emplace(address, std::move(heap)).first->second;
+  }
+
+  std::string where_, what_, path_;
+  std::size_t address_size_ = 8, length_size_ = 8;
+  std::uint64_t base_ = 0, file_size_ = 0;
+  std::ifstream in_;
+  std::map<std::uint64_t, std::vector<unsigned char>> collections_;
+};
 
 template <class T>
 struct Native;
@@ -190,26 +442,99 @@ Handle memory_space(hid_t file_space, int rank, std::int64_t count, std::int64_t
 
 Handle open_dataset(hid_t parent, const std::string& name) {
   if (!exists(parent, name)) throw input_error(describe(parent) + ": no dataset '" + name + "'");
-  return Handle(check_id(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), ("H5Dopen2(" + name + ")").c_str()));
+  return Handle(check_read_id(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), parent, "dataset '" + name + "'"));
 }
 
 Handle open_attribute(hid_t object, const std::string& name) {
   if (!has_attribute(object, name)) throw input_error(describe(object) + ": no attribute '" + name + "'");
-  return Handle(check_id(H5Aopen(object, name.c_str(), H5P_DEFAULT), ("H5Aopen(" + name + ")").c_str()));
+  return Handle(
+      check_read_id(H5Aopen(object, name.c_str(), H5P_DEFAULT), object, "attribute '" + name + "'"));
 }
 
-Handle create_attribute(hid_t object, const std::string& name, hid_t type) {
-  if (has_attribute(object, name))
-    check(H5Adelete(object, name.c_str()), ("H5Adelete(" + name + ")").c_str());
+// Creates (or replaces) a scalar attribute and writes it. Agreed in a parallel file: creating metadata can
+// make HDF5 flush its metadata cache collectively, and that write may fail on one rank only.
+void write_attribute(hid_t object, const std::string& name, hid_t file_type, hid_t memory_type,
+                     const void* value) {
   Handle space(check_id(H5Screate(H5S_SCALAR), "H5Screate"));
-  return Handle(check_id(H5Acreate2(object, name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                         ("H5Acreate2(" + name + ")").c_str()));
+  agreed(object, [&] {
+    if (has_attribute(object, name))
+      check_write(H5Adelete(object, name.c_str()), object, "H5Adelete(" + name + ")");
+    Handle attribute(
+        check_write_id(H5Acreate2(object, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                       object, "H5Acreate2(" + name + ")"));
+    check_write(H5Awrite(attribute.get(), memory_type, value), object, "H5Awrite(" + name + ")");
+  });
 }
 
 // Numbers are stored as integers or as floats; reading one as the other would silently change ids or values.
 void require_class(hid_t object, const std::string& name, hid_t type, H5T_class_t wanted, const char* what) {
   const H5T_class_t found = H5Tget_class(type);
   if (found != wanted) throw input_error(describe(object) + ": '" + name + "' is not " + what);
+}
+
+// A damaged dataspace can claim any number of elements; reading it would try to allocate them. Data stored
+// contiguously or compactly must fill its storage exactly; chunked data may be compressed, but by no more
+// than deflate's limit (about 1032:1).
+void require_stored(hid_t parent, const std::string& name, hid_t dataset, double claimed_bytes) {
+  if (claimed_bytes <= 0) return;
+  Handle dcpl(check_read_id(H5Dget_create_plist(dataset), parent, "dataset '" + name + "'"));
+  const double stored = static_cast<double>(H5Dget_storage_size(dataset));
+  const bool chunked = H5Pget_layout(dcpl.get()) == H5D_CHUNKED;
+  if (stored * (chunked ? 1100.0 : 1.0) >= claimed_bytes) return;
+  throw input_error(describe(parent) + ": cannot read dataset '" + name + "': its shape claims " +
+                    std::to_string(static_cast<long long>(claimed_bytes)) + " bytes but the file stores " +
+                    std::to_string(static_cast<long long>(stored)) + " (damaged)");
+}
+
+// Dataset creation for the data tessera writes: chunked (about 1 MiB per chunk, whole rows) with a
+// Fletcher-32 checksum per chunk, so flipped bytes in the data are a read error rather than a silently wrong
+// value. Parallel HDF5 writes filtered chunks since 1.10.2, with collective transfer as write_rows uses.
+// Datasets without elements get no storage and need no checksum.
+Handle checksummed_layout(const std::vector<hsize_t>& extent, std::vector<hsize_t> chunk,
+                          std::size_t element_size) {
+  Handle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate(dataset create)"));
+  if (extent.empty()) return dcpl;
+  hsize_t row_size = element_size;
+  for (std::size_t d = 1; d < extent.size(); ++d)
+    row_size *= extent[d];
+  if (row_size == 0 || extent[0] == 0) return dcpl;
+  if (chunk.empty()) {
+    constexpr hsize_t chunk_bytes = 1 << 20;
+    chunk = extent;
+    chunk[0] = std::max<hsize_t>(1, chunk_bytes / row_size);
+  }
+  for (std::size_t d = 0; d < chunk.size(); ++d)
+    chunk[d] = std::max<hsize_t>(1, std::min(chunk[d], extent[d]));
+  check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
+  check(H5Pset_fletcher32(dcpl.get()), "H5Pset_fletcher32");
+  // Every chunk is written in full right after creation; a fill pass first would write all data twice.
+  check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
+  return dcpl;
+}
+
+// Agreed in a parallel file, like every call that adds metadata (see write_attribute).
+Handle create_dataset(hid_t parent, const std::string& name, hid_t type, hid_t space, hid_t dcpl) {
+  Handle dataset;
+  agreed(parent, [&] {
+    dataset =
+        Handle(check_write_id(H5Dcreate2(parent, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                              parent, "H5Dcreate2(" + name + ")"));
+  });
+  return dataset;
+}
+
+// Writes the selected elements and closes the dataset, each step agreed in a parallel file. Closing is
+// checked because HDF5 may keep written data in a buffer until then.
+void write_and_close(hid_t parent, const std::string& name, Handle& dataset, hid_t memory_type,
+                     hid_t memory_space, hid_t file_space, const void* data) {
+  agreed(parent, [&] {
+    Handle transfer = transfer_for(parent);
+    check_write(H5Dwrite(dataset.get(), memory_type, memory_space, file_space, transfer.get(), data), parent,
+                "H5Dwrite(" + name + ")");
+  });
+  agreed(parent, [&] {
+    check_write(H5Dclose(dataset.release()), parent, "H5Dclose(" + name + ") (writing its data)");
+  });
 }
 
 template <class T>
@@ -222,24 +547,25 @@ void write_rows_impl(hid_t parent, const std::string& name, const T* data, Rows 
   const bool empty = rows.count == 0 || (rank == 2 && columns == 0);
   if (!empty && data == nullptr)
     throw runtime_error("h5::write_rows(" + name + "): no data for non-empty rows");
-  const hsize_t extent[2] = {static_cast<hsize_t>(rows.total), static_cast<hsize_t>(columns)};
-  Handle space(check_id(H5Screate_simple(rank, extent, nullptr), "H5Screate_simple"));
-  Handle dataset(check_id(
-      H5Dcreate2(parent, name.c_str(), Native<T>::file(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-      ("H5Dcreate2(" + name + ")").c_str()));
+  const std::vector<hsize_t> extent{static_cast<hsize_t>(rows.total), static_cast<hsize_t>(columns)};
+  Handle space(check_id(H5Screate_simple(rank, extent.data(), nullptr), "H5Screate_simple"));
+  Handle dcpl = checksummed_layout({extent.begin(), extent.begin() + rank}, {}, sizeof(T));
+  Handle dataset = create_dataset(parent, name, Native<T>::file(), space.get(), dcpl.get());
   // A dataset without elements has no storage, and HDF5 1.10 fails a collective write to it even when nothing
   // is selected; `total` and `columns` are the same on every rank, so all skip it together.
   if (rows.total == 0 || (rank == 2 && columns == 0)) return;
   select_rows(space.get(), rank, rows.offset, rows.count, columns);
   Handle memory = memory_space(space.get(), rank, rows.count, columns);
-  Handle transfer = transfer_for(parent);
   const T placeholder{}; // HDF5 rejects a null buffer even when nothing is selected
-  check(H5Dwrite(dataset.get(), Native<T>::memory(), memory.get(), space.get(), transfer.get(),
-                 empty ? &placeholder : data),
-        ("H5Dwrite(" + name + ")").c_str());
+  write_and_close(parent, name, dataset, Native<T>::memory(), memory.get(), space.get(),
+                  empty ? &placeholder : data);
 }
 
 } // namespace
+
+bool unclosable_files() {
+  return unclosable;
+}
 
 void silence_errors() {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
@@ -286,6 +612,36 @@ hid_t Handle::release() {
 // ---- File
 // ---------------------------------------------------------------------------------------------------
 
+File::~File() {
+  // Closing a parallel file is collective, and after a failed write the ranks' HDF5 states differ: left to
+  // the end of the process (unclosable_files()).
+  if (parallel_ && unclosable) file_.release();
+  if (!remove_unless_closed_) return;
+  // Reached without a successful close(): an exception is on its way, and a half-written file must not look
+  // like an output.
+  file_.reset();
+  std::error_code ec;
+  std::filesystem::remove(path_, ec);
+}
+
+File::File(File&& other) noexcept
+    : file_(std::move(other.file_)), path_(std::move(other.path_)), parallel_(other.parallel_),
+      remove_unless_closed_(other.remove_unless_closed_) {
+  other.remove_unless_closed_ = false;
+}
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    File old(std::move(*this));
+    file_ = std::move(other.file_);
+    path_ = std::move(other.path_);
+    parallel_ = other.parallel_;
+    remove_unless_closed_ = other.remove_unless_closed_;
+    other.remove_unless_closed_ = false;
+  }
+  return *this;
+}
+
 File File::create_parallel(MPI_Comm comm, const std::string& path) {
   silence_errors();
   // Checked on rank 0 alone, so every rank gets the same answer even on a file system with stale caches.
@@ -294,20 +650,15 @@ File File::create_parallel(MPI_Comm comm, const std::string& path) {
   });
   Handle fapl = file_access(comm, true);
   Handle file;
-  mpi::agree(comm, [&] {
-    file = Handle(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()));
-    if (!file.valid()) throw input_error(path + ": cannot create HDF5 file: " + error_stack());
-  });
-  return File(std::move(file), path, true);
+  mpi::agree(comm, [&] { file = create_file(path, fapl.get()); });
+  return File(std::move(file), path, true, false);
 }
 
 File File::create(const std::string& path) {
   silence_errors();
   require_absent(path);
   Handle fapl = file_access(MPI_COMM_NULL, false);
-  Handle file(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()));
-  if (!file.valid()) throw input_error(path + ": cannot create HDF5 file: " + error_stack());
-  return File(std::move(file), path, false);
+  return File(create_file(path, fapl.get()), path, false, true);
 }
 
 File File::open_read(const std::string& path) {
@@ -315,7 +666,7 @@ File File::open_read(const std::string& path) {
   require_readable_hdf5(path);
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!file.valid()) throw input_error(path + ": cannot open HDF5 file: " + error_stack());
-  return File(std::move(file), path, false);
+  return File(std::move(file), path, false, false);
 }
 
 File File::open_append(const std::string& path) {
@@ -323,7 +674,7 @@ File File::open_append(const std::string& path) {
   require_readable_hdf5(path);
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
   if (!file.valid()) throw runtime_error(path + ": cannot open HDF5 file for writing: " + error_stack());
-  return File(std::move(file), path, false);
+  return File(std::move(file), path, false, false);
 }
 
 File File::open_read_parallel(MPI_Comm comm, const std::string& path) {
@@ -338,17 +689,43 @@ File File::open_read_parallel(MPI_Comm comm, const std::string& path) {
     file = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
     if (!file.valid()) throw input_error(path + ": cannot open HDF5 file: " + error_stack());
   });
-  return File(std::move(file), path, true);
+  return File(std::move(file), path, true, false);
 }
 
 void File::flush() {
   if (!file_.valid()) throw runtime_error(path_ + ": flush of a closed HDF5 file");
-  check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), ("H5Fflush(" + path_ + ")").c_str());
+  agreed(file_.get(), [&] { check_write(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), file_.get(), "H5Fflush"); });
 }
 
 void File::close() {
   if (!file_.valid()) return;
-  check(H5Fclose(file_.release()), ("H5Fclose(" + path_ + ")").c_str());
+  if (parallel_ && unclosable)
+    throw runtime_error(path_ +
+                        ": not closed: an earlier write to it failed, and closing would flush collectively");
+  if (parallel_) {
+    const FileCommunicator comm(file_.get());
+    mpi::agree(comm.get(), [&] { close_now(); });
+  } else {
+    close_now();
+  }
+  remove_unless_closed_ = false;
+}
+
+void File::close_now() {
+  // An object still open keeps HDF5's file open: H5Fclose would then succeed without writing anything, and
+  // the real flush would fail unseen when the last object closes.
+  const ssize_t open = H5Fget_obj_count(file_.get(), H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE |
+                                                         H5F_OBJ_ATTR | H5F_OBJ_LOCAL);
+  if (open != 0)
+    throw runtime_error(path_ + ": cannot close: " + std::to_string(open) +
+                        " group(s), dataset(s) or attribute(s) of it are still open");
+  const herr_t closed = H5Fclose(file_.release());
+  if (closed >= 0) return;
+  unclosable = true;
+  const int error_number = errno;
+  const std::string stack = error_stack();
+  throw runtime_error(path_ + ": closing the HDF5 file failed" + storage_note(path_, error_number) + ": " +
+                      stack);
 }
 
 std::string describe(hid_t object) {
@@ -374,8 +751,12 @@ std::string describe(hid_t object) {
 // -------------------------------------------------------------------------------------------------
 
 Handle create_group(hid_t parent, const std::string& name) {
-  return Handle(check_id(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                         ("H5Gcreate2(" + name + ")").c_str()));
+  Handle group;
+  agreed(parent, [&] {
+    group = Handle(check_write_id(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                                  parent, "H5Gcreate2(" + name + ")"));
+  });
+  return group;
 }
 
 Handle create_ordered_group(hid_t parent, const std::string& name) {
@@ -387,7 +768,7 @@ Handle create_ordered_group(hid_t parent, const std::string& name) {
 }
 
 Handle open_group(hid_t parent, const std::string& name) {
-  return Handle(check_id(H5Gopen2(parent, name.c_str(), H5P_DEFAULT), ("H5Gopen2(" + name + ")").c_str()));
+  return Handle(check_read_id(H5Gopen2(parent, name.c_str(), H5P_DEFAULT), parent, "group '" + name + "'"));
 }
 
 bool exists(hid_t parent, const std::string& path) {
@@ -400,7 +781,7 @@ bool exists(hid_t parent, const std::string& path) {
     if (!part.empty()) {
       prefix += (prefix.empty() ? "" : "/") + part;
       const htri_t found = H5Lexists(parent, prefix.c_str(), H5P_DEFAULT);
-      check(found, ("H5Lexists(" + prefix + ")").c_str());
+      check_read(found, parent, "link '" + prefix + "'");
       if (found == 0) return false;
     }
     begin = end + 1;
@@ -410,19 +791,19 @@ bool exists(hid_t parent, const std::string& path) {
 
 std::vector<std::string> children(hid_t group) {
   H5G_info_t info;
-  check(H5Gget_info(group, &info), "H5Gget_info");
+  check_read(H5Gget_info(group, &info), group, "the group's links");
   std::vector<std::string> names;
   names.reserve(info.nlinks);
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     const ssize_t length =
         H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-    check(static_cast<herr_t>(length < 0 ? -1 : 0), "H5Lget_name_by_idx");
+    check_read(static_cast<herr_t>(length < 0 ? -1 : 0), group, "the group's links");
     std::vector<char> buffer(static_cast<std::size_t>(length) + 1);
-    check(static_cast<herr_t>(H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, buffer.data(),
-                                                 buffer.size(), H5P_DEFAULT) < 0
-                                  ? -1
-                                  : 0),
-          "H5Lget_name_by_idx");
+    check_read(static_cast<herr_t>(H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i,
+                                                      buffer.data(), buffer.size(), H5P_DEFAULT) < 0
+                                       ? -1
+                                       : 0),
+               group, "the group's links");
     names.emplace_back(buffer.data());
   }
   return names;
@@ -430,7 +811,7 @@ std::vector<std::string> children(hid_t group) {
 
 Handle open_object(hid_t parent, const std::string& name) {
   if (!exists(parent, name)) throw input_error(describe(parent) + ": no object '" + name + "'");
-  return Handle(check_id(H5Oopen(parent, name.c_str(), H5P_DEFAULT), ("H5Oopen(" + name + ")").c_str()));
+  return Handle(check_read_id(H5Oopen(parent, name.c_str(), H5P_DEFAULT), parent, "object '" + name + "'"));
 }
 
 bool is_group(hid_t object) {
@@ -442,25 +823,22 @@ bool is_group(hid_t object) {
 
 bool has_attribute(hid_t object, const std::string& name) {
   const htri_t found = H5Aexists(object, name.c_str());
-  check(found, ("H5Aexists(" + name + ")").c_str());
+  check_read(found, object, "attribute '" + name + "'");
   return found > 0;
 }
 
 void write_text_attribute(hid_t object, const std::string& name, const std::string& value) {
   Handle type = variable_text_type();
-  Handle attribute = create_attribute(object, name, type.get());
   const char* text = value.c_str();
-  check(H5Awrite(attribute.get(), type.get(), &text), ("H5Awrite(" + name + ")").c_str());
+  write_attribute(object, name, type.get(), type.get(), &text);
 }
 
 void write_int_attribute(hid_t object, const std::string& name, std::int64_t value) {
-  Handle attribute = create_attribute(object, name, H5T_STD_I64LE);
-  check(H5Awrite(attribute.get(), H5T_NATIVE_INT64, &value), ("H5Awrite(" + name + ")").c_str());
+  write_attribute(object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
 }
 
 void write_real_attribute(hid_t object, const std::string& name, double value) {
-  Handle attribute = create_attribute(object, name, H5T_IEEE_F64LE);
-  check(H5Awrite(attribute.get(), H5T_NATIVE_DOUBLE, &value), ("H5Awrite(" + name + ")").c_str());
+  write_attribute(object, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
 }
 
 void write_bool_attribute(hid_t object, const std::string& name, bool value) {
@@ -468,26 +846,27 @@ void write_bool_attribute(hid_t object, const std::string& name, bool value) {
   const std::int8_t no = 0, yes = 1;
   check(H5Tenum_insert(type.get(), "FALSE", &no), "H5Tenum_insert");
   check(H5Tenum_insert(type.get(), "TRUE", &yes), "H5Tenum_insert");
-  Handle attribute = create_attribute(object, name, type.get());
   const std::int8_t stored = value ? yes : no;
-  check(H5Awrite(attribute.get(), type.get(), &stored), ("H5Awrite(" + name + ")").c_str());
+  write_attribute(object, name, type.get(), type.get(), &stored);
 }
 
 void write_text_array_attribute(hid_t object, const std::string& name,
                                 const std::vector<std::string>& values) {
   Handle type = variable_text_type();
-  if (has_attribute(object, name))
-    check(H5Adelete(object, name.c_str()), ("H5Adelete(" + name + ")").c_str());
   const hsize_t extent[1] = {values.size()};
   Handle space(check_id(H5Screate_simple(1, extent, nullptr), "H5Screate_simple"));
-  Handle attribute(
-      check_id(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-               ("H5Acreate2(" + name + ")").c_str()));
-  if (values.empty()) return;
-  std::vector<const char*> pointers;
-  for (const std::string& value : values)
-    pointers.push_back(value.c_str());
-  check(H5Awrite(attribute.get(), type.get(), pointers.data()), ("H5Awrite(" + name + ")").c_str());
+  agreed(object, [&] {
+    if (has_attribute(object, name))
+      check_write(H5Adelete(object, name.c_str()), object, "H5Adelete(" + name + ")");
+    Handle attribute(
+        check_write_id(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                       object, "H5Acreate2(" + name + ")"));
+    if (values.empty()) return;
+    std::vector<const char*> pointers;
+    for (const std::string& value : values)
+      pointers.push_back(value.c_str());
+    check_write(H5Awrite(attribute.get(), type.get(), pointers.data()), object, "H5Awrite(" + name + ")");
+  });
 }
 
 std::string read_text_attribute(hid_t object, const std::string& name) {
@@ -500,16 +879,15 @@ std::string read_text_attribute(hid_t object, const std::string& name) {
   const htri_t variable = H5Tis_variable_str(type.get());
   check(variable, "H5Tis_variable_str");
   if (variable > 0) {
-    Handle memory = variable_text_type();
-    char* text = nullptr;
-    check(H5Aread(attribute.get(), memory.get(), &text), ("H5Aread(" + name + ")").c_str());
-    std::string value = text ? text : "";
-    check(reclaim(memory.get(), space.get(), &text), "vlen reclaim");
-    return value;
+    StoredStringReader reader(object, "attribute '" + name + "'");
+    Handle memory = raw_heap_id_type(reader.stored_size());
+    std::vector<unsigned char> stored(reader.stored_size());
+    check_read(H5Aread(attribute.get(), memory.get(), stored.data()), object, "attribute '" + name + "'");
+    return reader.read(stored.data());
   }
   const std::size_t size = H5Tget_size(type.get());
   std::vector<char> buffer(size + 1, '\0');
-  check(H5Aread(attribute.get(), type.get(), buffer.data()), ("H5Aread(" + name + ")").c_str());
+  check_read(H5Aread(attribute.get(), type.get(), buffer.data()), object, "attribute '" + name + "'");
   return trim_fixed(buffer.data(), size, type.get());
 }
 
@@ -518,7 +896,7 @@ std::int64_t read_int_attribute(hid_t object, const std::string& name) {
   Handle type(check_id(H5Aget_type(attribute.get()), "H5Aget_type"));
   require_class(object, name, type.get(), H5T_INTEGER, "an integer");
   std::int64_t value = 0;
-  check(H5Aread(attribute.get(), H5T_NATIVE_INT64, &value), ("H5Aread(" + name + ")").c_str());
+  check_read(H5Aread(attribute.get(), H5T_NATIVE_INT64, &value), object, "attribute '" + name + "'");
   return value;
 }
 
@@ -529,7 +907,7 @@ double read_real_attribute(hid_t object, const std::string& name) {
   if (found != H5T_FLOAT && found != H5T_INTEGER)
     throw input_error(describe(object) + ": attribute '" + name + "' is not a number");
   double value = 0;
-  check(H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &value), ("H5Aread(" + name + ")").c_str());
+  check_read(H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &value), object, "attribute '" + name + "'");
   return value;
 }
 
@@ -615,15 +993,21 @@ std::vector<T> read_rows(hid_t parent, const std::string& name, std::int64_t off
     throw input_error(describe(parent) + ": dataset '" + name + "' has " + std::to_string(rows) +
                       " rows; cannot read rows [" + std::to_string(offset) + ", " +
                       std::to_string(offset + count) + ")");
+  require_stored(parent, name, dataset.get(),
+                 static_cast<double>(rows) * static_cast<double>(columns) *
+                     static_cast<double>(H5Tget_size(type.get())));
   std::vector<T> values(static_cast<std::size_t>(count * columns));
   if (rows == 0 || columns == 0) return values; // no storage to read from; the same answer on every rank
   select_rows(space.get(), rank, offset, count, columns);
   Handle memory = memory_space(space.get(), rank, count, columns);
   Handle transfer = transfer_for(parent);
   T placeholder{};
-  check(H5Dread(dataset.get(), Native<T>::memory(), memory.get(), space.get(), transfer.get(),
-                values.empty() ? &placeholder : values.data()),
-        ("H5Dread(" + name + ")").c_str());
+  // Each rank reads its own chunks, so a damaged one may fail on one rank only.
+  agreed(parent, [&] {
+    check_read(H5Dread(dataset.get(), Native<T>::memory(), memory.get(), space.get(), transfer.get(),
+                       values.empty() ? &placeholder : values.data()),
+               parent, "dataset '" + name + "'");
+  });
   return values;
 }
 
@@ -642,20 +1026,10 @@ void write_array(hid_t parent, const std::string& name, const T* data, const std
     total *= d;
   Handle space(check_id(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr),
                         "H5Screate_simple"));
-  Handle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate(dataset create)"));
-  if (!chunk.empty() && total > 0) {
-    std::vector<hsize_t> chunk_extent(chunk.begin(), chunk.end());
-    for (std::size_t i = 0; i < chunk_extent.size(); ++i)
-      chunk_extent[i] = std::max<hsize_t>(1, std::min(chunk_extent[i], extent[i]));
-    check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk_extent.size()), chunk_extent.data()),
-          "H5Pset_chunk");
-  }
-  Handle dataset(check_id(
-      H5Dcreate2(parent, name.c_str(), Native<T>::file(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-      ("H5Dcreate2(" + name + ")").c_str()));
+  Handle dcpl = checksummed_layout(extent, std::vector<hsize_t>(chunk.begin(), chunk.end()), sizeof(T));
+  Handle dataset = create_dataset(parent, name, Native<T>::file(), space.get(), dcpl.get());
   if (total == 0) return;
-  check(H5Dwrite(dataset.get(), Native<T>::memory(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
-        ("H5Dwrite(" + name + ")").c_str());
+  write_and_close(parent, name, dataset, Native<T>::memory(), H5S_ALL, H5S_ALL, data);
 }
 
 template <class T>
@@ -666,13 +1040,17 @@ std::vector<T> read_array(hid_t parent, const std::string& name, std::vector<std
   require_class(parent, name, type.get(), Native<T>::number_class,
                 Native<T>::number_class == H5T_FLOAT ? "floating point" : "integer");
   std::int64_t total = 1;
-  for (std::int64_t d : dims)
+  double claimed = static_cast<double>(H5Tget_size(type.get()));
+  for (std::int64_t d : dims) {
     total *= d;
+    claimed *= static_cast<double>(d);
+  }
+  require_stored(parent, name, dataset.get(), claimed);
   std::vector<T> values(static_cast<std::size_t>(total));
   if (total == 0) return values;
   Handle transfer = transfer_for(parent);
-  check(H5Dread(dataset.get(), Native<T>::memory(), H5S_ALL, H5S_ALL, transfer.get(), values.data()),
-        ("H5Dread(" + name + ")").c_str());
+  check_read(H5Dread(dataset.get(), Native<T>::memory(), H5S_ALL, H5S_ALL, transfer.get(), values.data()),
+             parent, "dataset '" + name + "'");
   return values;
 }
 
@@ -776,20 +1154,17 @@ void write_strings(hid_t parent, const std::string& name, const std::vector<std:
   check(H5Tset_size(type.get(), width), "H5Tset_size");
   check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
   check(H5Tset_strpad(type.get(), H5T_STR_NULLTERM), "H5Tset_strpad");
-  const hsize_t extent[1] = {values.size()};
-  Handle space(check_id(H5Screate_simple(1, extent, nullptr), "H5Screate_simple"));
-  Handle dataset(check_id(
-      H5Dcreate2(parent, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-      ("H5Dcreate2(" + name + ")").c_str()));
+  const std::vector<hsize_t> extent{values.size()};
+  Handle space(check_id(H5Screate_simple(1, extent.data(), nullptr), "H5Screate_simple"));
+  Handle dcpl = checksummed_layout(extent, {}, width);
+  Handle dataset = create_dataset(parent, name, type.get(), space.get(), dcpl.get());
   std::vector<char> buffer(values.size() * width + 1, '\0');
   for (std::size_t i = 0; i < values.size(); ++i)
     std::memcpy(buffer.data() + i * width, values[i].data(), values[i].size());
   if (values.empty()) return; // as in write_rows: nothing to store, and HDF5 would fail to write nothing
   // Every rank holds the same names; one writer avoids overlapping writes of the same bytes.
   if (file_rank(parent) != 0) check(H5Sselect_none(space.get()), "H5Sselect_none");
-  Handle transfer = transfer_for(parent);
-  check(H5Dwrite(dataset.get(), type.get(), space.get(), space.get(), transfer.get(), buffer.data()),
-        ("H5Dwrite(" + name + ")").c_str());
+  write_and_close(parent, name, dataset, type.get(), space.get(), space.get(), buffer.data());
 }
 
 std::vector<std::string> read_strings(hid_t parent, const std::string& name) {
@@ -800,6 +1175,8 @@ std::vector<std::string> read_strings(hid_t parent, const std::string& name) {
   if (H5Sget_simple_extent_ndims(space.get()) != 1)
     throw input_error(describe(parent) + ": dataset '" + name + "' is not a 1-D list of strings");
   const auto count = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get()));
+  require_stored(parent, name, dataset.get(),
+                 static_cast<double>(count) * static_cast<double>(H5Tget_size(type.get())));
   Handle transfer = transfer_for(parent);
   std::vector<std::string> values;
   values.reserve(count);
@@ -807,19 +1184,19 @@ std::vector<std::string> read_strings(hid_t parent, const std::string& name) {
   const htri_t variable = H5Tis_variable_str(type.get());
   check(variable, "H5Tis_variable_str");
   if (variable > 0) {
-    Handle memory = variable_text_type();
-    std::vector<char*> pointers(count + 1, nullptr);
-    check(H5Dread(dataset.get(), memory.get(), H5S_ALL, H5S_ALL, transfer.get(), pointers.data()),
-          ("H5Dread(" + name + ")").c_str());
+    StoredStringReader reader(parent, "dataset '" + name + "'");
+    Handle memory = raw_heap_id_type(reader.stored_size());
+    std::vector<unsigned char> stored(count * reader.stored_size());
+    check_read(H5Dread(dataset.get(), memory.get(), H5S_ALL, H5S_ALL, transfer.get(), stored.data()), parent,
+               "dataset '" + name + "'");
     for (std::size_t i = 0; i < count; ++i)
-      values.emplace_back(pointers[i] ? pointers[i] : "");
-    check(reclaim(memory.get(), space.get(), pointers.data()), "vlen reclaim");
+      values.push_back(reader.read(&stored[i * reader.stored_size()]));
     return values;
   }
   const std::size_t width = H5Tget_size(type.get());
   std::vector<char> buffer(count * width + 1, '\0');
-  check(H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, transfer.get(), buffer.data()),
-        ("H5Dread(" + name + ")").c_str());
+  check_read(H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, transfer.get(), buffer.data()), parent,
+             "dataset '" + name + "'");
   for (std::size_t i = 0; i < count; ++i)
     values.push_back(trim_fixed(buffer.data() + i * width, width, type.get()));
   return values;

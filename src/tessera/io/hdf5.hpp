@@ -17,6 +17,19 @@ namespace tessera::h5 {
 // Idempotent; the File factories call it.
 void silence_errors();
 
+// How failures are reported (SPEC §5). A read that fails (a missing or damaged object, a checksum that does
+// not match) is an input_error naming the file, the object and what was read: the file is the user's input.
+// A write, flush or close that fails is a runtime_error naming the file, and says "no space left on device"
+// when that is the cause. In a parallel file every write, flush, close and dataset read is agreed by all
+// ranks (mpi::agree) before the call returns, so a failure on some ranks is the same error on every rank and
+// no rank goes on into the next collective call.
+
+// True once a file could not be closed (its H5Fclose failed) or a parallel file saw a failed write (its
+// ranks' HDF5 states then differ, so it is not closed at all). HDF5 1.10 keeps the ID of a file whose close
+// failed pointing at freed memory and closes it again when MPI_Finalize terminates the library (a crash), and
+// a parallel close would hang: the process must then end with MPI_Abort instead of MPI_Finalize.
+bool unclosable_files();
+
 // Throws runtime_error("<call> failed: <HDF5 error stack>") when rc is negative.
 void check(herr_t rc, const char* call);
 // As check(), and returns the id so a call can be wrapped in place.
@@ -45,9 +58,16 @@ private:
 };
 
 // An open HDF5 file. A missing, unreadable or non-HDF5 file is an input_error naming the path.
+// A file made by create() that is destroyed without a successful close() (an exception on the way) is
+// removed, so a failed write never leaves a half-written file behind.
 class File {
 public:
   File() = default;
+  ~File();
+  File(File&& other) noexcept;
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
 
   // Collective on comm. Creates `path` for parallel (MPI-IO) writing; refuses to replace an existing file.
   static File create_parallel(MPI_Comm comm, const std::string& path);
@@ -68,16 +88,21 @@ public:
 
   // Collective for a parallel file. Pushes everything written so far to disk, so it survives a later crash.
   void flush();
-  // Collective for a parallel file. Closes now and reports failure (the destructor cannot).
+  // Collective for a parallel file. Closes now and reports failure (the destructor cannot). Every group,
+  // dataset and attribute of the file must be closed first: HDF5 would otherwise only drop a reference, and
+  // the real flush would happen later where its failure cannot be reported (a runtime_error says so).
   void close();
 
 private:
-  File(Handle file, std::string path, bool parallel)
-      : file_(std::move(file)), path_(std::move(path)), parallel_(parallel) {}
+  File(Handle file, std::string path, bool parallel, bool remove_unless_closed)
+      : file_(std::move(file)), path_(std::move(path)), parallel_(parallel),
+        remove_unless_closed_(remove_unless_closed) {}
+  void close_now();
 
   Handle file_;
   std::string path_;
   bool parallel_ = false;
+  bool remove_unless_closed_ = false; // created by create(): removed unless close() succeeded
 };
 
 // "run/tessera.h5:/steps/0/id" — where an object lives, for error messages.
@@ -138,6 +163,8 @@ struct Rows {
 // Creates dataset `name` of shape [total] (or [total][columns]) under `parent` and writes this rank's rows
 // from `data` (count, or count * columns, values row-major). In a parallel file this is collective with
 // H5FD_MPIO_COLLECTIVE transfer; a rank with no rows still calls it. T: uint64, int64, int32, double.
+// Every dataset tessera writes (here, write_array, write_strings) is chunked with HDF5's Fletcher-32 checksum
+// filter, so a damaged byte in its data is a read error instead of a wrong value.
 template <class T>
 void write_rows(hid_t parent, const std::string& name, const T* data, Rows rows);
 template <class T>
@@ -187,7 +214,9 @@ std::vector<T> read_array(hid_t parent, const std::string& name, std::vector<std
 // cannot write variable-length data. Collective in a parallel file: every rank passes the same values and
 // rank 0 writes them.
 void write_strings(hid_t parent, const std::string& name, const std::vector<std::string>& values);
-// Reads fixed- or variable-length strings.
+// Reads fixed- or variable-length strings. Variable-length strings (here and in read_text_attribute) are
+// read from the file's global heap by this adapter, which checks every length and offset against the heap
+// collection it reads: a damaged heap is an input_error, never a read out of bounds.
 std::vector<std::string> read_strings(hid_t parent, const std::string& name);
 // A scalar dataset of one UTF-8 string (AnnData's `string` element: uns values). Serial files only.
 void write_text(hid_t parent, const std::string& name, const std::string& value);

@@ -5,7 +5,9 @@
 #include "tessera/io/invocation_attributes.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -289,16 +291,20 @@ void SimulationOutput::write_xdmf() const {
   // Written aside and renamed over the old one, so a crash leaves the previous complete XMF, never half of
   // one.
   const std::string partial = xmf_path_ + ".tmp";
+  std::error_code ec;
+  auto fail = [&](const std::string& message) {
+    std::filesystem::remove(partial, ec);
+    throw runtime_error(message);
+  };
   {
     std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    if (!out) throw runtime_error(partial + ": cannot open for writing");
+    if (!out) fail(partial + ": cannot open for writing: " + std::strerror(errno));
     out << text;
     out.close();
-    if (!out) throw runtime_error(partial + ": write failed");
+    if (!out) fail(partial + ": write failed: " + std::strerror(errno));
   }
-  std::error_code ec;
   std::filesystem::rename(partial, xmf_path_, ec);
-  if (ec) throw runtime_error(xmf_path_ + ": cannot replace with " + partial + ": " + ec.message());
+  if (ec) fail(xmf_path_ + ": cannot replace with " + partial + ": " + ec.message());
 }
 
 void SimulationOutput::finish() {

@@ -3,14 +3,16 @@
 #include "tessera/core/error.hpp"
 #include "tessera/parallel/mpi.hpp"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <iomanip>
 
 namespace tessera {
 
 SummaryCsv::SummaryCsv(MPI_Comm comm, const std::string& path, const std::vector<std::string>& type_names,
                        const std::vector<std::string>& gene_names)
-    : comm_(comm), n_types_(static_cast<int>(type_names.size())),
+    : comm_(comm), path_(path), n_types_(static_cast<int>(type_names.size())),
       n_genes_(static_cast<int>(gene_names.size())) {
   mpi::agree(comm_, [&] {
     if (mpi::rank(comm_) != 0) return;
@@ -60,7 +62,7 @@ void SummaryCsv::append(long long step, double time, const CellSnapshot& local) 
     }
     out_ << "\n";
     out_.flush();
-    if (!out_) throw runtime_error("summary.csv: write failed (disk full?)");
+    if (!out_) throw runtime_error(path_ + ": write failed: " + std::strerror(errno));
   });
 }
 

@@ -23,6 +23,7 @@ public:
 
 private:
   MPI_Comm comm_;
+  std::string path_;
   int n_types_, n_genes_;
   std::ofstream out_;
 };

@@ -941,6 +941,11 @@ void write_h5ad(const std::string& path, const TrajectoryDataset& ds, const std:
   write_graph(uns.get(), "truth_grn", ds, ds.truth_grn);
   for (const char* empty : {"obsp", "varm", "varp"})
     create_dict(root, empty);
+  // Every group closed first: only then does file.close() flush the file and report whether that worked.
+  obs.reset();
+  var.reset();
+  obsm.reset();
+  uns.reset();
   file.close();
 }
 

@@ -6,8 +6,10 @@
 #include "tessera/io/hdf5.hpp"
 #include "tessera/io/invocation_attributes.hpp"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 namespace tessera {
@@ -93,6 +95,7 @@ void write_checkpoint(const std::string& dir, const GraphOdeParameters& paramete
   std::error_code ec;
   fs::remove(temporary, ec); // a previous attempt that did not finish
   {
+    // A failure anywhere below removes the .tmp (h5::File) and leaves the previous checkpoint as it was.
     h5::File file = h5::File::create(temporary.string());
     write_content(file, parameters, &optimizer, params, provenance, progress);
     h5::Handle group = h5::create_group(file.get(), "progress");
@@ -109,11 +112,16 @@ void write_checkpoint(const std::string& dir, const GraphOdeParameters& paramete
     write_column("validation", [](const TrainRecord& r) { return r.validation; });
     write_column("grad_norm", [](const TrainRecord& r) { return r.grad_norm; });
     write_column("wall_s", [](const TrainRecord& r) { return r.wall_s; });
+    // Closed before the file, so that close() really flushes it and reports whether that worked.
+    group.reset();
     file.close();
   }
   // rename() replaces the previous checkpoint atomically: it stays complete until the new one is.
-  if (std::rename(temporary.c_str(), final_path.c_str()) != 0)
-    throw runtime_error("cannot rename " + temporary.string() + " to " + final_path.string());
+  if (std::rename(temporary.c_str(), final_path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    fs::remove(temporary, ec);
+    throw runtime_error("cannot rename " + temporary.string() + " to " + final_path.string() + ": " + reason);
+  }
 }
 
 TrainCheckpoint read_checkpoint(const std::string& dir, const GraphOdeArchitecture& architecture,
