@@ -574,6 +574,8 @@ void write_edited_model(const std::string& path, const GraphOdeParameters& p,
     else
       h5::write_rows(group.get(), t.name, values.data(), h5::Rows{0, rows, rows}, columns);
   }
+  group.reset(); // h5::File::close() refuses while groups are open
+  params.reset();
   file.close();
 }
 

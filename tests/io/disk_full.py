@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""A full disk (issue 8, item 14): tessera run (1 and 2 ranks), convert and a training checkpoint write onto a
+"""A full disk (issue 8, item 14): tessera run and predict (1 and 2 ranks), convert and a training checkpoint write onto a
 small tmpfs filled to several levels. Each must exit 1 within the timeout (no hang), with no signal or core,
 naming the output path and "no space left"; no .tmp file may remain, a failed convert leaves no output file,
 and a failed checkpoint leaves the previous checkpoint.h5 byte for byte. A tmpfs is the faithful test (ENOSPC
 from the kernel; RLIMIT_FSIZE would give EFBIG/SIGXFSZ instead), and mounting one needs root: without it the
 test is skipped (exit 77) and says why.
 
-usage: disk_full.py TESSERA MPIEXEC RUN_DECK CSV_FOLDER TRAIN_DECK WORKDIR
+usage: disk_full.py TESSERA MPIEXEC RUN_DECK PREDICT_DECK CSV_FOLDER TRAIN_DECK WORKDIR
 """
 import filecmp
 import os
@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-TESSERA, MPIEXEC, RUN_DECK, CSV, TRAIN_DECK, WORK = sys.argv[1:7]
+TESSERA, MPIEXEC, RUN_DECK, PREDICT_DECK, CSV, TRAIN_DECK, WORK = sys.argv[1:8]
 failures = []
 
 
@@ -72,6 +72,14 @@ def main():
                 out = os.path.join(mount, f"run_np{np}_{leave}")
                 run([MPIEXEC, "-n", str(np), TESSERA, "run", RUN_DECK, "-o", out, "-q"], f"run np{np} {leave} KiB",
                     out)
+                shutil.rmtree(out, ignore_errors=True)
+                os.remove(os.path.join(mount, "filler"))
+        for np in (1, 2):
+            for leave in (0, 300):
+                fill(mount, leave)
+                out = os.path.join(mount, f"predict_np{np}_{leave}")
+                run([MPIEXEC, "-n", str(np), TESSERA, "predict", PREDICT_DECK, "-o", out, "-q"],
+                    f"predict np{np} {leave} KiB", out)
                 shutil.rmtree(out, ignore_errors=True)
                 os.remove(os.path.join(mount, "filler"))
         for leave in (0, 8):

@@ -763,8 +763,12 @@ Handle create_ordered_group(hid_t parent, const std::string& name) {
   Handle gcpl(check_id(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate(group create)"));
   check(H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
         "H5Pset_link_creation_order");
-  return Handle(check_id(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
-                         ("H5Gcreate2(" + name + ")").c_str()));
+  Handle group;
+  agreed(parent, [&] {
+    group = Handle(check_write_id(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
+                                  parent, "H5Gcreate2(" + name + ")"));
+  });
+  return group;
 }
 
 Handle open_group(hid_t parent, const std::string& name) {
@@ -1096,9 +1100,8 @@ void append(hid_t parent, const std::string& name, const std::vector<T>& values,
     Handle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate(dataset create)"));
     const hsize_t chunk[1] = {static_cast<hsize_t>(std::max<std::int64_t>(1, chunk_rows))};
     check(H5Pset_chunk(dcpl.get(), 1, chunk), "H5Pset_chunk");
-    dataset = Handle(check_id(
-        H5Dcreate2(parent, name.c_str(), types.file.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-        ("H5Dcreate2(" + name + ")").c_str()));
+    check(H5Pset_fletcher32(dcpl.get()), "H5Pset_fletcher32"); // as every dataset: see checksummed_layout
+    dataset = create_dataset(parent, name, types.file.get(), space.get(), dcpl.get());
   }
   if (values.empty()) return;
   hsize_t rows = 0;
@@ -1110,7 +1113,8 @@ void append(hid_t parent, const std::string& name, const std::vector<T>& values,
   }
   const hsize_t added[1] = {values.size()};
   const hsize_t extent[1] = {rows + values.size()};
-  check(H5Dset_extent(dataset.get(), extent), ("H5Dset_extent(" + name + ")").c_str());
+  agreed(parent,
+         [&] { check_write(H5Dset_extent(dataset.get(), extent), parent, "H5Dset_extent(" + name + ")"); });
   Handle space(check_id(H5Dget_space(dataset.get()), "H5Dget_space"));
   Handle memory(check_id(H5Screate_simple(1, added, nullptr), "H5Screate_simple"));
   const hsize_t start[1] = {rows};
@@ -1121,9 +1125,7 @@ void append(hid_t parent, const std::string& name, const std::vector<T>& values,
     check(H5Sselect_none(space.get()), "H5Sselect_none");
     check(H5Sselect_none(memory.get()), "H5Sselect_none");
   }
-  Handle transfer = transfer_for(parent);
-  check(H5Dwrite(dataset.get(), types.memory.get(), memory.get(), space.get(), transfer.get(), values.data()),
-        ("H5Dwrite(" + name + ")").c_str());
+  write_and_close(parent, name, dataset, types.memory.get(), memory.get(), space.get(), values.data());
 }
 
 template void append<std::int64_t>(hid_t, const std::string&, const std::vector<std::int64_t>&, std::int64_t);
@@ -1208,11 +1210,8 @@ void write_text(hid_t parent, const std::string& name, const std::string& value)
   check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
   check(H5Tset_strpad(type.get(), H5T_STR_NULLTERM), "H5Tset_strpad");
   Handle space(check_id(H5Screate(H5S_SCALAR), "H5Screate"));
-  Handle dataset(check_id(
-      H5Dcreate2(parent, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-      ("H5Dcreate2(" + name + ")").c_str()));
-  check(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.c_str()),
-        ("H5Dwrite(" + name + ")").c_str());
+  Handle dataset = create_dataset(parent, name, type.get(), space.get(), H5P_DEFAULT);
+  write_and_close(parent, name, dataset, type.get(), H5S_ALL, H5S_ALL, value.c_str());
 }
 
 } // namespace tessera::h5
