@@ -15,6 +15,8 @@
 #include <set>
 #include <sstream>
 
+#include <sys/statvfs.h>
+
 namespace tessera {
 
 namespace {
@@ -231,11 +233,45 @@ void SimulationOutput::check_snapshot(long long step, const CellSnapshot& local)
   });
 }
 
+namespace {
+
+// Bytes free to an unprivileged writer in `folder`, or -1 when the file system does not say.
+long long available_bytes(const std::filesystem::path& folder) {
+  struct statvfs fs {};
+  if (statvfs(folder.c_str(), &fs) != 0) return -1;
+  return static_cast<long long>(fs.f_bavail) * static_cast<long long>(fs.f_frsize);
+}
+
+} // namespace
+
+// HDF5 1.10 cannot fail a collective flush cleanly: when the disk fills while it writes metadata, the rank
+// whose write failed leaves the flush early and waits in a barrier the other ranks never reach (seen with
+// Open MPI's OMPIO: one rank in MPI_File_sync, the other in H5AC's sync point), so no error reaches tessera
+// and the job hangs. Checking the room a step needs before entering HDF5 turns a full disk into a clean,
+// agreed error; a disk that another process fills between this check and the write can still hang HDF5.
+void SimulationOutput::require_room_for(long long step, std::int64_t total_cells) const {
+  mpi::agree(comm_.get(), [&] {
+    if (comm_.rank() != 0) return;
+    const auto genes = static_cast<long long>(gene_names_.size());
+    // id, type, position, radius, genes, cycle (+ the per-gene copies and the vertex index), then HDF5's
+    // chunk indices, checksums and metadata cache: a quarter more and a fixed 256 KiB, generous on purpose.
+    const long long per_cell = 8 + 4 + 8LL * dim_ + 8 + 8 * genes + 8 + (gene_columns_ ? 8 * genes : 0) + 8;
+    const long long needed = per_cell * total_cells / 4 * 5 + (256LL << 10);
+    const std::filesystem::path folder = std::filesystem::path(h5_path_).parent_path();
+    const long long available = available_bytes(folder.empty() ? std::filesystem::path(".") : folder);
+    if (available >= 0 && available < needed)
+      throw runtime_error(h5_path_ + ": step " + std::to_string(step) +
+                          ": no space left on device (the step needs about " + std::to_string(needed / 1024) +
+                          " KiB, " + std::to_string(available / 1024) + " KiB free)");
+  });
+}
+
 void SimulationOutput::write_step(long long step, double time, const CellSnapshot& local) {
   check_snapshot(step, local);
   const MPI_Comm comm = comm_.get();
   const auto count = static_cast<std::int64_t>(local.size());
   const h5::Rows rows{mpi::exclusive_prefix_sum(comm, count), count, mpi::sum(comm, count)};
+  require_room_for(step, rows.total);
 
   h5::Handle group = h5::create_group(steps_group_.get(), step_group_name(step));
   h5::write_real_attribute(group.get(), "time", time);

@@ -86,6 +86,8 @@ public:
 
 private:
   void check_snapshot(long long step, const CellSnapshot& local) const;
+  // Collective. A clean, agreed "no space left" error before a step that cannot fit (HDF5 would hang).
+  void require_room_for(long long step, std::int64_t total_cells) const;
   void write_gene_columns(hid_t step_group, const CellSnapshot& local, const h5::Rows& rows);
   void write_xdmf() const; // rank 0 only
 
