@@ -86,6 +86,7 @@ Cells<> cells_in_box(const CartesianDecomposition& decomposition, const CellSnap
 const char* initial_count_key(const DeckView& init, const InitialTissue& tissue) {
   switch (tissue.placement) {
   case Placement::lattice:
+  case Placement::hexagonal:
     return "spacing";
   case Placement::file:
     return "file";
