@@ -1,8 +1,8 @@
-"""Opens tessera runs in ParaView itself, with each of its three XDMF readers, and compares what ParaView
-reads with tessera.h5 read by h5py: time steps, cells (points and Polyvertex cells) per step, every array
-(type, id, radius, cycle, one per gene, value by value) and the cell-type names in the field data. Then
-renders each run with tools/paraview_open.py, coloured by type and by a gene, and checks the PNGs are not
-blank.
+"""Opens tessera runs in ParaView itself, with each of its three XDMF readers and with the one OpenDataFile
+(File > Open) picks, and compares what ParaView reads with tessera.h5 read by h5py: time steps, cells (points
+and Polyvertex cells) per step, every array (type, id, radius, cycle, one per gene, value by value) and the
+cell-type names in the field data. Then renders each run with tools/paraview_open.py, coloured by type and by
+a gene, and checks the PNGs are neither blank nor flooded.
 
 Usage: xvfb-run -a pvpython check_paraview.py --png-dir DIR RUN_DIR [RUN_DIR ...]
 (pvpython under xvfb-run: --force-offscreen-rendering crashes Debian's X-only ParaView build.)
@@ -59,7 +59,11 @@ def dataset_of(source):
 
 def check_reader(run, reader, types, steps, problems):
     where = f"{run} [{reader}]"
-    source = paraview_open.open_reader(run, reader)
+    if reader == "OpenDataFile":  # what File > Open picks by default (an Xdmf3 reader)
+        source = simple.OpenDataFile(paraview_open.xmf_path(run))
+        source.UpdatePipelineInformation()
+    else:
+        source = paraview_open.open_reader(run, reader)
     times = paraview_open.time_steps(source)
     expected_times = [s["time"] for s in steps]
     if len(times) != len(steps) or not np.allclose(times, expected_times, rtol=0, atol=0):
@@ -135,7 +139,7 @@ def main(argv):
         if not steps:
             problems.append(f"{run}: tessera.h5 holds no steps")
             continue
-        for reader in paraview_open.READERS:
+        for reader in paraview_open.READERS + ("OpenDataFile",):
             check_reader(run, reader, types, steps, problems)
         label = os.path.basename(os.path.normpath(run))
         for color in () if args.png_dir is None else ("type", "gene_" + genes[0] if genes[0] in BUILT_IN else genes[0]):
@@ -150,7 +154,8 @@ def main(argv):
             for source in list(simple.GetSources().values()):
                 simple.Delete(source)
             simple.Delete(simple.GetActiveView())
-        print(f"{run}: {len(steps)} steps, {len(genes)} genes read alike by {', '.join(paraview_open.READERS)}")
+        print(f"{run}: {len(steps)} steps, {len(genes)} genes read alike by {', '.join(paraview_open.READERS)} "
+              "and OpenDataFile")
     for problem in problems:
         print(problem, file=sys.stderr)
     return 1 if problems else 0
