@@ -21,6 +21,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -414,6 +415,24 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
     train_adamw(objective, *model, params, s.seed, optimizer, progress, report, checkpoint);
   }
 
+  // predicted.h5: the trained model's trajectory from the first observation through all of them.
+  std::vector<double> predicted;
+  objective.predict(*model, {0, static_cast<int>(dataset.n_times()) - 1}, predicted);
+  // A training that diverged is a runtime failure (exit 1), not an input error: say so before any output
+  // would hold NaN (predicted.h5 refused it as a bad dataset, exit 2). loss.csv and checkpoints stay.
+  mpi::agree(comm, [&] {
+    const auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model->parameters().values());
+    bool finite = std::all_of(predicted.begin(), predicted.end(), [](double v) { return std::isfinite(v); });
+    for (std::size_t i = 0; i < theta.extent(0); ++i)
+      for (std::size_t j = 0; j < theta.extent(1); ++j)
+        finite = finite && std::isfinite(theta(i, j));
+    if (!finite)
+      throw runtime_error(
+          "training diverged: the trained parameters or their trajectory are not finite after " +
+          std::to_string(progress.iteration) + " iterations (see " + (fs::path(dir) / "loss.csv").string() +
+          "); model.h5 and predicted.h5 not written. Lower train.lr, or check the data's time "
+          "unit and scale");
+  });
   const std::string model_path = (fs::path(dir) / "model.h5").string();
   mpi::agree(comm, [&] {
     if (mpi::rank(comm) == 0)
@@ -421,9 +440,6 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
                           params.optimizer == TrainOptimizer::adamw ? &optimizer : nullptr, params,
                           provenance, progress);
   });
-  // predicted.h5: the trained model's trajectory from the first observation through all of them.
-  std::vector<double> predicted;
-  objective.predict(*model, {0, static_cast<int>(dataset.n_times()) - 1}, predicted);
   mpi::agree(comm, [&] {
     if (mpi::rank(comm) == 0) write_predicted((fs::path(dir) / "predicted.h5").string(), dataset, predicted);
   });
