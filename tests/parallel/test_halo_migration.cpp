@@ -26,7 +26,7 @@ Domain make_domain(const Case& c) {
   Domain d;
   d.dim = c.dim;
   d.lo = {0, -20, 5};
-  d.hi = {120, 70, c.dim == 3 ? 75 : 0};
+  d.hi = {120, 70, c.dim == 3 ? 75.0 : 0.0};
   for (int a = 0; a < 3; ++a)
     d.periodic[a] = c.periodic;
   return d;
