@@ -221,6 +221,16 @@ RecoveryMetrics grn_recovery(const std::vector<EdgeScore>& scores,
 
 namespace {
 
+// `"key": value, ` for each field (non-finite numbers as null), the start of a JSON object's members.
+template <std::size_t N>
+void write_json_numbers(std::ostringstream& out, const std::pair<const char*, double> (&fields)[N]) {
+  for (const auto& [key, value] : fields) {
+    out << '"' << key << "\": ";
+    write_json_number(out, value);
+    out << ", ";
+  }
+}
+
 void write_recovery(std::ostringstream& out, const RecoveryMetrics& m) {
   const std::pair<const char*, double> fields[] = {{"auprc", m.auprc},
                                                    {"auprc_ratio", m.auprc_ratio},
@@ -228,11 +238,7 @@ void write_recovery(std::ostringstream& out, const RecoveryMetrics& m) {
                                                    {"early_precision", m.early_precision},
                                                    {"sign_accuracy", m.sign_accuracy}};
   out << '{';
-  for (const auto& [key, value] : fields) {
-    out << '"' << key << "\": ";
-    write_json_number(out, value);
-    out << ", ";
-  }
+  write_json_numbers(out, fields);
   out << "\"positives\": " << m.positives << ", \"candidates\": " << m.candidates
       << ", \"missed\": " << m.missed << '}';
 }
@@ -332,11 +338,7 @@ std::string metrics_json(const TrainMetrics& metrics) {
                                                    {"relaxation", mse.relaxation},
                                                    {"ridge", mse.ridge}};
   out << "  \"validation_mse\": {";
-  for (const auto& [key, value] : fields) {
-    out << '"' << key << "\": ";
-    write_json_number(out, value);
-    out << ", ";
-  }
+  write_json_numbers(out, fields);
   out << "\"pairs\": " << mse.pairs << "},\n";
   out << "  \"ridge\": {\"lambda\": ";
   write_json_number(out, metrics.ridge_lambda);
