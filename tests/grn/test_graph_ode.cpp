@@ -422,7 +422,7 @@ TEST(GraphOdeParameters, GlorotInitIsSeededAndWithinTheBound) {
   EXPECT_EQ(p1.layout().tensor("v_dst").shape, (std::vector<std::int64_t>{2, 8}));
   GraphOdeArchitecture one = a;
   one.mlp_layers = 1;
-  EXPECT_EQ(ParameterLayout(one, 5).tensor("W1").shape, (std::vector<std::int64_t>{1, 16}));
+  EXPECT_EQ(graph_ode_layout(one, 5).tensor("W1").shape, (std::vector<std::int64_t>{1, 16}));
 }
 
 TEST(GraphOdeParameters, SoftplusRoundTrip) {

@@ -416,7 +416,7 @@ std::size_t GraphOdeModel::tape_bytes(std::size_t n_cells) const {
 double GraphOdeModel::resident_bytes(const GraphOdeArchitecture& a, int n_genes, int n_sets) {
   const double K = a.heads, H = a.hidden, M = a.mlp_width, L = a.mlp_layers;
   const double width_one = L == 1 ? 1.0 : M;
-  const double parameters = static_cast<double>(ParameterLayout(a, n_genes).size());
+  const double parameters = static_cast<double>(graph_ode_layout(a, n_genes).size());
   const double layer_one = 2.0 * K * (H + 1.0) * width_one + 2.0 * K * H; // slopes, offsets, breakpoints
   return static_cast<double>(n_sets) * (parameters + layer_one) * sizeof(double);
 }
@@ -435,6 +435,10 @@ double GraphOdeModel::flops_per_node(double in_edges) const {
   const double hidden =
       (L >= 2 ? 2.0 * M : 1.0) + (L >= 3 ? L - 2 : 0) * (2.0 * M * M + 2.0 * M) + (L >= 2 ? 2.0 * M : 0.0);
   return attention + hidden + 3.0; // + b_L, - gamma x
+}
+
+void GraphOdeModel::write(h5::File& file) const {
+  write_graph_ode_model(file, parameters_);
 }
 
 std::unique_ptr<GraphOdeModel> make_graph_ode_model(MPI_Comm comm, const Deck& deck,

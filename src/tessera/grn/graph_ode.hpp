@@ -7,6 +7,7 @@
 #include "tessera/grn/gene_network.hpp"
 #include "tessera/grn/graph_ode_parameters.hpp"
 #include "tessera/grn/signaling.hpp"
+#include "tessera/grn/trainable_model.hpp"
 #include "tessera/integrate/adjoint_rhs.hpp"
 #include "tessera/integrate/gene_rhs.hpp"
 
@@ -430,15 +431,9 @@ struct GraphOdeOptions {
 // read-out, SPEC §2.2). Node (i, k) is row i * G + k; its edges are [offsets[row], offsets[row + 1]) in the
 // order the RHS visits them: the self loop, the prior sources of k for the cell's type, then for each LR pair
 // with receptor k (in the model's pair order) each signalling neighbour.
-struct GraphOdeAttention {
-  std::vector<int> offsets;     // n_cells * G + 1
-  std::vector<int> source_gene; // j (self loop: k) or the ligand gene l
-  std::vector<int> source_row;  // -1 intracellular; else the sending cell's row (owned, then ghost)
-  std::vector<int> pair;        // -1 intracellular; else the index of the LR pair
-  std::vector<double> alpha;    // mean over heads of softmax_u(e_u)
-};
+using GraphOdeAttention = EdgeAttention;
 
-class GraphOdeModel : public CellGeneModel, public AdjointGeneRhs {
+class GraphOdeModel : public TrainableGeneModel {
 public:
   using execution_space = Kokkos::DefaultExecutionSpace;
   using memory_space = execution_space::memory_space;
@@ -483,11 +478,17 @@ public:
   // Collective when signalling is set (the ligand exchange runs inside). Needs set_cell_types() as for
   // evaluate(); computed on the host.
   GraphOdeAttention attention_weights(ConstGeneState x) const;
-  const std::vector<LigandReceptorPair>& pairs() const { return pairs_; }
+  bool edge_attention(ConstGeneState x, EdgeAttention& attention) const override {
+    attention = attention_weights(x);
+    return true;
+  }
+  const std::vector<LigandReceptorPair>& pairs() const override { return pairs_; }
 
-  const GraphOdeParameters& parameters() const { return parameters_; }
+  const GraphOdeParameters& parameters() const override { return parameters_; }
   // The optimizer updates parameters().values() in place; the next evaluation uses them.
-  GraphOdeParameters& parameters() { return parameters_; }
+  GraphOdeParameters& parameters() override { return parameters_; }
+  // model.h5: write_graph_ode_model.
+  void write(h5::File& file) const override;
   int n_genes() const { return n_genes_; }
 
   // Bytes a model of this architecture holds whatever the cell count: its parameters and the tables of its

@@ -40,30 +40,19 @@ GraphOdeConfig read_graph_ode_config(const Deck& deck) {
 // ---- Layout
 // -------------------------------------------------------------------------------------------------
 
-std::size_t TensorSpec::size() const {
-  std::size_t n = 1;
-  for (const std::int64_t d : shape)
-    n *= static_cast<std::size_t>(d);
-  return n;
-}
-
-double TensorSpec::glorot_bound() const {
-  return std::sqrt(6.0 / (fan_in + fan_out));
-}
-
-ParameterLayout::ParameterLayout(const GraphOdeArchitecture& a, int n_genes) {
+ParameterLayout graph_ode_layout(const GraphOdeArchitecture& a, int n_genes) {
+  ParameterLayout layout;
   const std::int64_t K = a.heads, H = a.hidden, M = a.mlp_width;
   auto add = [&](std::string name, std::vector<std::int64_t> shape, TensorSpec::Init init, int fan_in,
                  int fan_out) {
     TensorSpec t;
     t.name = std::move(name);
     t.shape = std::move(shape);
-    t.offset = size_;
     t.init = init;
     t.fan_in = fan_in;
     t.fan_out = fan_out;
-    size_ += t.size();
-    tensors_.push_back(std::move(t));
+    t.sparse = init == TensorSpec::Init::glorot;
+    layout.add(std::move(t));
   };
   using Init = TensorSpec::Init;
   const int h = a.hidden;
@@ -87,56 +76,35 @@ ParameterLayout::ParameterLayout(const GraphOdeArchitecture& a, int n_genes) {
     in = out;
   }
   add("decay_rho", {n_genes}, Init::decay, 0, 0);
-}
-
-bool ParameterLayout::has(const std::string& name) const {
-  return std::any_of(tensors_.begin(), tensors_.end(), [&](const TensorSpec& t) { return t.name == name; });
-}
-
-const TensorSpec& ParameterLayout::tensor(const std::string& name) const {
-  for (const TensorSpec& t : tensors_)
-    if (t.name == name) return t;
-  throw runtime_error("graph_ode: no parameter tensor '" + name + "' in this architecture");
+  return layout;
 }
 
 // ---- Parameters
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+std::vector<std::string> graph_ode_set_names(const GraphOdeArchitecture& architecture,
+                                             const std::vector<std::string>& cell_types) {
+  if (architecture.share == ParameterSharing::all) return {"all"};
+  return cell_types;
+}
+
+} // namespace
+
 GraphOdeParameters::GraphOdeParameters(const GraphOdeArchitecture& architecture,
                                        std::vector<std::string> genes, std::vector<std::string> cell_types)
-    : architecture_(architecture), layout_(architecture, static_cast<int>(genes.size())),
-      genes_(std::move(genes)), cell_types_(std::move(cell_types)) {
-  if (architecture_.share == ParameterSharing::all)
-    set_names_ = {"all"};
-  else
-    set_names_ = cell_types_;
-  values_ = Values("tessera::grn::graph_ode::parameters", set_names_.size(), layout_.size());
-}
-
-std::vector<double> GraphOdeParameters::tensor(int set, const std::string& name) const {
-  const TensorSpec& t = layout_.tensor(name);
-  const auto row = Kokkos::subview(values_, set, std::make_pair(t.offset, t.offset + t.size()));
-  const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), row);
-  return std::vector<double>(host.data(), host.data() + t.size());
-}
-
-void GraphOdeParameters::set_tensor(int set, const std::string& name, const std::vector<double>& values) {
-  const TensorSpec& t = layout_.tensor(name);
-  if (values.size() != t.size())
-    throw runtime_error("graph_ode: tensor '" + name + "' has " + std::to_string(t.size()) + " values, got " +
-                        std::to_string(values.size()));
-  const auto row = Kokkos::subview(values_, set, std::make_pair(t.offset, t.offset + t.size()));
-  Kokkos::View<const double*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> source(
-      values.data(), values.size());
-  Kokkos::deep_copy(row, source);
-}
+    : ModelParameters("graph_ode", graph_ode_layout(architecture, static_cast<int>(genes.size())),
+                      graph_ode_set_names(architecture, cell_types), genes, cell_types),
+      architecture_(architecture) {}
 
 void GraphOdeParameters::glorot_init(std::uint64_t seed, double decay_init) {
   const CounterRng rng{seed};
   const double rho = inverse_softplus(decay_init);
-  auto host = Kokkos::create_mirror_view(values_);
+  const Values& values = this->values();
+  auto host = Kokkos::create_mirror_view(values);
   for (int s = 0; s < n_sets(); ++s)
-    for (const TensorSpec& t : layout_.tensors())
+    for (const TensorSpec& t : layout().tensors())
       for (std::size_t e = t.offset; e < t.offset + t.size(); ++e) {
         double value = 0.0;
         if (t.init == TensorSpec::Init::glorot) {
@@ -148,18 +116,7 @@ void GraphOdeParameters::glorot_init(std::uint64_t seed, double decay_init) {
         }
         host(s, e) = value;
       }
-  Kokkos::deep_copy(values_, host);
-}
-
-double softplus(double rho) {
-  return rho > 0 ? rho + std::log1p(std::exp(-rho)) : std::log1p(std::exp(rho));
-}
-
-double inverse_softplus(double gamma) {
-  constexpr double lowest_rho = -50.0;
-  if (!(gamma > softplus(lowest_rho))) return lowest_rho;
-  // rho = log(exp(gamma) - 1), written so that neither a large nor a small gamma loses precision.
-  return gamma > 30.0 ? gamma + std::log1p(-std::exp(-gamma)) : std::log(std::expm1(gamma));
+  Kokkos::deep_copy(values, host);
 }
 
 // ---- model.h5
@@ -184,6 +141,7 @@ void write_graph_ode_model(h5::File& file, const GraphOdeParameters& parameters)
   const GraphOdeArchitecture& a = parameters.architecture();
   h5::write_text_attribute(root, "format", model_format);
   h5::write_int_attribute(root, "version", model_version);
+  h5::write_text_attribute(root, "family", parameters.family());
   {
     h5::Handle group = h5::create_group(root, "architecture");
     h5::write_text_attribute(group.get(), "variant", to_string(a.variant));
@@ -224,6 +182,12 @@ GraphOdeParameters read_graph_ode_model(const std::string& path, const GraphOdeA
   auto fail = [&](const std::string& message) { throw input_error(path + ": " + message); };
 
   h5::require_format(file, "a tessera model file", model_format, "version", model_version);
+  // Files from before other families existed have no `family`: they are graph_ode models.
+  if (h5::has_attribute(root, "family")) {
+    const std::string family = h5::read_text_attribute(root, "family");
+    if (family != "graph_ode")
+      fail("family = " + family + " but the deck's model is graph_ode (grn.model or train.model)");
+  }
   if (!h5::exists(root, "architecture")) fail("no /architecture group");
   {
     h5::Handle group = h5::open_group(root, "architecture");

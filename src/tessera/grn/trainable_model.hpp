@@ -1,0 +1,64 @@
+// A gene model that `tessera train` can fit and `predict`, `run` and the read-out can use whatever its family
+// (graph_ode, hill, sigmoid): a CellGeneModel with exact VJPs (AdjointGeneRhs) over one ModelParameters, that
+// writes itself into model.h5 and says what it knows about each candidate edge. Training, prediction and the
+// GRN read-out see only this interface.
+#pragma once
+
+#include "tessera/grn/cell_gene_model.hpp"
+#include "tessera/grn/model_parameters.hpp"
+#include "tessera/grn/signaling.hpp"
+#include "tessera/integrate/adjoint_rhs.hpp"
+
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+namespace h5 {
+class File;
+}
+
+// Data-dependent weights of every in-edge of every owned node at one state (host copies), for the read-out:
+// node (i, k) is row i * G + k; its edges are [offsets[row], offsets[row + 1]).
+struct EdgeAttention {
+  std::vector<int> offsets;     // n_cells * G + 1
+  std::vector<int> source_gene; // j (self loop: k) or the ligand gene l
+  std::vector<int> source_row;  // -1 intracellular; else the sending cell's row (owned, then ghost)
+  std::vector<int> pair;        // -1 intracellular; else the index of the LR pair
+  std::vector<double> alpha;    // e.g. graph_ode's mean over heads of softmax_u(e_u)
+};
+
+// A parameter of the model that belongs to one candidate edge and carries its sign: hill's K, sigmoid's W
+// (intracellular, pair = -1: source -> target genes of cell type `type`) or V (pair >= 0: the LR pair's
+// ligand -> receptor, received by cells of `type`).
+struct SignedEdgeWeight {
+  int type = 0;
+  int source = 0;
+  int target = 0;
+  int pair = -1;
+  double weight = 0.0;
+};
+
+class TrainableGeneModel : public CellGeneModel, public AdjointGeneRhs {
+public:
+  // The optimizer updates parameters().values() in place; the next evaluation uses them.
+  virtual const ModelParameters& parameters() const = 0;
+  virtual ModelParameters& parameters() = 0;
+  // The LR pairs whose receptors get intercellular terms once set_signaling() provides a graph.
+  virtual const std::vector<LigandReceptorPair>& pairs() const = 0;
+
+  // model.h5's model content (SPEC §6.5): root attributes format, version and `family`, the family's own
+  // settings (graph_ode: /architecture), /genes, /cell_types, /params/<set>/<tensor> and whatever else the
+  // family needs to be rebuilt from the file alone (e.g. its candidate edges). Serial: rank 0 only.
+  virtual void write(h5::File& file) const = 0;
+
+  // The model's signed per-edge parameters, every candidate edge once (empty for families without them:
+  // graph_ode). The read-out ranks edges by |weight| and reads the sign from it.
+  virtual std::vector<SignedEdgeWeight> signed_edge_weights() const { return {}; }
+
+  // Data-dependent edge weights at state x (graph_ode: attention), false when the family has none.
+  // Collective when signalling is set; needs set_cell_types() as for evaluate().
+  virtual bool edge_attention(ConstGeneState /*x*/, EdgeAttention& /*attention*/) const { return false; }
+};
+
+} // namespace tessera
