@@ -16,7 +16,7 @@ model, "no change" and the relaxation predictor come from metrics.json (the no-c
 dataset.h5 too).
 
 The model's ranking: `graph_ode` ranks by the `attention` column (sign: `jacobian_signed`); the mechanistic
-families (`hill`, `sigmoid`) by |weight| (sign: the `sign` column).
+families (`hill`, `sigmoid`) by |weight| (sign: the weight's, which the `sign` column must repeat).
 
 Targets (issue 9), asserted for the families in --assert:
   prior (truth + 2x decoys): AUPRC ratio >= 3 for every type, AUPRC >= the ridge baseline's, sign accuracy
@@ -184,7 +184,11 @@ def score_run(run_dir, family, graph, genes, types, truth, prior, no_change, fai
             if family == "graph_ode":
                 score, sign = float(r["attention"]), float(r["jacobian_signed"])
             else:
-                score, sign = abs(float(r["weight"])), float(r["sign"])
+                weight = float(r["weight"])
+                score, sign = abs(weight), weight
+                if r["sign"] != ("+" if weight > 0 else "-" if weight < 0 else "0"):
+                    failures.append("%s: grn_%s.tsv: %s -> %s has weight %s but sign '%s'"
+                                    % (label, t, r["source"], r["target"], r["weight"], r["sign"]))
             scored.append((score, edge))
             signs[edge] = sign
         candidates = {e for _, e in scored}
