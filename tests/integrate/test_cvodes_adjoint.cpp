@@ -3,6 +3,7 @@
 // of rk4 at a small step; plus its bookkeeping (repeated and rebuilt solves, skipped quadrature, failures).
 #include "tessera/core/error.hpp"
 #include "tessera/grn/graph_ode.hpp"
+#include "tessera/grn/learnable_hill.hpp"
 #include "tessera/integrate/cvode.hpp"
 #include "tessera/integrate/cvodes_adjoint.hpp"
 #include "tessera/integrate/rk4_adjoint.hpp"
@@ -589,4 +590,123 @@ TEST(CvodesAdjoint, FailuresThrowWithTheReason) {
     EXPECT_NE(std::string(e.what()).find("CVodeB"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("no VJP here"), std::string::npos) << e.what();
   }
+}
+
+TEST(CvodesAdjoint, LearnableHillMatchesCentralDifferencesOfTheCvodeForward) {
+  // The learnable hill model on the fixture's tissue with signalling, learned and fixed n, both methods:
+  // directional derivatives for x0 and every tensor against central differences through the CVODE forward
+  // solve (rtol 1e-12, atol 1e-14), Richardson-extrapolated at h = 5e-4 as in the graph_ode test above. The
+  // RHS is smooth while the states stay above 0 (x0 in [0.2, 1.6]), so nothing is skipped, and the tolerance
+  // is that of the smooth decay test's accuracy (~1e-8 of the terms) with a margin: 1e-6 of the terms' size.
+  const double t1 = 0.5, h = 5e-4;
+  int cases = 0, checked = 0, nonzero = 0;
+  double worst = 0.0;
+  for (bool learn_n : {true, false})
+    for (CvodeMethod method : {CvodeMethod::bdf, CvodeMethod::adams}) {
+      const std::string what =
+          std::string(learn_n ? "learned n" : "fixed n") + (method == CvodeMethod::bdf ? " bdf" : " adams");
+      LearnableHillConfig config;
+      config.learn_n = learn_n;
+      GeneNetwork net = small_network();
+      net.edges.erase(net.edges.begin() + 6); // D -> D: the learnable model has no self loops
+      LearnableHillModel model(config, net, type_names, small_pairs());
+      ModelParameters& parameters = model.parameters();
+      std::mt19937 rng(90u + static_cast<unsigned>(cases));
+      std::uniform_real_distribution<double> u(-1.0, 1.0);
+      for (const TensorSpec& t : parameters.layout().tensors()) {
+        std::vector<double> v(t.size());
+        for (double& e : v)
+          e = t.sparse ? 1.5 * u(rng) : u(rng);
+        parameters.set_tensor(0, t.name, v);
+      }
+      const SignalingGraph graph = device_graph(HostGraph{});
+      LigandExchange exchange(small_ligand_genes());
+      exchange.set_halo(nullptr, n_cells, 0);
+      model.set_cell_types(device_copy("types", cell_types));
+      model.set_signaling(&graph, &exchange);
+      const TimeParams params = tight(method), differenced = tight(method, 1e-12, 1e-14);
+      std::vector<std::vector<double>> start(n_cells, std::vector<double>(n_genes));
+      for (auto& row : start)
+        for (double& v : row)
+          v = 0.9 + 0.7 * u(rng);
+      const GeneState x0 = to_device(start);
+      GeneState w("w", n_cells, n_genes);
+      {
+        auto hw = Kokkos::create_mirror_view(w);
+        for (std::size_t e = 0; e < hw.size(); ++e)
+          hw.data()[e] = u(rng);
+        Kokkos::deep_copy(w, hw);
+      }
+      CvodesAdjoint adjoint(MPI_COMM_SELF, params);
+      GeneState x = copy_of(x0), x_bar = copy_of(w);
+      adjoint.forward(model, x, 0.0, t1);
+      ParameterGradient theta_bar("theta_bar", parameters.values().extent(0), parameters.values().extent(1));
+      adjoint.reverse(model, model, x_bar, theta_bar);
+      const std::vector<double> x0_bar = flat(x_bar), theta = flat(theta_bar);
+      ++cases;
+      auto loss_of = [&](const GeneState& initial) {
+        GeneState y = copy_of(initial);
+        CvodeIntegrator(MPI_COMM_SELF, differenced).advance(model, y, 0.0, t1);
+        const std::vector<double> ys = flat(y), ws = flat(w);
+        double sum = 0.0;
+        for (std::size_t e = 0; e < ys.size(); ++e)
+          sum += ws[e] * ys[e];
+        return sum;
+      };
+      auto compare = [&](double expected, const auto& loss_at, double size, const std::string& entry) {
+        const double near = (loss_at(h) - loss_at(-h)) / (2.0 * h);
+        const double far = (loss_at(2.0 * h) - loss_at(-2.0 * h)) / (4.0 * h);
+        const double fd = (4.0 * near - far) / 3.0;
+        EXPECT_NEAR(expected, fd, 1e-6 * size + 1e-9) << what << " " << entry;
+        worst = std::max(worst, std::fabs(expected - fd) / (1e-6 * size + 1e-9));
+        ++checked;
+        nonzero += std::fabs(fd) > 1e-3;
+      };
+      {
+        std::vector<double> v(n_cells * n_genes);
+        for (double& e : v)
+          e = u(rng);
+        auto shifted = [&](double step) {
+          GeneState y = copy_of(x0);
+          auto hy = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), y);
+          for (std::size_t e = 0; e < v.size(); ++e)
+            hy.data()[e] += step * v[e];
+          Kokkos::deep_copy(y, hy);
+          return loss_of(y);
+        };
+        double expected = 0.0, size = 0.0;
+        for (std::size_t e = 0; e < v.size(); ++e) {
+          expected += x0_bar[e] * v[e];
+          size += std::fabs(x0_bar[e] * v[e]);
+        }
+        compare(expected, shifted, size, "x0");
+      }
+      auto values = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters.values());
+      for (const TensorSpec& t : parameters.layout().tensors()) {
+        std::vector<double> v(t.size());
+        for (double& e : v)
+          e = u(rng);
+        auto shifted = [&](double step) {
+          for (std::size_t e = 0; e < v.size(); ++e)
+            values.data()[t.offset + e] += step * v[e];
+          Kokkos::deep_copy(parameters.values(), values);
+          const double loss = loss_of(x0);
+          for (std::size_t e = 0; e < v.size(); ++e)
+            values.data()[t.offset + e] -= step * v[e];
+          Kokkos::deep_copy(parameters.values(), values);
+          return loss;
+        };
+        double expected = 0.0, size = 0.0;
+        for (std::size_t e = 0; e < v.size(); ++e) {
+          expected += theta[t.offset + e] * v[e];
+          size += std::fabs(theta[t.offset + e] * v[e]);
+        }
+        compare(expected, shifted, size, t.name);
+      }
+    }
+  EXPECT_EQ(cases, 4);
+  EXPECT_GT(nonzero, checked / 2) << "most derivatives must be far from zero for the test to mean anything";
+  std::printf(
+      "[ info ] learnable hill: %d cases, %d directional derivatives, worst error %.2f of its tolerance\n",
+      cases, checked, worst);
 }

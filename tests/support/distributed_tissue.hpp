@@ -148,7 +148,7 @@ struct DistributedTissue {
   DistributedTissue& operator=(const DistributedTissue&) = delete;
 
   // The cell types and the signalling (ghosts included) for `model`, which must not outlive this tissue.
-  void attach(GraphOdeModel& model) const {
+  void attach(CellGeneModel& model) const {
     model.set_cell_types(cells.type);
     model.set_signaling(&graph, &exchange);
   }

@@ -109,6 +109,36 @@ const KeyTable& grn_keys() {
         .non_negative()
         .describe("Initial decay rate gamma of every gene in `graph_ode` (learned; stored softplus-"
                   "parametrised).");
+    // The learnable `hill` model (train.model: hill; run and predict with its grn.hill.model_file).
+    t.add_choice("hill.prior", {"edges", "dense"})
+        .def("edges")
+        .describe("Candidate edges of the learnable `hill` model: `edges` uses the structure of `grn.edges` "
+                  "and `grn.table` per cell type (or the training prior); `dense` every ordered pair j -> k, "
+                  "j != k. Each candidate has its own signed K, h and n.");
+    t.add("hill.model_file", KeyType::path)
+        .describe("model.h5 of a trained `hill` model (SPEC §6.5) to read its parameters from; its genes, "
+                  "cell types, candidate edges and LR pairs must be the deck's.");
+    t.add("hill.learn_n", KeyType::boolean)
+        .def("true")
+        .describe(
+            "Learn the Hill coefficient of every edge and LR pair; `false` fixes them all to `grn.hill.n`.");
+    t.add("hill.n", KeyType::real)
+        .def("2")
+        .positive()
+        .describe(
+            "The fixed Hill coefficient when `grn.hill.learn_n` is false (and the start of a learned one "
+            "without a deck edge).");
+    t.add_choice("hill.init", {"deck", "constant"})
+        .def("deck")
+        .describe(
+            "Start of the learnable `hill` parameters without `model_file`: `deck` takes K, h, n of each "
+            "candidate from its `grn.edges` entry (a repression as -K with K added to the basal term; "
+            "other candidates K = 0) and beta, b, lambda from `grn.production`, `grn.basal`, `grn.decay`; "
+            "`constant` starts every K near 0 (|K| <= 0.01), h = 0.5, beta = 1, b = 0.1, lambda = 0.1.");
+    t.add("hill.init_seed", KeyType::integer)
+        .def("1")
+        .non_negative()
+        .describe("Seed of the small random K of `grn.hill.init: constant`.");
     return t;
   }();
   return table;
