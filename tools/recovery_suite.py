@@ -229,7 +229,8 @@ def score_run(run_dir, family, graph, genes, types, truth, prior, no_change, fai
     if lr.get("scored"):
         _, lr_model = model_entry({k: v for k, v in lr.items() if k not in ("scored", "pairs")})
         lr_figures = {"auprc": lr_model["auprc"], "ridge_auprc": lr["ridge"]["auprc"],
-                      "random_auprc": lr["random_order"]["auprc"]}
+                      "random_auprc": lr["random_order"]["auprc"], "candidates": lr_model["candidates"],
+                      "true": lr_model["positives"]}
     return rows, mse, lr_figures
 
 
@@ -261,7 +262,7 @@ def fmt(v, digits=3):
 
 def markdown(results, command):
     lines = ["Reproduce: `%s`" % command, "",
-             "| seed | genes | types | dim | cells | family | graph | type | cand. | true | AUPRC | ratio | sign "
+             "| seed | genes | types | dim | motion | family | graph | type | cand. | true | AUPRC | ratio | sign "
              "| ridge AUPRC / ratio / sign | random AUPRC | val. MSE model | no change | relaxation | wall s |",
              "|---:|---:|---:|---:|---|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     for res in results:
@@ -274,6 +275,11 @@ def markdown(results, command):
                             fmt(r["ratio"], 2), fmt(r["sign_accuracy"], 2), fmt(r["ridge_auprc"]),
                             fmt(r["ridge_ratio"], 2), fmt(r["ridge_sign_accuracy"], 2), fmt(r["random_auprc"]),
                             mse["model"], mse["no_change"], mse["relaxation"], res["wall_s"]))
+        lr = res["lr_pairs"]
+        if lr:
+            lines.append("| %d | | | | | %s | %s | LR pairs | %d | %d | %s | | | %s | %s | | | | |"
+                         % (res["seed"], res["family"], res["graph"], lr["candidates"], lr["true"],
+                            fmt(lr["auprc"]), fmt(lr["ridge_auprc"]), fmt(lr["random_auprc"])))
     lines += ["", "Per family and graph, over every seed and type (targets: prior ratio >= 3, sign >= 0.9; dense "
               "AUPRC >= 3 x random; both AUPRC >= ridge, MSE below no change and relaxation):", "",
               "| family | graph | runs | min ratio | min AUPRC - ridge | min sign | min AUPRC / random | runs with MSE "
@@ -296,10 +302,20 @@ def markdown(results, command):
     return "\n".join(lines) + "\n"
 
 
+def write_reports(args, results, command):
+    if args.table:
+        with open(args.table, "w") as f:
+            f.write(markdown(results, command))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"command": command, "results": results}, f, indent=1)
+            f.write("\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tessera", required=True, help="the tessera executable")
-    ap.add_argument("--work", required=True, help="directory for the generated decks and runs (created)")
+    ap.add_argument("--tessera", help="the tessera executable (required unless --merge)")
+    ap.add_argument("--work", help="directory for the generated decks and runs (created; required unless --merge)")
     ap.add_argument("--seeds", type=seeds_list, default=seeds_list("1-5"), help="e.g. 1-5 or 1,3,7")
     ap.add_argument("--families", type=names_list(FAMILIES), default=list(FAMILIES))
     ap.add_argument("--graphs", type=names_list(GRAPHS), default=list(GRAPHS))
@@ -309,6 +325,8 @@ def main():
     ap.add_argument("--cells", type=int, default=100)
     ap.add_argument("--iterations", type=int, default=200, help="train.iterations")
     ap.add_argument("--launcher", default="", help="command prefix for tessera, e.g. 'mpirun -np 2'")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="no runs: write --table/--json from these earlier --json results (e.g. the ctests')")
     ap.add_argument("--table", help="markdown table to write")
     ap.add_argument("--json", help="JSON results to write")
     args = ap.parse_args()
@@ -318,6 +336,20 @@ def main():
     except ImportError as e:
         print("recovery_suite: needs numpy and h5py (%s): skipped" % e, file=sys.stderr)
         return 77
+    if args.merge:
+        results, commands = [], []
+        for path in args.merge:
+            try:
+                with open(path) as f:
+                    data = json.load(f)
+            except (OSError, ValueError) as e:
+                fail_input("%s: %s" % (path, e))
+            results += data["results"]
+            commands.append(data["command"])
+        write_reports(args, results, "; ".join(commands))
+        return 0
+    if not args.tessera or not args.work:
+        ap.error("--tessera and --work are required unless --merge is given")
     if not os.access(args.tessera, os.X_OK):
         fail_input("%s: not an executable" % args.tessera)
     launcher = shlex.split(args.launcher)
@@ -364,14 +396,7 @@ def main():
                          "" if not target_failures else "; targets missed: " + "; ".join(target_failures)))
                 sys.stdout.flush()
 
-    command = " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
-    if args.table:
-        with open(args.table, "w") as f:
-            f.write(markdown(results, command))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"command": command, "results": results}, f, indent=1)
-            f.write("\n")
+    write_reports(args, results, " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:]))
     if failures:
         for failure in failures:
             print("RECOVERY FAILED: " + failure, file=sys.stderr)
