@@ -113,16 +113,30 @@ def average_precision(scored, true_edges):
     return ap, hits
 
 
-def truth_per_type(seed_dir, genes, types):
+def truth_per_type(seed_dir, genes, types, failures, label):
+    """The generator's truth {type: {(j, k): sign}} and prior {type: {(j, k)}}, checked for what
+    tools/grn_motifs.py promises: no self loops or repeated edges, the prior the truth plus twice as many
+    decoys."""
     index = {g: i for i, g in enumerate(genes)}
     truth = {t: {} for t in types}
     for row in read_tsv(os.path.join(seed_dir, "truth.tsv")):
         edge = (index[row["source"]], index[row["target"]])
         for t in (types if row["type"] == "*" else [row["type"]]):
+            if edge[0] == edge[1] or edge in truth[t]:
+                failures.append("%s: truth.tsv: %s -> %s is a self loop or repeats an edge of type %s"
+                                % (label, row["source"], row["target"], t))
             truth[t][edge] = 1 if row["sign"] == "+" else -1
     prior = {t: set() for t in types}
     for row in read_tsv(os.path.join(seed_dir, "prior.tsv")):
-        prior[row["type"]].add((index[row["source"]], index[row["target"]]))
+        edge = (index[row["source"]], index[row["target"]])
+        if edge[0] == edge[1] or edge in prior[row["type"]]:
+            failures.append("%s: prior.tsv: %s -> %s is a self loop or repeats an edge of type %s"
+                            % (label, row["source"], row["target"], row["type"]))
+        prior[row["type"]].add(edge)
+    for t in types:
+        if not set(truth[t]) <= prior[t] or len(prior[t]) != 3 * len(truth[t]):
+            failures.append("%s: type %s: the prior (%d edges) is not the %d true edges plus twice as many decoys"
+                            % (label, t, len(prior[t]), len(truth[t])))
     return truth, prior
 
 
@@ -365,7 +379,7 @@ def main():
         with open(os.path.join(seed_dir, "network.json")) as f:
             info = json.load(f)
         genes, types = info["genes"], info["types"]
-        truth, prior = truth_per_type(seed_dir, genes, types)
+        truth, prior = truth_per_type(seed_dir, genes, types, failures, "seed %d" % seed)
         run(tessera + ["run", os.path.join(seed_dir, "run.yaml"), "-o", os.path.join(seed_dir, "sim"),
                        "--overwrite"], os.path.join(seed_dir, "run.log"))
         no_change, mean_change = check_dataset(os.path.join(seed_dir, "sim", "dataset.h5"), truth, types, 0.2,
