@@ -7,6 +7,7 @@
 #include "tessera/core/kokkos_compat.hpp"
 #include "tessera/grn/cell_gene_model.hpp"
 #include "tessera/grn/gene_network.hpp"
+#include "tessera/grn/received_signal.hpp"
 #include "tessera/grn/signaling.hpp"
 #include "tessera/integrate/gene_rhs.hpp"
 
@@ -77,27 +78,6 @@ struct HillRhsFunctor {
           drive += lr_K(p) * sn / (lr_h_pow_n(p) + sn);
         }
       dxdt(i, k) = production(k) * drive - decay(k) * x(i, k);
-    }
-  }
-};
-
-// s(i, c) = sum over the signalling sources n of cell i of w * ligand(n, c), in the graph's (id) order.
-struct ReceivedSignalFunctor {
-  Kokkos::View<const int*> offsets, source;
-  Kokkos::View<const double*> weight;
-  Kokkos::View<const double**, Kokkos::LayoutRight> ligands;
-  Kokkos::View<double**, Kokkos::LayoutRight> signal;
-
-  KOKKOS_INLINE_FUNCTION void operator()(const int i) const {
-    for (std::size_t c = 0; c < ligands.extent(1); ++c) {
-      double sum = 0.0;
-      if (weight.extent(0))
-        for (int e = offsets(i); e < offsets(i + 1); ++e)
-          sum += weight(e) * ligands(source(e), c);
-      else // unit weights (ell = infinity)
-        for (int e = offsets(i); e < offsets(i + 1); ++e)
-          sum += ligands(source(e), c);
-      signal(i, c) = sum;
     }
   }
 };

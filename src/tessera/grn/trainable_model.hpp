@@ -39,6 +39,23 @@ struct SignedEdgeWeight {
   double weight = 0.0;
 };
 
+// A linear fit of the derivative per (cell type, target gene), the ridge baseline's (learn/warm_start.hpp
+// converts it), for families that can start from it: dx_k/dt ~ intercept + sum_a regulator_coefficient[a]
+// x_{regulators[a]} + self_coefficient x_k + sum_b pair_coefficient[b] s_{pairs[b]}.
+struct LinearDerivativeFit {
+  bool fitted = false; // false: no fit for this (type, target); keep the initialisation
+  double intercept = 0.0;
+  std::vector<int> regulators; // candidate regulator genes j != k
+  std::vector<double> regulator_coefficient;
+  double self_coefficient = 0.0;
+  std::vector<int> pairs; // LR pair indices with receptor k
+  std::vector<double> pair_coefficient;
+};
+
+struct LinearDerivativeFits {
+  std::vector<std::vector<LinearDerivativeFit>> fit; // [cell type][target gene]
+};
+
 class TrainableGeneModel : public CellGeneModel, public AdjointGeneRhs {
 public:
   // The optimizer updates parameters().values() in place; the next evaluation uses them.
@@ -55,6 +72,10 @@ public:
   // The model's signed per-edge parameters, every candidate edge once (empty for families without them:
   // graph_ode). The read-out ranks edges by |weight| and reads the sign from it.
   virtual std::vector<SignedEdgeWeight> signed_edge_weights() const { return {}; }
+
+  // Starts the parameters from a linear fit of the derivative (`init: ridge`); false when the family has no
+  // use for one (graph_ode), which then keeps its own initialisation.
+  virtual bool warm_start(const LinearDerivativeFits& /*fits*/) { return false; }
 
   // Data-dependent edge weights at state x (graph_ode: attention), false when the family has none.
   // Collective when signalling is set; needs set_cell_types() as for evaluate().
