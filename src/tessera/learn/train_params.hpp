@@ -14,6 +14,7 @@ class Deck;
 
 enum class TrainMode { one_step, window, full };
 enum class TrainOptimizer { adamw, lbfgs };
+enum class LrSchedule { constant, cosine, plateau };
 
 struct TrainParams {
   std::string dataset;   // resolved path; empty with `simulate`
@@ -34,6 +35,20 @@ struct TrainParams {
   double val_fraction = 0.0;      // last observation times held out
   long long progress_every = 1;   // iterations between progress lines
   long long checkpoint_every = 0; // iterations between checkpoints; 0: none
+
+  // The learning rate over the iterations (AdamW; lr_schedule.hpp) and when to stop early
+  // (stopping_rule.hpp). The defaults are a constant train.lr and all `iterations`.
+  LrSchedule lr_schedule = LrSchedule::constant;
+  long long warmup = 0;            // iterations of linear warm-up
+  double lr_min = 0.0;             // floor of cosine and plateau
+  double plateau_factor = 0.5;     // rate multiplier at each plateau
+  long long plateau_patience = 10; // iterations without improvement that make a plateau
+  double improvement = 1e-4;       // relative fall of a loss that counts as improving (plateau, patience)
+  double stop_rel_loss = 0.0;      // 0: off
+  long long stop_window = 10;      // iterations per mean of stop_rel_loss
+  double stop_grad_norm = 0.0;     // 0: off
+  long long patience = 0;          // validation patience; 0: off
+  bool keep_best = false;          // model.h5 holds the best-validation parameters
 };
 
 const KeyTable& train_keys();
