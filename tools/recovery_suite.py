@@ -168,8 +168,13 @@ def check_dataset(dataset, truth, types, val_fraction, failures, label):
     return no_change, float(np.mean(change))
 
 
-def model_entry(metrics_type):
-    """The model's ranking in metrics.json's per-type object: every member but the baselines."""
+def model_entry(metrics_type, model_score=None):
+    """The model's ranking in a per-type (or lr_pairs) object of metrics.json: the member metrics.json's
+    "model_score" names, or (files without it) the one member beside the baselines."""
+    if model_score is not None:
+        if model_score not in metrics_type:
+            fail_input("metrics.json: model_score is '%s' but a ranking has no such member" % model_score)
+        return model_score, metrics_type[model_score]
     keys = [k for k in metrics_type if k not in ("ridge", "random_order", "jacobian")]
     if len(keys) != 1:
         fail_input("metrics.json: expected one model ranking beside ridge/random_order/jacobian, found %s" % keys)
@@ -182,6 +187,10 @@ def score_run(run_dir, family, graph, genes, types, truth, prior, no_change, fai
     index = {g: i for i, g in enumerate(genes)}
     n = len(genes)
     rows = []
+    expected_score = "attention" if family == "graph_ode" else "weight"
+    if metrics.get("model_score", expected_score) != expected_score:
+        failures.append("%s: metrics.json ranks by '%s', family %s by '%s'"
+                        % (label, metrics["model_score"], family, expected_score))
     for t in types:
         m = metrics["grn"].get(t)
         if m is None:
@@ -216,7 +225,7 @@ def score_run(run_dir, family, graph, genes, types, truth, prior, no_change, fai
         true_candidates = [e for e in true_edges if e in candidates]
         right = sum(1 for e in true_candidates if signs[e] * truth[t][e] > 0)
         sign_accuracy = right / len(true_candidates)
-        key, model = model_entry(m)
+        key, model = model_entry(m, metrics.get("model_score"))
         for name, mine in (("auprc", auprc), ("auprc_ratio", auprc / precision), ("sign_accuracy", sign_accuracy)):
             theirs = model[name]
             if theirs is None or not abs(theirs - mine) <= TOLERANCE * max(1.0, abs(mine)):
@@ -241,7 +250,8 @@ def score_run(run_dir, family, graph, genes, types, truth, prior, no_change, fai
     lr = metrics.get("lr_pairs", {})
     lr_figures = None
     if lr.get("scored"):
-        _, lr_model = model_entry({k: v for k, v in lr.items() if k not in ("scored", "pairs")})
+        _, lr_model = model_entry({k: v for k, v in lr.items() if k not in ("scored", "pairs")},
+                                  metrics.get("model_score"))
         lr_figures = {"auprc": lr_model["auprc"], "ridge_auprc": lr["ridge"]["auprc"],
                       "random_auprc": lr["random_order"]["auprc"], "candidates": lr_model["candidates"],
                       "true": lr_model["positives"]}
