@@ -108,7 +108,8 @@ TEST(LearnableHill, EqualsHillModelWithTheDeckParametersAlsoWithDecoyCandidates)
           HillModel reference(net, 2, sig);
           LearnableHillModel model(config_of(prior, learn_n), net, type_names, sig.pairs);
           model.initialise(net, sig.pairs);
-          EXPECT_EQ(model.candidates().size(), prior == PriorGraph::dense ? 2 * 5 * 4 : 9); // "*" edges twice
+          EXPECT_EQ(model.candidates().n_edges(),
+                    prior == PriorGraph::dense ? 2 * 5 * 4 : 9); // "*" edges twice
           Tissue tissue;
           tissue.attach(reference, signaling);
           tissue.attach(model, signaling);
@@ -432,4 +433,59 @@ TEST(LearnableHill, ModelFileRoundTripAndBadFiles) {
   }
   for (const std::string& p : {path, graph_ode, damaged})
     std::filesystem::remove(p);
+}
+
+TEST(LearnableHill, RidgeWarmStartIsTheLinearFitAtTheHalfSaturation) {
+  // After warm_start, at the state where every regulator sits at its h (0.5, `constant`), each node's f and
+  // its derivatives are the linear fit's: f = intercept + sum_j c_j h + c_self x_k, df/dx_j = c_j, df/dx_k =
+  // c_self (H+(h) = 1/2 and H+'(h) = n / 4h exactly). Learned and fixed (n = 3) coefficients; dense
+  // candidates.
+  for (bool learn_n : {true, false}) {
+    const GeneNetwork net = hill_network(true);
+    LearnableHillConfig config = config_of(PriorGraph::dense, learn_n);
+    config.n = learn_n ? 2.0 : 3.0;
+    config.init = LearnableHillConfig::Init::ridge;
+    LearnableHillModel model(config, net, type_names, {});
+    model.initialise(net, {});
+    std::mt19937 rng(learn_n ? 31 : 32);
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    LinearDerivativeFits fits;
+    fits.fit.assign(2, std::vector<LinearDerivativeFit>(n_genes));
+    for (int c = 0; c < 2; ++c)
+      for (int k = 0; k < n_genes; ++k) {
+        LinearDerivativeFit& f = fits.fit[c][k];
+        f.fitted = true;
+        f.intercept = 1.0 + 0.5 * u(rng); // keeps b above its floor
+        f.self_coefficient = -0.3 + 0.2 * u(rng);
+        for (int j = 0; j < n_genes; ++j)
+          if (j != k) {
+            f.regulators.push_back(j);
+            f.regulator_coefficient.push_back(0.2 * u(rng));
+          }
+      }
+    ASSERT_TRUE(model.warm_start(fits));
+    Tissue tissue;
+    tissue.attach(model, false);
+    const std::vector<std::vector<double>> x(n_cells, std::vector<double>(n_genes, 0.5));
+    const auto f = evaluate(model, x);
+    for (int i : {0, 1}) { // an epi and a mes cell
+      const int c = cell_types[i];
+      for (int k = 0; k < n_genes; ++k) {
+        const LinearDerivativeFit& fit = fits.fit[c][k];
+        double want = fit.intercept + fit.self_coefficient * 0.5;
+        for (double a : fit.regulator_coefficient)
+          want += a * 0.5;
+        EXPECT_NEAR(f[i][k], want, 1e-12) << "cell " << i << " gene " << k;
+        std::vector<std::vector<double>> lambda(n_cells, std::vector<double>(n_genes, 0.0));
+        lambda[i][k] = 1.0;
+        GeneState x_bar("x_bar", n_cells, n_genes);
+        model.vjp_state(0.0, to_device(x), to_device(lambda), x_bar);
+        const auto xb = to_host(x_bar);
+        EXPECT_NEAR(xb[i][k], fit.self_coefficient, 1e-12);
+        for (std::size_t a = 0; a < fit.regulators.size(); ++a)
+          EXPECT_NEAR(xb[i][fit.regulators[a]], fit.regulator_coefficient[a], 1e-12)
+              << "cell " << i << " gene " << k << " regulator " << fit.regulators[a];
+      }
+    }
+  }
 }

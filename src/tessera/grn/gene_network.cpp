@@ -128,17 +128,20 @@ const KeyTable& grn_keys() {
         .describe(
             "The fixed Hill coefficient when `grn.hill.learn_n` is false (and the start of a learned one "
             "without a deck edge).");
-    t.add_choice("hill.init", {"deck", "constant"})
+    t.add_choice("hill.init", {"deck", "constant", "ridge"})
         .def("deck")
         .describe(
             "Start of the learnable `hill` parameters without `model_file`: `deck` takes K, h, n of each "
             "candidate from its `grn.edges` entry (a repression as -K with K added to the basal term; "
             "other candidates K = 0) and beta, b, lambda from `grn.production`, `grn.basal`, `grn.decay`; "
-            "`constant` starts every K near 0 (|K| <= 0.01), h = 0.5, beta = 1, b = 0.1, lambda = 0.1.");
+            "`constant` starts every K near 0 (|K| <= 0.01), h = 0.5, beta = 1, b = 0.1, lambda = 0.1; "
+            "`ridge` (for `train`) starts as `constant`, then takes K, b and lambda from the ridge "
+            "baseline's "
+            "linear fit of dx/dt through the Hill terms' slope at x = h (signs and relative strengths).");
     t.add("hill.init_seed", KeyType::integer)
         .def("1")
         .non_negative()
-        .describe("Seed of the small random K of `grn.hill.init: constant`.");
+        .describe("Seed of the small random K of `grn.hill.init: constant` (and `ridge`, before its fit).");
     return t;
   }();
   return table;

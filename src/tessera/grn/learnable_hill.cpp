@@ -9,13 +9,19 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
-#include <tuple>
 
 namespace tessera {
 
 std::string to_string(LearnableHillConfig::Init init) {
-  return init == LearnableHillConfig::Init::deck ? "deck" : "constant";
+  switch (init) {
+  case LearnableHillConfig::Init::deck:
+    return "deck";
+  case LearnableHillConfig::Init::constant:
+    return "constant";
+  case LearnableHillConfig::Init::ridge:
+    break;
+  }
+  return "ridge";
 }
 
 LearnableHillConfig read_learnable_hill_config(const Deck& deck) {
@@ -29,23 +35,6 @@ LearnableHillConfig read_learnable_hill_config(const Deck& deck) {
       s.text("init") == "constant" ? LearnableHillConfig::Init::constant : LearnableHillConfig::Init::deck;
   config.init_seed = static_cast<std::uint64_t>(s.integer("init_seed"));
   return config;
-}
-
-HillCandidates hill_candidates(const GeneNetwork& network, int n_types, PriorGraph prior) {
-  HillCandidates out;
-  out.offsets.push_back(0);
-  for (int c = 0; c < n_types; ++c) {
-    const auto regulators = network.regulators(c, prior == PriorGraph::dense);
-    for (int k = 0; k < network.n_genes(); ++k) {
-      for (const int j : regulators[static_cast<std::size_t>(k)]) {
-        out.type.push_back(c);
-        out.source.push_back(j);
-        out.target.push_back(k);
-      }
-      out.offsets.push_back(out.size());
-    }
-  }
-  return out;
 }
 
 ParameterLayout learnable_hill_layout(int n_edges, int n_types, int n_genes, int n_pairs, bool learn_n) {
@@ -103,23 +92,10 @@ LearnableHillModel::LearnableHillModel(const LearnableHillConfig& config, const 
                                        std::vector<std::string> type_names,
                                        std::vector<LigandReceptorPair> pairs)
     : config_(config), n_genes_(network.n_genes()), n_types_(static_cast<int>(type_names.size())),
-      candidates_(hill_candidates(network, n_types_, config.prior)), pairs_(std::move(pairs)) {
-  const int E = candidates_.size(), T = n_types_, G = n_genes_, P = static_cast<int>(pairs_.size());
+      pairs_(std::move(pairs)), candidates_(network, n_types_, config.prior == PriorGraph::dense, pairs_) {
+  const int E = candidates_.n_edges(), T = n_types_, G = n_genes_, P = static_cast<int>(pairs_.size());
   parameters_ = ModelParameters("hill", learnable_hill_layout(E, T, G, P, config_.learn_n), {"all"},
                                 network.genes, std::move(type_names));
-  offsets_ = to_device("tessera::grn::hill_fit::offsets", candidates_.offsets);
-  source_ = to_device("tessera::grn::hill_fit::source", candidates_.source);
-  std::vector<std::vector<int>> by_receptor(static_cast<std::size_t>(G));
-  for (int p = 0; p < P; ++p)
-    by_receptor[static_cast<std::size_t>(pairs_[p].receptor)].push_back(p);
-  std::vector<int> offsets{0}, flat;
-  for (const auto& r : by_receptor) {
-    flat.insert(flat.end(), r.begin(), r.end());
-    offsets.push_back(static_cast<int>(flat.size()));
-  }
-  receptor_offsets_ = to_device("tessera::grn::hill_fit::receptor_offsets", offsets);
-  receptor_pair_ = to_device("tessera::grn::hill_fit::receptor_pair", flat);
-  receptor_column_ = Kokkos::View<int*>("tessera::grn::hill_fit::receptor_column", flat.size());
 
   using Vector = Kokkos::View<double*>;
   const std::size_t edges = static_cast<std::size_t>(E), lr = static_cast<std::size_t>(T * P),
@@ -134,7 +110,7 @@ LearnableHillModel::LearnableHillModel(const LearnableHillConfig& config, const 
 
 void LearnableHillModel::initialise(const GeneNetwork& network,
                                     const std::vector<LigandReceptorPair>& pairs) {
-  const int E = candidates_.size(), T = n_types_, G = n_genes_, P = static_cast<int>(pairs_.size());
+  const int E = candidates_.n_edges(), T = n_types_, G = n_genes_, P = static_cast<int>(pairs_.size());
   const double default_n = config_.n;
   std::vector<double> K(E, 0.0), h(E, 0.5), n(E, default_n);
   std::vector<double> lr_K(T * P, 0.0), lr_h(T * P, 0.5), lr_n(T * P, default_n);
@@ -143,7 +119,7 @@ void LearnableHillModel::initialise(const GeneNetwork& network,
     return "grn edge " + network.genes[e.source] + " -> " + network.genes[e.target] +
            (e.type < 0 ? " (type *)" : " (type " + parameters_.cell_types()[e.type] + ")");
   };
-  if (config_.init == LearnableHillConfig::Init::constant) {
+  if (config_.init != LearnableHillConfig::Init::deck) {
     const CounterRng rng{config_.init_seed};
     for (int e = 0; e < E; ++e) {
       double u[4];
@@ -157,9 +133,6 @@ void LearnableHillModel::initialise(const GeneNetwork& network,
         basal[c * G + k] = network.basal[k];
         decay[c * G + k] = network.decay[k];
       }
-    std::map<std::tuple<int, int, int>, int> edge_of; // (type, source, target) -> candidate
-    for (int e = 0; e < E; ++e)
-      edge_of[{candidates_.type[e], candidates_.source[e], candidates_.target[e]}] = e;
     std::vector<const RegulatoryEdge*> given(E, nullptr);
     for (const RegulatoryEdge& edge : network.edges) {
       if (edge.source == edge.target)
@@ -173,9 +146,8 @@ void LearnableHillModel::initialise(const GeneNetwork& network,
                           std::to_string(config_.n) + " (grn.hill.init: deck)");
       for (int c = 0; c < T; ++c) {
         if (edge.type >= 0 && edge.type != c) continue;
-        const auto it = edge_of.find({c, edge.source, edge.target});
-        if (it == edge_of.end()) continue; // not a candidate of the model's prior: nothing to start from
-        const int e = it->second;
+        const int e = candidates_.find(c, edge.source, edge.target);
+        if (e < 0) continue; // not a candidate of the model's prior: nothing to start from
         if (given[e])
           throw input_error(edge_name(edge) + " and " + edge_name(*given[e]) + " both act in type " +
                             parameters_.cell_types()[c] +
@@ -218,6 +190,58 @@ void LearnableHillModel::initialise(const GeneNetwork& network,
   parameters_.set_tensor(0, "lambda_rho", rho(decay));
 }
 
+bool LearnableHillModel::warm_start(const LinearDerivativeFits& fits) {
+  // Around x = h, K H+(x; h, n) = K / 2 + K n / (4 h) (x - h) + O((x - h)^2), so the hill derivative is the
+  // linear model intercept + sum_j c_j x_j + c_self x_k + sum_q d_q s_q with
+  //   K_e = 4 h_e c_j / (beta n_e),  K_cq = 4 h_cq d_q / (beta n_cq),
+  //   b = intercept / beta - sum_e K_e (1/2 - n_e / 4) (the same over the pairs),  lambda = -c_self,
+  // h, n and beta kept: the fit's signs and relative strengths within each target's row are the model's from
+  // the first iteration. b and lambda must stay positive: b is kept at least 1e-3, and a fit without a
+  // visible decay (c_self >= 0) keeps the initial lambda.
+  const int G = n_genes_, P = static_cast<int>(pairs_.size());
+  auto positive = [&](const char* name) {
+    std::vector<double> v = parameters_.tensor(0, name);
+    for (double& e : v)
+      e = softplus(e);
+    return v;
+  };
+  std::vector<double> K = parameters_.tensor(0, "K"), lr_K = parameters_.tensor(0, "lr_K"),
+                      b_rho = parameters_.tensor(0, "b_rho"),
+                      lambda_rho = parameters_.tensor(0, "lambda_rho");
+  const std::vector<double> h = positive("h_rho"), lr_h = positive("lr_h_rho"), beta = positive("beta_rho");
+  const std::vector<double> n =
+      config_.learn_n ? positive("n_rho") : std::vector<double>(K.size(), config_.n);
+  const std::vector<double> lr_n =
+      config_.learn_n ? positive("lr_n_rho") : std::vector<double>(lr_K.size(), config_.n);
+  for (int c = 0; c < n_types_ && c < static_cast<int>(fits.fit.size()); ++c)
+    for (int k = 0; k < G && k < static_cast<int>(fits.fit[static_cast<std::size_t>(c)].size()); ++k) {
+      const LinearDerivativeFit& fit = fits.fit[static_cast<std::size_t>(c)][static_cast<std::size_t>(k)];
+      if (!fit.fitted) continue;
+      const std::size_t row = static_cast<std::size_t>(c * G + k);
+      double basal = fit.intercept / beta[row];
+      for (std::size_t a = 0; a < fit.regulators.size(); ++a) {
+        const int e = candidates_.find(c, fit.regulators[a], k);
+        if (e < 0) continue;
+        K[e] = 4.0 * h[e] * fit.regulator_coefficient[a] / (beta[row] * n[e]);
+        basal -= K[e] * (0.5 - n[e] / 4.0);
+      }
+      for (std::size_t a = 0; a < fit.pairs.size(); ++a) {
+        const int q = fit.pairs[a];
+        if (q < 0 || q >= P || pairs_[static_cast<std::size_t>(q)].receptor != k) continue;
+        const std::size_t cq = static_cast<std::size_t>(c * P + q);
+        lr_K[cq] = 4.0 * lr_h[cq] * fit.pair_coefficient[a] / (beta[row] * lr_n[cq]);
+        basal -= lr_K[cq] * (0.5 - lr_n[cq] / 4.0);
+      }
+      b_rho[row] = inverse_softplus(std::max(basal, 1e-3));
+      if (fit.self_coefficient < 0.0) lambda_rho[row] = inverse_softplus(-fit.self_coefficient);
+    }
+  parameters_.set_tensor(0, "K", K);
+  parameters_.set_tensor(0, "lr_K", lr_K);
+  parameters_.set_tensor(0, "b_rho", b_rho);
+  parameters_.set_tensor(0, "lambda_rho", lambda_rho);
+  return true;
+}
+
 void LearnableHillModel::set_cell_types(Kokkos::View<const int*> cell_type) {
   cell_type_ = cell_type;
   grouping_stale_ = true;
@@ -225,47 +249,13 @@ void LearnableHillModel::set_cell_types(Kokkos::View<const int*> cell_type) {
 
 void LearnableHillModel::set_signaling(const SignalingGraph* graph, const LigandExchange* exchange) {
   if (graph && !exchange) throw runtime_error("hill: a signalling graph needs its ligand exchange");
-  graph_ = graph;
   exchange_ = exchange;
-  if (!graph || pairs_.empty()) return;
-  std::vector<int> column(pairs_.size());
-  const auto pair_of = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), receptor_pair_);
-  for (std::size_t q = 0; q < pair_of.extent(0); ++q) {
-    const LigandReceptorPair& pair = pairs_[static_cast<std::size_t>(pair_of(q))];
-    column[q] = exchange->column_of(pair.ligand);
-    if (column[q] < 0)
-      throw runtime_error("hill: ligand gene " + std::to_string(pair.ligand) +
-                          " is not carried by the ligand exchange");
+  if (!graph || pairs_.empty()) {
+    received_.set_graph(nullptr, 0);
+    return;
   }
-  column.resize(pair_of.extent(0));
-  receptor_column_ = to_device("tessera::grn::hill_fit::receptor_column", column);
-
-  // The graph transposed, for the VJP's ligand cotangents: per sending row, its receivers in ascending order
-  // (a counting sort over the receivers in row order keeps that order).
-  const auto offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph->offsets);
-  const auto source = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph->source);
-  const auto weight = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph->weight);
-  const int receivers = static_cast<int>(graph->n_owned);
-  int senders = static_cast<int>(exchange->n_rows());
-  for (int e = 0; e < (receivers ? offsets(receivers) : 0); ++e)
-    senders = std::max(senders, source(e) + 1);
-  std::vector<int> begin(static_cast<std::size_t>(senders) + 1, 0);
-  for (int e = 0; e < (receivers ? offsets(receivers) : 0); ++e)
-    ++begin[static_cast<std::size_t>(source(e)) + 1];
-  for (int m = 0; m < senders; ++m)
-    begin[m + 1] += begin[m];
-  std::vector<int> target(static_cast<std::size_t>(begin[senders]));
-  std::vector<double> w(target.size());
-  std::vector<int> next(begin.begin(), begin.end() - 1);
-  for (int i = 0; i < receivers; ++i)
-    for (int e = offsets(i); e < offsets(i + 1); ++e) {
-      const int slot = next[static_cast<std::size_t>(source(e))]++;
-      target[slot] = i;
-      w[slot] = weight.extent(0) ? weight(e) : 1.0;
-    }
-  sender_offsets_ = to_device("tessera::grn::hill_fit::sender_offsets", begin);
-  sender_target_ = to_device("tessera::grn::hill_fit::sender_target", target);
-  sender_weight_ = to_device("tessera::grn::hill_fit::sender_weight", w);
+  candidates_.use_columns_of(*exchange);
+  received_.set_graph(graph, exchange->n_rows());
 }
 
 void LearnableHillModel::group_cells(int n_cells) const {
@@ -292,7 +282,7 @@ void LearnableHillModel::group_cells(int n_cells) const {
 }
 
 void LearnableHillModel::update_shared() const {
-  const int E = candidates_.size(), P = static_cast<int>(pairs_.size());
+  const int E = candidates_.n_edges(), P = static_cast<int>(pairs_.size());
   LearnableHillSharedFunctor f;
   f.theta = parameters_.values();
   f.at = offsets_of(parameters_, E, n_types_, P);
@@ -337,7 +327,7 @@ LearnableHillTerms terms_of(const LearnableHillModel& model, const LearnableHill
 void LearnableHillModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) const {
   ScopedRegion region("tessera::grn::hill_fit::rhs");
   const int n = static_cast<int>(x.extent(0));
-  const bool signaling = !pairs_.empty() && graph_ && exchange_;
+  const bool signaling = received_.graph() != nullptr;
   if (n > 0 && cell_type_.extent(0) < static_cast<std::size_t>(n))
     throw runtime_error("hill: cell types are set for " + std::to_string(cell_type_.extent(0)) +
                         " cells, the state has " + std::to_string(n));
@@ -348,13 +338,12 @@ void LearnableHillModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt
     if (signal_.extent(0) < x.extent(0) || signal_.extent(1) != ligands.extent(1))
       signal_ = Kokkos::View<double**, Kokkos::LayoutRight>(
           "tessera::grn::hill_fit::signal", x.extent(0) + x.extent(0) / 4 + 8, ligands.extent(1));
-    const ReceivedSignalFunctor received{graph_->offsets, graph_->source, graph_->weight, ligands, signal_};
-    Kokkos::parallel_for("tessera::grn::hill_fit::received_signal", Kokkos::RangePolicy<>(0, n), received);
+    received_.forward(ligands, signal_);
   }
   LearnableHillRhsFunctor f;
-  f.terms =
-      terms_of(*this, offsets_of(parameters_, candidates_.size(), n_types_, static_cast<int>(pairs_.size())),
-               config_.learn_n ? 0 : small_integer(config_.n), offsets_, source_);
+  f.terms = terms_of(
+      *this, offsets_of(parameters_, candidates_.n_edges(), n_types_, static_cast<int>(pairs_.size())),
+      config_.learn_n ? 0 : small_integer(config_.n), candidates_.offsets(), candidates_.source());
   f.terms.edge_n = edge_n_;
   f.terms.edge_h_pow_n = edge_h_pow_n_;
   f.terms.lr_n = lr_n_;
@@ -363,9 +352,9 @@ void LearnableHillModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt
   f.terms.basal = basal_;
   f.terms.decay = decay_;
   f.terms.signaling = signaling;
-  f.terms.receptor_offsets = receptor_offsets_;
-  f.terms.receptor_pair = receptor_pair_;
-  f.terms.receptor_column = receptor_column_;
+  f.terms.receptor_offsets = candidates_.receptor_offsets();
+  f.terms.receptor_pair = candidates_.receptor_pair();
+  f.terms.receptor_column = candidates_.receptor_column();
   f.terms.signal = signal_;
   f.type = cell_type_;
   f.x = x;
@@ -385,7 +374,7 @@ void LearnableHillModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lamb
   if (n > 0 && cell_type_.extent(0) < static_cast<std::size_t>(n))
     throw runtime_error("hill: cell types are set for " + std::to_string(cell_type_.extent(0)) +
                         " cells, the state has " + std::to_string(n));
-  const bool signaling = !pairs_.empty() && graph_ && exchange_;
+  const bool signaling = received_.graph() != nullptr;
   update_shared();
   if (signaling) {
     // The forward's received signal at x (collective), which the Hill terms of the receptors read.
@@ -393,12 +382,11 @@ void LearnableHillModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lamb
     if (signal_.extent(0) < x.extent(0) || signal_.extent(1) != ligands.extent(1))
       signal_ = Kokkos::View<double**, Kokkos::LayoutRight>(
           "tessera::grn::hill_fit::signal", x.extent(0) + x.extent(0) / 4 + 8, ligands.extent(1));
-    const ReceivedSignalFunctor received{graph_->offsets, graph_->source, graph_->weight, ligands, signal_};
-    Kokkos::parallel_for("tessera::grn::hill_fit::received_signal", Kokkos::RangePolicy<>(0, n), received);
+    received_.forward(ligands, signal_);
   }
-  LearnableHillTerms terms =
-      terms_of(*this, offsets_of(parameters_, candidates_.size(), n_types_, static_cast<int>(pairs_.size())),
-               config_.learn_n ? 0 : small_integer(config_.n), offsets_, source_);
+  LearnableHillTerms terms = terms_of(
+      *this, offsets_of(parameters_, candidates_.n_edges(), n_types_, static_cast<int>(pairs_.size())),
+      config_.learn_n ? 0 : small_integer(config_.n), candidates_.offsets(), candidates_.source());
   terms.edge_n = edge_n_;
   terms.edge_h = edge_h_;
   terms.edge_h_pow_n = edge_h_pow_n_;
@@ -416,9 +404,9 @@ void LearnableHillModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lamb
   terms.dbasal = dbasal_;
   terms.ddecay = ddecay_;
   terms.signaling = signaling;
-  terms.receptor_offsets = receptor_offsets_;
-  terms.receptor_pair = receptor_pair_;
-  terms.receptor_column = receptor_column_;
+  terms.receptor_offsets = candidates_.receptor_offsets();
+  terms.receptor_pair = candidates_.receptor_pair();
+  terms.receptor_column = candidates_.receptor_column();
   terms.signal = signal_;
 
   if (x_bar.extent(0) || (signaling && x_bar.extent(1))) {
@@ -439,17 +427,15 @@ void LearnableHillModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lamb
       Kokkos::parallel_for("tessera::grn::hill_fit::vjp_state", Kokkos::RangePolicy<>(0, n), f);
     }
     if (signaling) {
-      // Every rank sends its ghosts' ligand cotangents back (collective), also one without cells.
-      const std::size_t rows = sender_offsets_.extent(0) ? sender_offsets_.extent(0) - 1 : 0;
+      // The received signal's cotangents to its senders' ligands (owned and ghost rows), then every rank
+      // sends its ghosts' back (collective), also one without cells.
       const std::size_t columns = static_cast<std::size_t>(exchange_->n_ligands());
-      const std::size_t ligand_rows = std::max({rows, exchange_->n_rows(), x.extent(0)});
+      const std::size_t ligand_rows = std::max({received_.n_rows(), exchange_->n_rows(), x.extent(0)});
       if (ligand_bar_.extent(0) < ligand_rows || ligand_bar_.extent(1) != columns)
         ligand_bar_ = Kokkos::View<double**, Kokkos::LayoutRight>("tessera::grn::hill_fit::ligand_bar",
                                                                   ligand_rows + ligand_rows / 4 + 8, columns);
       Kokkos::deep_copy(ligand_bar_, 0.0);
-      LearnableHillLigandVjpFunctor g{sender_offsets_, sender_target_, sender_weight_, signal_bar_,
-                                      ligand_bar_};
-      Kokkos::parallel_for("tessera::grn::hill_fit::vjp_ligands", Kokkos::RangePolicy<>(0, rows), g);
+      received_.adjoint(signal_bar_, ligand_bar_);
       exchange_->scatter_ligand_cotangents(ligand_bar_, x_bar);
     }
   }
@@ -471,8 +457,8 @@ void LearnableHillModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lamb
 std::vector<SignedEdgeWeight> LearnableHillModel::signed_edge_weights() const {
   const std::vector<double> K = parameters_.tensor(0, "K"), lr_K = parameters_.tensor(0, "lr_K");
   std::vector<SignedEdgeWeight> out;
-  for (int e = 0; e < candidates_.size(); ++e)
-    out.push_back({candidates_.type[e], candidates_.source[e], candidates_.target[e], -1, K[e]});
+  for (int e = 0; e < candidates_.n_edges(); ++e)
+    out.push_back({candidates_.type(e), candidates_.source(e), candidates_.target(e), -1, K[e]});
   const int P = static_cast<int>(pairs_.size());
   for (int c = 0; c < n_types_; ++c)
     for (int p = 0; p < P; ++p)

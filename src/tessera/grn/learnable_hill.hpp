@@ -9,10 +9,12 @@
 #pragma once
 
 #include "tessera/core/kokkos_compat.hpp"
+#include "tessera/grn/candidate_edges.hpp"
 #include "tessera/grn/gene_network.hpp"
 #include "tessera/grn/graph_ode_parameters.hpp"
 #include "tessera/grn/hill.hpp"
 #include "tessera/grn/model_parameters.hpp"
+#include "tessera/grn/received_signal.hpp"
 #include "tessera/grn/signaling.hpp"
 #include "tessera/grn/trainable_model.hpp"
 
@@ -33,7 +35,7 @@ class File;
 
 // The deck's `grn.hill` keys (the learnable model's options; HillModel itself reads only grn.edges).
 struct LearnableHillConfig {
-  enum class Init { deck, constant };
+  enum class Init { deck, constant, ridge };
   PriorGraph prior = PriorGraph::edges;
   std::string model_file; // resolved path; empty: initialise per `init`
   bool learn_n = true;
@@ -42,20 +44,10 @@ struct LearnableHillConfig {
   std::uint64_t init_seed = 1;
 };
 
-std::string to_string(LearnableHillConfig::Init init); // "deck", "constant"
+std::string to_string(LearnableHillConfig::Init init); // "deck", "constant", "ridge"
 
 // Reads `grn.hill` (defaults when absent). Not collective.
 LearnableHillConfig read_learnable_hill_config(const Deck& deck);
-
-// The candidate edges of every cell type in CSR form over (type, target gene): the in-edges of gene k in
-// cells of type c are [offsets[c*G+k], offsets[c*G+k+1]), sources ascending. Edge e is element e of the
-// per-edge tensors. Self loops are never candidates (GeneNetwork::regulators).
-struct HillCandidates {
-  std::vector<int> offsets; // n_types * G + 1
-  std::vector<int> type, source, target;
-  int size() const { return static_cast<int>(source.size()); }
-};
-HillCandidates hill_candidates(const GeneNetwork& network, int n_types, PriorGraph prior);
 
 // The tensors of the one parameter set "all", in storage order (E candidate edges, T types, G genes, P
 // pairs):
@@ -77,8 +69,12 @@ public:
   // beta, b, lambda from grn.production, grn.basal, grn.decay; LR pairs from their K, h, n. Two edges of
   // one type on the same candidate, a self loop, or an edge n other than config.n when n is fixed are an
   // input_error naming the edge. `constant`: K uniform in [-0.01, 0.01] (CounterRng(init_seed)), h = 0.5,
-  // n = config.n, beta = 1, b = 0.1, lambda = 0.1, LR K = 0.
+  // n = config.n, beta = 1, b = 0.1, lambda = 0.1, LR K = 0. `ridge` starts as `constant`; `train` then calls
+  // warm_start() with its ridge fit.
   void initialise(const GeneNetwork& network, const std::vector<LigandReceptorPair>& pairs);
+  // The ridge fit through the Hill terms' linearisation at x = h (see learnable_hill.cpp): K and b from the
+  // fit's coefficients and intercept, lambda from its self coefficient; h, n, beta stay.
+  bool warm_start(const LinearDerivativeFits& fits) override;
 
   void set_cell_types(Kokkos::View<const int*> cell_type) override;
   void set_signaling(const SignalingGraph* graph, const LigandExchange* exchange) override;
@@ -101,7 +97,9 @@ public:
   std::vector<SignedEdgeWeight> signed_edge_weights() const override;
 
   const LearnableHillConfig& config() const { return config_; }
-  const HillCandidates& candidates() const { return candidates_; }
+  // The candidate edges j -> k of every type (GeneNetwork::regulators: never self loops); edge e is element e
+  // of the per-edge tensors.
+  const CandidateEdges& candidates() const { return candidates_; }
   int n_genes() const { return n_genes_; }
   int n_types() const { return n_types_; }
 
@@ -111,19 +109,11 @@ private:
 
   LearnableHillConfig config_;
   int n_genes_ = 0, n_types_ = 0;
-  HillCandidates candidates_;
   std::vector<LigandReceptorPair> pairs_;
+  CandidateEdges candidates_;
   ModelParameters parameters_;
-
-  Kokkos::View<int*> offsets_, source_;
-  // LR pairs by receptor gene: [receptor_offsets(k), receptor_offsets(k+1)) index receptor_pair (the pair's
-  // index p in pairs_) and receptor_column (its ligand's column in the exchange).
-  Kokkos::View<int*> receptor_offsets_, receptor_pair_, receptor_column_;
-  const SignalingGraph* graph_ = nullptr;
+  ReceivedSignal received_; // this step's signalling graph, forward and adjoint
   const LigandExchange* exchange_ = nullptr;
-  // The signalling graph transposed (host-built per step): the receivers of each sending row, ascending.
-  Kokkos::View<int*> sender_offsets_, sender_target_;
-  Kokkos::View<double*> sender_weight_;
 
   Kokkos::View<const int*> cell_type_;
   // Cells grouped by type (ascending rows within a type), rebuilt when the types or the cell count change.

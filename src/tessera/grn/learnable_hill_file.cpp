@@ -44,11 +44,17 @@ void write_learnable_hill_model(h5::File& file, const LearnableHillModel& model)
   h5::write_strings(root, "genes", parameters.genes());
   h5::write_strings(root, "cell_types", parameters.cell_types());
   {
-    const HillCandidates& c = model.candidates();
+    const CandidateEdges& c = model.candidates();
+    std::vector<int> type, source, target;
+    for (int e = 0; e < c.n_edges(); ++e) {
+      type.push_back(c.type(e));
+      source.push_back(c.source(e));
+      target.push_back(c.target(e));
+    }
     h5::Handle group = h5::create_group(root, "edges");
-    write_ints(group.get(), "type", c.type);
-    write_ints(group.get(), "source", c.source);
-    write_ints(group.get(), "target", c.target);
+    write_ints(group.get(), "type", type);
+    write_ints(group.get(), "source", source);
+    write_ints(group.get(), "target", target);
   }
   {
     std::vector<int> ligand, receptor;
@@ -135,18 +141,19 @@ void read_learnable_hill_model(const std::string& path, LearnableHillModel& mode
     h5::Handle g = h5::open_group(root, group);
     return h5::read_all<std::int32_t>(g.get(), name);
   };
-  const HillCandidates& candidates = model.candidates();
-  const std::size_t E = static_cast<std::size_t>(candidates.size());
+  const CandidateEdges& candidates = model.candidates();
+  const std::size_t E = static_cast<std::size_t>(candidates.n_edges());
   const std::vector<std::int32_t> type = read_ints("edges", "type", E),
                                   source = read_ints("edges", "source", E),
                                   target = read_ints("edges", "target", E);
   for (std::size_t e = 0; e < E; ++e)
-    if (type[e] != candidates.type[e] || source[e] != candidates.source[e] ||
-        target[e] != candidates.target[e])
+    if (type[e] != candidates.type(static_cast<int>(e)) ||
+        source[e] != candidates.source(static_cast<int>(e)) ||
+        target[e] != candidates.target(static_cast<int>(e)))
       fail("/edges row " + std::to_string(e) + " is not the deck's candidate edge " + std::to_string(e) +
-           " (type " + types[static_cast<std::size_t>(candidates.type[e])] + ": " +
-           genes[static_cast<std::size_t>(candidates.source[e])] + " -> " +
-           genes[static_cast<std::size_t>(candidates.target[e])] +
+           " (type " + types[static_cast<std::size_t>(candidates.type(static_cast<int>(e)))] + ": " +
+           genes[static_cast<std::size_t>(candidates.source(static_cast<int>(e)))] + " -> " +
+           genes[static_cast<std::size_t>(candidates.target(static_cast<int>(e)))] +
            "): the model was trained on another prior graph (grn.hill.prior, grn.edges, train prior)");
   const std::size_t P = model.pairs().size();
   const std::vector<std::int32_t> ligand = read_ints("pairs", "ligand", P),

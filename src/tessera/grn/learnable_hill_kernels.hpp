@@ -134,8 +134,8 @@ struct LearnableHillRhsFunctor {
   }
 };
 
-// x_bar(i, :) = lambda(i, :)^T df_i/dx_i and the cotangents of the signal cell i receives, one thread per
-// cell: each output row belongs to one thread.
+// x_bar(i, :) = lambda(i, :)^T df_i/dx_i and the cotangents of the signal cell i receives (ReceivedSignal's
+// adjoint takes them to the senders), one thread per cell: each output row belongs to one thread.
 struct LearnableHillStateVjpFunctor {
   LearnableHillTerms terms;
   Kokkos::View<const int*> type;
@@ -165,23 +165,6 @@ struct LearnableHillStateVjpFunctor {
           const HillTerm term(terms.signal(i, column), terms.lr_n(cp), terms.n_int, terms.lr_h_pow_n(cp));
           signal_bar(i, column) += weight * terms.theta(0, terms.at.lr_K + cp) * term.d_x(terms.lr_n(cp));
         }
-    }
-  }
-};
-
-// ligand_bar(m, :) = sum over the cells i that hear row m of w_mi signal_bar(i, :), one thread per sending
-// row (owned or ghost) over its receivers in ascending row order: the adjoint of the received signal.
-struct LearnableHillLigandVjpFunctor {
-  Kokkos::View<const int*> sender_offsets, sender_target;
-  Kokkos::View<const double*> sender_weight;
-  Kokkos::View<const double**, Kokkos::LayoutRight> signal_bar;
-  Kokkos::View<double**, Kokkos::LayoutRight> ligand_bar;
-  KOKKOS_INLINE_FUNCTION void operator()(const int m) const {
-    for (std::size_t column = 0; column < ligand_bar.extent(1); ++column) {
-      double sum = 0.0;
-      for (int t = sender_offsets(m); t < sender_offsets(m + 1); ++t)
-        sum += sender_weight(t) * signal_bar(sender_target(t), column);
-      ligand_bar(m, column) = sum;
     }
   }
 };
