@@ -142,6 +142,38 @@ const KeyTable& grn_keys() {
         .def("1")
         .non_negative()
         .describe("Seed of the small random K of `grn.hill.init: constant` (and `ridge`, before its fit).");
+    t.add_choice("sigmoid.prior", {"edges", "dense"})
+        .def("edges")
+        .describe(
+            "Candidate gene graph of `sigmoid` (one weight W per candidate edge and cell type): `edges` "
+            "uses the structure of `grn.edges` and `grn.table` per cell type (their sign, K, h and n are "
+            "ignored); `dense` uses every ordered pair j -> k, j != k.");
+    t.add("sigmoid.model_file", KeyType::path)
+        .describe("model.h5 to read the `sigmoid` parameters from (SPEC §6.5); its genes, cell types, "
+                  "candidate edges, LR pairs and prior must match the deck (matched by name). Without it the "
+                  "parameters are initialised (`sigmoid.init`).");
+    t.add_choice("sigmoid.init", {"ridge", "zero", "random"})
+        .def("ridge")
+        .describe(
+            "Initial `sigmoid` parameters without `model_file`: `ridge`: `tessera train` starts from "
+            "its ridge baseline mapped through sigma's linearisation at 0 (W = 4 c / beta, gamma from "
+            "the self coefficient; other commands: as `zero`); `zero`: W = V = 0, b = 0; `random`: W, V "
+            "uniform in +-1/sqrt(in-degree + 1) from `init_seed`. beta and gamma start at "
+            "`production_init` and `decay_init`.");
+    t.add("sigmoid.init_seed", KeyType::integer)
+        .def("1")
+        .non_negative()
+        .describe("Seed of `sigmoid.init: random`.");
+    t.add("sigmoid.decay_init", KeyType::real, Dimension::rate)
+        .def("0.1")
+        .positive()
+        .describe("Initial decay rate gamma of every gene and cell type in `sigmoid` (learned; stored "
+                  "softplus-parametrised).");
+    t.add("sigmoid.production_init", KeyType::real)
+        .def("1")
+        .positive()
+        .describe("Initial production scale beta of every gene and cell type in `sigmoid`, the largest "
+                  "production rate (expression per minute; learned; stored softplus-parametrised).");
     return t;
   }();
   return table;
