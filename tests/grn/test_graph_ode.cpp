@@ -57,24 +57,39 @@ Reference reference_rhs(const GraphOdeParameters& p, const GeneNetwork& net,
     for (int k = 0; k < n_genes; ++k) {
       // In-edges (h_u, w_u): the self loop, E_c as a set, then neighbours' ligands for each pair on k.
       std::vector<std::pair<double, double>> in{{x[i][k], 1.0}};
+      std::vector<double> logit_bias{0.0};
       std::set<int> sources;
       for (int j = 0; j < n_genes; ++j)
         if (j != k && a.prior == PriorGraph::dense) sources.insert(j);
       if (a.prior == PriorGraph::edges)
         for (const RegulatoryEdge& e : net.edges)
           if ((e.type == -1 || e.type == c) && e.target == k && e.source != k) sources.insert(e.source);
-      for (int j : sources)
-        in.push_back({x[i][j], 1.0});
+      for (int j : sources) {
+        // Beyond STAGED: the entry of edge j -> k (of type c, or shared) scales the message and biases the
+        // logit.
+        const GraphOdeEdge weight_edge{a.edge_weights == EdgeTerms::per_type ? c : -1, j, k};
+        const GraphOdeEdge bias_edge{a.edge_bias == EdgeTerms::per_type ? c : -1, j, k};
+        const auto wi = std::find(a.weight_edges.begin(), a.weight_edges.end(), weight_edge);
+        const auto bi = std::find(a.bias_edges.begin(), a.bias_edges.end(), bias_edge);
+        in.push_back({x[i][j], a.edge_weights == EdgeTerms::none
+                                   ? 1.0
+                                   : theta["edge_weight"][wi - a.weight_edges.begin()]});
+        logit_bias.push_back(a.edge_bias == EdgeTerms::none ? 0.0
+                                                            : theta["edge_bias"][bi - a.bias_edges.begin()]);
+      }
       if (graph)
         for (const LigandReceptorPair& pair : pairs)
           if (pair.receptor == k)
-            for (int e = graph->offsets[i]; e < graph->offsets[i + 1]; ++e)
+            for (int e = graph->offsets[i]; e < graph->offsets[i + 1]; ++e) {
               in.push_back({x[graph->source[e]][pair.ligand], graph->weight[e]});
+              logit_bias.push_back(0.0);
+            }
 
       std::vector<double> z(K * H);
       for (int h = 0; h < K; ++h) {
         std::vector<double> logits;
-        for (const auto& [hu, wu] : in) {
+        for (std::size_t u = 0; u < in.size(); ++u) {
+          const double hu = in[u].first;
           double e = 0.0;
           if (a.variant == AttentionVariant::gat) {
             double dst = 0.0, src = 0.0;
@@ -88,7 +103,7 @@ Reference reference_rhs(const GraphOdeParameters& p, const GeneNetwork& net,
               e += theta["a"][h * H + d] *
                    leaky(theta["v_dst"][h * H + d] * x[i][k] + theta["v_src"][h * H + d] * hu);
           }
-          logits.push_back(e);
+          logits.push_back(e + logit_bias[u]);
         }
         const double top = *std::max_element(logits.begin(), logits.end());
         double sum = 0.0;
@@ -240,6 +255,141 @@ TEST(GraphOdeModel, RhsMatchesTheReferenceForEveryArchitecture) {
                   ++checked;
                 }
   EXPECT_EQ(checked, 2 * 2 * 3 * 2 * 2 * 2 * 2 * 2);
+}
+
+// ---- Beyond STAGED: per-edge weights and logit biases
+
+TEST(GraphOdeEdgeTerms, EntriesFollowTheGeneGraph) {
+  const GeneNetwork net = small_network();
+  GraphOdeArchitecture a = small_architecture();
+  a.edge_weights = EdgeTerms::per_type;
+  a.edge_bias = EdgeTerms::shared;
+  resolve_edge_terms(a, net, 2);
+  // per_type: each type's graph in (type, target, source) order; shared: their union by (target, source).
+  std::vector<GraphOdeEdge> per_type, shared;
+  for (int c = 0; c < 2; ++c) {
+    const auto regulators = net.regulators(c, false);
+    for (int k = 0; k < n_genes; ++k)
+      for (int j : regulators[k]) {
+        per_type.push_back({c, j, k});
+        if (std::find(shared.begin(), shared.end(), GraphOdeEdge{-1, j, k}) == shared.end())
+          shared.push_back({-1, j, k});
+      }
+  }
+  std::sort(shared.begin(), shared.end(), [](const GraphOdeEdge& l, const GraphOdeEdge& r) {
+    return std::pair(l.target, l.source) < std::pair(r.target, r.source);
+  });
+  EXPECT_EQ(a.weight_edges, per_type);
+  EXPECT_EQ(a.bias_edges, shared);
+  // The small network: epi has A->B, B->C, D->A, A->E, C->E; mes A->B, B->C, E->A, C->D (no self edge).
+  EXPECT_EQ(per_type.size(), 9u);
+  EXPECT_EQ(shared.size(), 7u);
+  const ParameterLayout layout = graph_ode_layout(a, n_genes);
+  EXPECT_EQ(layout.tensor("edge_weight").shape, (std::vector<std::int64_t>{9}));
+  EXPECT_TRUE(layout.tensor("edge_weight").sparse);
+  EXPECT_EQ(layout.tensor("edge_bias").shape, (std::vector<std::int64_t>{7}));
+  EXPECT_FALSE(layout.tensor("edge_bias").sparse);
+  // Off: STAGED's layout exactly, the same tensors at the same offsets.
+  const ParameterLayout staged = graph_ode_layout(small_architecture(), n_genes);
+  EXPECT_EQ(layout.tensor("decay_rho").offset, staged.tensor("decay_rho").offset);
+  EXPECT_EQ(layout.size(), staged.size() + 16);
+  GraphOdeArchitecture off = small_architecture();
+  resolve_edge_terms(off, net, 2);
+  EXPECT_TRUE(off.weight_edges.empty());
+  EXPECT_EQ(graph_ode_layout(off, n_genes).size(), staged.size());
+  // Dense: every ordered pair j != k, per type.
+  a.prior = PriorGraph::dense;
+  resolve_edge_terms(a, net, 2);
+  EXPECT_EQ(a.weight_edges.size(), 2u * 5u * 4u);
+  EXPECT_EQ(a.bias_edges.size(), 5u * 4u);
+}
+
+TEST(GraphOdeEdgeTerms, RhsMatchesTheReference) {
+  // As RhsMatchesTheReferenceForEveryArchitecture (1e-12 relative), with signed weights and logit biases
+  // drawn at random for every option.
+  int checked = 0;
+  const EdgeTerms terms[] = {EdgeTerms::none, EdgeTerms::per_type, EdgeTerms::shared};
+  for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2})
+    for (EdgeTerms weights : terms)
+      for (EdgeTerms bias : terms)
+        for (ParameterSharing share : {ParameterSharing::all, ParameterSharing::per_type})
+          for (PriorGraph prior : {PriorGraph::edges, PriorGraph::dense}) {
+            Case setup;
+            setup.architecture = small_architecture();
+            setup.architecture.variant = variant;
+            setup.architecture.heads = 2;
+            setup.architecture.mlp_layers = 2;
+            setup.architecture.share = share;
+            setup.architecture.prior = prior;
+            setup.architecture.edge_weights = weights;
+            setup.architecture.edge_bias = bias;
+            setup.signaling = true;
+            setup.options.tile_nodes = checked % 2 ? 10 : 4096;
+            const GeneNetwork net = small_network();
+            resolve_edge_terms(setup.architecture, net, 2);
+            GraphOdeParameters parameters(setup.architecture, gene_names, type_names);
+            randomize(parameters, 31u + static_cast<unsigned>(checked));
+            GraphOdeModel model(parameters, net, small_pairs(), setup.options);
+            const auto x = random_state(6u + static_cast<unsigned>(checked));
+            const HostGraph graph;
+            expect_matches(
+                evaluate(model, x, true), reference_rhs(parameters, net, small_pairs(), x, &graph), 1e-12,
+                setup.name() + " edge_weights=" + to_string(weights) + " edge_bias=" + to_string(bias));
+            ++checked;
+          }
+  EXPECT_EQ(checked, 2 * 9 * 2 * 2);
+}
+
+TEST(GraphOdeEdgeTerms, InitialisedTermsGiveTheStagedModelBitForBit) {
+  // glorot_init sets s_u = 1 and the biases 0, and draws every STAGED tensor as without the terms: the RHS
+  // is STAGED's exactly, so switching the terms on starts training where STAGED starts.
+  const GeneNetwork net = small_network();
+  for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2}) {
+    GraphOdeArchitecture staged = small_architecture();
+    staged.variant = variant;
+    GraphOdeArchitecture a = staged;
+    a.edge_weights = EdgeTerms::per_type;
+    a.edge_bias = EdgeTerms::shared;
+    resolve_edge_terms(a, net, 2);
+    GraphOdeParameters p(a, gene_names, type_names), q(staged, gene_names, type_names);
+    p.glorot_init(4, 0.2);
+    q.glorot_init(4, 0.2);
+    for (const TensorSpec& t : q.layout().tensors())
+      EXPECT_EQ(p.tensor(0, t.name), q.tensor(0, t.name)) << t.name;
+    EXPECT_EQ(p.tensor(0, "edge_weight"), std::vector<double>(9, 1.0));
+    EXPECT_EQ(p.tensor(0, "edge_bias"), std::vector<double>(7, 0.0));
+    GraphOdeModel with(p, net, small_pairs()), without(q, net, small_pairs());
+    const auto x = random_state(21);
+    EXPECT_EQ(evaluate(with, x, true), evaluate(without, x, true)) << to_string(variant);
+  }
+}
+
+TEST(GraphOdeEdgeTerms, SignedEdgeWeightsAreTheWeightOfEveryTypesEdges) {
+  const GeneNetwork net = small_network();
+  for (ParameterSharing share : {ParameterSharing::all, ParameterSharing::per_type}) {
+    GraphOdeArchitecture a = small_architecture();
+    a.share = share;
+    a.edge_weights = EdgeTerms::shared;
+    resolve_edge_terms(a, net, 2);
+    GraphOdeParameters p(a, gene_names, type_names);
+    randomize(p, 8);
+    const GraphOdeModel model(p, net, small_pairs());
+    const std::vector<SignedEdgeWeight> weights = model.signed_edge_weights();
+    ASSERT_EQ(weights.size(), 9u); // 5 edges of epi, 4 of mes
+    for (const SignedEdgeWeight& w : weights) {
+      const auto regulators = net.regulators(w.type, false);
+      EXPECT_NE(std::find(regulators[w.target].begin(), regulators[w.target].end(), w.source),
+                regulators[w.target].end());
+      EXPECT_EQ(w.pair, -1);
+      const auto it =
+          std::find(a.weight_edges.begin(), a.weight_edges.end(), GraphOdeEdge{-1, w.source, w.target});
+      EXPECT_EQ(w.weight, p.tensor(share == ParameterSharing::all ? 0 : w.type,
+                                   "edge_weight")[it - a.weight_edges.begin()]);
+    }
+  }
+  GraphOdeArchitecture staged = small_architecture();
+  GraphOdeParameters q(staged, gene_names, type_names);
+  EXPECT_TRUE(GraphOdeModel(q, net, small_pairs()).signed_edge_weights().empty());
 }
 
 TEST(GraphOdeModel, ReferenceArchitectureMatches) {
@@ -482,6 +632,95 @@ TEST(GraphOdeModelFile, GenesAreMatchedByName) {
   EXPECT_EQ(read.tensor(0, "W2"), written.tensor(0, "W2"));
 }
 
+TEST(GraphOdeModelFile, EdgeTermsRoundTripMatchedByName) {
+  // Written with the genes in reverse order, read with the deck's: each edge's entry follows its gene names,
+  // so the read model's RHS is the written one's (evaluated on the reversed state).
+  const std::vector<std::string> reversed{"E", "D", "C", "B", "A"};
+  GeneNetwork forward = small_network(), backward = small_network();
+  backward.genes = reversed;
+  for (RegulatoryEdge& e : backward.edges) {
+    e.source = n_genes - 1 - e.source;
+    e.target = n_genes - 1 - e.target;
+  }
+  for (EdgeTerms terms : {EdgeTerms::per_type, EdgeTerms::shared}) {
+    GraphOdeArchitecture written_a = small_architecture();
+    written_a.share = ParameterSharing::per_type;
+    written_a.edge_weights = terms;
+    written_a.edge_bias = EdgeTerms::per_type;
+    GraphOdeArchitecture read_a = written_a;
+    resolve_edge_terms(written_a, backward, 2);
+    resolve_edge_terms(read_a, forward, 2);
+    GraphOdeParameters written(written_a, reversed, type_names);
+    randomize(written, 12);
+    const std::string path = scratch_path("edge_terms_" + to_string(terms) + ".h5");
+    write_graph_ode_model(path, written);
+    const GraphOdeParameters read = read_graph_ode_model(path, read_a, gene_names, type_names);
+
+    GraphOdeModel m1(written, backward, {}), m2(read, forward, {});
+    auto x = random_state(3);
+    auto x_reversed = x;
+    for (auto& row : x_reversed)
+      std::reverse(row.begin(), row.end());
+    auto f1 = evaluate(m1, x_reversed, false);
+    for (auto& row : f1)
+      std::reverse(row.begin(), row.end());
+    EXPECT_EQ(f1, evaluate(m2, x, false)) << to_string(terms);
+
+    h5::File file = h5::File::open_read(path);
+    h5::Handle arch = h5::open_group(file.get(), "architecture");
+    EXPECT_EQ(h5::read_text_attribute(arch.get(), "edge_weights"), to_string(terms));
+    EXPECT_EQ(h5::read_text_attribute(arch.get(), "edge_bias"), "per_type");
+    EXPECT_EQ(h5::read_strings(file.get(), "edge_terms/edge_bias/type").front(), "epi");
+    EXPECT_EQ(h5::read_strings(file.get(), "edge_terms/edge_weight/type").front(),
+              terms == EdgeTerms::shared ? "*" : "epi");
+  }
+}
+
+TEST(GraphOdeModelFile, EdgeTermsOfAnotherGraphOrSettingAreInputErrors) {
+  const GeneNetwork net = small_network();
+  GraphOdeArchitecture a = small_architecture();
+  a.edge_weights = EdgeTerms::per_type;
+  resolve_edge_terms(a, net, 2);
+  GraphOdeParameters written(a, gene_names, type_names);
+  randomize(written, 5);
+  const std::string path = scratch_path("edge_terms_mismatch.h5");
+  write_graph_ode_model(path, written);
+
+  GeneNetwork more = net;
+  more.edges.push_back({1, 4, 1, +1, 1, 0.5, 2}); // mes: E -> B
+  GraphOdeArchitecture b = a;
+  resolve_edge_terms(b, more, 2);
+  EXPECT_NE(
+      input_error_of([&] { read_graph_ode_model(path, b, gene_names, type_names); })
+          .find("the deck's gene graph has the edge mes: E -> B but the model's /edge_terms/edge_weight "
+                "does not"),
+      std::string::npos);
+  GeneNetwork fewer = net;
+  fewer.edges.pop_back(); // epi: C -> E
+  GraphOdeArchitecture c = a;
+  resolve_edge_terms(c, fewer, 2);
+  EXPECT_NE(
+      input_error_of([&] { read_graph_ode_model(path, c, gene_names, type_names); })
+          .find("the model's /edge_terms/edge_weight has the edge epi: C -> E but the deck's gene graph "
+                "does not"),
+      std::string::npos);
+  GraphOdeArchitecture d = a;
+  d.edge_bias = EdgeTerms::shared;
+  resolve_edge_terms(d, net, 2);
+  EXPECT_NE(input_error_of([&] {
+              read_graph_ode_model(path, d, gene_names, type_names);
+            }).find("/architecture edge_bias = none but grn.graph_ode.edge_bias = shared"),
+            std::string::npos);
+  // A STAGED file (no attributes) read by a deck with the terms on.
+  GraphOdeParameters staged(small_architecture(), gene_names, type_names);
+  const std::string plain = scratch_path("edge_terms_staged.h5");
+  write_graph_ode_model(plain, staged);
+  EXPECT_NE(input_error_of([&] {
+              read_graph_ode_model(plain, a, gene_names, type_names);
+            }).find("/architecture edge_weights = none but grn.graph_ode.edge_weights = per_type"),
+            std::string::npos);
+}
+
 TEST(GraphOdeModelFile, MismatchesAreInputErrorsNamingWhatDiffers) {
   GraphOdeArchitecture a = small_architecture();
   a.share = ParameterSharing::per_type;
@@ -715,6 +954,30 @@ TEST(GraphOdeConfig, MakesTheModelFromTheDeckAndItsModelFile) {
               make_graph_ode_model(MPI_COMM_WORLD, other, net, SignalingParams{}, type_names);
             }).find("/architecture hidden = 3 but grn.graph_ode.hidden = 8"),
             std::string::npos);
+}
+
+TEST(GraphOdeConfig, EdgeTermsFromTheDeck) {
+  const Deck deck =
+      Deck::parse(deck_text("  graph_ode:\n    edge_weights: shared\n    edge_bias: per_type\n"), "deck.yaml",
+                  {}, all_key_tables());
+  const GraphOdeConfig c = read_graph_ode_config(deck);
+  EXPECT_EQ(c.architecture.edge_weights, EdgeTerms::shared);
+  EXPECT_EQ(c.architecture.edge_bias, EdgeTerms::per_type);
+  EXPECT_EQ(read_graph_ode_config(Deck::parse(deck_text(""), "deck.yaml", {}, all_key_tables()))
+                .architecture.edge_weights,
+            EdgeTerms::none);
+  // The factory resolves the entries against the network it is given: A -> B for both types, E -> A for mes.
+  const GeneNetwork net = read_gene_network(deck, type_names);
+  const auto model = make_graph_ode_model(MPI_COMM_WORLD, deck, net, SignalingParams{}, type_names);
+  EXPECT_EQ(model->parameters().architecture().weight_edges,
+            (std::vector<GraphOdeEdge>{{-1, 4, 0}, {-1, 0, 1}}));
+  EXPECT_EQ(model->parameters().architecture().bias_edges,
+            (std::vector<GraphOdeEdge>{{0, 0, 1}, {1, 4, 0}, {1, 0, 1}}));
+  EXPECT_EQ(model->parameters().tensor(0, "edge_weight"), (std::vector<double>{1.0, 1.0}));
+  EXPECT_NE(input_error_of([&] {
+              Deck::parse(deck_text(""), "deck.yaml", {"grn.graph_ode.edge_bias=yes"}, all_key_tables());
+            }),
+            "");
 }
 
 TEST(GraphOdeConfig, OutOfRangeSizesAreRejectedByTheDeck) {

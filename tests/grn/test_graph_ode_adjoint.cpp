@@ -56,31 +56,49 @@ Evaluation reference_objective(const GraphOdeArchitecture& a, const HostTheta& t
     out.pattern.push_back(v > 0);
     return v > 0 ? v : 0.0;
   };
+  // The entry of a per-edge tensor that belongs to edge j -> k of type c: found in the architecture's list
+  // (which resolve_edge_terms fills; EdgeTermsFollowTheGeneGraph tests it) by type and genes.
+  auto edge_entry = [&](EdgeTerms terms, const std::vector<GraphOdeEdge>& list, int c, int j, int k) {
+    const GraphOdeEdge wanted{terms == EdgeTerms::per_type ? c : -1, j, k};
+    const auto it = std::find(list.begin(), list.end(), wanted);
+    EXPECT_NE(it, list.end()) << "no entry for edge " << j << " -> " << k << " of type " << c;
+    return static_cast<int>(it - list.begin());
+  };
   for (int i = 0; i < n_cells; ++i) {
     const int c = cell_types[i];
     const auto& theta = theta_sets[a.share == ParameterSharing::all ? 0 : c];
     auto T = [&](const std::string& name, int e) { return theta.at(name)[static_cast<std::size_t>(e)]; };
     for (int k = 0; k < n_genes; ++k) {
       std::vector<std::pair<double, double>> in{{x[i][k], 1.0}};
+      std::vector<double> logit_bias{0.0};
       std::set<int> sources;
       for (int j = 0; j < n_genes; ++j)
         if (j != k && a.prior == PriorGraph::dense) sources.insert(j);
       if (a.prior == PriorGraph::edges)
         for (const RegulatoryEdge& e : net.edges)
           if ((e.type == -1 || e.type == c) && e.target == k && e.source != k) sources.insert(e.source);
-      for (int j : sources)
-        in.push_back({x[i][j], 1.0});
+      for (int j : sources) {
+        // Beyond STAGED: the message is s_u h_u, the logit gains the edge's bias.
+        in.push_back({x[i][j], a.edge_weights == EdgeTerms::none
+                                   ? 1.0
+                                   : T("edge_weight", edge_entry(a.edge_weights, a.weight_edges, c, j, k))});
+        logit_bias.push_back(a.edge_bias == EdgeTerms::none
+                                 ? 0.0
+                                 : T("edge_bias", edge_entry(a.edge_bias, a.bias_edges, c, j, k)));
+      }
       if (graph)
         for (const LigandReceptorPair& pair : pairs)
           if (pair.receptor == k)
-            for (int e = graph->offsets[i]; e < graph->offsets[i + 1]; ++e)
+            for (int e = graph->offsets[i]; e < graph->offsets[i + 1]; ++e) {
               in.push_back({x[graph->source[e]][pair.ligand], graph->weight[e]});
+              logit_bias.push_back(0.0);
+            }
 
       std::vector<double> z(K * H);
       for (int h = 0; h < K; ++h) {
         std::vector<double> logits;
-        for (const auto& edge : in) {
-          const double hu = edge.first;
+        for (std::size_t u = 0; u < in.size(); ++u) {
+          const double hu = in[u].first;
           double e = 0.0;
           if (a.variant == AttentionVariant::gat) {
             double dst = 0.0, src = 0.0;
@@ -93,7 +111,7 @@ Evaluation reference_objective(const GraphOdeArchitecture& a, const HostTheta& t
             for (int d = 0; d < H; ++d)
               e += T("a", h * H + d) * leaky(T("v_dst", h * H + d) * x[i][k] + T("v_src", h * H + d) * hu);
           }
-          logits.push_back(e);
+          logits.push_back(e + logit_bias[u]);
         }
         const double top = *std::max_element(logits.begin(), logits.end());
         double sum = 0.0;
@@ -147,7 +165,9 @@ struct Case {
   std::string name() const {
     return to_string(architecture.variant) + " K=" + std::to_string(architecture.heads) +
            " L=" + std::to_string(architecture.mlp_layers) + " share=" + to_string(architecture.share) +
-           " prior=" + to_string(architecture.prior) + (signaling ? " signaling" : "") +
+           " prior=" + to_string(architecture.prior) +
+           " edge_weights=" + to_string(architecture.edge_weights) +
+           " edge_bias=" + to_string(architecture.edge_bias) + (signaling ? " signaling" : "") +
            " tile=" + std::to_string(options.tile_nodes) +
            (options.dense == GraphOdeOptions::DenseProducts::kokkos ? " kokkos" : " blas");
   }
@@ -178,12 +198,89 @@ Gradients model_vjp(GraphOdeModel& model, const std::vector<std::vector<double>>
   return out;
 }
 
+// Checks the model's VJP of one case against central differences of the reference: every state entry, all
+// entries of the small parameter tensors and a random draw of 10 of each larger one.
+struct Counts {
+  int cases = 0, checked = 0, skipped = 0, nonzero = 0;
+};
+
+void check_against_differences(Case setup, Counts& counts, std::mt19937& pick) {
+  const int index = counts.cases++;
+  GraphOdeArchitecture& a = setup.architecture;
+  const GeneNetwork net = small_network();
+  resolve_edge_terms(a, net, static_cast<int>(type_names.size()));
+  GraphOdeParameters parameters(a, gene_names, type_names);
+  randomize(parameters, 101u + static_cast<unsigned>(index));
+  GraphOdeModel model(parameters, net, small_pairs(), setup.options);
+  const auto x = random_state(7u + static_cast<unsigned>(index));
+  std::vector<std::vector<double>> lambda = random_state(900u + static_cast<unsigned>(index));
+  const Gradients vjp = model_vjp(model, x, lambda, setup.signaling);
+  const HostGraph graph;
+  const HostGraph* g = setup.signaling ? &graph : nullptr;
+  const HostTheta theta = host_theta(parameters);
+
+  // The state: every entry.
+  for (int i = 0; i < n_cells; ++i)
+    for (int k = 0; k < n_genes; ++k) {
+      double fd = 0.0, noise = 0.0;
+      auto xp = x;
+      const bool smooth = central_difference(
+          x[i][k],
+          [&](double v) {
+            xp[i][k] = v;
+            return reference_objective(a, theta, net, xp, lambda, g);
+          },
+          fd, noise);
+      if (!smooth) {
+        ++counts.skipped;
+        continue;
+      }
+      EXPECT_NEAR(vjp.x_bar[i][k], fd, 1e-7 * std::fabs(fd) + 10 * noise + 1e-12)
+          << setup.name() << " x_bar cell " << i << " gene " << k;
+      ++counts.checked;
+      counts.nonzero += std::fabs(fd) > 1e-3;
+    }
+
+  // Every parameter tensor: all entries of the small ones, a random draw of 10 of the others.
+  const std::size_t stride = parameters.layout().size();
+  for (int s = 0; s < parameters.n_sets(); ++s)
+    for (const TensorSpec& t : parameters.layout().tensors()) {
+      std::vector<std::size_t> entries;
+      for (std::size_t e = 0; e < t.size(); ++e)
+        entries.push_back(e);
+      if (t.size() > 12) {
+        std::shuffle(entries.begin(), entries.end(), pick);
+        entries.resize(10);
+      }
+      for (std::size_t e : entries) {
+        double fd = 0.0, noise = 0.0;
+        HostTheta tp = theta;
+        const bool smooth = central_difference(
+            theta[s].at(t.name)[e],
+            [&](double v) {
+              tp[s][t.name][e] = v;
+              return reference_objective(a, tp, net, x, lambda, g);
+            },
+            fd, noise);
+        if (!smooth) {
+          ++counts.skipped;
+          continue;
+        }
+        const double got = vjp.theta_bar[s * stride + t.offset + e];
+        EXPECT_NEAR(got, fd, 1e-6 * std::fabs(fd) + 10 * noise + 1e-12)
+            << setup.name() << " set " << s << " " << t.name << "[" << e << "]";
+        ++counts.checked;
+        counts.nonzero += std::fabs(fd) > 1e-3;
+      }
+    }
+}
+
 } // namespace
 
 TEST(GraphOdeVjp, MatchesCentralDifferencesForEveryArchitecture) {
   // FD: step 1e-6 relative, error O(h^2 f''') ~ 1e-12 plus rounding 1e-16 |objective| / h ~ 1e-10, so the
   // VJP must agree to 1e-6 relative for parameters and 1e-7 for states (plus that rounding floor).
-  int cases = 0, checked = 0, skipped = 0, nonzero = 0;
+  Counts counts;
   std::mt19937 pick(2024);
   for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2})
     for (int heads : {1, 2})
@@ -200,83 +297,54 @@ TEST(GraphOdeVjp, MatchesCentralDifferencesForEveryArchitecture) {
               setup.architecture.share = share;
               setup.architecture.prior = prior;
               setup.signaling = signaling;
-              if (cases % 2) { // half the cases: several tiles per set and the portable products
+              if (counts.cases % 2) { // half the cases: several tiles per set and the portable products
                 setup.options.tile_nodes = 10;
                 setup.options.dense = GraphOdeOptions::DenseProducts::kokkos;
               }
-              const GraphOdeArchitecture& a = setup.architecture;
-              GraphOdeParameters parameters(a, gene_names, type_names);
-              randomize(parameters, 101u + static_cast<unsigned>(cases));
-              const GeneNetwork net = small_network();
-              GraphOdeModel model(parameters, net, small_pairs(), setup.options);
-              const auto x = random_state(7u + static_cast<unsigned>(cases));
-              std::vector<std::vector<double>> lambda = random_state(900u + static_cast<unsigned>(cases));
-              const Gradients vjp = model_vjp(model, x, lambda, signaling);
-              const HostGraph graph;
-              const HostGraph* g = signaling ? &graph : nullptr;
-              const HostTheta theta = host_theta(parameters);
-              ++cases;
-
-              // The state: every entry.
-              for (int i = 0; i < n_cells; ++i)
-                for (int k = 0; k < n_genes; ++k) {
-                  double fd = 0.0, noise = 0.0;
-                  auto xp = x;
-                  const bool smooth = central_difference(
-                      x[i][k],
-                      [&](double v) {
-                        xp[i][k] = v;
-                        return reference_objective(a, theta, net, xp, lambda, g);
-                      },
-                      fd, noise);
-                  if (!smooth) {
-                    ++skipped;
-                    continue;
-                  }
-                  EXPECT_NEAR(vjp.x_bar[i][k], fd, 1e-7 * std::fabs(fd) + 10 * noise + 1e-12)
-                      << setup.name() << " x_bar cell " << i << " gene " << k;
-                  ++checked;
-                  nonzero += std::fabs(fd) > 1e-3;
-                }
-
-              // Every parameter tensor: all entries of the small ones, a random draw of 10 of the others.
-              const std::size_t stride = parameters.layout().size();
-              for (int s = 0; s < parameters.n_sets(); ++s)
-                for (const TensorSpec& t : parameters.layout().tensors()) {
-                  std::vector<std::size_t> entries;
-                  for (std::size_t e = 0; e < t.size(); ++e)
-                    entries.push_back(e);
-                  if (t.size() > 12) {
-                    std::shuffle(entries.begin(), entries.end(), pick);
-                    entries.resize(10);
-                  }
-                  for (std::size_t e : entries) {
-                    double fd = 0.0, noise = 0.0;
-                    HostTheta tp = theta;
-                    const bool smooth = central_difference(
-                        theta[s].at(t.name)[e],
-                        [&](double v) {
-                          tp[s][t.name][e] = v;
-                          return reference_objective(a, tp, net, x, lambda, g);
-                        },
-                        fd, noise);
-                    if (!smooth) {
-                      ++skipped;
-                      continue;
-                    }
-                    const double got = vjp.theta_bar[s * stride + t.offset + e];
-                    EXPECT_NEAR(got, fd, 1e-6 * std::fabs(fd) + 10 * noise + 1e-12)
-                        << setup.name() << " set " << s << " " << t.name << "[" << e << "]";
-                    ++checked;
-                    nonzero += std::fabs(fd) > 1e-3;
-                  }
-                }
+              check_against_differences(setup, counts, pick);
             }
-  EXPECT_EQ(cases, 2 * 2 * 3 * 2 * 2 * 2);
-  EXPECT_LT(skipped, checked / 20) << "too many entries sit near a kink";
-  EXPECT_GT(nonzero, checked / 2) << "most derivatives must be far from zero for the test to mean anything";
+  EXPECT_EQ(counts.cases, 2 * 2 * 3 * 2 * 2 * 2);
+  EXPECT_LT(counts.skipped, counts.checked / 20) << "too many entries sit near a kink";
+  EXPECT_GT(counts.nonzero, counts.checked / 2)
+      << "most derivatives must be far from zero for the test to mean anything";
   std::printf("[ info ] %d cases, %d entries checked (%d with |derivative| > 1e-3), %d skipped at a kink\n",
-              cases, checked, nonzero, skipped);
+              counts.cases, counts.checked, counts.nonzero, counts.skipped);
+}
+
+TEST(GraphOdeVjp, EdgeTermsMatchCentralDifferences) {
+  // Beyond STAGED: every combination of the per-edge weight and logit bias (per type, shared), both
+  // attention variants, both parameter sharings and gene graphs, with signalling; tolerances as above.
+  Counts counts;
+  std::mt19937 pick(77);
+  const EdgeTerms terms[] = {EdgeTerms::none, EdgeTerms::per_type, EdgeTerms::shared};
+  for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2})
+    for (EdgeTerms weights : terms)
+      for (EdgeTerms bias : terms)
+        for (ParameterSharing share : {ParameterSharing::all, ParameterSharing::per_type}) {
+          if (weights == EdgeTerms::none && bias == EdgeTerms::none) continue;
+          Case setup;
+          setup.architecture.hidden = 4;
+          setup.architecture.mlp_width = 6;
+          setup.architecture.variant = variant;
+          setup.architecture.heads = 2;
+          setup.architecture.mlp_layers = 2;
+          setup.architecture.share = share;
+          setup.architecture.prior = counts.cases % 3 == 2 ? PriorGraph::dense : PriorGraph::edges;
+          setup.architecture.edge_weights = weights;
+          setup.architecture.edge_bias = bias;
+          setup.signaling = true;
+          if (counts.cases % 2) {
+            setup.options.tile_nodes = 10;
+            setup.options.dense = GraphOdeOptions::DenseProducts::kokkos;
+          }
+          check_against_differences(setup, counts, pick);
+        }
+  EXPECT_EQ(counts.cases, 2 * 8 * 2);
+  EXPECT_LT(counts.skipped, counts.checked / 20) << "too many entries sit near a kink";
+  EXPECT_GT(counts.nonzero, counts.checked / 2)
+      << "most derivatives must be far from zero for the test to mean anything";
+  std::printf("[ info ] %d cases, %d entries checked (%d with |derivative| > 1e-3), %d skipped at a kink\n",
+              counts.cases, counts.checked, counts.nonzero, counts.skipped);
 }
 
 TEST(GraphOdeVjp, ThetaBarAccumulatesAndXBarIsOverwritten) {

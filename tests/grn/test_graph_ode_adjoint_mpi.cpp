@@ -12,6 +12,7 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <random>
 #include <string>
 
 #include "../support/distributed_tissue.hpp"
@@ -121,42 +122,62 @@ Result vjp_on(MPI_Comm comm, const GraphOdeParameters& parameters) {
 } // namespace
 
 TEST(GraphOdeVjpMpi, OwnedGradientsEqualTheWholeTissueOnOneRankAlsoThroughRk4) {
-  for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2}) {
-    GraphOdeArchitecture a;
-    a.variant = variant;
-    a.heads = 2;
-    a.hidden = 6;
-    a.mlp_width = 8;
-    a.mlp_layers = 3;
-    a.share = ParameterSharing::per_type;
-    GraphOdeParameters parameters(a, network().genes, {"epi", "mes"});
-    parameters.glorot_init(11, 0.2);
-    const Result split = vjp_on(MPI_COMM_WORLD, parameters);
-    EXPECT_GT(split.fd_checked, 140) << "few entries were far enough from a kink";
-    EXPECT_EQ(split.fd_failed, 0);
-    const Result whole = vjp_on(MPI_COMM_SELF, parameters);
+  // STAGED, then with per-edge weights and logit biases (random signs and sizes; per type and shared).
+  for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2})
+    for (bool edge_terms : {false, true}) {
+      GraphOdeArchitecture a;
+      a.variant = variant;
+      a.heads = 2;
+      a.hidden = 6;
+      a.mlp_width = 8;
+      a.mlp_layers = 3;
+      a.share = ParameterSharing::per_type;
+      if (edge_terms) {
+        a.edge_weights = variant == AttentionVariant::gat ? EdgeTerms::per_type : EdgeTerms::shared;
+        a.edge_bias = variant == AttentionVariant::gat ? EdgeTerms::shared : EdgeTerms::per_type;
+        resolve_edge_terms(a, network(), 2);
+      }
+      GraphOdeParameters parameters(a, network().genes, {"epi", "mes"});
+      parameters.glorot_init(11, 0.2);
+      if (edge_terms) {
+        std::mt19937 rng(5);
+        std::uniform_real_distribution<double> u(-1.5, 1.5);
+        for (int set = 0; set < 2; ++set)
+          for (const char* name : {"edge_weight", "edge_bias"}) {
+            std::vector<double> v = parameters.tensor(set, name);
+            for (double& e : v)
+              e = u(rng);
+            parameters.set_tensor(set, name, v);
+          }
+      }
+      const Result split = vjp_on(MPI_COMM_WORLD, parameters);
+      EXPECT_GT(split.fd_checked, 140) << "few entries were far enough from a kink";
+      EXPECT_EQ(split.fd_failed, 0);
+      const Result whole = vjp_on(MPI_COMM_SELF, parameters);
 
-    // Every cell is owned once over the ranks; its gradient is the whole tissue's up to summation order
-    // (ligand cotangents from several neighbours are added in another order): 1e-12 relative to the largest
-    // entry for the RHS, 1e-11 through the 4 substeps x 4 stages of rk4.
-    int owned = static_cast<int>(split.x_bar.size()), total = 0;
-    MPI_Allreduce(&owned, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    EXPECT_EQ(total, n_total);
-    auto compare_parameters = [&](const std::vector<double>& got, const std::vector<double>& want,
-                                  double tolerance, const std::string& what) {
-      double largest = 0.0;
-      for (double v : want)
-        largest = std::max(largest, std::fabs(v));
-      ASSERT_GT(largest, 0.0);
-      ASSERT_EQ(got.size(), want.size());
-      for (std::size_t e = 0; e < want.size(); ++e)
-        EXPECT_NEAR(got[e], want[e], tolerance * largest) << to_string(variant) << " " << what << " " << e;
-    };
-    expect_rows_near(split.x_bar, whole.x_bar, 1e-12, to_string(variant) + " x_bar");
-    compare_parameters(split.theta_bar, whole.theta_bar, 1e-12, "theta_bar");
-    expect_rows_near(split.x0_bar, whole.x0_bar, 1e-11, to_string(variant) + " rk4 x0_bar");
-    compare_parameters(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, "rk4 theta_bar");
-  }
+      // Every cell is owned once over the ranks; its gradient is the whole tissue's up to summation order
+      // (ligand cotangents from several neighbours are added in another order): 1e-12 relative to the largest
+      // entry for the RHS, 1e-11 through the 4 substeps x 4 stages of rk4.
+      int owned = static_cast<int>(split.x_bar.size()), total = 0;
+      MPI_Allreduce(&owned, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+      EXPECT_EQ(total, n_total);
+      auto compare_parameters = [&](const std::vector<double>& got, const std::vector<double>& want,
+                                    double tolerance, const std::string& what) {
+        double largest = 0.0;
+        for (double v : want)
+          largest = std::max(largest, std::fabs(v));
+        ASSERT_GT(largest, 0.0);
+        ASSERT_EQ(got.size(), want.size());
+        for (std::size_t e = 0; e < want.size(); ++e)
+          EXPECT_NEAR(got[e], want[e], tolerance * largest)
+              << to_string(variant) << (edge_terms ? " edge terms " : " ") << what << " " << e;
+      };
+      const std::string name = to_string(variant) + (edge_terms ? " edge terms" : "");
+      expect_rows_near(split.x_bar, whole.x_bar, 1e-12, name + " x_bar");
+      compare_parameters(split.theta_bar, whole.theta_bar, 1e-12, "theta_bar");
+      expect_rows_near(split.x0_bar, whole.x0_bar, 1e-11, name + " rk4 x0_bar");
+      compare_parameters(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, "rk4 theta_bar");
+    }
 }
 
 namespace {

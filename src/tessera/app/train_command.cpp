@@ -94,6 +94,8 @@ TrainSetup read_train_setup(const Deck& deck, int n_ranks) {
     else
       s.warnings.insert(s.warnings.end(), skipped.begin(), skipped.end());
   }
+  // The per-edge terms' entries follow the graph the model is trained on, known only now.
+  resolve_edge_terms(s.config.architecture, s.network, s.types.count());
   // Only the ground-truth simulation of train.simulate runs to time.end; fitting integrates between the
   // dataset's observation times.
   s.time = read_time_params(deck, s.params.simulate ? EndTime::required : EndTime::optional);

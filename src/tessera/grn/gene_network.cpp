@@ -95,10 +95,23 @@ const KeyTable& grn_keys() {
         .describe(
             "Gene graph of `graph_ode`: `edges` uses the structure of `grn.edges` and `grn.table` per cell "
             "type (their sign, K, h and n are ignored); `dense` uses every ordered pair j -> k, j != k.");
+    t.add_choice("graph_ode.edge_weights", {"none", "per_type", "shared"})
+        .def("none")
+        .describe("Beyond STAGED (SPEC §2.2): a learnable signed weight s_u on each prior edge's message, "
+                  "m^h = sum_u alpha_u w_u s_u h_u (initialised to 1; `train.l1` penalises it). `per_type`: "
+                  "one per cell type and edge; `shared`: one per edge j -> k, for every type whose graph "
+                  "has it. The self loop and ligand edges have none. `none`: the STAGED model.");
+    t.add_choice("graph_ode.edge_bias", {"none", "per_type", "shared"})
+        .def("none")
+        .describe("Beyond STAGED: a learnable bias added to each prior edge's attention logit (initialised "
+                  "to 0), `per_type` or `shared` as for `graph_ode.edge_weights`. Under `share: per_type` "
+                  "every type's parameter set holds the entries of every edge of the list, and uses its "
+                  "own type's.");
     t.add("graph_ode.model_file", KeyType::path)
         .describe(
-            "model.h5 to read the `graph_ode` parameters from (SPEC §6.5); its architecture, gene names "
-            "and (under `share: per_type`) cell types must match the deck. Without it the parameters are "
+            "model.h5 to read the `graph_ode` parameters from (SPEC §6.5); its architecture, gene names, "
+            "(with per-edge terms) gene graph and (under `share: per_type`) cell types must match the deck. "
+            "Without it the parameters are "
             "initialised (Glorot).");
     t.add("graph_ode.init_seed", KeyType::integer)
         .def("1")

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <tuple>
 
 namespace tessera {
 
@@ -42,6 +44,16 @@ GraphOdeModel::GraphOdeModel(GraphOdeParameters parameters, const GeneNetwork& n
   }
   prior_offsets_ = to_device("tessera::grn::graph_ode::prior_offsets", offsets);
   prior_source_ = to_device("tessera::grn::graph_ode::prior_source", sources);
+  weight_index_ = edge_term_index(a.edge_weights, a.weight_edges, offsets, sources);
+  bias_index_ = edge_term_index(a.edge_bias, a.bias_edges, offsets, sources);
+  if (a.edge_weights != EdgeTerms::none || a.edge_bias != EdgeTerms::none) {
+    std::vector<int> type(sources.size());
+    for (int c = 0; c < n_types_; ++c)
+      for (int e = offsets[static_cast<std::size_t>(c * G)];
+           e < offsets[static_cast<std::size_t>((c + 1) * G)]; ++e)
+        type[static_cast<std::size_t>(e)] = c;
+    position_type_ = to_device("tessera::grn::graph_ode::position_type", type);
+  }
 
   tile_cells_ = std::max(1, options_.tile_nodes / std::max(1, G));
   const std::size_t rows = static_cast<std::size_t>(tile_cells_) * static_cast<std::size_t>(G);
@@ -60,6 +72,44 @@ GraphOdeModel::GraphOdeModel(GraphOdeParameters parameters, const GeneNetwork& n
                                                                    a.heads, a.hidden + 1, width_one);
   layer_one_.offset = Kokkos::View<double****, Kokkos::LayoutRight>("tessera::grn::graph_ode::offset", sets,
                                                                     a.heads, a.hidden + 1, width_one);
+}
+
+GraphOdeModel::EdgeTermIndex GraphOdeModel::edge_term_index(EdgeTerms terms,
+                                                            const std::vector<GraphOdeEdge>& list,
+                                                            const std::vector<int>& offsets,
+                                                            const std::vector<int>& sources) const {
+  EdgeTermIndex out;
+  if (terms == EdgeTerms::none) return out;
+  const int G = n_genes_;
+  std::map<std::tuple<int, int, int>, int> entry;
+  for (std::size_t p = 0; p < list.size(); ++p)
+    entry[{list[p].type, list[p].source, list[p].target}] = static_cast<int>(p);
+  std::vector<int> index(sources.size());
+  std::vector<std::vector<int>> positions(list.size());
+  for (int c = 0; c < n_types_; ++c)
+    for (int k = 0; k < G; ++k)
+      for (int e = offsets[static_cast<std::size_t>(c * G + k)];
+           e < offsets[static_cast<std::size_t>(c * G + k + 1)]; ++e) {
+        const auto it =
+            entry.find({terms == EdgeTerms::per_type ? c : -1, sources[static_cast<std::size_t>(e)], k});
+        if (it == entry.end())
+          throw runtime_error("graph_ode: an edge of the gene graph has no per-edge parameter (the "
+                              "architecture's edge lists come from another graph: resolve_edge_terms)");
+        index[static_cast<std::size_t>(e)] = it->second;
+        positions[static_cast<std::size_t>(it->second)].push_back(e);
+      }
+  std::vector<int> inverse_offsets{0}, inverse;
+  for (const auto& list_of_p : positions) {
+    if (list_of_p.empty())
+      throw runtime_error("graph_ode: a per-edge parameter belongs to no edge of the gene graph (the "
+                          "architecture's edge lists come from another graph: resolve_edge_terms)");
+    inverse.insert(inverse.end(), list_of_p.begin(), list_of_p.end());
+    inverse_offsets.push_back(static_cast<int>(inverse.size()));
+  }
+  out.index = to_device("tessera::grn::graph_ode::edge_term_index", index);
+  out.offsets = to_device("tessera::grn::graph_ode::edge_term_offsets", inverse_offsets);
+  out.position = to_device("tessera::grn::graph_ode::edge_term_position", inverse);
+  return out;
 }
 
 void GraphOdeModel::set_cell_types(Kokkos::View<const int*> cell_type) {
@@ -162,6 +212,8 @@ void GraphOdeModel::attention(const GraphOdeTile& tile, int rows, int set, Const
     f.v_dst = theta + layout.tensor("v_dst").offset;
   }
   f.gat_scores = gat_scores_.data() + set * gat_scores_.extent(1);
+  if (layout.has("edge_weight")) f.edge_weight = theta + layout.tensor("edge_weight").offset;
+  if (layout.has("edge_bias")) f.edge_bias = theta + layout.tensor("edge_bias").offset;
   f.activate = arch.mlp_layers >= 2;
   f.y = Kokkos::subview(y_[0], std::make_pair(0, rows), Kokkos::ALL);
   Kokkos::parallel_for("tessera::grn::graph_ode::attention",
@@ -211,6 +263,8 @@ GraphOdeEdges GraphOdeModel::edges_for(ConstGeneState x) const {
   GraphOdeEdges edges;
   edges.prior_offsets = prior_offsets_;
   edges.prior_source = prior_source_;
+  edges.weight_index = weight_index_.index;
+  edges.bias_index = bias_index_.index;
   if (signaling_graph_ && !pairs_.empty()) {
     if (signaling_graph_->n_owned != static_cast<std::size_t>(n_cells))
       throw runtime_error("graph_ode: the signalling graph has " + std::to_string(signaling_graph_->n_owned) +
@@ -341,30 +395,35 @@ GraphOdeAttention GraphOdeModel::attention_weights(ConstGeneState x) const {
   }
   const std::size_t w = layout.tensor("w").offset;
   const bool gat = arch.variant == AttentionVariant::gat;
-  std::vector<double> logits, sum;
+  const auto bias_index = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), bias_index_.index);
+  const bool biased = layout.has("edge_bias");
+  std::vector<double> logits, sum, bias;
   for (int i = 0; i < n_cells; ++i) {
     const int set = parameters_.set_of_type(types(i));
     auto t = [&](std::size_t offset) { return theta(set, offset); };
     for (int k = 0; k < G; ++k) {
       const double x_k = xh(i, k);
       const std::size_t first = out.alpha.size();
-      auto push = [&](int gene, int row, int pair, double h) {
+      bias.clear();
+      auto push = [&](int gene, int row, int pair, double h, double logit_bias) {
         out.source_gene.push_back(gene);
         out.source_row.push_back(row);
         out.pair.push_back(pair);
         out.alpha.push_back(h); // the source value for now
+        bias.push_back(logit_bias);
       };
-      push(k, -1, -1, x_k);
+      push(k, -1, -1, x_k, 0.0);
       const int r = types(i) * G + k;
       for (int e = prior_offsets(r); e < prior_offsets(r + 1); ++e)
-        push(prior_source(e), -1, -1, xh(i, prior_source(e)));
+        push(prior_source(e), -1, -1, xh(i, prior_source(e)),
+             biased ? t(layout.tensor("edge_bias").offset + static_cast<std::size_t>(bias_index(e))) : 0.0);
       if (edges.signaling)
         for (std::size_t q = 0; q < pairs_.size(); ++q) {
           if (pairs_[q].receptor != k) continue;
           const int column = ligand_exchange_->column_of(pairs_[q].ligand);
           for (int n = neighbour_offsets(i); n < neighbour_offsets(i + 1); ++n)
             push(pairs_[q].ligand, neighbour_source(n), static_cast<int>(q),
-                 ligand(neighbour_source(n), column));
+                 ligand(neighbour_source(n), column), 0.0);
         }
       const std::size_t count = out.alpha.size() - first;
       sum.assign(count, 0.0);
@@ -389,7 +448,7 @@ GraphOdeAttention GraphOdeModel::attention_weights(ConstGeneState x) const {
                    leaky_relu(t(layout.tensor("v_dst").offset + head + d) * x_k +
                               t(layout.tensor("v_src").offset + head + d) * value);
           }
-          logits[u] = e;
+          logits[u] = e + bias[u];
           largest = std::max(largest, e);
         }
         double denominator = 0.0;
@@ -403,6 +462,24 @@ GraphOdeAttention GraphOdeModel::attention_weights(ConstGeneState x) const {
       out.offsets.push_back(static_cast<int>(out.alpha.size()));
     }
   }
+  return out;
+}
+
+std::vector<SignedEdgeWeight> GraphOdeModel::signed_edge_weights() const {
+  std::vector<SignedEdgeWeight> out;
+  const ParameterLayout& layout = parameters_.layout();
+  if (!layout.has("edge_weight")) return out;
+  const auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters_.values());
+  const auto offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), prior_offsets_);
+  const auto sources = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), prior_source_);
+  const auto index = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), weight_index_.index);
+  const std::size_t first = layout.tensor("edge_weight").offset;
+  // Every candidate edge of every type once, with the value its type's cells use.
+  for (int c = 0; c < n_types_; ++c)
+    for (int k = 0; k < n_genes_; ++k)
+      for (int e = offsets(c * n_genes_ + k); e < offsets(c * n_genes_ + k + 1); ++e)
+        out.push_back({c, sources(e), k, -1,
+                       theta(parameters_.set_of_type(c), first + static_cast<std::size_t>(index(e)))});
   return out;
 }
 
@@ -454,13 +531,16 @@ std::unique_ptr<GraphOdeModel> make_graph_ode_model(MPI_Comm comm, const GraphOd
                                                     const SignalingParams& signaling,
                                                     const std::vector<std::string>& type_names,
                                                     GraphOdeOptions options) {
-  GraphOdeParameters parameters(config.architecture, network.genes, type_names);
+  // The per-edge terms' entries follow this network (a no-op when the caller already resolved them).
+  GraphOdeArchitecture architecture = config.architecture;
+  resolve_edge_terms(architecture, network, static_cast<int>(type_names.size()));
+  GraphOdeParameters parameters(architecture, network.genes, type_names);
   if (config.model_file.empty()) {
     parameters.glorot_init(config.init_seed, config.decay_init);
   } else {
     mpi::agree(comm, [&] {
       if (mpi::rank(comm) == 0)
-        parameters = read_graph_ode_model(config.model_file, config.architecture, network.genes, type_names);
+        parameters = read_graph_ode_model(config.model_file, architecture, network.genes, type_names);
     });
     auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters.values());
     mpi::check(MPI_Bcast(host.data(), static_cast<int>(host.size()), MPI_DOUBLE, 0, comm), "MPI_Bcast");

@@ -97,6 +97,8 @@ struct Gatv2Logit {
 struct GraphOdeEdges {
   Kokkos::View<const int*> prior_offsets; // CSR over (cell type, target gene): [type * G + k]
   Kokkos::View<const int*> prior_source;
+  // The entry of edge_weight / edge_bias of each prior edge (CSR position); empty when the term is off.
+  Kokkos::View<const int*> weight_index, bias_index;
   bool signaling = false;                    // the rest is unused when false
   Kokkos::View<const int*> receptor_offsets; // CSR over receptor gene k: its LR pairs
   Kokkos::View<const int*> receptor_column;  // the pair's ligand column in `ligand`
@@ -162,7 +164,7 @@ struct GraphOdeIntervalSums {
 
 // Attention and the first layer: row r of the tile (node (cell, k)) gets y_1 = ReLU(W_1 z + b_1) (L >= 2;
 // for L = 1 the output W_1 z + b_1 itself), z = ReLU(concat_h(w^h m^h + b0^h)),
-// m^h = sum_u softmax_u(e_u) w_u h_u.
+// m^h = sum_u softmax_u(e_u) w_u s_u h_u (s_u: the edge's weight, 1 when off; its bias adds to e_u).
 template <AttentionVariant Variant>
 struct GraphOdeAttentionFunctor {
   ConstGeneState x;
@@ -177,6 +179,8 @@ struct GraphOdeAttentionFunctor {
   const double* v_src = nullptr;
   const double* v_dst = nullptr;
   const double* gat_scores = nullptr;            // GAT: [a_dst^h . w^h]_h then [a_src^h . w^h]_h
+  const double* edge_weight = nullptr;           // this set's s_u, indexed by edges.weight_index; or null
+  const double* edge_bias = nullptr;             // this set's logit biases, by edges.bias_index; or null
   bool activate = true;                          // ReLU: layer 1 is hidden (L >= 2)
   Kokkos::View<double**, Kokkos::LayoutRight> y; // tile rows x width of layer 1
   GraphOdeAttentionRecord record;                // filled only when record.m is not empty (the VJP)
@@ -186,9 +190,17 @@ struct GraphOdeAttentionFunctor {
     const int G = tile.n_genes;
     OnlineSoftmax sum(logit(x_k), x_k); // the self loop, weight 1
     const int row = cell_type(cell) * G + k;
-    for (int e = edges.prior_offsets(row); e < edges.prior_offsets(row + 1); ++e) {
-      const double h = x(cell, edges.prior_source(e));
-      sum.add(logit(h), h);
+    if (edge_weight || edge_bias) {
+      for (int e = edges.prior_offsets(row); e < edges.prior_offsets(row + 1); ++e) {
+        const double h = x(cell, edges.prior_source(e));
+        const double bias = edge_bias ? edge_bias[edges.bias_index(e)] : 0.0;
+        sum.add(logit(h) + bias, edge_weight ? edge_weight[edges.weight_index(e)] * h : h);
+      }
+    } else { // STAGED: the loop as it was, not a branch per edge
+      for (int e = edges.prior_offsets(row); e < edges.prior_offsets(row + 1); ++e) {
+        const double h = x(cell, edges.prior_source(e));
+        sum.add(logit(h), h);
+      }
     }
     if (edges.signaling) {
       for (int q = edges.receptor_offsets(k); q < edges.receptor_offsets(k + 1); ++q) {
@@ -483,6 +495,8 @@ public:
     return true;
   }
   const std::vector<LigandReceptorPair>& pairs() const override { return pairs_; }
+  // With edge_weights on: s_u of every prior edge of every cell type (the set of its type); else empty.
+  std::vector<SignedEdgeWeight> signed_edge_weights() const override;
 
   const GraphOdeParameters& parameters() const override { return parameters_; }
   // The optimizer updates parameters().values() in place; the next evaluation uses them.
@@ -504,6 +518,9 @@ public:
   double vjp_flops_per_node(double in_edges, bool replaying_tape = false) const;
 
 private:
+  struct EdgeTermIndex;
+  EdgeTermIndex edge_term_index(EdgeTerms terms, const std::vector<GraphOdeEdge>& list,
+                                const std::vector<int>& offsets, const std::vector<int>& sources) const;
   void group_cells(int n_cells) const;
   void update_shared() const;
   void dense_product(int rows, int out, int in, const double* a, const double* weight, double* c) const;
@@ -525,6 +542,13 @@ private:
   execution_space space_;
 
   Kokkos::View<int*> prior_offsets_, prior_source_;
+  // Per-edge terms (empty when off): the tensor entry of each CSR position, and the inverse, entry p ->
+  // positions [term_offsets(p), term_offsets(p + 1)) of term_position, for the VJP's per-entry sums.
+  struct EdgeTermIndex {
+    Kokkos::View<int*> index, offsets, position;
+  };
+  EdgeTermIndex weight_index_, bias_index_;
+  Kokkos::View<int*> position_type_; // the cell type of each CSR position
   Kokkos::View<int*> receptor_offsets_, receptor_column_;
   const SignalingGraph* signaling_graph_ = nullptr;
   const LigandExchange* ligand_exchange_ = nullptr;
@@ -552,6 +576,7 @@ private:
   mutable std::vector<Kokkos::View<double**, Kokkos::LayoutRight>> vjp_activation_;
   mutable Kokkos::View<double*> vjp_cotangent_[2], vjp_rho_partial_, vjp_partial_sum_, vjp_ones_;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_ligand_bar_;
+  mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_weight_partial_, vjp_bias_partial_;
   // The tape slot being recorded into by evaluate() / read by vjp(); null when none (owned by the caller).
   mutable ActivationSlot* tape_record_ = nullptr;
   mutable const ActivationSlot* tape_replay_ = nullptr;

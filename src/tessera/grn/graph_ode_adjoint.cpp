@@ -7,6 +7,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <tuple>
 #include <type_traits>
 
 namespace tessera {
@@ -347,17 +348,22 @@ struct GraphOdeVjpAttentionFunctor {
   Matrix partial;
   GeneState x_bar;   // may be empty
   Matrix ligand_bar; // owned + ghost rows x ligand columns
+  // Per-edge terms: per tile cell and prior edge of its type (CSR position minus the type's first), the
+  // partials of s_u and of the logit bias summed over heads; empty when the term is off.
+  Matrix weight_partial, bias_partial;
 
-  // Calls visit(h_u, w_u, kind, a, b) for every in-edge of node (cell, k), in the forward's order: the self
-  // loop (kind 0), prior edges (kind 1, a = source gene), ligands (kind 2, a = source row, b = column).
+  // Calls visit(h_u, w_u, bias_u, kind, a, b) for every in-edge of node (cell, k), in the forward's order:
+  // the self loop (kind 0), prior edges (kind 1, a = source gene, b = CSR position; w_u = s_u and bias_u its
+  // logit bias, 1 and 0 when off), ligands (kind 2, a = source row, b = column).
   template <class Visit>
   KOKKOS_INLINE_FUNCTION void for_each_edge(int cell, int k, double x_k, Visit&& visit) const {
     const GraphOdeEdges& edges = attention.edges;
-    visit(x_k, 1.0, 0, k, 0);
+    visit(x_k, 1.0, 0.0, 0, k, 0);
     const int row = attention.cell_type(cell) * attention.tile.n_genes + k;
     for (int e = edges.prior_offsets(row); e < edges.prior_offsets(row + 1); ++e) {
       const int j = edges.prior_source(e);
-      visit(attention.x(cell, j), 1.0, 1, j, 0);
+      visit(attention.x(cell, j), attention.edge_weight ? attention.edge_weight[edges.weight_index(e)] : 1.0,
+            attention.edge_bias ? attention.edge_bias[edges.bias_index(e)] : 0.0, 1, j, e);
     }
     if (edges.signaling)
       for (int q = edges.receptor_offsets(k); q < edges.receptor_offsets(k + 1); ++q) {
@@ -365,7 +371,7 @@ struct GraphOdeVjpAttentionFunctor {
         for (int n = edges.neighbour_offsets(cell); n < edges.neighbour_offsets(cell + 1); ++n) {
           const int source = edges.neighbour_source(n);
           visit(edges.ligand(source, column),
-                edges.neighbour_weight.extent(0) ? edges.neighbour_weight(n) : 1.0, 2, source, column);
+                edges.neighbour_weight.extent(0) ? edges.neighbour_weight(n) : 1.0, 0.0, 2, source, column);
         }
       }
   }
@@ -385,6 +391,21 @@ struct GraphOdeVjpAttentionFunctor {
     const int G = attention.tile.n_genes;
     const int heads = attention.heads, hidden = attention.hidden, KH = heads * hidden;
     const GraphOdeAttentionRecord& record = attention.record;
+    // The first CSR position of this cell's type: prior edge e is column e - first of the per-edge partials.
+    const int type_row = attention.cell_type(attention.tile.cell(c * G)) * G;
+    const int first = attention.edges.prior_offsets(type_row);
+    const bool edge_terms = weight_partial.extent(0) || bias_partial.extent(0);
+    if (edge_terms)
+      for (int e = 0; e < attention.edges.prior_offsets(type_row + G) - first; ++e) {
+        if (weight_partial.extent(0)) weight_partial(c, e) = 0.0;
+        if (bias_partial.extent(0)) bias_partial(c, e) = 0.0;
+      }
+    // d m / d s_u = alpha_u h_u and d m / d bias_u = d m / d e_u, both times m_bar.
+    const auto edge_partials = [&](int kind, int e, double alpha_m_bar_h, double e_bar) {
+      if (!edge_terms || kind != 1) return;
+      if (weight_partial.extent(0)) weight_partial(c, e - first) += alpha_m_bar_h;
+      if (bias_partial.extent(0)) bias_partial(c, e - first) += e_bar;
+    };
     for (int k = 0; k < G; ++k) {
       const int r = c * G + k;
       const int cell = attention.tile.cell(r);
@@ -417,10 +438,12 @@ struct GraphOdeVjpAttentionFunctor {
           const double s_dst = attention.gat_scores[h], s_src = attention.gat_scores[heads + h];
           const double destination = x_k * s_dst;
           double s_dst_bar = 0.0, s_src_bar = 0.0;
-          for_each_edge(cell, k, x_k, [&](double hu, double wu, int kind, int a, int b) {
+          for_each_edge(cell, k, x_k, [&](double hu, double wu, double bias, int kind, int a, int b) {
             const double pre = destination + s_src * hu;
-            const double weight = math::exp(leaky_relu(pre) - top) * scale; // alpha_u m_bar
-            const double pre_bar = weight * (wu * hu - mh) * leaky_relu_slope(pre);
+            const double weight = math::exp(leaky_relu(pre) + bias - top) * scale; // alpha_u m_bar
+            const double e_bar = weight * (wu * hu - mh);
+            const double pre_bar = e_bar * leaky_relu_slope(pre);
+            edge_partials(kind, b, weight * hu, e_bar);
             x_k_bar += pre_bar * s_dst;
             s_dst_bar += pre_bar * x_k;
             s_src_bar += pre_bar * hu;
@@ -429,9 +452,10 @@ struct GraphOdeVjpAttentionFunctor {
           partial(r, h) += s_dst_bar;
           partial(r, heads + h) += s_src_bar;
         } else {
-          for_each_edge(cell, k, x_k, [&](double hu, double wu, int kind, int a, int b) {
-            const double weight = math::exp(logit(h, x_k, hu) - top) * scale; // alpha_u m_bar
+          for_each_edge(cell, k, x_k, [&](double hu, double wu, double bias, int kind, int a, int b) {
+            const double weight = math::exp(logit(h, x_k, hu) + bias - top) * scale; // alpha_u m_bar
             const double e_bar = weight * (wu * hu - mh);
+            edge_partials(kind, b, weight * hu, e_bar);
             double hu_bar = weight * wu;
             for (int d = 0; d < hidden; ++d) {
               const int u = h * hidden + d;
@@ -476,6 +500,28 @@ struct GraphOdeVjpHeadFunctor {
   }
 };
 
+// The gradient of one per-edge entry p over a tile: the partials of its CSR positions (one per type under
+// per_type, one per type having the edge under shared), each summed over the tile's cells of that type, in
+// order (deterministic, no atomics: one thread per entry).
+struct GraphOdeVjpEdgeTermFunctor {
+  Kokkos::View<const double**, Kokkos::LayoutRight> partial; // tile cells x edges of a type
+  Kokkos::View<const int*> offsets, position, position_type, prior_offsets, cell_type;
+  GraphOdeTile tile;
+  int cells = 0;
+  double* theta_bar = nullptr; // the tensor's first entry
+  KOKKOS_INLINE_FUNCTION void operator()(const int p) const {
+    const int G = tile.n_genes;
+    double sum = 0.0;
+    for (int q = offsets(p); q < offsets(p + 1); ++q) {
+      const int e = position(q), type = position_type(e);
+      const int column = e - prior_offsets(type * G);
+      for (int c = 0; c < cells; ++c)
+        if (cell_type(tile.cell(c * G)) == type) sum += partial(c, column);
+    }
+    theta_bar[p] += sum;
+  }
+};
+
 } // namespace
 
 void GraphOdeModel::allocate_vjp_buffers() const {
@@ -505,6 +551,16 @@ void GraphOdeModel::allocate_vjp_buffers() const {
   vjp_rho_partial_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_rho_partial", rows);
   vjp_ones_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_ones", rows);
   Kokkos::deep_copy(vjp_ones_, 1.0);
+  // Per tile cell, the prior edges of the largest type's graph.
+  const auto offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), prior_offsets_);
+  int widest = 0;
+  for (int c = 0; c < n_types_; ++c)
+    widest = std::max(widest, offsets((c + 1) * n_genes_) - offsets(c * n_genes_));
+  const auto cells = static_cast<std::size_t>(tile_cells_);
+  if (weight_index_.index.extent(0))
+    vjp_weight_partial_ = Matrix("tessera::grn::graph_ode::vjp_weight_partial", cells, widest);
+  if (bias_index_.index.extent(0))
+    vjp_bias_partial_ = Matrix("tessera::grn::graph_ode::vjp_bias_partial", cells, widest);
   vjp_ready_ = true;
 }
 
@@ -544,6 +600,8 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     attention.v_dst = theta + offset("v_dst");
   }
   attention.gat_scores = gat_scores_.data() + set * gat_scores_.extent(1);
+  if (layout.has("edge_weight")) attention.edge_weight = theta + offset("edge_weight");
+  if (layout.has("edge_bias")) attention.edge_bias = theta + offset("edge_bias");
   attention.activate = L >= 2;
   attention.y = Kokkos::subview(vjp_activation_[1], tile_rows, Kokkos::ALL);
   attention.record.m = Kokkos::subview(vjp_record_.m, tile_rows, Kokkos::ALL);
@@ -709,9 +767,30 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   backward.partial = Kokkos::subview(vjp_partial_, tile_rows, Kokkos::ALL);
   backward.x_bar = x_bar;
   backward.ligand_bar = vjp_ligand_bar_;
+  if (want_parameters) {
+    backward.weight_partial = vjp_weight_partial_;
+    backward.bias_partial = vjp_bias_partial_;
+  }
   Kokkos::parallel_for("tessera::grn::graph_ode::vjp_attention",
                        Kokkos::RangePolicy<execution_space>(space_, 0, rows / G), backward);
   if (!want_parameters) return;
+  for (const auto& [term, partial, name] : {std::tuple{&weight_index_, &vjp_weight_partial_, "edge_weight"},
+                                            std::tuple{&bias_index_, &vjp_bias_partial_, "edge_bias"}}) {
+    if (!layout.has(name)) continue;
+    GraphOdeVjpEdgeTermFunctor sum;
+    sum.partial = *partial;
+    sum.offsets = term->offsets;
+    sum.position = term->position;
+    sum.position_type = position_type_;
+    sum.prior_offsets = prior_offsets_;
+    sum.cell_type = cell_type_;
+    sum.tile = tile;
+    sum.cells = rows / G;
+    sum.theta_bar = theta_bar_set + offset(name);
+    Kokkos::parallel_for(
+        "tessera::grn::graph_ode::vjp_edge_terms",
+        Kokkos::RangePolicy<execution_space>(space_, 0, static_cast<int>(term->offsets.extent(0)) - 1), sum);
+  }
   const int partials = static_cast<int>(vjp_partial_.extent(1));
   column_sums(space_, blas, RawMatrix(vjp_partial_.data(), rows, partials), vjp_partial_sum_.data(), false,
               vjp_ones_.data());

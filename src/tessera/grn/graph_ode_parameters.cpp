@@ -2,11 +2,13 @@
 
 #include "tessera/core/error.hpp"
 #include "tessera/core/rng.hpp"
+#include "tessera/grn/gene_network.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/hdf5.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 namespace tessera {
 
@@ -18,6 +20,41 @@ std::string to_string(ParameterSharing share) {
 }
 std::string to_string(PriorGraph prior) {
   return prior == PriorGraph::edges ? "edges" : "dense";
+}
+std::string to_string(EdgeTerms terms) {
+  return terms == EdgeTerms::none ? "none" : terms == EdgeTerms::per_type ? "per_type" : "shared";
+}
+
+namespace {
+
+EdgeTerms edge_terms_of(const std::string& text) {
+  return text == "per_type" ? EdgeTerms::per_type : text == "shared" ? EdgeTerms::shared : EdgeTerms::none;
+}
+
+std::vector<GraphOdeEdge> edges_of(EdgeTerms terms, const GraphOdeArchitecture& a, const GeneNetwork& network,
+                                   int n_types) {
+  std::vector<GraphOdeEdge> out;
+  if (terms == EdgeTerms::none) return out;
+  for (int c = 0; c < n_types; ++c) {
+    const auto regulators = network.regulators(c, a.prior == PriorGraph::dense);
+    for (int k = 0; k < network.n_genes(); ++k)
+      for (const int j : regulators[static_cast<std::size_t>(k)])
+        out.push_back({terms == EdgeTerms::per_type ? c : -1, j, k});
+  }
+  if (terms == EdgeTerms::shared) {
+    std::sort(out.begin(), out.end(), [](const GraphOdeEdge& l, const GraphOdeEdge& r) {
+      return l.target != r.target ? l.target < r.target : l.source < r.source;
+    });
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+  }
+  return out;
+}
+
+} // namespace
+
+void resolve_edge_terms(GraphOdeArchitecture& a, const GeneNetwork& network, int n_types) {
+  a.weight_edges = edges_of(a.edge_weights, a, network, n_types);
+  a.bias_edges = edges_of(a.edge_bias, a, network, n_types);
 }
 
 GraphOdeConfig read_graph_ode_config(const Deck& deck) {
@@ -31,6 +68,8 @@ GraphOdeConfig read_graph_ode_config(const Deck& deck) {
   a.mlp_layers = static_cast<int>(s.integer("mlp_layers"));
   a.share = s.text("share") == "per_type" ? ParameterSharing::per_type : ParameterSharing::all;
   a.prior = s.text("prior") == "dense" ? PriorGraph::dense : PriorGraph::edges;
+  a.edge_weights = edge_terms_of(s.text("edge_weights"));
+  a.edge_bias = edge_terms_of(s.text("edge_bias"));
   if (s.has("model_file")) config.model_file = s.path("model_file");
   config.init_seed = static_cast<std::uint64_t>(s.integer("init_seed"));
   config.decay_init = s.real("decay_init");
@@ -51,7 +90,7 @@ ParameterLayout graph_ode_layout(const GraphOdeArchitecture& a, int n_genes) {
     t.init = init;
     t.fan_in = fan_in;
     t.fan_out = fan_out;
-    t.sparse = init == TensorSpec::Init::glorot;
+    t.sparse = init == TensorSpec::Init::glorot || t.name == "edge_weight";
     layout.add(std::move(t));
   };
   using Init = TensorSpec::Init;
@@ -76,6 +115,12 @@ ParameterLayout graph_ode_layout(const GraphOdeArchitecture& a, int n_genes) {
     in = out;
   }
   add("decay_rho", {n_genes}, Init::decay, 0, 0);
+  // After every STAGED tensor, so that with the terms off the layout is STAGED's. edge_weight is initialised
+  // to 1 by glorot_init (by name: no Init kind means "one"); train.l1 on it is what makes the graph sparse.
+  if (a.edge_weights != EdgeTerms::none)
+    add("edge_weight", {static_cast<std::int64_t>(a.weight_edges.size())}, Init::zero, 0, 0);
+  if (a.edge_bias != EdgeTerms::none)
+    add("edge_bias", {static_cast<std::int64_t>(a.bias_edges.size())}, Init::zero, 0, 0);
   return layout;
 }
 
@@ -113,6 +158,8 @@ void GraphOdeParameters::glorot_init(std::uint64_t seed, double decay_init) {
           value = (2.0 * u[e % 4] - 1.0) * t.glorot_bound();
         } else if (t.init == TensorSpec::Init::decay) {
           value = rho;
+        } else if (t.name == "edge_weight") {
+          value = 1.0;
         }
         host(s, e) = value;
       }
@@ -126,6 +173,15 @@ namespace {
 
 constexpr const char* model_format = "tessera-model";
 constexpr std::int64_t model_version = 1;
+
+// The cell type of each per-edge entry as model.h5 stores it: the type's name, or "*" (shared).
+std::vector<std::string> edge_type_names(const std::vector<GraphOdeEdge>& edges,
+                                         const std::vector<std::string>& cell_types) {
+  std::vector<std::string> out;
+  for (const GraphOdeEdge& e : edges)
+    out.push_back(e.type < 0 ? "*" : cell_types[static_cast<std::size_t>(e.type)]);
+  return out;
+}
 
 std::string shape_text(const std::vector<std::int64_t>& shape) {
   std::string out = "[";
@@ -151,6 +207,30 @@ void write_graph_ode_model(h5::File& file, const GraphOdeParameters& parameters)
     h5::write_int_attribute(group.get(), "mlp_layers", a.mlp_layers);
     h5::write_text_attribute(group.get(), "share", to_string(a.share));
     h5::write_text_attribute(group.get(), "prior", to_string(a.prior));
+    // Only when on: a STAGED model's file stays what it was, and a file without them reads as `none`.
+    if (a.edge_weights != EdgeTerms::none)
+      h5::write_text_attribute(group.get(), "edge_weights", to_string(a.edge_weights));
+    if (a.edge_bias != EdgeTerms::none)
+      h5::write_text_attribute(group.get(), "edge_bias", to_string(a.edge_bias));
+  }
+  // The edge of each entry of the per-edge tensors, by name, so that a deck whose genes are in another order
+  // still finds its values, and one with another gene graph is refused.
+  if (a.edge_weights != EdgeTerms::none || a.edge_bias != EdgeTerms::none) {
+    h5::Handle edges = h5::create_group(root, "edge_terms");
+    for (const auto& [name, list] :
+         {std::pair{"edge_weight", &a.weight_edges}, {"edge_bias", &a.bias_edges}}) {
+      if (!parameters.layout().has(name)) continue;
+      const std::vector<std::string> types = edge_type_names(*list, parameters.cell_types());
+      std::vector<std::string> sources, targets;
+      for (const GraphOdeEdge& e : *list) {
+        sources.push_back(parameters.genes()[static_cast<std::size_t>(e.source)]);
+        targets.push_back(parameters.genes()[static_cast<std::size_t>(e.target)]);
+      }
+      h5::Handle group = h5::create_group(edges.get(), name);
+      h5::write_strings(group.get(), "type", types);
+      h5::write_strings(group.get(), "source", sources);
+      h5::write_strings(group.get(), "target", targets);
+    }
   }
   h5::write_strings(root, "genes", parameters.genes());
   h5::write_strings(root, "cell_types", parameters.cell_types());
@@ -211,6 +291,15 @@ GraphOdeParameters read_graph_ode_model(const std::string& path, const GraphOdeA
     compare_text("share", to_string(expected.share));
     // The gene graph is not a tensor shape, but a model trained on another graph is another model.
     if (h5::has_attribute(group.get(), "prior")) compare_text("prior", to_string(expected.prior));
+    // Files from before the per-edge terms existed have neither attribute: the terms are off.
+    for (const auto& [name, wanted] :
+         {std::pair{"edge_weights", expected.edge_weights}, {"edge_bias", expected.edge_bias}}) {
+      const std::string found =
+          h5::has_attribute(group.get(), name) ? h5::read_text_attribute(group.get(), name) : "none";
+      if (found != to_string(wanted))
+        fail(std::string("/architecture ") + name + " = " + found + " but grn.graph_ode." + name + " = " +
+             to_string(wanted));
+    }
   }
 
   // Genes are matched by name: only decay_rho is per gene, and it is reordered to the deck's panel.
@@ -237,6 +326,49 @@ GraphOdeParameters read_graph_ode_model(const std::string& path, const GraphOdeA
              "' of the deck is not in /cell_types (grn.graph_ode.share = per_type needs "
              "parameters for every type)");
 
+  // Per-edge tensors: the file's entry of each of the deck's edges, matched by type and gene names; the two
+  // lists must hold the same edges (a model trained on another gene graph is another model).
+  std::map<std::string, std::vector<std::size_t>> file_index_of_edge;
+  std::map<std::string, std::int64_t> file_edge_count;
+  for (const auto& [name, list] :
+       {std::pair{"edge_weight", &expected.weight_edges}, {"edge_bias", &expected.bias_edges}}) {
+    if (!graph_ode_layout(expected, static_cast<int>(genes.size())).has(name)) continue;
+    const std::string where = std::string("/edge_terms/") + name;
+    if (!h5::exists(root, where)) fail("no " + where + " group");
+    h5::Handle group = h5::open_group(root, where);
+    const std::vector<std::string> types = h5::read_strings(group.get(), "type"),
+                                   sources = h5::read_strings(group.get(), "source"),
+                                   targets = h5::read_strings(group.get(), "target");
+    if (sources.size() != types.size() || targets.size() != types.size())
+      fail(where + ": type, source and target differ in length");
+    std::map<std::string, std::size_t> file_edges;
+    auto key = [](const std::string& type, const std::string& source, const std::string& target) {
+      return (type == "*" ? std::string() : type + ": ") + source + " -> " + target;
+    };
+    for (std::size_t i = 0; i < types.size(); ++i)
+      if (!file_edges.emplace(key(types[i], sources[i], targets[i]), i).second)
+        fail(where + " lists the edge " + key(types[i], sources[i], targets[i]) + " twice");
+    file_edge_count[name] = static_cast<std::int64_t>(types.size());
+    const std::vector<std::string> deck_types = edge_type_names(*list, cell_types);
+    std::vector<std::size_t>& index = file_index_of_edge[name];
+    for (std::size_t p = 0; p < list->size(); ++p) {
+      const GraphOdeEdge& e = (*list)[p];
+      const std::string k = key(deck_types[p], genes[static_cast<std::size_t>(e.source)],
+                                genes[static_cast<std::size_t>(e.target)]);
+      const auto it = file_edges.find(k);
+      if (it == file_edges.end())
+        fail("the deck's gene graph has the edge " + k + " but the model's " + where +
+             " does not (a model is trained on one gene graph: grn.edges, grn.table, grn.graph_ode.prior)");
+      index.push_back(it->second);
+    }
+    if (file_edges.size() != list->size())
+      for (const auto& [k, i] : file_edges)
+        if (std::find(index.begin(), index.end(), i) == index.end())
+          fail("the model's " + where + " has the edge " + k +
+               " but the deck's gene graph does not (a model is trained on one gene graph: grn.edges, "
+               "grn.table, grn.graph_ode.prior)");
+  }
+
   GraphOdeParameters parameters(expected, genes, cell_types);
   if (!h5::exists(root, "params")) fail("no /params group");
   h5::Handle params = h5::open_group(root, "params");
@@ -254,6 +386,8 @@ GraphOdeParameters read_graph_ode_model(const std::string& path, const GraphOdeA
       if (!h5::exists(group.get(), t.name)) fail(where + "/" + t.name + " is missing");
       std::vector<std::int64_t> wanted = t.shape;
       if (t.name == "decay_rho") wanted = {static_cast<std::int64_t>(file_genes.size())};
+      const auto edge_index = file_index_of_edge.find(t.name);
+      if (edge_index != file_index_of_edge.end()) wanted = {file_edge_count.at(t.name)};
       const std::vector<std::int64_t> found = h5::shape(group.get(), t.name);
       if (found != wanted)
         fail(where + "/" + t.name + " has shape " + shape_text(found) + " but the architecture needs " +
@@ -265,6 +399,12 @@ GraphOdeParameters read_graph_ode_model(const std::string& path, const GraphOdeA
         std::vector<double> reordered(genes.size());
         for (std::size_t k = 0; k < genes.size(); ++k)
           reordered[k] = values[file_index_of_gene[k]];
+        values = std::move(reordered);
+      }
+      if (edge_index != file_index_of_edge.end()) {
+        std::vector<double> reordered;
+        for (const std::size_t i : edge_index->second)
+          reordered.push_back(values[i]);
         values = std::move(reordered);
       }
       parameters.set_tensor(s, t.name, values);

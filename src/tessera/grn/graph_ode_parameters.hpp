@@ -14,6 +14,7 @@
 namespace tessera {
 
 class Deck;
+struct GeneNetwork;
 namespace h5 {
 class File;
 }
@@ -21,10 +22,25 @@ class File;
 enum class AttentionVariant { gat, gatv2 };
 enum class ParameterSharing { all, per_type };
 enum class PriorGraph { edges, dense };
+// Per-edge learnable terms beyond STAGED (SPEC §2.2): none, one value per (cell type, edge), or one per edge
+// shared by every cell type whose gene graph has it.
+enum class EdgeTerms { none, per_type, shared };
 
 std::string to_string(AttentionVariant variant); // "gat", "gatv2"
 std::string to_string(ParameterSharing share);   // "all", "per_type"
 std::string to_string(PriorGraph prior);         // "edges", "dense"
+std::string to_string(EdgeTerms terms);          // "none", "per_type", "shared"
+
+// The intracellular edge source -> target (gene indices) that one entry of a per-edge tensor belongs to:
+// of cell type `type`, or of every type that has it (type -1, EdgeTerms::shared).
+struct GraphOdeEdge {
+  int type = -1;
+  int source = 0;
+  int target = 0;
+  bool operator==(const GraphOdeEdge& o) const {
+    return type == o.type && source == o.source && target == o.target;
+  }
+};
 
 // What fixes the shapes of the parameter tensors, plus the gene graph they were trained on.
 struct GraphOdeArchitecture {
@@ -35,6 +51,13 @@ struct GraphOdeArchitecture {
   int mlp_layers = 3; // L
   ParameterSharing share = ParameterSharing::all;
   PriorGraph prior = PriorGraph::edges;
+  // A signed weight s_u on each prior edge's message and a bias on its attention logit (the self loop and
+  // the ligand edges have neither). Their tensors hold one entry per element of weight_edges / bias_edges,
+  // which resolve_edge_terms() fills from the gene graph: per_type lists each type's edges in the model's
+  // CSR order (type, target, source), shared the union over types sorted by (target, source).
+  EdgeTerms edge_weights = EdgeTerms::none;
+  EdgeTerms edge_bias = EdgeTerms::none;
+  std::vector<GraphOdeEdge> weight_edges, bias_edges;
 
   int attention_width() const { return heads * hidden; } // K*H, the length of z
 };
@@ -47,14 +70,20 @@ struct GraphOdeConfig {
   double decay_init = 0.1;     // initial gamma, 1/min
 };
 
-// Reads `grn.graph_ode` (defaults when absent). Not collective.
+// Reads `grn.graph_ode` (defaults when absent). Not collective. The edge lists stay empty: they need the
+// gene graph (resolve_edge_terms).
 GraphOdeConfig read_graph_ode_config(const Deck& deck);
+
+// Fills architecture.weight_edges and bias_edges from the gene graph of each of `n_types` cell types (the
+// prior's edges, or every pair j != k when dense); empty lists for terms that are off.
+void resolve_edge_terms(GraphOdeArchitecture& architecture, const GeneNetwork& network, int n_types);
 
 // The tensors of one graph_ode parameter set, in storage order:
 //   per head h (rows of [K][H] tensors): w, b0, then GAT: a_src, a_dst / GATv2: a, v_src, v_dst;
 //   MLP: W1 [M][KH], b1 [M], ..., W<L> [1][M], b<L> [1]  (L = 1: W1 [1][KH], b1 [1]);
-//   decay_rho [G]: gamma_k = softplus(decay_rho_k) = log(1 + exp(decay_rho_k)).
-// The Glorot-initialised tensors are the `sparse` ones (train.l1).
+//   decay_rho [G]: gamma_k = softplus(decay_rho_k) = log(1 + exp(decay_rho_k));
+//   when enabled: edge_weight [weight_edges] (initialised to 1), edge_bias [bias_edges] (initialised to 0).
+// The Glorot-initialised tensors and edge_weight are the `sparse` ones (train.l1).
 ParameterLayout graph_ode_layout(const GraphOdeArchitecture& architecture, int n_genes);
 
 // Every trainable parameter of a graph_ode model: one set per cell type (`per_type`) or one shared set
@@ -70,8 +99,9 @@ public:
   int set_of_type(int type) const { return architecture_.share == ParameterSharing::all ? 0 : type; }
 
   // Glorot-uniform weights U(-b, b), b = sqrt(6 / (fan_in + fan_out)); biases 0; decay_rho such that
-  // gamma = decay_init. Element e of set s draws CounterRng{seed}.uniform4(s, 0, parameters, e / 4)[e % 4],
-  // so the values depend on nothing but the seed and the architecture.
+  // gamma = decay_init; edge weights 1 (the model starts as STAGED). Element e of set s draws
+  // CounterRng{seed}.uniform4(s, 0, parameters, e / 4)[e % 4], so the values depend on nothing but the seed
+  // and the architecture.
   void glorot_init(std::uint64_t seed, double decay_init);
 
 private:
@@ -85,8 +115,10 @@ void write_graph_ode_model(h5::File& file, const GraphOdeParameters& parameters)
 void write_graph_ode_model(const std::string& path, const GraphOdeParameters& parameters);
 
 // Reads model.h5 written by write_graph_ode_model. The architecture must equal `expected`, the file's genes
-// must be the deck's (any order: they are matched by name) and, under `per_type`, every deck cell type must
-// have its parameters; anything else is an input_error naming what differs. Not collective.
+// must be the deck's (any order: they are matched by name), so must the edges of its per-edge terms (by
+// type and gene names: the deck's gene graph must be the one the model was trained on) and, under `per_type`,
+// every deck cell type must have its parameters; anything else is an input_error naming what differs. Not
+// collective.
 GraphOdeParameters read_graph_ode_model(const std::string& path, const GraphOdeArchitecture& expected,
                                         const std::vector<std::string>& genes,
                                         const std::vector<std::string>& cell_types);

@@ -175,7 +175,10 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end
   s.mechanics = read_mechanics(deck, s.types.count());
   s.lifecycle = read_lifecycle(deck, s.types.count(), s.network.genes);
   s.signaling = read_signaling(deck, s.network);
-  if (s.network.model == "graph_ode") s.graph_ode = read_graph_ode_config(deck);
+  if (s.network.model == "graph_ode") {
+    s.graph_ode = read_graph_ode_config(deck);
+    resolve_edge_terms(s.graph_ode.architecture, s.network, s.types.count());
+  }
   s.seed = read_seed(deck);
   if (s.output.dataset && (s.lifecycle.divides() || s.lifecycle.dies()))
     deck.section("output").fail("dataset", "a dataset needs the same cells at every observation: remove "
