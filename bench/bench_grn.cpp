@@ -105,8 +105,8 @@ int main(int argc, char** argv) {
       const Deck deck = Deck::parse(graph_ode_deck(n, g), "bench.yaml", {}, all_key_tables());
       const SimulationSetup setup = read_simulation_setup(deck, ranks);
       Simulation sim(MPI_COMM_WORLD, setup);
-      auto model = make_graph_ode_model(MPI_COMM_WORLD, setup.graph_ode, setup.network, setup.signaling,
-                                        setup.types.names);
+      auto model =
+          make_graph_ode_model(MPI_COMM_WORLD, deck, setup.network, setup.signaling, setup.types.names);
       model->set_cell_types(sim.cells().type);
       const auto rows = std::make_pair(std::size_t(0), sim.cells().n_owned);
       GeneState x = Kokkos::subview(sim.cells().genes, rows, Kokkos::ALL);

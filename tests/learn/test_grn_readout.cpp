@@ -295,7 +295,7 @@ TEST(TrainReport, ScoresTheModelAndTheRidgeOverTheCandidateEdges) {
   for (const auto& [name, expected_candidates] :
        {std::pair<std::string, std::size_t>{"epi", 2}, {"mes", 3}}) {
     const TypeRecovery& r = m.types.at(name);
-    for (const RecoveryMetrics* ranking : {&r.attention, &r.jacobian, &r.ridge}) {
+    for (const RecoveryMetrics* ranking : {&r.model, &r.jacobian, &r.ridge}) {
       EXPECT_EQ(ranking->candidates, expected_candidates) << name;
       EXPECT_EQ(ranking->positives, 1u) << name;
       EXPECT_EQ(ranking->missed, 1u) << name; // B -> A
@@ -310,23 +310,23 @@ TEST(TrainReport, ScoresTheModelAndTheRidgeOverTheCandidateEdges) {
     int rank = 1;
     for (const LearnedEdge& e : grn.edges[c])
       if (e.source != e.target && !(e.source == 0 && e.target == 1) && e.attention >= ab->attention) ++rank;
-    EXPECT_DOUBLE_EQ(r.attention.auprc, 0.5 / rank) << name;
-    EXPECT_EQ(r.attention.sign_accuracy, ab->jacobian_signed > 0 ? 1.0 : 0.0) << name;
+    EXPECT_DOUBLE_EQ(r.model.auprc, 0.5 / rank) << name;
+    EXPECT_EQ(r.model.sign_accuracy, ab->jacobian_signed > 0 ? 1.0 : 0.0) << name;
     // The ridge's ranking: its |standardised coefficient| of A in B's fit.
     const DerivativeFit& b_fit = baselines.ridge[c][1];
     ASSERT_EQ(b_fit.regressors[0].kind, Regressor::regulator);
     EXPECT_EQ(r.ridge.sign_accuracy, b_fit.standardised[0] > 0 ? 1.0 : 0.0) << name;
   }
   ASSERT_TRUE(m.lr_scored);
-  EXPECT_EQ(m.lr_attention.candidates, 2u);
-  EXPECT_EQ(m.lr_attention.positives, 1u);
+  EXPECT_EQ(m.lr_model.candidates, 2u);
+  EXPECT_EQ(m.lr_model.positives, 1u);
   ASSERT_EQ(m.lr.size(), 2u);
   EXPECT_TRUE(m.lr[0].is_true);
   EXPECT_FALSE(m.lr[1].is_true);
-  EXPECT_GT(m.lr[0].attention, 0.0);
+  EXPECT_GT(m.lr[0].model, 0.0);
   EXPECT_GT(m.lr[0].ridge, 0.0);
   EXPECT_EQ(m.mse.model, 0.125);
   EXPECT_EQ(m.mse.no_change, baselines.no_change_mse);
   EXPECT_EQ(m.mse.pairs, split.validation_starts.size());
-  EXPECT_TRUE(std::isnan(m.lr_attention.sign_accuracy));
+  EXPECT_TRUE(std::isnan(m.lr_model.sign_accuracy));
 }

@@ -467,7 +467,7 @@ TrainMetrics sample_metrics() {
   metrics.types["odd \"name\" \\ with\nnewline\x01"] = {odd, ranked, odd};
   metrics.lr = {{"Wnt", "Fzd", 0.25, 0.5, true}, {"Dll1", "Notch1", 0.125, 1e-300, false}};
   metrics.lr_scored = true;
-  metrics.lr_attention = ranked;
+  metrics.lr_model = ranked;
   metrics.lr_ridge = odd;
   metrics.mse = {0.064, 0.1, 0.013, 1.0 / 7.0, 4};
   metrics.ridge_lambda = 1e-3;
@@ -487,15 +487,15 @@ TEST(MetricsJson, KeysAndNumbersRoundTrip) {
     ASSERT_NE(at, std::string::npos) << escaped << " not in\n" << json;
     const std::size_t attention = json.find("\"attention\": ", at), ridge = json.find("\"ridge\": ", at),
                       random = json.find("\"random_order\": ", at);
-    EXPECT_EQ(number_after(json, attention, "auprc"), m.attention.auprc); // 17 digits: exact
-    EXPECT_EQ(number_after(json, attention, "auprc_ratio"), m.attention.auprc_ratio);
-    EXPECT_EQ(number_after(json, attention, "auroc"), m.attention.auroc);
-    EXPECT_EQ(number_after(json, attention, "early_precision"), m.attention.early_precision);
-    EXPECT_EQ(number_after(json, attention, "positives"), static_cast<double>(m.attention.positives));
-    EXPECT_EQ(number_after(json, attention, "candidates"), static_cast<double>(m.attention.candidates));
+    EXPECT_EQ(number_after(json, attention, "auprc"), m.model.auprc); // 17 digits: exact
+    EXPECT_EQ(number_after(json, attention, "auprc_ratio"), m.model.auprc_ratio);
+    EXPECT_EQ(number_after(json, attention, "auroc"), m.model.auroc);
+    EXPECT_EQ(number_after(json, attention, "early_precision"), m.model.early_precision);
+    EXPECT_EQ(number_after(json, attention, "positives"), static_cast<double>(m.model.positives));
+    EXPECT_EQ(number_after(json, attention, "candidates"), static_cast<double>(m.model.candidates));
     EXPECT_EQ(number_after(json, ridge, "auprc"), m.ridge.auprc);
-    EXPECT_EQ(number_after(json, random, "auprc"), m.attention.random_auprc);
-    EXPECT_EQ(number_after(json, random, "precision"), m.attention.random_precision);
+    EXPECT_EQ(number_after(json, random, "auprc"), m.model.random_auprc);
+    EXPECT_EQ(number_after(json, random, "precision"), m.model.random_precision);
   }
   EXPECT_NE(json.find("\"sign_accuracy\": null"), std::string::npos);
   EXPECT_EQ(number_after(json, json.find("\"validation_mse\""), "relaxation"), 0.013);
@@ -517,7 +517,8 @@ TEST(MetricsJson, PythonParsesIt) {
   EXPECT_EQ(std::system(("/usr/bin/python3 -m json.tool " + path + " > /dev/null").c_str()), 0);
   const std::string check =
       "import json, sys; d = json.load(open(sys.argv[1])); "
-      "assert sorted(d) == ['grn', 'lr_pairs', 'ridge', 'validation_mse'], sorted(d); "
+      "assert sorted(d) == ['grn', 'lr_pairs', 'model_score', 'ridge', 'validation_mse'], sorted(d); "
+      "assert d['model_score'] == 'attention'; "
       "g = d['grn']; assert sorted(g) == ['epithelial', 'odd \"name\" \\\\ with\\nnewline\\x01'], sorted(g); "
       "assert all(sorted(v) == ['attention', 'jacobian', 'random_order', 'ridge'] for v in g.values()); "
       "e = g['epithelial']['attention']; "
@@ -545,7 +546,7 @@ TEST(MetricsTable, ShowsTheModelBesideTheBaselines) {
   EXPECT_NE(lines[1].find("ridge"), std::string::npos);
   EXPECT_NE(lines[1].find("random order"), std::string::npos);
   // epithelial: 6 candidates, 3 true; attention AUPRC / ratio / sign accuracy, then the others.
-  const RecoveryMetrics& m = metrics.types.at("epithelial").attention;
+  const RecoveryMetrics& m = metrics.types.at("epithelial").model;
   std::ostringstream expected;
   expected << std::fixed << std::setprecision(3) << m.auprc << " / " << std::setprecision(2) << m.auprc_ratio
            << " / 0.67";

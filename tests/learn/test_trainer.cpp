@@ -5,6 +5,7 @@
 // consistency check. Runs on 1, 2 and 4 ranks.
 #include "tessera/core/error.hpp"
 #include "tessera/grn/graph_ode.hpp"
+#include "tessera/grn/model_factory.hpp"
 #include "tessera/io/hdf5.hpp"
 #include "tessera/learn/lbfgs.hpp"
 #include "tessera/learn/petsc.hpp"
@@ -80,6 +81,13 @@ GraphOdeParameters tiny_parameters() {
   GraphOdeParameters p(a, network().genes, {"epi", "mes"});
   p.glorot_init(3, 0.2);
   return p;
+}
+
+// What read_trainable_model_spec() makes of a deck with tiny_parameters()'s architecture.
+TrainableModelSpec tiny_spec() {
+  GraphOdeConfig config;
+  config.architecture = tiny_parameters().architecture();
+  return graph_ode_model_spec(config);
 }
 
 std::vector<double> host(const ParameterGradient& g) {
@@ -546,16 +554,15 @@ TEST(Trainer, CheckpointThenRestartEqualsAnUninterruptedRun) {
     until.iterations = 3;
     train_adamw(objective, first, until, 9, adam, progress, {}, [&](const TrainProgress& p) {
       if (p.iteration % params.checkpoint_every == 0 && mpi::rank(MPI_COMM_WORLD) == 0)
-        write_checkpoint(dir, first.parameters(), adam, params, provenance, p);
+        write_checkpoint(dir, first, adam, params, provenance, p);
     });
   }
   MPI_Barrier(MPI_COMM_WORLD);
-  const TrainCheckpoint c =
-      read_checkpoint(dir, tiny_parameters().architecture(), network().genes, {"epi", "mes"});
+  const TrainCheckpoint c = read_checkpoint(dir, tiny_spec(), network().genes, {"epi", "mes"});
   EXPECT_EQ(c.progress.iteration, 3);
   ASSERT_EQ(c.progress.records.size(), 3u);
   GraphOdeModel resumed(tiny_parameters(), network(), sig.pairs);
-  Kokkos::deep_copy(resumed.parameters().values(), c.parameters.values());
+  restore_parameters(c, resumed);
   AdamW adam(params);
   adam.restore(c.optimizer_steps, c.first_moment, c.second_moment);
   TrainProgress progress = c.progress;
@@ -572,9 +579,7 @@ TEST(Trainer, CheckpointThenRestartEqualsAnUninterruptedRun) {
     EXPECT_EQ(progress.records[i].grad_norm, progress_whole.records[i].grad_norm) << "iteration " << i + 1;
   }
   // A missing checkpoint is an input error naming the file.
-  EXPECT_THROW(
-      read_checkpoint(dir + "/nothing", tiny_parameters().architecture(), network().genes, {"epi", "mes"}),
-      Error);
+  EXPECT_THROW(read_checkpoint(dir + "/nothing", tiny_spec(), network().genes, {"epi", "mes"}), Error);
 }
 
 // A checkpoint is a model file with the optimizer's state: its format version is checked like model.h5's
@@ -587,7 +592,8 @@ TEST(Trainer, CheckpointOfAnotherVersionIsAnInputError) {
   std::filesystem::create_directories(dir);
   TrainParams params;
   const AdamW adam(params);
-  write_checkpoint(dir, tiny_parameters(), adam, params, TrainProvenance{}, TrainProgress{});
+  const GraphOdeModel tiny(tiny_parameters(), network(), {});
+  write_checkpoint(dir, tiny, adam, params, TrainProvenance{}, TrainProgress{});
   const std::string path = dir + "/checkpoint.h5";
   auto error_after = [&](const std::function<void(hid_t)>& edit) {
     {
@@ -596,7 +602,7 @@ TEST(Trainer, CheckpointOfAnotherVersionIsAnInputError) {
       file.close();
     }
     try {
-      read_checkpoint(dir, tiny_parameters().architecture(), network().genes, {"epi", "mes"});
+      read_checkpoint(dir, tiny_spec(), network().genes, {"epi", "mes"});
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), ExitCode::input);
       return std::string(e.what());

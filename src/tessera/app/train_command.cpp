@@ -6,7 +6,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/random_params.hpp"
 #include "tessera/core/version.hpp"
-#include "tessera/grn/graph_ode.hpp"
+#include "tessera/grn/model_factory.hpp"
 #include "tessera/io/hdf5.hpp"
 #include "tessera/learn/grn_readout.hpp"
 #include "tessera/learn/lbfgs.hpp"
@@ -48,7 +48,8 @@ struct TrainSetup {
   CellTypes types;
   GeneNetwork network;
   SignalingParams signaling;
-  GraphOdeConfig config;
+  std::string family;       // the model family fitted (train.model, or its default)
+  TrainableModelSpec model; // its grn.<family> settings
   TrainParams params;
   TimeParams time;
   std::uint64_t seed = 0;
@@ -67,14 +68,27 @@ TrainSetup read_train_setup(const Deck& deck, int n_ranks) {
   s.network = read_gene_network(deck, s.types.names);
   s.params = read_train_params(deck);
   if (s.params.simulate && s.network.model != "hill")
-    deck.section("grn").fail("model",
-                             "train.simulate runs the deck's ground-truth simulation: set grn.model: "
-                             "hill (the graph_ode architecture comes from grn.graph_ode)");
-  if (!s.params.simulate && s.network.model != "graph_ode")
-    deck.section("grn").fail("model", "tessera train fits the graph_ode model: set grn.model: graph_ode (or "
-                                      "train.simulate: true to fit a hill deck's own simulation)");
+    deck.section("grn").fail(
+        "model", "train.simulate runs the deck's ground-truth simulation: set grn.model: "
+                 "hill (the fitted family comes from train.model, its settings from grn.<family>)");
+  if (!s.params.model.empty()) {
+    s.family = s.params.model;
+    if (!is_trainable_family(s.family)) (void)read_trainable_model_spec(deck, s.family, "train.model");
+  } else if (s.params.simulate) {
+    s.family = "graph_ode";
+  } else {
+    s.family = s.network.model;
+    if (!is_trainable_family(s.family))
+      deck.section("grn").fail(
+          "model", "tessera train fits a learnable model: set grn.model (or train.model) to one of " + [] {
+            std::string out;
+            for (const std::string& f : trainable_families())
+              out += (out.empty() ? "" : ", ") + f;
+            return out;
+          }() + " (or train.simulate: true to fit a hill deck's own simulation)");
+  }
   s.signaling = read_signaling(deck, s.network);
-  s.config = read_graph_ode_config(deck);
+  s.model = read_trainable_model_spec(deck, s.family, s.params.model.empty() ? "grn.model" : "train.model");
   // The hill network of a simulate deck is the truth, not the model's graph unless nothing else is given.
   s.network_is_truth = s.params.simulate;
   s.graph_source =
@@ -86,16 +100,14 @@ TrainSetup read_train_setup(const Deck& deck, int n_ranks) {
                       skipped);
     s.network_is_truth = false;
     s.graph_source = "train.prior " + s.params.prior;
-    if (s.config.architecture.prior == PriorGraph::dense)
-      s.warnings.push_back(
-          "train.prior " + s.params.prior +
-          " is not used: grn.graph_ode.prior is dense (every ordered pair j -> k is an edge); "
-          "remove train.prior, or set grn.graph_ode.prior: edges to train on its graph");
+    if (s.model.dense)
+      s.warnings.push_back("train.prior " + s.params.prior + " is not used: grn." + s.family +
+                           ".prior is dense (every ordered pair j -> k is an edge); remove train.prior, or "
+                           "set grn." +
+                           s.family + ".prior: edges to train on its graph");
     else
       s.warnings.insert(s.warnings.end(), skipped.begin(), skipped.end());
   }
-  // The per-edge terms' entries follow the graph the model is trained on, known only now.
-  resolve_edge_terms(s.config.architecture, s.network, s.types.count());
   // Only the ground-truth simulation of train.simulate runs to time.end; fitting integrates between the
   // dataset's observation times.
   s.time = read_time_params(deck, s.params.simulate ? EndTime::required : EndTime::optional);
@@ -113,7 +125,7 @@ void complete_from_dataset(const TrajectoryDataset& dataset, const std::string& 
   s.network_is_truth = false;
   s.graph_source = path + " /grn/prior";
   s.graph_from_dataset = true;
-  const bool dense = s.config.architecture.prior == PriorGraph::dense;
+  const bool dense = s.model.dense;
   for (const auto& [type, edges] : dataset.prior_grn) {
     int index = -1;
     if (type != "*") {
@@ -145,11 +157,11 @@ void complete_from_dataset(const TrajectoryDataset& dataset, const std::string& 
   }
 }
 
-// Under grn.graph_ode.prior: edges, a cell type without a single edge in the gene graph (none of its own,
+// Under grn.<family>.prior: edges, a cell type without a single edge in the gene graph (none of its own,
 // none for `*`) has genes driven by their self loops and ligand-receptor inputs alone. That can be meant
 // (nothing is known about the type's regulation), so it is a warning, naming the type and the graph's source.
 void warn_uncovered_types(TrainSetup& s) {
-  if (s.config.architecture.prior != PriorGraph::edges) return;
+  if (s.model.dense) return;
   std::vector<std::string> uncovered;
   for (int t = 0; t < static_cast<int>(s.types.names.size()); ++t) {
     const auto regulators = s.network.regulators(t, false);
@@ -160,7 +172,8 @@ void warn_uncovered_types(TrainSetup& s) {
     s.warnings.push_back(
         "the prior gene graph (" + s.graph_source +
         ") has no edges: every gene gets only its self loop and ligand-receptor inputs; give "
-        "train.prior, grn.edges or a dataset /grn/prior, or set grn.graph_ode.prior: dense");
+        "train.prior, grn.edges or a dataset /grn/prior, or set grn." +
+        s.family + ".prior: dense");
     return;
   }
   for (const std::string& type : uncovered)
@@ -168,7 +181,7 @@ void warn_uncovered_types(TrainSetup& s) {
         "cell type '" + type + "' has no edge in the prior gene graph (" + s.graph_source +
         (s.graph_from_dataset ? ": no /grn/prior/" + type + " and no /grn/prior/* group" : std::string()) +
         "): its genes get only their self loops and ligand-receptor inputs; add edges for '" + type +
-        "' or '*', or set grn.graph_ode.prior: dense");
+        "' or '*', or set grn." + s.family + ".prior: dense");
 }
 
 std::string mode_name(TrainMode mode) {
@@ -230,7 +243,7 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
       if (!fs::is_regular_file(fs::path(dir) / "checkpoint.h5"))
         throw input_error("--restart " + dir +
                           ": no checkpoint.h5 there (train.checkpoint_every writes one)");
-      checkpoint = read_checkpoint(dir, s.config.architecture, s.network.genes, s.types.names);
+      checkpoint = read_checkpoint(dir, s.model, s.network.genes, s.types.names);
       if (checkpoint.progress.iteration >= params.iterations)
         throw input_error(dir + "/checkpoint.h5 is at iteration " +
                           std::to_string(checkpoint.progress.iteration) + ", train.iterations is " +
@@ -287,18 +300,19 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
            ", deck " + options.deck + ", dataset " + params.dataset + ": " +
            std::to_string(dataset.n_times()) + " time points, " + std::to_string(dataset.n_cells()) +
            " cells, " + std::to_string(dataset.n_genes()) + " genes, " +
-           std::to_string(s.signaling.pairs.size()) + " LR pairs; mode " + mode_name(params.mode) + ", " +
-           (params.use_cvode ? "cvode" : "rk4") + ", " +
+           std::to_string(s.signaling.pairs.size()) + " LR pairs; model " + s.family + ", mode " +
+           mode_name(params.mode) + ", " + (params.use_cvode ? "cvode" : "rk4") + ", " +
            (params.optimizer == TrainOptimizer::lbfgs ? "lbfgs" : "adamw") + ", " +
            std::to_string(mpi::size(comm)) + " rank(s) in " + std::to_string(s.groups) + " group(s)");
 
   const std::string counts = raw_counts_warning(dataset, params.dataset);
   if (!counts.empty()) log.warn(counts);
-  if (s.network_is_truth && s.config.architecture.prior == PriorGraph::edges)
+  if (s.network_is_truth && !s.model.dense)
     log.info("tessera train: note: the model's gene graph is the simulated hill network itself (the truth); "
-             "give train.prior or grn.graph_ode.prior: dense to learn the graph");
-  std::unique_ptr<GraphOdeModel> model =
-      make_graph_ode_model(comm, s.config, s.network, s.signaling, s.types.names);
+             "give train.prior or grn." +
+             s.family + ".prior: dense to learn the graph");
+  std::unique_ptr<TrainableGeneModel> model = s.model.build(comm, s.network, s.signaling, s.types.names);
+  if (restart) mpi::agree(comm, [&] { restore_parameters(checkpoint, *model); });
   ObjectiveOptions objective_options;
   objective_options.dt = params.dt;
   objective_options.use_cvode = params.use_cvode;
@@ -319,11 +333,9 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
     const ObjectiveTerms terms = training_objective(objective, *model, params, windows, gradient);
     const std::string loss = loss_terms_text(terms, params);
     if (train.gradient_only) {
-      GraphOdeParameters g(model->parameters().architecture(), s.network.genes, s.types.names);
-      Kokkos::deep_copy(g.values(), gradient);
       const std::string path = (fs::path(dir) / "gradient.h5").string();
       mpi::agree(comm, [&] {
-        if (mpi::rank(comm) == 0) write_gradient(path, g, terms, params, windows);
+        if (mpi::rank(comm) == 0) write_gradient(path, *model, gradient, terms, params, windows);
       });
       log.always("tessera train: loss " + loss + " over " + std::to_string(windows.size()) +
                  " start times; gradient in " + path);
@@ -350,7 +362,6 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   AdamW optimizer(params);
   TrainProgress progress;
   if (restart) {
-    Kokkos::deep_copy(model->parameters().values(), checkpoint.parameters.values());
     optimizer.restore(checkpoint.optimizer_steps, checkpoint.first_moment, checkpoint.second_moment);
     progress = checkpoint.progress;
     log.info("tessera train: restarting from " + dir + "/checkpoint.h5 at iteration " +
@@ -410,8 +421,7 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
     auto checkpoint = [&](const TrainProgress& p) {
       if (params.checkpoint_every == 0 || p.iteration % params.checkpoint_every != 0) return;
       mpi::agree(comm, [&] {
-        if (mpi::rank(comm) == 0)
-          write_checkpoint(dir, model->parameters(), optimizer, params, provenance, p);
+        if (mpi::rank(comm) == 0) write_checkpoint(dir, *model, optimizer, params, provenance, p);
       });
     };
     train_adamw(objective, *model, params, s.seed, optimizer, progress, report, checkpoint);
@@ -438,7 +448,7 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   const std::string model_path = (fs::path(dir) / "model.h5").string();
   mpi::agree(comm, [&] {
     if (mpi::rank(comm) == 0)
-      write_trained_model(model_path, model->parameters(),
+      write_trained_model(model_path, *model,
                           params.optimizer == TrainOptimizer::adamw ? &optimizer : nullptr, params,
                           provenance, progress);
   });
@@ -451,7 +461,7 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   // Beside the baselines fitted on the same data and candidate edges (SPEC §3.5): metrics.json and a table.
   std::vector<std::vector<std::vector<int>>> candidates;
   for (int c = 0; c < s.types.count(); ++c)
-    candidates.push_back(s.network.regulators(c, s.config.architecture.prior == PriorGraph::dense));
+    candidates.push_back(s.network.regulators(c, s.model.dense));
   const DerivativeBaselines baselines =
       fit_derivative_baselines(objective, candidates, model->pairs(), split);
   const double model_mse = split.validation_starts.empty()

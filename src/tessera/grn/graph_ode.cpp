@@ -518,6 +518,12 @@ void GraphOdeModel::write(h5::File& file) const {
   write_graph_ode_model(file, parameters_);
 }
 
+void GraphOdeModel::read(const std::string& path) {
+  const GraphOdeParameters read =
+      read_graph_ode_model(path, parameters_.architecture(), parameters_.genes(), parameters_.cell_types());
+  Kokkos::deep_copy(parameters_.values(), read.values());
+}
+
 std::unique_ptr<GraphOdeModel> make_graph_ode_model(MPI_Comm comm, const Deck& deck,
                                                     const GeneNetwork& network,
                                                     const SignalingParams& signaling,

@@ -501,8 +501,9 @@ public:
   const GraphOdeParameters& parameters() const override { return parameters_; }
   // The optimizer updates parameters().values() in place; the next evaluation uses them.
   GraphOdeParameters& parameters() override { return parameters_; }
-  // model.h5: write_graph_ode_model.
+  // model.h5: write_graph_ode_model / read_graph_ode_model with this model's architecture and names.
   void write(h5::File& file) const override;
+  void read(const std::string& path) override;
   int n_genes() const { return n_genes_; }
 
   // Bytes a model of this architecture holds whatever the cell count: its parameters and the tables of its

@@ -68,6 +68,10 @@ public:
   // settings (graph_ode: /architecture), /genes, /cell_types, /params/<set>/<tensor> and whatever else the
   // family needs to be rebuilt from the file alone (e.g. its candidate edges). Serial: rank 0 only.
   virtual void write(h5::File& file) const = 0;
+  // Loads the parameters from a file that write() wrote for a model like this one (model.h5, checkpoint.h5):
+  // family, settings, genes, cell types and candidate edges must match, else input_error naming the file
+  // and what differs. Not collective (every rank may read the same file).
+  virtual void read(const std::string& path) = 0;
 
   // The model's signed per-edge parameters, every candidate edge once (empty for families without them:
   // graph_ode). The read-out ranks edges by |weight| and reads the sign from it.

@@ -8,7 +8,7 @@
 
 namespace tessera {
 
-double AdamW::step(GraphOdeParameters& parameters, const ParameterGradient& gradient) {
+double AdamW::step(ModelParameters& parameters, const ParameterGradient& gradient) {
   const auto gh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
   std::vector<double> g(gh.data(), gh.data() + gh.size());
   const auto values = parameters.values();

@@ -1,8 +1,8 @@
-// Adam with decoupled weight decay (AdamW, SPEC §3.5) over the graph ODE's parameters as one flat vector, on
+// Adam with decoupled weight decay (AdamW, SPEC §3.5) over a model's parameters as one flat vector, on
 // the host: every rank applying it to the same gradient keeps identical parameters.
 #pragma once
 
-#include "tessera/grn/graph_ode_parameters.hpp"
+#include "tessera/grn/model_parameters.hpp"
 #include "tessera/integrate/adjoint_rhs.hpp"
 #include "tessera/learn/train_params.hpp"
 
@@ -15,7 +15,7 @@ public:
   explicit AdamW(const TrainParams& params) : params_(params) {}
   // Clips the gradient to params.clip (in place), then theta <- theta - lr (m_hat / (sqrt(v_hat) + eps) +
   // weight_decay theta). Returns the norm of the gradient before clipping.
-  double step(GraphOdeParameters& parameters, const ParameterGradient& gradient);
+  double step(ModelParameters& parameters, const ParameterGradient& gradient);
 
   long long steps() const { return t_; }
   const std::vector<double>& first_moment() const { return m_; }

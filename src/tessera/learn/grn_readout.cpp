@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <tuple>
 
@@ -21,32 +22,37 @@ std::vector<int> readout_time_indices(std::size_t n_times, double val_fraction) 
   return times;
 }
 
-LearnedGrn learned_grn(const TrajectoryObjective& objective, GraphOdeModel& model,
+LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel& model,
                        const std::vector<int>& times) {
   const TrajectoryDataset& ds = objective.dataset();
   const std::size_t T = ds.cell_types.size(), G = ds.n_genes();
   const std::size_t P = model.pairs().size();
   // Sums over cells and times, then the counts; one buffer so that one allreduce reduces all of them.
   const std::size_t intra = T * G * G, inter = T * T * P;
-  std::vector<double> sums(4 * intra + 2 * inter, 0.0);
+  std::vector<double> sums(4 * intra + 2 * inter + T, 0.0);
   double* attention = sums.data();
   double* jacobian = attention + intra;
   double* jacobian_signed = jacobian + intra;
   double* count = jacobian_signed + intra;
   double* lr_attention = count + intra;
   double* lr_count = lr_attention + inter;
+  double* cell_count = lr_count + inter; // cells of each type over the time points
+  bool attended = false;                 // the family has attention (the same on every rank)
   auto at = [&](std::size_t c, std::size_t j, std::size_t k) { return (c * G + j) * G + k; };
 
   for (const int k : times) {
     objective.visit_tissue(
         model, k, [&](const Cells<>& cells, GeneState x, const std::vector<std::size_t>& rows) {
           const std::size_t n = rows.size();
-          const GraphOdeAttention alpha = model.attention_weights(x); // collective
+          EdgeAttention alpha;
+          attended = model.edge_attention(x, alpha); // collective
+          if (!attended) alpha.offsets.assign(n * G + 1, 0);
           const std::size_t rows_all = cells.n_owned + cells.n_ghost;
           const auto types = Kokkos::create_mirror_view_and_copy(
               Kokkos::HostSpace(), Kokkos::subview(cells.type, std::make_pair(std::size_t(0), rows_all)));
           for (std::size_t i = 0; i < n; ++i) {
             const auto c = static_cast<std::size_t>(types(i));
+            cell_count[c] += 1.0;
             for (std::size_t g = 0; g < G; ++g) {
               const std::size_t node = i * G + g;
               for (int u = alpha.offsets[node]; u < alpha.offsets[node + 1]; ++u) {
@@ -88,30 +94,67 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, GraphOdeModel& mode
              "MPI_Allreduce");
 
   LearnedGrn out;
+  out.has_attention = attended;
+  const std::vector<SignedEdgeWeight> weights = model.signed_edge_weights();
+  out.has_weight = !weights.empty();
+  std::vector<double> weight(intra, NAN);
+  std::map<std::array<int, 2>, double> lr_weight; // (receiver type, pair) -> weight
+  for (const SignedEdgeWeight& w : weights) {
+    if (w.type < 0 || static_cast<std::size_t>(w.type) >= T) continue;
+    if (w.pair < 0) {
+      const std::size_t e = at(static_cast<std::size_t>(w.type), static_cast<std::size_t>(w.source),
+                               static_cast<std::size_t>(w.target));
+      weight[e] = w.weight;
+      if (!out.has_attention) count[e] = 1.0; // the candidate edges are the weighted ones
+    } else {
+      lr_weight[{w.type, w.pair}] = w.weight;
+    }
+  }
   out.edges.resize(T);
   for (std::size_t c = 0; c < T; ++c) {
     for (std::size_t j = 0; j < G; ++j)
       for (std::size_t g = 0; g < G; ++g) {
         const std::size_t e = at(c, j, g);
         if (count[e] == 0.0) continue;
-        out.edges[c].push_back(LearnedEdge{static_cast<int>(j), static_cast<int>(g), attention[e] / count[e],
-                                           jacobian[e] / count[e], jacobian_signed[e] / count[e]});
+        // Without attention the Jacobian sums are over every cell of the type; count[e] is then 1.
+        const double cells = out.has_attention ? count[e] : cell_count[c];
+        LearnedEdge edge;
+        edge.source = static_cast<int>(j);
+        edge.target = static_cast<int>(g);
+        edge.weight = weight[e];
+        edge.attention = out.has_attention ? attention[e] / count[e] : NAN;
+        edge.jacobian = cells > 0 ? jacobian[e] / cells : NAN;
+        edge.jacobian_signed = cells > 0 ? jacobian_signed[e] / cells : NAN;
+        out.edges[c].push_back(edge);
       }
-    std::sort(out.edges[c].begin(), out.edges[c].end(), [](const LearnedEdge& a, const LearnedEdge& b) {
-      if (a.attention != b.attention) return a.attention > b.attention;
-      if (a.jacobian != b.jacobian) return a.jacobian > b.jacobian;
-      return std::tie(a.source, a.target) < std::tie(b.source, b.target);
-    });
+    const bool by_weight = out.has_weight;
+    std::sort(out.edges[c].begin(), out.edges[c].end(),
+              [by_weight](const LearnedEdge& a, const LearnedEdge& b) {
+                const double sa = by_weight ? std::fabs(a.weight) : a.attention;
+                const double sb = by_weight ? std::fabs(b.weight) : b.attention;
+                if (sa != sb) return sa > sb;
+                if (a.jacobian != b.jacobian) return a.jacobian > b.jacobian;
+                return std::tie(a.source, a.target) < std::tie(b.source, b.target);
+              });
   }
-  for (std::size_t s = 0; s < T; ++s)
-    for (std::size_t r = 0; r < T; ++r)
-      for (std::size_t q = 0; q < P; ++q) {
-        const std::size_t e = (s * T + r) * P + q;
-        if (lr_count[e] == 0.0) continue;
-        out.lr.push_back(LearnedLrScore{static_cast<int>(s), static_cast<int>(r), model.pairs()[q].ligand,
-                                        model.pairs()[q].receptor, lr_attention[e] / lr_count[e],
-                                        static_cast<long long>(lr_count[e])});
-      }
+  if (out.has_attention) {
+    for (std::size_t s = 0; s < T; ++s)
+      for (std::size_t r = 0; r < T; ++r)
+        for (std::size_t q = 0; q < P; ++q) {
+          const std::size_t e = (s * T + r) * P + q;
+          if (lr_count[e] == 0.0) continue;
+          const auto w = lr_weight.find({static_cast<int>(r), static_cast<int>(q)});
+          out.lr.push_back(LearnedLrScore{static_cast<int>(s), static_cast<int>(r), model.pairs()[q].ligand,
+                                          model.pairs()[q].receptor, w == lr_weight.end() ? NAN : w->second,
+                                          lr_attention[e] / lr_count[e],
+                                          static_cast<long long>(lr_count[e])});
+        }
+  } else {
+    // No per-edge attention: one row per (receiver type, pair) the model has a weight for, any sender.
+    for (const auto& [key, w] : lr_weight)
+      out.lr.push_back(LearnedLrScore{-1, key[0], model.pairs()[static_cast<std::size_t>(key[1])].ligand,
+                                      model.pairs()[static_cast<std::size_t>(key[1])].receptor, w, NAN, 0});
+  }
   std::sort(out.lr.begin(), out.lr.end(), [](const LearnedLrScore& a, const LearnedLrScore& b) {
     return std::tie(a.sender_type, a.receiver_type, a.ligand, a.receptor) <
            std::tie(b.sender_type, b.receiver_type, b.ligand, b.receptor);
@@ -141,26 +184,36 @@ std::vector<std::string> write_learned_grn(const std::string& directory, const L
     written.push_back(path);
     return file;
   };
+  const auto sign_text = [](double w) { return w > 0 ? "+" : w < 0 ? "-" : "0"; };
   for (std::size_t c = 0; c < dataset.cell_types.size(); ++c) {
     std::ofstream file = open("grn_" + dataset.cell_types[c] + ".tsv");
-    file << "source\ttarget\tattention\tjacobian\tjacobian_signed\n";
+    file << "source\ttarget" << (grn.has_weight ? "\tweight\tsign" : "")
+         << (grn.has_attention ? "\tattention" : "") << "\tjacobian\tjacobian_signed\n";
     if (c < grn.edges.size())
-      for (const LearnedEdge& e : grn.edges[c])
-        if (e.source != e.target)
-          file << dataset.genes[static_cast<std::size_t>(e.source)] << '\t'
-               << dataset.genes[static_cast<std::size_t>(e.target)] << '\t' << tsv_number(e.attention) << '\t'
-               << tsv_number(e.jacobian) << '\t' << tsv_number(e.jacobian_signed) << '\n';
+      for (const LearnedEdge& e : grn.edges[c]) {
+        if (e.source == e.target) continue;
+        file << dataset.genes[static_cast<std::size_t>(e.source)] << '\t'
+             << dataset.genes[static_cast<std::size_t>(e.target)];
+        if (grn.has_weight) file << '\t' << tsv_number(e.weight) << '\t' << sign_text(e.weight);
+        if (grn.has_attention) file << '\t' << tsv_number(e.attention);
+        file << '\t' << tsv_number(e.jacobian) << '\t' << tsv_number(e.jacobian_signed) << '\n';
+      }
     if (!file) throw runtime_error(written.back() + ": write failed");
   }
   {
     std::ofstream file = open("lr_scores.tsv");
-    file << "sender_type\treceiver_type\tligand\treceptor\tattention\tedges\n";
-    for (const LearnedLrScore& s : grn.lr)
-      file << dataset.cell_types[static_cast<std::size_t>(s.sender_type)] << '\t'
-           << dataset.cell_types[static_cast<std::size_t>(s.receiver_type)] << '\t'
+    file << "sender_type\treceiver_type\tligand\treceptor" << (grn.has_weight ? "\tweight\tsign" : "")
+         << (grn.has_attention ? "\tattention\tedges" : "") << '\n';
+    for (const LearnedLrScore& s : grn.lr) {
+      file << (s.sender_type < 0 ? std::string("*")
+                                 : dataset.cell_types[static_cast<std::size_t>(s.sender_type)])
+           << '\t' << dataset.cell_types[static_cast<std::size_t>(s.receiver_type)] << '\t'
            << dataset.genes[static_cast<std::size_t>(s.ligand)] << '\t'
-           << dataset.genes[static_cast<std::size_t>(s.receptor)] << '\t' << tsv_number(s.attention) << '\t'
-           << s.edges << '\n';
+           << dataset.genes[static_cast<std::size_t>(s.receptor)];
+      if (grn.has_weight) file << '\t' << tsv_number(s.weight) << '\t' << sign_text(s.weight);
+      if (grn.has_attention) file << '\t' << tsv_number(s.attention) << '\t' << s.edges;
+      file << '\n';
+    }
     if (!file) throw runtime_error(written.back() + ": write failed");
   }
   return written;

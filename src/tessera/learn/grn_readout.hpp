@@ -1,15 +1,17 @@
-// The learned GRN read-out of a trained `graph_ode` model (SPEC §2.2, §3.5): per cell type the mean
-// head-averaged attention, the mean |df_k/dx_j| and the mean df_k/dx_j of every intracellular edge j -> k,
-// per (sender type, receiver type, ligand, receptor) the mean attention of the intercellular edges, and the
-// files grn_<type>.tsv and lr_scores.tsv that `tessera train` writes.
+// The learned GRN read-out of a trained model of any family (SPEC §2.2, §2.4, §3.5): per cell type and
+// candidate edge j -> k the model's signed edge parameter (hill K, sigmoid W) when its family has one, the
+// mean head-averaged attention when it has attention (graph_ode), and always the mean |df_k/dx_j| and mean
+// df_k/dx_j; per (sender type, receiver type, ligand, receptor) the same for the intercellular edges; and
+// the files grn_<type>.tsv and lr_scores.tsv that `tessera train` writes.
 #pragma once
 
-#include "tessera/grn/graph_ode.hpp"
+#include "tessera/grn/trainable_model.hpp"
 #include "tessera/learn/dataset.hpp"
 #include "tessera/learn/trainer.hpp"
 
 #include <mpi.h>
 
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,7 +22,8 @@ namespace tessera {
 struct LearnedEdge {
   int source = 0;
   int target = 0;
-  double attention = 0.0;       // mean over the type's cells and the time points of the head-averaged alpha
+  double weight = NAN;          // the model's signed parameter of the edge (NaN: its family has none)
+  double attention = NAN;       // mean over the type's cells and the time points of the head-averaged alpha
   double jacobian = 0.0;        // mean |df_target / dx_source| over the same cells and times
   double jacobian_signed = 0.0; // mean df_target / dx_source: the edge's sign as the model sees it
 };
@@ -31,13 +34,17 @@ struct LearnedLrScore {
   int receiver_type = 0;
   int ligand = 0;
   int receptor = 0;
-  double attention = 0.0; // mean alpha over those edges (every receiver cell, time point and sender)
+  double weight = NAN;    // the model's signed parameter of the pair in receiver cells (NaN: none)
+  double attention = NAN; // mean alpha over those edges (every receiver cell, time point and sender)
   long long edges = 0;    // how many edges the mean is over (summed over the time points)
 };
 
 struct LearnedGrn {
-  // Per cell type (dataset order): the edges seen in at least one cell of the type, sorted by attention
-  // descending, then jacobian descending, then source and target index.
+  bool has_weight = false;    // the family has signed edge parameters (weight columns)
+  bool has_attention = false; // the family has attention (attention columns)
+  // Per cell type (dataset order): the candidate edges (with attention: those seen in at least one cell of
+  // the type), sorted by |weight| descending when the family has weights, else by attention descending;
+  // then jacobian descending, then source and target index.
   std::vector<std::vector<LearnedEdge>> edges;
   // Sorted by sender type, receiver type, ligand, receptor; only combinations with at least one edge.
   std::vector<LearnedLrScore> lr;
@@ -51,11 +58,14 @@ std::vector<int> readout_time_indices(std::size_t n_times, double val_fraction);
 // signalling, the entry of a pair (ligand l, receptor k) also holds the neighbours' df_nk/dx_il, which the
 // same VJP sums in (the intracellular Jacobian is exact for every other pair). Sums and counts are reduced
 // over the objective's communicator: every rank gets the same result. Collective.
-LearnedGrn learned_grn(const TrajectoryObjective& objective, GraphOdeModel& model,
+LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel& model,
                        const std::vector<int>& times);
 
 // Writes grn_<type>.tsv for every type (the edges j != k, ranked as in LearnedGrn: self loops are no
-// candidate edges, so they are left out) and lr_scores.tsv into `directory` (serial: call on one rank).
+// candidate edges, so they are left out; columns source, target, then weight and sign when the family has
+// weights, attention when it has attention, then jacobian and jacobian_signed) and lr_scores.tsv (sender
+// and receiver type, ligand, receptor, weight / attention as the family has them, edges) into `directory`
+// (serial: call on one rank).
 // Returns the paths written.
 std::vector<std::string> write_learned_grn(const std::string& directory, const LearnedGrn& grn,
                                            const TrajectoryDataset& dataset);

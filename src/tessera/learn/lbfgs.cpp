@@ -10,7 +10,7 @@ namespace tessera {
 
 namespace {
 
-void set_parameters(GraphOdeParameters& parameters, const std::vector<double>& x) {
+void set_parameters(ModelParameters& parameters, const std::vector<double>& x) {
   auto h = Kokkos::create_mirror_view(parameters.values());
   std::copy(x.begin(), x.end(), h.data());
   Kokkos::deep_copy(parameters.values(), h);
@@ -18,12 +18,13 @@ void set_parameters(GraphOdeParameters& parameters, const std::vector<double>& x
 
 } // namespace
 
-std::string train_lbfgs(const TrajectoryObjective& objective, GraphOdeModel& model, const TrainParams& params,
-                        TrainProgress& progress, const std::function<void(const TrainRecord&)>& report) {
+std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel& model,
+                        const TrainParams& params, TrainProgress& progress,
+                        const std::function<void(const TrainRecord&)>& report) {
   const TimeSplit split = split_times(objective.dataset().n_times(), params.val_fraction);
   const std::vector<ObservationWindow> training = all_training_windows(params, split);
   const std::vector<ObservationWindow> validation = validation_windows(params, split);
-  GraphOdeParameters& parameters = model.parameters();
+  ModelParameters& parameters = model.parameters();
   const auto& values = parameters.values();
   ParameterGradient gradient("tessera::train::gradient", values.extent(0), values.extent(1));
   const auto begin = std::chrono::steady_clock::now();

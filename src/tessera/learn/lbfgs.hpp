@@ -15,7 +15,8 @@ namespace tessera {
 // params.iterations TAO iterations. One record per iteration: the objective at the iteration's end point,
 // the validation loss there, and the gradient norm TAO saw. `report` may be empty. Needs a live
 // petsc::Session. Returns TAO's converged reason. Collective.
-std::string train_lbfgs(const TrajectoryObjective& objective, GraphOdeModel& model, const TrainParams& params,
-                        TrainProgress& progress, const std::function<void(const TrainRecord&)>& report);
+std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel& model,
+                        const TrainParams& params, TrainProgress& progress,
+                        const std::function<void(const TrainRecord&)>& report);
 
 } // namespace tessera

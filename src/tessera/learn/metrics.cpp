@@ -290,32 +290,38 @@ std::string metrics_json(const TrainMetrics& metrics) {
   std::ostringstream out;
   out.imbue(std::locale::classic()); // a decimal point whatever the global locale
   out << std::setprecision(17);
-  out << "{\n  \"grn\": {";
+  out << "{\n  \"model_score\": ";
+  write_json_string(out, metrics.model_score);
+  out << ",\n  \"grn\": {";
   bool first = true;
   for (const auto& [type, m] : metrics.types) {
     out << (first ? "\n    " : ",\n    ");
     first = false;
     write_json_string(out, type);
-    out << ": {\n      \"attention\": ";
-    write_recovery(out, m.attention);
+    out << ": {\n      ";
+    write_json_string(out, metrics.model_score);
+    out << ": ";
+    write_recovery(out, m.model);
     out << ",\n      \"jacobian\": ";
     write_recovery(out, m.jacobian);
     out << ",\n      \"ridge\": ";
     write_recovery(out, m.ridge);
     out << ",\n      \"random_order\": ";
-    write_random_order(out, m.attention);
+    write_random_order(out, m.model);
     out << "\n    }";
   }
   out << (first ? "},\n" : "\n  },\n");
 
   out << "  \"lr_pairs\": {\"scored\": " << (metrics.lr_scored ? "true" : "false");
   if (metrics.lr_scored) {
-    out << ",\n    \"attention\": ";
-    write_recovery(out, metrics.lr_attention);
+    out << ",\n    ";
+    write_json_string(out, metrics.model_score);
+    out << ": ";
+    write_recovery(out, metrics.lr_model);
     out << ",\n    \"ridge\": ";
     write_recovery(out, metrics.lr_ridge);
     out << ",\n    \"random_order\": ";
-    write_random_order(out, metrics.lr_attention);
+    write_random_order(out, metrics.lr_model);
   }
   out << ",\n    \"pairs\": [";
   for (std::size_t q = 0; q < metrics.lr.size(); ++q) {
@@ -324,8 +330,10 @@ std::string metrics_json(const TrainMetrics& metrics) {
     write_json_string(out, p.ligand);
     out << ", \"receptor\": ";
     write_json_string(out, p.receptor);
-    out << ", \"attention\": ";
-    write_json_number(out, p.attention);
+    out << ", ";
+    write_json_string(out, metrics.model_score);
+    out << ": ";
+    write_json_number(out, p.model);
     out << ", \"ridge\": ";
     write_json_number(out, p.ridge);
     out << ", \"true\": " << (p.is_true ? "true" : "false") << '}';
@@ -357,26 +365,25 @@ std::vector<std::string> metrics_table(const TrainMetrics& metrics) {
     lines.push_back(
         "recovery of the true network, AUPRC / AUPRC ratio / sign accuracy over the candidate edges:");
     lines.push_back("  " + padded("type", width) + padded("cand.", 7) + padded("true", 6) +
-                    padded("attention", 22) + "  " + padded("jacobian", 22) + "  " + padded("ridge", 22) +
-                    "  " + "random order");
-    auto row = [&](const std::string& name, const RecoveryMetrics& attention, const RecoveryMetrics& jacobian,
+                    padded(metrics.model_score, 22) + "  " + padded("jacobian", 22) + "  " +
+                    padded("ridge", 22) + "  " + "random order");
+    auto row = [&](const std::string& name, const RecoveryMetrics& model, const RecoveryMetrics& jacobian,
                    const RecoveryMetrics& ridge) {
-      std::string line =
-          "  " + padded(name, width) + padded(std::to_string(attention.candidates), 7) +
-          padded(std::to_string(attention.positives), 6) +
-          triple(attention.auprc, attention.auprc_ratio, attention.sign_accuracy) + "  " +
-          triple(jacobian.auprc, jacobian.auprc_ratio, jacobian.sign_accuracy) + "  " +
-          triple(ridge.auprc, ridge.auprc_ratio, ridge.sign_accuracy) + "  " +
-          triple(attention.random_auprc, attention.random_auprc / attention.random_precision, 0.5);
+      std::string line = "  " + padded(name, width) + padded(std::to_string(model.candidates), 7) +
+                         padded(std::to_string(model.positives), 6) +
+                         triple(model.auprc, model.auprc_ratio, model.sign_accuracy) + "  " +
+                         triple(jacobian.auprc, jacobian.auprc_ratio, jacobian.sign_accuracy) + "  " +
+                         triple(ridge.auprc, ridge.auprc_ratio, ridge.sign_accuracy) + "  " +
+                         triple(model.random_auprc, model.random_auprc / model.random_precision, 0.5);
       line.erase(line.find_last_not_of(' ') + 1); // the last column's padding
       lines.push_back(line);
     };
     for (const auto& [type, m] : metrics.types)
-      row(type, m.attention, m.jacobian, m.ridge);
+      row(type, m.model, m.jacobian, m.ridge);
     if (metrics.lr_scored) {
-      RecoveryMetrics none = metrics.lr_attention;
+      RecoveryMetrics none = metrics.lr_model;
       none.auprc = none.auprc_ratio = none.sign_accuracy = std::numeric_limits<double>::quiet_NaN();
-      row("LR pairs", metrics.lr_attention, none, metrics.lr_ridge);
+      row("LR pairs", metrics.lr_model, none, metrics.lr_ridge);
     }
   }
   const ValidationMse& mse = metrics.mse;

@@ -64,9 +64,9 @@ RecoveryMetrics grn_recovery(const std::vector<EdgeScore>& scores,
 
 // What `tessera train` reports beside the learned network (metrics.json, the closing table).
 struct TypeRecovery {
-  RecoveryMetrics attention; // the model's attention score (sign: its mean signed Jacobian)
-  RecoveryMetrics jacobian;  // the model's mean |df_k/dx_j| (sign: its mean signed Jacobian)
-  RecoveryMetrics ridge;     // the ridge baseline's |standardised coefficient| and its sign
+  RecoveryMetrics model;    // the model's edge score (TrainMetrics::model_score; sign: see train_metrics)
+  RecoveryMetrics jacobian; // the model's mean |df_k/dx_j| (sign: its mean signed Jacobian)
+  RecoveryMetrics ridge;    // the ridge baseline's |standardised coefficient| and its sign
 };
 
 // One-step validation MSE (SPEC §3.2's loss over the validation pairs (k, k+1)); NaN without held-out times.
@@ -75,25 +75,31 @@ struct ValidationMse {
   std::size_t pairs = 0; // validation pairs (k, k+1)
 };
 
-// A ligand–receptor pair's scores: the model's mean attention over its intercellular edges (all sender and
-// receiver types) and the ridge baseline's largest |standardised coefficient| over the receiver types.
+// A ligand–receptor pair's scores: the model's (its mean attention over its intercellular edges, all sender
+// and receiver types; or its largest |weight| over the receiver types) and the ridge baseline's largest
+// |standardised coefficient| over the receiver types.
 struct LrPairScores {
   std::string ligand, receptor;
-  double attention = 0.0, ridge = 0.0;
+  double model = 0.0, ridge = 0.0;
   bool is_true = false;
 };
 
 struct TrainMetrics {
+  // What ranks the model's edges: "attention" (graph_ode) or "weight" (|signed edge parameter|: hill,
+  // sigmoid); the key of TypeRecovery::model and of the LR scores in metrics.json.
+  std::string model_score = "attention";
   std::map<std::string, TypeRecovery> types; // cell types with a truth whose ranking has both classes
   bool lr_scored = false;                    // lr_pairs holds a ranking with true and decoy pairs
-  RecoveryMetrics lr_attention{}, lr_ridge{};
+  RecoveryMetrics lr_model{}, lr_ridge{};
   std::vector<LrPairScores> lr;
   ValidationMse mse;
   double ridge_lambda = 0.0;
   std::string ridge_selection; // how the ridge's lambda was chosen
 };
 
-// metrics.json (docs/file-formats.md): {"grn": {"<type>": {"attention": {...}, "jacobian": {...}, "ridge":
+// metrics.json (docs/file-formats.md): {"model_score": "attention"|"weight", "grn": {"<type>":
+// {"<model_score>":
+// {...}, "jacobian": {...}, "ridge":
 // {...}, "random_order": {...}}}, "lr_pairs": {...}, "validation_mse": {...}, "ridge": {...}}; types in map
 // order, names escaped, doubles with 17 significant digits (they read back exactly; a non-finite one is
 // written null). Ends with a newline.

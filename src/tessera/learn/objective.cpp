@@ -253,7 +253,7 @@ void TrajectoryObjective::visit_tissue(
   model.set_signaling(nullptr, nullptr); // the graph and exchange end here
 }
 
-double TrajectoryObjective::evaluate(GraphOdeModel& model, const std::vector<ObservationWindow>& windows,
+double TrajectoryObjective::evaluate(TrainableGeneModel& model, const std::vector<ObservationWindow>& windows,
                                      ParameterGradient gradient) const {
   const TrajectoryDataset& ds = *dataset_;
   const std::size_t N = ds.n_cells(), G = ds.n_genes();
@@ -347,7 +347,7 @@ double TrajectoryObjective::evaluate(GraphOdeModel& model, const std::vector<Obs
   return total[0];
 }
 
-double TrajectoryObjective::evaluate(GraphOdeModel& model, const std::vector<int>& starts,
+double TrajectoryObjective::evaluate(TrainableGeneModel& model, const std::vector<int>& starts,
                                      ParameterGradient gradient) const {
   std::vector<ObservationWindow> windows;
   for (const int k : starts)
@@ -355,7 +355,7 @@ double TrajectoryObjective::evaluate(GraphOdeModel& model, const std::vector<int
   return evaluate(model, windows, gradient);
 }
 
-void TrajectoryObjective::predict(GraphOdeModel& model, ObservationWindow w,
+void TrajectoryObjective::predict(TrainableGeneModel& model, ObservationWindow w,
                                   std::vector<double>& predicted) const {
   const TrajectoryDataset& ds = *dataset_;
   const std::size_t N = ds.n_cells(), G = ds.n_genes();

@@ -4,8 +4,8 @@
 // allreduce; windows shared out over data-parallel groups (SPEC §3.4).
 #pragma once
 
-#include "tessera/grn/graph_ode.hpp"
 #include "tessera/grn/signaling.hpp"
+#include "tessera/grn/trainable_model.hpp"
 #include "tessera/integrate/cvodes_adjoint.hpp"
 #include "tessera/integrate/time_params.hpp"
 #include "tessera/learn/dataset.hpp"
@@ -69,15 +69,16 @@ public:
 
   // The loss over `windows` (repeats allowed); when `gradient` is not empty it is overwritten with
   // dL/dtheta (sets x values per set), the same on every rank.
-  double evaluate(GraphOdeModel& model, const std::vector<ObservationWindow>& windows,
+  double evaluate(TrainableGeneModel& model, const std::vector<ObservationWindow>& windows,
                   ParameterGradient gradient) const;
   // One-step windows (k, k + 1) for each k in `starts`.
-  double evaluate(GraphOdeModel& model, const std::vector<int>& starts, ParameterGradient gradient) const;
+  double evaluate(TrainableGeneModel& model, const std::vector<int>& starts,
+                  ParameterGradient gradient) const;
 
   // The prediction from the observed state at t_start through t_end, without gradient: on return
   // `predicted` holds (end - start) x N x G values (dataset cell order) for times start + 1 .. end on every
   // rank. Collective on `world`; every group computes it (the cost of one window).
-  void predict(GraphOdeModel& model, ObservationWindow window, std::vector<double>& predicted) const;
+  void predict(TrainableGeneModel& model, ObservationWindow window, std::vector<double>& predicted) const;
 
   // The tissue at time index k as evaluate() builds it on this rank's group: this rank's cells (dataset rows
   // `rows`, in dataset order; ghosts after them), the model's cell types and signalling set, x = the

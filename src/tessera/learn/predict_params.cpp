@@ -247,22 +247,26 @@ PredictSetup read_predict_setup(const Deck& deck, int n_ranks) {
   SimulationSetup& sim = out.simulation;
   sim = read_simulation_setup(deck, n_ranks);
   const DeckView grn = deck.section("grn");
-  if (sim.network.model != "graph_ode")
-    grn.fail("model", "tessera predict runs a fitted graph_ode model: set grn.model: graph_ode");
-  if (grn.section("graph_ode").has("model_file"))
-    grn.section("graph_ode")
-        .fail("model_file",
-              "tessera predict reads the model from predict.model: remove grn.graph_ode.model_file");
+  if (!sim.uses_learned_model() && !is_trainable_family(sim.network.model))
+    grn.fail("model", "tessera predict runs a fitted model: set grn.model to the family of predict.model");
+  const std::string family = sim.uses_learned_model() ? sim.learned_model.family : sim.network.model;
+  if (grn.section(family).has("model_file"))
+    grn.section(family).fail("model_file", "tessera predict reads the model from predict.model: remove grn." +
+                                               family + ".model_file");
   out.predict = read_predict_params(deck, sim.network.genes, sim.types.names, sim.domain.dim);
   const PredictParams& p = out.predict;
   const DeckView s = deck.section("predict");
-  // The model must fit the deck's architecture, genes and types: checked here so the error names the key.
+  // The model must be of the deck's family and fit its settings, genes and types: checked here so the error
+  // names the key.
+  TrainableModelSpec spec =
+      sim.uses_learned_model() ? sim.learned_model : read_trainable_model_spec(deck, family);
   try {
-    (void)read_graph_ode_model(p.model, sim.graph_ode.architecture, sim.network.genes, sim.types.names);
+    spec.check(p.model, sim.network.genes, sim.types.names);
   } catch (const Error& e) {
     s.fail("model", e.what());
   }
-  sim.graph_ode.model_file = p.model;
+  spec.model_file = p.model;
+  sim.learned_model = std::move(spec);
   if (sim.lifecycle.divides())
     for (std::size_t i = 0; i < p.perturbations.size(); ++i)
       if (p.perturbations[i].cells.by_start_ids())

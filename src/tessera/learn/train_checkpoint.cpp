@@ -18,10 +18,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_content(h5::File& file, const GraphOdeParameters& parameters, const AdamW* optimizer,
+void write_content(h5::File& file, const TrainableGeneModel& model, const AdamW* optimizer,
                    const TrainParams& params, const TrainProvenance& provenance,
                    const TrainProgress& progress) {
-  write_graph_ode_model(file, parameters);
+  model.write(file);
   if (optimizer) {
     // AdamW's state: moments in the layout of /params flattened (sets x values per set).
     h5::Handle state = h5::create_group(file.get(), "optimizer");
@@ -56,18 +56,31 @@ void write_content(h5::File& file, const GraphOdeParameters& parameters, const A
 
 } // namespace
 
-void write_trained_model(const std::string& path, const GraphOdeParameters& parameters,
-                         const AdamW* optimizer, const TrainParams& params, const TrainProvenance& provenance,
+void write_trained_model(const std::string& path, const TrainableGeneModel& model, const AdamW* optimizer,
+                         const TrainParams& params, const TrainProvenance& provenance,
                          const TrainProgress& progress) {
   h5::File file = h5::File::create(path);
-  write_content(file, parameters, optimizer, params, provenance, progress);
+  write_content(file, model, optimizer, params, provenance, progress);
   file.close();
 }
 
-void write_gradient(const std::string& path, const GraphOdeParameters& gradient, const ObjectiveTerms& terms,
-                    const TrainParams& params, const std::vector<ObservationWindow>& windows) {
+void write_gradient(const std::string& path, TrainableGeneModel& model, const ParameterGradient& gradient,
+                    const ObjectiveTerms& terms, const TrainParams& params,
+                    const std::vector<ObservationWindow>& windows) {
   h5::File file = h5::File::create(path);
-  write_graph_ode_model(file, gradient);
+  {
+    // The model's own writer lays the gradient out as model.h5 lays out the parameters.
+    ModelParameters& parameters = model.parameters();
+    const std::vector<double> saved = parameters.flat();
+    Kokkos::deep_copy(parameters.values(), gradient);
+    try {
+      model.write(file);
+    } catch (...) {
+      parameters.set_flat(saved);
+      throw;
+    }
+    parameters.set_flat(saved);
+  }
   h5::Handle group = h5::create_group(file.get(), "objective");
   h5::write_real_attribute(group.get(), "total", terms.total());
   h5::write_real_attribute(group.get(), "data", terms.data);
@@ -87,7 +100,7 @@ void write_gradient(const std::string& path, const GraphOdeParameters& gradient,
   file.close();
 }
 
-void write_checkpoint(const std::string& dir, const GraphOdeParameters& parameters, const AdamW& optimizer,
+void write_checkpoint(const std::string& dir, const TrainableGeneModel& model, const AdamW& optimizer,
                       const TrainParams& params, const TrainProvenance& provenance,
                       const TrainProgress& progress) {
   const fs::path final_path = fs::path(dir) / "checkpoint.h5";
@@ -97,7 +110,7 @@ void write_checkpoint(const std::string& dir, const GraphOdeParameters& paramete
   {
     // A failure anywhere below removes the .tmp (h5::File) and leaves the previous checkpoint as it was.
     h5::File file = h5::File::create(temporary.string());
-    write_content(file, parameters, &optimizer, params, provenance, progress);
+    write_content(file, model, &optimizer, params, provenance, progress);
     h5::Handle group = h5::create_group(file.get(), "progress");
     h5::write_int_attribute(group.get(), "iteration", progress.iteration);
     const auto n = static_cast<std::int64_t>(progress.records.size());
@@ -124,7 +137,7 @@ void write_checkpoint(const std::string& dir, const GraphOdeParameters& paramete
   }
 }
 
-TrainCheckpoint read_checkpoint(const std::string& dir, const GraphOdeArchitecture& architecture,
+TrainCheckpoint read_checkpoint(const std::string& dir, const TrainableModelSpec& spec,
                                 const std::vector<std::string>& genes,
                                 const std::vector<std::string>& cell_types) {
   const std::string path = (fs::path(dir) / "checkpoint.h5").string();
@@ -139,7 +152,8 @@ TrainCheckpoint read_checkpoint(const std::string& dir, const GraphOdeArchitectu
                       "copy, or train again without --restart)");
   };
   TrainCheckpoint c;
-  c.parameters = read_graph_ode_model(path, architecture, genes, cell_types);
+  c.path = path;
+  spec.check(path, genes, cell_types);
   h5::File file = h5::File::open_read(path);
   if (!h5::exists(file.get(), "optimizer") || !h5::exists(file.get(), "progress"))
     throw input_error(path + ": not a tessera training checkpoint (no /optimizer or /progress)");
@@ -196,14 +210,27 @@ TrainCheckpoint read_checkpoint(const std::string& dir, const GraphOdeArchitectu
     if (std::isnan(value) || value < 0)
       fail(std::string("/optimizer attribute ") + name, "= " + format_number(value) + ", expected >= 0");
   }
-  const std::size_t size = c.parameters.values().size();
+  // The parameters' count, whatever the family: every tensor under /params (spec.check read them).
+  std::size_t size = 0;
+  {
+    h5::Handle params = h5::open_group(file.get(), "params");
+    for (const std::string& set : h5::children(params.get())) {
+      h5::Handle group = h5::open_group(params.get(), set);
+      for (const std::string& tensor : h5::children(group.get())) {
+        std::size_t n = 1;
+        for (const std::int64_t d : h5::shape(group.get(), tensor))
+          n *= static_cast<std::size_t>(d);
+        size += n;
+      }
+    }
+  }
   for (const char* name : {"m", "v"}) {
     const std::string field = std::string("/optimizer/") + name;
     if (!h5::exists(state.get(), name)) fail(field, "is missing");
     std::vector<double> moment = h5::read_all<double>(state.get(), name);
     if (moment.size() != size)
       fail(field, "has " + std::to_string(moment.size()) + " values, the parameters " + std::to_string(size));
-    for (std::size_t e = 0; e < size; ++e)
+    for (std::size_t e = 0; e < moment.size(); ++e)
       // v is a running mean of squares: finite and >= 0.
       if (!std::isfinite(moment[e]) || (name[0] == 'v' && moment[e] < 0))
         fail(field + "[" + std::to_string(e) + "]",
@@ -212,6 +239,16 @@ TrainCheckpoint read_checkpoint(const std::string& dir, const GraphOdeArchitectu
     (name[0] == 'm' ? c.first_moment : c.second_moment) = std::move(moment);
   }
   return c;
+}
+
+void restore_parameters(const TrainCheckpoint& checkpoint, TrainableGeneModel& model) {
+  model.read(checkpoint.path);
+  const std::size_t size = model.parameters().size();
+  if (checkpoint.first_moment.size() != size)
+    throw input_error(
+        checkpoint.path + ": /optimizer/m has " + std::to_string(checkpoint.first_moment.size()) +
+        " values, the parameters " + std::to_string(size) +
+        " (a damaged checkpoint: restart from an earlier copy, or train again without --restart)");
 }
 
 } // namespace tessera

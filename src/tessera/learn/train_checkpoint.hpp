@@ -4,7 +4,8 @@
 #pragma once
 
 #include "tessera/core/invocation.hpp"
-#include "tessera/grn/graph_ode_parameters.hpp"
+#include "tessera/grn/model_factory.hpp"
+#include "tessera/grn/trainable_model.hpp"
 #include "tessera/learn/adamw.hpp"
 #include "tessera/learn/trainer.hpp"
 
@@ -19,38 +20,45 @@ struct TrainProvenance {
   Invocation invocation; // the command line, host and batch job of the training run
 };
 
-// Writes model.h5 at `path` (refusing to replace it): the model, /optimizer (AdamW's step, settings and
-// moments in the layout of /params flattened; absent for lbfgs) and /provenance. Rank 0 only.
-void write_trained_model(const std::string& path, const GraphOdeParameters& parameters,
-                         const AdamW* optimizer, const TrainParams& params, const TrainProvenance& provenance,
+// Writes model.h5 at `path` (refusing to replace it): the model (TrainableGeneModel::write), /optimizer
+// (AdamW's step, settings and moments in the layout of /params flattened; absent for lbfgs) and
+// /provenance. Rank 0 only.
+void write_trained_model(const std::string& path, const TrainableGeneModel& model, const AdamW* optimizer,
+                         const TrainParams& params, const TrainProvenance& provenance,
                          const TrainProgress& progress);
 
 // Writes `dir`/checkpoint.h5: model.h5's content plus /progress (iteration, and the loss records as
 // columns). Written as checkpoint.h5.tmp and renamed over the previous checkpoint only when complete, so a
 // crash leaves the earlier one intact. Rank 0 only.
-void write_checkpoint(const std::string& dir, const GraphOdeParameters& parameters, const AdamW& optimizer,
+void write_checkpoint(const std::string& dir, const TrainableGeneModel& model, const AdamW& optimizer,
                       const TrainParams& params, const TrainProvenance& provenance,
                       const TrainProgress& progress);
 
 // Writes gradient.h5 of `tessera train --gradient-only` at `path`: the gradient of the whole objective in
-// model.h5's layout, and /objective with the value of each term and their total (attributes), the
+// model.h5's layout (the model written with the gradient in place of its parameters, which are restored
+// exactly afterwards), and /objective with the value of each term and their total (attributes), the
 // optimizer and coefficients they were computed with, and the observation windows (int32 [n][2]: start and
 // end time index). Rank 0 only.
-void write_gradient(const std::string& path, const GraphOdeParameters& gradient, const ObjectiveTerms& terms,
-                    const TrainParams& params, const std::vector<ObservationWindow>& windows);
+void write_gradient(const std::string& path, TrainableGeneModel& model, const ParameterGradient& gradient,
+                    const ObjectiveTerms& terms, const TrainParams& params,
+                    const std::vector<ObservationWindow>& windows);
 
 struct TrainCheckpoint {
-  GraphOdeParameters parameters;
+  std::string path; // the checkpoint.h5 read; its parameters are loaded by restore_parameters()
   long long optimizer_steps = 0;
   std::vector<double> first_moment, second_moment;
   TrainProgress progress;
 };
-// Reads `dir`/checkpoint.h5; the architecture, genes and types must be the deck's, and every field must be
-// what write_checkpoint writes: iteration >= 1, one loss record per iteration numbered 1.., wall times
-// finite and non-decreasing, AdamW's step = iteration, moments of the parameters' size (finite, v >= 0).
-// Anything else is an input_error naming the file and the field (or the missing file). Not collective.
-TrainCheckpoint read_checkpoint(const std::string& dir, const GraphOdeArchitecture& architecture,
+// Reads `dir`/checkpoint.h5 and checks, from the deck alone, that `spec`'s model can continue from it
+// (TrainableModelSpec::check: family, settings, genes, types); every other field must be what
+// write_checkpoint writes: iteration >= 1, one loss record per iteration numbered 1.., wall times finite and
+// non-decreasing, AdamW's step = iteration, moments finite, v >= 0. Anything else is an input_error naming
+// the file and the field (or the missing file). Not collective.
+TrainCheckpoint read_checkpoint(const std::string& dir, const TrainableModelSpec& spec,
                                 const std::vector<std::string>& genes,
                                 const std::vector<std::string>& cell_types);
+// Loads the checkpoint's parameters into `model` (TrainableGeneModel::read) and checks that its moments
+// have the parameters' size; input_error naming the file otherwise. Not collective.
+void restore_parameters(const TrainCheckpoint& checkpoint, TrainableGeneModel& model);
 
 } // namespace tessera

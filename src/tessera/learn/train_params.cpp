@@ -8,7 +8,7 @@ namespace tessera {
 
 const KeyTable& train_keys() {
   static const KeyTable table = [] {
-    KeyTable t("train", "Fitting the `graph_ode` model to a trajectory dataset (`tessera train`, SPEC §3).");
+    KeyTable t("train", "Fitting a learnable gene model to a trajectory dataset (`tessera train`, SPEC §3).");
     t.add("dataset", KeyType::path)
         .describe("Trajectory dataset (SPEC §6.3) to fit; required by `tessera train` unless `simulate` is "
                   "set. Its "
@@ -19,6 +19,11 @@ const KeyTable& train_keys() {
                   "with `output.dataset: true`) into the run directory, then fit `graph_ode` (architecture "
                   "from `grn.graph_ode`, gene graph from `grn.edges`/`grn.file`) to its `dataset.h5`. "
                   "Excludes `dataset`.");
+    t.add("model", KeyType::text)
+        .describe(
+            "The model family to fit: `graph_ode` (SPEC §2.2, settings `grn.graph_ode`), or a trainable "
+            "mechanistic model of SPEC §2.4 where built (settings `grn.<family>`). Default: `graph_ode` "
+            "under `simulate` (where `grn.model: hill` is the ground truth), else `grn.model`.");
     t.add("prior", KeyType::path)
         .describe("The gene graph the model is trained on (`grn.graph_ode.prior: edges`): a TSV with header "
                   "`type source target` (`*` for every type; further columns ignored, so a GRN table "
@@ -110,6 +115,7 @@ TrainParams read_train_params(const Deck& deck) {
   const DeckView s = deck.section("train");
   TrainParams p;
   p.simulate = s.boolean("simulate");
+  if (s.has("model")) p.model = s.text("model");
   if (p.simulate && s.has("dataset"))
     s.fail("dataset", "give either train.dataset or train.simulate: true, not both");
   if (!p.simulate && !s.has("dataset"))

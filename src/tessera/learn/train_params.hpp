@@ -19,6 +19,7 @@ enum class LrSchedule { constant, cosine, plateau };
 struct TrainParams {
   std::string dataset;   // resolved path; empty with `simulate`
   bool simulate = false; // make the dataset by running the deck's `hill` simulation first
+  std::string model;     // train.model as written; empty: see train.model's doc
   std::string prior;     // resolved path of a prior gene graph table; empty: see train.prior's doc
   TrainMode mode = TrainMode::one_step;
   long long window = 4; // observation intervals per window (`window` mode)

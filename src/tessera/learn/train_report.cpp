@@ -46,6 +46,7 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
                            const std::vector<std::vector<std::vector<int>>>& candidates,
                            const std::vector<LigandReceptorPair>& pairs, double model_validation_mse) {
   TrainMetrics out;
+  out.model_score = grn.has_weight ? "weight" : "attention";
   const int G = static_cast<int>(dataset.n_genes());
   for (std::size_t c = 0; c < dataset.cell_types.size(); ++c) {
     const std::string& name = dataset.cell_types[c];
@@ -58,11 +59,15 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
         candidate_edges.push_back({j, k});
     if (!has_both_classes(candidate_edges, truth->second)) continue;
 
-    std::vector<EdgeScore> attention, jacobian, ridge;
+    std::vector<EdgeScore> model, jacobian, ridge;
     if (c < grn.edges.size())
       for (const LearnedEdge& e : grn.edges[c]) {
         if (e.source == e.target) continue;
-        attention.push_back({e.source, e.target, e.attention, e.jacobian_signed});
+        // A signed edge parameter is its own score and sign; attention has no sign: the Jacobian's.
+        if (grn.has_weight)
+          model.push_back({e.source, e.target, std::fabs(e.weight), e.weight});
+        else
+          model.push_back({e.source, e.target, e.attention, e.jacobian_signed});
         jacobian.push_back({e.source, e.target, e.jacobian, e.jacobian_signed});
       }
     if (c < baselines.ridge.size())
@@ -74,21 +79,27 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
                              fit.standardised[a]});
       }
     TypeRecovery& r = out.types[name];
-    r.attention = grn_recovery(attention, truth->second, candidate_edges, G, true);
+    r.model = grn_recovery(model, truth->second, candidate_edges, G, true);
     r.jacobian = grn_recovery(jacobian, truth->second, candidate_edges, G, true);
-    r.ridge = baselines.ridge.empty() ? not_fitted(r.attention)
+    r.ridge = baselines.ridge.empty() ? not_fitted(r.model)
                                       : grn_recovery(ridge, truth->second, candidate_edges, G, true);
   }
 
-  // LR pairs: mean attention over every (sender, receiver) combination, weighted by its edges; the ridge's
-  // largest |standardised coefficient| of the pair's signal over the receiver types.
-  std::map<std::array<int, 2>, std::array<double, 2>> attention_sums; // (ligand, receptor) -> (sum, edges)
+  // LR pairs: the model's mean attention over every (sender, receiver) combination, weighted by its edges,
+  // or its largest |weight| over the receiver types; the ridge's largest |standardised coefficient| of the
+  // pair's signal over the receiver types.
+  std::map<std::array<int, 2>, std::array<double, 2>> model_sums; // (ligand, receptor) -> (sum, edges)
   for (const LearnedLrScore& s : grn.lr) {
-    auto& sum = attention_sums[{s.ligand, s.receptor}];
-    sum[0] += s.attention * static_cast<double>(s.edges);
-    sum[1] += static_cast<double>(s.edges);
+    auto& sum = model_sums[{s.ligand, s.receptor}];
+    if (grn.has_weight) {
+      sum[0] = std::max(sum[0], std::fabs(s.weight));
+      sum[1] = 1.0;
+    } else {
+      sum[0] += s.attention * static_cast<double>(s.edges);
+      sum[1] += static_cast<double>(s.edges);
+    }
   }
-  std::vector<EdgeScore> lr_attention, lr_ridge;
+  std::vector<EdgeScore> lr_model, lr_ridge;
   std::vector<std::array<int, 2>> lr_candidates;
   std::vector<std::array<int, 3>> lr_truth;
   const bool has_truth = !dataset.truth_grn.empty();
@@ -99,10 +110,9 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
     LrPairScores scores;
     scores.ligand = dataset.genes[static_cast<std::size_t>(pairs[q].ligand)];
     scores.receptor = dataset.genes[static_cast<std::size_t>(pairs[q].receptor)];
-    const auto sum = attention_sums.find({pairs[q].ligand, pairs[q].receptor});
-    scores.attention = sum == attention_sums.end() || sum->second[1] == 0.0
-                           ? std::numeric_limits<double>::quiet_NaN()
-                           : sum->second[0] / sum->second[1];
+    const auto sum = model_sums.find({pairs[q].ligand, pairs[q].receptor});
+    scores.model = sum == model_sums.end() || sum->second[1] == 0.0 ? std::numeric_limits<double>::quiet_NaN()
+                                                                    : sum->second[0] / sum->second[1];
     if (baselines.ridge.empty()) scores.ridge = std::numeric_limits<double>::quiet_NaN();
     for (const auto& per_type : baselines.ridge) {
       const DerivativeFit& fit = per_type[static_cast<std::size_t>(pairs[q].receptor)];
@@ -114,14 +124,13 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
       scores.is_true = scores.is_true || (t[0] == pairs[q].ligand && t[1] == pairs[q].receptor);
     out.lr.push_back(scores);
     lr_candidates.push_back({pairs[q].ligand, pairs[q].receptor});
-    if (std::isfinite(scores.attention))
-      lr_attention.push_back({pairs[q].ligand, pairs[q].receptor, scores.attention});
+    if (std::isfinite(scores.model)) lr_model.push_back({pairs[q].ligand, pairs[q].receptor, scores.model});
     if (std::isfinite(scores.ridge)) lr_ridge.push_back({pairs[q].ligand, pairs[q].receptor, scores.ridge});
   }
   if (has_truth && has_both_classes(lr_candidates, lr_truth)) {
     out.lr_scored = true;
-    out.lr_attention = grn_recovery(lr_attention, lr_truth, lr_candidates, G);
-    out.lr_ridge = baselines.ridge.empty() ? not_fitted(out.lr_attention)
+    out.lr_model = grn_recovery(lr_model, lr_truth, lr_candidates, G);
+    out.lr_ridge = baselines.ridge.empty() ? not_fitted(out.lr_model)
                                            : grn_recovery(lr_ridge, lr_truth, lr_candidates, G);
   }
 

@@ -16,12 +16,14 @@ namespace tessera {
 
 // The metrics of the model's read-out `grn` and of the ridge baseline, both over the model's candidate
 // edges candidates[c][k] (regulators j != k of gene k in type c): for each cell type with a truth (its own
-// name, else "*") whose candidates hold true and false edges, the attention and |Jacobian| rankings (signs:
-// the mean signed Jacobian) and the ridge ranking (|standardised coefficient|, its sign). LR pairs: the
+// name, else "*") whose candidates hold true and false edges, the model's ranking (|weight| and its sign
+// when the family has signed edge parameters; else attention, signs from the mean signed Jacobian), the
+// |Jacobian| ranking (signs: the mean signed Jacobian) and the ridge ranking (|standardised coefficient|, its
+// sign). LR pairs: the
 // model's `pairs` are the candidates and, when the dataset has a truth, its /ligand_receptor pairs the true
-// ones (a simulated dataset records the pairs it simulated), ranked by mean attention and by the ridge's
-// largest |standardised coefficient| of the pair's signal; no signs. `model_validation_mse`: the model's
-// one-step validation MSE.
+// ones (a simulated dataset records the pairs it simulated), ranked by the model's score (mean attention, or
+// largest |weight| over receiver types) and by the ridge's largest |standardised coefficient| of the pair's
+// signal; no signs. `model_validation_mse`: the model's one-step validation MSE.
 TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& baselines,
                            const TrajectoryDataset& dataset,
                            const std::vector<std::vector<std::vector<int>>>& candidates,

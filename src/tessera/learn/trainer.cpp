@@ -88,7 +88,7 @@ std::vector<ObservationWindow> validation_windows(const TrainParams& params, con
   return windows_from(split.validation_starts, params, split.n_times - 1);
 }
 
-double add_l1_penalty(const GraphOdeParameters& parameters, double l1, const ParameterGradient& gradient) {
+double add_l1_penalty(const ModelParameters& parameters, double l1, const ParameterGradient& gradient) {
   if (l1 == 0.0) return 0.0;
   const bool want_gradient = gradient.extent(0) > 0;
   const auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters.values());
@@ -96,7 +96,7 @@ double add_l1_penalty(const GraphOdeParameters& parameters, double l1, const Par
   double penalty = 0.0;
   for (int set = 0; set < parameters.n_sets(); ++set)
     for (const TensorSpec& t : parameters.layout().tensors()) {
-      if (t.init != TensorSpec::Init::glorot) continue;
+      if (!t.sparse) continue;
       for (std::size_t e = t.offset; e < t.offset + t.size(); ++e) {
         const double w = theta(set, e);
         penalty += std::fabs(w);
@@ -111,7 +111,7 @@ namespace {
 
 // 0.5 weight_decay |theta|^2 over every parameter, its gradient weight_decay * theta added to `gradient`
 // (unless empty): the term lbfgs minimises (AdamW decays outside the loss).
-double add_weight_decay_term(const GraphOdeParameters& parameters, double weight_decay,
+double add_weight_decay_term(const ModelParameters& parameters, double weight_decay,
                              const ParameterGradient& gradient) {
   if (weight_decay == 0.0) return 0.0;
   const bool want_gradient = gradient.extent(0) > 0;
@@ -128,7 +128,7 @@ double add_weight_decay_term(const GraphOdeParameters& parameters, double weight
 
 } // namespace
 
-ObjectiveTerms training_objective(const TrajectoryObjective& objective, GraphOdeModel& model,
+ObjectiveTerms training_objective(const TrajectoryObjective& objective, TrainableGeneModel& model,
                                   const TrainParams& params, const std::vector<ObservationWindow>& windows,
                                   ParameterGradient gradient) {
   ObjectiveTerms terms;
@@ -139,7 +139,7 @@ ObjectiveTerms training_objective(const TrajectoryObjective& objective, GraphOde
   return terms;
 }
 
-void train_adamw(const TrajectoryObjective& objective, GraphOdeModel& model, const TrainParams& params,
+void train_adamw(const TrajectoryObjective& objective, TrainableGeneModel& model, const TrainParams& params,
                  std::uint64_t seed, AdamW& optimizer, TrainProgress& progress,
                  const std::function<void(const TrainRecord&)>& report,
                  const std::function<void(const TrainProgress&)>& after_step) {
@@ -208,7 +208,7 @@ void check_dataset_in_domain(const TrajectoryDataset& dataset, const Domain& dom
       }
 }
 
-GradientCheck check_gradient(const TrajectoryObjective& objective, GraphOdeModel& model,
+GradientCheck check_gradient(const TrajectoryObjective& objective, TrainableGeneModel& model,
                              const TrainParams& params, const std::vector<ObservationWindow>& windows,
                              const ParameterGradient& gradient, int count, std::uint64_t seed) {
   const std::vector<double> g = to_host(gradient);

@@ -3,7 +3,7 @@
 // and checkpoint hooks, and the central-difference check of the gradient.
 #pragma once
 
-#include "tessera/grn/graph_ode.hpp"
+#include "tessera/grn/trainable_model.hpp"
 #include "tessera/learn/adamw.hpp"
 #include "tessera/learn/objective.hpp"
 #include "tessera/learn/train_params.hpp"
@@ -53,7 +53,7 @@ void check_dataset_in_domain(const TrajectoryDataset& dataset, const Domain& dom
 // l1 * |W|_1 over the weight tensors (Glorot-initialised: projections, attention vectors, MLP matrices);
 // adds its subgradient l1 * sign(w) to `gradient` (unless it is empty) and returns the penalty. Identical on
 // every rank.
-double add_l1_penalty(const GraphOdeParameters& parameters, double l1, const ParameterGradient& gradient);
+double add_l1_penalty(const ModelParameters& parameters, double l1, const ParameterGradient& gradient);
 
 // The terms of the objective the configured optimizer minimises (SPEC §3.2) at the model's parameters.
 // `data`: the MSE over the windows; `l1`: train.l1 * |W|_1 (adamw; lbfgs refuses l1 > 0); `weight_decay`:
@@ -65,7 +65,7 @@ struct ObjectiveTerms {
 };
 // Evaluates the terms over `windows` and, unless `gradient` is empty, the (sub)gradient of their total.
 // What train_adamw, train_lbfgs, --gradient-only and --check-gradient all use. Collective.
-ObjectiveTerms training_objective(const TrajectoryObjective& objective, GraphOdeModel& model,
+ObjectiveTerms training_objective(const TrajectoryObjective& objective, TrainableGeneModel& model,
                                   const TrainParams& params, const std::vector<ObservationWindow>& windows,
                                   ParameterGradient gradient);
 
@@ -86,7 +86,7 @@ struct TrainProgress {
 // times) at the same parameters, then steps. `train` in the record is the data loss plus the l1 penalty.
 // `report` (may be empty) gets each record after it is appended to `progress`; `after_step` (may be empty)
 // runs after each iteration (checkpoints). wall_s continues from the last record's. Collective.
-void train_adamw(const TrajectoryObjective& objective, GraphOdeModel& model, const TrainParams& params,
+void train_adamw(const TrajectoryObjective& objective, TrainableGeneModel& model, const TrainParams& params,
                  std::uint64_t seed, AdamW& optimizer, TrainProgress& progress,
                  const std::function<void(const TrainRecord&)>& report,
                  const std::function<void(const TrainProgress&)>& after_step);
@@ -102,7 +102,7 @@ struct GradientCheck {
   double worst = 0.0;
   int checked = 0, at_kinks = 0;
 };
-GradientCheck check_gradient(const TrajectoryObjective& objective, GraphOdeModel& model,
+GradientCheck check_gradient(const TrajectoryObjective& objective, TrainableGeneModel& model,
                              const TrainParams& params, const std::vector<ObservationWindow>& windows,
                              const ParameterGradient& gradient, int count, std::uint64_t seed);
 

@@ -41,7 +41,7 @@ DatasetRecorder::DatasetRecorder(MPI_Comm comm, const SimulationSetup& setup) : 
   data_.positions_per_time = !setup.mechanics.frozen;
   for (const auto& p : setup.signaling.pairs)
     data_.ligand_receptor.push_back({p.ligand, p.receptor});
-  if (setup.network.model == "hill") {
+  if (setup.network.model == "hill" && !setup.uses_learned_model()) {
     // The Hill network is the ground truth: each (source, target, sign) per type; edges given for every type
     // ("*") are listed under each type so per-type metrics see them.
     for (int t = 0; t < setup.types.count(); ++t) {

@@ -130,25 +130,23 @@ void check_initial_tissue_fits(const Deck& deck, const SimulationSetup& s, doubl
   if (memory <= 0) return;
   const double genes = s.network.n_genes();
   const double per_cell = 373.0 + 3.0 * 8.0 * genes;
-  const double model =
-      s.network.model == "graph_ode"
-          ? GraphOdeModel::resident_bytes(
-                s.graph_ode.architecture, s.network.n_genes(),
-                s.graph_ode.architecture.share == ParameterSharing::per_type ? s.types.count() : 1)
-          : 0.0;
+  const double model = s.uses_learned_model() && s.learned_model.resident_bytes
+                           ? s.learned_model.resident_bytes(s.network.n_genes(), s.types.count())
+                           : 0.0;
   const double per_rank = count / std::max(1, n_ranks) * per_cell + model;
   if (!(per_rank > memory)) return;
   auto gib = [](double bytes) { return format_number(bytes / (1024.0 * 1024.0 * 1024.0)) + " GiB"; };
   const std::string need = "at least " + gib(per_rank) + " per rank on " + std::to_string(n_ranks) +
                            " rank(s), more than this node's " + gib(memory) + " of memory";
-  if (model > memory)
+  if (model > memory && s.learned_model.family == "graph_ode")
     deck.section("grn")
         .section("graph_ode")
-        .fail("hidden", "the graph_ode model (heads, hidden, mlp_width, mlp_layers" +
-                            std::string(s.graph_ode.architecture.share == ParameterSharing::per_type
-                                            ? ", one set per cell type under share: per_type"
-                                            : "") +
-                            ") needs " + need + ": choose a smaller architecture");
+        .fail("hidden",
+              "the graph_ode model (heads, hidden, mlp_width, mlp_layers, and one set per cell type under "
+              "share: per_type) needs " +
+                  need + ": choose a smaller architecture");
+  if (model > memory)
+    deck.section("grn").fail("model", "the " + s.learned_model.family + " model needs " + need);
   const DeckView init = deck.section("cells").section("init");
   init.fail(initial_count_key(init, s.init), format_number(count) + " initial cells with " +
                                                  format_number(genes) + " genes need " + need +
@@ -175,9 +173,12 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end
   s.mechanics = read_mechanics(deck, s.types.count());
   s.lifecycle = read_lifecycle(deck, s.types.count(), s.network.genes);
   s.signaling = read_signaling(deck, s.network);
-  if (s.network.model == "graph_ode") {
-    s.graph_ode = read_graph_ode_config(deck);
-    resolve_edge_terms(s.graph_ode.architecture, s.network, s.types.count());
+  if (s.network.model != "hill") {
+    s.learned_model = read_trainable_model_spec(deck, s.network.model);
+  } else if (is_trainable_family("hill")) {
+    // A hill deck runs its own parameters unless it names a trained hill model.
+    TrainableModelSpec hill = read_trainable_model_spec(deck, "hill");
+    if (!hill.model_file.empty()) s.learned_model = std::move(hill);
   }
   s.seed = read_seed(deck);
   if (s.output.dataset && (s.lifecycle.divides() || s.lifecycle.dies()))
@@ -269,9 +270,8 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
         });
   }
   ligands_ = LigandExchange(setup_.signaling.ligand_genes());
-  if (setup_.network.model == "graph_ode")
-    model_ =
-        make_graph_ode_model(comm, setup.graph_ode, setup_.network, setup_.signaling, setup_.types.names);
+  if (setup_.uses_learned_model())
+    model_ = setup_.learned_model.build(comm, setup_.network, setup_.signaling, setup_.types.names);
   else
     model_ = std::make_unique<HillModel>(setup_.network, setup_.types.count(), setup_.signaling);
   if (setup_.time.integrator == GeneIntegrator::rk4)

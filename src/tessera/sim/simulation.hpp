@@ -7,7 +7,7 @@
 #include "tessera/core/rng.hpp"
 #include "tessera/grn/cell_gene_model.hpp"
 #include "tessera/grn/gene_network.hpp"
-#include "tessera/grn/graph_ode_parameters.hpp"
+#include "tessera/grn/model_factory.hpp"
 #include "tessera/grn/signaling.hpp"
 #include "tessera/integrate/cvode.hpp"
 #include "tessera/integrate/rk4.hpp"
@@ -55,7 +55,10 @@ struct SimulationSetup {
   MechanicsParams mechanics;
   LifecycleParams lifecycle;
   SignalingParams signaling;
-  GraphOdeConfig graph_ode; // when network.model == "graph_ode"
+  // The trained model that drives the genes instead of the deck's hill parameters (grn.model graph_ode or
+  // another learnable family; hill with grn.hill.model_file); family empty: the hill model of grn.edges.
+  TrainableModelSpec learned_model;
+  bool uses_learned_model() const { return !learned_model.family.empty(); }
   std::uint64_t seed = 1;
   // Where `tessera predict` starts instead (SPEC §3.6): the clock at step 0 (the run still ends at
   // time.end), and, when set, every initial cell (the same rows on every rank, each keeping those in its box)

@@ -1,0 +1,85 @@
+#include "tessera/grn/model_factory.hpp"
+
+#include "tessera/core/error.hpp"
+#include "tessera/grn/graph_ode.hpp"
+#include "tessera/io/deck.hpp"
+#include "tessera/io/hdf5.hpp"
+
+#include <algorithm>
+
+namespace tessera {
+
+const std::vector<std::string>& trainable_families() {
+  static const std::vector<std::string> families = {"graph_ode"};
+  return families;
+}
+
+bool is_trainable_family(const std::string& family) {
+  const auto& f = trainable_families();
+  return std::find(f.begin(), f.end(), family) != f.end();
+}
+
+namespace {
+
+std::string family_list() {
+  std::string out;
+  for (const std::string& f : trainable_families())
+    out += (out.empty() ? "" : ", ") + f;
+  return out;
+}
+
+} // namespace
+
+TrainableModelSpec graph_ode_model_spec(const GraphOdeConfig& config) {
+  TrainableModelSpec spec;
+  spec.family = "graph_ode";
+  spec.dense = config.architecture.prior == PriorGraph::dense;
+  spec.model_file = config.model_file;
+  spec.resident_bytes = [a = config.architecture](int n_genes, int n_types) {
+    return GraphOdeModel::resident_bytes(a, n_genes, a.share == ParameterSharing::per_type ? n_types : 1);
+  };
+  spec.make = [config](MPI_Comm comm, const TrainableModelSpec& s, const GeneNetwork& network,
+                       const SignalingParams& signaling, const std::vector<std::string>& type_names) {
+    GraphOdeConfig c = config;
+    c.model_file = s.model_file;
+    // The per-edge terms' entries follow the gene graph the model is built on, known only now (train
+    // completes it from the dataset).
+    resolve_edge_terms(c.architecture, network, static_cast<int>(type_names.size()));
+    return std::unique_ptr<TrainableGeneModel>(make_graph_ode_model(comm, c, network, signaling, type_names));
+  };
+  spec.check_file = [a = config.architecture](const std::string& path, const std::vector<std::string>& genes,
+                                              const std::vector<std::string>& type_names) {
+    // With per-edge terms the expected entries depend on the gene graph: the model checks them when it
+    // reads the file (GraphOdeModel::read).
+    if (a.edge_weights == EdgeTerms::none && a.edge_bias == EdgeTerms::none)
+      (void)read_graph_ode_model(path, a, genes, type_names);
+  };
+  return spec;
+}
+
+TrainableModelSpec read_trainable_model_spec(const Deck& deck, const std::string& family,
+                                             const std::string& key) {
+  if (family == "graph_ode") return graph_ode_model_spec(read_graph_ode_config(deck));
+  const auto dot = key.rfind('.');
+  const DeckView section = key.rfind("train.", 0) == 0 ? deck.section("train") : deck.section("grn");
+  section.fail(dot == std::string::npos ? key : key.substr(dot + 1),
+               "'" + family + "' is not a model tessera can fit; choose one of " + family_list());
+}
+
+void TrainableModelSpec::check(const std::string& path, const std::vector<std::string>& genes,
+                               const std::vector<std::string>& type_names) const {
+  const std::string found = model_file_family(path);
+  if (found != family)
+    throw input_error(path + ": a " + found + " model, but the deck's model is " + family +
+                      " (grn.model or train.model)");
+  if (check_file) check_file(path, genes, type_names);
+}
+
+std::string model_file_family(const std::string& path) {
+  h5::File file = h5::File::open_read(path);
+  h5::require_format(file, "a tessera model file", "tessera-model", "version", 1);
+  if (!h5::has_attribute(file.get(), "family")) return "graph_ode";
+  return h5::read_text_attribute(file.get(), "family");
+}
+
+} // namespace tessera
