@@ -46,6 +46,9 @@ struct LearnableHillConfig {
 
 std::string to_string(LearnableHillConfig::Init init); // "deck", "constant", "ridge"
 
+class LearnableHillModel;
+void read_learnable_hill_model(const std::string& path, LearnableHillModel& model);
+
 // Reads `grn.hill` (defaults when absent). Not collective.
 LearnableHillConfig read_learnable_hill_config(const Deck& deck);
 
@@ -91,8 +94,9 @@ public:
   const ModelParameters& parameters() const override { return parameters_; }
   ModelParameters& parameters() override { return parameters_; }
   const std::vector<LigandReceptorPair>& pairs() const override { return pairs_; }
-  // model.h5: write_learnable_hill_model.
+  // model.h5: write_learnable_hill_model / read_learnable_hill_model.
   void write(h5::File& file) const override;
+  void read(const std::string& path) override { read_learnable_hill_model(path, *this); }
   // K per candidate edge (pair -1), then the LR K per (receiver type, pair).
   std::vector<SignedEdgeWeight> signed_edge_weights() const override;
 

@@ -2,6 +2,7 @@
 
 #include "tessera/core/error.hpp"
 #include "tessera/grn/graph_ode.hpp"
+#include "tessera/grn/learnable_hill.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/hdf5.hpp"
 
@@ -10,7 +11,7 @@
 namespace tessera {
 
 const std::vector<std::string>& trainable_families() {
-  static const std::vector<std::string> families = {"graph_ode"};
+  static const std::vector<std::string> families = {"graph_ode", "hill"};
   return families;
 }
 
@@ -57,9 +58,33 @@ TrainableModelSpec graph_ode_model_spec(const GraphOdeConfig& config) {
   return spec;
 }
 
+namespace {
+
+TrainableModelSpec learnable_hill_spec(const LearnableHillConfig& config) {
+  TrainableModelSpec spec;
+  spec.family = "hill";
+  spec.dense = config.prior == PriorGraph::dense;
+  spec.model_file = config.model_file;
+  spec.make = [config](MPI_Comm comm, const TrainableModelSpec& s, const GeneNetwork& network,
+                       const SignalingParams& signaling, const std::vector<std::string>& type_names) {
+    LearnableHillConfig c = config;
+    c.model_file = s.model_file;
+    return std::unique_ptr<TrainableGeneModel>(
+        make_learnable_hill_model(comm, c, network, signaling, type_names));
+  };
+  spec.check_file = [config](const std::string& path, const std::vector<std::string>& genes,
+                             const std::vector<std::string>& type_names) {
+    check_learnable_hill_model_file(path, config, genes, type_names);
+  };
+  return spec;
+}
+
+} // namespace
+
 TrainableModelSpec read_trainable_model_spec(const Deck& deck, const std::string& family,
                                              const std::string& key) {
   if (family == "graph_ode") return graph_ode_model_spec(read_graph_ode_config(deck));
+  if (family == "hill") return learnable_hill_spec(read_learnable_hill_config(deck));
   const auto dot = key.rfind('.');
   const DeckView section = key.rfind("train.", 0) == 0 ? deck.section("train") : deck.section("grn");
   section.fail(dot == std::string::npos ? key : key.substr(dot + 1),
