@@ -16,6 +16,7 @@
 #include "tessera/learn/train_report.hpp"
 #include "tessera/learn/trainer.hpp"
 #include "tessera/learn/training_warnings.hpp"
+#include "tessera/learn/warm_start.hpp"
 #include "tessera/parallel/mpi.hpp"
 #include "tessera/sim/simulation.hpp"
 
@@ -322,6 +323,21 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   const TrajectoryObjective objective(comm, s.domain, s.rank_grid, s.signaling, dataset, objective_options);
   const TimeSplit split = split_times(dataset.n_times(), params.val_fraction);
   const auto& values = model->parameters().values();
+  // The baselines fitted on the same data and candidate edges (SPEC §3.5): what a family with `init: ridge`
+  // starts from, and what the trained model is reported beside at the end.
+  std::vector<std::vector<std::vector<int>>> candidates;
+  for (int c = 0; c < s.types.count(); ++c)
+    candidates.push_back(s.network.regulators(c, s.model.dense));
+  const DerivativeBaselines baselines =
+      fit_derivative_baselines(objective, candidates, model->pairs(), split);
+  if (s.model.warm_start && s.model.model_file.empty() && !restart) {
+    if (baselines.ridge.empty())
+      log.warn("tessera train: grn." + s.family + ".init is ridge but the ridge was not fitted (" +
+               baselines.selection + "); the model keeps its constant initialisation");
+    else if (model->warm_start(linear_derivative_fits(baselines)))
+      log.info("tessera train: " + s.family + " starts from the ridge fit (lambda " +
+               format_number(baselines.lambda) + ")");
+  }
 
   if (train.gradient_only || train.check_gradient) {
     // The objective the optimizer minimises at its first evaluation: adamw iteration 1's sampled windows,
@@ -458,12 +474,7 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   // The learned GRN (SPEC §2.2): attention and Jacobian scores over the training time points.
   const LearnedGrn grn =
       learned_grn(objective, *model, readout_time_indices(dataset.n_times(), params.val_fraction));
-  // Beside the baselines fitted on the same data and candidate edges (SPEC §3.5): metrics.json and a table.
-  std::vector<std::vector<std::vector<int>>> candidates;
-  for (int c = 0; c < s.types.count(); ++c)
-    candidates.push_back(s.network.regulators(c, s.model.dense));
-  const DerivativeBaselines baselines =
-      fit_derivative_baselines(objective, candidates, model->pairs(), split);
+  // Beside the baselines (fitted above): metrics.json and a table.
   const double model_mse = split.validation_starts.empty()
                                ? std::numeric_limits<double>::quiet_NaN()
                                : objective.evaluate(*model, split.validation_starts, ParameterGradient());

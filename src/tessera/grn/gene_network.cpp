@@ -21,7 +21,7 @@ int GeneNetwork::gene_index(const std::string& name) const {
 const KeyTable& grn_keys() {
   static const KeyTable table = [] {
     KeyTable t("grn", "The gene panel and the intracellular gene-regulatory network (SPEC §2).");
-    t.add_choice("model", {"hill", "graph_ode"})
+    t.add_choice("model", {"hill", "graph_ode", "sigmoid"})
         .def("hill")
         .describe("Right-hand side of every cell's gene ODE. `hill`: the mechanistic model of SPEC §2.1; "
                   "`graph_ode`: the learned graph ODE of SPEC §2.2 (keys `grn.graph_ode.*`).");

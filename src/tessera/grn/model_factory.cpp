@@ -3,6 +3,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/grn/learnable_hill.hpp"
+#include "tessera/grn/sigmoid.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/hdf5.hpp"
 
@@ -11,7 +12,7 @@
 namespace tessera {
 
 const std::vector<std::string>& trainable_families() {
-  static const std::vector<std::string> families = {"graph_ode", "hill"};
+  static const std::vector<std::string> families = {"graph_ode", "hill", "sigmoid"};
   return families;
 }
 
@@ -65,6 +66,7 @@ TrainableModelSpec learnable_hill_spec(const LearnableHillConfig& config) {
   spec.family = "hill";
   spec.dense = config.prior == PriorGraph::dense;
   spec.model_file = config.model_file;
+  spec.warm_start = config.init == LearnableHillConfig::Init::ridge;
   spec.make = [config](MPI_Comm comm, const TrainableModelSpec& s, const GeneNetwork& network,
                        const SignalingParams& signaling, const std::vector<std::string>& type_names) {
     LearnableHillConfig c = config;
@@ -79,12 +81,29 @@ TrainableModelSpec learnable_hill_spec(const LearnableHillConfig& config) {
   return spec;
 }
 
+TrainableModelSpec sigmoid_spec(const SigmoidConfig& config) {
+  TrainableModelSpec spec;
+  spec.family = "sigmoid";
+  spec.dense = config.prior == PriorGraph::dense;
+  spec.model_file = config.model_file;
+  spec.warm_start = config.init == SigmoidConfig::Init::ridge;
+  spec.make = [config](MPI_Comm comm, const TrainableModelSpec& s, const GeneNetwork& network,
+                       const SignalingParams& signaling, const std::vector<std::string>& type_names) {
+    SigmoidConfig c = config;
+    c.model_file = s.model_file;
+    return std::unique_ptr<TrainableGeneModel>(make_sigmoid_model(comm, c, network, signaling, type_names));
+  };
+  // The file's candidate graph and pairs are checked against the model's when it reads the file.
+  return spec;
+}
+
 } // namespace
 
 TrainableModelSpec read_trainable_model_spec(const Deck& deck, const std::string& family,
                                              const std::string& key) {
   if (family == "graph_ode") return graph_ode_model_spec(read_graph_ode_config(deck));
   if (family == "hill") return learnable_hill_spec(read_learnable_hill_config(deck));
+  if (family == "sigmoid") return sigmoid_spec(read_sigmoid_config(deck));
   const auto dot = key.rfind('.');
   const DeckView section = key.rfind("train.", 0) == 0 ? deck.section("train") : deck.section("grn");
   section.fail(dot == std::string::npos ? key : key.substr(dot + 1),

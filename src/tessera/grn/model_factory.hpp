@@ -26,6 +26,7 @@ struct TrainableModelSpec {
   std::string family;     // "graph_ode", "hill", "sigmoid"
   bool dense = false;     // grn.<family>.prior: dense (every ordered pair j != k a candidate edge)
   std::string model_file; // parameters to start from (grn.<family>.model_file, or predict.model); empty: init
+  bool warm_start = false; // grn.<family>.init: ridge — `train` starts from its ridge fit (warm_start())
   // Bytes the model holds whatever the number of cells, for G genes and T cell types (for refusing a deck
   // that cannot fit); empty when small.
   std::function<double(int n_genes, int n_types)> resident_bytes;

@@ -177,6 +177,12 @@ void SigmoidModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) cons
   Kokkos::parallel_for("tessera::grn::sigmoid::rhs", Kokkos::RangePolicy<execution_space>(0, n_cells), f);
 }
 
+void SigmoidModel::read(const std::string& path) {
+  const ModelParameters read =
+      read_sigmoid_model(path, candidates_, prior_, parameters_.genes(), parameters_.cell_types());
+  Kokkos::deep_copy(parameters_.values(), read.values());
+}
+
 void SigmoidModel::write(h5::File& file) const {
   write_sigmoid_model(file, *this);
 }

@@ -229,8 +229,9 @@ public:
   const CandidateEdges& candidates() const { return candidates_; }
   PriorGraph prior() const { return prior_; }
 
-  // model.h5 (write_sigmoid_model).
+  // model.h5 (write_sigmoid_model, read_sigmoid_model).
   void write(h5::File& file) const override;
+  void read(const std::string& path) override;
   // Every W_e (pair -1) and every V_cq (pair q, received by type c).
   std::vector<SignedEdgeWeight> signed_edge_weights() const override;
   // The ridge fit through sigma's linearisation (see sigmoid.cpp).

@@ -127,12 +127,11 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel&
         edge.jacobian_signed = cells > 0 ? jacobian_signed[e] / cells : NAN;
         out.edges[c].push_back(edge);
       }
-    const bool by_weight = out.has_weight;
+    // The headline score of train_metrics: attention where the family has it, else the mean |Jacobian|.
+    const bool by_attention = out.has_attention;
     std::sort(out.edges[c].begin(), out.edges[c].end(),
-              [by_weight](const LearnedEdge& a, const LearnedEdge& b) {
-                const double sa = by_weight ? std::fabs(a.weight) : a.attention;
-                const double sb = by_weight ? std::fabs(b.weight) : b.attention;
-                if (sa != sb) return sa > sb;
+              [by_attention](const LearnedEdge& a, const LearnedEdge& b) {
+                if (by_attention && a.attention != b.attention) return a.attention > b.attention;
                 if (a.jacobian != b.jacobian) return a.jacobian > b.jacobian;
                 return std::tie(a.source, a.target) < std::tie(b.source, b.target);
               });

@@ -43,8 +43,8 @@ struct LearnedGrn {
   bool has_weight = false;    // the family has signed edge parameters (weight columns)
   bool has_attention = false; // the family has attention (attention columns)
   // Per cell type (dataset order): the candidate edges (with attention: those seen in at least one cell of
-  // the type), sorted by |weight| descending when the family has weights, else by attention descending;
-  // then jacobian descending, then source and target index.
+  // the type), sorted by attention descending when the family has attention, else by jacobian
+  // descending; then jacobian descending, then source and target index.
   std::vector<std::vector<LearnedEdge>> edges;
   // Sorted by sender type, receiver type, ligand, receptor; only combinations with at least one edge.
   std::vector<LearnedLrScore> lr;

@@ -302,8 +302,14 @@ std::string metrics_json(const TrainMetrics& metrics) {
     write_json_string(out, metrics.model_score);
     out << ": ";
     write_recovery(out, m.model);
-    out << ",\n      \"jacobian\": ";
-    write_recovery(out, m.jacobian);
+    if (metrics.model_score != "jacobian") {
+      out << ",\n      \"jacobian\": ";
+      write_recovery(out, m.jacobian);
+    }
+    if (m.has_weight) {
+      out << ",\n      \"weight\": ";
+      write_recovery(out, m.weight);
+    }
     out << ",\n      \"ridge\": ";
     write_recovery(out, m.ridge);
     out << ",\n      \"random_order\": ";
@@ -364,9 +370,12 @@ std::vector<std::string> metrics_table(const TrainMetrics& metrics) {
   if (!metrics.types.empty() || metrics.lr_scored) {
     lines.push_back(
         "recovery of the true network, AUPRC / AUPRC ratio / sign accuracy over the candidate edges:");
+    // The second column: the Jacobian, unless it is the headline (families with weights: the weights).
+    const bool jacobian_first = metrics.model_score == "jacobian";
+    const std::string second = jacobian_first ? "weight" : "jacobian";
     lines.push_back("  " + padded("type", width) + padded("cand.", 7) + padded("true", 6) +
-                    padded(metrics.model_score, 22) + "  " + padded("jacobian", 22) + "  " +
-                    padded("ridge", 22) + "  " + "random order");
+                    padded(metrics.model_score, 22) + "  " + padded(second, 22) + "  " + padded("ridge", 22) +
+                    "  " + "random order");
     auto row = [&](const std::string& name, const RecoveryMetrics& model, const RecoveryMetrics& jacobian,
                    const RecoveryMetrics& ridge) {
       std::string line = "  " + padded(name, width) + padded(std::to_string(model.candidates), 7) +
@@ -379,7 +388,7 @@ std::vector<std::string> metrics_table(const TrainMetrics& metrics) {
       lines.push_back(line);
     };
     for (const auto& [type, m] : metrics.types)
-      row(type, m.model, m.jacobian, m.ridge);
+      row(type, m.model, jacobian_first ? m.weight : m.jacobian, m.ridge);
     if (metrics.lr_scored) {
       RecoveryMetrics none = metrics.lr_model;
       none.auprc = none.auprc_ratio = none.sign_accuracy = std::numeric_limits<double>::quiet_NaN();

@@ -64,9 +64,11 @@ RecoveryMetrics grn_recovery(const std::vector<EdgeScore>& scores,
 
 // What `tessera train` reports beside the learned network (metrics.json, the closing table).
 struct TypeRecovery {
-  RecoveryMetrics model;    // the model's edge score (TrainMetrics::model_score; sign: see train_metrics)
+  RecoveryMetrics model; // the model's headline ranking (TrainMetrics::model_score; sign: see train_metrics)
   RecoveryMetrics jacobian; // the model's mean |df_k/dx_j| (sign: its mean signed Jacobian)
   RecoveryMetrics ridge;    // the ridge baseline's |standardised coefficient| and its sign
+  bool has_weight = false;  // the family has signed edge parameters:
+  RecoveryMetrics weight{}; // ranked by |parameter|, signed by it
 };
 
 // One-step validation MSE (SPEC §3.2's loss over the validation pairs (k, k+1)); NaN without held-out times.
@@ -85,8 +87,10 @@ struct LrPairScores {
 };
 
 struct TrainMetrics {
-  // What ranks the model's edges: "attention" (graph_ode) or "weight" (|signed edge parameter|: hill,
-  // sigmoid); the key of TypeRecovery::model and of the LR scores in metrics.json.
+  // What ranks the model's edges: "attention" (graph_ode) or "jacobian" (families with signed edge
+  // parameters, hill and sigmoid: the mean |df_k/dx_j|, which is the parameter times the target's gain, so
+  // that edges of different targets compare; signed by the parameter); the key of TypeRecovery::model and
+  // of the LR scores in metrics.json.
   std::string model_score = "attention";
   std::map<std::string, TypeRecovery> types; // cell types with a truth whose ranking has both classes
   bool lr_scored = false;                    // lr_pairs holds a ranking with true and decoy pairs

@@ -46,7 +46,7 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
                            const std::vector<std::vector<std::vector<int>>>& candidates,
                            const std::vector<LigandReceptorPair>& pairs, double model_validation_mse) {
   TrainMetrics out;
-  out.model_score = grn.has_weight ? "weight" : "attention";
+  out.model_score = grn.has_weight ? "jacobian" : "attention";
   const int G = static_cast<int>(dataset.n_genes());
   for (std::size_t c = 0; c < dataset.cell_types.size(); ++c) {
     const std::string& name = dataset.cell_types[c];
@@ -59,15 +59,20 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
         candidate_edges.push_back({j, k});
     if (!has_both_classes(candidate_edges, truth->second)) continue;
 
-    std::vector<EdgeScore> model, jacobian, ridge;
+    std::vector<EdgeScore> model, jacobian, weight, ridge;
     if (c < grn.edges.size())
       for (const LearnedEdge& e : grn.edges[c]) {
         if (e.source == e.target) continue;
-        // A signed edge parameter is its own score and sign; attention has no sign: the Jacobian's.
-        if (grn.has_weight)
-          model.push_back({e.source, e.target, std::fabs(e.weight), e.weight});
-        else
+        // A family with signed edge parameters ranks by the mean |Jacobian|: a raw parameter is not
+        // comparable across targets (sigmoid's W of a saturated target, hill's K of a slow one, have little
+        // effect), its product with the target's gain is. The sign is the parameter's. Attention has no
+        // sign: the mean signed Jacobian's.
+        if (grn.has_weight) {
+          model.push_back({e.source, e.target, e.jacobian, e.weight});
+          weight.push_back({e.source, e.target, std::fabs(e.weight), e.weight});
+        } else {
           model.push_back({e.source, e.target, e.attention, e.jacobian_signed});
+        }
         jacobian.push_back({e.source, e.target, e.jacobian, e.jacobian_signed});
       }
     if (c < baselines.ridge.size())
@@ -80,6 +85,8 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
       }
     TypeRecovery& r = out.types[name];
     r.model = grn_recovery(model, truth->second, candidate_edges, G, true);
+    r.has_weight = grn.has_weight;
+    if (r.has_weight) r.weight = grn_recovery(weight, truth->second, candidate_edges, G, true);
     r.jacobian = grn_recovery(jacobian, truth->second, candidate_edges, G, true);
     r.ridge = baselines.ridge.empty() ? not_fitted(r.model)
                                       : grn_recovery(ridge, truth->second, candidate_edges, G, true);
