@@ -46,7 +46,7 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
                            const std::vector<std::vector<std::vector<int>>>& candidates,
                            const std::vector<LigandReceptorPair>& pairs, double model_validation_mse) {
   TrainMetrics out;
-  out.model_score = grn.has_weight ? "jacobian" : "attention";
+  out.model_score = grn.has_attention ? "attention" : "jacobian";
   const int G = static_cast<int>(dataset.n_genes());
   for (std::size_t c = 0; c < dataset.cell_types.size(); ++c) {
     const std::string& name = dataset.cell_types[c];
@@ -67,12 +67,11 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
         // comparable across targets (sigmoid's W of a saturated target, hill's K of a slow one, have little
         // effect), its product with the target's gain is. The sign is the parameter's. Attention has no
         // sign: the mean signed Jacobian's.
-        if (grn.has_weight) {
-          model.push_back({e.source, e.target, e.jacobian, e.weight});
-          weight.push_back({e.source, e.target, std::fabs(e.weight), e.weight});
-        } else {
+        if (grn.has_attention)
           model.push_back({e.source, e.target, e.attention, e.jacobian_signed});
-        }
+        else
+          model.push_back({e.source, e.target, e.jacobian, grn.has_weight ? e.weight : e.jacobian_signed});
+        if (grn.has_weight) weight.push_back({e.source, e.target, std::fabs(e.weight), e.weight});
         jacobian.push_back({e.source, e.target, e.jacobian, e.jacobian_signed});
       }
     if (c < baselines.ridge.size())
@@ -98,7 +97,7 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
   std::map<std::array<int, 2>, std::array<double, 2>> model_sums; // (ligand, receptor) -> (sum, edges)
   for (const LearnedLrScore& s : grn.lr) {
     auto& sum = model_sums[{s.ligand, s.receptor}];
-    if (grn.has_weight) {
+    if (!grn.has_attention) {
       sum[0] = std::max(sum[0], std::fabs(s.weight));
       sum[1] = 1.0;
     } else {
