@@ -65,6 +65,21 @@ def no_wall(f):
     del f["progress/wall_s"]
 
 
+def negative_lr(f):
+    lr = f["progress/lr"][...]
+    lr[0] = -1.0
+    replace(f, "progress/lr", lr)
+
+
+def best_at(iteration, size_change=0):  # a train.keep_best state: /best at `iteration` (None: the right one)
+    def change(f):
+        validation = f["progress/validation"][...]
+        best = f.create_group("best")
+        best.attrs["iteration"] = np.int64(iteration if iteration else int(np.argmin(validation)) + 1)
+        best["params"] = np.zeros(len(f["optimizer/m"]) + size_change)
+    return change
+
+
 def main():
     tessera, deck, run_dir, work = sys.argv[1:5]
     shutil.rmtree(work, ignore_errors=True)
@@ -92,6 +107,10 @@ def main():
         ("short_moment", short_moment, r"/optimizer/m has \d+ values, the parameters \d+"),
         ("negative_v", negative_v, r"/optimizer/v\[3\] = -0.001, expected finite and >= 0"),
         ("nan_m", nan_m, r"/optimizer/m\[0\] = nan"),
+        ("negative_lr", negative_lr, r"/progress/lr\[0\] = -1, expected a finite rate > 0"),
+        ("best_elsewhere", best_at(99),
+         r"/best attribute iteration = 99 but the lowest validation loss of /progress is at iteration \d+"),
+        ("best_short", best_at(None, -1), r"/best/params has \d+ values, the parameters \d+"),
     ]
     failures = 0
 

@@ -1,8 +1,9 @@
 // Training (SPEC §3): the loss's gradient against central differences (one_step with and without
 // ligand-receptor pairs, window and full modes), the gradient and one AdamW step independent of the rank
 // count and of data-parallel groups, the loss going down (AdamW and L-BFGS), checkpoint -> restart bit for
-// bit, the l1 term, the windows of each mode, the seeded sampling of start times and the dataset/deck
-// consistency check. Runs on 1, 2 and 4 ranks.
+// bit (also with a learning-rate schedule and keep_best), the stopping rules ending AdamW and L-BFGS, the
+// best-validation parameters, the l1 term, the windows of each mode, the seeded sampling of start times and
+// the dataset/deck consistency check. Runs on 1, 2 and 4 ranks.
 #include "tessera/core/error.hpp"
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/grn/model_factory.hpp"
@@ -22,12 +23,26 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 
 using namespace tessera;
 
 namespace {
+
+// One PETSc lifetime for the whole program: PETSc 3.18 does not register TAO's methods again when it is
+// initialised a second time after PetscFinalize, so each test's petsc::Session only joins this one.
+class PetscEnvironment : public ::testing::Environment {
+public:
+  void SetUp() override { session_ = std::make_unique<petsc::Session>(MPI_COMM_WORLD); }
+  void TearDown() override { session_.reset(); }
+
+private:
+  std::unique_ptr<petsc::Session> session_;
+};
+const ::testing::Environment* const petsc_environment =
+    ::testing::AddGlobalTestEnvironment(new PetscEnvironment);
 
 constexpr int n_cells = 40;
 constexpr int n_genes = 3;
@@ -519,18 +534,14 @@ TEST(Trainer, GroupsGiveTheGradientAndStepOfOneRank) {
 }
 
 // A run stopped at its checkpoint and restarted from the file ends with exactly the parameters, optimizer
-// moments and losses of a run that never stopped (SPEC §6.6: bit for bit).
-TEST(Trainer, CheckpointThenRestartEqualsAnUninterruptedRun) {
+// moments, losses, learning rates and best-validation state of a run that never stopped (SPEC §6.6: bit for
+// bit). `params` sets the schedule and keep_best; `name` the checkpoint folder.
+namespace {
+void expect_restart_equals_uninterrupted(const TrainParams& params, const std::string& name) {
   const TrajectoryDataset ds = synthetic(6);
   const SignalingParams sig = signaling(true);
   const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
-  TrainParams params;
-  params.iterations = 6;
-  params.time_points_per_iter = 2;
-  params.lr = 2e-2;
-  params.val_fraction = 0.2;
-  params.checkpoint_every = 3;
-  const std::string dir = std::string(TESSERA_BINARY_DIR) + "/tests/learn/checkpoint_np" +
+  const std::string dir = std::string(TESSERA_BINARY_DIR) + "/tests/learn/" + name + "_np" +
                           std::to_string(mpi::size(MPI_COMM_WORLD));
   if (mpi::rank(MPI_COMM_WORLD) == 0) {
     std::filesystem::remove_all(dir);
@@ -544,14 +555,16 @@ TEST(Trainer, CheckpointThenRestartEqualsAnUninterruptedRun) {
   AdamW adam_whole(params);
   TrainProgress progress_whole;
   train_adamw(objective, whole, params, 9, adam_whole, progress_whole, {}, {});
+  const long long at = params.checkpoint_every;
+  const auto n = static_cast<std::size_t>(params.iterations);
 
-  // Stopped after iteration 3, just after its checkpoint.
+  // Stopped just after the checkpoint.
   {
     GraphOdeModel first(tiny_parameters(), network(), sig.pairs);
     AdamW adam(params);
     TrainProgress progress;
     TrainParams until = params;
-    until.iterations = 3;
+    until.iterations = at;
     train_adamw(objective, first, until, 9, adam, progress, {}, [&](const TrainProgress& p) {
       if (p.iteration % params.checkpoint_every == 0 && mpi::rank(MPI_COMM_WORLD) == 0)
         write_checkpoint(dir, first, adam, params, provenance, p);
@@ -559,8 +572,8 @@ TEST(Trainer, CheckpointThenRestartEqualsAnUninterruptedRun) {
   }
   MPI_Barrier(MPI_COMM_WORLD);
   const TrainCheckpoint c = read_checkpoint(dir, tiny_spec(), network().genes, {"epi", "mes"});
-  EXPECT_EQ(c.progress.iteration, 3);
-  ASSERT_EQ(c.progress.records.size(), 3u);
+  EXPECT_EQ(c.progress.iteration, at);
+  ASSERT_EQ(c.progress.records.size(), static_cast<std::size_t>(at));
   GraphOdeModel resumed(tiny_parameters(), network(), sig.pairs);
   restore_parameters(c, resumed);
   AdamW adam(params);
@@ -571,15 +584,142 @@ TEST(Trainer, CheckpointThenRestartEqualsAnUninterruptedRun) {
   EXPECT_EQ(host(resumed.parameters().values()), host(whole.parameters().values()));
   EXPECT_EQ(adam.first_moment(), adam_whole.first_moment());
   EXPECT_EQ(adam.second_moment(), adam_whole.second_moment());
-  EXPECT_EQ(adam.steps(), 6);
-  ASSERT_EQ(progress.records.size(), 6u);
-  for (std::size_t i = 0; i < 6; ++i) {
+  EXPECT_EQ(adam.steps(), params.iterations);
+  ASSERT_EQ(progress.records.size(), n);
+  for (std::size_t i = 0; i < n; ++i) {
     EXPECT_EQ(progress.records[i].iteration, progress_whole.records[i].iteration);
     EXPECT_EQ(progress.records[i].train, progress_whole.records[i].train) << "iteration " << i + 1;
     EXPECT_EQ(progress.records[i].grad_norm, progress_whole.records[i].grad_norm) << "iteration " << i + 1;
+    EXPECT_EQ(progress.records[i].lr, progress_whole.records[i].lr) << "iteration " << i + 1;
   }
+  EXPECT_EQ(progress.best_iteration, progress_whole.best_iteration);
+  EXPECT_EQ(progress.best_parameters, progress_whole.best_parameters);
+  EXPECT_EQ(progress.stopped, progress_whole.stopped);
   // A missing checkpoint is an input error naming the file.
   EXPECT_THROW(read_checkpoint(dir + "/nothing", tiny_spec(), network().genes, {"epi", "mes"}), Error);
+}
+} // namespace
+
+TEST(Trainer, CheckpointThenRestartEqualsAnUninterruptedRun) {
+  TrainParams params;
+  params.iterations = 6;
+  params.time_points_per_iter = 2;
+  params.lr = 2e-2;
+  params.val_fraction = 0.2;
+  params.checkpoint_every = 3;
+  expect_restart_equals_uninterrupted(params, "checkpoint");
+}
+
+// The same with a warm-up, reduce-on-plateau (whose state lives in the loss history before the checkpoint)
+// and keep_best (whose parameters travel in checkpoint.h5 /best). The schedule must really have reduced the
+// rate on both sides of the checkpoint and the best iteration must lie before it, or the test shows nothing.
+TEST(Trainer, CheckpointThenRestartWithScheduleAndBestEqualsAnUninterruptedRun) {
+  TrainParams params;
+  params.iterations = 10;
+  params.time_points_per_iter = 2;
+  params.lr = 0.3; // large: the validation loss goes up and down
+  params.val_fraction = 0.2;
+  params.checkpoint_every = 5;
+  params.warmup = 2;
+  params.lr_schedule = LrSchedule::plateau;
+  params.plateau_patience = 1;
+  params.improvement = 0.2;
+  params.keep_best = true;
+  expect_restart_equals_uninterrupted(params, "checkpoint_schedule");
+
+  const TrajectoryDataset ds = synthetic(6);
+  const SignalingParams sig = signaling(true);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+  AdamW adam(params);
+  TrainProgress progress;
+  train_adamw(objective, model, params, 9, adam, progress, {}, {});
+  const auto& r = progress.records;
+  ASSERT_EQ(r.size(), 10u);
+  EXPECT_EQ(r[0].lr, 0.15);
+  EXPECT_LT(r[4].lr, 0.3) << "a reduction before the checkpoint";
+  EXPECT_LT(r[9].lr, r[5].lr) << "a reduction after it";
+  EXPECT_GE(progress.best_iteration, 1);
+  EXPECT_LE(progress.best_iteration, 5);
+}
+
+// Each stopping rule ends the run where the records say: stop_rel_loss 1 with windows of one iteration holds
+// at the second iteration whatever the losses (|L2 - L1| < |L1| unless the loss doubles), under AdamW and
+// under TAO's L-BFGS (whose monitor then stops TAO: CONVERGED_USER).
+TEST(Trainer, StoppingRuleEndsAdamwAndLbfgs) {
+  const petsc::Session session(MPI_COMM_WORLD);
+  const TrajectoryDataset ds = synthetic(6);
+  const SignalingParams sig = signaling(true);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  TrainParams params;
+  params.iterations = 8;
+  params.lr = 1e-3;
+  params.val_fraction = 0.2;
+  params.stop_rel_loss = 1.0;
+  params.stop_window = 1;
+  {
+    GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+    AdamW adam(params);
+    TrainProgress progress;
+    train_adamw(objective, model, params, 9, adam, progress, {}, {});
+    EXPECT_EQ(progress.iteration, 2);
+    EXPECT_EQ(progress.records.size(), 2u);
+    EXPECT_EQ(adam.steps(), 2);
+    EXPECT_EQ(
+        progress.stopped.rfind("stopped at iteration 2: the mean train loss of the last 1 iterations", 0), 0u)
+        << progress.stopped;
+  }
+  params.optimizer = TrainOptimizer::lbfgs;
+  GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+  TrainProgress progress;
+  const std::string reason = train_lbfgs(objective, model, params, progress, {});
+  EXPECT_EQ(reason, "CONVERGED_USER");
+  EXPECT_EQ(progress.records.size(), 2u);
+  EXPECT_EQ(progress.stopped.rfind("stopped at iteration 2: ", 0), 0u) << progress.stopped;
+  // train.stop_grad_norm is TAO's gatol: far above the first gradient, TAO stops before its first step.
+  params.stop_rel_loss = 0;
+  params.stop_grad_norm = 1e6;
+  GraphOdeModel untouched(tiny_parameters(), network(), sig.pairs);
+  TrainProgress none;
+  EXPECT_EQ(train_lbfgs(objective, untouched, params, none, {}), "CONVERGED_GATOL");
+  EXPECT_TRUE(none.records.empty());
+}
+
+// keep_best: progress holds the parameters at which the lowest validation loss of the records was seen; the
+// validation loss evaluated again at them is that record's, exactly (the same computation). AdamW and L-BFGS.
+TEST(Trainer, KeepBestHoldsTheParametersOfTheLowestValidationLoss) {
+  const petsc::Session session(MPI_COMM_WORLD);
+  const TrajectoryDataset ds = synthetic(6);
+  const SignalingParams sig = signaling(true);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  TrainParams params;
+  params.iterations = 8;
+  params.lr = 0.3;
+  params.val_fraction = 0.2;
+  params.keep_best = true;
+  const TimeSplit split = split_times(ds.n_times(), params.val_fraction);
+  for (const TrainOptimizer optimizer : {TrainOptimizer::adamw, TrainOptimizer::lbfgs}) {
+    params.optimizer = optimizer;
+    GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+    AdamW adam(params);
+    TrainProgress progress;
+    if (optimizer == TrainOptimizer::adamw)
+      train_adamw(objective, model, params, 9, adam, progress, {}, {});
+    else
+      train_lbfgs(objective, model, params, progress, {});
+    ASSERT_FALSE(progress.records.empty());
+    std::size_t lowest = 0;
+    for (std::size_t i = 1; i < progress.records.size(); ++i)
+      if (progress.records[i].validation < progress.records[lowest].validation) lowest = i;
+    EXPECT_EQ(progress.best_iteration, static_cast<long long>(lowest + 1));
+    const auto values = model.parameters().values();
+    auto theta = Kokkos::create_mirror_view(Kokkos::HostSpace(), values);
+    ASSERT_EQ(progress.best_parameters.size(), theta.size());
+    std::copy(progress.best_parameters.begin(), progress.best_parameters.end(), theta.data());
+    Kokkos::deep_copy(values, theta);
+    EXPECT_EQ(objective.evaluate(model, validation_windows(params, split), ParameterGradient()),
+              progress.records[lowest].validation);
+  }
 }
 
 // A checkpoint is a model file with the optimizer's state: its format version is checked like model.h5's

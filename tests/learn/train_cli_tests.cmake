@@ -84,3 +84,21 @@ set_tests_properties(learn_train_cvode_np2 PROPERTIES PROCESSORS 2)
 tessera_learn_expect(learn_train_cvode_check_gradient 0 "worst relative error of the gradient against central differences: [0-9.e-]+"
                      ${_tessera} train ${_simulate_deck} -o ${_work}/cvode_check --overwrite --check-gradient
                      -s train.integrator=cvode -s time.rtol=1e-10 -s time.atol=1e-12 -s time.method=adams)
+
+# Early stopping (validation patience), reduce-on-plateau and train.keep_best through the CLI: where it stops,
+# the lr column and model.h5 holding the best-validation parameters (check_keep_best.py).
+add_test(NAME learn_train_keep_best_patience
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/check_keep_best.py ${_tessera} ${_simulate_deck}
+                 ${_work})
+set_tests_properties(learn_train_keep_best_patience PROPERTIES ENVIRONMENT "${TESSERA_TEST_ENV}" LABELS cli
+                                                               TIMEOUT 300)
+# Schedule and stopping keys a user can get wrong: exit 2 naming the key.
+tessera_learn_expect(learn_train_lbfgs_no_schedule 2 "train.lr_schedule.*L-BFGS takes its steps by line search"
+                     ${_tessera} train ${_simulate_deck} -o ${_work}/bad_schedule --overwrite -s train.optimizer=lbfgs
+                     -s train.checkpoint_every=0 -s train.lr_schedule=cosine)
+tessera_learn_expect(learn_train_patience_needs_validation 2 "train.patience.*set train.val_fraction > 0"
+                     ${_tessera} train ${_simulate_deck} -o ${_work}/bad_patience --overwrite -s train.val_fraction=0
+                     -s train.patience=3)
+tessera_learn_expect(learn_train_lr_min_below_lr 2 "train.lr_min.*must be less than train.lr \\(0.01\\)"
+                     ${_tessera} train ${_simulate_deck} -o ${_work}/bad_lr_min --overwrite -s train.lr_schedule=cosine
+                     -s train.lr_min=0.1)

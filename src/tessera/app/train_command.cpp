@@ -245,6 +245,9 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
         throw input_error("--restart " + dir +
                           ": no checkpoint.h5 there (train.checkpoint_every writes one)");
       checkpoint = read_checkpoint(dir, s.model, s.network.genes, s.types.names);
+      if (params.keep_best && checkpoint.progress.best_parameters.empty())
+        throw input_error(dir + "/checkpoint.h5 has no /best (written without train.keep_best): restart "
+                                "with -s train.keep_best=false, or train again");
       if (checkpoint.progress.iteration >= params.iterations)
         throw input_error(dir + "/checkpoint.h5 is at iteration " +
                           std::to_string(checkpoint.progress.iteration) + ", train.iterations is " +
@@ -389,10 +392,10 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   if (mpi::rank(comm) == 0) {
     csv.open(fs::path(dir) / "loss.csv", std::ios::trunc);
     csv.precision(17);
-    csv << "iteration,train,validation,grad_norm,wall_s\n";
+    csv << "iteration,train,validation,grad_norm,wall_s,lr\n";
     for (const TrainRecord& r : progress.records)
       csv << r.iteration << "," << r.train << "," << r.validation << "," << r.grad_norm << "," << r.wall_s
-          << "\n";
+          << "," << r.lr << "\n";
     csv.flush();
   }
   const long long first = progress.iteration;
@@ -406,12 +409,13 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
            ", validation " +
            (std::isfinite(no_change_validation) ? format_number(no_change_validation) : std::string("-")) +
            " on the same windows");
+  const bool scheduled = params.lr_schedule != LrSchedule::constant || params.warmup > 0;
   auto report = [&](const TrainRecord& r) {
     const std::string diverging = divergence.observe(r);
     if (!diverging.empty()) log.warn(diverging);
     if (csv.is_open()) {
       csv << r.iteration << "," << r.train << "," << r.validation << "," << r.grad_norm << "," << r.wall_s
-          << "\n";
+          << "," << r.lr << "\n";
       csv.flush();
     }
     if (r.iteration % params.progress_every != 0 && r.iteration != params.iterations) return;
@@ -424,7 +428,9 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
                  ? format_number(r.validation) + " (" + format_number(r.validation / no_change_validation) +
                        " x no change)"
                  : std::string("-"))
-         << "  |g| " << format_number(r.grad_norm) << "  " << format_number(per_iteration) << " s/it  ETA "
+         << "  |g| " << format_number(r.grad_norm)
+         << (scheduled ? "  lr " + format_number(r.lr) : std::string()) << "  "
+         << format_number(per_iteration) << " s/it  ETA "
          << human_seconds(per_iteration * static_cast<double>(params.iterations - r.iteration));
     log.info(line.str());
   };
@@ -441,6 +447,20 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
       });
     };
     train_adamw(objective, *model, params, s.seed, optimizer, progress, report, checkpoint);
+  }
+  if (!progress.stopped.empty()) log.info("tessera train: " + progress.stopped);
+  if (params.keep_best) {
+    // model.h5, predicted.h5, the read-out and metrics.json are all of the best-validation parameters.
+    if (progress.best_iteration == 0) {
+      log.warn("train.keep_best: no finite validation loss was seen (too few observation times held out by "
+               "train.val_fraction?): keeping the last iteration's parameters");
+    } else {
+      model->parameters().set_flat(progress.best_parameters);
+      const TrainRecord& best = progress.records[static_cast<std::size_t>(progress.best_iteration) - 1];
+      log.info("tessera train: keeping the parameters of iteration " + std::to_string(best.iteration) +
+               " (train.keep_best): validation loss " + format_number(best.validation) +
+               ", the lowest; the last iteration's was " + format_number(progress.records.back().validation));
+    }
   }
 
   // predicted.h5: the trained model's trajectory from the first observation through all of them.
@@ -497,7 +517,8 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
            (std::isfinite(last.validation) ? ", validation loss " + format_number(last.validation)
                                            : std::string()) +
            ", wall " + human_seconds(last.wall_s) +
-           (stop_reason.empty()                ? ""
+           (!progress.stopped.empty()          ? " (stopped early)"
+            : stop_reason.empty()              ? ""
             : stop_reason == "DIVERGED_MAXITS" ? " (TAO: reached train.iterations)"
                                                : " (TAO: " + stop_reason + ")") +
            "; outputs in " + dir + "/");

@@ -17,6 +17,9 @@ public:
   // weight_decay theta). Returns the norm of the gradient before clipping.
   double step(ModelParameters& parameters, const ParameterGradient& gradient);
 
+  // The rate of the next steps (train.lr_schedule changes it between iterations).
+  void set_learning_rate(double lr) { params_.lr = lr; }
+
   long long steps() const { return t_; }
   const std::vector<double>& first_moment() const { return m_; }
   const std::vector<double>& second_moment() const { return v_; }

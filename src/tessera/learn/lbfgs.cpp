@@ -1,6 +1,7 @@
 #include "tessera/learn/lbfgs.hpp"
 
 #include "tessera/learn/petsc.hpp"
+#include "tessera/learn/stopping_rule.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -39,8 +40,9 @@ std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel
     std::copy(gh.data(), gh.data() + gh.size(), g.begin());
     return loss;
   };
+  StoppingRule stopping(params);
   auto monitor = [&](long long iteration, double loss, double gnorm, const std::vector<double>& x) {
-    if (iteration == 0) return; // the starting point: no step taken yet
+    if (iteration == 0) return false; // the starting point: no step taken yet
     set_parameters(parameters, x);
     TrainRecord r;
     r.iteration = iteration;
@@ -48,14 +50,21 @@ std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel
     r.grad_norm = gnorm;
     r.validation = validation.empty() ? NAN : objective.evaluate(model, validation, ParameterGradient());
     r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    progress.stopped = stopping.observe(iteration, r.train, r.validation, r.grad_norm);
+    if (params.keep_best && stopping.improved_best()) {
+      progress.best_iteration = iteration;
+      progress.best_parameters = x;
+    }
     progress.iteration = iteration;
     progress.records.push_back(r);
     if (report) report(r);
+    return !progress.stopped.empty();
   };
   const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), values);
   std::vector<double> x(h.data(), h.data() + h.size());
   petsc::LmvmOptions options;
   options.max_iterations = params.iterations;
+  options.gatol = params.stop_grad_norm;
   const std::string reason = petsc::minimize_lmvm(x, options, f, monitor);
   set_parameters(parameters, x);
   return reason;

@@ -13,8 +13,10 @@ namespace tessera {
 
 // Minimises L(theta) + 0.5 weight_decay |theta|^2 over all_training_windows(params, split) for at most
 // params.iterations TAO iterations. One record per iteration: the objective at the iteration's end point,
-// the validation loss there, and the gradient norm TAO saw. `report` may be empty. Needs a live
-// petsc::Session. Returns TAO's converged reason. Collective.
+// the validation loss there, and the gradient norm TAO saw. train.stop_grad_norm is TAO's gatol; the
+// StoppingRule ends the run as under AdamW (progress.stopped says why), and train.keep_best keeps the end
+// point of the lowest validation loss in progress. `report` may be empty. Needs a live petsc::Session.
+// Returns TAO's converged reason. Collective.
 std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel& model,
                         const TrainParams& params, TrainProgress& progress,
                         const std::function<void(const TrainRecord&)>& report);

@@ -66,6 +66,7 @@ struct LmvmContext {
   const LmvmMonitor* monitor;
   std::vector<double> x, g;
   std::exception_ptr error;
+  bool stop = false; // the monitor asked to stop
 };
 
 void copy_out(Vec v, std::vector<double>& out) {
@@ -102,7 +103,7 @@ PetscErrorCode monitor(Tao tao, void* raw) {
     Vec x = nullptr;
     check(TaoGetSolution(tao, &x), "TaoGetSolution");
     copy_out(x, c->x);
-    if (*c->monitor) (*c->monitor)(static_cast<long long>(its), f, gnorm, c->x);
+    if (*c->monitor) c->stop = (*c->monitor)(static_cast<long long>(its), f, gnorm, c->x);
   } catch (...) {
     c->error = std::current_exception();
     return PETSC_ERR_USER;
@@ -110,11 +111,23 @@ PetscErrorCode monitor(Tao tao, void* raw) {
   return 0;
 }
 
+// TAO's own tests (gatol, grtol, iterations), then the monitor's verdict: TAO calls this right after the
+// monitor at each iteration.
+PetscErrorCode convergence_test(Tao tao, void* raw) {
+  const PetscErrorCode rc = TaoDefaultConvergenceTest(tao, nullptr);
+  if (rc != 0) return rc;
+  TaoConvergedReason reason;
+  if (TaoGetConvergedReason(tao, &reason) != 0) return PETSC_ERR_LIB;
+  if (static_cast<LmvmContext*>(raw)->stop && reason == TAO_CONTINUE_ITERATING)
+    return TaoSetConvergedReason(tao, TAO_CONVERGED_USER);
+  return 0;
+}
+
 } // namespace
 
 std::string minimize_lmvm(std::vector<double>& x, const LmvmOptions& options, const ObjectiveAndGradient& f,
                           const LmvmMonitor& monitor_fn) {
-  LmvmContext context{&f, &monitor_fn, x, {}, nullptr};
+  LmvmContext context{&f, &monitor_fn, x, {}, nullptr, false};
   VecHandle solution;
   TaoHandle tao;
   const auto n = static_cast<PetscInt>(x.size());
@@ -136,6 +149,7 @@ std::string minimize_lmvm(std::vector<double>& x, const LmvmOptions& options, co
   check(TaoSetMaximumFunctionEvaluations(tao.tao, PETSC_DEFAULT), "TaoSetMaximumFunctionEvaluations");
   check(TaoSetTolerances(tao.tao, options.gatol, options.grtol, 0.0), "TaoSetTolerances");
   check(TaoSetMonitor(tao.tao, monitor, &context, nullptr), "TaoSetMonitor");
+  check(TaoSetConvergenceTest(tao.tao, convergence_test, &context), "TaoSetConvergenceTest");
   const PetscErrorCode rc = TaoSolve(tao.tao);
   if (context.error) std::rethrow_exception(context.error);
   check(rc, "TaoSolve");

@@ -41,11 +41,13 @@ struct LmvmOptions {
 };
 // f(x) and its gradient g (resized to x's length by the caller's function).
 using ObjectiveAndGradient = std::function<double(const std::vector<double>& x, std::vector<double>& g)>;
-// After each iteration (0: the starting point): the iteration, f, |g| and x.
+// After each iteration (0: the starting point): the iteration, f, |g| and x. Returns true to stop there
+// (TAO's reason is then CONVERGED_USER).
 using LmvmMonitor =
-    std::function<void(long long iteration, double f, double gnorm, const std::vector<double>& x)>;
+    std::function<bool(long long iteration, double f, double gnorm, const std::vector<double>& x)>;
 // Minimises f from x (updated in place). Returns TAO's converged reason (e.g. "CONVERGED_GATOL",
-// "DIVERGED_MAXITS"). Exceptions thrown by `f` or `monitor` are rethrown after TAO is torn down.
+// "DIVERGED_MAXITS", "CONVERGED_USER"). Exceptions thrown by `f` or `monitor` are rethrown after TAO is torn
+// down.
 std::string minimize_lmvm(std::vector<double>& x, const LmvmOptions& options, const ObjectiveAndGradient& f,
                           const LmvmMonitor& monitor);
 

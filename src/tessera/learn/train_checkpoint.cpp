@@ -52,6 +52,13 @@ void write_content(h5::File& file, const TrainableGeneModel& model, const AdamW*
   h5::write_int_attribute(p.get(), "iterations", progress.iteration);
   if (!progress.records.empty())
     h5::write_real_attribute(p.get(), "final_train_loss", progress.records.back().train);
+  if (!progress.stopped.empty()) h5::write_text_attribute(p.get(), "stopped", progress.stopped);
+  if (params.keep_best && progress.best_iteration > 0) {
+    h5::write_int_attribute(p.get(), "best_iteration", progress.best_iteration);
+    h5::write_real_attribute(
+        p.get(), "best_validation_loss",
+        progress.records[static_cast<std::size_t>(progress.best_iteration) - 1].validation);
+  }
 }
 
 } // namespace
@@ -125,6 +132,15 @@ void write_checkpoint(const std::string& dir, const TrainableGeneModel& model, c
     write_column("validation", [](const TrainRecord& r) { return r.validation; });
     write_column("grad_norm", [](const TrainRecord& r) { return r.grad_norm; });
     write_column("wall_s", [](const TrainRecord& r) { return r.wall_s; });
+    write_column("lr", [](const TrainRecord& r) { return r.lr; });
+    if (!progress.best_parameters.empty()) {
+      // train.keep_best: the parameters of the lowest validation loss so far, in the layout of /params
+      // flattened, for the restart to go on comparing against.
+      h5::Handle best = h5::create_group(file.get(), "best");
+      h5::write_int_attribute(best.get(), "iteration", progress.best_iteration);
+      const auto size = static_cast<std::int64_t>(progress.best_parameters.size());
+      h5::write_rows(best.get(), "params", progress.best_parameters.data(), h5::Rows{0, size, size});
+    }
     // Closed before the file, so that close() really flushes it and reports whether that worked.
     group.reset();
     file.close();
@@ -167,7 +183,11 @@ TrainCheckpoint read_checkpoint(const std::string& dir, const TrainableModelSpec
   // The loss history: one record per iteration 1 .. iteration (a restart carries the earlier ones along).
   auto column = [&](const char* name) {
     const std::string field = std::string("/progress/") + name;
-    if (!h5::exists(group.get(), name)) fail(field, "is missing");
+    if (!h5::exists(group.get(), name)) {
+      // Checkpoints of tessera before learning-rate schedules have no lr column: their rate was constant.
+      if (std::string(name) == "lr") return std::vector<double>(iterations, NAN);
+      fail(field, "is missing");
+    }
     const std::vector<std::int64_t> dims = h5::shape(group.get(), name);
     if (dims.size() != 1) fail(field, "has " + std::to_string(dims.size()) + " dimensions, expected 1");
     std::vector<double> values = h5::read_all<double>(group.get(), name);
@@ -181,6 +201,7 @@ TrainCheckpoint read_checkpoint(const std::string& dir, const TrainableModelSpec
   const auto validation = column("validation");
   const auto grad_norm = column("grad_norm");
   const auto wall_s = column("wall_s");
+  const auto lr = column("lr");
   for (std::size_t i = 0; i < iterations; ++i) {
     const std::string row = "[" + std::to_string(i) + "]";
     if (iteration[i] != static_cast<double>(i + 1))
@@ -192,10 +213,12 @@ TrainCheckpoint read_checkpoint(const std::string& dir, const TrainableModelSpec
     if (!std::isfinite(wall_s[i]) || wall_s[i] < 0 || (i > 0 && wall_s[i] < wall_s[i - 1]))
       fail("/progress/wall_s" + row,
            "= " + format_number(wall_s[i]) + ": wall times are finite, >= 0 and never decrease");
+    // NaN: a run under lbfgs (no rate) or a checkpoint without the column.
+    if (lr[i] <= 0 || std::isinf(lr[i]))
+      fail("/progress/lr" + row, "= " + format_number(lr[i]) + ", expected a finite rate > 0");
     c.progress.records.push_back(
-        {static_cast<long long>(iteration[i]), train[i], validation[i], grad_norm[i], wall_s[i]});
+        {static_cast<long long>(iteration[i]), train[i], validation[i], grad_norm[i], wall_s[i], lr[i]});
   }
-
   h5::Handle state = h5::open_group(file.get(), "optimizer");
   const std::string method = h5::read_text_attribute(state.get(), "method");
   if (method != "adamw") fail("/optimizer attribute method", "= '" + method + "', expected 'adamw'");
@@ -237,6 +260,30 @@ TrainCheckpoint read_checkpoint(const std::string& dir, const TrainableModelSpec
              "= " + format_number(moment[e]) +
                  (name[0] == 'v' ? ", expected finite and >= 0" : ", expected finite"));
     (name[0] == 'm' ? c.first_moment : c.second_moment) = std::move(moment);
+  }
+  if (h5::exists(file.get(), "best")) {
+    // train.keep_best: the iteration must be the first with the lowest validation loss of the history (what
+    // StoppingRule tracks), and the parameters as many as /params holds, finite.
+    h5::Handle best = h5::open_group(file.get(), "best");
+    c.progress.best_iteration = h5::read_int_attribute(best.get(), "iteration");
+    long long lowest = 0;
+    for (std::size_t i = 0; i < iterations; ++i)
+      if (std::isfinite(validation[i]) &&
+          (lowest == 0 || validation[i] < validation[static_cast<std::size_t>(lowest) - 1]))
+        lowest = static_cast<long long>(i + 1);
+    if (c.progress.best_iteration != lowest)
+      fail("/best attribute iteration", "= " + std::to_string(c.progress.best_iteration) +
+                                            " but the lowest validation loss of /progress is at iteration " +
+                                            std::to_string(lowest));
+    if (!h5::exists(best.get(), "params")) fail("/best/params", "is missing");
+    c.progress.best_parameters = h5::read_all<double>(best.get(), "params");
+    if (c.progress.best_parameters.size() != size)
+      fail("/best/params", "has " + std::to_string(c.progress.best_parameters.size()) +
+                               " values, the parameters " + std::to_string(size));
+    for (std::size_t e = 0; e < size; ++e)
+      if (!std::isfinite(c.progress.best_parameters[e]))
+        fail("/best/params[" + std::to_string(e) + "]",
+             "= " + format_number(c.progress.best_parameters[e]) + ", expected finite");
   }
   return c;
 }

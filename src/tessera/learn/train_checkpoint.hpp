@@ -22,14 +22,16 @@ struct TrainProvenance {
 
 // Writes model.h5 at `path` (refusing to replace it): the model (TrainableGeneModel::write), /optimizer
 // (AdamW's step, settings and moments in the layout of /params flattened; absent for lbfgs) and
-// /provenance. Rank 0 only.
+// /provenance (with `stopped` when a stopping rule ended the run early, and under train.keep_best
+// `best_iteration` and `best_validation_loss`: the caller passes that iteration's parameters). Rank 0 only.
 void write_trained_model(const std::string& path, const TrainableGeneModel& model, const AdamW* optimizer,
                          const TrainParams& params, const TrainProvenance& provenance,
                          const TrainProgress& progress);
 
 // Writes `dir`/checkpoint.h5: model.h5's content plus /progress (iteration, and the loss records as
-// columns). Written as checkpoint.h5.tmp and renamed over the previous checkpoint only when complete, so a
-// crash leaves the earlier one intact. Rank 0 only.
+// columns) and, under train.keep_best, /best (the best-validation parameters and their iteration). Written as
+// checkpoint.h5.tmp and renamed over the previous checkpoint only when complete, so a crash leaves the
+// earlier one intact. Rank 0 only.
 void write_checkpoint(const std::string& dir, const TrainableGeneModel& model, const AdamW& optimizer,
                       const TrainParams& params, const TrainProvenance& provenance,
                       const TrainProgress& progress);
@@ -52,8 +54,9 @@ struct TrainCheckpoint {
 // Reads `dir`/checkpoint.h5 and checks, from the deck alone, that `spec`'s model can continue from it
 // (TrainableModelSpec::check: family, settings, genes, types); every other field must be what
 // write_checkpoint writes: iteration >= 1, one loss record per iteration numbered 1.., wall times finite and
-// non-decreasing, AdamW's step = iteration, moments finite, v >= 0. Anything else is an input_error naming
-// the file and the field (or the missing file). Not collective.
+// non-decreasing, learning rates > 0 (or NaN), AdamW's step = iteration, moments finite, v >= 0, /best (when
+// present) at the history's lowest validation loss with finite parameters of the moments' size. Anything
+// else is an input_error naming the file and the field (or the missing file). Not collective.
 TrainCheckpoint read_checkpoint(const std::string& dir, const TrainableModelSpec& spec,
                                 const std::vector<std::string>& genes,
                                 const std::vector<std::string>& cell_types);

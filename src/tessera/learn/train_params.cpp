@@ -1,5 +1,6 @@
 #include "tessera/learn/train_params.hpp"
 
+#include "tessera/core/units.hpp"
 #include "tessera/io/deck.hpp"
 
 #include <cmath>
@@ -71,7 +72,10 @@ const KeyTable& train_keys() {
                   "limited-memory variable-metric method (`lmvm`) on every training window at each "
                   "evaluation (a deterministic objective for its line search), `weight_decay` then adds "
                   "0.5 weight_decay |theta|^2 to the loss; no `l1`.");
-    t.add("lr", KeyType::real).def("1e-3").positive().describe("Adam learning rate.");
+    t.add("lr", KeyType::real)
+        .def("1e-3")
+        .positive()
+        .describe("Adam learning rate (the peak rate of `lr_schedule`).");
     t.add("beta1", KeyType::real).def("0.9").between(0, 1).describe("Adam first-moment decay.");
     t.add("beta2", KeyType::real).def("0.999").between(0, 1).describe("Adam second-moment decay.");
     t.add("eps", KeyType::real).def("1e-8").positive().describe("Adam epsilon.");
@@ -95,6 +99,64 @@ const KeyTable& train_keys() {
         .def("0")
         .between(0, 1)
         .describe("Fraction of the observation times, the last ones, held out for the validation loss.");
+    t.add_choice("lr_schedule", {"constant", "cosine", "plateau"})
+        .def("constant")
+        .describe("AdamW's learning rate over the iterations: `constant` (`lr`); `cosine`, from `lr` at the "
+                  "first iteration after the warm-up down towards `lr_min` at `iterations` (lr_min + (lr - "
+                  "lr_min) (1 + cos(pi (i - 1 - warmup) / (iterations - warmup))) / 2 at iteration i); "
+                  "`plateau`, times `plateau_factor` whenever the validation loss (the train loss without "
+                  "held-out times) has not improved for `plateau_patience` iterations, never below `lr_min`. "
+                  "Each value is in loss.csv's `lr` column. `adamw` only.");
+    t.add("warmup", KeyType::integer)
+        .def("0")
+        .non_negative()
+        .describe("Iterations of linear warm-up before `lr_schedule`: iteration i <= warmup uses lr i / "
+                  "warmup. Fewer than `iterations`. `adamw` only.");
+    t.add("lr_min", KeyType::real)
+        .def("0")
+        .non_negative()
+        .describe("The rate `cosine` decays towards and `plateau` never goes below; less than `lr`.");
+    t.add("plateau_factor", KeyType::real)
+        .def("0.5")
+        .between(0, 1)
+        .describe("`plateau`: the rate is multiplied by this at each plateau; in (0, 1).");
+    t.add("plateau_patience", KeyType::integer)
+        .def("10")
+        .positive()
+        .describe("`plateau`: iterations in a row without improvement (see `improvement`) that make a "
+                  "plateau; the count starts again after each reduction.");
+    t.add("improvement", KeyType::real)
+        .def("1e-4")
+        .between(0, 1)
+        .describe("A loss improves when it falls below best - improvement |best|, best the lowest so far "
+                  "(what `plateau_patience` and `patience` count; `keep_best` keeps the lowest whatever the "
+                  "margin).");
+    t.add("stop_rel_loss", KeyType::real)
+        .def("0")
+        .non_negative()
+        .describe("Stop when the mean train loss of the last `stop_window` iterations differs from the mean "
+                  "of the `stop_window` before them by less than this fraction; 0: off. The reason is logged "
+                  "and in model.h5 /provenance attribute `stopped`.");
+    t.add("stop_window", KeyType::integer)
+        .def("10")
+        .positive()
+        .describe("Iterations per mean of `stop_rel_loss` (AdamW's losses are over sampled start times and "
+                  "scatter from one iteration to the next).");
+    t.add("stop_grad_norm", KeyType::real)
+        .def("0")
+        .non_negative()
+        .describe("Stop when the gradient norm (before clipping) falls below this; 0: off. With `lbfgs` "
+                  "this is TAO's absolute gradient tolerance (gatol).");
+    t.add("patience", KeyType::integer)
+        .def("0")
+        .non_negative()
+        .describe("Stop when the validation loss has not improved (see `improvement`) for this many "
+                  "iterations; 0: off. Needs `val_fraction` > 0.");
+    t.add("keep_best", KeyType::boolean)
+        .def("false")
+        .describe("model.h5 (and the read-out, metrics and predicted.h5 made from it) holds the parameters "
+                  "of the iteration with the lowest validation loss, not the last; /provenance attribute "
+                  "`best_iteration` and the log say which. Needs `val_fraction` > 0.");
     t.add("progress_every", KeyType::integer)
         .def("1")
         .positive()
@@ -141,6 +203,37 @@ TrainParams read_train_params(const Deck& deck) {
   p.weight_decay = s.real("weight_decay");
   p.clip = s.real("clip");
   p.val_fraction = s.real("val_fraction");
+  const std::string schedule = s.text("lr_schedule");
+  p.lr_schedule = schedule == "cosine"    ? LrSchedule::cosine
+                  : schedule == "plateau" ? LrSchedule::plateau
+                                          : LrSchedule::constant;
+  p.warmup = s.integer("warmup");
+  p.lr_min = s.real("lr_min");
+  p.plateau_factor = s.real("plateau_factor");
+  p.plateau_patience = s.integer("plateau_patience");
+  p.improvement = s.real("improvement");
+  p.stop_rel_loss = s.real("stop_rel_loss");
+  p.stop_window = s.integer("stop_window");
+  p.stop_grad_norm = s.real("stop_grad_norm");
+  p.patience = s.integer("patience");
+  p.keep_best = s.boolean("keep_best");
+  if (p.plateau_factor <= 0 || p.plateau_factor >= 1)
+    s.fail("plateau_factor", "must lie strictly between 0 and 1 (a reduction)");
+  if (p.improvement >= 1) s.fail("improvement", "must be less than 1");
+  if (p.lr_schedule != LrSchedule::constant && p.lr_min >= p.lr)
+    s.fail("lr_min", "must be less than train.lr (" + format_number(p.lr) + "): the rate decays towards it");
+  if (p.warmup >= p.iterations)
+    s.fail("warmup", "must be less than train.iterations (" + std::to_string(p.iterations) + ")");
+  if (p.optimizer == TrainOptimizer::lbfgs && p.lr_schedule != LrSchedule::constant)
+    s.fail("lr_schedule", "L-BFGS takes its steps by line search, without a learning rate: use "
+                          "optimizer adamw, or lr_schedule: constant with lbfgs");
+  if (p.optimizer == TrainOptimizer::lbfgs && p.warmup > 0)
+    s.fail("warmup", "L-BFGS takes its steps by line search, without a learning rate: use optimizer adamw, "
+                     "or warmup: 0 with lbfgs");
+  if (p.patience > 0 && p.val_fraction == 0)
+    s.fail("patience", "counts iterations without a better validation loss: set train.val_fraction > 0");
+  if (p.keep_best && p.val_fraction == 0)
+    s.fail("keep_best", "keeps the parameters of the lowest validation loss: set train.val_fraction > 0");
   if (p.beta1 >= 1) s.fail("beta1", "must be less than 1");
   if (p.beta2 >= 1) s.fail("beta2", "must be less than 1");
   if (p.val_fraction >= 1) s.fail("val_fraction", "must be less than 1");

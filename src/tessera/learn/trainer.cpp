@@ -3,6 +3,8 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/rng.hpp"
 #include "tessera/core/units.hpp"
+#include "tessera/learn/lr_schedule.hpp"
+#include "tessera/learn/stopping_rule.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -148,16 +150,35 @@ void train_adamw(const TrajectoryObjective& objective, TrainableGeneModel& model
   const auto& values = model.parameters().values();
   ParameterGradient gradient("tessera::train::gradient", values.extent(0), values.extent(1));
   const double wall_before = progress.records.empty() ? 0.0 : progress.records.back().wall_s;
+  LearningRateSchedule schedule(params);
+  StoppingRule stopping(params);
+  for (const TrainRecord& r : progress.records) {
+    schedule.observe(r.iteration, r.train, r.validation);
+    stopping.observe(r.iteration, r.train, r.validation, r.grad_norm);
+  }
+  progress.stopped = stopping.stopped();
+  // The parameters the validation loss is evaluated at are those before the step (a copy: create_mirror,
+  // not a view that may alias host parameters).
+  auto before_step = Kokkos::create_mirror(Kokkos::HostSpace(), values);
   const auto begin = std::chrono::steady_clock::now();
-  for (long long it = progress.iteration + 1; it <= params.iterations; ++it) {
+  for (long long it = progress.iteration + 1; it <= params.iterations && progress.stopped.empty(); ++it) {
     TrainRecord r;
     r.iteration = it;
     r.train =
         training_objective(objective, model, params, training_windows(params, split, seed, it), gradient)
             .total();
     r.validation = validation.empty() ? NAN : objective.evaluate(model, validation, ParameterGradient());
+    if (params.keep_best) Kokkos::deep_copy(before_step, values);
+    r.lr = schedule.rate(it);
+    optimizer.set_learning_rate(r.lr);
     r.grad_norm = optimizer.step(model.parameters(), gradient);
     r.wall_s = wall_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    schedule.observe(it, r.train, r.validation);
+    progress.stopped = stopping.observe(it, r.train, r.validation, r.grad_norm);
+    if (params.keep_best && stopping.improved_best()) {
+      progress.best_iteration = it;
+      progress.best_parameters.assign(before_step.data(), before_step.data() + before_step.size());
+    }
     progress.iteration = it;
     progress.records.push_back(r);
     if (report) report(r);

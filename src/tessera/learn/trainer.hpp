@@ -8,6 +8,7 @@
 #include "tessera/learn/objective.hpp"
 #include "tessera/learn/train_params.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -69,23 +70,34 @@ ObjectiveTerms training_objective(const TrajectoryObjective& objective, Trainabl
                                   const TrainParams& params, const std::vector<ObservationWindow>& windows,
                                   ParameterGradient gradient);
 
-// One row of loss.csv.
+// One row of loss.csv. lr: the learning rate of the iteration's step (NaN under lbfgs, which has none).
 struct TrainRecord {
   long long iteration = 0;
   double train = 0, validation = 0, grad_norm = 0, wall_s = 0;
+  double lr = NAN;
 };
 
-// Where a training run stands: iterations done and their records (a checkpoint restores both).
+// Where a training run stands: iterations done and their records (a checkpoint restores both), why it
+// stopped early ("" while it goes on or when it ran every iteration), and under train.keep_best the
+// parameters at which the lowest validation loss so far was seen (flattened as ModelParameters::values(),
+// the set index slowest) and that iteration (0: none yet). The learning-rate schedule and the stopping rules
+// are functions of the records, so a restart replays them; the best parameters travel in checkpoint.h5.
 struct TrainProgress {
   long long iteration = 0;
   std::vector<TrainRecord> records;
+  std::string stopped;
+  long long best_iteration = 0;
+  std::vector<double> best_parameters;
 };
 
 // AdamW iterations progress.iteration + 1 .. params.iterations: iteration i evaluates the loss and gradient
 // on training_windows(params, split, seed, i) (plus the l1 term), the validation loss (NaN without held-out
-// times) at the same parameters, then steps. `train` in the record is the data loss plus the l1 penalty.
-// `report` (may be empty) gets each record after it is appended to `progress`; `after_step` (may be empty)
-// runs after each iteration (checkpoints). wall_s continues from the last record's. Collective.
+// times) at the same parameters, then steps with the learning rate LearningRateSchedule gives it. `train` in
+// the record is the data loss plus the l1 penalty. After each iteration the StoppingRule may end the run
+// (progress.stopped says why); under train.keep_best, progress keeps the parameters of the lowest validation
+// loss. Both are first replayed over progress.records (a restart). `report` (may be empty) gets each record
+// after it is appended to `progress`; `after_step` (may be empty) runs after each iteration (checkpoints).
+// wall_s continues from the last record's. Collective.
 void train_adamw(const TrajectoryObjective& objective, TrainableGeneModel& model, const TrainParams& params,
                  std::uint64_t seed, AdamW& optimizer, TrainProgress& progress,
                  const std::function<void(const TrainRecord&)>& report,
