@@ -18,10 +18,11 @@ TrajectoryDataset with_expression(const std::vector<double>& values) {
 }
 
 TEST(RawCounts, IntegersWithALargeMaximum) {
-  EXPECT_EQ(raw_counts_warning(with_expression({0, 3, 1200, 7}), "data/counts.h5"),
-            "data/counts.h5 looks like raw counts (every expression value an integer, the largest 1200): the "
-            "graph ODE fits normalised, log-scale expression; normalise before converting, e.g. in scanpy "
-            "sc.pp.normalize_total(adata); sc.pp.log1p(adata)");
+  EXPECT_EQ(
+      raw_counts_warning(with_expression({0, 3, 1200, 7}), "data/counts.h5"),
+      "data/counts.h5 looks like raw counts (every expression value an integer, the largest 1200): "
+      "tessera's gene models fit normalised, log-scale expression; normalise before converting, e.g. in "
+      "scanpy sc.pp.normalize_total(adata); sc.pp.log1p(adata)");
   // log1p-normalised values, small integer data (binary or a few counts) and one fraction among counts pass.
   EXPECT_EQ(raw_counts_warning(with_expression({0, std::log1p(1200.0), 2.5}), "a.h5"), "");
   EXPECT_EQ(raw_counts_warning(with_expression({0, 1, 50, 3}), "a.h5"), "");

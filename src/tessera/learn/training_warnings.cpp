@@ -27,9 +27,8 @@ std::string raw_counts_warning(const TrajectoryDataset& dataset, const std::stri
   if (largest <= raw_counts_max) return "";
   return dataset_path + " looks like raw counts (every expression value an integer, the largest " +
          format_number(largest) +
-         "): the graph ODE fits normalised, log-scale expression; normalise before converting, e.g. in "
-         "scanpy "
-         "sc.pp.normalize_total(adata); sc.pp.log1p(adata)";
+         "): tessera's gene models fit normalised, log-scale expression; normalise before converting, e.g. "
+         "in scanpy sc.pp.normalize_total(adata); sc.pp.log1p(adata)";
 }
 
 std::string DivergenceWatch::observe(const TrainRecord& record) {
