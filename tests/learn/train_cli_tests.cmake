@@ -7,7 +7,7 @@ set(_check_run ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/check_train_run
 set(_np2 ${TESSERA_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2 ${TESSERA_MPIEXEC_FLAGS})
 
 tessera_learn_expect(learn_train_simulate 0
-                     "simulating the ground truth \\(hill\\).*mode window, rk4, adamw.*predicting \"no change\" scores train [0-9.e+-]+, validation [0-9.e+-]+ on the same windows.*iteration 4/4  train [0-9.e+-]+  validation [0-9.e+-]+ \\([0-9.e+-]+ x no change\\).*one-step validation MSE over 2 pair\\(s\\): model [0-9.e+-]+, no change [0-9.e+-]+, relaxation [0-9.e+-]+, ridge [0-9.e+-]+.*tessera train: done: 4 iterations"
+                     "simulating the ground truth \\(hill\\).*mode window, rk4, adamw.*predicting \"no change\" scores train [0-9.e+-]+, validation [0-9.e+-]+ on the same windows.*iteration 4/4  train [0-9.e+-]+ \\([0-9.e+-]+ x no change\\)  validation [0-9.e+-]+ \\([0-9.e+-]+ x no change\\).*one-step validation MSE over 2 pair\\(s\\): model [0-9.e+-]+, no change [0-9.e+-]+, relaxation [0-9.e+-]+, ridge [0-9.e+-]+.*tessera train: done: 4 iterations"
                      ${_tessera} train ${_simulate_deck} -o ${_work}/simulate --overwrite)
 set_tests_properties(learn_train_simulate PROPERTIES FIXTURES_SETUP learn_train_simulate)
 add_test(NAME learn_train_simulate_outputs

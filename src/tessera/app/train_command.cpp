@@ -421,9 +421,15 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
     if (r.iteration % params.progress_every != 0 && r.iteration != params.iterations) return;
     const double wall_before = first > 0 ? progress.records[static_cast<std::size_t>(first) - 1].wall_s : 0.0;
     const double per_iteration = (r.wall_s - wall_before) / static_cast<double>(r.iteration - first);
+    // The train loss beside "no change" on the very windows it is over: adamw's sampled ones (a function of
+    // the iteration), lbfgs every training window. Penalty terms, when set, are in the train loss only.
+    const double no_change_now =
+        params.optimizer == TrainOptimizer::lbfgs
+            ? no_change_train
+            : no_change_loss(dataset, training_windows(params, split, s.seed, r.iteration));
     std::ostringstream line;
     line << "  iteration " << r.iteration << "/" << params.iterations << "  train " << format_number(r.train)
-         << "  validation "
+         << " (" << format_number(r.train / no_change_now) << " x no change)  validation "
          << (std::isfinite(r.validation)
                  ? format_number(r.validation) + " (" + format_number(r.validation / no_change_validation) +
                        " x no change)"
