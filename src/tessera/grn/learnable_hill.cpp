@@ -31,8 +31,10 @@ LearnableHillConfig read_learnable_hill_config(const Deck& deck) {
   if (s.has("model_file")) config.model_file = s.path("model_file");
   config.learn_n = s.boolean("learn_n");
   config.n = s.real("n");
-  config.init =
-      s.text("init") == "constant" ? LearnableHillConfig::Init::constant : LearnableHillConfig::Init::deck;
+  const std::string init = s.text("init");
+  config.init = init == "deck"       ? LearnableHillConfig::Init::deck
+                : init == "constant" ? LearnableHillConfig::Init::constant
+                                     : LearnableHillConfig::Init::ridge;
   config.init_seed = static_cast<std::uint64_t>(s.integer("init_seed"));
   return config;
 }
