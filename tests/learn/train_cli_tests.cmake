@@ -102,3 +102,10 @@ tessera_learn_expect(learn_train_patience_needs_validation 2 "train.patience.*se
 tessera_learn_expect(learn_train_lr_min_below_lr 2 "train.lr_min.*must be less than train.lr \\(0.01\\)"
                      ${_tessera} train ${_simulate_deck} -o ${_work}/bad_lr_min --overwrite -s train.lr_schedule=cosine
                      -s train.lr_min=0.1)
+# The stopping rules and keep_best apply to every family: sigmoid fitted by L-BFGS stops on validation
+# patience and keeps its best iteration.
+tessera_learn_expect(learn_train_sigmoid_lbfgs_patience 0
+                     "stopped at iteration [0-9]+: validation loss did not improve for 3 iterations.*keeping the parameters of iteration [0-9]+ \\(train.keep_best\\).*\\(stopped early\\)"
+                     ${_tessera} train ${_simulate_deck} -o ${_work}/sigmoid_patience --overwrite -s train.model=sigmoid
+                     -s train.optimizer=lbfgs -s train.checkpoint_every=0 -s train.iterations=30 -s train.keep_best=true
+                     -s train.patience=3)
