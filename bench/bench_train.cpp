@@ -3,10 +3,14 @@
 // in memory; and, on one tissue, the forward solve against the reverse sweep it differentiates.
 //   mpirun -np R build/bin/tessera_bench_train [--cells 100,10000] [--genes 100,20] [--regulators 5]
 //        [--pairs 4] [--starts 10] [--substeps 1] [--iterations 5] [--repeat 5] [--tile-nodes 4096]
+//        [--families sigmoid,hill]
 // --cells and --genes are paired (100 cells x 100 genes, then 10^4 cells x 20 genes). The STAGED reference
-// architecture: one GAT head, H = M = 64, L = 3, weights shared by the 3 cell types.
+// architecture: one GAT head, H = M = 64, L = 3, weights shared by the 3 cell types. Then one iteration of
+// each per-edge family of --families on the same problem and candidate graph.
 #include "bench_common.hpp"
 #include "tessera/grn/graph_ode.hpp"
+#include "tessera/grn/learnable_hill.hpp"
+#include "tessera/grn/sigmoid.hpp"
 #include "tessera/integrate/rk4_adjoint.hpp"
 #include "tessera/learn/adamw.hpp"
 #include "tessera/learn/objective.hpp"
@@ -19,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -337,6 +342,50 @@ void run(const Problem& p, int starts, int substeps, int iterations, int repeat,
               1e-9 * iteration_flops / per_iteration.wall / ranks);
 }
 
+// One training iteration (loss and gradient over `starts` sampled start times, then an AdamW step) of a
+// per-edge family (sigmoid, hill) on the same problem and candidate graph as run()'s graph_ode: what issue 9
+// compares ("an iteration of sigmoid costs no more than graph_ode's").
+void run_family(const Problem& p, const std::string& family, int starts, int substeps, int iterations,
+                int rank) {
+  const GeneNetwork net = prior_network(p);
+  const SignalingParams sig = signaling(p);
+  const TrajectoryDataset ds = make_dataset(p, net);
+  std::unique_ptr<TrainableGeneModel> model;
+  if (family == "sigmoid") {
+    SigmoidConfig config;
+    config.init = SigmoidConfig::Init::random;
+    model = make_sigmoid_model(MPI_COMM_WORLD, config, net, sig, type_names);
+  } else {
+    LearnableHillConfig config;
+    config.init = LearnableHillConfig::Init::constant;
+    config.learn_n = false;
+    model = make_learnable_hill_model(MPI_COMM_WORLD, config, net, sig, type_names);
+  }
+  const TrajectoryObjective objective(MPI_COMM_WORLD, domain_of(p), {0, 0, 0}, sig, ds, p.spacing / substeps);
+  TrainParams train;
+  train.lr = 1e-3;
+  AdamW adam(train);
+  const auto& values = model->parameters().values();
+  ParameterGradient gradient("gradient", values.extent(0), values.extent(1));
+  std::vector<int> train_starts;
+  for (int k = 0; k + 1 < p.times; ++k)
+    train_starts.push_back(k);
+  long long i = 0;
+  auto iteration = [&] {
+    const std::vector<int> chosen = sample_starts(train_starts, starts, 11, i++);
+    objective.evaluate(*model, chosen, gradient);
+    adam.step(model->parameters(), gradient);
+  };
+  iteration(); // warm-up
+  const Seconds per_iteration = best_time(iterations, iteration);
+  if (rank == 0)
+    std::printf(
+        "  %s (n fixed for hill; %zu parameters) iteration (%d starts, best of %d): %.4f s wall, %.4f "
+        "s cpu\n",
+        family.c_str(), model->parameters().size(), starts, iterations, per_iteration.wall,
+        per_iteration.cpu);
+}
+
 // What one core reaches on a large square dgemm (OpenBLAS, every rank at once): the practical ceiling the
 // fraction of peak is read against, beside the nominal 2 FMA x 4 doubles x clock.
 void reference_dgemm(int rank, int repeat) {
@@ -361,6 +410,7 @@ int main(int argc, char** argv) {
     std::vector<long long> cells{100, 10000}, genes{100, 20};
     Problem base;
     int starts = 10, substeps = 1, iterations = 5, repeat = 5;
+    std::vector<std::string> families{"sigmoid", "hill"}; // timed beside graph_ode (--families, "" none)
     GraphOdeOptions options;
     for (int i = 1; i + 1 < argc; i += 2) {
       const std::string a = argv[i];
@@ -373,6 +423,15 @@ int main(int argc, char** argv) {
       if (a == "--iterations") iterations = std::stoi(argv[i + 1]);
       if (a == "--repeat") repeat = std::stoi(argv[i + 1]);
       if (a == "--tile-nodes") options.tile_nodes = std::stoi(argv[i + 1]);
+      if (a == "--families") {
+        families.clear();
+        std::string list = argv[i + 1];
+        for (std::size_t at = 0; at <= list.size();) {
+          const std::size_t end = std::min(list.find(',', at), list.size());
+          if (end > at) families.push_back(list.substr(at, end - at));
+          at = end + 1;
+        }
+      }
     }
     int rank = 0, ranks = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -383,6 +442,8 @@ int main(int argc, char** argv) {
       p.cells = cells[c];
       p.genes = static_cast<int>(genes[c]);
       run(p, starts, substeps, iterations, repeat, options, rank, ranks);
+      for (const std::string& family : families)
+        run_family(p, family, starts, substeps, iterations, rank);
     }
   }
   MPI_Finalize();
