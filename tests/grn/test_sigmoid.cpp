@@ -588,6 +588,12 @@ TEST(SigmoidModelFile, FilesOfAnotherModelAreInputErrorsNamingWhatDiffers) {
   std::string m = input_error_of(
       [&] { read_sigmoid_model(path, p.candidates, PriorGraph::dense, gene_names, type_names); });
   EXPECT_TRUE(contains(m, path) && contains(m, "prior = edges but grn.sigmoid.prior = dense")) << m;
+  // The deck-only check (before the data fix the candidates) sees the same header errors.
+  check_sigmoid_model_file(path, PriorGraph::edges, gene_names, type_names);
+  m = input_error_of([&] { check_sigmoid_model_file(path, PriorGraph::dense, gene_names, type_names); });
+  EXPECT_TRUE(contains(m, "prior = edges but grn.sigmoid.prior = dense")) << m;
+  m = input_error_of([&] { check_sigmoid_model_file(path, PriorGraph::edges, gene_names, {"neu"}); });
+  EXPECT_TRUE(contains(m, "cell type 'neu' of the deck is not in /cell_types")) << m;
   {
     GeneNetwork more = small_network();
     more.edges.push_back({0, 4, 2, +1, 1, 0.5, 2});

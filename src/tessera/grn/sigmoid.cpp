@@ -335,13 +335,20 @@ void write_sigmoid_model(h5::File& file, const SigmoidModel& model) {
   }
 }
 
-ModelParameters read_sigmoid_model(const std::string& path, const CandidateEdges& candidates,
-                                   PriorGraph prior, const std::vector<std::string>& genes,
-                                   const std::vector<std::string>& cell_types) {
-  h5::File file = h5::File::open_read(path);
+namespace {
+
+// What the deck alone decides about a sigmoid model file: its format, family, prior, genes (the deck's, in
+// any order) and cell types (every deck type present). input_error naming the file and what differs.
+struct SigmoidFileHeader {
+  std::vector<std::string> genes, cell_types;
+  std::vector<int> file_type_of; // deck type -> file type
+};
+
+SigmoidFileHeader read_sigmoid_header(const h5::File& file, const std::string& path, PriorGraph prior,
+                                      const std::vector<std::string>& genes,
+                                      const std::vector<std::string>& cell_types) {
   const hid_t root = file.get();
   auto fail = [&](const std::string& message) { throw input_error(path + ": " + message); };
-
   h5::require_format(file, "a tessera model file", model_format, "version", model_version);
   const std::string family =
       h5::has_attribute(root, "family") ? h5::read_text_attribute(root, "family") : std::string("graph_ode");
@@ -365,20 +372,42 @@ ModelParameters read_sigmoid_model(const std::string& path, const CandidateEdges
         fail(std::string(what) + " '" + n + "' appears twice in /" + dataset);
     return found;
   };
-  const std::vector<std::string> file_genes = names("genes", "gene");
-  const std::vector<std::string> file_types = names("cell_types", "cell type");
+  SigmoidFileHeader header;
+  header.genes = names("genes", "gene");
+  header.cell_types = names("cell_types", "cell type");
   for (const std::string& g : genes)
-    if (std::find(file_genes.begin(), file_genes.end(), g) == file_genes.end())
+    if (std::find(header.genes.begin(), header.genes.end(), g) == header.genes.end())
       fail("gene '" + g + "' of the deck is not in /genes");
-  for (const std::string& g : file_genes)
+  for (const std::string& g : header.genes)
     if (std::find(genes.begin(), genes.end(), g) == genes.end())
       fail("gene '" + g + "' of /genes is not in the deck's grn.genes");
-  std::vector<int> file_type_of(cell_types.size()); // deck type -> file type
-  for (std::size_t c = 0; c < cell_types.size(); ++c) {
-    const auto it = std::find(file_types.begin(), file_types.end(), cell_types[c]);
-    if (it == file_types.end()) fail("cell type '" + cell_types[c] + "' of the deck is not in /cell_types");
-    file_type_of[c] = static_cast<int>(it - file_types.begin());
+  for (const std::string& type : cell_types) {
+    const auto it = std::find(header.cell_types.begin(), header.cell_types.end(), type);
+    if (it == header.cell_types.end()) fail("cell type '" + type + "' of the deck is not in /cell_types");
+    header.file_type_of.push_back(static_cast<int>(it - header.cell_types.begin()));
   }
+  return header;
+}
+
+} // namespace
+
+void check_sigmoid_model_file(const std::string& path, PriorGraph prior,
+                              const std::vector<std::string>& genes,
+                              const std::vector<std::string>& cell_types) {
+  const h5::File file = h5::File::open_read(path);
+  (void)read_sigmoid_header(file, path, prior, genes, cell_types);
+}
+
+ModelParameters read_sigmoid_model(const std::string& path, const CandidateEdges& candidates,
+                                   PriorGraph prior, const std::vector<std::string>& genes,
+                                   const std::vector<std::string>& cell_types) {
+  h5::File file = h5::File::open_read(path);
+  const hid_t root = file.get();
+  auto fail = [&](const std::string& message) { throw input_error(path + ": " + message); };
+  const SigmoidFileHeader header = read_sigmoid_header(file, path, prior, genes, cell_types);
+  const std::vector<std::string>& file_genes = header.genes;
+  const std::vector<std::string>& file_types = header.cell_types;
+  const std::vector<int>& file_type_of = header.file_type_of;
   auto gene_of = [&](int file_gene) {
     return static_cast<int>(
         std::find(genes.begin(), genes.end(), file_genes[static_cast<std::size_t>(file_gene)]) -

@@ -278,6 +278,12 @@ ModelParameters read_sigmoid_model(const std::string& path, const CandidateEdges
                                    PriorGraph prior, const std::vector<std::string>& genes,
                                    const std::vector<std::string>& cell_types);
 
+// The part of read_sigmoid_model's checks that the deck alone decides (format, family, prior, genes, cell
+// types), for checking a model file before the data fix the candidate graph. Not collective.
+void check_sigmoid_model_file(const std::string& path, PriorGraph prior,
+                              const std::vector<std::string>& genes,
+                              const std::vector<std::string>& cell_types);
+
 // Zero W and V (or, `random`, U(-b, b) with b = 1 / sqrt(in-degree + 1) from init_seed), b = 0, beta =
 // production_init, gamma = decay_init.
 void initialise_sigmoid(ModelParameters& parameters, const CandidateEdges& candidates,
