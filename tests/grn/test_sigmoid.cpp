@@ -3,6 +3,7 @@
 // host; its state and parameter VJPs equal central differences, also through the rk4 discrete adjoint and the
 // CVODES adjoint; a model without edges follows the analytic solution of its decoupled ODEs; model.h5 round
 // trips by name and refuses files of another model; the ridge warm start is sigma's linearisation.
+#include "tessera/grn/model_factory.hpp"
 #include "tessera/grn/sigmoid.hpp"
 
 #include "tessera/core/error.hpp"
@@ -501,11 +502,14 @@ TEST(SigmoidModel, WarmStartIsTheLinearFitThroughSigmasLinearisation) {
       }
       EXPECT_NEAR(f[i][k], linear, 3e-5) << "cell " << i << " gene " << k;
     }
-  // The edge weights are 4 c / beta exactly.
   const auto W = p.parameters.tensor(0, "W");
   const LinearDerivativeFit& fit = fits.fit[1][0];
   ASSERT_FALSE(fit.regulators.empty());
-  EXPECT_NEAR(W[p.candidates.find(1, fit.regulators[0], 0)], 4.0 * fit.regulator_coefficient[0] / 0.8, 1e-15);
+  // The edge weights are 4 c / beta exactly, beta = 2 intercept (b = 0).
+  EXPECT_NEAR(W[p.candidates.find(1, fit.regulators[0], 0)],
+              4.0 * fit.regulator_coefficient[0] / (2.0 * fit.intercept), 1e-14);
+  EXPECT_NEAR(softplus(p.parameters.tensor(0, "beta_rho")[1 * n_genes + 0]), 2.0 * fit.intercept, 1e-14);
+  EXPECT_NEAR(p.parameters.tensor(0, "b")[1 * n_genes + 0], 0.0, 1e-14);
 }
 
 TEST(SigmoidModelFile, RoundTripsAndMatchesGenesAndTypesByName) {
@@ -749,6 +753,15 @@ TEST(SigmoidConfig, DeckKeysBuildTheModelAndItsFileIsReadBack) {
               make_sigmoid_model(MPI_COMM_WORLD, other, net, SignalingParams{}, type_names);
             }).find("prior = dense but grn.sigmoid.prior = edges"),
             std::string::npos);
+  // The factory's deck-only check of a model file (train, predict and run call it before reading data).
+  const TrainableModelSpec spec = read_trainable_model_spec(other, "sigmoid");
+  EXPECT_EQ(spec.family, "sigmoid");
+  EXPECT_FALSE(spec.dense);
+  EXPECT_NE(input_error_of([&] {
+              spec.check(path, net.genes, type_names);
+            }).find("prior = dense but grn.sigmoid.prior = edges"),
+            std::string::npos);
+  read_trainable_model_spec(with_file, "sigmoid").check(path, net.genes, type_names);
   for (const char* bad : {"grn.sigmoid.prior=all", "grn.sigmoid.init=glorot", "grn.sigmoid.decay_init=0",
                           "grn.sigmoid.production_init=-1", "grn.sigmoid.init_seed=-2"})
     EXPECT_NE(input_error_of([&] { Deck::parse(deck_text(""), "deck.yaml", {bad}, all_key_tables()); }), "")

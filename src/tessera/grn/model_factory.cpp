@@ -93,7 +93,18 @@ TrainableModelSpec sigmoid_spec(const SigmoidConfig& config) {
     c.model_file = s.model_file;
     return std::unique_ptr<TrainableGeneModel>(make_sigmoid_model(comm, c, network, signaling, type_names));
   };
-  // The file's candidate graph and pairs are checked against the model's when it reads the file.
+  // Format, family, prior, genes and cell types now; the file's candidate graph and pairs (which the data
+  // may complete) when the model reads it.
+  spec.check_file = [prior = config.prior](const std::string& path, const std::vector<std::string>& genes,
+                                           const std::vector<std::string>& type_names) {
+    check_sigmoid_model_file(path, prior, genes, type_names);
+  };
+  // W: one value per candidate edge; dense, T G (G - 1) of them, each with its device source index and the
+  // host copies of (type, source, target): 24 bytes, a lower bound (training adds a gradient and moments).
+  if (spec.dense)
+    spec.resident_bytes = [](int n_genes, int n_types) {
+      return 24.0 * n_types * static_cast<double>(n_genes) * (n_genes - 1);
+    };
   return spec;
 }
 
