@@ -58,6 +58,7 @@ Reference reference_rhs(const GraphOdeParameters& p, const GeneNetwork& net,
       // In-edges (h_u, w_u): the self loop, E_c as a set, then neighbours' ligands for each pair on k.
       std::vector<std::pair<double, double>> in{{x[i][k], 1.0}};
       std::vector<double> logit_bias{0.0};
+      std::vector<int> source_gene{k}; // for the embedding's source term
       std::set<int> sources;
       for (int j = 0; j < n_genes; ++j)
         if (j != k && a.prior == PriorGraph::dense) sources.insert(j);
@@ -74,6 +75,7 @@ Reference reference_rhs(const GraphOdeParameters& p, const GeneNetwork& net,
         in.push_back({x[i][j], a.edge_weights == EdgeTerms::none
                                    ? 1.0
                                    : theta["edge_weight"][wi - a.weight_edges.begin()]});
+        source_gene.push_back(j);
         logit_bias.push_back(a.edge_bias == EdgeTerms::none ? 0.0
                                                             : theta["edge_bias"][bi - a.bias_edges.begin()]);
       }
@@ -83,6 +85,7 @@ Reference reference_rhs(const GraphOdeParameters& p, const GeneNetwork& net,
             for (int e = graph->offsets[i]; e < graph->offsets[i + 1]; ++e) {
               in.push_back({x[graph->source[e]][pair.ligand], graph->weight[e]});
               logit_bias.push_back(0.0);
+              source_gene.push_back(pair.ligand);
             }
 
       std::vector<double> z(K * H);
@@ -103,6 +106,10 @@ Reference reference_rhs(const GraphOdeParameters& p, const GeneNetwork& net,
               e += theta["a"][h * H + d] *
                    leaky(theta["v_dst"][h * H + d] * x[i][k] + theta["v_src"][h * H + d] * hu);
           }
+          // Gene embeddings: q^h . e_j of the source gene j.
+          for (int d = 0; d < a.embedding; ++d)
+            e += theta["attention_embedding"][h * a.embedding + d] *
+                 theta["embedding"][source_gene[u] * a.embedding + d];
           logits.push_back(e + logit_bias[u]);
         }
         const double top = *std::max_element(logits.begin(), logits.end());
@@ -126,8 +133,14 @@ Reference reference_rhs(const GraphOdeParameters& p, const GeneNetwork& net,
           double v = b[r];
           for (int j = 0; j < cols; ++j)
             v += W[r * cols + j] * y[j];
+          double embedded = 0.0; // gene embeddings: W1_embedding e_k
+          if (l == 1)
+            for (int d = 0; d < a.embedding; ++d)
+              embedded +=
+                  theta["W1_embedding"][r * a.embedding + d] * theta["embedding"][k * a.embedding + d];
+          v += embedded;
           if (l == L) {
-            scale = std::fabs(b[r]);
+            scale = std::fabs(b[r]) + std::fabs(embedded);
             for (int j = 0; j < cols; ++j)
               scale += std::fabs(W[r * cols + j] * y[j]);
           }
@@ -338,6 +351,100 @@ TEST(GraphOdeEdgeTerms, RhsMatchesTheReference) {
             ++checked;
           }
   EXPECT_EQ(checked, 2 * 9 * 2 * 2);
+}
+
+TEST(GraphOdeEmbedding, RhsMatchesTheReference) {
+  // Gene embeddings (D = 3) into layer 1 and the attention, for every layer count, both variants and
+  // sharings, with and without the per-edge terms; 1e-12 relative as above.
+  int checked = 0;
+  for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2})
+    for (int layers : {1, 2, 3})
+      for (ParameterSharing share : {ParameterSharing::all, ParameterSharing::per_type})
+        for (bool edge_terms : {false, true}) {
+          Case setup;
+          setup.architecture = small_architecture();
+          setup.architecture.variant = variant;
+          setup.architecture.heads = 2;
+          setup.architecture.mlp_layers = layers;
+          setup.architecture.share = share;
+          setup.architecture.embedding = 3;
+          if (edge_terms) {
+            setup.architecture.edge_weights = EdgeTerms::shared;
+            setup.architecture.edge_bias = EdgeTerms::per_type;
+          }
+          setup.options.tile_nodes = checked % 2 ? 10 : 4096;
+          setup.options.dense = checked % 4 == 1 ? GraphOdeOptions::DenseProducts::kokkos
+                                                 : GraphOdeOptions::DenseProducts::automatic;
+          const GeneNetwork net = small_network();
+          resolve_edge_terms(setup.architecture, net, 2);
+          GraphOdeParameters parameters(setup.architecture, gene_names, type_names);
+          randomize(parameters, 61u + static_cast<unsigned>(checked));
+          GraphOdeModel model(parameters, net, small_pairs(), setup.options);
+          const auto x = random_state(16u + static_cast<unsigned>(checked));
+          const HostGraph graph;
+          expect_matches(evaluate(model, x, true), reference_rhs(parameters, net, small_pairs(), x, &graph),
+                         1e-12, setup.name() + " embedding 3" + (edge_terms ? " edge terms" : ""));
+          ++checked;
+        }
+  EXPECT_EQ(checked, 2 * 3 * 2 * 2);
+  // The layout: three tensors after the STAGED ones (and the edge terms), embedding not penalised by l1.
+  GraphOdeArchitecture a = small_architecture();
+  a.embedding = 3;
+  const ParameterLayout layout = graph_ode_layout(a, n_genes);
+  EXPECT_EQ(layout.tensor("embedding").shape, (std::vector<std::int64_t>{5, 3}));
+  EXPECT_FALSE(layout.tensor("embedding").sparse);
+  EXPECT_EQ(layout.tensor("attention_embedding").shape, (std::vector<std::int64_t>{1, 3}));
+  EXPECT_EQ(layout.tensor("W1_embedding").shape, (std::vector<std::int64_t>{6, 3}));
+  EXPECT_EQ(layout.tensor("decay_rho").offset,
+            graph_ode_layout(small_architecture(), n_genes).tensor("decay_rho").offset);
+}
+
+TEST(GraphOdeModelFile, EmbeddingRoundTripMatchedByName) {
+  // Rows of `embedding` follow the gene names like decay_rho: a file written with the genes reversed gives
+  // the same RHS on the reversed state.
+  const std::vector<std::string> reversed{"E", "D", "C", "B", "A"};
+  GeneNetwork forward = small_network(), backward = small_network();
+  backward.genes = reversed;
+  for (RegulatoryEdge& e : backward.edges) {
+    e.source = n_genes - 1 - e.source;
+    e.target = n_genes - 1 - e.target;
+  }
+  GraphOdeArchitecture a = small_architecture();
+  a.embedding = 2;
+  a.heads = 2;
+  GraphOdeParameters written(a, reversed, type_names);
+  randomize(written, 14);
+  const std::string path = scratch_path("embedding.h5");
+  write_graph_ode_model(path, written);
+  const GraphOdeParameters read = read_graph_ode_model(path, a, gene_names, type_names);
+  GraphOdeModel m1(written, backward, {}), m2(read, forward, {});
+  const auto x = random_state(9);
+  auto x_reversed = x;
+  for (auto& row : x_reversed)
+    std::reverse(row.begin(), row.end());
+  auto f1 = evaluate(m1, x_reversed, false);
+  for (auto& row : f1)
+    std::reverse(row.begin(), row.end());
+  EXPECT_EQ(f1, evaluate(m2, x, false));
+  h5::File file = h5::File::open_read(path);
+  h5::Handle arch = h5::open_group(file.get(), "architecture");
+  EXPECT_EQ(h5::read_int_attribute(arch.get(), "embedding"), 2);
+  GraphOdeArchitecture other = a;
+  other.embedding = 4;
+  EXPECT_NE(input_error_of([&] {
+              read_graph_ode_model(path, other, gene_names, type_names);
+            }).find("/architecture embedding = 2 but grn.graph_ode.embedding = 4"),
+            std::string::npos);
+  // A STAGED file (the same architecture otherwise) reads as embedding 0.
+  GraphOdeArchitecture without = a;
+  without.embedding = 0;
+  GraphOdeParameters staged(without, gene_names, type_names);
+  const std::string plain = scratch_path("embedding_staged.h5");
+  write_graph_ode_model(plain, staged);
+  EXPECT_NE(input_error_of([&] {
+              read_graph_ode_model(plain, a, gene_names, type_names);
+            }).find("/architecture embedding = 0 but grn.graph_ode.embedding = 2"),
+            std::string::npos);
 }
 
 TEST(GraphOdeEdgeTerms, InitialisedTermsGiveTheStagedModelBitForBit) {

@@ -71,6 +71,7 @@ Evaluation reference_objective(const GraphOdeArchitecture& a, const HostTheta& t
     for (int k = 0; k < n_genes; ++k) {
       std::vector<std::pair<double, double>> in{{x[i][k], 1.0}};
       std::vector<double> logit_bias{0.0};
+      std::vector<int> source_gene{k}; // for the embedding's source term
       std::set<int> sources;
       for (int j = 0; j < n_genes; ++j)
         if (j != k && a.prior == PriorGraph::dense) sources.insert(j);
@@ -82,6 +83,7 @@ Evaluation reference_objective(const GraphOdeArchitecture& a, const HostTheta& t
         in.push_back({x[i][j], a.edge_weights == EdgeTerms::none
                                    ? 1.0
                                    : T("edge_weight", edge_entry(a.edge_weights, a.weight_edges, c, j, k))});
+        source_gene.push_back(j);
         logit_bias.push_back(a.edge_bias == EdgeTerms::none
                                  ? 0.0
                                  : T("edge_bias", edge_entry(a.edge_bias, a.bias_edges, c, j, k)));
@@ -92,6 +94,7 @@ Evaluation reference_objective(const GraphOdeArchitecture& a, const HostTheta& t
             for (int e = graph->offsets[i]; e < graph->offsets[i + 1]; ++e) {
               in.push_back({x[graph->source[e]][pair.ligand], graph->weight[e]});
               logit_bias.push_back(0.0);
+              source_gene.push_back(pair.ligand);
             }
 
       std::vector<double> z(K * H);
@@ -111,6 +114,10 @@ Evaluation reference_objective(const GraphOdeArchitecture& a, const HostTheta& t
             for (int d = 0; d < H; ++d)
               e += T("a", h * H + d) * leaky(T("v_dst", h * H + d) * x[i][k] + T("v_src", h * H + d) * hu);
           }
+          // Gene embeddings: q^h . e_j of the source gene j.
+          for (int d = 0; d < a.embedding; ++d)
+            e += T("attention_embedding", h * a.embedding + d) *
+                 T("embedding", source_gene[u] * a.embedding + d);
           logits.push_back(e + logit_bias[u]);
         }
         const double top = *std::max_element(logits.begin(), logits.end());
@@ -133,6 +140,9 @@ Evaluation reference_objective(const GraphOdeArchitecture& a, const HostTheta& t
           double v = b[r];
           for (int j = 0; j < cols; ++j)
             v += W[r * cols + j] * y[j];
+          if (l == 1) // gene embeddings: W1_embedding e_k
+            for (int d = 0; d < a.embedding; ++d)
+              v += T("W1_embedding", r * a.embedding + d) * T("embedding", k * a.embedding + d);
           next[r] = l < L ? relu(v) : v;
         }
         y = next;
@@ -167,7 +177,8 @@ struct Case {
            " L=" + std::to_string(architecture.mlp_layers) + " share=" + to_string(architecture.share) +
            " prior=" + to_string(architecture.prior) +
            " edge_weights=" + to_string(architecture.edge_weights) +
-           " edge_bias=" + to_string(architecture.edge_bias) + (signaling ? " signaling" : "") +
+           " edge_bias=" + to_string(architecture.edge_bias) +
+           " embedding=" + std::to_string(architecture.embedding) + (signaling ? " signaling" : "") +
            " tile=" + std::to_string(options.tile_nodes) +
            (options.dense == GraphOdeOptions::DenseProducts::kokkos ? " kokkos" : " blas");
   }
@@ -340,6 +351,44 @@ TEST(GraphOdeVjp, EdgeTermsMatchCentralDifferences) {
           check_against_differences(setup, counts, pick);
         }
   EXPECT_EQ(counts.cases, 2 * 8 * 2);
+  EXPECT_LT(counts.skipped, counts.checked / 20) << "too many entries sit near a kink";
+  EXPECT_GT(counts.nonzero, counts.checked / 2)
+      << "most derivatives must be far from zero for the test to mean anything";
+  std::printf("[ info ] %d cases, %d entries checked (%d with |derivative| > 1e-3), %d skipped at a kink\n",
+              counts.cases, counts.checked, counts.nonzero, counts.skipped);
+}
+
+TEST(GraphOdeVjp, EmbeddingMatchesCentralDifferences) {
+  // Gene embeddings (D = 3) into layer 1 and the attention: both variants, every layer count (L = 1: the
+  // embedding term is in the output itself), both sharings and gene graphs, with and without the per-edge
+  // terms, with signalling (the ligand edges' source term); tolerances as above.
+  Counts counts;
+  std::mt19937 pick(91);
+  for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2})
+    for (int layers : {1, 2, 3})
+      for (ParameterSharing share : {ParameterSharing::all, ParameterSharing::per_type})
+        for (bool edge_terms : {false, true}) {
+          Case setup;
+          setup.architecture.hidden = 4;
+          setup.architecture.mlp_width = 6;
+          setup.architecture.variant = variant;
+          setup.architecture.heads = 2;
+          setup.architecture.mlp_layers = layers;
+          setup.architecture.share = share;
+          setup.architecture.prior = counts.cases % 3 == 1 ? PriorGraph::dense : PriorGraph::edges;
+          setup.architecture.embedding = 3;
+          if (edge_terms) {
+            setup.architecture.edge_weights = EdgeTerms::per_type;
+            setup.architecture.edge_bias = EdgeTerms::shared;
+          }
+          setup.signaling = true;
+          if (counts.cases % 2) {
+            setup.options.tile_nodes = 10;
+            setup.options.dense = GraphOdeOptions::DenseProducts::kokkos;
+          }
+          check_against_differences(setup, counts, pick);
+        }
+  EXPECT_EQ(counts.cases, 2 * 3 * 2 * 2);
   EXPECT_LT(counts.skipped, counts.checked / 20) << "too many entries sit near a kink";
   EXPECT_GT(counts.nonzero, counts.checked / 2)
       << "most derivatives must be far from zero for the test to mean anything";

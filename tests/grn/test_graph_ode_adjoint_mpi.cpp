@@ -122,9 +122,11 @@ Result vjp_on(MPI_Comm comm, const GraphOdeParameters& parameters) {
 } // namespace
 
 TEST(GraphOdeVjpMpi, OwnedGradientsEqualTheWholeTissueOnOneRankAlsoThroughRk4) {
-  // STAGED, then with per-edge weights and logit biases (random signs and sizes; per type and shared).
+  // STAGED, then with per-edge weights and logit biases (random signs and sizes; per type and shared), then
+  // also with gene embeddings (D = 3).
   for (AttentionVariant variant : {AttentionVariant::gat, AttentionVariant::gatv2})
-    for (bool edge_terms : {false, true}) {
+    for (int beyond = 0; beyond < 3; ++beyond) {
+      const bool edge_terms = beyond >= 1;
       GraphOdeArchitecture a;
       a.variant = variant;
       a.heads = 2;
@@ -137,6 +139,7 @@ TEST(GraphOdeVjpMpi, OwnedGradientsEqualTheWholeTissueOnOneRankAlsoThroughRk4) {
         a.edge_bias = variant == AttentionVariant::gat ? EdgeTerms::shared : EdgeTerms::per_type;
         resolve_edge_terms(a, network(), 2);
       }
+      if (beyond == 2) a.embedding = 3;
       GraphOdeParameters parameters(a, network().genes, {"epi", "mes"});
       parameters.glorot_init(11, 0.2);
       if (edge_terms) {
@@ -172,7 +175,8 @@ TEST(GraphOdeVjpMpi, OwnedGradientsEqualTheWholeTissueOnOneRankAlsoThroughRk4) {
           EXPECT_NEAR(got[e], want[e], tolerance * largest)
               << to_string(variant) << (edge_terms ? " edge terms " : " ") << what << " " << e;
       };
-      const std::string name = to_string(variant) + (edge_terms ? " edge terms" : "");
+      const std::string name =
+          to_string(variant) + (edge_terms ? " edge terms" : "") + (beyond == 2 ? " embedding" : "");
       expect_rows_near(split.x_bar, whole.x_bar, 1e-12, name + " x_bar");
       compare_parameters(split.theta_bar, whole.theta_bar, 1e-12, "theta_bar");
       expect_rows_near(split.x0_bar, whole.x0_bar, 1e-11, name + " rk4 x0_bar");

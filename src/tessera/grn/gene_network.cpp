@@ -107,6 +107,13 @@ const KeyTable& grn_keys() {
                   "to 0), `per_type` or `shared` as for `graph_ode.edge_weights`. Under `share: per_type` "
                   "every type's parameter set holds the entries of every edge of the list, and uses its "
                   "own type's.");
+    t.add("graph_ode.embedding", KeyType::integer)
+        .def("0")
+        .between(0, 256)
+        .describe("Beyond STAGED: D > 0 gives every gene a learnable embedding e_k in R^D, added to the "
+                  "first MLP layer's pre-activation as W1_embedding e_k (the target gene's identity) and to "
+                  "the attention logit of each in-edge from gene j as q^h . e_j (the source gene's "
+                  "identity). 0: off (STAGED).");
     t.add("graph_ode.model_file", KeyType::path)
         .describe(
             "model.h5 to read the `graph_ode` parameters from (SPEC §6.5); its architecture, gene names, "

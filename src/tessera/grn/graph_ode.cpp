@@ -64,6 +64,11 @@ GraphOdeModel::GraphOdeModel(GraphOdeParameters parameters, const GeneNetwork& n
   const int sets = parameters_.n_sets();
   gat_scores_ = Matrix("tessera::grn::graph_ode::gat_scores", sets, 2 * a.heads);
   gamma_ = Matrix("tessera::grn::graph_ode::gamma", sets, G);
+  if (a.embedding > 0) {
+    using Cube = Kokkos::View<double***, Kokkos::LayoutRight>;
+    embedding_offset_ = Cube("tessera::grn::graph_ode::embedding_offset", sets, G, width_one);
+    embedding_logit_ = Cube("tessera::grn::graph_ode::embedding_logit", sets, a.heads, G);
+  }
   layer_one_.breakpoint = Kokkos::View<double***, Kokkos::LayoutRight>("tessera::grn::graph_ode::breakpoint",
                                                                        sets, a.heads, a.hidden);
   layer_one_.unit =
@@ -122,21 +127,27 @@ void GraphOdeModel::set_signaling(const SignalingGraph* graph, const LigandExcha
   signaling_graph_ = graph;
   ligand_exchange_ = exchange;
   if (!graph) return;
-  std::vector<std::vector<int>> columns(static_cast<std::size_t>(n_genes_));
+  std::vector<std::vector<int>> columns(static_cast<std::size_t>(n_genes_)),
+      ligands(static_cast<std::size_t>(n_genes_));
   for (const LigandReceptorPair& pair : pairs_) {
     const int column = exchange->column_of(pair.ligand);
     if (column < 0)
       throw runtime_error("graph_ode: ligand gene " + std::to_string(pair.ligand) +
                           " is not carried by the ligand exchange");
     columns[static_cast<std::size_t>(pair.receptor)].push_back(column);
+    ligands[static_cast<std::size_t>(pair.receptor)].push_back(pair.ligand);
   }
-  std::vector<int> offsets{0}, flat;
-  for (const auto& c : columns) {
+  std::vector<int> offsets{0}, flat, flat_ligands;
+  for (int k = 0; k < n_genes_; ++k) {
+    const auto& c = columns[static_cast<std::size_t>(k)];
+    const auto& l = ligands[static_cast<std::size_t>(k)];
     flat.insert(flat.end(), c.begin(), c.end());
+    flat_ligands.insert(flat_ligands.end(), l.begin(), l.end());
     offsets.push_back(static_cast<int>(flat.size()));
   }
   receptor_offsets_ = to_device("tessera::grn::graph_ode::receptor_offsets", offsets);
   receptor_column_ = to_device("tessera::grn::graph_ode::receptor_column", flat);
+  receptor_ligand_ = to_device("tessera::grn::graph_ode::receptor_ligand", flat_ligands);
 }
 
 void GraphOdeModel::group_cells(int n_cells) const {
@@ -214,6 +225,12 @@ void GraphOdeModel::attention(const GraphOdeTile& tile, int rows, int set, Const
   f.gat_scores = gat_scores_.data() + set * gat_scores_.extent(1);
   if (layout.has("edge_weight")) f.edge_weight = theta + layout.tensor("edge_weight").offset;
   if (layout.has("edge_bias")) f.edge_bias = theta + layout.tensor("edge_bias").offset;
+  if (arch.embedding > 0) {
+    // Host-side pointer arithmetic only: the Views may live in device memory.
+    f.gene_offset =
+        embedding_offset_.data() + set * embedding_offset_.extent(1) * embedding_offset_.extent(2);
+    f.source_logit = embedding_logit_.data() + set * embedding_logit_.extent(1) * embedding_logit_.extent(2);
+  }
   f.activate = arch.mlp_layers >= 2;
   f.y = Kokkos::subview(y_[0], std::make_pair(0, rows), Kokkos::ALL);
   Kokkos::parallel_for("tessera::grn::graph_ode::attention",
@@ -256,6 +273,21 @@ void GraphOdeModel::update_shared() const {
   Kokkos::parallel_for("tessera::grn::graph_ode::layer_one_table",
                        Kokkos::RangePolicy<execution_space>(space_, 0, sets * arch.heads * table.width),
                        table);
+  if (arch.embedding > 0) {
+    GraphOdeEmbeddingFunctor embedding;
+    embedding.theta = parameters_.values();
+    embedding.heads = arch.heads;
+    embedding.width = table.width;
+    embedding.dimension = arch.embedding;
+    embedding.n_genes = n_genes_;
+    embedding.embedding = static_cast<int>(layout.tensor("embedding").offset);
+    embedding.attention = static_cast<int>(layout.tensor("attention_embedding").offset);
+    embedding.weight = static_cast<int>(layout.tensor("W1_embedding").offset);
+    embedding.offset = embedding_offset_;
+    embedding.logit = embedding_logit_;
+    Kokkos::parallel_for("tessera::grn::graph_ode::embedding",
+                         Kokkos::RangePolicy<execution_space>(space_, 0, sets * n_genes_), embedding);
+  }
 }
 
 GraphOdeEdges GraphOdeModel::edges_for(ConstGeneState x) const {
@@ -272,6 +304,7 @@ GraphOdeEdges GraphOdeModel::edges_for(ConstGeneState x) const {
     edges.signaling = true;
     edges.receptor_offsets = receptor_offsets_;
     edges.receptor_column = receptor_column_;
+    edges.receptor_ligand = receptor_ligand_;
     edges.neighbour_offsets = signaling_graph_->offsets;
     edges.neighbour_source = signaling_graph_->source;
     edges.neighbour_weight = signaling_graph_->weight;
@@ -436,6 +469,18 @@ GraphOdeAttention GraphOdeModel::attention_weights(ConstGeneState x) const {
             destination += t(layout.tensor("a_dst").offset + head + d) * t(w + head + d);
             source += t(layout.tensor("a_src").offset + head + d) * t(w + head + d);
           }
+        // The embedding's source term q^h . e_j of edge u's source gene.
+        auto source_term = [&](std::size_t u) {
+          if (arch.embedding <= 0) return 0.0;
+          const std::size_t D = static_cast<std::size_t>(arch.embedding);
+          const std::size_t q = layout.tensor("attention_embedding").offset + static_cast<std::size_t>(h) * D;
+          const std::size_t e =
+              layout.tensor("embedding").offset + static_cast<std::size_t>(out.source_gene[first + u]) * D;
+          double sum = 0.0;
+          for (std::size_t d = 0; d < D; ++d)
+            sum += t(q + d) * t(e + d);
+          return sum;
+        };
         double largest = -HUGE_VAL;
         for (std::size_t u = 0; u < count; ++u) {
           const double value = out.alpha[first + u];
@@ -448,7 +493,7 @@ GraphOdeAttention GraphOdeModel::attention_weights(ConstGeneState x) const {
                    leaky_relu(t(layout.tensor("v_dst").offset + head + d) * x_k +
                               t(layout.tensor("v_src").offset + head + d) * value);
           }
-          logits[u] = e + bias[u];
+          logits[u] = e + source_term(u) + bias[u];
           largest = std::max(largest, e);
         }
         double denominator = 0.0;

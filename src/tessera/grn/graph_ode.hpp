@@ -102,6 +102,7 @@ struct GraphOdeEdges {
   bool signaling = false;                    // the rest is unused when false
   Kokkos::View<const int*> receptor_offsets; // CSR over receptor gene k: its LR pairs
   Kokkos::View<const int*> receptor_column;  // the pair's ligand column in `ligand`
+  Kokkos::View<const int*> receptor_ligand;  // the pair's ligand gene (for its embedding)
   Kokkos::View<const int*> neighbour_offsets;
   Kokkos::View<const int*> neighbour_source;
   Kokkos::View<const double*> neighbour_weight;
@@ -178,40 +179,64 @@ struct GraphOdeAttentionFunctor {
   const double* a = nullptr;
   const double* v_src = nullptr;
   const double* v_dst = nullptr;
-  const double* gat_scores = nullptr;            // GAT: [a_dst^h . w^h]_h then [a_src^h . w^h]_h
-  const double* edge_weight = nullptr;           // this set's s_u, indexed by edges.weight_index; or null
-  const double* edge_bias = nullptr;             // this set's logit biases, by edges.bias_index; or null
+  const double* gat_scores = nullptr;  // GAT: [a_dst^h . w^h]_h then [a_src^h . w^h]_h
+  const double* edge_weight = nullptr; // this set's s_u, indexed by edges.weight_index; or null
+  const double* edge_bias = nullptr;   // this set's logit biases, by edges.bias_index; or null
+  // Gene embeddings (null when off): this set's W1_embedding e_k [G][width of layer 1], added to layer 1's
+  // pre-activation, and q^h . e_j [K][G], added to the logit of every edge from gene j.
+  const double* gene_offset = nullptr;
+  const double* source_logit = nullptr;
+
+  // The source-gene term of a logit: none (STAGED: the logit as it is) or the head's q^h . e_j.
+  struct NoSourceTerm {
+    KOKKOS_INLINE_FUNCTION double operator()(double logit, int) const { return logit; }
+  };
+  struct SourceTerm {
+    const double* term; // [G] of one head
+    KOKKOS_INLINE_FUNCTION double operator()(double logit, int gene) const { return logit + term[gene]; }
+  };
   bool activate = true;                          // ReLU: layer 1 is hidden (L >= 2)
   Kokkos::View<double**, Kokkos::LayoutRight> y; // tile rows x width of layer 1
   GraphOdeAttentionRecord record;                // filled only when record.m is not empty (the VJP)
 
-  template <class Logit>
-  KOKKOS_INLINE_FUNCTION OnlineSoftmax attend(int cell, int k, double x_k, const Logit& logit) const {
+  template <class Logit, class Term>
+  KOKKOS_INLINE_FUNCTION OnlineSoftmax attend_with(int cell, int k, double x_k, const Logit& logit,
+                                                   const Term& term) const {
     const int G = tile.n_genes;
-    OnlineSoftmax sum(logit(x_k), x_k); // the self loop, weight 1
+    OnlineSoftmax sum(term(logit(x_k), k), x_k); // the self loop, weight 1
     const int row = cell_type(cell) * G + k;
     if (edge_weight || edge_bias) {
       for (int e = edges.prior_offsets(row); e < edges.prior_offsets(row + 1); ++e) {
-        const double h = x(cell, edges.prior_source(e));
+        const int j = edges.prior_source(e);
+        const double h = x(cell, j);
         const double bias = edge_bias ? edge_bias[edges.bias_index(e)] : 0.0;
-        sum.add(logit(h) + bias, edge_weight ? edge_weight[edges.weight_index(e)] * h : h);
+        sum.add(term(logit(h), j) + bias, edge_weight ? edge_weight[edges.weight_index(e)] * h : h);
       }
     } else { // STAGED: the loop as it was, not a branch per edge
       for (int e = edges.prior_offsets(row); e < edges.prior_offsets(row + 1); ++e) {
-        const double h = x(cell, edges.prior_source(e));
-        sum.add(logit(h), h);
+        const int j = edges.prior_source(e);
+        const double h = x(cell, j);
+        sum.add(term(logit(h), j), h);
       }
     }
     if (edges.signaling) {
       for (int q = edges.receptor_offsets(k); q < edges.receptor_offsets(k + 1); ++q) {
-        const int column = edges.receptor_column(q);
+        const int column = edges.receptor_column(q), ligand_gene = edges.receptor_ligand(q);
         for (int n = edges.neighbour_offsets(cell); n < edges.neighbour_offsets(cell + 1); ++n) {
           const double h = edges.ligand(edges.neighbour_source(n), column);
-          sum.add(logit(h), (edges.neighbour_weight.extent(0) ? edges.neighbour_weight(n) : 1.0) * h);
+          sum.add(term(logit(h), ligand_gene),
+                  (edges.neighbour_weight.extent(0) ? edges.neighbour_weight(n) : 1.0) * h);
         }
       }
     }
     return sum;
+  }
+
+  template <class Logit>
+  KOKKOS_INLINE_FUNCTION OnlineSoftmax attend(int cell, int k, double x_k, int head,
+                                              const Logit& logit) const {
+    if (source_logit) return attend_with(cell, k, x_k, logit, SourceTerm{source_logit + head * tile.n_genes});
+    return attend_with(cell, k, x_k, logit, NoSourceTerm{});
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
@@ -220,13 +245,18 @@ struct GraphOdeAttentionFunctor {
     const double x_k = x(cell, k);
     const int width = static_cast<int>(y.extent(1));
     double* KOKKOS_RESTRICT out = &y(r, 0);
+    // With embeddings the row starts from the gene's W1_embedding e_k and every head accumulates onto it.
+    if (gene_offset)
+      for (int o = 0; o < width; ++o)
+        out[o] = gene_offset[k * width + o];
+    const bool overwrite = !gene_offset;
     for (int h = 0; h < heads; ++h) {
       OnlineSoftmax softmax = [&] {
         if constexpr (Variant == AttentionVariant::gat) {
-          return attend(cell, k, x_k, GatLogit{x_k * gat_scores[h], gat_scores[heads + h]});
+          return attend(cell, k, x_k, h, GatLogit{x_k * gat_scores[h], gat_scores[heads + h]});
         } else {
           const int head = h * hidden;
-          return attend(cell, k, x_k, Gatv2Logit{a + head, v_src + head, v_dst + head, x_k, hidden});
+          return attend(cell, k, x_k, h, Gatv2Logit{a + head, v_src + head, v_dst + head, x_k, hidden});
         }
       }();
       const double m = softmax.result();
@@ -241,12 +271,12 @@ struct GraphOdeAttentionFunctor {
       const double* KOKKOS_RESTRICT offset = &layer_one.offset(set, h, i, 0); // b_1 is in head 0's offset
       // One pass over the row per head; the last one applies the ReLU.
       const bool relu = activate && h == heads - 1;
-      if (h == 0 && relu) {
+      if (h == 0 && overwrite && relu) {
         for (int o = 0; o < width; ++o) {
           const double v = slope[o] * m + offset[o];
           out[o] = v > 0.0 ? v : 0.0;
         }
-      } else if (h == 0) {
+      } else if (h == 0 && overwrite) {
         for (int o = 0; o < width; ++o)
           out[o] = slope[o] * m + offset[o];
       } else if (relu) {
@@ -380,6 +410,32 @@ struct GraphOdeSharedFunctor {
     if (h == 0)
       for (int k = 0; k < n_genes; ++k)
         gamma(s, k) = softplus_kernel(theta(s, decay_rho + k));
+  }
+};
+
+// Per (set, gene k): the gene embedding's constant terms, W1_embedding e_k (layer 1) and q^h . e_k (the
+// logit of edges from k), recomputed at every evaluation like the other shared values.
+struct GraphOdeEmbeddingFunctor {
+  Kokkos::View<const double**, Kokkos::LayoutRight> theta;
+  int heads = 1, width = 1, dimension = 1, n_genes = 0;
+  int embedding = 0, attention = 0, weight = 0; // offsets of embedding, attention_embedding, W1_embedding
+  Kokkos::View<double***, Kokkos::LayoutRight> offset; // sets x G x width
+  Kokkos::View<double***, Kokkos::LayoutRight> logit;  // sets x K x G
+  KOKKOS_INLINE_FUNCTION void operator()(const int index) const {
+    const int s = index / n_genes, k = index % n_genes;
+    const int e = embedding + k * dimension;
+    for (int o = 0; o < width; ++o) {
+      double sum = 0.0;
+      for (int d = 0; d < dimension; ++d)
+        sum += theta(s, weight + o * dimension + d) * theta(s, e + d);
+      offset(s, k, o) = sum;
+    }
+    for (int h = 0; h < heads; ++h) {
+      double sum = 0.0;
+      for (int d = 0; d < dimension; ++d)
+        sum += theta(s, attention + h * dimension + d) * theta(s, e + d);
+      logit(s, h, k) = sum;
+    }
   }
 };
 
@@ -550,7 +606,7 @@ private:
   };
   EdgeTermIndex weight_index_, bias_index_;
   Kokkos::View<int*> position_type_; // the cell type of each CSR position
-  Kokkos::View<int*> receptor_offsets_, receptor_column_;
+  Kokkos::View<int*> receptor_offsets_, receptor_column_, receptor_ligand_;
   const SignalingGraph* signaling_graph_ = nullptr;
   const LigandExchange* ligand_exchange_ = nullptr;
 
@@ -565,6 +621,8 @@ private:
   int tile_cells_ = 1;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> y_[2];
   mutable Kokkos::View<double**, Kokkos::LayoutRight> gat_scores_, gamma_;
+  // Gene embeddings' constant terms (GraphOdeEmbeddingFunctor); empty when off.
+  mutable Kokkos::View<double***, Kokkos::LayoutRight> embedding_offset_, embedding_logit_;
   mutable GraphOdeLayerOne layer_one_;
   // Work space of the VJP, allocated on its first use: per tile row what the forward leaves for the
   // backward (GraphOdeAttentionRecord), the cotangents m_bar (K), the activations of layers 1 .. L-1, two
@@ -578,6 +636,8 @@ private:
   mutable Kokkos::View<double*> vjp_cotangent_[2], vjp_rho_partial_, vjp_partial_sum_, vjp_ones_;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_ligand_bar_;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_weight_partial_, vjp_bias_partial_;
+  mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_source_partial_, vjp_gene_cotangent_;
+  mutable Kokkos::View<double*> vjp_source_sum_;
   // The tape slot being recorded into by evaluate() / read by vjp(); null when none (owned by the caller).
   mutable ActivationSlot* tape_record_ = nullptr;
   mutable const ActivationSlot* tape_replay_ = nullptr;

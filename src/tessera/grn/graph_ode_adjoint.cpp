@@ -351,27 +351,34 @@ struct GraphOdeVjpAttentionFunctor {
   // Per-edge terms: per tile cell and prior edge of its type (CSR position minus the type's first), the
   // partials of s_u and of the logit bias summed over heads; empty when the term is off.
   Matrix weight_partial, bias_partial;
+  // Gene embeddings: per tile cell, the partials of the source terms q^h . e_j, [K][G]; empty when off.
+  Matrix source_partial;
 
-  // Calls visit(h_u, w_u, bias_u, kind, a, b) for every in-edge of node (cell, k), in the forward's order:
-  // the self loop (kind 0), prior edges (kind 1, a = source gene, b = CSR position; w_u = s_u and bias_u its
-  // logit bias, 1 and 0 when off), ligands (kind 2, a = source row, b = column).
+  // Calls visit(h_u, w_u, bias_u, kind, a, b, gene) for every in-edge of node (cell, k), in the forward's
+  // order: the self loop (kind 0), prior edges (kind 1, a = source gene, b = CSR position; w_u = s_u, 1 when
+  // off), ligands (kind 2, a = source row, b = column); bias_u is what the forward adds to head h's logit
+  // (the edge's bias and the embedding's source term, 0 when off), gene the source gene.
   template <class Visit>
-  KOKKOS_INLINE_FUNCTION void for_each_edge(int cell, int k, double x_k, Visit&& visit) const {
+  KOKKOS_INLINE_FUNCTION void for_each_edge(int cell, int k, double x_k, int h, Visit&& visit) const {
     const GraphOdeEdges& edges = attention.edges;
-    visit(x_k, 1.0, 0.0, 0, k, 0);
-    const int row = attention.cell_type(cell) * attention.tile.n_genes + k;
+    const int G = attention.tile.n_genes;
+    const double* term = attention.source_logit ? attention.source_logit + h * G : nullptr;
+    visit(x_k, 1.0, term ? term[k] : 0.0, 0, k, 0, k);
+    const int row = attention.cell_type(cell) * G + k;
     for (int e = edges.prior_offsets(row); e < edges.prior_offsets(row + 1); ++e) {
       const int j = edges.prior_source(e);
       visit(attention.x(cell, j), attention.edge_weight ? attention.edge_weight[edges.weight_index(e)] : 1.0,
-            attention.edge_bias ? attention.edge_bias[edges.bias_index(e)] : 0.0, 1, j, e);
+            (term ? term[j] : 0.0) + (attention.edge_bias ? attention.edge_bias[edges.bias_index(e)] : 0.0),
+            1, j, e, j);
     }
     if (edges.signaling)
       for (int q = edges.receptor_offsets(k); q < edges.receptor_offsets(k + 1); ++q) {
-        const int column = edges.receptor_column(q);
+        const int column = edges.receptor_column(q), ligand_gene = edges.receptor_ligand(q);
         for (int n = edges.neighbour_offsets(cell); n < edges.neighbour_offsets(cell + 1); ++n) {
           const int source = edges.neighbour_source(n);
           visit(edges.ligand(source, column),
-                edges.neighbour_weight.extent(0) ? edges.neighbour_weight(n) : 1.0, 0.0, 2, source, column);
+                edges.neighbour_weight.extent(0) ? edges.neighbour_weight(n) : 1.0,
+                term ? term[ligand_gene] : 0.0, 2, source, column, ligand_gene);
         }
       }
   }
@@ -400,8 +407,14 @@ struct GraphOdeVjpAttentionFunctor {
         if (weight_partial.extent(0)) weight_partial(c, e) = 0.0;
         if (bias_partial.extent(0)) bias_partial(c, e) = 0.0;
       }
-    // d m / d s_u = alpha_u h_u and d m / d bias_u = d m / d e_u, both times m_bar.
-    const auto edge_partials = [&](int kind, int e, double alpha_m_bar_h, double e_bar) {
+    const bool source_terms = source_partial.extent(0) > 0;
+    if (source_terms)
+      for (int j = 0; j < heads * G; ++j)
+        source_partial(c, j) = 0.0;
+    // d m / d s_u = alpha_u h_u and d m / d bias_u = d m / d e_u (so for the source term of head h's logit),
+    // all times m_bar.
+    const auto edge_partials = [&](int h, int kind, int e, int gene, double alpha_m_bar_h, double e_bar) {
+      if (source_terms) source_partial(c, h * G + gene) += e_bar;
       if (!edge_terms || kind != 1) return;
       if (weight_partial.extent(0)) weight_partial(c, e - first) += alpha_m_bar_h;
       if (bias_partial.extent(0)) bias_partial(c, e - first) += e_bar;
@@ -438,37 +451,39 @@ struct GraphOdeVjpAttentionFunctor {
           const double s_dst = attention.gat_scores[h], s_src = attention.gat_scores[heads + h];
           const double destination = x_k * s_dst;
           double s_dst_bar = 0.0, s_src_bar = 0.0;
-          for_each_edge(cell, k, x_k, [&](double hu, double wu, double bias, int kind, int a, int b) {
-            const double pre = destination + s_src * hu;
-            const double weight = math::exp(leaky_relu(pre) + bias - top) * scale; // alpha_u m_bar
-            const double e_bar = weight * (wu * hu - mh);
-            const double pre_bar = e_bar * leaky_relu_slope(pre);
-            edge_partials(kind, b, weight * hu, e_bar);
-            x_k_bar += pre_bar * s_dst;
-            s_dst_bar += pre_bar * x_k;
-            s_src_bar += pre_bar * hu;
-            send(kind, a, b, weight * wu + pre_bar * s_src);
-          });
+          for_each_edge(
+              cell, k, x_k, h, [&](double hu, double wu, double bias, int kind, int a, int b, int gene) {
+                const double pre = destination + s_src * hu;
+                const double weight = math::exp(leaky_relu(pre) + bias - top) * scale; // alpha_u m_bar
+                const double e_bar = weight * (wu * hu - mh);
+                const double pre_bar = e_bar * leaky_relu_slope(pre);
+                edge_partials(h, kind, b, gene, weight * hu, e_bar);
+                x_k_bar += pre_bar * s_dst;
+                s_dst_bar += pre_bar * x_k;
+                s_src_bar += pre_bar * hu;
+                send(kind, a, b, weight * wu + pre_bar * s_src);
+              });
           partial(r, h) += s_dst_bar;
           partial(r, heads + h) += s_src_bar;
         } else {
-          for_each_edge(cell, k, x_k, [&](double hu, double wu, double bias, int kind, int a, int b) {
-            const double weight = math::exp(logit(h, x_k, hu) + bias - top) * scale; // alpha_u m_bar
-            const double e_bar = weight * (wu * hu - mh);
-            edge_partials(kind, b, weight * hu, e_bar);
-            double hu_bar = weight * wu;
-            for (int d = 0; d < hidden; ++d) {
-              const int u = h * hidden + d;
-              const double pre = attention.v_dst[u] * x_k + attention.v_src[u] * hu;
-              const double pre_bar = e_bar * attention.a[u] * leaky_relu_slope(pre);
-              partial(r, u) += e_bar * leaky_relu(pre);
-              partial(r, KH + u) += pre_bar * hu;
-              partial(r, 2 * KH + u) += pre_bar * x_k;
-              x_k_bar += pre_bar * attention.v_dst[u];
-              hu_bar += pre_bar * attention.v_src[u];
-            }
-            send(kind, a, b, hu_bar);
-          });
+          for_each_edge(
+              cell, k, x_k, h, [&](double hu, double wu, double bias, int kind, int a, int b, int gene) {
+                const double weight = math::exp(logit(h, x_k, hu) + bias - top) * scale; // alpha_u m_bar
+                const double e_bar = weight * (wu * hu - mh);
+                edge_partials(h, kind, b, gene, weight * hu, e_bar);
+                double hu_bar = weight * wu;
+                for (int d = 0; d < hidden; ++d) {
+                  const int u = h * hidden + d;
+                  const double pre = attention.v_dst[u] * x_k + attention.v_src[u] * hu;
+                  const double pre_bar = e_bar * attention.a[u] * leaky_relu_slope(pre);
+                  partial(r, u) += e_bar * leaky_relu(pre);
+                  partial(r, KH + u) += pre_bar * hu;
+                  partial(r, 2 * KH + u) += pre_bar * x_k;
+                  x_k_bar += pre_bar * attention.v_dst[u];
+                  hu_bar += pre_bar * attention.v_src[u];
+                }
+                send(kind, a, b, hu_bar);
+              });
         }
       }
       if (x_bar.extent(0)) x_bar(cell, k) += x_k_bar;
@@ -522,6 +537,61 @@ struct GraphOdeVjpEdgeTermFunctor {
   }
 };
 
+// Gene embeddings, layer 1: per (gene k, output o) the sum of the masked cotangent over the tile's rows of
+// gene k, in row order: the cotangent of the constant W1_embedding e_k.
+struct GraphOdeVjpGeneCotangentFunctor {
+  RawMatrix cotangent;   // rows x width, masked
+  Matrix gene_cotangent; // G x width
+  KOKKOS_INLINE_FUNCTION void operator()(const int index) const {
+    const int G = static_cast<int>(gene_cotangent.extent(0)),
+              width = static_cast<int>(gene_cotangent.extent(1));
+    const int k = index / width, o = index % width;
+    double sum = 0.0;
+    for (int r = k; r < static_cast<int>(cotangent.extent(0)); r += G)
+      sum += cotangent(r, o);
+    gene_cotangent(k, o) = sum;
+  }
+};
+
+// Gene embeddings' parameter gradients from the tile's sums, one thread per embedding dimension d (each
+// writes only column d of every tensor): with C(k, o) the cotangent of W1_embedding e_k and T(h, j) that of
+// q^h . e_j,
+//   W1_embedding_bar(o, d) += sum_k C(k, o) e_k(d),  attention_embedding_bar(h, d) += sum_j T(h, j) e_j(d),
+//   embedding_bar(k, d) += sum_o W1_embedding(o, d) C(k, o) + sum_h q^h(d) T(h, k).
+struct GraphOdeVjpEmbeddingFunctor {
+  Kokkos::View<const double**, Kokkos::LayoutRight> gene_cotangent; // G x width
+  const double* source_sum = nullptr;                               // [K][G]
+  const double* theta = nullptr;
+  double* theta_bar = nullptr;
+  int heads = 1, dimension = 1;
+  int embedding = 0, attention = 0, weight = 0; // offsets
+  KOKKOS_INLINE_FUNCTION void operator()(const int d) const {
+    const int G = static_cast<int>(gene_cotangent.extent(0)),
+              width = static_cast<int>(gene_cotangent.extent(1));
+    const int D = dimension;
+    for (int o = 0; o < width; ++o) {
+      double sum = 0.0;
+      for (int k = 0; k < G; ++k)
+        sum += gene_cotangent(k, o) * theta[embedding + k * D + d];
+      theta_bar[weight + o * D + d] += sum;
+    }
+    for (int h = 0; h < heads; ++h) {
+      double sum = 0.0;
+      for (int j = 0; j < G; ++j)
+        sum += source_sum[h * G + j] * theta[embedding + j * D + d];
+      theta_bar[attention + h * D + d] += sum;
+    }
+    for (int k = 0; k < G; ++k) {
+      double sum = 0.0;
+      for (int o = 0; o < width; ++o)
+        sum += theta[weight + o * D + d] * gene_cotangent(k, o);
+      for (int h = 0; h < heads; ++h)
+        sum += theta[attention + h * D + d] * source_sum[h * G + k];
+      theta_bar[embedding + k * D + d] += sum;
+    }
+  }
+};
+
 } // namespace
 
 void GraphOdeModel::allocate_vjp_buffers() const {
@@ -561,6 +631,11 @@ void GraphOdeModel::allocate_vjp_buffers() const {
     vjp_weight_partial_ = Matrix("tessera::grn::graph_ode::vjp_weight_partial", cells, widest);
   if (bias_index_.index.extent(0))
     vjp_bias_partial_ = Matrix("tessera::grn::graph_ode::vjp_bias_partial", cells, widest);
+  if (a.embedding > 0) {
+    vjp_source_partial_ = Matrix("tessera::grn::graph_ode::vjp_source_partial", cells, K * n_genes_);
+    vjp_source_sum_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_source_sum", K * n_genes_);
+    vjp_gene_cotangent_ = Matrix("tessera::grn::graph_ode::vjp_gene_cotangent", n_genes_, width_one);
+  }
   vjp_ready_ = true;
 }
 
@@ -602,6 +677,12 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   attention.gat_scores = gat_scores_.data() + set * gat_scores_.extent(1);
   if (layout.has("edge_weight")) attention.edge_weight = theta + offset("edge_weight");
   if (layout.has("edge_bias")) attention.edge_bias = theta + offset("edge_bias");
+  if (arch.embedding > 0) {
+    attention.gene_offset =
+        embedding_offset_.data() + set * embedding_offset_.extent(1) * embedding_offset_.extent(2);
+    attention.source_logit =
+        embedding_logit_.data() + set * embedding_logit_.extent(1) * embedding_logit_.extent(2);
+  }
   attention.activate = L >= 2;
   attention.y = Kokkos::subview(vjp_activation_[1], tile_rows, Kokkos::ALL);
   attention.record.m = Kokkos::subview(vjp_record_.m, tile_rows, Kokkos::ALL);
@@ -758,6 +839,10 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     layer_one.bias = offset("b1");
     Kokkos::parallel_for("tessera::grn::graph_ode::vjp_layer_one_parameters",
                          Kokkos::RangePolicy<execution_space>(space_, 0, KH), layer_one);
+    if (arch.embedding > 0) // the cotangent is masked now (by the row kernel, fused or not)
+      Kokkos::parallel_for("tessera::grn::graph_ode::vjp_gene_cotangent",
+                           Kokkos::RangePolicy<execution_space>(space_, 0, G * width_one),
+                           GraphOdeVjpGeneCotangentFunctor{cotangent, vjp_gene_cotangent_});
   }
 
   // ---- The attention: m_bar to the edges' sources and the attention parameters.
@@ -770,6 +855,7 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   if (want_parameters) {
     backward.weight_partial = vjp_weight_partial_;
     backward.bias_partial = vjp_bias_partial_;
+    backward.source_partial = vjp_source_partial_;
   }
   Kokkos::parallel_for("tessera::grn::graph_ode::vjp_attention",
                        Kokkos::RangePolicy<execution_space>(space_, 0, rows / G), backward);
@@ -790,6 +876,22 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     Kokkos::parallel_for(
         "tessera::grn::graph_ode::vjp_edge_terms",
         Kokkos::RangePolicy<execution_space>(space_, 0, static_cast<int>(term->offsets.extent(0)) - 1), sum);
+  }
+  if (arch.embedding > 0) {
+    column_sums(space_, blas, RawMatrix(vjp_source_partial_.data(), rows / G, K * G), vjp_source_sum_.data(),
+                false, vjp_ones_.data());
+    GraphOdeVjpEmbeddingFunctor embedding;
+    embedding.gene_cotangent = vjp_gene_cotangent_;
+    embedding.source_sum = vjp_source_sum_.data();
+    embedding.theta = theta;
+    embedding.theta_bar = theta_bar_set;
+    embedding.heads = K;
+    embedding.dimension = arch.embedding;
+    embedding.embedding = offset("embedding");
+    embedding.attention = offset("attention_embedding");
+    embedding.weight = offset("W1_embedding");
+    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_embedding",
+                         Kokkos::RangePolicy<execution_space>(space_, 0, arch.embedding), embedding);
   }
   const int partials = static_cast<int>(vjp_partial_.extent(1));
   column_sums(space_, blas, RawMatrix(vjp_partial_.data(), rows, partials), vjp_partial_sum_.data(), false,

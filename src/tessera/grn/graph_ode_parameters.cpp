@@ -70,6 +70,7 @@ GraphOdeConfig read_graph_ode_config(const Deck& deck) {
   a.prior = s.text("prior") == "dense" ? PriorGraph::dense : PriorGraph::edges;
   a.edge_weights = edge_terms_of(s.text("edge_weights"));
   a.edge_bias = edge_terms_of(s.text("edge_bias"));
+  a.embedding = static_cast<int>(s.integer("embedding"));
   if (s.has("model_file")) config.model_file = s.path("model_file");
   config.init_seed = static_cast<std::uint64_t>(s.integer("init_seed"));
   config.decay_init = s.real("decay_init");
@@ -90,7 +91,7 @@ ParameterLayout graph_ode_layout(const GraphOdeArchitecture& a, int n_genes) {
     t.init = init;
     t.fan_in = fan_in;
     t.fan_out = fan_out;
-    t.sparse = init == TensorSpec::Init::glorot || t.name == "edge_weight";
+    t.sparse = (init == TensorSpec::Init::glorot && t.name != "embedding") || t.name == "edge_weight";
     layout.add(std::move(t));
   };
   using Init = TensorSpec::Init;
@@ -121,6 +122,14 @@ ParameterLayout graph_ode_layout(const GraphOdeArchitecture& a, int n_genes) {
     add("edge_weight", {static_cast<std::int64_t>(a.weight_edges.size())}, Init::zero, 0, 0);
   if (a.edge_bias != EdgeTerms::none)
     add("edge_bias", {static_cast<std::int64_t>(a.bias_edges.size())}, Init::zero, 0, 0);
+  if (a.embedding > 0) {
+    const std::int64_t D = a.embedding, width_one = a.mlp_layers == 1 ? 1 : M;
+    // Random, so that genes start distinguishable (zero embeddings would leave W1_embedding's and q's
+    // gradients zero at the start); the bound of a 1 -> D layer.
+    add("embedding", {n_genes, D}, Init::glorot, 1, a.embedding);
+    add("attention_embedding", {K, D}, Init::glorot, a.embedding, 1);
+    add("W1_embedding", {width_one, D}, Init::glorot, a.embedding, static_cast<int>(width_one));
+  }
   return layout;
 }
 
@@ -212,6 +221,7 @@ void write_graph_ode_model(h5::File& file, const GraphOdeParameters& parameters)
       h5::write_text_attribute(group.get(), "edge_weights", to_string(a.edge_weights));
     if (a.edge_bias != EdgeTerms::none)
       h5::write_text_attribute(group.get(), "edge_bias", to_string(a.edge_bias));
+    if (a.embedding > 0) h5::write_int_attribute(group.get(), "embedding", a.embedding);
   }
   // The edge of each entry of the per-edge tensors, by name, so that a deck whose genes are in another order
   // still finds its values, and one with another gene graph is refused.
@@ -300,9 +310,14 @@ GraphOdeParameters read_graph_ode_model(const std::string& path, const GraphOdeA
         fail(std::string("/architecture ") + name + " = " + found + " but grn.graph_ode." + name + " = " +
              to_string(wanted));
     }
+    const std::int64_t embedding =
+        h5::has_attribute(group.get(), "embedding") ? h5::read_int_attribute(group.get(), "embedding") : 0;
+    if (embedding != expected.embedding)
+      fail("/architecture embedding = " + std::to_string(embedding) +
+           " but grn.graph_ode.embedding = " + std::to_string(expected.embedding));
   }
 
-  // Genes are matched by name: only decay_rho is per gene, and it is reordered to the deck's panel.
+  // Genes are matched by name: the per-gene tensors (decay_rho, embedding) are reordered to the deck's panel.
   const std::vector<std::string> file_genes = h5::read_strings(root, "genes");
   std::vector<std::size_t> file_index_of_gene;
   for (const std::string& g : genes) {
@@ -384,8 +399,10 @@ GraphOdeParameters read_graph_ode_model(const std::string& path, const GraphOdeA
       if (!parameters.layout().has(name)) fail(where + "/" + name + " is not a tensor of this architecture");
     for (const TensorSpec& t : parameters.layout().tensors()) {
       if (!h5::exists(group.get(), t.name)) fail(where + "/" + t.name + " is missing");
+      // Per-gene tensors (rows: genes) are stored in the file's gene order.
+      const bool per_gene = t.name == "decay_rho" || t.name == "embedding";
       std::vector<std::int64_t> wanted = t.shape;
-      if (t.name == "decay_rho") wanted = {static_cast<std::int64_t>(file_genes.size())};
+      if (per_gene) wanted[0] = static_cast<std::int64_t>(file_genes.size());
       const auto edge_index = file_index_of_edge.find(t.name);
       if (edge_index != file_index_of_edge.end()) wanted = {file_edge_count.at(t.name)};
       const std::vector<std::int64_t> found = h5::shape(group.get(), t.name);
@@ -395,10 +412,12 @@ GraphOdeParameters read_graph_ode_model(const std::string& path, const GraphOdeA
       std::vector<double> values = h5::read_all<double>(group.get(), t.name);
       for (const double v : values)
         if (!std::isfinite(v)) fail(where + "/" + t.name + " holds a non-finite value");
-      if (t.name == "decay_rho") {
-        std::vector<double> reordered(genes.size());
+      if (per_gene) {
+        const std::size_t row = t.shape.size() == 1 ? 1 : static_cast<std::size_t>(t.shape[1]);
+        std::vector<double> reordered(genes.size() * row);
         for (std::size_t k = 0; k < genes.size(); ++k)
-          reordered[k] = values[file_index_of_gene[k]];
+          std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(file_index_of_gene[k] * row), row,
+                      reordered.begin() + static_cast<std::ptrdiff_t>(k * row));
         values = std::move(reordered);
       }
       if (edge_index != file_index_of_edge.end()) {

@@ -58,6 +58,10 @@ struct GraphOdeArchitecture {
   EdgeTerms edge_weights = EdgeTerms::none;
   EdgeTerms edge_bias = EdgeTerms::none;
   std::vector<GraphOdeEdge> weight_edges, bias_edges;
+  // D > 0: a learnable embedding e_k in R^D per gene, feeding layer 1 (W1_embedding e_k added to its
+  // pre-activation: the target's identity) and the attention (q^h . e_j added to the logit of every in-edge
+  // from gene j: the source's identity; a target term would cancel in the softmax). 0: off.
+  int embedding = 0;
 
   int attention_width() const { return heads * hidden; } // K*H, the length of z
 };
@@ -82,8 +86,9 @@ void resolve_edge_terms(GraphOdeArchitecture& architecture, const GeneNetwork& n
 //   per head h (rows of [K][H] tensors): w, b0, then GAT: a_src, a_dst / GATv2: a, v_src, v_dst;
 //   MLP: W1 [M][KH], b1 [M], ..., W<L> [1][M], b<L> [1]  (L = 1: W1 [1][KH], b1 [1]);
 //   decay_rho [G]: gamma_k = softplus(decay_rho_k) = log(1 + exp(decay_rho_k));
-//   when enabled: edge_weight [weight_edges] (initialised to 1), edge_bias [bias_edges] (initialised to 0).
-// The Glorot-initialised tensors and edge_weight are the `sparse` ones (train.l1).
+//   when enabled: edge_weight [weight_edges] (initialised to 1), edge_bias [bias_edges] (initialised to 0),
+//   embedding [G][D], attention_embedding [K][D] (q^h), W1_embedding [M][D] (L = 1: [1][D]).
+// The Glorot-initialised weights (not the embedding itself) and edge_weight are the `sparse` ones (train.l1).
 ParameterLayout graph_ode_layout(const GraphOdeArchitecture& architecture, int n_genes);
 
 // Every trainable parameter of a graph_ode model: one set per cell type (`per_type`) or one shared set
