@@ -249,7 +249,9 @@ def train_deck(d, family, dense, iterations):
                   "    mlp_layers: 2", "    share: per_type", "    prior: %s" % ("dense" if dense else "edges"),
                   "    init_seed: 1", "    decay_init: 0.1"]
     else:
-        lines += ["  %s:" % family, "    prior: %s" % ("dense" if dense else "edges")]
+        # Both mechanistic families start from the ridge fit on the same data and candidates (the deck holds
+        # no edges: the truth never reaches the model).
+        lines += ["  %s:" % family, "    prior: %s" % ("dense" if dense else "edges"), "    init: ridge"]
     lines += [""]
     lines += signaling_section(d, list(zip(d["pairs"], d["lr_params"])) +
                                [(p, (1.0, 0.5, 2.0)) for p in d["decoy_lr"]])
