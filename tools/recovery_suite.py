@@ -20,7 +20,7 @@ The model's ranking (metrics.json's "model_score"): `graph_ode` ranks by the `at
 (`jacobian`) signed by the parameter (`weight`, which the `sign` column must repeat), and their |weight|
 ranking is recomputed and compared too.
 
-Targets (issue 9), asserted for the families in --assert:
+Targets (issue 9), asserted for the families in --assert (--targets: which of them; default all):
   prior (truth + 2x decoys): AUPRC ratio >= 3 for every type, AUPRC >= the ridge baseline's, sign accuracy
                              >= 0.9;
   dense:                     AUPRC >= 3 x a random order's expected AUPRC and >= the ridge baseline's;
