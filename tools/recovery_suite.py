@@ -16,9 +16,10 @@ model, "no change" and the relaxation predictor come from metrics.json (the no-c
 dataset.h5 too).
 
 The model's ranking (metrics.json's "model_score"): `graph_ode` ranks by the `attention` column (sign:
-`jacobian_signed`); the families with signed edge parameters (`hill`, `sigmoid`) by the mean |Jacobian|
-(`jacobian`) signed by the parameter (`weight`, which the `sign` column must repeat), and their |weight|
-ranking is recomputed and compared too.
+`jacobian_signed`); the families with signed edge parameters (`hill`, `sigmoid`) by the standardised effect
+(`effect`: mean |Jacobian| x sd(x_j) / sd(dx_k/dt)) signed by the parameter (`weight`, which the `sign`
+column must repeat), and their mean |Jacobian| (`jacobian`) and |weight| rankings are recomputed and
+compared too.
 
 Targets (issue 9), asserted for the families in --assert (--targets: which of them; default all):
   prior (truth + 2x decoys): AUPRC ratio >= 3 for every type, AUPRC >= the ridge baseline's, sign accuracy
@@ -172,13 +173,15 @@ def check_dataset(dataset, truth, types, val_fraction, failures, label):
 
 def ranking(rows, score_column, sign_column, index):
     """[(score, (j, k))] and {(j, k): sign} of grn_<type>.tsv's rows j != k; |weight| when the column is
-    'weight'."""
+    'weight'; a nan score (the effect of a constant gene) ranks last, as tessera ranks it."""
     scored, signs = [], {}
     for r in rows:
         if r["source"] == r["target"]:
             continue
         edge = (index[r["source"]], index[r["target"]])
         score = float(r[score_column])
+        if math.isnan(score):
+            score = -math.inf
         scored.append((abs(score) if score_column == "weight" else score, edge))
         signs[edge] = float(r[sign_column])
     return scored, signs
@@ -201,12 +204,14 @@ def score_run(run_dir, family, graph, genes, types, truth, prior, no_change, fai
     n = len(genes)
     rows = []
     # graph_ode ranks by attention (signed by the mean signed Jacobian); the families with signed edge
-    # parameters by the mean |Jacobian| signed by the parameter, with the |parameter| ranking beside it.
+    # parameters by the standardised effect (mean |Jacobian| x sd(x_j) / sd(dx_k/dt)) signed by the
+    # parameter, with the mean |Jacobian| and |parameter| rankings beside it.
     if family == "graph_ode":
         rankings = {"attention": ("attention", "jacobian_signed")}
     else:
-        rankings = {"jacobian": ("jacobian", "weight"), "weight": ("weight", "weight")}
-    headline = "attention" if family == "graph_ode" else "jacobian"
+        rankings = {"effect": ("effect", "weight"), "jacobian": ("jacobian", "jacobian_signed"),
+                    "weight": ("weight", "weight")}
+    headline = "attention" if family == "graph_ode" else "effect"
     if metrics.get("model_score") != headline:
         failures.append("%s: metrics.json ranks by %r, family %s by '%s'"
                         % (label, metrics.get("model_score"), family, headline))

@@ -17,8 +17,8 @@ Criteria:
      --max-mse-ratio (default 0.1) x the no-change MSE.
   4. (with --min-ratio, --min-sign, --below-relaxation) the model's AUPRC ratio and sign accuracy per type
      reach the given floors, and its validation MSE is below the relaxation predictor's. The model's ranking
-     is the one metrics.json's model_score names: attention (graph_ode) or the Jacobian column (families
-     with signed edge parameters: hill, sigmoid).
+     is the one metrics.json's model_score names: attention (graph_ode) or the standardised effect column
+     (families with signed edge parameters: hill, sigmoid).
   5. (with --min-gain) for every type, the model's AUPRC >= --min-gain x the expected AUPRC of a random order
      of the same candidates: the attention ranks true edges above the prior graph's decoys at least a
      little. (The model is not asked to reach the ridge baseline: on this network it does not, see
@@ -139,14 +139,14 @@ def main():
         failures.append("validation MSE %.6g is not below the relaxation predictor's %.6g"
                         % (mse["model"], mse["relaxation"]))
 
-    # The model's headline ranking: graph_ode's attention, or (families with signed edge parameters) the mean
-    # |Jacobian| column of grn_<type>.tsv.
+    # The model's headline ranking: graph_ode's attention, or (families with signed edge parameters) the
+    # standardised effect column of grn_<type>.tsv (a constant gene's nan ranks last).
     score = metrics.get("model_score", "attention")
-    if score not in ("attention", "jacobian"):
-        fail_input("%s: model_score %r is neither attention nor jacobian" % (metrics_path, score))
+    if score not in ("attention", "effect"):
+        fail_input("%s: model_score %r is neither attention nor effect" % (metrics_path, score))
 
     print("%-12s %5s %5s  %-22s %-22s %-22s %s" % ("type", "cand.", "true", score + " AUPRC/ratio/sign",
-                                                  "jacobian" if score == "attention" else "weight", "ridge",
+                                                  "jacobian", "ridge",
                                                   "random order"))
     for cell_type, m in metrics["grn"].items():
         edges = truth.get(cell_type, truth.get("*"))
@@ -155,8 +155,8 @@ def main():
         rows = read_tsv(os.path.join(args.run_dir, "grn_%s.tsv" % cell_type))
         if any(r["source"] == r["target"] for r in rows):
             failures.append("grn_%s.tsv ranks a self loop" % cell_type)
-        scored = [(float(r[score]), (index[r["source"]], index[r["target"]])) for r in rows
-                  if r["source"] != r["target"]]
+        scored = [(float(r[score]) if not math.isnan(float(r[score])) else -math.inf,
+                   (index[r["source"]], index[r["target"]])) for r in rows if r["source"] != r["target"]]
         auprc, positives = average_precision(scored, edges)
         precision = positives / len(scored)
         a = m[score]
@@ -167,7 +167,7 @@ def main():
             failures.append("type %s: metrics.json counts %d candidates, %d true; grn_%s.tsv has %d, %d"
                             % (cell_type, a["candidates"], a["positives"], cell_type, len(scored), positives))
         r, rnd = m["ridge"], m["random_order"]
-        j = m["jacobian"] if score == "attention" else m.get("weight", m["ridge"])
+        j = m["jacobian"]
         if not abs(rnd["precision"] - precision) <= 1e-12:
             failures.append("type %s: random-order precision %.17g, recomputed %.17g" % (cell_type, rnd["precision"], precision))
 

@@ -110,6 +110,43 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel&
       lr_weight[{w.type, w.pair}] = w.weight;
     }
   }
+  // sd of each gene and of its finite-difference derivative per type over the read-out times (consecutive
+  // ones), from the dataset every rank holds: the ridge baseline's standardisation, for `effect`.
+  std::vector<double> sd_x(T * G, 0.0), sd_dx(T * G, 0.0);
+  {
+    std::vector<double> n(T, 0.0), nd(T, 0.0), sx(T * G, 0.0), sxx(T * G, 0.0), sd(T * G, 0.0),
+        sdd(T * G, 0.0);
+    for (std::size_t a = 0; a < times.size(); ++a) {
+      const auto k = static_cast<std::size_t>(times[a]);
+      const bool pair = a + 1 < times.size() && times[a + 1] == times[a] + 1;
+      const double dt = pair ? ds.time[k + 1] - ds.time[k] : 0.0;
+      for (std::size_t i = 0; i < ds.n_cells(); ++i) {
+        const auto c = static_cast<std::size_t>(ds.cell_type[i]);
+        n[c] += 1.0;
+        if (pair && dt > 0) nd[c] += 1.0;
+        for (std::size_t g = 0; g < G; ++g) {
+          const double v = ds.x(k, i, g);
+          sx[c * G + g] += v;
+          sxx[c * G + g] += v * v;
+          if (pair && dt > 0) {
+            const double d = (ds.x(k + 1, i, g) - v) / dt;
+            sd[c * G + g] += d;
+            sdd[c * G + g] += d * d;
+          }
+        }
+      }
+    }
+    auto spread = [](double count, double sum, double squares) {
+      if (count < 2) return 0.0;
+      const double mean = sum / count;
+      return std::sqrt(std::max(0.0, squares / count - mean * mean));
+    };
+    for (std::size_t c = 0; c < T; ++c)
+      for (std::size_t g = 0; g < G; ++g) {
+        sd_x[c * G + g] = spread(n[c], sx[c * G + g], sxx[c * G + g]);
+        sd_dx[c * G + g] = spread(nd[c], sd[c * G + g], sdd[c * G + g]);
+      }
+  }
   out.edges.resize(T);
   for (std::size_t c = 0; c < T; ++c) {
     for (std::size_t j = 0; j < G; ++j)
@@ -125,13 +162,20 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel&
         edge.attention = out.has_attention ? attention[e] / count[e] : NAN;
         edge.jacobian = cells > 0 ? jacobian[e] / cells : NAN;
         edge.jacobian_signed = cells > 0 ? jacobian_signed[e] / cells : NAN;
+        edge.effect = sd_x[c * G + j] > 0 && sd_dx[c * G + g] > 0
+                          ? edge.jacobian * sd_x[c * G + j] / sd_dx[c * G + g]
+                          : NAN;
         out.edges[c].push_back(edge);
       }
-    // The headline score of train_metrics: attention where the family has it, else the mean |Jacobian|.
+    // The headline score of train_metrics: attention where the family has it, else the standardised effect.
     const bool by_attention = out.has_attention;
     std::sort(out.edges[c].begin(), out.edges[c].end(),
               [by_attention](const LearnedEdge& a, const LearnedEdge& b) {
                 if (by_attention && a.attention != b.attention) return a.attention > b.attention;
+                // NaN effects (a constant gene) last.
+                const double ea = std::isnan(a.effect) ? -1.0 : a.effect,
+                             eb = std::isnan(b.effect) ? -1.0 : b.effect;
+                if (!by_attention && ea != eb) return ea > eb;
                 if (a.jacobian != b.jacobian) return a.jacobian > b.jacobian;
                 return std::tie(a.source, a.target) < std::tie(b.source, b.target);
               });
@@ -187,7 +231,8 @@ std::vector<std::string> write_learned_grn(const std::string& directory, const L
   for (std::size_t c = 0; c < dataset.cell_types.size(); ++c) {
     std::ofstream file = open("grn_" + dataset.cell_types[c] + ".tsv");
     file << "source\ttarget" << (grn.has_weight ? "\tweight\tsign" : "")
-         << (grn.has_attention ? "\tattention" : "") << "\tjacobian\tjacobian_signed\n";
+         << (grn.has_attention ? "\tattention" : "") << "\tjacobian\tjacobian_signed"
+         << (grn.has_attention ? "" : "\teffect") << '\n';
     if (c < grn.edges.size())
       for (const LearnedEdge& e : grn.edges[c]) {
         if (e.source == e.target) continue;
@@ -195,7 +240,9 @@ std::vector<std::string> write_learned_grn(const std::string& directory, const L
              << dataset.genes[static_cast<std::size_t>(e.target)];
         if (grn.has_weight) file << '\t' << tsv_number(e.weight) << '\t' << sign_text(e.weight);
         if (grn.has_attention) file << '\t' << tsv_number(e.attention);
-        file << '\t' << tsv_number(e.jacobian) << '\t' << tsv_number(e.jacobian_signed) << '\n';
+        file << '\t' << tsv_number(e.jacobian) << '\t' << tsv_number(e.jacobian_signed);
+        if (!grn.has_attention) file << '\t' << tsv_number(e.effect);
+        file << '\n';
       }
     if (!file) throw runtime_error(written.back() + ": write failed");
   }

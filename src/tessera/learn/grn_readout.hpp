@@ -26,6 +26,10 @@ struct LearnedEdge {
   double attention = NAN;       // mean over the type's cells and the time points of the head-averaged alpha
   double jacobian = 0.0;        // mean |df_target / dx_source| over the same cells and times
   double jacobian_signed = 0.0; // mean df_target / dx_source: the edge's sign as the model sees it
+  // jacobian * sd(x_source) / sd(dx_target/dt) over the type's cells at the read-out times (finite
+  // differences of consecutive ones): the standardisation of the ridge baseline's coefficients, so that edges
+  // into targets of different scales compare. NaN where an sd is 0.
+  double effect = NAN;
 };
 
 // The intercellular edges from cells of one type to cells of another through one LR pair.
@@ -43,8 +47,8 @@ struct LearnedGrn {
   bool has_weight = false;    // the family has signed edge parameters (weight columns)
   bool has_attention = false; // the family has attention (attention columns)
   // Per cell type (dataset order): the candidate edges (with attention: those seen in at least one cell of
-  // the type), sorted by attention descending when the family has attention, else by jacobian
-  // descending; then jacobian descending, then source and target index.
+  // the type), sorted by attention descending when the family has attention, else by effect descending;
+  // then jacobian descending, then source and target index.
   std::vector<std::vector<LearnedEdge>> edges;
   // Sorted by sender type, receiver type, ligand, receptor; only combinations with at least one edge.
   std::vector<LearnedLrScore> lr;
@@ -63,7 +67,8 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel&
 
 // Writes grn_<type>.tsv for every type (the edges j != k, ranked as in LearnedGrn: self loops are no
 // candidate edges, so they are left out; columns source, target, then weight and sign when the family has
-// weights, attention when it has attention, then jacobian and jacobian_signed) and lr_scores.tsv (sender
+// weights, attention when it has attention, then jacobian and jacobian_signed, then effect when it has no
+// attention) and lr_scores.tsv (sender
 // and receiver type, ligand, receptor, weight / attention as the family has them, edges) into `directory`
 // (serial: call on one rank).
 // Returns the paths written.

@@ -370,9 +370,7 @@ std::vector<std::string> metrics_table(const TrainMetrics& metrics) {
   if (!metrics.types.empty() || metrics.lr_scored) {
     lines.push_back(
         "recovery of the true network, AUPRC / AUPRC ratio / sign accuracy over the candidate edges:");
-    // The second column: the Jacobian, unless it is the headline (families with weights: the weights).
-    const bool jacobian_first = metrics.model_score == "jacobian";
-    const std::string second = jacobian_first ? "weight" : "jacobian";
+    const std::string second = "jacobian";
     lines.push_back("  " + padded("type", width) + padded("cand.", 7) + padded("true", 6) +
                     padded(metrics.model_score, 22) + "  " + padded(second, 22) + "  " + padded("ridge", 22) +
                     "  " + "random order");
@@ -388,7 +386,7 @@ std::vector<std::string> metrics_table(const TrainMetrics& metrics) {
       lines.push_back(line);
     };
     for (const auto& [type, m] : metrics.types)
-      row(type, m.model, jacobian_first ? m.weight : m.jacobian, m.ridge);
+      row(type, m.model, m.jacobian, m.ridge);
     if (metrics.lr_scored) {
       RecoveryMetrics none = metrics.lr_model;
       none.auprc = none.auprc_ratio = none.sign_accuracy = std::numeric_limits<double>::quiet_NaN();

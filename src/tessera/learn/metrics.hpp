@@ -87,10 +87,10 @@ struct LrPairScores {
 };
 
 struct TrainMetrics {
-  // What ranks the model's edges: "attention" (graph_ode) or "jacobian" (families with signed edge
-  // parameters, hill and sigmoid: the mean |df_k/dx_j|, which is the parameter times the target's gain, so
-  // that edges of different targets compare; signed by the parameter); the key of TypeRecovery::model and
-  // of the LR scores in metrics.json.
+  // What ranks the model's edges: "attention" (graph_ode) or "effect" (families without attention, hill and
+  // sigmoid: the mean |df_k/dx_j| times sd(x_j) / sd(dx_k/dt), the parameter times the target's gain in the
+  // ridge baseline's standardisation, so that edges of different targets compare; signed by the
+  // parameter); the key of TypeRecovery::model and of the LR scores in metrics.json.
   std::string model_score = "attention";
   std::map<std::string, TypeRecovery> types; // cell types with a truth whose ranking has both classes
   bool lr_scored = false;                    // lr_pairs holds a ranking with true and decoy pairs

@@ -46,7 +46,7 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
                            const std::vector<std::vector<std::vector<int>>>& candidates,
                            const std::vector<LigandReceptorPair>& pairs, double model_validation_mse) {
   TrainMetrics out;
-  out.model_score = grn.has_attention ? "attention" : "jacobian";
+  out.model_score = grn.has_attention ? "attention" : "effect";
   const int G = static_cast<int>(dataset.n_genes());
   for (std::size_t c = 0; c < dataset.cell_types.size(); ++c) {
     const std::string& name = dataset.cell_types[c];
@@ -63,14 +63,17 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
     if (c < grn.edges.size())
       for (const LearnedEdge& e : grn.edges[c]) {
         if (e.source == e.target) continue;
-        // A family with signed edge parameters ranks by the mean |Jacobian|: a raw parameter is not
-        // comparable across targets (sigmoid's W of a saturated target, hill's K of a slow one, have little
-        // effect), its product with the target's gain is. The sign is the parameter's. Attention has no
-        // sign: the mean signed Jacobian's.
+        // A family without attention ranks by the standardised effect, the mean |Jacobian| times sd(x_j) /
+        // sd(dx_k/dt): a raw parameter is not comparable across targets (sigmoid's W of a saturated target,
+        // hill's K of a slow one, have little effect), its product with the target's gain is, and the ridge
+        // baseline's coefficients are standardised the same way. The sign is the parameter's. Attention has
+        // no sign: the mean signed Jacobian's. A NaN effect (a constant gene) ranks last.
         if (grn.has_attention)
           model.push_back({e.source, e.target, e.attention, e.jacobian_signed});
         else
-          model.push_back({e.source, e.target, e.jacobian, grn.has_weight ? e.weight : e.jacobian_signed});
+          model.push_back({e.source, e.target,
+                           std::isnan(e.effect) ? -std::numeric_limits<double>::infinity() : e.effect,
+                           grn.has_weight ? e.weight : e.jacobian_signed});
         if (grn.has_weight) weight.push_back({e.source, e.target, std::fabs(e.weight), e.weight});
         jacobian.push_back({e.source, e.target, e.jacobian, e.jacobian_signed});
       }
