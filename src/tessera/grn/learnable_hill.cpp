@@ -246,7 +246,7 @@ bool LearnableHillModel::warm_start(const LinearDerivativeFits& fits) {
 
 void LearnableHillModel::set_cell_types(Kokkos::View<const int*> cell_type) {
   cell_type_ = cell_type;
-  grouping_stale_ = true;
+  by_type_.invalidate();
 }
 
 void LearnableHillModel::set_signaling(const SignalingGraph* graph, const LigandExchange* exchange) {
@@ -258,29 +258,6 @@ void LearnableHillModel::set_signaling(const SignalingGraph* graph, const Ligand
   }
   candidates_.use_columns_of(*exchange);
   received_.set_graph(graph, exchange->n_rows());
-}
-
-void LearnableHillModel::group_cells(int n_cells) const {
-  if (!grouping_stale_ && grouped_cells_ == n_cells) return;
-  // Types change at most once per step while the VJP runs many times per step: a host counting sort.
-  const auto types = Kokkos::create_mirror_view_and_copy(
-      Kokkos::HostSpace(), Kokkos::subview(cell_type_, std::make_pair(0, n_cells)));
-  std::vector<int> begin(static_cast<std::size_t>(n_types_) + 1, 0);
-  for (int i = 0; i < n_cells; ++i) {
-    if (types(i) < 0 || types(i) >= n_types_)
-      throw runtime_error("hill: cell " + std::to_string(i) + " has type " + std::to_string(types(i)) +
-                          " outside [0, " + std::to_string(n_types_) + ")");
-    ++begin[static_cast<std::size_t>(types(i)) + 1];
-  }
-  for (int c = 0; c < n_types_; ++c)
-    begin[c + 1] += begin[c];
-  std::vector<int> order(static_cast<std::size_t>(n_cells)), next(begin.begin(), begin.end() - 1);
-  for (int i = 0; i < n_cells; ++i)
-    order[static_cast<std::size_t>(next[static_cast<std::size_t>(types(i))]++)] = i;
-  order_ = to_device("tessera::grn::hill_fit::order", order);
-  type_begin_ = to_device("tessera::grn::hill_fit::type_begin", begin);
-  grouped_cells_ = n_cells;
-  grouping_stale_ = false;
 }
 
 void LearnableHillModel::update_shared() const {
@@ -442,13 +419,13 @@ void LearnableHillModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lamb
     }
   }
   if (theta_bar.extent(0) && n > 0) {
-    group_cells(n);
+    by_type_.update(cell_type_, n, n_types_, "hill");
     LearnableHillParameterVjpFunctor f;
     f.terms = terms;
     f.x = x;
     f.lambda = lambda;
-    f.order = order_;
-    f.type_begin = type_begin_;
+    f.order = by_type_.order();
+    f.type_begin = by_type_.begin();
     f.theta_bar = theta_bar;
     Kokkos::parallel_for("tessera::grn::hill_fit::vjp_parameters",
                          Kokkos::RangePolicy<>(0, n_types_ * n_genes_), f);

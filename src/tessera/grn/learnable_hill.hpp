@@ -10,6 +10,7 @@
 
 #include "tessera/core/kokkos_compat.hpp"
 #include "tessera/grn/candidate_edges.hpp"
+#include "tessera/grn/cells_by_type.hpp"
 #include "tessera/grn/gene_network.hpp"
 #include "tessera/grn/graph_ode_parameters.hpp"
 #include "tessera/grn/hill.hpp"
@@ -109,7 +110,6 @@ public:
 
 private:
   void update_shared() const;
-  void group_cells(int n_cells) const;
 
   LearnableHillConfig config_;
   int n_genes_ = 0, n_types_ = 0;
@@ -120,10 +120,7 @@ private:
   const LigandExchange* exchange_ = nullptr;
 
   Kokkos::View<const int*> cell_type_;
-  // Cells grouped by type (ascending rows within a type), rebuilt when the types or the cell count change.
-  mutable bool grouping_stale_ = true;
-  mutable int grouped_cells_ = -1;
-  mutable Kokkos::View<int*> order_, type_begin_;
+  mutable CellsByType by_type_; // for the parameter VJP
 
   // Per evaluation, from the parameters: h^n, n and d softplus/d rho per edge and per (type, pair); beta, b,
   // lambda per (type, gene).

@@ -82,7 +82,7 @@ SigmoidModel::SigmoidModel(ModelParameters parameters, CandidateEdges candidates
 
 void SigmoidModel::set_cell_types(Kokkos::View<const int*> cell_type) {
   cell_type_ = cell_type;
-  grouping_stale_ = true;
+  by_type_.invalidate();
 }
 
 void SigmoidModel::set_signaling(const SignalingGraph* graph, const LigandExchange* exchange) {
@@ -95,30 +95,6 @@ void SigmoidModel::set_signaling(const SignalingGraph* graph, const LigandExchan
   }
   candidates_.use_columns_of(*exchange);
   received_.set_graph(graph, exchange->n_rows());
-}
-
-void SigmoidModel::group_cells(int n_cells) const {
-  if (!grouping_stale_ && grouped_cells_ == n_cells) return;
-  // Types change at most once per step while the VJP runs many times per step: a host counting sort.
-  const auto types = Kokkos::create_mirror_view_and_copy(
-      Kokkos::HostSpace(), Kokkos::subview(cell_type_, std::make_pair(0, n_cells)));
-  std::vector<int> offsets(static_cast<std::size_t>(n_types_) + 1, 0);
-  for (int i = 0; i < n_cells; ++i) {
-    if (types(i) < 0 || types(i) >= n_types_)
-      throw runtime_error("sigmoid: cell " + std::to_string(i) + " has type " + std::to_string(types(i)) +
-                          " outside [0, " + std::to_string(n_types_) + ")");
-    ++offsets[static_cast<std::size_t>(types(i)) + 1];
-  }
-  for (int c = 0; c < n_types_; ++c)
-    offsets[c + 1] += offsets[c];
-  std::vector<int> cells(static_cast<std::size_t>(n_cells));
-  std::vector<int> next(offsets.begin(), offsets.end() - 1);
-  for (int i = 0; i < n_cells; ++i)
-    cells[static_cast<std::size_t>(next[static_cast<std::size_t>(types(i))]++)] = i;
-  type_offsets_ = to_device("tessera::grn::sigmoid::type_offsets", offsets);
-  type_cells_ = to_device("tessera::grn::sigmoid::type_cells", cells);
-  grouping_stale_ = false;
-  grouped_cells_ = n_cells;
 }
 
 SigmoidTensors SigmoidModel::tensors() const {

@@ -6,6 +6,7 @@
 
 #include "tessera/core/kokkos_compat.hpp"
 #include "tessera/grn/candidate_edges.hpp"
+#include "tessera/grn/cells_by_type.hpp"
 #include "tessera/grn/gene_network.hpp"
 #include "tessera/grn/graph_ode_parameters.hpp"
 #include "tessera/grn/model_parameters.hpp"
@@ -238,7 +239,6 @@ public:
   bool warm_start(const LinearDerivativeFits& fits) override;
 
 private:
-  void group_cells(int n_cells) const;
   SigmoidTensors tensors() const;
   SigmoidGraph graph_for(ConstGeneState x) const; // collective when signalling is set
 
@@ -254,10 +254,7 @@ private:
   const LigandExchange* ligand_exchange_ = nullptr;
   ReceivedSignal received_;
 
-  // Cells grouped by type for the parameter VJP, rebuilt when the types or the cell count change.
-  mutable bool grouping_stale_ = true;
-  mutable int grouped_cells_ = -1;
-  mutable Kokkos::View<int*> type_offsets_, type_cells_;
+  mutable CellsByType by_type_; // for the parameter VJP
   // Work space reused by every evaluation.
   mutable Kokkos::View<double*> beta_, gamma_;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> signal_, signal_bar_, ligand_bar_, node_g_, node_sigma_;

@@ -59,15 +59,15 @@ void SigmoidModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, Ge
                          cell);
     if (ligand_path) received_.adjoint(signal_bar_, ligand_bar_);
     if (want_parameters) {
-      group_cells(n_cells);
+      by_type_.update(cell_type_, n_cells, n_types_, "sigmoid");
       double* theta_bar_set = theta_bar.data();
       const double* theta = parameters_.values().data();
       const std::size_t rows = static_cast<std::size_t>(n_types_) * static_cast<std::size_t>(n_genes_);
       using Unmanaged = Kokkos::MemoryTraits<Kokkos::Unmanaged>;
       SigmoidVjpParameterFunctor parameter;
       parameter.graph = graph;
-      parameter.type_offsets = type_offsets_;
-      parameter.type_cells = type_cells_;
+      parameter.type_offsets = by_type_.begin();
+      parameter.type_cells = by_type_.order();
       parameter.x = x;
       parameter.lambda = lambda;
       parameter.node_g = node_g_;
