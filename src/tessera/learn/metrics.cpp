@@ -290,6 +290,11 @@ std::string metrics_json(const TrainMetrics& metrics) {
   std::ostringstream out;
   out.imbue(std::locale::classic()); // a decimal point whatever the global locale
   out << std::setprecision(17);
+  // The key of the model's own ranking, named by model_score.
+  const auto model_key = [&] {
+    write_json_string(out, metrics.model_score);
+    out << ": ";
+  };
   out << "{\n  \"model_score\": ";
   write_json_string(out, metrics.model_score);
   out << ",\n  \"grn\": {";
@@ -299,13 +304,10 @@ std::string metrics_json(const TrainMetrics& metrics) {
     first = false;
     write_json_string(out, type);
     out << ": {\n      ";
-    write_json_string(out, metrics.model_score);
-    out << ": ";
+    model_key();
     write_recovery(out, m.model);
-    if (metrics.model_score != "jacobian") {
-      out << ",\n      \"jacobian\": ";
-      write_recovery(out, m.jacobian);
-    }
+    out << ",\n      \"jacobian\": ";
+    write_recovery(out, m.jacobian);
     if (m.has_weight) {
       out << ",\n      \"weight\": ";
       write_recovery(out, m.weight);
@@ -321,8 +323,7 @@ std::string metrics_json(const TrainMetrics& metrics) {
   out << "  \"lr_pairs\": {\"scored\": " << (metrics.lr_scored ? "true" : "false");
   if (metrics.lr_scored) {
     out << ",\n    ";
-    write_json_string(out, metrics.model_score);
-    out << ": ";
+    model_key();
     write_recovery(out, metrics.lr_model);
     out << ",\n    \"ridge\": ";
     write_recovery(out, metrics.lr_ridge);
@@ -337,8 +338,7 @@ std::string metrics_json(const TrainMetrics& metrics) {
     out << ", \"receptor\": ";
     write_json_string(out, p.receptor);
     out << ", ";
-    write_json_string(out, metrics.model_score);
-    out << ": ";
+    model_key();
     write_json_number(out, p.model);
     out << ", \"ridge\": ";
     write_json_number(out, p.ridge);
