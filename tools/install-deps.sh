@@ -3,6 +3,8 @@
 # As root (or with sudo) it runs apt-get; otherwise it prints the exact command and exits 2.
 # --viz adds ParaView's pvpython and a virtual X server, for tools/paraview_open.py and the ctest label
 # `paraview` (registered when CMake finds pvpython and xvfb-run).
+# slurm-wlm and munge are what the ctest label `slurm` runs a private one-node cluster with
+# (tests/slurm/slurm-up.sh); jobs/slurm/ holds the job scripts those tests submit.
 set -euo pipefail
 
 viz=0
@@ -25,6 +27,7 @@ packages=(
   libyaml-cpp-dev librandom123-dev libcli11-dev
   libgtest-dev libbenchmark-dev libopenblas-dev
   python3 python3-numpy python3-h5py python3-anndata
+  slurm-wlm munge
 )
 [ "$viz" -eq 1 ] && packages+=(python3-paraview xvfb xauth)
 
