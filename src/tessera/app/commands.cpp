@@ -4,6 +4,7 @@
 
 #include "tessera/core/error.hpp"
 #include "tessera/core/random_params.hpp"
+#include "tessera/core/stop_request.hpp"
 #include "tessera/core/version.hpp"
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/integrate/sundials.hpp"
@@ -35,6 +36,8 @@ int run_command(const DeckOptions& options, Log& log) {
   const Deck deck = load_deck(comm, options);
   SimulationSetup setup;
   mpi::agree(comm, [&] { setup = read_simulation_setup(deck, mpi::size(comm)); });
+  // Checked before anything runs; Simulation::run's step loop is where a StopPoll will take it.
+  (void)command_walltime(comm, options, deck);
   const std::string dir = default_run_directory(options, setup.output.directory);
   prepare_run_directory(comm, dir, options.overwrite);
   open_run_log(comm, dir, deck, options.invocation, log);
@@ -77,6 +80,7 @@ int check_command(const DeckOptions& options, bool reference, Log& log) {
         read_simulation_setup(deck, mpi::size(comm), fits_dataset ? EndTime::optional : EndTime::required);
     // A deck for `predict`: its model, dataset and perturbations against the deck (as predict reads them).
     if (deck.section("predict").has("model")) read_predict_setup(deck, mpi::size(comm));
+    (void)read_walltime(deck);
     if (train.has("dataset") || train.has("simulate")) {
       const TrainParams params = read_train_params(deck);
       if (!params.simulate) {

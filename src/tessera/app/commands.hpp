@@ -16,6 +16,7 @@ struct DeckOptions {
   std::vector<std::string> overrides; // -s key=value
   std::string output_dir;             // -o DIR
   bool overwrite = false;
+  std::string walltime;  // --walltime: replaces parallel.walltime (run, train, predict)
   Invocation invocation; // rank 0's command line, host and batch job, the same on every rank
 };
 

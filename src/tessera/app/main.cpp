@@ -3,6 +3,7 @@
 #include "tessera/app/commands.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/invocation.hpp"
+#include "tessera/core/stop_request.hpp"
 #include "tessera/core/version.hpp"
 #include "tessera/io/hdf5.hpp"
 #include "tessera/parallel/mpi.hpp"
@@ -32,7 +33,20 @@ struct MpiSession {
   ~MpiSession() { MPI_Finalize(); }
 };
 
-int dispatch(int argc, char** argv, const Invocation& invocation, Log& log) {
+// The last line of a run's log: how it ended. Rank 0 only; a failure's message is already on stderr, so that
+// line goes to the log file alone.
+void log_ending(Log& log, const std::string& command, int code, const std::string& error) {
+  const std::string exit = " (exit " + std::to_string(code) + ")";
+  if (code == 0)
+    log.info("tessera " + command + ": finished" + exit);
+  else if (code == resumable_exit_code)
+    log.info("tessera " + command + ": stopped early by " + describe(agreed_stop()) + ", resumable" + exit);
+  else
+    log.record("tessera " + command + ": failed: " + error + exit);
+}
+
+// `command` is set to the name of a command whose log records how it ended (run, train, predict).
+int dispatch(int argc, char** argv, const Invocation& invocation, Log& log, std::string& command) {
   CLI::App app{"tessera — distributed agent-based tissue simulation and graph-ODE learning", "tessera"};
   app.set_version_flag("--version", "tessera " + version() + " (" + git_hash() + ")");
   app.require_subcommand(1);
@@ -51,6 +65,9 @@ int dispatch(int argc, char** argv, const Invocation& invocation, Log& log) {
                       "Run directory (default: output.dir, or runs/<deck name>)");
       cmd->add_flag("--overwrite", opts.overwrite,
                     "Replace the outputs of an earlier run in the run directory");
+      cmd->add_option("--walltime", opts.walltime,
+                      "Wall-clock limit (replaces parallel.walltime): 00:55:00, 55:00, 3300 s, 55 min; "
+                      "before it the command checkpoints and exits 75 (resumable)");
     }
   };
   auto* run = app.add_subcommand("run", "Forward simulation of a tissue");
@@ -123,6 +140,8 @@ int dispatch(int argc, char** argv, const Invocation& invocation, Log& log) {
     throw err;
   }
   log.set_quiet(quiet);
+  for (const auto* logged : {run, train, predict})
+    if (logged->parsed()) command = logged->get_name();
 
   if (run->parsed()) return run_command(opts, log);
   if (check->parsed()) {
@@ -143,6 +162,7 @@ int dispatch(int argc, char** argv, const Invocation& invocation, Log& log) {
 } // namespace
 
 int main(int argc, char** argv) {
+  start_wall_clock();
   MpiSession mpi_session(argc, argv);
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -151,6 +171,7 @@ int main(int argc, char** argv) {
   log.set_ranks(size);
   int code = 0;
   bool abort_job = false;
+  std::string command, error;
   {
     // Kokkos sees only the --kokkos-* arguments (Kokkos 3 would otherwise answer --help itself), the
     // command line parser sees the rest. Kokkos is finalised before MPI.
@@ -167,9 +188,10 @@ int main(int argc, char** argv) {
       invocation.host = mpi::broadcast(MPI_COMM_WORLD, invocation.host);
       invocation.slurm_job_id = mpi::broadcast(MPI_COMM_WORLD, invocation.slurm_job_id);
       invocation.slurm_array_task_id = mpi::broadcast(MPI_COMM_WORLD, invocation.slurm_array_task_id);
-      code = dispatch(static_cast<int>(tessera_args.size()), tessera_args.data(), invocation, log);
+      code = dispatch(static_cast<int>(tessera_args.size()), tessera_args.data(), invocation, log, command);
     } catch (const Error& e) {
       code = static_cast<int>(e.code());
+      error = e.what();
       if (e.agreed()) {
         // Every rank holds the same error; the rank it came from is named once, by rank 0.
         if (rank == 0) log.error(e.what(), e.origin_rank());
@@ -180,8 +202,10 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
       log.error(std::string("internal error: ") + e.what());
       code = 1;
+      error = std::string("internal error: ") + e.what();
       abort_job = size > 1;
     }
+    if (!command.empty()) log_ending(log, command, code, error);
     // A file HDF5 could not close would crash or hang MPI_Finalize (h5::unclosable_files()); the error has
     // been printed and every rank holds it, so the job ends here with its code.
     if (code != 0 && h5::unclosable_files()) abort_job = true;

@@ -23,6 +23,8 @@ int predict_command(const DeckOptions& options, Log& log) {
   const Deck deck = load_deck(comm, options);
   PredictSetup setup;
   mpi::agree(comm, [&] { setup = read_predict_setup(deck, mpi::size(comm)); });
+  // Checked before anything runs; Simulation::run's step loop is where a StopPoll will take it.
+  (void)command_walltime(comm, options, deck);
   const SimulationSetup& sim_setup = setup.simulation;
   // The tissue and the selections first: an id no cell has is an input error before anything is written.
   Simulation sim(comm, sim_setup);

@@ -1,6 +1,7 @@
 #include "tessera/app/run_directory.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/stop_request.hpp"
 #include "tessera/io/deck_schema.hpp"
 #include "tessera/parallel/mpi.hpp"
 
@@ -94,6 +95,22 @@ void open_run_log(MPI_Comm comm, const std::string& dir, const Deck& deck, const
   log.info("command: " + invocation.command_line + " (" + describe_where(invocation) + ")");
   if (write_deck && mpi::rank(comm) == 0)
     std::ofstream(fs::path(dir) / "resolved_deck.yaml") << deck.resolved_yaml();
+}
+
+double command_walltime(MPI_Comm comm, const DeckOptions& options, const Deck& deck) {
+  double seconds = 0.0;
+  mpi::agree(comm, [&] {
+    if (options.walltime.empty()) {
+      seconds = read_walltime(deck);
+      return;
+    }
+    try {
+      seconds = parse_walltime(options.walltime);
+    } catch (const Error& e) {
+      throw input_error(std::string("--walltime: ") + e.what());
+    }
+  });
+  return seconds;
 }
 
 RunProvenance run_provenance(const std::string& command, const DeckOptions& options, const Deck& deck,

@@ -35,6 +35,10 @@ void prepare_run_directory(MPI_Comm comm, const std::string& dir, bool overwrite
 void open_run_log(MPI_Comm comm, const std::string& dir, const Deck& deck, const Invocation& invocation,
                   Log& log, bool write_deck = true);
 
+// Collective. The wall-clock limit in seconds (+inf for none): --walltime when given, else parallel.walltime.
+// A malformed --walltime is an input error naming the option (exit 2) on every rank.
+double command_walltime(MPI_Comm comm, const DeckOptions& options, const Deck& deck);
+
 // What a simulation output records about the command that wrote it (the root attributes of SPEC §6.4).
 RunProvenance run_provenance(const std::string& command, const DeckOptions& options, const Deck& deck,
                              const SimulationSetup& setup);

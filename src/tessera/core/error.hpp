@@ -7,7 +7,11 @@
 
 namespace tessera {
 
-enum class ExitCode : int { success = 0, runtime = 1, input = 2 };
+// `resumable` (75, sysexits.h's EX_TEMPFAIL, "try again later"): stopped early on a signal or the wall-clock
+// limit after writing a checkpoint; `--restart DIR` continues. It is none of the codes shells (126, 127,
+// 128+signal), mpirun or Slurm give themselves, so a job script can tell it from a failure or a kill.
+enum class ExitCode : int { success = 0, runtime = 1, input = 2, resumable = 75 };
+constexpr int resumable_exit_code = static_cast<int>(ExitCode::resumable);
 
 class Error : public std::runtime_error {
 public:

@@ -30,6 +30,11 @@ void Log::warn(const std::string& line) {
   if (file_) *file_ << "warning: " << line << std::endl;
 }
 
+void Log::record(const std::string& line) {
+  if (rank_ != 0) return;
+  if (file_) *file_ << line << std::endl;
+}
+
 void Log::error(const std::string& line, int from_rank) {
   const int who = from_rank >= 0 ? from_rank : rank_;
   std::string prefix =

@@ -18,6 +18,7 @@ public:
   void info(const std::string& line);   // rank 0: stdout (unless quiet) and the log file
   void always(const std::string& line); // rank 0: stdout even when quiet (final summaries of check/info)
   void warn(const std::string& line);   // rank 0: stderr and the log file
+  void record(const std::string& line); // rank 0: the log file only (what the console has already seen)
   // Any rank: stderr (and the log file on rank 0), prefixed "[rank r]" when the job has several ranks;
   // `from_rank` names the rank the error came from when it differs from this one (agreed errors).
   void error(const std::string& line, int from_rank = -1);

@@ -22,6 +22,15 @@ const KeyTable& parallel_keys() {
         .describe("`tessera train`: data-parallel groups (MPI_Comm_split of the ranks into this many "
                   "groups of consecutive ranks); each group decomposes the tissue over its ranks (with "
                   "`dims`) and takes every groups-th sampled window. Must divide the number of ranks.");
+    // In `parallel` because it is how this job runs, not what it computes: results do not depend on it, and
+    // a restarted or requeued job may have another limit (`--restart` accepts changed parallel keys).
+    t.add("walltime", KeyType::text)
+        .describe("Wall-clock limit of `run`, `train` and `predict`, counted from the start of the process "
+                  "(`--walltime` overrides it): Slurm's forms (`55` minutes, `55:00`, `00:55:00`, "
+                  "`1-00:00:00`) or a time with a unit (`3300 s`, `55 min`, `1 h`). Before it runs out the "
+                  "command finishes its step or iteration, writes its checkpoint and exits 75 (resumable, "
+                  "`--restart DIR` continues); the margin left is twice the longest step plus twice the "
+                  "longest checkpoint write plus 2 % of the limit (at most 60 s). None by default.");
     return t;
   }();
   return table;

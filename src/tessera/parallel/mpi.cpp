@@ -128,4 +128,10 @@ double max(MPI_Comm comm, double value) {
   return out;
 }
 
+int max(MPI_Comm comm, int value) {
+  int out = 0;
+  check(MPI_Allreduce(&value, &out, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
+  return out;
+}
+
 } // namespace tessera::mpi

@@ -65,6 +65,7 @@ std::string read_text_file(MPI_Comm comm, const std::string& path, std::uintmax_
 std::int64_t sum(MPI_Comm comm, std::int64_t value);
 std::int64_t exclusive_prefix_sum(MPI_Comm comm, std::int64_t value);
 double max(MPI_Comm comm, double value);
+int max(MPI_Comm comm, int value);
 
 template <class Body>
 void agree(MPI_Comm comm, Body&& body) {
