@@ -2,8 +2,8 @@
 // ligand-receptor pairs, window and full modes), the gradient and one AdamW step independent of the rank
 // count and of data-parallel groups, the loss going down (AdamW and L-BFGS), checkpoint -> restart bit for
 // bit (also with a learning-rate schedule and keep_best), the stopping rules ending AdamW and L-BFGS, the
-// best-validation parameters, the l1 term, the windows of each mode, the seeded sampling of start times and
-// the dataset/deck consistency check. Runs on 1, 2 and 4 ranks.
+// best-validation parameters, the l1 term (exact zeros under L-BFGS), the windows of each mode, the seeded
+// sampling of start times and the dataset/deck consistency check. Runs on 1, 2 and 4 ranks.
 #include "tessera/core/error.hpp"
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/grn/model_factory.hpp"
@@ -683,6 +683,50 @@ TEST(Trainer, StoppingRuleEndsAdamwAndLbfgs) {
   TrainProgress none;
   EXPECT_EQ(train_lbfgs(objective, untouched, params, none, {}), "CONVERGED_GATOL");
   EXPECT_TRUE(none.records.empty());
+}
+
+// train.l1 under L-BFGS is minimised exactly (learn/l1_lbfgs.hpp): with a penalty far above the loss's
+// gradient every weight of the sparse tensors ends at exactly 0 (a subgradient added to the loss, what
+// add_l1_penalty gives AdamW, leaves them oscillating about 0), while the unpenalised tensors (biases,
+// decays) still move from their start; with a small penalty some weights stay nonzero.
+TEST(Trainer, LbfgsL1EndsWithExactZerosOnTheSparseTensorsOnly) {
+  const petsc::Session session(MPI_COMM_WORLD);
+  const TrajectoryDataset ds = synthetic(6);
+  const SignalingParams sig = signaling(true);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  TrainParams params;
+  params.optimizer = TrainOptimizer::lbfgs;
+  params.iterations = 15;
+  params.val_fraction = 0.2;
+  for (const double l1 : {1e3, 1e-6}) {
+    params.l1 = l1;
+    GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+    const std::vector<double> start = model.parameters().flat();
+    TrainProgress progress;
+    train_lbfgs(objective, model, params, progress, {});
+    ASSERT_FALSE(progress.records.empty());
+    const std::vector<double> end = model.parameters().flat();
+    const ModelParameters& p = model.parameters();
+    std::size_t sparse = 0, zeros = 0, moved_dense = 0;
+    for (int set = 0; set < p.n_sets(); ++set)
+      for (const TensorSpec& t : p.layout().tensors())
+        for (std::size_t e = t.offset; e < t.offset + t.size(); ++e) {
+          const std::size_t i = static_cast<std::size_t>(set) * p.layout().size() + e;
+          if (t.sparse) {
+            ++sparse;
+            zeros += end[i] == 0.0;
+          } else {
+            moved_dense += end[i] != start[i];
+          }
+        }
+    ASSERT_GT(sparse, 0u);
+    if (l1 > 1.0) {
+      EXPECT_EQ(zeros, sparse) << "l1 " << l1 << ": every penalised weight exactly 0";
+      EXPECT_GT(moved_dense, 0u) << "the unpenalised tensors are still trained";
+    } else {
+      EXPECT_LT(zeros, sparse) << "l1 " << l1 << ": a small penalty keeps weights";
+    }
+  }
 }
 
 // keep_best: progress holds the parameters at which the lowest validation loss of the records was seen; the

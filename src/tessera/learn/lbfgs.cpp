@@ -1,5 +1,6 @@
 #include "tessera/learn/lbfgs.hpp"
 
+#include "tessera/learn/l1_lbfgs.hpp"
 #include "tessera/learn/petsc.hpp"
 #include "tessera/learn/stopping_rule.hpp"
 
@@ -30,9 +31,11 @@ std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel
   ParameterGradient gradient("tessera::train::gradient", values.extent(0), values.extent(1));
   const auto begin = std::chrono::steady_clock::now();
 
-  // The objective of lbfgs (its weight-decay term included) whatever params.optimizer says.
+  // The objective of lbfgs (its weight-decay term included) whatever params.optimizer says; its l1 term is
+  // minimize_l1_lmvm's, on the split variables, not the subgradient training_objective would add.
   TrainParams lbfgs_params = params;
   lbfgs_params.optimizer = TrainOptimizer::lbfgs;
+  lbfgs_params.l1 = 0.0;
   auto f = [&](const std::vector<double>& x, std::vector<double>& g) {
     set_parameters(parameters, x);
     const double loss = training_objective(objective, model, lbfgs_params, training, gradient).total();
@@ -65,7 +68,14 @@ std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel
   petsc::LmvmOptions options;
   options.max_iterations = params.iterations;
   options.gatol = params.stop_grad_norm;
-  const std::string reason = petsc::minimize_lmvm(x, options, f, monitor);
+  // train.l1 applies to the sparse tensors of every set (add_l1_penalty's selection).
+  std::vector<bool> penalised(x.size(), false);
+  for (int set = 0; set < parameters.n_sets(); ++set)
+    for (const TensorSpec& t : parameters.layout().tensors())
+      if (t.sparse)
+        for (std::size_t e = t.offset; e < t.offset + t.size(); ++e)
+          penalised[static_cast<std::size_t>(set) * parameters.layout().size() + e] = true;
+  const std::string reason = minimize_l1_lmvm(x, penalised, params.l1, options, f, monitor);
   set_parameters(parameters, x);
   return reason;
 }

@@ -11,7 +11,8 @@
 
 namespace tessera {
 
-// Minimises L(theta) + 0.5 weight_decay |theta|^2 over all_training_windows(params, split) for at most
+// Minimises L(theta) + 0.5 weight_decay |theta|^2 + l1 |W|_1 (W the sparse tensors, as add_l1_penalty; by
+// minimize_l1_lmvm, so that weights reach exactly 0) over all_training_windows(params, split) for at most
 // params.iterations TAO iterations. One record per iteration: the objective at the iteration's end point,
 // the validation loss there, and the gradient norm TAO saw. train.stop_grad_norm is TAO's gatol; the
 // StoppingRule ends the run as under AdamW (progress.stopped says why), and train.keep_best keeps the end

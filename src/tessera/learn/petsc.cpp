@@ -3,6 +3,8 @@
 #include <petscsys.h>
 #include <petsctao.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <exception>
 
@@ -139,8 +141,23 @@ std::string minimize_lmvm(std::vector<double>& x, const LmvmOptions& options, co
     check(VecRestoreArray(solution.v, &a), "VecRestoreArray");
   }
   check(TaoCreate(PETSC_COMM_SELF, &tao.tao), "TaoCreate");
-  check(TaoSetType(tao.tao, TAOLMVM), "TaoSetType");
+  check(TaoSetType(tao.tao, options.lower.empty() ? TAOLMVM : TAOBLMVM), "TaoSetType");
   check(TaoSetSolution(tao.tao, solution.v), "TaoSetSolution");
+  VecHandle lower, upper;
+  if (!options.lower.empty()) {
+    if (options.lower.size() != x.size())
+      throw runtime_error("minimize_lmvm: " + std::to_string(options.lower.size()) + " lower bounds for " +
+                          std::to_string(x.size()) + " variables");
+    check(VecDuplicate(solution.v, &lower.v), "VecDuplicate");
+    check(VecDuplicate(solution.v, &upper.v), "VecDuplicate");
+    PetscScalar* a = nullptr;
+    check(VecGetArray(lower.v, &a), "VecGetArray");
+    for (std::size_t i = 0; i < x.size(); ++i)
+      a[i] = std::isfinite(options.lower[i]) ? options.lower[i] : PETSC_NINFINITY;
+    check(VecRestoreArray(lower.v, &a), "VecRestoreArray");
+    check(VecSet(upper.v, PETSC_INFINITY), "VecSet");
+    check(TaoSetVariableBounds(tao.tao, lower.v, upper.v), "TaoSetVariableBounds");
+  }
   check(TaoSetObjectiveAndGradient(tao.tao, nullptr, objective_and_gradient, &context),
         "TaoSetObjectiveAndGradient");
   check(TaoSetMaximumIterations(tao.tao, static_cast<PetscInt>(options.max_iterations)),

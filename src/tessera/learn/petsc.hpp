@@ -33,11 +33,16 @@ private:
 
 // TAO's limited-memory variable-metric method (TAOLMVM, L-BFGS with a More-Thuente line search) on this
 // process alone (PETSC_COMM_SELF): callers whose objective is itself collective call it on every rank with
-// identical inputs, and every rank then takes identical steps. Needs a live Session.
+// identical inputs, and every rank then takes identical steps. With lower bounds it is TAO's
+// bound-constrained variant (TAOBLMVM: projected L-BFGS, |g| then the norm of the projected gradient). Needs
+// a live Session.
 struct LmvmOptions {
   long long max_iterations = 100;
   double gatol = 0.0; // stop when |g| <= gatol (0: run all iterations unless the line search fails)
   double grtol = 0.0; // stop when |g| / |f| <= grtol
+  // Empty: unconstrained. Else one bound per variable, x >= lower (-infinity: that variable is free); x
+  // must start feasible.
+  std::vector<double> lower;
 };
 // f(x) and its gradient g (resized to x's length by the caller's function).
 using ObjectiveAndGradient = std::function<double(const std::vector<double>& x, std::vector<double>& g)>;

@@ -68,10 +68,12 @@ const KeyTable& train_keys() {
         .describe("`rk4` step of the forward and adjoint integration between observation times.");
     t.add_choice("optimizer", {"adamw", "lbfgs"})
         .def("adamw")
-        .describe("`adamw`: Adam with decoupled weight decay on sampled start times; `lbfgs`: PETSc TAO's "
-                  "limited-memory variable-metric method (`lmvm`) on every training window at each "
-                  "evaluation (a deterministic objective for its line search), `weight_decay` then adds "
-                  "0.5 weight_decay |theta|^2 to the loss; no `l1`.");
+        .describe(
+            "`adamw`: Adam with decoupled weight decay on sampled start times; `lbfgs`: PETSc TAO's "
+            "limited-memory variable-metric method (`lmvm`) on every training window at each "
+            "evaluation (a deterministic objective for its line search), `weight_decay` then adds "
+            "0.5 weight_decay |theta|^2 to the loss and `l1` is solved exactly (TAO's bound-constrained "
+            "`blmvm` on the split W = U - V, U, V >= 0: weights end at exactly 0).");
     t.add("lr", KeyType::real)
         .def("1e-3")
         .positive()
@@ -88,8 +90,11 @@ const KeyTable& train_keys() {
     t.add("l1", KeyType::real)
         .def("0")
         .non_negative()
-        .describe("Adds l1 * |W|_1 to the loss, W the weight tensors (projections, attention vectors, MLP "
-                  "matrices; not biases or decay rates): a sparser learned network. `adamw` only.");
+        .describe(
+            "Adds l1 * |W|_1 to the loss, W the weight tensors (projections, attention vectors, MLP "
+            "matrices; hill: K; sigmoid: W and V; not biases or decay rates): a sparser learned network. "
+            "`adamw` adds its subgradient l1 sign(W) to the gradient; `lbfgs` minimises the sum exactly, "
+            "so that the weights the data do not support end at 0.");
     t.add("clip", KeyType::real)
         .def("inf")
         .positive()
@@ -237,8 +242,6 @@ TrainParams read_train_params(const Deck& deck) {
   if (p.beta1 >= 1) s.fail("beta1", "must be less than 1");
   if (p.beta2 >= 1) s.fail("beta2", "must be less than 1");
   if (p.val_fraction >= 1) s.fail("val_fraction", "must be less than 1");
-  if (p.optimizer == TrainOptimizer::lbfgs && p.l1 > 0)
-    s.fail("l1", "the l1 term is not differentiable: use optimizer adamw, or l1: 0 with lbfgs");
   if (p.optimizer == TrainOptimizer::lbfgs && p.checkpoint_every > 0)
     s.fail("checkpoint_every",
            "checkpoints keep AdamW's state; TAO's L-BFGS history cannot be saved: use optimizer adamw");
