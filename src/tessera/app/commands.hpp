@@ -20,7 +20,11 @@ struct DeckOptions {
   Invocation invocation; // rank 0's command line, host and batch job, the same on every rank
 };
 
-int run_command(const DeckOptions& options, Log& log);
+// What `tessera run` does besides running the deck.
+struct RunOptions {
+  std::string restart; // --restart DIR: continue the run in DIR from DIR/checkpoint.h5
+};
+int run_command(const DeckOptions& options, Log& log, const RunOptions& run = {});
 // What `tessera train` does besides training (SPEC §3).
 struct TrainOptions {
   bool gradient_only = false;  // write gradient.h5 and print the loss, no optimizer step

@@ -72,6 +72,10 @@ int dispatch(int argc, char** argv, const Invocation& invocation, Log& log, std:
   };
   auto* run = app.add_subcommand("run", "Forward simulation of a tissue");
   add_deck_options(run, true);
+  RunOptions run_options;
+  run->add_option("--restart", run_options.restart,
+                  "Continue the run in DIR from its checkpoint.h5 (output.checkpoint_every, and the end of "
+                  "every run) to time.end, appending to its outputs");
   auto* train = app.add_subcommand("train", "Fit the graph ODE to a trajectory dataset");
   add_deck_options(train, true);
   TrainOptions train_options;
@@ -143,7 +147,7 @@ int dispatch(int argc, char** argv, const Invocation& invocation, Log& log, std:
   for (const auto* logged : {run, train, predict})
     if (logged->parsed()) command = logged->get_name();
 
-  if (run->parsed()) return run_command(opts, log);
+  if (run->parsed()) return run_command(opts, log, run_options);
   if (check->parsed()) {
     if (opts.deck.empty() && !reference) {
       Error err = input_error("check: a DECK is required (or --reference)");

@@ -35,8 +35,9 @@ std::string default_run_directory(const DeckOptions& options, const std::string&
   return (fs::path("runs") / fs::path(options.deck).stem()).string();
 }
 
-const std::vector<std::string> run_outputs = {"tessera.h5",  "tessera.xmf",        "summary.csv",
-                                              "tessera.log", "resolved_deck.yaml", "dataset.h5"};
+const std::vector<std::string> run_outputs = {"tessera.h5",   "tessera.xmf",        "summary.csv",
+                                              "tessera.log",  "resolved_deck.yaml", "dataset.h5",
+                                              "checkpoint.h5"};
 
 namespace {
 

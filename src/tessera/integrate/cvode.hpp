@@ -34,6 +34,11 @@ public:
   // runtime_error on solver failure; `failure()` then tells the worst local row.
   void advance(const GeneRhs& rhs, GeneState x, double t0, double t1);
 
+  // The first internal step of the next advance(): the last accepted one (0 before any). A checkpoint keeps
+  // it, so a restarted run integrates its next step exactly as the uninterrupted run does.
+  double initial_step() const { return last_step_; }
+  void set_initial_step(double h) { last_step_ = h; }
+
   const CvodeStats& stats() const { return stats_; }
   const CvodeFailure& failure() const { return failure_; }
 

@@ -692,6 +692,20 @@ File File::open_read_parallel(MPI_Comm comm, const std::string& path) {
   return File(std::move(file), path, true, false);
 }
 
+File File::open_append_parallel(MPI_Comm comm, const std::string& path) {
+  silence_errors();
+  mpi::agree(comm, [&] {
+    if (mpi::rank(comm) == 0) require_readable_hdf5(path);
+  });
+  Handle fapl = file_access(comm, true);
+  Handle file;
+  mpi::agree(comm, [&] {
+    file = Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()));
+    if (!file.valid()) throw input_error(path + ": cannot open HDF5 file for writing: " + error_stack());
+  });
+  return File(std::move(file), path, true, false);
+}
+
 void File::flush() {
   if (!file_.valid()) throw runtime_error(path_ + ": flush of a closed HDF5 file");
   agreed(file_.get(), [&] { check_write(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), file_.get(), "H5Fflush"); });
@@ -811,6 +825,12 @@ std::vector<std::string> children(hid_t group) {
     names.emplace_back(buffer.data());
   }
   return names;
+}
+
+void remove_link(hid_t parent, const std::string& name) {
+  agreed(parent, [&] {
+    check_write(H5Ldelete(parent, name.c_str(), H5P_DEFAULT), parent, "H5Ldelete(" + name + ")");
+  });
 }
 
 Handle open_object(hid_t parent, const std::string& name) {
@@ -1128,8 +1148,36 @@ void append(hid_t parent, const std::string& name, const std::vector<T>& values,
   write_and_close(parent, name, dataset, types.memory.get(), memory.get(), space.get(), values.data());
 }
 
+template <class T>
+std::vector<T> read_table(hid_t parent, const std::string& name) {
+  const TableTypes types = table_types(static_cast<const T*>(nullptr));
+  Handle dataset = open_dataset(parent, name);
+  Handle space(check_id(H5Dget_space(dataset.get()), "H5Dget_space"));
+  if (H5Sget_simple_extent_ndims(space.get()) != 1)
+    throw input_error(describe(parent) + ": dataset '" + name + "' is not a 1-D table");
+  hsize_t rows = 0;
+  check(H5Sget_simple_extent_dims(space.get(), &rows, nullptr), "H5Sget_simple_extent_dims");
+  std::vector<T> values(static_cast<std::size_t>(rows));
+  if (rows == 0) return values;
+  Handle transfer = transfer_for(parent);
+  agreed(parent, [&] {
+    check_read(H5Dread(dataset.get(), types.memory.get(), H5S_ALL, H5S_ALL, transfer.get(), values.data()),
+               parent, "dataset '" + name + "'");
+  });
+  return values;
+}
+
+void truncate_table(hid_t parent, const std::string& name, std::int64_t rows) {
+  Handle dataset = open_dataset(parent, name);
+  const hsize_t extent[1] = {static_cast<hsize_t>(rows)};
+  agreed(parent,
+         [&] { check_write(H5Dset_extent(dataset.get(), extent), parent, "H5Dset_extent(" + name + ")"); });
+}
+
 template void append<std::int64_t>(hid_t, const std::string&, const std::vector<std::int64_t>&, std::int64_t);
 template void append<StepTime>(hid_t, const std::string&, const std::vector<StepTime>&, std::int64_t);
+template std::vector<std::int64_t> read_table<std::int64_t>(hid_t, const std::string&);
+template std::vector<StepTime> read_table<StepTime>(hid_t, const std::string&);
 
 #define TESSERA_H5_ROWS(T)                                                                                   \
   template void write_array<T>(hid_t, const std::string&, const T*, const std::vector<std::int64_t>&,        \

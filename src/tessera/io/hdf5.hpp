@@ -80,6 +80,9 @@ public:
   static File open_append(const std::string& path);
   // Collective on comm. Opens `path` read-only through MPI-IO; dataset reads are then collective.
   static File open_read_parallel(MPI_Comm comm, const std::string& path);
+  // Collective on comm. Opens an existing `path` for reading and writing through MPI-IO (a restarted run
+  // appends its steps); a missing or non-HDF5 file is an input_error naming it.
+  static File open_append_parallel(MPI_Comm comm, const std::string& path);
 
   hid_t get() const { return file_.get(); }
   bool valid() const { return file_.valid(); }
@@ -121,6 +124,9 @@ Handle open_group(hid_t parent, const std::string& name);
 bool exists(hid_t parent, const std::string& path);
 // Names of the links in a group, in name order.
 std::vector<std::string> children(hid_t group);
+// Removes the link `name` below `parent` (a step a restarted run writes again). Collective in a parallel
+// file. The space it held is not returned to the file system.
+void remove_link(hid_t parent, const std::string& name);
 // Opens the group or dataset `name` below `parent` (to read its attributes); missing is an input_error.
 Handle open_object(hid_t parent, const std::string& name);
 // True when an open object is a group (false for a dataset).
@@ -197,6 +203,13 @@ struct StepTime {
 // float64 `time`, which numpy reads as a structured array).
 template <class T>
 void append(hid_t parent, const std::string& name, const std::vector<T>& values, std::int64_t chunk_rows);
+// Every row of such a table (a missing or damaged one is an input_error naming it). Collective in a parallel
+// file.
+template <class T>
+std::vector<T> read_table(hid_t parent, const std::string& name);
+// Shortens such a table to its first `rows` rows (rows written after a checkpoint go). Collective in a
+// parallel file.
+void truncate_table(hid_t parent, const std::string& name, std::int64_t rows);
 
 // ---- Whole arrays of any rank (serial files: converters, datasets)
 // ----------------------------------------- Creates dataset `name` of shape `dims` and writes `data`

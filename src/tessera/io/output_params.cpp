@@ -16,6 +16,12 @@ const KeyTable& output_keys() {
         .def("10")
         .positive()
         .describe("Print a progress line every this many steps.");
+    t.add("checkpoint_every", KeyType::integer)
+        .def("0")
+        .non_negative()
+        .describe("`tessera run` writes `checkpoint.h5` (SPEC §6.6) every this many steps, and always at the "
+                  "last step and when stopped by a signal or the walltime; `0`: only then. "
+                  "`tessera run DECK --restart DIR` continues from it.");
     t.add("dir", KeyType::text)
         .describe("Run directory; `-o DIR` overrides it. Default: `runs/<deck file name without .yaml>`.");
     t.add("dataset", KeyType::boolean)
@@ -38,6 +44,7 @@ OutputParams read_output_params(const Deck& deck) {
   OutputParams p;
   p.every = s.integer("every");
   p.progress_every = s.integer("progress_every");
+  p.checkpoint_every = s.integer("checkpoint_every");
   if (s.has("dir")) p.directory = s.text("dir");
   p.dataset = s.boolean("dataset");
   p.gene_columns = s.boolean("gene_columns");

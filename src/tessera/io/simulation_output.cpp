@@ -209,6 +209,55 @@ SimulationOutput::SimulationOutput(MPI_Comm comm, const std::string& directory,
   file_.flush();
 }
 
+SimulationOutput::SimulationOutput(MPI_Comm comm, const std::string& directory,
+                                   const RunProvenance& provenance, int dim, bool gene_columns,
+                                   const ResumePoint& resume)
+    : comm_(comm), dim_(dim), gene_names_(provenance.gene_names), type_names_(provenance.type_names),
+      gene_columns_(gene_columns) {
+  const std::filesystem::path folder(directory);
+  h5_path_ = (folder / simulation_h5_name).string();
+  xmf_path_ = (folder / simulation_xmf_name).string();
+  file_ = h5::File::open_append_parallel(comm_.get(), h5_path_);
+  const hid_t root = file_.get();
+  mpi::agree(comm_.get(), [&] {
+    h5::require_format(file_, "a simulation output", simulation_format, "format_version",
+                       simulation_format_version);
+    if (h5::read_int_attribute(root, "dim") != dim)
+      throw input_error(h5_path_ + ": is " + std::to_string(h5::read_int_attribute(root, "dim")) +
+                        "-D, the deck's domain is " + std::to_string(dim) + "-D");
+  });
+  steps_group_ = h5::open_group(root, "steps");
+  // Every rank reads the same file and so removes the same steps: the removals are collective.
+  const std::vector<h5::StepTime> index = h5::read_table<h5::StepTime>(root, "steps_index");
+  std::size_t kept = 0;
+  while (kept < index.size() && resume.keeps(index[kept].step))
+    ++kept;
+  // Also groups a crash left without an index row (a step cut off while being written).
+  for (const std::string& name : h5::children(steps_group_.get())) {
+    const bool listed = std::any_of(index.begin(), index.begin() + static_cast<std::ptrdiff_t>(kept),
+                                    [&](const h5::StepTime& s) { return step_group_name(s.step) == name; });
+    if (!listed) h5::remove_link(steps_group_.get(), name);
+  }
+  h5::truncate_table(root, "steps_index", static_cast<std::int64_t>(kept));
+  for (std::size_t k = 0; k < kept; ++k) {
+    const h5::Handle group = h5::open_group(steps_group_.get(), step_group_name(index[k].step));
+    steps_.push_back(XdmfStep{index[k].step, index[k].time, h5::read_int_attribute(group.get(), "cells")});
+  }
+  const std::vector<std::int64_t> vertices = h5::shape(root, "vertex_index");
+  vertex_index_rows_ = vertices.empty() ? 0 : vertices[0];
+  h5::write_int_attribute(root, "complete", 0);
+  // The deck now in effect (a restart may change time.end and output keys).
+  h5::write_text_attribute(root, "deck", provenance.resolved_deck);
+  if (!steps_.empty()) {
+    h5::write_int_attribute(root, "last_step", steps_.back().step);
+    h5::write_real_attribute(root, "last_time", steps_.back().time);
+  }
+  file_.flush();
+  mpi::agree(comm_.get(), [&] {
+    if (comm_.rank() == 0) write_xdmf();
+  });
+}
+
 void SimulationOutput::check_snapshot(long long step, const CellSnapshot& local) const {
   const std::string what = h5_path_ + ": step " + std::to_string(step) + ": ";
   if (!file_.valid()) throw runtime_error(what + "output already closed");

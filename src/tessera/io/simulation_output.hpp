@@ -61,6 +61,13 @@ public:
   SimulationOutput(MPI_Comm comm, const std::string& directory, const RunProvenance& provenance, int dim,
                    bool gene_columns = true);
 
+  // Collective. Opens the existing `directory/tessera.h5` of a run that is restarted from a checkpoint: the
+  // steps `resume` does not keep are removed (their groups and /steps_index rows), complete is set to 0 and
+  // tessera.xmf is rewritten for the steps kept. A missing file or one that is not a simulation output is
+  // an input_error naming it.
+  SimulationOutput(MPI_Comm comm, const std::string& directory, const RunProvenance& provenance, int dim,
+                   bool gene_columns, const ResumePoint& resume);
+
   SimulationOutput(SimulationOutput&&) = default;
   SimulationOutput& operator=(SimulationOutput&&) = delete; // would close the old file before its groups
   SimulationOutput(const SimulationOutput&) = delete;

@@ -34,4 +34,16 @@ struct RunProvenance {
   std::vector<std::string> type_names;
 };
 
+// Where a restarted run (`tessera run --restart`) takes up its outputs: it continues after the checkpoint's
+// step, so output steps and summary rows after it (written by the run that crashed or stopped) go, and so
+// does the checkpoint's own step when it is off the output.every cadence (a stopped run writes its last step
+// whatever the cadence; the uninterrupted run would not have it).
+struct ResumePoint {
+  long long step = 0;  // the checkpoint's step
+  long long every = 1; // output.every of the restarted run
+  bool keeps(long long output_step) const {
+    return output_step < step || (output_step == step && (step == 0 || step % every == 0));
+  }
+};
+
 } // namespace tessera

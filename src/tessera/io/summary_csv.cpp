@@ -3,9 +3,12 @@
 #include "tessera/core/error.hpp"
 #include "tessera/parallel/mpi.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iomanip>
 
 namespace tessera {
@@ -18,14 +21,56 @@ SummaryCsv::SummaryCsv(MPI_Comm comm, const std::string& path, const std::vector
     if (mpi::rank(comm_) != 0) return;
     out_.open(path);
     if (!out_) throw runtime_error(path + ": cannot create file");
-    out_ << "step,time_min,cells";
-    for (const auto& t : type_names)
-      out_ << ",cells_" << t;
-    for (const auto& t : type_names)
-      for (const auto& g : gene_names)
-        out_ << ",mean_" << t << "_" << g << ",sd_" << t << "_" << g;
-    out_ << "\n";
+    out_ << header(type_names, gene_names) << "\n";
   });
+}
+
+SummaryCsv::SummaryCsv(MPI_Comm comm, const std::string& path, const std::vector<std::string>& type_names,
+                       const std::vector<std::string>& gene_names, const ResumePoint& resume)
+    : comm_(comm), path_(path), n_types_(static_cast<int>(type_names.size())),
+      n_genes_(static_cast<int>(gene_names.size())) {
+  mpi::agree(comm_, [&] {
+    if (mpi::rank(comm_) != 0) return;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw input_error(path + ": cannot read the summary of the run being restarted");
+    const std::string expected = header(type_names, gene_names);
+    std::string line;
+    if (!std::getline(in, line) || line != expected)
+      throw input_error(path + ": line 1 is not the header of this deck's summary (" + expected + ")");
+    const auto columns = std::count(expected.begin(), expected.end(), ',') + 1;
+    std::string kept = expected + "\n";
+    // A row counts only when whole: ended by a newline and with every column (a crash can cut the last).
+    while (std::getline(in, line)) {
+      if (in.eof() || std::count(line.begin(), line.end(), ',') + 1 != columns) break;
+      char* end = nullptr;
+      const long long step = std::strtoll(line.c_str(), &end, 10);
+      if (end == line.c_str() || *end != ',' || !resume.keeps(step)) break;
+      kept += line + "\n";
+    }
+    const std::string partial = path + ".tmp";
+    {
+      std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+      out << kept;
+      out.close();
+      if (!out) throw runtime_error(partial + ": write failed: " + std::strerror(errno));
+    }
+    std::error_code ec;
+    std::filesystem::rename(partial, path, ec);
+    if (ec) throw runtime_error(path + ": cannot replace with " + partial + ": " + ec.message());
+    out_.open(path, std::ios::app);
+    if (!out_) throw runtime_error(path + ": cannot open for appending");
+  });
+}
+
+std::string SummaryCsv::header(const std::vector<std::string>& type_names,
+                               const std::vector<std::string>& gene_names) const {
+  std::string text = "step,time_min,cells";
+  for (const auto& t : type_names)
+    text += ",cells_" + t;
+  for (const auto& t : type_names)
+    for (const auto& g : gene_names)
+      text += ",mean_" + t + "_" + g + ",sd_" + t + "_" + g;
+  return text;
 }
 
 void SummaryCsv::append(long long step, double time, const CellSnapshot& local) {

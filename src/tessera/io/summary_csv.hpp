@@ -18,10 +18,19 @@ public:
   SummaryCsv(MPI_Comm comm, const std::string& path, const std::vector<std::string>& type_names,
              const std::vector<std::string>& gene_names);
 
+  // Collective. Continues the existing `path` of a restarted run: its header must be the one this writer
+  // writes (else an input_error naming the file), the rows `resume` does not keep go (as do a last row cut
+  // off by a crash), and rows are appended after the rest. The file is rewritten aside and renamed.
+  SummaryCsv(MPI_Comm comm, const std::string& path, const std::vector<std::string>& type_names,
+             const std::vector<std::string>& gene_names, const ResumePoint& resume);
+
   // Collective. Reduces the local cells' statistics to rank 0, which appends one row.
   void append(long long step, double time, const CellSnapshot& local);
 
 private:
+  std::string header(const std::vector<std::string>& type_names,
+                     const std::vector<std::string>& gene_names) const;
+
   MPI_Comm comm_;
   std::string path_;
   int n_types_, n_genes_;

@@ -64,10 +64,7 @@ int read_groups(const Deck& deck, int n_ranks) {
   return static_cast<int>(groups);
 }
 
-CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& domain,
-                                               std::array<int, 3> requested)
-    : domain_(domain) {
-  const int n = mpi::size(comm);
+std::array<int, 3> rank_grid_dims(const Domain& domain, std::array<int, 3> requested, int n) {
   std::array<int, 3> dims = requested;
   if (domain.dim == 2) dims[2] = 1;
   int fixed = 1;
@@ -78,7 +75,13 @@ CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& doma
                       std::to_string(dims[1]) + (domain.dim == 3 ? "x" + std::to_string(dims[2]) : "") +
                       " does not fit " + std::to_string(n) + " ranks");
   mpi::check(MPI_Dims_create(n, domain.dim, dims.data()), "MPI_Dims_create");
-  dims_ = dims;
+  return dims;
+}
+
+CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& domain,
+                                               std::array<int, 3> requested)
+    : domain_(domain) {
+  dims_ = rank_grid_dims(domain, requested, mpi::size(comm));
   std::array<int, 3> periods{domain.periodic[0], domain.periodic[1], domain.periodic[2]};
   MPI_Comm cart = MPI_COMM_NULL;
   // No reordering: rank numbers stay those of the parent so output slices and logs read naturally.

@@ -12,6 +12,11 @@ namespace tessera {
 
 class Deck;
 
+// The rank grid a decomposition of `domain` over `n_ranks` ranks uses: `requested` with its 0 entries chosen
+// by MPI_Dims_create (1 for the third axis in 2-D). Not collective; a grid that does not fit is an
+// input_error naming parallel.dims.
+std::array<int, 3> rank_grid_dims(const Domain& domain, std::array<int, 3> requested, int n_ranks);
+
 // The rank boxes. Box edges are computed by one formula on every rank, so each point has exactly one owner.
 class CartesianDecomposition {
 public:

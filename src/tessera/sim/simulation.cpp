@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 namespace tessera {
 
@@ -42,8 +43,8 @@ private:
   Clock::time_point start_;
 };
 
-// The rows of `all` whose centre lies in this rank's box, with cycle 0.
-Cells<> cells_in_box(const CartesianDecomposition& decomposition, const CellSnapshot& all, int n_genes) {
+// The rows of `all` whose centre lies in this rank's box.
+std::vector<std::size_t> rows_in_box(const CartesianDecomposition& decomposition, const CellSnapshot& all) {
   std::vector<std::size_t> rows;
   for (std::size_t i = 0; i < all.size(); ++i) {
     double p[3] = {0.0, 0.0, 0.0};
@@ -51,6 +52,13 @@ Cells<> cells_in_box(const CartesianDecomposition& decomposition, const CellSnap
       p[a] = all.position[i * all.dim + a];
     if (decomposition.owns(p)) rows.push_back(i);
   }
+  return rows;
+}
+
+// Device cells made of `rows` of `all`. Without `below_time` (initial cells) the cycle and death clocks
+// start at 0; with it (a checkpoint) both continue from the file.
+Cells<> cells_from_rows(const CellSnapshot& all, const std::vector<std::size_t>& rows, int n_genes,
+                        const std::vector<double>* below_time) {
   Cells<> cells(all.dim, n_genes, rows.size());
   cells.n_owned = rows.size();
   auto id = Kokkos::create_mirror_view(cells.id);
@@ -69,8 +77,8 @@ Cells<> cells_in_box(const CartesianDecomposition& decomposition, const CellSnap
     radius(k) = all.radius[i];
     for (int g = 0; g < n_genes; ++g)
       genes(k, g) = all.genes[i * all.n_genes + g];
-    cycle(k) = 0.0;
-    below(k) = 0.0;
+    cycle(k) = below_time ? all.cycle[i] : 0.0;
+    below(k) = below_time ? (*below_time)[i] : 0.0;
   }
   Kokkos::deep_copy(cells.id, id);
   Kokkos::deep_copy(cells.type, type);
@@ -80,6 +88,21 @@ Cells<> cells_in_box(const CartesianDecomposition& decomposition, const CellSnap
   Kokkos::deep_copy(cells.cycle, cycle);
   Kokkos::deep_copy(cells.below_time, below);
   return cells;
+}
+
+// A checkpoint's cells on this rank: the rows it read are its own when the decomposition is the writer's
+// (same cells, same order); otherwise every row was read and this rank keeps those in its box.
+Cells<> cells_from_checkpoint(const CartesianDecomposition& decomposition, const SimulationCheckpoint& c,
+                              int n_genes) {
+  const CellSnapshot& all = c.cells.cells;
+  std::vector<std::size_t> rows;
+  if (c.all_rows) {
+    rows = rows_in_box(decomposition, all);
+  } else {
+    rows.resize(all.size());
+    std::iota(rows.begin(), rows.end(), std::size_t(0));
+  }
+  return cells_from_rows(all, rows, n_genes, &c.cells.below_time);
 }
 
 // The key that sets the initial count, as a deck names it: cells.init.count, .density, .spacing or .file.
@@ -229,9 +252,14 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
   });
   neighbour_ranks_ = neighbour_ranks(*decomposition_);
   t_ = setup.start_time;
-  cells_ = setup.initial_cells ? cells_in_box(*decomposition_, *setup.initial_cells, setup_.network.n_genes())
-                               : create_initial_tissue(*decomposition_, setup_.types, setup.init, rng_,
-                                                       setup_.network.n_genes());
+  const int n_genes = setup_.network.n_genes();
+  if (setup.checkpoint)
+    cells_ = cells_from_checkpoint(*decomposition_, *setup.checkpoint, n_genes);
+  else if (setup.initial_cells)
+    cells_ = cells_from_rows(*setup.initial_cells, rows_in_box(*decomposition_, *setup.initial_cells),
+                             n_genes, nullptr);
+  else
+    cells_ = create_initial_tissue(*decomposition_, setup_.types, setup.init, rng_, n_genes);
   mechanics_ = std::make_unique<Mechanics>(setup.mechanics, setup_.domain, setup.seed);
   // Ids 0 .. count-1 belong to the initial tissue; daughters continue from there.
   std::uint64_t max_id = 0;
@@ -243,13 +271,16 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
         Kokkos::Max<std::uint64_t>(max_id));
     mpi::check(MPI_Allreduce(MPI_IN_PLACE, &max_id, 1, MPI_UINT64_T, MPI_MAX, comm), "MPI_Allreduce");
   }
+  // A checkpoint knows the next id: the largest id alive may have died since it was handed out.
+  if (setup.checkpoint) max_id = setup.checkpoint->state.next_id;
   lifecycle_ =
       std::make_unique<Lifecycle>(setup.lifecycle, setup_.domain, setup.seed, setup_.types.max_cells, max_id);
   // Cells of a dividing type start at a random point of their cycle, so divisions spread over time instead
   // of all happening in one step.
   // Cells read from a tessera.h5 step keep the cycle clock they had there.
   const bool cycle_from_file =
-      !setup.initial_cells && setup.init.placement == Placement::file && setup.init.file_is_hdf5;
+      setup.checkpoint ||
+      (!setup.initial_cells && setup.init.placement == Placement::file && setup.init.file_is_hdf5);
   if (setup.lifecycle.divides() && !cycle_from_file) {
     Kokkos::View<double*> period("tessera::sim::division_time", setup.lifecycle.division_time.size());
     auto ph = Kokkos::create_mirror_view(period);
@@ -278,6 +309,15 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
     rk4_ = std::make_unique<Rk4Integrator>(setup_.time.dt_grn);
   else
     cvode_ = std::make_unique<CvodeIntegrator>(decomposition_->comm(), setup_.time);
+  if (setup.checkpoint) {
+    const SimulationState& state = setup.checkpoint->state;
+    t_ = state.time;
+    step_ = state.step;
+    divisions_ = state.divisions;
+    deaths_ = state.deaths;
+    cap_reported_ = state.cap_reported;
+    if (cvode_) cvode_->set_initial_step(state.cvode_step);
+  }
 }
 
 void Simulation::wrap_gene_model(const GeneModelWrapper& wrap) {
@@ -407,11 +447,38 @@ void Simulation::check_finite() const {
   }
 }
 
-RunSummary Simulation::run(const std::string& directory, const RunProvenance& provenance, Log& log) {
+void Simulation::write_checkpoint(const std::string& directory, const RunProvenance& provenance) const {
+  CheckpointCells local;
+  local.cells = snapshot(cells_);
+  const auto below = Kokkos::create_mirror_view_and_copy(
+      Kokkos::HostSpace(),
+      Kokkos::subview(cells_.below_time, std::make_pair(std::size_t(0), cells_.n_owned)));
+  local.below_time.assign(below.data(), below.data() + cells_.n_owned);
+  SimulationState state;
+  state.step = step_;
+  state.time = t_;
+  state.next_id = lifecycle_->next_id();
+  state.divisions = divisions_;
+  state.deaths = deaths_;
+  state.cap_reported = cap_reported_;
+  state.cvode_step = cvode_ ? cvode_->initial_step() : 0.0;
+  write_simulation_checkpoint(comm_, directory, state, local, provenance, decomposition_->dims());
+}
+
+RunSummary Simulation::run(const std::string& directory, const RunProvenance& provenance, Log& log,
+                           const RunControl& control) {
   const auto start = Clock::now();
   RunSummary summary;
-  SimulationOutput output(comm_, directory, provenance, setup_.domain.dim, setup_.output.gene_columns);
-  SummaryCsv csv(comm_, directory + "/summary.csv", setup_.types.names, setup_.network.genes);
+  const bool resumed = setup_.checkpoint != nullptr;
+  const ResumePoint resume{step_, setup_.output.every};
+  SimulationOutput output =
+      resumed ? SimulationOutput(comm_, directory, provenance, setup_.domain.dim, setup_.output.gene_columns,
+                                 resume)
+              : SimulationOutput(comm_, directory, provenance, setup_.domain.dim, setup_.output.gene_columns);
+  SummaryCsv csv =
+      resumed
+          ? SummaryCsv(comm_, directory + "/summary.csv", setup_.types.names, setup_.network.genes, resume)
+          : SummaryCsv(comm_, directory + "/summary.csv", setup_.types.names, setup_.network.genes);
   std::unique_ptr<DatasetRecorder> dataset;
   if (setup_.output.dataset) dataset = std::make_unique<DatasetRecorder>(comm_, setup_);
   const long long steps = total_steps();
@@ -423,14 +490,27 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
     csv.append(step_, t_, snap);
     if (dataset) dataset->record(t_, snap);
   };
+  auto checkpoint = [&] {
+    const auto t0 = Clock::now();
+    {
+      PhaseTimer timer(phases_.checkpoint);
+      ScopedRegion region("tessera::sim::checkpoint");
+      write_checkpoint(directory, provenance);
+    }
+    ++summary.checkpoints;
+    if (control.checkpoint_took) control.checkpoint_took(seconds_since(t0));
+  };
   const auto& dims = decomposition_->dims();
   log.info("tessera " + provenance.command + ": " + std::to_string(global_cells()) + " cells, " +
-           std::to_string(setup_.network.n_genes()) + " genes, " + std::to_string(steps) + " steps of " +
-           format_number(setup_.time.dt) + " min on " + std::to_string(mpi::size(comm_)) + " rank(s) (" +
-           std::to_string(dims[0]) + "x" + std::to_string(dims[1]) +
+           std::to_string(setup_.network.n_genes()) + " genes, " + std::to_string(steps - step_) +
+           " steps of " + format_number(setup_.time.dt) + " min on " + std::to_string(mpi::size(comm_)) +
+           " rank(s) (" + std::to_string(dims[0]) + "x" + std::to_string(dims[1]) +
            (setup_.domain.dim == 3 ? "x" + std::to_string(dims[2]) : "") + "), interaction range " +
            format_number(range_) + " um, output in " + directory);
-  write();
+  // A restarted run's state at its first step is the checkpoint's, already written (or, off the output
+  // cadence, not wanted: ResumePoint).
+  if (!resumed) write();
+  const long long checkpoint_every = setup_.output.checkpoint_every;
   while (step_ < steps) {
     step();
     if (last_events_.capped && !cap_reported_) {
@@ -439,11 +519,25 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
                " reached; divisions beyond it are skipped from now on");
       cap_reported_ = true;
     }
-    if (step_ % setup_.output.every == 0 || step_ == steps) write();
-    if (step_ % setup_.output.progress_every == 0 || step_ == steps)
+    // Every rank gets the same answer (the poll is collective), so every rank leaves after the same step.
+    const std::string stop = control.stop_requested ? control.stop_requested() : std::string();
+    const bool last = step_ == steps || !stop.empty();
+    if (step_ % setup_.output.every == 0 || last) write();
+    if (control.checkpoints && (last || (checkpoint_every > 0 && step_ % checkpoint_every == 0)))
+      checkpoint();
+    if (step_ % setup_.output.progress_every == 0 || last)
       log.info(progress_line(step_, steps, t_, global_cells(), seconds_since(start)));
+    if (!stop.empty()) {
+      summary.stopped_by = stop;
+      break;
+    }
   }
-  output.finish();
+  if (control.checkpoints && step_ == steps && summary.checkpoints == 0) checkpoint();
+  // A stopped run's tessera.h5 keeps complete = 0: steps up to time.end are still to come.
+  if (summary.stopped_by.empty())
+    output.finish();
+  else
+    output.close();
   if (dataset) dataset->write(directory + "/dataset.h5", provenance.invocation);
   summary.steps = step_;
   summary.cells = global_cells();

@@ -13,6 +13,7 @@
 #include "tessera/integrate/rk4.hpp"
 #include "tessera/integrate/time_params.hpp"
 #include "tessera/io/output_params.hpp"
+#include "tessera/io/simulation_checkpoint.hpp"
 #include "tessera/io/snapshot.hpp"
 #include "tessera/parallel/decomposition.hpp"
 #include "tessera/parallel/halo.hpp"
@@ -32,6 +33,7 @@ class Deck;
 // Wall seconds per phase of the step (this rank), for the run summary and the benchmarks.
 struct PhaseTimes {
   double migrate = 0, halo = 0, neighbours = 0, mechanics = 0, grn = 0, lifecycle = 0, output = 0;
+  double checkpoint = 0; // writing checkpoint.h5
 };
 
 struct RunSummary {
@@ -41,6 +43,19 @@ struct RunSummary {
   double simulated_min = 0;
   double wall_s = 0;
   PhaseTimes phases;
+  long long checkpoints = 0; // checkpoint.h5 written this many times
+  std::string stopped_by;    // why RunControl::stop_requested stopped the run early; "" = ran to time.end
+};
+
+// What drives Simulation::run besides the deck (`tessera run`; predict and train's simulation use neither).
+struct RunControl {
+  // Write checkpoint.h5 every output.checkpoint_every steps (0: none), at the last step, and when stopped.
+  bool checkpoints = false;
+  // Collective, called after every step: a non-empty answer (why, e.g. "SIGTERM") ends the run after that
+  // step, with its output step and a checkpoint written. Unset: runs to time.end.
+  std::function<std::string()> stop_requested;
+  // Told the seconds each checkpoint took (a wall-clock limit keeps room for the next). Optional.
+  std::function<void(double)> checkpoint_took;
 };
 
 // Everything a forward run needs from the deck, read and cross-checked.
@@ -65,6 +80,9 @@ struct SimulationSetup {
   // in place of cells.init. Cells given here start at cycle 0 (random when their type divides).
   double start_time = 0.0;
   std::shared_ptr<const CellSnapshot> initial_cells;
+  // `tessera run --restart`: the checkpoint the run continues from (its cells, step, time, next id,
+  // counters and CVODE's first step), in place of cells.init; outputs are appended (Simulation::run).
+  std::shared_ptr<const SimulationCheckpoint> checkpoint;
 
   // Width of the ghost layer: max(mechanics cutoff, r_sig) over what is active; 0 when cells never
   // interact (then no halo and no neighbour list are built).
@@ -83,7 +101,12 @@ public:
 
   // Collective. Runs to time.end, writing into `directory` (which exists). Solver failures throw
   // runtime_error naming the step, time and worst cell id; output written before stays intact.
-  RunSummary run(const std::string& directory, const RunProvenance& provenance, Log& log);
+  // With setup.checkpoint it continues the outputs there after the checkpoint's step (ResumePoint).
+  RunSummary run(const std::string& directory, const RunProvenance& provenance, Log& log,
+                 const RunControl& control = {});
+
+  // Collective. Writes `directory`/checkpoint.h5 for the state after the current step.
+  void write_checkpoint(const std::string& directory, const RunProvenance& provenance) const;
 
   // Collective. Advances one step of length time.dt (no output).
   void step();
