@@ -79,8 +79,8 @@ int run_command(const DeckOptions& options, Log& log, const RunOptions& run) {
   const Deck deck = load_deck(comm, options);
   SimulationSetup setup;
   mpi::agree(comm, [&] { setup = read_simulation_setup(deck, mpi::size(comm)); });
-  // Checked before anything runs; Simulation::run's step loop is where a StopPoll will take it.
-  (void)command_walltime(comm, options, deck);
+  // Checked before anything runs; the step loop polls it (with SIGTERM and SIGUSR1) after every step.
+  const double walltime = command_walltime(comm, options, deck);
   const bool restart = !run.restart.empty();
   if (restart) {
     mpi::agree(comm, [&] {
@@ -108,10 +108,21 @@ int run_command(const DeckOptions& options, Log& log, const RunOptions& run) {
 
   const RunProvenance provenance = run_provenance("run", options, deck, setup);
 
+  StopPoll stop(walltime);
   RunControl control;
   control.checkpoints = true;
+  control.stop_requested = [&] {
+    const StopReason why = stop.poll(comm);
+    return why == StopReason::none ? std::string() : describe(why);
+  };
+  control.checkpoint_took = [&](double seconds) { stop.checkpoint_took(seconds); };
   Simulation sim(comm, setup);
   const RunSummary s = sim.run(dir, provenance, log, control);
+  if (!s.stopped_by.empty()) {
+    log.info("tessera run: stopped at step " + std::to_string(s.steps) + " by " + s.stopped_by +
+             "; resume with tessera run " + options.deck + " --restart " + dir);
+    return resumable_exit_code;
+  }
   const PhaseTimes& p = s.phases;
   std::ostringstream line;
   line << "tessera run: done: " << s.steps << " steps to t = " << format_number(s.simulated_min) << " min, "

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""A run stopped by a signal (issue 10 item 2, in `tessera run`): starts `tessera run DECK -o DIR` (with
+--launch, e.g. mpirun -n 2), waits until its log shows step --after, sends --signal to the process (mpirun
+forwards SIGUSR1 and SIGTERM to its ranks), and checks that it ended with exit 75 (resumable) within the time
+of a few steps, that its log says "stopped at step N by <signal>; resume with tessera run DECK --restart DIR",
+that checkpoint.h5 is at step N and tessera.h5 ends at step N with complete = 0. Then it continues the run
+with --restart to step N + 5 and runs the same deck uninterrupted to that step in DIR_reference: both must
+agree bit for bit (compare_runs.py)."""
+import argparse
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+
+
+def fail(msg):
+    print("stop_and_resume: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--tessera", required=True)
+    p.add_argument("--deck", required=True)
+    p.add_argument("--dir", required=True)
+    p.add_argument("--launch", default="", help="launcher prefix, e.g. 'mpirun -n 2 --oversubscribe'")
+    p.add_argument("--signal", choices=["TERM", "USR1"], default="TERM")
+    p.add_argument("--after", type=int, default=5, help="signal once the log shows this step")
+    p.add_argument("--set", action="append", default=[], help="deck overrides, as -s")
+    a = p.parse_args()
+    launch = shlex.split(a.launch)
+    sets = [x for kv in a.set for x in ("-s", kv)]
+    log_path = os.path.join(a.dir, "tessera.log")
+    if os.path.exists(log_path):
+        os.remove(log_path)
+    # A time.end far beyond what runs before the signal: the run can only end by being stopped.
+    cmd = launch + [a.tessera, "run", a.deck, "-o", a.dir, "--overwrite", "-s", "time.end=100000",
+                    "-s", "output.progress_every=1"] + sets
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    pattern = re.compile(r"step (\d+)/")
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            fail(f"the run ended before the signal (exit {proc.returncode}):\n{proc.stdout.read()}")
+        if os.path.exists(log_path):
+            with open(log_path) as f:
+                steps = [int(m.group(1)) for m in pattern.finditer(f.read())]
+            if steps and max(steps) >= a.after:
+                break
+        time.sleep(0.05)
+    else:
+        fail("the run did not reach step %d in 120 s" % a.after)
+    signalled_at = time.time()
+    proc.send_signal(getattr(signal, "SIG" + a.signal))
+    try:
+        out, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        fail("the run did not stop within 120 s of the signal")
+    took = time.time() - signalled_at
+    if proc.returncode != 75:
+        fail(f"exit {proc.returncode}, expected 75 (stopped, resumable):\n{out}")
+    with open(log_path) as f:
+        log = f.read()
+    m = re.search(r"stopped at step (\d+) by SIG" + a.signal + r"; resume with tessera run (\S+) --restart (\S+)",
+                  log)
+    if not m:
+        fail(f"{log_path} does not say where and why the run stopped:\n{log}")
+    n = int(m.group(1))
+    if m.group(3) != a.dir:
+        fail(f"the log names --restart {m.group(3)}, the run directory is {a.dir}")
+    with h5py.File(os.path.join(a.dir, "checkpoint.h5"), "r") as f:
+        if int(f.attrs["step"]) != n:
+            fail(f"checkpoint.h5 is at step {int(f.attrs['step'])}, the log says {n}")
+    with h5py.File(os.path.join(a.dir, "tessera.h5"), "r") as f:
+        if int(f.attrs["last_step"]) != n or int(f.attrs["complete"]) != 0:
+            fail(f"tessera.h5: last_step {int(f.attrs['last_step'])}, complete {int(f.attrs['complete'])}; "
+                 f"expected {n} and 0")
+    print(f"stop_and_resume: stopped at step {n} by SIG{a.signal}, {took:.2f} s after the signal, exit 75")
+
+    end = ["-s", f"time.end={n + 5}"]
+    r = subprocess.run(launch + [a.tessera, "run", a.deck, "--restart", a.dir, "-q"] + end + sets,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        fail(f"--restart exited {r.returncode}:\n{r.stdout}")
+    ref = a.dir + "_reference"
+    r = subprocess.run(launch + [a.tessera, "run", a.deck, "-o", ref, "--overwrite", "-q"] + end + sets,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        fail(f"the reference run exited {r.returncode}:\n{r.stdout}")
+    compare = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compare_runs.py")
+    r = subprocess.run([sys.executable, compare, ref, a.dir])
+    sys.exit(r.returncode)
+
+
+if __name__ == "__main__":
+    main()
