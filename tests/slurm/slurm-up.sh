@@ -70,7 +70,9 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$socket
+# cred_expire is also how long a requeued job waits before it may start again (slurmd refuses the revoked
+# credential of its previous start until then): 120 s by default, 8 s here.
+AuthInfo=socket=$socket,cred_expire=8
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 # The PMIx plugin's per-step folders go under TmpFS, named by job id: another checkout's cluster counts job
@@ -93,6 +95,9 @@ JobCompType=jobcomp/none
 MailProg=/bin/true
 ReturnToService=2
 SchedulerType=sched/backfill
+# Pending jobs (a requeued one whose wait is over, one whose dependency ended) start within a second, not at
+# the next 30-60 s pass.
+SchedulerParameters=sched_interval=1,bf_interval=1
 # Finished jobs stay visible to scontrol for a while; the tests read their exit codes there.
 MinJobAge=600
 KillWait=10
