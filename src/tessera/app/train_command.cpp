@@ -5,6 +5,7 @@
 #include "tessera/app/run_directory.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/random_params.hpp"
+#include "tessera/core/stop_request.hpp"
 #include "tessera/core/version.hpp"
 #include "tessera/grn/model_factory.hpp"
 #include "tessera/io/hdf5.hpp"
@@ -226,6 +227,10 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   TrainSetup s;
   mpi::agree(comm, [&] { s = read_train_setup(deck, mpi::size(comm)); });
   TrainParams& params = s.params;
+  const double walltime = command_walltime(comm, options, deck);
+  // From here a SIGTERM or SIGUSR1 is kept for the first poll (after iteration 1 at the latest) instead of
+  // ending the process in the middle of the setup.
+  install_stop_handlers();
   const bool restart = !train.restart.empty();
   mpi::agree(comm, [&] {
     if (restart && params.optimizer == TrainOptimizer::lbfgs)
@@ -441,19 +446,37 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
     log.info(line.str());
   };
 
+  // SIGTERM, SIGUSR1 and the wall-clock limit end the optimisation at an iteration boundary, the same one
+  // on every rank (core/stop_request.hpp).
+  StopPoll stop(walltime);
+  auto stop_requested = [&] { return stop.poll(comm) != StopReason::none; };
   std::string stop_reason;
+  long long checkpointed = -1; // the iteration of the last checkpoint written
+  auto write_checkpoint_now = [&](const TrainProgress& p) {
+    const double started = seconds_since_start();
+    mpi::agree(comm, [&] {
+      if (mpi::rank(comm) == 0) write_checkpoint(dir, *model, optimizer, params, provenance, p);
+    });
+    stop.checkpoint_took(seconds_since_start() - started);
+    checkpointed = p.iteration;
+  };
   if (params.optimizer == TrainOptimizer::lbfgs) {
     const petsc::Session session(comm);
-    stop_reason = train_lbfgs(objective, *model, params, progress, report);
+    stop_reason = train_lbfgs(objective, *model, params, progress, report, stop_requested);
   } else {
     auto checkpoint = [&](const TrainProgress& p) {
       if (params.checkpoint_every == 0 || p.iteration % params.checkpoint_every != 0) return;
-      mpi::agree(comm, [&] {
-        if (mpi::rank(comm) == 0) write_checkpoint(dir, *model, optimizer, params, provenance, p);
-      });
+      write_checkpoint_now(p);
     };
-    train_adamw(objective, *model, params, s.seed, optimizer, progress, report, checkpoint);
+    train_adamw(objective, *model, params, s.seed, optimizer, progress, report, checkpoint, stop_requested);
   }
+  // Stopped early on request: not at the last iteration, not by the stopping rules (those finish the run).
+  const StopReason stopped_by =
+      progress.iteration < params.iterations && progress.stopped.empty() ? agreed_stop() : StopReason::none;
+  // The checkpoint first: what makes the run resumable, before the outputs below take their time.
+  if (stopped_by != StopReason::none && params.optimizer == TrainOptimizer::adamw &&
+      checkpointed != progress.iteration)
+    write_checkpoint_now(progress);
   if (!progress.stopped.empty()) log.info("tessera train: " + progress.stopped);
   if (params.keep_best) {
     // model.h5, predicted.h5, the read-out and metrics.json are all of the best-validation parameters.
@@ -513,6 +536,30 @@ int train_command(const DeckOptions& options, const TrainOptions& train, Log& lo
   });
   for (const std::string& line : metrics_table(metrics))
     log.info("tessera train: " + line);
+  if (stopped_by != StopReason::none) {
+    // The outputs above are those of iteration N, as a normal end at N would write them; a restart redoes
+    // them.
+    const std::string stopped = "tessera train: stopped at iteration " + std::to_string(progress.iteration) +
+                                " by " + describe(stopped_by) + "; ";
+    if (params.optimizer == TrainOptimizer::lbfgs) {
+      // TAO's curvature pairs are not checkpointed: L-BFGS cannot continue where it stopped.
+      log.info(stopped + "L-BFGS cannot resume (--restart is AdamW's); model.h5 holds iteration " +
+               std::to_string(progress.iteration) + "'s parameters: continue from them with -s grn." +
+               s.family + ".model_file=" + shell_quote((fs::path(dir) / "model.h5").string()) +
+               " (a fresh L-BFGS memory)");
+      // Every rank is here (the stop was agreed): an agreed runtime failure, exit 1, not "resumable".
+      Error error =
+          runtime_error("stopped by " + describe(stopped_by) + " at iteration " +
+                        std::to_string(progress.iteration) + " under lbfgs, which cannot be resumed");
+      error.mark_agreed(0);
+      throw error;
+    }
+    std::string resume = "tessera train " + shell_quote(options.deck);
+    for (const std::string& o : options.overrides)
+      resume += " -s " + shell_quote(o);
+    log.info(stopped + "resume with " + resume + " --restart " + shell_quote(dir));
+    return resumable_exit_code;
+  }
   if (progress.records.empty()) {
     log.info("tessera train: done: no iteration completed (" + stop_reason + "); outputs in " + dir + "/");
     return 0;

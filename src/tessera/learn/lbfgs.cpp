@@ -22,7 +22,8 @@ void set_parameters(ModelParameters& parameters, const std::vector<double>& x) {
 
 std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel& model,
                         const TrainParams& params, TrainProgress& progress,
-                        const std::function<void(const TrainRecord&)>& report) {
+                        const std::function<void(const TrainRecord&)>& report,
+                        const std::function<bool()>& stop_requested) {
   const TimeSplit split = split_times(objective.dataset().n_times(), params.val_fraction);
   const std::vector<ObservationWindow> training = all_training_windows(params, split);
   const std::vector<ObservationWindow> validation = validation_windows(params, split);
@@ -61,7 +62,9 @@ std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel
     progress.iteration = iteration;
     progress.records.push_back(r);
     if (report) report(r);
-    return !progress.stopped.empty();
+    // Asked on every rank at every iteration (the poll is collective), even when the rule already stops.
+    const bool requested = stop_requested && stop_requested();
+    return !progress.stopped.empty() || requested;
   };
   const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), values);
   std::vector<double> x(h.data(), h.data() + h.size());

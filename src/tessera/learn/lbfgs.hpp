@@ -16,10 +16,12 @@ namespace tessera {
 // params.iterations TAO iterations. One record per iteration: the objective at the iteration's end point,
 // the validation loss there, and the gradient norm TAO saw. train.stop_grad_norm is TAO's gatol; the
 // StoppingRule ends the run as under AdamW (progress.stopped says why), and train.keep_best keeps the end
-// point of the lowest validation loss in progress. `report` may be empty. Needs a live petsc::Session.
-// Returns TAO's converged reason. Collective.
+// point of the lowest validation loss in progress. `report` may be empty. `stop_requested` (may be empty;
+// collective, the same answer on every rank) is asked after each iteration and ends TAO when true. Needs a
+// live petsc::Session. Returns TAO's converged reason. Collective.
 std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel& model,
                         const TrainParams& params, TrainProgress& progress,
-                        const std::function<void(const TrainRecord&)>& report);
+                        const std::function<void(const TrainRecord&)>& report,
+                        const std::function<bool()>& stop_requested = {});
 
 } // namespace tessera

@@ -144,7 +144,8 @@ ObjectiveTerms training_objective(const TrajectoryObjective& objective, Trainabl
 void train_adamw(const TrajectoryObjective& objective, TrainableGeneModel& model, const TrainParams& params,
                  std::uint64_t seed, AdamW& optimizer, TrainProgress& progress,
                  const std::function<void(const TrainRecord&)>& report,
-                 const std::function<void(const TrainProgress&)>& after_step) {
+                 const std::function<void(const TrainProgress&)>& after_step,
+                 const std::function<bool()>& stop_requested) {
   const TimeSplit split = split_times(objective.dataset().n_times(), params.val_fraction);
   const std::vector<ObservationWindow> validation = validation_windows(params, split);
   const auto& values = model.parameters().values();
@@ -183,6 +184,7 @@ void train_adamw(const TrajectoryObjective& objective, TrainableGeneModel& model
     progress.records.push_back(r);
     if (report) report(r);
     if (after_step) after_step(progress);
+    if (stop_requested && stop_requested()) break;
   }
 }
 

@@ -96,12 +96,15 @@ struct TrainProgress {
 // the record is the data loss plus the l1 penalty. After each iteration the StoppingRule may end the run
 // (progress.stopped says why); under train.keep_best, progress keeps the parameters of the lowest validation
 // loss. Both are first replayed over progress.records (a restart). `report` (may be empty) gets each record
-// after it is appended to `progress`; `after_step` (may be empty) runs after each iteration (checkpoints).
+// after it is appended to `progress`; `after_step` (may be empty) runs after each iteration (checkpoints);
+// then `stop_requested` (may be empty; collective, the same answer on every rank: StopPoll::poll) ends the
+// loop when it returns true (a signal or the wall-clock limit), leaving progress at that iteration.
 // wall_s continues from the last record's. Collective.
 void train_adamw(const TrajectoryObjective& objective, TrainableGeneModel& model, const TrainParams& params,
                  std::uint64_t seed, AdamW& optimizer, TrainProgress& progress,
                  const std::function<void(const TrainRecord&)>& report,
-                 const std::function<void(const TrainProgress&)>& after_step);
+                 const std::function<void(const TrainProgress&)>& after_step,
+                 const std::function<bool()>& stop_requested = {});
 
 // Central differences of the whole objective (training_objective(...).total(): every term, as the optimizer
 // sees it) over `windows` against `gradient` on `count` parameters drawn by CounterRng{seed}, step h = 1e-6

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Real signals to a 2-rank `mpirun tessera train` (issue 10 item 2).
+
+    signal_stop.py TESSERA DECK WORKDIR MPIEXEC [MPI FLAGS...]
+
+Each case starts `MPIEXEC -np 2 ... tessera train DECK` with far more iterations than it will run and no
+periodic checkpoint (train.checkpoint_every = 0), waits for the progress line of iteration 2, then signals
+one rank (SIGUSR1 to rank 1, SIGTERM to rank 0) or mpirun itself (SIGUSR1; SIGTERM with Open MPI's
+odls_base_sigkill_timeout raised, as README 'Exit codes' tells a job script to), or gives --walltime. It
+checks that the job exits 75 within about one iteration of the signal, that checkpoint.h5 is there although
+no periodic checkpoint was due, that the log says "stopped at iteration N by <signal>; resume with tessera
+train ... --restart DIR" and ends with "stopped early by <signal>, resumable (exit 75)", and that
+`--restart DIR -s train.iterations=N+2` ends with model.h5 /params and /optimizer equal bit for bit to an
+uninterrupted N+2-iteration run's (AdamW replays exactly: counter-based sampling, a checkpoint of the
+moments). Under lbfgs a stop is not resumable: exit 1 and a log line saying how to continue.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+TESSERA, DECK, WORK, MPIEXEC = sys.argv[1:5]
+MPI_FLAGS = sys.argv[5:]
+LOTS = 100000  # iterations asked for: the signal always comes first
+failures = []
+
+
+def fail(message):
+    print("FAIL:", message, flush=True)
+    failures.append(message)
+
+
+def mpirun(args, env=None):
+    return [MPIEXEC, "-np", "2", *MPI_FLAGS, TESSERA, "train", DECK, *args]
+
+
+def rank_pids(mpirun_pid):
+    """{rank: pid} of the tessera processes mpirun started (read from their OMPI_COMM_WORLD_RANK)."""
+    ranks = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            if parent != mpirun_pid:
+                continue
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+            if b"OMPI_COMM_WORLD_RANK" in env:
+                ranks[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(entry)
+        except (OSError, ValueError, IndexError):
+            continue
+    return ranks
+
+
+def run_until_signalled(name, extra, target, signum, env_extra=None, walltime=None):
+    """Starts the job, signals `target` ('rank0', 'rank1', 'mpirun') at iteration 2. Returns (exit code,
+    output, iteration seen when signalled, run dir)."""
+    run_dir = os.path.join(WORK, name)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    args = ["-o", run_dir, "-s", f"train.iterations={LOTS}", "-s", "train.checkpoint_every=0", "-s",
+            "train.progress_every=1", *extra]
+    if walltime:
+        args += ["--walltime", walltime]
+    env = dict(os.environ, **(env_extra or {}))
+    started = time.monotonic()
+    proc = subprocess.Popen(mpirun(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
+    output, seen, signalled_at = [], None, None
+    for line in proc.stdout:
+        output.append(line)
+        m = re.match(r"\s+iteration (\d+)/", line)
+        if m and seen is None and target and int(m.group(1)) >= 2:
+            seen = int(m.group(1))
+            if target == "mpirun":
+                pid = proc.pid
+            else:
+                pids = rank_pids(proc.pid)
+                pid = pids.get(int(target[-1]))
+                if pid is None:
+                    fail(f"{name}: no process of {target} among mpirun's children {pids}")
+                    proc.kill()
+                    break
+            os.kill(pid, signum)
+            signalled_at = time.monotonic()
+        if time.monotonic() - started > 600:
+            fail(f"{name}: still running after 600 s")
+            proc.kill()
+            break
+    code = proc.wait()
+    text = "".join(output)
+    print(f"--- {name}: exit {code}, signalled at iteration {seen}, "
+          f"{time.monotonic() - (signalled_at or started):.1f} s after the signal ---\n{text}", flush=True)
+    return code, text, seen, run_dir, started
+
+
+def params_of(model):
+    with h5py.File(model, "r") as f:
+        out = {}
+        for group in ("params", "optimizer"):
+            f[group].visititems(lambda n, o: out.__setitem__(f"{group}/{n}", np.array(o))
+                                if isinstance(o, h5py.Dataset) else None)
+        return out
+
+
+references = {}
+
+
+def reference(iterations):
+    """model.h5 of an uninterrupted 2-rank run of `iterations` iterations."""
+    if iterations not in references:
+        ref_dir = os.path.join(WORK, f"reference_{iterations}")
+        shutil.rmtree(ref_dir, ignore_errors=True)
+        done = subprocess.run(mpirun(["-o", ref_dir, "-s", f"train.iterations={iterations}", "-s",
+                                      "train.checkpoint_every=0"]), capture_output=True, text=True)
+        if done.returncode != 0:
+            fail(f"reference run of {iterations} iterations: exit {done.returncode}\n{done.stdout}{done.stderr}")
+        references[iterations] = os.path.join(ref_dir, "model.h5")
+    return references[iterations]
+
+
+def check_resumable(name, code, text, seen, run_dir, reason, walltime_s=None, expected_code=75):
+    if code != expected_code:
+        fail(f"{name}: exit {code}, expected {expected_code}")
+        return
+    m = re.search(r"tessera train: stopped at iteration (\d+) by " + re.escape(reason) +
+                  r"; resume with tessera train (\S+) .*--restart (\S+)", text)
+    if not m:
+        fail(f"{name}: no 'stopped at iteration N by {reason}; resume with ... --restart DIR' line")
+        return
+    stopped = int(m.group(1))
+    if m.group(3) != run_dir:
+        fail(f"{name}: the resume line names {m.group(3)}, not {run_dir}")
+    # Within one iteration of the signal: it came during iteration seen + 1 (one more for the progress line
+    # racing the signal through the pipe).
+    if seen is not None and not seen <= stopped <= seen + 2:
+        fail(f"{name}: stopped at iteration {stopped}, signalled at {seen}")
+    checkpoint = os.path.join(run_dir, "checkpoint.h5")
+    if not os.path.isfile(checkpoint):
+        fail(f"{name}: no checkpoint.h5 although the stop must write one")
+        return
+    if walltime_s is not None and os.path.getmtime(checkpoint) > started_wall + walltime_s:
+        fail(f"{name}: checkpoint written {os.path.getmtime(checkpoint) - started_wall:.1f} s after the "
+             f"start, past the {walltime_s} s limit")
+    with open(os.path.join(run_dir, "tessera.log")) as f:
+        last = [line.strip() for line in f if line.strip()][-1]
+    expected_last = f"tessera train: stopped early by {reason}, resumable (exit 75)"
+    if last != expected_last:
+        fail(f"{name}: the log ends {last!r}, expected {expected_last!r}")
+    for needle in ["error:", "MPI_ABORT", "Signal:", "core dumped"]:
+        if needle in text:
+            fail(f"{name}: output mentions {needle!r}")
+    # Resume to two iterations past the stop; equal to the uninterrupted run.
+    total = stopped + 2
+    done = subprocess.run(mpirun(["--restart", run_dir, "-s", f"train.iterations={total}", "-s",
+                                  "train.checkpoint_every=0"]), capture_output=True, text=True)
+    print(f"--- {name}: restart to {total}: exit {done.returncode} ---\n{done.stdout}{done.stderr}", flush=True)
+    if done.returncode != 0:
+        fail(f"{name}: --restart exit {done.returncode}")
+        return
+    if f"at iteration {stopped}" not in done.stdout:
+        fail(f"{name}: the restart did not start at iteration {stopped}")
+    got, want = params_of(os.path.join(run_dir, "model.h5")), params_of(reference(total))
+    if got.keys() != want.keys():
+        fail(f"{name}: model.h5 datasets differ: {sorted(got)} vs {sorted(want)}")
+    for key in want:
+        if key in got and not np.array_equal(got[key], want[key]):
+            fail(f"{name}: {key} after the restart differs from the uninterrupted run's "
+                 f"(max |diff| {np.max(np.abs(got[key] - want[key]))})")
+
+
+os.makedirs(WORK, exist_ok=True)
+started_wall = 0.0
+
+# A signal to one rank: the other rank learns of it at the next poll.
+code, text, seen, run_dir, _ = run_until_signalled("usr1_rank1", [], "rank1", signal.SIGUSR1)
+check_resumable("usr1_rank1", code, text, seen, run_dir, "SIGUSR1")
+code, text, seen, run_dir, _ = run_until_signalled("term_rank0", [], "rank0", signal.SIGTERM)
+check_resumable("term_rank0", code, text, seen, run_dir, "SIGTERM")
+# To mpirun: Open MPI 4.1 forwards SIGUSR1 to every rank and waits for them.
+code, text, seen, run_dir, _ = run_until_signalled("usr1_mpirun", [], "mpirun", signal.SIGUSR1)
+check_resumable("usr1_mpirun", code, text, seen, run_dir, "SIGUSR1")
+# SIGTERM to mpirun: Open MPI 4.1 waits odls_base_sigkill_timeout seconds (1 by default), SIGTERMs the
+# ranks, waits as long again and SIGKILLs them. With the timeout raised the ranks checkpoint and exit 75,
+# but mpirun itself exits 1 (it was terminated): the log's last line and checkpoint.h5 say it is resumable.
+# When the ranks get the signal is mpirun's affair, so "within one iteration" is not checked here.
+code, text, seen, run_dir, _ = run_until_signalled("term_mpirun", [], "mpirun", signal.SIGTERM,
+                                                   {"OMPI_MCA_odls_base_sigkill_timeout": "2"})
+check_resumable("term_mpirun", code, text, None, run_dir, "SIGTERM", expected_code=1)
+# The wall-clock limit: counted from the start of the processes, it stops before the limit.
+started_wall = time.time()
+walltime_s = 6
+code, text, seen, run_dir, _ = run_until_signalled("walltime", [], None, 0, walltime=f"{walltime_s} s")
+check_resumable("walltime", code, text, None, run_dir, "the wall-clock limit", walltime_s=walltime_s)
+# L-BFGS cannot resume from a checkpoint: a stop ends it with exit 1 and says how to continue.
+code, text, seen, run_dir, _ = run_until_signalled("usr1_lbfgs", ["-s", "train.optimizer=lbfgs", "-s",
+                                                                  "train.stop_grad_norm=0"],
+                                                   "rank1", signal.SIGUSR1)
+if code != 1:
+    fail(f"usr1_lbfgs: exit {code}, expected 1 (stopped, not resumable)")
+if not re.search(r"stopped at iteration \d+ by SIGUSR1; L-BFGS cannot resume .*model_file=", text):
+    fail("usr1_lbfgs: no line saying L-BFGS cannot resume and how to continue from model.h5")
+if not os.path.isfile(os.path.join(run_dir, "model.h5")):
+    fail("usr1_lbfgs: no model.h5 of the iteration it stopped at")
+
+print(f"{len(failures)} failure(s)")
+sys.exit(1 if failures else 0)
