@@ -27,8 +27,8 @@ def main():
         lines = [line.rstrip("\n") for line in f if line.strip()]
     first, last = lines[0], lines[-1]
     # The command line as given (each argument), the host, the job and its array task.
-    for word in ["command: ", os.path.basename(command[0]), "host " + socket.gethostname(),
-                 "SLURM job 4242 array task 7"]:
+    deck = next(a for a in command if a.endswith(".yaml"))
+    for word in ["command: ", deck, "host " + socket.gethostname(), "SLURM job 4242 array task 7"]:
         if word not in first:
             failures.append(f"first log line lacks {word!r}: {first!r}")
     if not re.fullmatch(last_regex, last):
