@@ -4,15 +4,19 @@
 //   mpirun -np R build/bin/tessera_bench_train [--cells 100,10000] [--genes 100,20] [--regulators 5]
 //        [--pairs 4] [--starts 10] [--substeps 1] [--iterations 5] [--repeat 5] [--tile-nodes 4096]
 //        [--families sigmoid,hill]
+//   build/bin/tessera_bench_train --cells 100 --genes 100 --write-dataset data.h5
 // --cells and --genes are paired (100 cells x 100 genes, then 10^4 cells x 20 genes). The STAGED reference
 // architecture: one GAT head, H = M = 64, L = 3, weights shared by the 3 cell types. Then one iteration of
-// each per-edge family of --families on the same problem and candidate graph.
+// each per-edge family of --families on the same problem and candidate graph. --write-dataset writes the
+// dataset of the first size (with its prior graph and LR pairs) as a trajectory dataset and times nothing:
+// bench/train_cli.sh fits it with `tessera train`, so the CLI figure is on the very same data.
 #include "bench_common.hpp"
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/grn/learnable_hill.hpp"
 #include "tessera/grn/sigmoid.hpp"
 #include "tessera/integrate/rk4_adjoint.hpp"
 #include "tessera/learn/adamw.hpp"
+#include "tessera/learn/dataset.hpp"
 #include "tessera/learn/objective.hpp"
 #include "tessera/learn/trainer.hpp"
 
@@ -412,6 +416,7 @@ int main(int argc, char** argv) {
     int starts = 10, substeps = 1, iterations = 5, repeat = 5;
     std::vector<std::string> families{"sigmoid", "hill"}; // timed beside graph_ode (--families, "" none)
     GraphOdeOptions options;
+    std::string dataset_path;
     for (int i = 1; i + 1 < argc; i += 2) {
       const std::string a = argv[i];
       if (a == "--cells") cells = parse_list(argv[i + 1]);
@@ -423,6 +428,7 @@ int main(int argc, char** argv) {
       if (a == "--iterations") iterations = std::stoi(argv[i + 1]);
       if (a == "--repeat") repeat = std::stoi(argv[i + 1]);
       if (a == "--tile-nodes") options.tile_nodes = std::stoi(argv[i + 1]);
+      if (a == "--write-dataset") dataset_path = argv[i + 1];
       if (a == "--families") {
         families.clear();
         std::string list = argv[i + 1];
@@ -436,14 +442,26 @@ int main(int argc, char** argv) {
     int rank = 0, ranks = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-    reference_dgemm(rank, repeat);
-    for (std::size_t c = 0; c < cells.size() && c < genes.size(); ++c) {
+    if (!dataset_path.empty()) {
       Problem p = base;
-      p.cells = cells[c];
-      p.genes = static_cast<int>(genes[c]);
-      run(p, starts, substeps, iterations, repeat, options, rank, ranks);
-      for (const std::string& family : families)
-        run_family(p, family, starts, substeps, iterations, rank);
+      p.cells = cells.front();
+      p.genes = static_cast<int>(genes.front());
+      if (rank == 0) {
+        write_dataset(dataset_path, make_dataset(p, prior_network(p)));
+        std::printf("%s: %lld cells x %d genes x %zu types, %d times %g min apart, box side %.17g um\n",
+                    dataset_path.c_str(), p.cells, p.genes, type_names.size(), p.times, p.spacing,
+                    domain_of(p).hi[0]);
+      }
+    } else {
+      reference_dgemm(rank, repeat);
+      for (std::size_t c = 0; c < cells.size() && c < genes.size(); ++c) {
+        Problem p = base;
+        p.cells = cells[c];
+        p.genes = static_cast<int>(genes[c]);
+        run(p, starts, substeps, iterations, repeat, options, rank, ranks);
+        for (const std::string& family : families)
+          run_family(p, family, starts, substeps, iterations, rank);
+      }
     }
   }
   MPI_Finalize();

@@ -262,9 +262,15 @@ TEST(GraphOdeVjpMpi, ActivationTapeGivesTheGradientWithoutIt) {
     };
     const Run without = run(false), with = run(true);
     EXPECT_EQ(without.tape_bytes, 0u) << what;
+    // Per stage: the hidden layers (M = 8 each) and the attention record (m, softmax maximum and
+    // denominator: 3 K doubles; the K intervals as ints, two to a double) of every node; 4 stages x 4 steps.
+    const std::size_t nodes = n * n_genes, records = nodes * static_cast<std::size_t>(c.heads);
     const std::size_t expected =
-        c.layers >= 3 ? 4u * 4u * static_cast<std::size_t>(c.layers - 2) * n * n_genes * 8u * sizeof(double)
-                      : 0u;
+        c.layers >= 3
+            ? 4u * 4u *
+                  (static_cast<std::size_t>(c.layers - 2) * nodes * 8u + 3u * records + (records + 1u) / 2u) *
+                  sizeof(double)
+            : 0u;
     EXPECT_EQ(with.tape_bytes, expected) << what;
     EXPECT_EQ(model.tape_bytes(n) * 16u, expected) << what;
     int same = identical(with.x, without.x) && identical(with.x_bar, without.x_bar) &&

@@ -64,6 +64,14 @@ GraphOdeModel::GraphOdeModel(GraphOdeParameters parameters, const GeneNetwork& n
   const int sets = parameters_.n_sets();
   gat_scores_ = Matrix("tessera::grn::graph_ode::gat_scores", sets, 2 * a.heads);
   gamma_ = Matrix("tessera::grn::graph_ode::gamma", sets, G);
+  if (a.mlp_layers >= 3) {
+    weight_t_ = Matrix("tessera::grn::graph_ode::weight_t", sets,
+                       static_cast<std::size_t>(a.mlp_layers - 2) * a.mlp_width * a.mlp_width);
+    std::vector<int> hidden_offsets;
+    for (int l = 2; l < a.mlp_layers; ++l)
+      hidden_offsets.push_back(static_cast<int>(parameters_.layout().tensor("W" + std::to_string(l)).offset));
+    hidden_weight_offset_ = to_device("tessera::grn::graph_ode::hidden_weight_offset", hidden_offsets);
+  }
   if (a.embedding > 0) {
     using Cube = Kokkos::View<double***, Kokkos::LayoutRight>;
     embedding_offset_ = Cube("tessera::grn::graph_ode::embedding_offset", sets, G, width_one);
@@ -182,20 +190,27 @@ void GraphOdeModel::group_cells(int n_cells) const {
   grouped_cells_ = n_cells;
 }
 
-void GraphOdeModel::dense_product(int rows, int out, int in, const double* a, const double* weight,
+const double* GraphOdeModel::hidden_weight_t(int set, int l) const {
+  const std::size_t M = static_cast<std::size_t>(parameters_.architecture().mlp_width);
+  return weight_t_.data() + static_cast<std::size_t>(set) * weight_t_.extent(1) +
+         static_cast<std::size_t>(l - 2) * M * M;
+}
+
+void GraphOdeModel::dense_product(int rows, int out, int in, const double* a, const double* weight_t,
                                   double* c) const {
   if constexpr (blas_reaches_memory) {
     if (options_.dense == GraphOdeOptions::DenseProducts::automatic) {
       space_.fence(); // the kernel that wrote `a` must be done before BLAS reads it
-      // C (rows x out) = A (rows x in) W^T with W stored out x in, all row-major.
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0, a, in, weight, in, 0.0, c,
+      // C (rows x out) = A (rows x in) W^T, all row-major, from W^T stored in x out: no transpose, which
+      // OpenBLAS's small-matrix kernels take at about 1.4x the speed of the transposed form at tile sizes.
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0, a, in, weight_t, out, 0.0, c,
                   out);
       return;
     }
   }
   using Unmanaged = Kokkos::MemoryTraits<Kokkos::Unmanaged>;
   const GraphOdeDenseFunctor f{
-      Kokkos::View<const double**, Kokkos::LayoutRight, memory_space, Unmanaged>(a, rows, in), weight,
+      Kokkos::View<const double**, Kokkos::LayoutRight, memory_space, Unmanaged>(a, rows, in), weight_t,
       Kokkos::View<double**, Kokkos::LayoutRight, memory_space, Unmanaged>(c, rows, out)};
   Kokkos::parallel_for("tessera::grn::graph_ode::dense",
                        Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(space_, {0, 0}, {rows, out}),
@@ -204,7 +219,7 @@ void GraphOdeModel::dense_product(int rows, int out, int in, const double* a, co
 
 template <AttentionVariant Variant>
 void GraphOdeModel::attention(const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
-                              const GraphOdeEdges& edges) const {
+                              const GraphOdeEdges& edges, const GraphOdeAttentionRecord& record) const {
   const ParameterLayout& layout = parameters_.layout();
   const GraphOdeArchitecture& arch = parameters_.architecture();
   const double* theta = parameters_.values().data() + set * parameters_.values().extent(1);
@@ -233,6 +248,7 @@ void GraphOdeModel::attention(const GraphOdeTile& tile, int rows, int set, Const
   }
   f.activate = arch.mlp_layers >= 2;
   f.y = Kokkos::subview(y_[0], std::make_pair(0, rows), Kokkos::ALL);
+  f.record = record;
   Kokkos::parallel_for("tessera::grn::graph_ode::attention",
                        Kokkos::RangePolicy<execution_space>(space_, 0, rows), f);
 }
@@ -259,6 +275,13 @@ void GraphOdeModel::update_shared() const {
   shared.layer_one = layer_one_;
   Kokkos::parallel_for("tessera::grn::graph_ode::shared",
                        Kokkos::RangePolicy<execution_space>(space_, 0, sets * arch.heads), shared);
+
+  if (weight_t_.extent(0))
+    Kokkos::parallel_for(
+        "tessera::grn::graph_ode::weight_t",
+        Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(
+            space_, {0, 0}, {sets, static_cast<int>(weight_t_.extent(1))}),
+        GraphOdeTransposeFunctor{parameters_.values(), weight_t_, hidden_weight_offset_, arch.mlp_width});
 
   GraphOdeLayerOneFunctor table;
   table.theta = parameters_.values();
@@ -352,10 +375,13 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
     for (int first = set_begin_[set]; first < set_begin_[set + 1]; first += tile_cells_) {
       const int rows = std::min(tile_cells_, set_begin_[set + 1] - first) * G;
       const GraphOdeTile tile{order_, parameters_.n_sets() > 1, first, G};
+      const GraphOdeAttentionRecord record =
+          tape ? tape_record(tape, nodes, static_cast<std::size_t>(first) * G, rows)
+               : GraphOdeAttentionRecord{};
       if (arch.variant == AttentionVariant::gat)
-        attention<AttentionVariant::gat>(tile, rows, set, x, edges);
+        attention<AttentionVariant::gat>(tile, rows, set, x, edges, record);
       else
-        attention<AttentionVariant::gatv2>(tile, rows, set, x, edges);
+        attention<AttentionVariant::gatv2>(tile, rows, set, x, edges, record);
 
       // Layers 2 .. L-1 as dense products over the tile. The attention kernel left y_1 activated; the product
       // of a later layer gets its bias and ReLU from its consumer (the next layer, or the output kernel),
@@ -376,7 +402,7 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
               rows, M);
         else
           next = Kokkos::subview(y_[(l - 1) % 2], std::make_pair(0, rows), Kokkos::ALL);
-        dense_product(rows, M, M, product.data(), weight[l], next.data());
+        dense_product(rows, M, M, product.data(), hidden_weight_t(set, l), next.data());
         product = next;
         activated = false;
         if (tape) {
@@ -531,8 +557,28 @@ std::vector<SignedEdgeWeight> GraphOdeModel::signed_edge_weights() const {
 std::size_t GraphOdeModel::tape_bytes(std::size_t n_cells) const {
   const GraphOdeArchitecture& arch = parameters_.architecture();
   if (arch.mlp_layers < 3) return 0;
-  return static_cast<std::size_t>(arch.mlp_layers - 2) * n_cells * static_cast<std::size_t>(n_genes_) *
-         static_cast<std::size_t>(arch.mlp_width) * sizeof(double);
+  const std::size_t nodes = n_cells * static_cast<std::size_t>(n_genes_);
+  const std::size_t records = nodes * static_cast<std::size_t>(arch.heads);
+  // The hidden activations, the attention record's three doubles and (two to a double) its interval.
+  return (static_cast<std::size_t>(arch.mlp_layers - 2) * nodes * static_cast<std::size_t>(arch.mlp_width) +
+          3 * records + (records + 1) / 2) *
+         sizeof(double);
+}
+
+GraphOdeAttentionRecord GraphOdeModel::tape_record(double* tape, std::size_t nodes, std::size_t first_row,
+                                                   int rows) const {
+  const GraphOdeArchitecture& arch = parameters_.architecture();
+  const std::size_t K = static_cast<std::size_t>(arch.heads);
+  double* record = tape + static_cast<std::size_t>(arch.mlp_layers - 2) * nodes * arch.mlp_width;
+  using Matrix = Kokkos::View<double**, Kokkos::LayoutRight>;
+  GraphOdeAttentionRecord out;
+  out.m = Matrix(record + first_row * K, rows, K);
+  out.softmax_max = Matrix(record + (nodes + first_row) * K, rows, K);
+  out.softmax_denominator = Matrix(record + (2 * nodes + first_row) * K, rows, K);
+  // The intervals are ints in the tape's last part (only ever written and read as ints).
+  out.interval = Kokkos::View<int**, Kokkos::LayoutRight>(
+      reinterpret_cast<int*>(record + 3 * nodes * K) + first_row * K, rows, K);
+  return out;
 }
 
 double GraphOdeModel::resident_bytes(const GraphOdeArchitecture& a, int n_genes, int n_sets) {

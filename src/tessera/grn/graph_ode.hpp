@@ -147,18 +147,44 @@ struct GraphOdeLayerOne {
     }
     return lo;
   }
+
+  // Head h's term of one row of layer 1, slope * m + offset in m's interval i: written (`first`) or added
+  // to `out`, then ReLU'd (`relu`, the last head of a hidden layer 1). One pass over the row per head.
+  KOKKOS_INLINE_FUNCTION void add_head(double* KOKKOS_RESTRICT out, int width, int set, int head, int i,
+                                       double m, bool first, bool relu) const {
+    const double* KOKKOS_RESTRICT s = &slope(set, head, i, 0);
+    const double* KOKKOS_RESTRICT c = &offset(set, head, i, 0); // b_1 is in head 0's offset
+    if (first && relu) {
+      for (int o = 0; o < width; ++o) {
+        const double v = s[o] * m + c[o];
+        out[o] = v > 0.0 ? v : 0.0;
+      }
+    } else if (first) {
+      for (int o = 0; o < width; ++o)
+        out[o] = s[o] * m + c[o];
+    } else if (relu) {
+      for (int o = 0; o < width; ++o) {
+        const double v = out[o] + s[o] * m + c[o];
+        out[o] = v > 0.0 ? v : 0.0;
+      }
+    } else {
+      for (int o = 0; o < width; ++o)
+        out[o] += s[o] * m + c[o];
+    }
+  }
 };
 
-// What the VJP keeps of a tile's forward, per row and head (empty Views in evaluate()): the attention output
-// m^h, its softmax's largest logit and denominator (so that the backward visits the edges once, with one exp
-// each), and the interval of m^h in the first layer's table (the ReLU pattern of z).
+// What the VJP keeps of a tile's forward, per row and head (empty Views in a plain evaluate(); a recording
+// one writes them into the activation tape, for the VJP to read instead of recomputing the attention): the
+// attention output m^h, its softmax's largest logit and denominator (so that the backward visits the edges
+// once, with one exp each), and the interval of m^h in the first layer's table (the ReLU pattern of z).
 struct GraphOdeAttentionRecord {
   Kokkos::View<double**, Kokkos::LayoutRight> m, softmax_max, softmax_denominator;
   Kokkos::View<int**, Kokkos::LayoutRight> interval;
 };
 
-// The VJP's sums of the first layer's cotangent over a tile's rows by interval of the table, [head][i][o]:
-// over the intervals below i and those from i up, plain and times m^h (graph_ode_adjoint.cpp).
+// The VJP's sums of the first layer's cotangent over a parameter set's rows by interval of the table,
+// [head][i][o]: over the intervals below i and those from i up, plain and times m^h (graph_ode_adjoint.cpp).
 struct GraphOdeIntervalSums {
   Kokkos::View<double***, Kokkos::LayoutRight> above, above_m, below, below_m;
 };
@@ -197,7 +223,7 @@ struct GraphOdeAttentionFunctor {
   };
   bool activate = true;                          // ReLU: layer 1 is hidden (L >= 2)
   Kokkos::View<double**, Kokkos::LayoutRight> y; // tile rows x width of layer 1
-  GraphOdeAttentionRecord record;                // filled only when record.m is not empty (the VJP)
+  GraphOdeAttentionRecord record; // filled only when record.m is not empty (the VJP, a recording forward)
 
   template <class Logit, class Term>
   KOKKOS_INLINE_FUNCTION OnlineSoftmax attend_with(int cell, int k, double x_k, const Logit& logit,
@@ -267,28 +293,32 @@ struct GraphOdeAttentionFunctor {
         record.softmax_denominator(r, h) = softmax.denominator;
         record.interval(r, h) = i;
       }
-      const double* KOKKOS_RESTRICT slope = &layer_one.slope(set, h, i, 0);
-      const double* KOKKOS_RESTRICT offset = &layer_one.offset(set, h, i, 0); // b_1 is in head 0's offset
-      // One pass over the row per head; the last one applies the ReLU.
-      const bool relu = activate && h == heads - 1;
-      if (h == 0 && overwrite && relu) {
-        for (int o = 0; o < width; ++o) {
-          const double v = slope[o] * m + offset[o];
-          out[o] = v > 0.0 ? v : 0.0;
-        }
-      } else if (h == 0 && overwrite) {
-        for (int o = 0; o < width; ++o)
-          out[o] = slope[o] * m + offset[o];
-      } else if (relu) {
-        for (int o = 0; o < width; ++o) {
-          const double v = out[o] + slope[o] * m + offset[o];
-          out[o] = v > 0.0 ? v : 0.0;
-        }
-      } else {
-        for (int o = 0; o < width; ++o)
-          out[o] += slope[o] * m + offset[o];
-      }
+      layer_one.add_head(out, width, set, h, i, m, h == 0 && overwrite, activate && h == heads - 1);
     }
+  }
+};
+
+// Layer 1 of GraphOdeAttentionFunctor rebuilt from a record of its attention outputs m^h and their table
+// intervals (the activation tape): the VJP replaying a tape needs y_1 but not the attention again. The same
+// operations in the same order, so the same values.
+struct GraphOdeLayerOneRecordFunctor {
+  GraphOdeTile tile;
+  GraphOdeLayerOne layer_one;
+  int set = 0, heads = 1;
+  bool activate = true;
+  const double* gene_offset = nullptr; // as GraphOdeAttentionFunctor's
+  GraphOdeAttentionRecord record;
+  Kokkos::View<double**, Kokkos::LayoutRight> y;
+  KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
+    const int k = r % tile.n_genes;
+    const int width = static_cast<int>(y.extent(1));
+    double* KOKKOS_RESTRICT out = &y(r, 0);
+    if (gene_offset)
+      for (int o = 0; o < width; ++o)
+        out[o] = gene_offset[k * width + o];
+    for (int h = 0; h < heads; ++h)
+      layer_one.add_head(out, width, set, h, record.interval(r, h), record.m(r, h), h == 0 && !gene_offset,
+                         activate && h == heads - 1);
   }
 };
 
@@ -305,17 +335,30 @@ struct GraphOdeBiasReluFunctor {
   }
 };
 
-// c(r, o) = sum_j a(r, j) W(o, j): the portable dense product where BLAS cannot reach the memory.
+// c(r, o) = sum_j a(r, j) W^T(j, o): the portable dense product where BLAS cannot reach the memory.
 struct GraphOdeDenseFunctor {
   Kokkos::View<const double**, Kokkos::LayoutRight> a;
-  const double* weight; // out x in, row-major
+  const double* weight_t; // W^T: in x out, row-major
   Kokkos::View<double**, Kokkos::LayoutRight> c;
   KOKKOS_INLINE_FUNCTION void operator()(const int r, const int o) const {
-    const int in = static_cast<int>(a.extent(1));
+    const int in = static_cast<int>(a.extent(1)), out = static_cast<int>(c.extent(1));
     double sum = 0.0;
     for (int j = 0; j < in; ++j)
-      sum += a(r, j) * weight[o * in + j];
+      sum += a(r, j) * weight_t[j * out + o];
     c(r, o) = sum;
+  }
+};
+
+// W^T of every hidden layer's weights W_l (l = 2 .. L-1), [set][(l - 2) M^2 + j M + o] = W_l(o, j): the
+// forward's products C = A W^T then read W^T without a transpose (BLAS's no-transpose small-matrix kernels).
+struct GraphOdeTransposeFunctor {
+  Kokkos::View<const double**, Kokkos::LayoutRight> theta;
+  Kokkos::View<double**, Kokkos::LayoutRight> weight_t;
+  Kokkos::View<const int*> offset; // [l - 2]: W_l's offset in theta
+  int width = 1;                   // M
+  KOKKOS_INLINE_FUNCTION void operator()(const int set, const int index) const {
+    const int M2 = width * width, layer = index / M2, j = (index % M2) / width, o = index % width;
+    weight_t(set, index) = theta(set, offset(layer) + o * width + j);
   }
 };
 
@@ -487,9 +530,18 @@ struct GraphOdeLayerOneFunctor {
 };
 
 struct GraphOdeOptions {
-  // Nodes (cells x genes) per tile of the MLP, rounded down to whole cells: the work buffers hold at most
-  // 2 x tile_nodes x M values whatever the number of cells (4096 x 64: two 2 MiB buffers, cache-sized).
-  int tile_nodes = 4096;
+  // Nodes (cells x genes) per tile of the MLP, rounded down to whole cells (at least one): the work buffers
+  // hold a few tile_nodes x M values whatever the number of cells. On the host 240: a tile's activations and
+  // cotangents stay in the core's L1/L2 cache from one kernel to the next (240 x 64 doubles: 120 KiB), and
+  // its M x M products (M N K <= 10^6 at M = 64) take OpenBLAS's small-matrix kernels, which neither pack the
+  // operands nor clear C first: 1.4-1.7x the rate of the packed kernels at 4096 rows on the reference
+  // machine (docs/performance.md, "Training"). The first layer's parameter gradients are summed over all
+  // the tiles of a set, so the per-tile work besides the rows is a few kernel launches. Device builds keep
+  // large tiles (4096) for parallelism.
+  int tile_nodes = Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace,
+                                              Kokkos::DefaultExecutionSpace::memory_space>::accessible
+                       ? 240
+                       : 4096;
   // Dense products by cblas_dgemm (OpenBLAS) when the memory is host-accessible; `kokkos` forces the
   // portable kernel that device builds use, so that host tests cover it.
   enum class DenseProducts { automatic, kokkos } dense = DenseProducts::automatic;
@@ -580,15 +632,24 @@ private:
                                 const std::vector<int>& offsets, const std::vector<int>& sources) const;
   void group_cells(int n_cells) const;
   void update_shared() const;
-  void dense_product(int rows, int out, int in, const double* a, const double* weight, double* c) const;
+  // c (rows x out) = a (rows x in) W^T, given W^T (in x out, row-major: weight_t_).
+  void dense_product(int rows, int out, int in, const double* a, const double* weight_t, double* c) const;
+  // This set's W_l^T (l = 2 .. L-1) in weight_t_.
+  const double* hidden_weight_t(int set, int l) const;
   template <AttentionVariant Variant>
-  void attention(const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
-                 const GraphOdeEdges& edges) const;
+  void attention(const GraphOdeTile& tile, int rows, int set, ConstGeneState x, const GraphOdeEdges& edges,
+                 const GraphOdeAttentionRecord& record) const;
+  // The attention record of rows [first_row, first_row + rows) in a tape of `nodes` nodes (after the hidden
+  // activations: m, softmax maximum and denominator, nodes x K doubles each, then the intervals, nodes x K
+  // ints).
+  GraphOdeAttentionRecord tape_record(double* tape, std::size_t nodes, std::size_t first_row, int rows) const;
   GraphOdeEdges edges_for(ConstGeneState x) const; // collective when signalling is set
   // The VJP of one tile (graph_ode_adjoint.cpp).
   template <AttentionVariant Variant>
   void vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstGeneState x, ConstGeneState lambda,
                 const GraphOdeEdges& edges, GeneState x_bar, ParameterGradient theta_bar) const;
+  // The first layer's parameter gradients of one set from its interval sums over all its tiles.
+  void layer_one_gradient(int set, ParameterGradient theta_bar) const;
   void allocate_vjp_buffers() const;
 
   GraphOdeParameters parameters_;
@@ -621,6 +682,9 @@ private:
   int tile_cells_ = 1;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> y_[2];
   mutable Kokkos::View<double**, Kokkos::LayoutRight> gat_scores_, gamma_;
+  // The hidden layers' weights transposed (GraphOdeTransposeFunctor), refreshed with the shared values.
+  mutable Kokkos::View<double**, Kokkos::LayoutRight> weight_t_;
+  Kokkos::View<int*> hidden_weight_offset_;
   // Gene embeddings' constant terms (GraphOdeEmbeddingFunctor); empty when off.
   mutable Kokkos::View<double***, Kokkos::LayoutRight> embedding_offset_, embedding_logit_;
   mutable GraphOdeLayerOne layer_one_;

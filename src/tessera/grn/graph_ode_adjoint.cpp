@@ -225,13 +225,14 @@ struct GraphOdeVjpLayerOneFunctor {
   }
 };
 
-// Sums of the first layer's cotangent over the tile's rows whose m^h lies in intervals of head h's table,
-// plain and times m^h: below(h, i, o) over the intervals < i and above(h, i, o) over the intervals >= i
-// (i = 0 .. H+1). Within an interval every unit of z is either off or z_d = w_d m + b0_d, so these (O(K
-// width) per row) are all the first layer's parameter gradients need (GraphOdeVjpLayerOneParameterFunctor)
-// instead of W_1_bar += cotangent^T z (K*H x width per row). Rows in order, so the sums are deterministic.
-// Each thread owns `columns` outputs o: all of them on the host (one contiguous pass over the rows), one on a
-// device (width threads, no atomics).
+// Sums of the first layer's cotangent over the rows whose m^h lies in each interval i of head h's table,
+// plain and times m^h, accumulated into above(h, i, o) and above_m(h, i, o) tile after tile over all the
+// rows of a parameter set (GraphOdeVjpIntervalPrefixFunctor then turns them into running sums). Within an
+// interval every unit of z is either off or z_d = w_d m + b0_d, so these (O(K width) per row) are all the
+// first layer's parameter gradients need (GraphOdeVjpLayerOneParameterFunctor) instead of W_1_bar +=
+// cotangent^T z (K*H x width per row). Rows in order, so the sums are deterministic. Each thread owns
+// `columns` outputs o: all of them on the host (one contiguous pass over the rows), one on a device (width
+// threads, no atomics).
 // With `fused` (one thread owns every column), the thread also runs the first layer's row kernel on each row
 // just before summing it, so the cotangent is read once while it is in cache.
 struct GraphOdeVjpIntervalSumFunctor {
@@ -244,15 +245,8 @@ struct GraphOdeVjpIntervalSumFunctor {
   GraphOdeVjpLayerOneFunctor layer_one; // the row kernel, when fused
   KOKKOS_INLINE_FUNCTION void operator()(const int block) const {
     const int width = static_cast<int>(cotangent.extent(1)), rows = static_cast<int>(cotangent.extent(0));
-    const int heads = static_cast<int>(sums.above.extent(0)), bounds = static_cast<int>(sums.above.extent(1));
+    const int heads = static_cast<int>(sums.above.extent(0));
     const int first = block * columns, last = first + columns < width ? first + columns : width;
-    // `above` first collects the sum of each interval i ...
-    for (int h = 0; h < heads; ++h)
-      for (int i = 0; i < bounds; ++i)
-        for (int o = first; o < last; ++o) {
-          sums.above(h, i, o) = 0.0;
-          sums.above_m(h, i, o) = 0.0;
-        }
     for (int r = 0; r < rows; ++r) {
       if (fused) layer_one(r);
       const double* KOKKOS_RESTRICT c = &cotangent(r, 0);
@@ -266,22 +260,27 @@ struct GraphOdeVjpIntervalSumFunctor {
         }
       }
     }
-    // ... then the running sums from below and, in place, from above.
+  }
+};
+
+// Once a set's tiles are summed: `above` holds the sum of each interval i; this forms the running sums from
+// below, below(h, i, o) over the intervals < i, and in place those from above, over the intervals >= i
+// (i = 0 .. H+1). One thread per output o.
+struct GraphOdeVjpIntervalPrefixFunctor {
+  GraphOdeIntervalSums sums;
+  KOKKOS_INLINE_FUNCTION void operator()(const int o) const {
+    const int heads = static_cast<int>(sums.above.extent(0)), bounds = static_cast<int>(sums.above.extent(1));
     for (int h = 0; h < heads; ++h) {
-      for (int o = first; o < last; ++o) {
-        sums.below(h, 0, o) = 0.0;
-        sums.below_m(h, 0, o) = 0.0;
+      sums.below(h, 0, o) = 0.0;
+      sums.below_m(h, 0, o) = 0.0;
+      for (int i = 0; i + 1 < bounds; ++i) {
+        sums.below(h, i + 1, o) = sums.below(h, i, o) + sums.above(h, i, o);
+        sums.below_m(h, i + 1, o) = sums.below_m(h, i, o) + sums.above_m(h, i, o);
       }
-      for (int i = 0; i + 1 < bounds; ++i)
-        for (int o = first; o < last; ++o) {
-          sums.below(h, i + 1, o) = sums.below(h, i, o) + sums.above(h, i, o);
-          sums.below_m(h, i + 1, o) = sums.below_m(h, i, o) + sums.above_m(h, i, o);
-        }
-      for (int i = bounds - 2; i >= 0; --i)
-        for (int o = first; o < last; ++o) {
-          sums.above(h, i, o) += sums.above(h, i + 1, o);
-          sums.above_m(h, i, o) += sums.above_m(h, i + 1, o);
-        }
+      for (int i = bounds - 2; i >= 0; --i) {
+        sums.above(h, i, o) += sums.above(h, i + 1, o);
+        sums.above_m(h, i, o) += sums.above_m(h, i + 1, o);
+      }
     }
   }
 };
@@ -685,18 +684,34 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   }
   attention.activate = L >= 2;
   attention.y = Kokkos::subview(vjp_activation_[1], tile_rows, Kokkos::ALL);
-  attention.record.m = Kokkos::subview(vjp_record_.m, tile_rows, Kokkos::ALL);
-  attention.record.softmax_max = Kokkos::subview(vjp_record_.softmax_max, tile_rows, Kokkos::ALL);
-  attention.record.softmax_denominator =
-      Kokkos::subview(vjp_record_.softmax_denominator, tile_rows, Kokkos::ALL);
-  attention.record.interval = Kokkos::subview(vjp_record_.interval, tile_rows, Kokkos::ALL);
-  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_forward", range, attention);
-  // Layers 2 .. L-1: read from the tape when replaying one (activated, in tile order: see evaluate()),
-  // else recomputed here.
+  // Replaying a tape: the recording forward kept the attention record and the hidden layers (in tile order:
+  // see evaluate()), so only y_1 is rebuilt, from the record; else the attention runs again.
+  const bool replay = tape_replay_ && L >= 3;
+  const std::size_t nodes = x.extent(0) * static_cast<std::size_t>(G);
+  if (replay) {
+    attention.record =
+        tape_record(tape_replay_->data(), nodes, static_cast<std::size_t>(tile.first) * G, rows);
+    GraphOdeLayerOneRecordFunctor layer_one;
+    layer_one.tile = tile;
+    layer_one.layer_one = layer_one_;
+    layer_one.set = set;
+    layer_one.heads = K;
+    layer_one.activate = attention.activate;
+    layer_one.gene_offset = attention.gene_offset;
+    layer_one.record = attention.record;
+    layer_one.y = attention.y;
+    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_layer_one_record", range, layer_one);
+  } else {
+    attention.record.m = Kokkos::subview(vjp_record_.m, tile_rows, Kokkos::ALL);
+    attention.record.softmax_max = Kokkos::subview(vjp_record_.softmax_max, tile_rows, Kokkos::ALL);
+    attention.record.softmax_denominator =
+        Kokkos::subview(vjp_record_.softmax_denominator, tile_rows, Kokkos::ALL);
+    attention.record.interval = Kokkos::subview(vjp_record_.interval, tile_rows, Kokkos::ALL);
+    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_forward", range, attention);
+  }
+  // Layers 2 .. L-1: read from the tape when replaying one (activated), else recomputed here.
   std::vector<Matrix> activation(static_cast<std::size_t>(std::max(L, 2)));
   activation[1] = Kokkos::subview(vjp_activation_[1], tile_rows, Kokkos::ALL);
-  const bool replay = tape_replay_ && L >= 3;
-  const std::size_t nodes = replay ? tape_replay_->extent(0) / (static_cast<std::size_t>(L - 2) * M) : 0;
   for (int l = 2; l < L; ++l) {
     if (replay) {
       activation[l] =
@@ -706,8 +721,7 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
       continue;
     }
     activation[l] = Kokkos::subview(vjp_activation_[l], tile_rows, Kokkos::ALL);
-    dense_product(rows, M, M, activation[l - 1].data(), theta + offset("W" + std::to_string(l)),
-                  activation[l].data());
+    dense_product(rows, M, M, activation[l - 1].data(), hidden_weight_t(set, l), activation[l].data());
     if (l < L - 1) // layer L-1's bias and ReLU are the last layer's backward kernel's
       Kokkos::parallel_for("tessera::grn::graph_ode::vjp_bias_relu", range,
                            GraphOdeBiasReluFunctor{activation[l], theta + offset("b" + std::to_string(l))});
@@ -825,20 +839,6 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     Kokkos::parallel_for("tessera::grn::graph_ode::vjp_interval_sums",
                          Kokkos::RangePolicy<execution_space>(space_, 0, (width_one + columns - 1) / columns),
                          sums);
-    GraphOdeVjpLayerOneParameterFunctor layer_one;
-    layer_one.sums = vjp_interval_sums_;
-    layer_one.layer_one = layer_one_;
-    layer_one.set = set;
-    layer_one.heads = K;
-    layer_one.hidden = H;
-    layer_one.theta = theta;
-    layer_one.theta_bar = theta_bar_set;
-    layer_one.w = offset("w");
-    layer_one.b0 = offset("b0");
-    layer_one.weight = offset("W1");
-    layer_one.bias = offset("b1");
-    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_layer_one_parameters",
-                         Kokkos::RangePolicy<execution_space>(space_, 0, KH), layer_one);
     if (arch.embedding > 0) // the cotangent is masked now (by the row kernel, fused or not)
       Kokkos::parallel_for("tessera::grn::graph_ode::vjp_gene_cotangent",
                            Kokkos::RangePolicy<execution_space>(space_, 0, G * width_one),
@@ -916,6 +916,31 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
                        Kokkos::RangePolicy<execution_space>(space_, 0, KH), head);
 }
 
+void GraphOdeModel::layer_one_gradient(int set, ParameterGradient theta_bar) const {
+  const ParameterLayout& layout = parameters_.layout();
+  const GraphOdeArchitecture& arch = parameters_.architecture();
+  const auto offset = [&](const std::string& name) { return static_cast<int>(layout.tensor(name).offset); };
+  const std::size_t stride = parameters_.values().extent(1);
+  Kokkos::parallel_for(
+      "tessera::grn::graph_ode::vjp_interval_prefix",
+      Kokkos::RangePolicy<execution_space>(space_, 0, static_cast<int>(vjp_interval_sums_.above.extent(2))),
+      GraphOdeVjpIntervalPrefixFunctor{vjp_interval_sums_});
+  GraphOdeVjpLayerOneParameterFunctor layer_one;
+  layer_one.sums = vjp_interval_sums_;
+  layer_one.layer_one = layer_one_;
+  layer_one.set = set;
+  layer_one.heads = arch.heads;
+  layer_one.hidden = arch.hidden;
+  layer_one.theta = parameters_.values().data() + set * stride;
+  layer_one.theta_bar = theta_bar.data() + set * stride;
+  layer_one.w = offset("w");
+  layer_one.b0 = offset("b0");
+  layer_one.weight = offset("W1");
+  layer_one.bias = offset("b1");
+  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_layer_one_parameters",
+                       Kokkos::RangePolicy<execution_space>(space_, 0, arch.heads * arch.hidden), layer_one);
+}
+
 void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, GeneState x_bar,
                         ParameterGradient theta_bar) const {
   ScopedRegion region("tessera::grn::graph_ode::vjp");
@@ -947,7 +972,12 @@ void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, G
     group_cells(n_cells);
     update_shared();
     allocate_vjp_buffers();
-    for (int set = 0; set < parameters_.n_sets(); ++set)
+    for (int set = 0; set < parameters_.n_sets(); ++set) {
+      // The first layer's interval sums run over all the set's tiles; its parameter gradients follow once.
+      if (theta_bar.extent(0)) {
+        Kokkos::deep_copy(space_, vjp_interval_sums_.above, 0.0);
+        Kokkos::deep_copy(space_, vjp_interval_sums_.above_m, 0.0);
+      }
       for (int first = set_begin_[set]; first < set_begin_[set + 1]; first += tile_cells_) {
         const int rows = std::min(tile_cells_, set_begin_[set + 1] - first) * n_genes_;
         const GraphOdeTile tile{order_, parameters_.n_sets() > 1, first, n_genes_};
@@ -956,6 +986,8 @@ void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, G
         else
           vjp_tile<AttentionVariant::gatv2>(tile, rows, set, x, lambda, edges, x_bar, theta_bar);
       }
+      if (theta_bar.extent(0) && set_begin_[set + 1] > set_begin_[set]) layer_one_gradient(set, theta_bar);
+    }
   }
   // Collective: every rank sends its ghosts' ligand cotangents back, also one without cells.
   if (edges.signaling && x_bar.extent(1) > 0)
