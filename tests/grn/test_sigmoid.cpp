@@ -512,6 +512,93 @@ TEST(SigmoidModel, WarmStartIsTheLinearFitThroughSigmasLinearisation) {
   EXPECT_NEAR(p.parameters.tensor(0, "b")[1 * n_genes + 0], 0.0, 1e-14);
 }
 
+TEST(SigmoidModel, WarmStartLinearisesAtTheRegressorsMeans) {
+  // Data far from x = 0 (every gene near 2) and a fit with O(0.3) regulator coefficients: linearised at the
+  // regressors' means the warm-started derivative equals the fit's prediction up to sigma's cubic term (|z| <
+  // 0.1 here: beta |z|^3 / 48 < 2e-5); linearised at x = 0 (the same fit without its means) the drive sits
+  // far from sigma's midpoint on these states and the derivative is off by O(0.1).
+  std::vector<std::vector<double>> x = random_state(73);
+  for (auto& row : x)
+    for (double& v : row)
+      v = 2.0 + 0.01 * v;
+  const HostGraph g;
+  const auto pairs = small_pairs();
+  auto signal = [&](int i, int q) {
+    double s = 0.0;
+    for (int n = g.offsets[i]; n < g.offsets[i + 1]; ++n)
+      s += g.weight[n] * x[g.source[n]][pairs[q].ligand];
+    return s;
+  };
+  auto mean_over_type = [&](int c, auto value) {
+    double sum = 0.0, count = 0.0;
+    for (int i = 0; i < n_cells; ++i)
+      if (cell_types[i] == c) {
+        sum += value(i);
+        count += 1.0;
+      }
+    return sum / count;
+  };
+  double worst_with_means = 0.0, worst_at_zero = 0.0;
+  for (const bool with_means : {true, false}) {
+    Problem p(false, true, 79);
+    SigmoidConfig config;
+    config.init = SigmoidConfig::Init::zero;
+    config.production_init = 0.8;
+    initialise_sigmoid(p.parameters, p.candidates, config);
+    LinearDerivativeFits fits;
+    fits.fit.assign(2, std::vector<LinearDerivativeFit>(n_genes));
+    std::mt19937 rng(83);
+    std::uniform_real_distribution<double> u(-0.3, 0.3);
+    for (int c = 0; c < 2; ++c)
+      for (int k = 0; k < n_genes; ++k) {
+        LinearDerivativeFit& f = fits.fit[c][k];
+        f.fitted = true;
+        f.self_coefficient = -0.3 - 0.1 * k;
+        f.self_mean = mean_over_type(c, [&](int i) { return x[i][k]; });
+        f.intercept = 0.4; // the production at the means: 0.4 once the terms below are subtracted
+        for (int j = 0; j < n_genes; ++j)
+          if (p.candidates.find(c, j, k) >= 0) {
+            f.regulators.push_back(j);
+            f.regulator_coefficient.push_back(u(rng));
+            f.regulator_mean.push_back(mean_over_type(c, [&](int i) { return x[i][j]; }));
+            f.intercept -= f.regulator_coefficient.back() * f.regulator_mean.back();
+          }
+        for (int q = 0; q < static_cast<int>(pairs.size()); ++q)
+          if (pairs[q].receptor == k) {
+            f.pairs.push_back(q);
+            f.pair_coefficient.push_back(0.01 * u(rng)); // s varies O(1) between cells: small d keeps z small
+            f.pair_mean.push_back(mean_over_type(c, [&](int i) { return signal(i, q); }));
+            f.intercept -= f.pair_coefficient.back() * f.pair_mean.back();
+          }
+        if (!with_means) {
+          f.regulator_mean.clear();
+          f.pair_mean.clear();
+          f.self_mean = 0.0;
+        }
+      }
+    ASSERT_TRUE(p.model->warm_start(fits));
+    const auto f = rhs(p, x);
+    for (int i = 0; i < n_cells; ++i)
+      for (int k = 0; k < n_genes; ++k) {
+        const LinearDerivativeFit& fit = fits.fit[cell_types[i]][k];
+        double linear = fit.intercept + fit.self_coefficient * x[i][k];
+        for (std::size_t a = 0; a < fit.regulators.size(); ++a)
+          linear += fit.regulator_coefficient[a] * x[i][fit.regulators[a]];
+        for (std::size_t a = 0; a < fit.pairs.size(); ++a)
+          linear += fit.pair_coefficient[a] * signal(i, fit.pairs[a]);
+        double& worst = with_means ? worst_with_means : worst_at_zero;
+        worst = std::max(worst, std::fabs(f[i][k] - linear));
+      }
+    if (with_means) {
+      // beta = 2 x 0.4 where the fit says the production is 0.4, sigma at its midpoint there.
+      EXPECT_NEAR(softplus(p.parameters.tensor(0, "beta_rho")[0]), 0.8, 1e-12);
+    }
+  }
+  EXPECT_LT(worst_with_means, 2e-5);
+  EXPECT_GT(worst_at_zero, 1e-2)
+      << "the data must lie where linearising at 0 is wrong, or the test shows nothing";
+}
+
 TEST(SigmoidModelFile, RoundTripsAndMatchesGenesAndTypesByName) {
   Problem p(false, true, 71);
   const std::string path = scratch_path("model.h5");

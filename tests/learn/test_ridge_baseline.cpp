@@ -82,7 +82,7 @@ TrajectoryDataset random_dataset() {
 
 // The independent ridge: rows = cells of type c x training pairs, columns = regulators, self, signal.
 struct Reference {
-  std::vector<double> coefficient, standardised;
+  std::vector<double> coefficient, standardised, mean;
   double intercept = 0.0;
 };
 
@@ -169,6 +169,7 @@ Reference reference_ridge(const TrajectoryDataset& ds, const std::vector<int>& r
   }
   const std::vector<double> beta = gauss_solve(a, b);
   Reference out;
+  out.mean = mean;
   out.coefficient.assign(p, 0.0);
   out.standardised.assign(p, 0.0);
   out.intercept = mean_y;
@@ -255,6 +256,8 @@ TEST(RidgeBaseline, EqualsAnIndependentSolution) {
         expect_close(f.coefficient[a], r.coefficient[a], 1e-10, where + " coefficient " + std::to_string(a));
         expect_close(f.standardised[a], r.standardised[a], 1e-10,
                      where + " standardised " + std::to_string(a));
+        // The operating point a warm start linearises at.
+        expect_close(f.mean[a], r.mean[a], 1e-10, where + " mean " + std::to_string(a));
       }
       expect_close(f.intercept, r.intercept, 1e-10, where + " intercept");
       // The relaxation: least squares on the target alone.

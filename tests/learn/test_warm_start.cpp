@@ -1,5 +1,6 @@
 // The ridge baseline as linear derivative fits: every coefficient lands under its regressor's kind and
-// index, the intercept is kept, and a (type, target) without training rows is marked unfitted.
+// index (with its mean), the intercept is kept, and a (type, target) without training rows is marked
+// unfitted.
 #include "tessera/learn/warm_start.hpp"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@ TEST(WarmStart, RidgeFitsBecomeLinearFitsByRegressorKind) {
       {Regressor::regulator, 2}, {Regressor::self, 0}, {Regressor::ligand, 1}, {Regressor::regulator, 4}};
   fit.coefficient = {0.5, -0.3, 0.25, -1.5};
   fit.intercept = 0.7;
+  fit.mean = {1.5, 0.8, 3.0, 0.2};
   fit.observations = 40;
   DerivativeFit empty;
   baselines.ridge = {{fit, empty}, {empty}};
@@ -28,6 +30,9 @@ TEST(WarmStart, RidgeFitsBecomeLinearFitsByRegressorKind) {
   EXPECT_EQ(f.self_coefficient, -0.3);
   EXPECT_EQ(f.pairs, (std::vector<int>{1}));
   EXPECT_EQ(f.pair_coefficient, (std::vector<double>{0.25}));
+  EXPECT_EQ(f.regulator_mean, (std::vector<double>{1.5, 0.2}));
+  EXPECT_EQ(f.self_mean, 0.8);
+  EXPECT_EQ(f.pair_mean, (std::vector<double>{3.0}));
   EXPECT_FALSE(fits.fit[0][1].fitted);
   EXPECT_FALSE(fits.fit[1][0].fitted);
   EXPECT_TRUE(linear_derivative_fits(DerivativeBaselines{}).fit.empty());

@@ -176,8 +176,9 @@ const KeyTable& grn_keys() {
         .def("ridge")
         .describe(
             "Initial `sigmoid` parameters without `model_file`: `ridge`: `tessera train` starts from "
-            "its ridge baseline mapped through sigma's linearisation at 0 (beta = 2 x intercept, b = 0, "
-            "W = 4 c / beta, gamma from "
+            "its ridge baseline mapped through sigma's linearisation at the data's operating point, the "
+            "regressors' means over the ridge's training rows (sigma at its midpoint there: beta = 2 x the "
+            "production the fit implies at the means, W = 4 c / beta, b = -(W xbar + V sbar), gamma from "
             "the self coefficient; other commands: as `zero`); `zero`: W = V = 0, b = 0; `random`: W, V "
             "uniform in +-1/sqrt(in-degree + 1) from `init_seed`. beta and gamma start at "
             "`production_init` and `decay_init`.");

@@ -180,16 +180,19 @@ std::vector<SignedEdgeWeight> SigmoidModel::signed_edge_weights() const {
 }
 
 bool SigmoidModel::warm_start(const LinearDerivativeFits& fits) {
-  // Around z = 0, beta sigma(z) = beta / 2 + (beta / 4) z + O(z^3): the sigmoid model's derivative is then
-  // the linear model intercept + sum_j c_j x_j + c_self x_k + sum_q d_q s_q with
-  //   W_jk = 4 c_j / beta,  V_cq = 4 d_q / beta,  b = 4 intercept / beta - 2,  gamma = -c_self,
-  // and beta = 2 intercept, which makes b = 0: the fit's value at x = 0 is sigma's midpoint (measured on
-  // inputs/train_synthetic.yaml, 200 iterations: jacobian AUPRC 0.99-1.0 per type with the prior, against
-  // 0.88-1.0 keeping beta = production_init, where b = -2 leaves sigma's slope at 0.1 instead of 0.25). A fit
-  // without a positive intercept keeps the initial beta (b then clipped to [-8, 8] so that sigma does not
-  // start deep in saturation, where its gradient vanishes). So the fit's signs and relative strengths are the
-  // model's from the first iteration. gamma must stay positive: a fit with c_self >= 0 (no visible decay)
-  // keeps the initial gamma.
+  // Around z = z0, beta sigma(z) = beta sigma(z0) + beta sigma'(z0) (z - z0) + ...; at z0 = 0 the slope is
+  // beta / 4. The linear fit intercept + sum_j c_j x_j + c_self x_k + sum_q d_q s_q is most accurate at the
+  // data's operating point, the regressors' means xbar, sbar over the fit's rows, so the model is linearised
+  // there: gamma = -c_self, and with the production the fit implies at that point,
+  //   pbar = intercept + sum_j c_j xbar_j + sum_q d_q sbar_q + (c_self + gamma) xbar_k,
+  // beta = 2 pbar (sigma at its midpoint, z = 0, at the operating point), W_jk = 4 c_j / beta,
+  // V_cq = 4 d_q / beta and b = 4 pbar / beta - 2 - sum_j W_jk xbar_j - sum_q V_cq sbar_q (= -(W xbar + V
+  // sbar) when beta = 2 pbar). A fit without a positive pbar keeps the initial beta (the drive at the
+  // operating point, 4 pbar / beta - 2, then clipped to [-8, 8] so that sigma does not start deep in
+  // saturation, where its gradient vanishes); gamma must stay
+  // positive: a fit with c_self >= 0 (no visible decay) keeps the initial gamma. Without means (xbar = 0)
+  // this is the linearisation at x = 0. Linearising at x = 0 instead left the drive z of genes with large
+  // means far from 0 on the data, where sigma is flat and the fit's relative strengths are not the model's.
   const int G = n_genes_, P = candidates_.n_pairs();
   std::vector<double> W = parameters_.tensor(0, "W"), V = parameters_.tensor(0, "V"),
                       b = parameters_.tensor(0, "b"), beta_rho = parameters_.tensor(0, "beta_rho"),
@@ -199,21 +202,33 @@ bool SigmoidModel::warm_start(const LinearDerivativeFits& fits) {
       const LinearDerivativeFit& fit = fits.fit[static_cast<std::size_t>(c)][static_cast<std::size_t>(k)];
       if (!fit.fitted) continue;
       const std::size_t row = static_cast<std::size_t>(c * G + k);
-      // beta = 2 intercept puts x = 0 at the midpoint (b = 0); a fit without a positive intercept keeps
-      // the initial beta.
-      const double beta = fit.intercept > 0.0 ? 2.0 * fit.intercept : softplus(beta_rho[row]);
+      const bool means =
+          fit.regulator_mean.size() == fit.regulators.size() && fit.pair_mean.size() == fit.pairs.size();
+      auto regulator_mean = [&](std::size_t a) { return means ? fit.regulator_mean[a] : 0.0; };
+      auto pair_mean = [&](std::size_t a) { return means ? fit.pair_mean[a] : 0.0; };
+      if (fit.self_coefficient < 0.0) gamma_rho[row] = inverse_softplus(-fit.self_coefficient);
+      const double gamma = softplus(gamma_rho[row]);
+      double production = fit.intercept + (fit.self_coefficient + gamma) * (means ? fit.self_mean : 0.0);
+      for (std::size_t a = 0; a < fit.regulators.size(); ++a)
+        production += fit.regulator_coefficient[a] * regulator_mean(a);
+      for (std::size_t a = 0; a < fit.pairs.size(); ++a)
+        production += fit.pair_coefficient[a] * pair_mean(a);
+      const double beta = production > 0.0 ? 2.0 * production : softplus(beta_rho[row]);
       beta_rho[row] = inverse_softplus(beta);
+      double drive = 0.0; // W xbar + V sbar at the operating point
       for (std::size_t a = 0; a < fit.regulators.size(); ++a) {
         const int e = candidates_.find(c, fit.regulators[a], k);
-        if (e >= 0) W[static_cast<std::size_t>(e)] = 4.0 * fit.regulator_coefficient[a] / beta;
+        if (e < 0) continue;
+        W[static_cast<std::size_t>(e)] = 4.0 * fit.regulator_coefficient[a] / beta;
+        drive += W[static_cast<std::size_t>(e)] * regulator_mean(a);
       }
       for (std::size_t a = 0; a < fit.pairs.size(); ++a) {
         const int q = fit.pairs[a];
-        if (q >= 0 && q < P && pairs_[static_cast<std::size_t>(q)].receptor == k)
-          V[static_cast<std::size_t>(c * P + q)] = 4.0 * fit.pair_coefficient[a] / beta;
+        if (q < 0 || q >= P || pairs_[static_cast<std::size_t>(q)].receptor != k) continue;
+        V[static_cast<std::size_t>(c * P + q)] = 4.0 * fit.pair_coefficient[a] / beta;
+        drive += V[static_cast<std::size_t>(c * P + q)] * pair_mean(a);
       }
-      b[row] = std::clamp(4.0 * fit.intercept / beta - 2.0, -8.0, 8.0);
-      if (fit.self_coefficient < 0.0) gamma_rho[row] = inverse_softplus(-fit.self_coefficient);
+      b[row] = std::clamp(4.0 * production / beta - 2.0, -8.0, 8.0) - drive;
     }
   parameters_.set_tensor(0, "W", W);
   parameters_.set_tensor(0, "V", V);

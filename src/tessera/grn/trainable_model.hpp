@@ -50,6 +50,10 @@ struct LinearDerivativeFit {
   double self_coefficient = 0.0;
   std::vector<int> pairs; // LR pair indices with receptor k
   std::vector<double> pair_coefficient;
+  // The regressors' means over the fit's rows, where the fit is most accurate (empty when unknown: a family
+  // then linearises at x = 0).
+  std::vector<double> regulator_mean, pair_mean;
+  double self_mean = 0.0;
 };
 
 struct LinearDerivativeFits {

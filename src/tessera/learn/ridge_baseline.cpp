@@ -42,8 +42,8 @@ struct TargetSystem {
 };
 
 struct Solution {
-  std::vector<double> coefficient, standardised; // per regressor, of the shifted columns
-  double intercept = 0.0;                        // of the shifted columns
+  std::vector<double> coefficient, standardised, mean; // per regressor, of the shifted columns
+  double intercept = 0.0;                              // of the shifted columns
   bool ok = true;
 };
 
@@ -55,9 +55,12 @@ Solution solve_ridge(const double* g, std::size_t m, const std::vector<char>& ac
   Solution out;
   out.coefficient.assign(p, 0.0);
   out.standardised.assign(p, 0.0);
+  out.mean.assign(p, 0.0);
   const double n = g[one * m + one];
   if (!(n > 0.0)) return out;
   auto mean = [&](std::size_t a) { return g[a * m + one] / n; };
+  for (std::size_t a = 0; a < p; ++a)
+    out.mean[a] = mean(a);
   auto covariance = [&](std::size_t a, std::size_t b) { return g[a * m + b] / n - mean(a) * mean(b); };
   const double sd_y = std::sqrt(std::max(covariance(y, y), 0.0));
   // A regressor that does not vary over the rows (relative to its size) cannot be told from the intercept.
@@ -123,8 +126,10 @@ DerivativeFit to_fit(const TargetSystem& system, const Solution& s, double obser
   fit.coefficient = s.coefficient;
   fit.standardised = s.standardised;
   fit.intercept = s.intercept;
-  for (std::size_t a = 0; a < s.coefficient.size(); ++a)
+  for (std::size_t a = 0; a < s.coefficient.size(); ++a) {
     fit.intercept -= s.coefficient[a] * system.shift[a]; // back to the unshifted columns
+    fit.mean.push_back(s.mean[a] + system.shift[a]);
+  }
   fit.observations = observations;
   return fit;
 }

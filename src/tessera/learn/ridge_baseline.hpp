@@ -26,6 +26,7 @@ struct DerivativeFit {
   std::vector<double> coefficient;  // in the units of z_a and dx/dt
   std::vector<double> standardised; // coefficient[a] * sd(z_a) / sd(dx_k/dt): comparable across regressors
   double intercept = 0.0;
+  std::vector<double> mean;  // per regressor: its mean over the training rows (the data's operating point)
   double observations = 0.0; // training rows (cells of the type x training pairs)
 };
 
