@@ -1,6 +1,6 @@
 # Runs `tessera check` on one malformed deck and asserts that it is rejected properly.
 #
-#   cmake -DTESSERA=<tessera binary> -DDECK=<deck.yaml>
+#   cmake -DTESSERA=<tessera binary> -DDECK=<deck.yaml> [-DSUBCOMMAND="sweep;plan"]
 #         [-DMPIEXEC=<mpiexec> -DNP=2 -DNUMPROC_FLAG=-n -DMPIFLAGS="<flags, space-separated>"]
 #         -P run_deck_rejection.cmake
 #
@@ -68,7 +68,10 @@ if(_n_expect EQUAL 0)
                       "every rejected deck must state what the error message says")
 endif()
 
-set(_command "${TESSERA}" check "${DECK}" ${_args})
+if(NOT DEFINED SUBCOMMAND OR "${SUBCOMMAND}" STREQUAL "")
+  set(SUBCOMMAND check)
+endif()
+set(_command "${TESSERA}" ${SUBCOMMAND} "${DECK}" ${_args})
 if(DEFINED MPIEXEC AND NOT "${MPIEXEC}" STREQUAL "")
   set(_flags "")
   if(DEFINED MPIFLAGS AND NOT "${MPIFLAGS}" STREQUAL "")

@@ -74,8 +74,7 @@ read_run_checkpoint(MPI_Comm comm, const std::string& dir, const Deck& deck, con
 
 } // namespace
 
-int run_command(const DeckOptions& options, Log& log, const RunOptions& run) {
-  MPI_Comm comm = MPI_COMM_WORLD;
+int run_command(MPI_Comm comm, const DeckOptions& options, Log& log, const RunOptions& run) {
   const Deck deck = load_deck(comm, options);
   SimulationSetup setup;
   mpi::agree(comm, [&] { setup = read_simulation_setup(deck, mpi::size(comm)); });
@@ -146,30 +145,32 @@ int check_command(const DeckOptions& options, bool reference, Log& log) {
   MPI_Comm comm = MPI_COMM_WORLD;
   const Deck deck = load_deck(comm, options);
   // The cross-section checks (gene names in edges, type fractions, max_cells, ...) run too.
-  // A deck for `train` also has its dataset checked against the deck's genes and cell types.
-  mpi::agree(comm, [&] {
-    // A deck that fits a dataset (train.dataset) is simulated by nothing: it needs no time.end.
-    const DeckView train = deck.section("train");
-    const bool fits_dataset = train.has("dataset") && !deck.section("predict").has("model");
-    const SimulationSetup setup =
-        read_simulation_setup(deck, mpi::size(comm), fits_dataset ? EndTime::optional : EndTime::required);
-    // A deck for `predict`: its model, dataset and perturbations against the deck (as predict reads them).
-    if (deck.section("predict").has("model")) read_predict_setup(deck, mpi::size(comm));
-    (void)read_walltime(deck);
-    if (train.has("dataset") || train.has("simulate")) {
-      const TrainParams params = read_train_params(deck);
-      if (!params.simulate) {
-        const TrajectoryDataset dataset = read_dataset(params.dataset);
-        check_dataset_matches(dataset, setup.network.genes, setup.types.names, params.dataset);
-        check_dataset_in_domain(dataset, setup.domain, params.dataset);
-      }
-    }
-  });
+  mpi::agree(comm, [&] { check_deck(deck, mpi::size(comm)); });
   if (!reference) {
     log.always("# " + options.deck + ": OK. Resolved deck (every default filled in):");
     log.always(deck.resolved_yaml());
   }
   return 0;
+}
+
+void check_deck(const Deck& deck, int ranks) {
+  // A deck that fits a dataset (train.dataset) is simulated by nothing: it needs no time.end.
+  const DeckView train = deck.section("train");
+  const bool fits_dataset = train.has("dataset") && !deck.section("predict").has("model");
+  const SimulationSetup setup =
+      read_simulation_setup(deck, ranks, fits_dataset ? EndTime::optional : EndTime::required);
+  // A deck for `predict`: its model, dataset and perturbations against the deck (as predict reads them).
+  if (deck.section("predict").has("model")) read_predict_setup(deck, ranks);
+  (void)read_walltime(deck);
+  // A deck for `train` also has its dataset checked against the deck's genes and cell types.
+  if (train.has("dataset") || train.has("simulate")) {
+    const TrainParams params = read_train_params(deck);
+    if (!params.simulate) {
+      const TrajectoryDataset dataset = read_dataset(params.dataset);
+      check_dataset_matches(dataset, setup.network.genes, setup.types.names, params.dataset);
+      check_dataset_in_domain(dataset, setup.domain, params.dataset);
+    }
+  }
 }
 
 std::vector<std::pair<std::string, std::string>> build_info() {

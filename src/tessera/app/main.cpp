@@ -125,6 +125,38 @@ int dispatch(int argc, char** argv, const Invocation& invocation, Log& log, std:
                       "h5ad: uns key of a dense [T_obs][cells][genes] array (obs rows are then cells and "
                       "--time-key names an uns array of times) instead of a snapshot series in X");
   app.add_subcommand("info", "Versions and configuration of tessera and its libraries");
+  auto* sweep = app.add_subcommand("sweep", "Parameter sweeps and ensembles of run, train or predict decks");
+  sweep->require_subcommand(1);
+  SweepOptions sweep_options;
+  sweep_options.invocation = invocation;
+  auto* sweep_plan = sweep->add_subcommand(
+      "plan", "Resolve and check every member deck of a sweep file into a sweep folder");
+  sweep_plan->add_option("SWEEP", sweep_options.target, "Sweep file (YAML)")->required();
+  sweep_plan->add_option("-o,--output", sweep_options.output_dir,
+                         "Sweep folder (default: runs/<sweep file name>)");
+  sweep_plan
+      ->add_option("-s,--set", sweep_options.overrides,
+                   "Override a deck key in every member: -s section.key=value (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  auto* sweep_run = sweep->add_subcommand(
+      "run", "Run the members of a sweep not finished yet (planning a sweep file first)");
+  sweep_run->add_option("SWEEP", sweep_options.target, "Sweep file, or a sweep folder planned before")
+      ->required();
+  sweep_run->add_option("-o,--output", sweep_options.output_dir,
+                        "Sweep folder for a sweep file (default: runs/<sweep file name>)");
+  sweep_run
+      ->add_option("-s,--set", sweep_options.overrides,
+                   "Planning a sweep file: override a deck key in every member (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  sweep_run->add_option("--groups", sweep_options.groups,
+                        "Split the ranks into G groups, each running one member at a time (default 1)");
+  sweep_run
+      ->add_option("--member", sweep_options.member,
+                   "Run member K alone on all ranks (a job array's $SLURM_ARRAY_TASK_ID)")
+      ->check(CLI::NonNegativeNumber);
+  auto* sweep_collect = sweep->add_subcommand(
+      "collect", "Tabulate every member's parameters, status and outcomes: DIR/sweep.csv and DIR/sweep.h5");
+  sweep_collect->add_option("DIR", sweep_options.target, "A sweep folder")->required();
 
   try {
     app.parse(argc, argv);
@@ -147,7 +179,7 @@ int dispatch(int argc, char** argv, const Invocation& invocation, Log& log, std:
   for (const auto* logged : {run, train, predict})
     if (logged->parsed()) command = logged->get_name();
 
-  if (run->parsed()) return run_command(opts, log, run_options);
+  if (run->parsed()) return run_command(MPI_COMM_WORLD, opts, log, run_options);
   if (check->parsed()) {
     if (opts.deck.empty() && !reference) {
       Error err = input_error("check: a DECK is required (or --reference)");
@@ -157,9 +189,12 @@ int dispatch(int argc, char** argv, const Invocation& invocation, Log& log, std:
     return check_command(opts, reference, log);
   }
   if (app.got_subcommand("info")) return info_command(log);
-  if (train->parsed()) return train_command(opts, train_options, log);
-  if (predict->parsed()) return predict_command(opts, log);
+  if (train->parsed()) return train_command(MPI_COMM_WORLD, opts, train_options, log);
+  if (predict->parsed()) return predict_command(MPI_COMM_WORLD, opts, log);
   if (convert->parsed()) return convert_command(from, to, convert_options, log);
+  if (sweep_plan->parsed()) return sweep_plan_command(sweep_options, log);
+  if (sweep_run->parsed()) return sweep_run_command(sweep_options, log);
+  if (sweep_collect->parsed()) return sweep_collect_command(sweep_options, log);
   return 2;
 }
 

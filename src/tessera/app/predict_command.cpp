@@ -18,8 +18,7 @@ namespace tessera::app {
 
 namespace fs = std::filesystem;
 
-int predict_command(const DeckOptions& options, Log& log) {
-  MPI_Comm comm = MPI_COMM_WORLD;
+int predict_command(MPI_Comm comm, const DeckOptions& options, Log& log) {
   const Deck deck = load_deck(comm, options);
   PredictSetup setup;
   mpi::agree(comm, [&] { setup = read_predict_setup(deck, mpi::size(comm)); });

@@ -221,8 +221,7 @@ std::string loss_terms_text(const ObjectiveTerms& terms, const TrainParams& para
 
 } // namespace
 
-int train_command(const DeckOptions& options, const TrainOptions& train, Log& log) {
-  MPI_Comm comm = MPI_COMM_WORLD;
+int train_command(MPI_Comm comm, const DeckOptions& options, const TrainOptions& train, Log& log) {
   const Deck deck = load_deck(comm, options);
   TrainSetup s;
   mpi::agree(comm, [&] { s = read_train_setup(deck, mpi::size(comm)); });

@@ -21,6 +21,7 @@ enum class RandomPurpose : std::uint64_t {
   death = 6,
   parameters = 7,
   init_cycle = 8,
+  sweep_sample = 9, // draws of a sweep file's sample axes (not per cell: key = axis, step = draw)
 };
 
 struct CounterRng {

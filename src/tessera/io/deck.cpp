@@ -571,6 +571,34 @@ std::string Deck::resolved_yaml() const {
   return std::string(out.c_str()) + "\n";
 }
 
+void Deck::absolute_paths(YAML::Node map, const std::string& spec_prefix,
+                          const std::string& display_prefix) const {
+  if (!map.IsMap()) return;
+  for (auto kv : map) {
+    const std::string name = kv.first.Scalar();
+    const std::string path = join(spec_prefix, name), display = join(display_prefix, name);
+    const KeySpec* spec = find_spec(path);
+    YAML::Node value = kv.second;
+    if (!spec) {
+      absolute_paths(value, path, display); // a section
+    } else if (spec->type == KeyType::path && value.IsScalar() && !value.Scalar().empty()) {
+      value = std::filesystem::absolute(resolve_path(display, value.Scalar())).lexically_normal().string();
+    } else if (spec->type == KeyType::entries && value.IsSequence()) {
+      for (std::size_t i = 0; i < value.size(); ++i)
+        absolute_paths(value[i], path + "[]", display + "[" + std::to_string(i) + "]");
+    }
+  }
+}
+
+std::string Deck::standalone_yaml() const {
+  YAML::Node copy = YAML::Clone(root_);
+  fill_defaults(copy, "");
+  absolute_paths(copy, "", "");
+  YAML::Emitter out;
+  out << copy;
+  return std::string(out.c_str()) + "\n";
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // DeckView
 

@@ -72,6 +72,9 @@ public:
   const std::string& directory() const { return directory_; }
   // The deck with every default filled in, as YAML: echoed by `tessera check`, stored in every output file.
   std::string resolved_yaml() const;
+  // The same with every file path made absolute (resolve_path), so the deck reads the same files when it is
+  // written to another folder (a sweep's member decks).
+  std::string standalone_yaml() const;
 
   const KeySpec* find_spec(const std::string& path) const;
   std::string location(const YAML::Node& node, const std::string& display_path) const;
@@ -87,6 +90,8 @@ private:
   void validate_value(const KeySpec& spec, const YAML::Node& node, const std::string& display_path) const;
   void apply_override(const std::string& assignment);
   void fill_defaults(YAML::Node map, const std::string& spec_prefix) const;
+  void absolute_paths(YAML::Node map, const std::string& spec_prefix,
+                      const std::string& display_prefix) const;
 
   std::string filename_;
   std::string directory_;
