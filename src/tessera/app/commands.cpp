@@ -80,6 +80,9 @@ int run_command(MPI_Comm comm, const DeckOptions& options, Log& log, const RunOp
   mpi::agree(comm, [&] { setup = read_simulation_setup(deck, mpi::size(comm)); });
   // Checked before anything runs; the step loop polls it (with SIGTERM and SIGUSR1) after every step.
   const double walltime = command_walltime(comm, options, deck);
+  // From here a SIGTERM or SIGUSR1 is kept for the first poll (after step 1) instead of ending the process in
+  // the middle of the setup, as train does: a job signalled while it reads its cells still checkpoints.
+  install_stop_handlers();
   const bool restart = !run.restart.empty();
   if (restart) {
     mpi::agree(comm, [&] {
