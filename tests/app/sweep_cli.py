@@ -14,6 +14,10 @@ Scenarios:
   stop      SIGUSR1 while member 0 runs (one rank): the sweep stops at a member boundary with exit 75
             (resumable), the members after it have no status, and `sweep run DIR` again finishes them.
   member    --member K runs member K alone (a job array task), out of range -> exit 2, done -> skipped.
+  restart   member 1 interrupted after writing a checkpoint (its deck run to 10 of its 20 min, no status):
+            `sweep run DIR` continues it from checkpoint.h5 (its log says so) and its summary.csv equals a
+            `tessera run` of its deck from the start; member 3's checkpoint says it already finished (its
+            status lost): the restart is refused and the member runs again from the start, same result.
 """
 import argparse
 import os
@@ -73,7 +77,7 @@ def main():
     ap.add_argument("--mpiexec", required=True, help="launcher with {np} for the rank count")
     ap.add_argument("--work", required=True)
     ap.add_argument("--base", required=True, help="inputs/quickstart.yaml")
-    ap.add_argument("scenario", choices=["groups", "resume", "failure", "member", "stop"])
+    ap.add_argument("scenario", choices=["groups", "resume", "failure", "member", "stop", "restart"])
     a = ap.parse_args()
     work = os.path.join(a.work, a.scenario)
     shutil.rmtree(work, ignore_errors=True)
@@ -191,6 +195,26 @@ def main():
         check("" in done and done[-1] == "", "statuses after the stop: %r" % done)
         p = run(tessera + ["sweep", "run", d])
         check([status(d, k) for k in range(4)] == ["ok\n"] * 4, "resumed sweep did not finish every member")
+    elif a.scenario == "restart":
+        d = os.path.join(work, "sweep")
+        run(tessera + ["sweep", "plan", sweep, "-o", d])
+        m1, m3 = (os.path.join(d, "members", str(k)) for k in (1, 3))
+        # Stand-ins for interrupted attempts: a checkpoint at 10 min (restart may extend time.end) and one at
+        # the end, neither with a status file.
+        run(tessera + ["run", os.path.join(m1, "deck.yaml"), "-o", m1, "-s", "time.end=10 min"])
+        run(tessera + ["run", os.path.join(m3, "deck.yaml"), "-o", m3])
+        check(status(d, 1) == "" and status(d, 3) == "", "an attempt outside the sweep wrote a status")
+        p = run(tessera + ["sweep", "run", d])
+        check([status(d, k) for k in range(4)] == ["ok\n"] * 4, "the sweep did not finish every member")
+        check("member 1 (group 0): done in" in p.stdout and "(continued from its checkpoint)" in p.stdout and
+              "cannot be continued (" in p.stdout and "running it from the start" in p.stdout, p.stdout)
+        log1 = read(os.path.join(m1, "tessera.log"), "r")
+        check("restarting from" in log1, "member 1 did not continue from its checkpoint:\n" + log1)
+        alone = os.path.join(work, "alone")
+        for m in (m1, m3):
+            run(tessera + ["run", os.path.join(m, "deck.yaml"), "-o", alone, "--overwrite"])
+            check(read(os.path.join(m, "summary.csv")) == read(os.path.join(alone, "summary.csv")),
+                  "%s: summary.csv differs from an uninterrupted tessera run of its deck" % m)
     print("OK", a.scenario)
 
 

@@ -58,6 +58,7 @@ struct MemberOutcome {
   bool stopped = false; // stopped early by a signal or the wall clock (exit 75): resumable, not finished
   int code = 0;         // exit code (0: finished now)
   std::string message;
+  std::string resumed; // how an earlier attempt's checkpoint was used ("" when there was none)
   double wall_s = 0;
 };
 
@@ -89,15 +90,42 @@ MemberOutcome run_member(MPI_Comm comm, const std::string& dir, const std::strin
   deck_options.invocation = invocation;
   Log member_log(mpi::rank(comm), true);
   member_log.set_ranks(mpi::size(comm));
+  // An attempt that stopped (exit 75) or was killed after writing checkpoint.h5 continues from it, as
+  // `--restart` would, instead of redoing its steps or iterations (predict writes no checkpoint).
+  int has_checkpoint = 0;
+  if (mpi::rank(comm) == 0 && command != "predict") has_checkpoint = fs::exists(member_dir / "checkpoint.h5");
+  has_checkpoint = mpi::max(comm, has_checkpoint); // rank 0 looked; the others hold 0
   const auto start = std::chrono::steady_clock::now();
   int code = 0;
   try {
-    if (command == "train")
-      code = train_command(comm, deck_options, TrainOptions{}, member_log);
-    else if (command == "predict")
-      code = predict_command(comm, deck_options, member_log);
-    else
-      code = run_command(comm, deck_options, member_log);
+    if (has_checkpoint) {
+      try {
+        if (command == "train") {
+          TrainOptions train;
+          train.restart = member_dir.string();
+          code = train_command(comm, deck_options, train, member_log);
+        } else {
+          code = run_command(comm, deck_options, member_log, RunOptions{member_dir.string()});
+        }
+        outcome.resumed = "continued from its checkpoint";
+      } catch (const Error& e) {
+        // A checkpoint a restart refuses before touching the folder (a run that ended but was killed before
+        // its status was written: nothing left to do; an L-BFGS training): the member runs from its start,
+        // which gives the same result.
+        if (e.code() != ExitCode::input || !e.agreed()) throw;
+        outcome.resumed =
+            std::string("its checkpoint cannot be continued (") + e.what() + "); running it from the start";
+        has_checkpoint = 0;
+      }
+    }
+    if (!has_checkpoint) {
+      if (command == "train")
+        code = train_command(comm, deck_options, TrainOptions{}, member_log);
+      else if (command == "predict")
+        code = predict_command(comm, deck_options, member_log);
+      else
+        code = run_command(comm, deck_options, member_log);
+    }
   } catch (const Error& e) {
     if ((!e.agreed() && mpi::size(comm) > 1) || h5::unclosable_files()) throw;
     outcome.code = static_cast<int>(e.code());
@@ -191,8 +219,8 @@ int sweep_run_command(const SweepOptions& options, Log& log) {
       throw err;
     }
     log.info("tessera sweep run: member " + std::to_string(options.member) + " done in " +
-             human_seconds(o.wall_s) + "; outputs in " + member_directory(dir, options.member).string() +
-             "/");
+             human_seconds(o.wall_s) + (o.resumed.empty() ? "" : " (" + o.resumed + ")") + "; outputs in " +
+             member_directory(dir, options.member).string() + "/");
     return 0;
   }
 
@@ -222,7 +250,8 @@ int sweep_run_command(const SweepOptions& options, Log& log) {
     else if (o.stopped)
       group_log.info(name + ": stopped early; it runs again with the next sweep run");
     else if (o.code == 0)
-      group_log.info(name + ": done in " + human_seconds(o.wall_s));
+      group_log.info(name + ": done in " + human_seconds(o.wall_s) +
+                     (o.resumed.empty() ? "" : " (" + o.resumed + ")"));
     else if (group_comm.rank() == 0)
       std::cerr << name << ": failed (exit " << o.code << "): " << o.message << std::endl;
     stopped = o.stopped;
