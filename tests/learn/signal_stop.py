@@ -5,8 +5,8 @@
 
 Each case starts `MPIEXEC -np 2 ... tessera train DECK` with far more iterations than it will run and no
 periodic checkpoint (train.checkpoint_every = 0), waits for the progress line of iteration 2, then signals
-one rank (SIGUSR1 to rank 1, SIGTERM to rank 0) or mpirun itself (SIGUSR1; SIGTERM with Open MPI's
-odls_base_sigkill_timeout raised, as README 'Exit codes' tells a job script to), or gives --walltime. It
+one rank (SIGUSR1 to rank 1, SIGTERM to rank 0), mpirun itself (SIGUSR1), or the shell of a job script that
+turns SIGTERM into SIGUSR1 for mpirun (SIGTERM; README 'Exit codes'), or gives --walltime. It
 checks that the job exits 75 within about one iteration of the signal, that checkpoint.h5 is there although
 no periodic checkpoint was due, that the log says "stopped at iteration N by <signal>; resume with tessera
 train ... --restart DIR" and ends with "stopped early by <signal>, resumable (exit 75)", and that
@@ -60,9 +60,16 @@ def rank_pids(mpirun_pid):
     return ranks
 
 
-def run_until_signalled(name, extra, target, signum, env_extra=None, walltime=None):
-    """Starts the job, signals `target` ('rank0', 'rank1', 'mpirun') at iteration 2. Returns (exit code,
-    output, iteration seen when signalled, run dir)."""
+# README 'Exit codes': a job script that is sent SIGTERM turns it into SIGUSR1 for mpirun and waits for it
+# (bash's wait returns early when the trap runs, so it waits again while mpirun lives).
+JOBSCRIPT = ('trap \'kill -USR1 "$pid"\' TERM; "$@" & pid=$!; '
+             'while true; do wait "$pid"; code=$?; kill -0 "$pid" 2>/dev/null || exit "$code"; done')
+
+
+def run_until_signalled(name, extra, target, signum, env_extra=None, walltime=None, jobscript=False):
+    """Starts the job, signals `target` ('rank0', 'rank1', 'mpirun': mpirun, or with `jobscript` the shell
+    of JOBSCRIPT around it) at iteration 2. Returns (exit code, output, iteration seen when signalled, run
+    dir)."""
     run_dir = os.path.join(WORK, name)
     shutil.rmtree(run_dir, ignore_errors=True)
     args = ["-o", run_dir, "-s", f"train.iterations={LOTS}", "-s", "train.checkpoint_every=0", "-s",
@@ -71,8 +78,8 @@ def run_until_signalled(name, extra, target, signum, env_extra=None, walltime=No
         args += ["--walltime", walltime]
     env = dict(os.environ, **(env_extra or {}))
     started = time.monotonic()
-    proc = subprocess.Popen(mpirun(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env)
+    command = ["bash", "-c", JOBSCRIPT, "jobscript", *mpirun(args)] if jobscript else mpirun(args)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     output, seen, signalled_at = [], None, None
     for line in proc.stdout:
         output.append(line)
@@ -191,9 +198,13 @@ check_resumable("usr1_mpirun", code, text, seen, run_dir, "SIGUSR1")
 # ranks, waits as long again and SIGKILLs them. With the timeout raised the ranks checkpoint and exit 75,
 # but mpirun itself exits 1 (it was terminated): the log's last line and checkpoint.h5 say it is resumable.
 # When the ranks get the signal is mpirun's affair, so "within one iteration" is not checked here.
-code, text, seen, run_dir, _ = run_until_signalled("term_mpirun", [], "mpirun", signal.SIGTERM,
-                                                   {"OMPI_MCA_odls_base_sigkill_timeout": "2"})
-check_resumable("term_mpirun", code, text, None, run_dir, "SIGTERM", expected_code=1)
+# That path is not reliable (ranks printing a progress line at every iteration block on the pipe mpirun no
+# longer reads, and are killed: exit 1, no checkpoint, seen on an idle machine), which is why README tells a
+# job script to turn SIGTERM into SIGUSR1 for mpirun. What is tested is that job script: SIGTERM to the
+# script's shell, which forwards SIGUSR1 to mpirun and waits for it, ends in exit 75 and a resumable run.
+code, text, seen, run_dir, _ = run_until_signalled("term_jobscript", [], "mpirun", signal.SIGTERM,
+                                                   jobscript=True)
+check_resumable("term_jobscript", code, text, seen, run_dir, "SIGUSR1")
 # The wall-clock limit: counted from the start of the processes, it stops before the limit.
 started_wall = time.time()
 walltime_s = 6
