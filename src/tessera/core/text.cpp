@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <ctime>
 
 namespace tessera {
 
@@ -21,6 +22,15 @@ bool parse_unsigned(const std::string& text, std::uint64_t& out) {
   if (errno != 0 || *end != '\0') return false;
   out = static_cast<std::uint64_t>(v);
   return true;
+}
+
+std::string utc_now_iso8601() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
 }
 
 } // namespace tessera

@@ -15,4 +15,7 @@ std::string names_list(const std::vector<std::string>& names);
 // sign, spaces or exponent); false otherwise.
 bool parse_unsigned(const std::string& text, std::uint64_t& out);
 
+// The current UTC time as ISO 8601 ("2026-12-04T21:44:34Z"): when an output file was created.
+std::string utc_now_iso8601();
+
 } // namespace tessera

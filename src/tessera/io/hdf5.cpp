@@ -16,6 +16,14 @@
 
 namespace tessera::h5 {
 
+long long available_bytes_beside(const std::string& path) {
+  std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (folder.empty()) folder = ".";
+  struct statvfs fs {};
+  if (statvfs(folder.c_str(), &fs) != 0) return -1;
+  return static_cast<long long>(fs.f_bavail) * static_cast<long long>(fs.f_frsize);
+}
+
 namespace {
 
 herr_t append_error(unsigned, const H5E_error2_t* error, void* data) {
@@ -64,13 +72,11 @@ std::string file_name(hid_t object) {
 // left where the file lives.
 std::string storage_note(const std::string& path, int error_number) {
   if (error_number == ENOSPC || error_number == EDQUOT) return ": no space left on device";
+  const long long available = available_bytes_beside(path);
+  constexpr long long nearly_full = 1ll << 20;
+  if (available < 0 || available >= nearly_full) return std::string();
   std::filesystem::path folder = std::filesystem::path(path).parent_path();
   if (folder.empty()) folder = ".";
-  struct statvfs fs {};
-  if (statvfs(folder.c_str(), &fs) != 0) return std::string();
-  const auto available = static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize;
-  constexpr unsigned long long nearly_full = 1ull << 20;
-  if (available >= nearly_full) return std::string();
   return ": no space left on device (" + std::to_string(available / 1024) + " KiB free in " +
          folder.string() + ")";
 }

@@ -13,6 +13,11 @@
 
 namespace tessera::h5 {
 
+// Bytes free to an unprivileged writer in the folder that holds (or will hold) the file `path`, or -1 when
+// the file system does not say. Writers check it before a collective write: HDF5 1.10 can hang one that fills
+// the disk on some ranks.
+long long available_bytes_beside(const std::string& path);
+
 // Turns off HDF5's printing of its error stack to stderr; check() reports the stack in the exception instead.
 // Idempotent; the File factories call it.
 void silence_errors();

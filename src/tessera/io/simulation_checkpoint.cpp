@@ -1,6 +1,7 @@
 #include "tessera/io/simulation_checkpoint.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/text.hpp"
 #include "tessera/core/version.hpp"
 #include "tessera/io/hdf5.hpp"
 #include "tessera/io/invocation_attributes.hpp"
@@ -13,22 +14,11 @@
 #include <ctime>
 #include <filesystem>
 
-#include <sys/statvfs.h>
-
 namespace tessera {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string utc_now_iso8601() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
 
 // The test hook of write_simulation_checkpoint: the step whose checkpoint is never renamed, or -1.
 long long kill_before_rename_step() {
@@ -47,13 +37,6 @@ void write_shared_rows(MPI_Comm comm, hid_t parent, const std::string& name, con
   h5::write_rows(parent, name, values.data(), h5::Rows{0, root ? n : 0, n});
 }
 
-// Bytes free to an unprivileged writer in `folder`, or -1 when the file system does not say.
-long long available_bytes(const fs::path& folder) {
-  struct statvfs info {};
-  if (statvfs(folder.c_str(), &info) != 0) return -1;
-  return static_cast<long long>(info.f_bavail) * static_cast<long long>(info.f_frsize);
-}
-
 // As SimulationOutput::require_room_for, and for the same reason: HDF5 1.10 hangs a collective write that
 // fills the disk on some ranks, so a checkpoint that cannot fit is refused before HDF5 is entered. Its data
 // plus a quarter and 256 KiB for HDF5's chunk indices, checksums and metadata.
@@ -62,8 +45,7 @@ void require_room(MPI_Comm comm, const std::string& path, std::int64_t cells, in
     if (mpi::rank(comm) != 0) return;
     const long long per_cell = 8 + 4 + 8LL * dim + 8 + 8LL * genes + 8 + 8;
     const long long needed = per_cell * cells / 4 * 5 + (256LL << 10);
-    const fs::path folder = fs::path(path).parent_path();
-    const long long available = available_bytes(folder.empty() ? fs::path(".") : folder);
+    const long long available = h5::available_bytes_beside(path);
     if (available >= 0 && available < needed)
       throw runtime_error(path + ": no space left on device (the checkpoint needs about " +
                           std::to_string(needed / 1024) + " KiB, " + std::to_string(available / 1024) +

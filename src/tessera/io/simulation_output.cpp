@@ -1,6 +1,7 @@
 #include "tessera/io/simulation_output.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/text.hpp"
 #include "tessera/core/version.hpp"
 #include "tessera/io/invocation_attributes.hpp"
 
@@ -15,20 +16,9 @@
 #include <set>
 #include <sstream>
 
-#include <sys/statvfs.h>
-
 namespace tessera {
 
 namespace {
-
-std::string utc_now_iso8601() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
 
 // Shortest text that reads back to the same double, so ParaView's time axis matches the step attributes.
 std::string exact(double value) {
@@ -282,17 +272,6 @@ void SimulationOutput::check_snapshot(long long step, const CellSnapshot& local)
   });
 }
 
-namespace {
-
-// Bytes free to an unprivileged writer in `folder`, or -1 when the file system does not say.
-long long available_bytes(const std::filesystem::path& folder) {
-  struct statvfs fs {};
-  if (statvfs(folder.c_str(), &fs) != 0) return -1;
-  return static_cast<long long>(fs.f_bavail) * static_cast<long long>(fs.f_frsize);
-}
-
-} // namespace
-
 // HDF5 1.10 cannot fail a collective flush cleanly: when the disk fills while it writes metadata, the rank
 // whose write failed leaves the flush early and waits in a barrier the other ranks never reach (seen with
 // Open MPI's OMPIO: one rank in MPI_File_sync, the other in H5AC's sync point), so no error reaches tessera
@@ -306,8 +285,7 @@ void SimulationOutput::require_room_for(long long step, std::int64_t total_cells
     // chunk indices, checksums and metadata cache: a quarter more and a fixed 256 KiB, generous on purpose.
     const long long per_cell = 8 + 4 + 8LL * dim_ + 8 + 8 * genes + 8 + (gene_columns_ ? 8 * genes : 0) + 8;
     const long long needed = per_cell * total_cells / 4 * 5 + (256LL << 10);
-    const std::filesystem::path folder = std::filesystem::path(h5_path_).parent_path();
-    const long long available = available_bytes(folder.empty() ? std::filesystem::path(".") : folder);
+    const long long available = h5::available_bytes_beside(h5_path_);
     if (available >= 0 && available < needed)
       throw runtime_error(h5_path_ + ": step " + std::to_string(step) +
                           ": no space left on device (the step needs about " + std::to_string(needed / 1024) +
