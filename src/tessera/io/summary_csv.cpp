@@ -74,35 +74,47 @@ std::string SummaryCsv::header(const std::vector<std::string>& type_names,
 }
 
 void SummaryCsv::append(long long step, double time, const CellSnapshot& local) {
-  // Per type: count, then sum and sum of squares of each gene.
-  const int stride = 1 + 2 * n_genes_;
-  std::vector<double> acc(static_cast<size_t>(n_types_ * stride), 0.0), total(acc.size(), 0.0);
+  // Two passes: per type the count and sum of each gene (allreduced, so every rank has the means), then the
+  // sum of squared deviations from those means. The one-pass sum of squares, sum x^2 - n mean^2, loses every
+  // digit of the variance once the mean is large against the spread (at 1e8 +- 0.1 it is pure rounding), and
+  // its rounding then differed from one rank count to another.
+  const int stride = 1 + n_genes_;
+  std::vector<double> sums(static_cast<size_t>(n_types_ * stride), 0.0);
   for (std::size_t i = 0; i < local.size(); ++i) {
-    double* a = &acc[static_cast<size_t>(local.type[i] * stride)];
+    double* a = &sums[static_cast<size_t>(local.type[i] * stride)];
     a[0] += 1.0;
-    for (int g = 0; g < n_genes_; ++g) {
-      const double x = local.genes[i * n_genes_ + g];
-      a[1 + 2 * g] += x;
-      a[2 + 2 * g] += x * x;
-    }
+    for (int g = 0; g < n_genes_; ++g)
+      a[1 + g] += local.genes[i * n_genes_ + g];
   }
   mpi::check(
-      MPI_Reduce(acc.data(), total.data(), static_cast<int>(acc.size()), MPI_DOUBLE, MPI_SUM, 0, comm_),
-      "MPI_Reduce");
+      MPI_Allreduce(MPI_IN_PLACE, sums.data(), static_cast<int>(sums.size()), MPI_DOUBLE, MPI_SUM, comm_),
+      "MPI_Allreduce");
+  auto mean_of = [&](int t, int g) {
+    const double* a = &sums[static_cast<size_t>(t * stride)];
+    return a[0] > 0 ? a[1 + g] / a[0] : 0.0;
+  };
+  std::vector<double> squares(static_cast<size_t>(n_types_ * n_genes_), 0.0), total(squares.size(), 0.0);
+  for (std::size_t i = 0; i < local.size(); ++i)
+    for (int g = 0; g < n_genes_; ++g) {
+      const double d = local.genes[i * n_genes_ + g] - mean_of(local.type[i], g);
+      squares[static_cast<size_t>(local.type[i] * n_genes_ + g)] += d * d;
+    }
+  mpi::check(MPI_Reduce(squares.data(), total.data(), static_cast<int>(squares.size()), MPI_DOUBLE, MPI_SUM,
+                        0, comm_),
+             "MPI_Reduce");
   mpi::agree(comm_, [&] {
     if (mpi::rank(comm_) != 0) return;
     double cells = 0;
     for (int t = 0; t < n_types_; ++t)
-      cells += total[static_cast<size_t>(t * stride)];
+      cells += sums[static_cast<size_t>(t * stride)];
     out_ << step << "," << std::setprecision(10) << time << "," << static_cast<long long>(cells);
     for (int t = 0; t < n_types_; ++t)
-      out_ << "," << static_cast<long long>(total[static_cast<size_t>(t * stride)]);
+      out_ << "," << static_cast<long long>(sums[static_cast<size_t>(t * stride)]);
     for (int t = 0; t < n_types_; ++t) {
-      const double* a = &total[static_cast<size_t>(t * stride)];
+      const double n = sums[static_cast<size_t>(t * stride)];
       for (int g = 0; g < n_genes_; ++g) {
-        const double mean = a[0] > 0 ? a[1 + 2 * g] / a[0] : 0.0;
-        const double var = a[0] > 1 ? std::max(0.0, (a[2 + 2 * g] - a[0] * mean * mean) / (a[0] - 1)) : 0.0;
-        out_ << "," << mean << "," << std::sqrt(var);
+        const double var = n > 1 ? total[static_cast<size_t>(t * n_genes_ + g)] / (n - 1) : 0.0;
+        out_ << "," << mean_of(t, g) << "," << std::sqrt(var);
       }
     }
     out_ << "\n";

@@ -5,8 +5,8 @@ type, position, radius, genes, cycle), the same summary.csv rows, a complete out
 restarted. --tol is the largest relative difference allowed in the real fields (0: bit for bit) and in the
 summary's numbers; --summary-tol overrides it for summary.csv alone (its sums over cells run in each rank's
 memory order, which another rank count changes); --sd-tol, an absolute tolerance, for its sd_ columns alone:
-sqrt((sum x^2 - n mean^2) / (n - 1)) cancels most digits where a gene hardly varies, leaving an error of
-about sqrt(1e-16) x the gene's scale, whatever the sd."""
+where a gene hardly varies its sd is a few roundings of the gene's scale (1e-16 x scale), which a relative
+tolerance would not take."""
 import argparse
 import csv
 import sys
