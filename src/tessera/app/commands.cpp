@@ -127,14 +127,19 @@ int run_command(MPI_Comm comm, const DeckOptions& options, Log& log, const RunOp
   }
   const PhaseTimes& p = s.phases;
   std::ostringstream line;
-  line << "tessera run: done: " << s.steps << " steps to t = " << format_number(s.simulated_min) << " min, "
-       << s.cells << " cells (" << s.divisions << " divisions, " << s.deaths << " deaths), wall "
-       << human_seconds(s.wall_s) << " ["
+  line << "tessera run: done: " << s.steps - s.first_step << " steps"
+       << (s.first_step > 0
+               ? " (from step " + std::to_string(s.first_step) + " to " + std::to_string(s.steps) + ")"
+               : std::string())
+       << " to t = " << format_number(s.simulated_min) << " min, " << s.cells << " cells (" << s.divisions
+       << " divisions, " << s.deaths << " deaths), wall " << human_seconds(s.wall_s) << " ["
        << "migrate " << human_seconds(p.migrate) << ", halo " << human_seconds(p.halo) << ", neighbours "
        << human_seconds(p.neighbours) << ", mechanics " << human_seconds(p.mechanics) << ", GRN "
        << human_seconds(p.grn) << ", division/death " << human_seconds(p.lifecycle) << ", output "
        << human_seconds(p.output) << ", checkpoints " << human_seconds(p.checkpoint) << "], "
-       << format_number(s.wall_s > 0 ? static_cast<double>(s.cells) * s.steps / s.wall_s : 0.0)
+       << format_number(s.wall_s > 0 ? static_cast<double>(s.cells) *
+                                           static_cast<double>(s.steps - s.first_step) / s.wall_s
+                                     : 0.0)
        << " cell-steps/s; outputs in " << dir << "/";
   log.info(line.str());
   return 0;

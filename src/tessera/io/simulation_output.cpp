@@ -238,6 +238,20 @@ SimulationOutput::SimulationOutput(MPI_Comm comm, const std::string& directory,
   h5::write_int_attribute(root, "complete", 0);
   // The deck now in effect (a restart may change time.end and output keys).
   h5::write_text_attribute(root, "deck", provenance.resolved_deck);
+  // The root's ranks, command and host stay those of the run that created the file; each restart adds a
+  // line saying from which step, when, on how many ranks and by which command the steps after it were
+  // written.
+  const std::string now = mpi::broadcast(comm_.get(), comm_.rank() == 0 ? utc_now_iso8601() : std::string());
+  std::vector<std::string> restarts =
+      h5::exists(root, "restarts") ? h5::read_strings(root, "restarts") : std::vector<std::string>{};
+  std::string line = "from step " + std::to_string(resume.step) + " at " + now + " on " +
+                     std::to_string(comm_.size()) + " ranks, host " + provenance.invocation.host;
+  if (!provenance.invocation.slurm_job_id.empty())
+    line += ", SLURM job " + provenance.invocation.slurm_job_id;
+  line += ": " + provenance.invocation.command_line;
+  restarts.push_back(line);
+  if (h5::exists(root, "restarts")) h5::remove_link(root, "restarts");
+  h5::write_strings(root, "restarts", restarts);
   if (!steps_.empty()) {
     h5::write_int_attribute(root, "last_step", steps_.back().step);
     h5::write_real_attribute(root, "last_time", steps_.back().time);

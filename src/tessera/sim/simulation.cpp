@@ -469,6 +469,7 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
                            const RunControl& control) {
   const auto start = Clock::now();
   RunSummary summary;
+  summary.first_step = step_;
   const bool resumed = setup_.checkpoint != nullptr;
   const ResumePoint resume{step_, setup_.output.every};
   SimulationOutput output =

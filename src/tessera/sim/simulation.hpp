@@ -37,8 +37,9 @@ struct PhaseTimes {
 };
 
 struct RunSummary {
-  long long steps = 0;
-  long long cells = 0; // global, at the end
+  long long steps = 0;      // the last step's number
+  long long first_step = 0; // the step this run started from (a restart's checkpoint step; else 0)
+  long long cells = 0;      // global, at the end
   long long divisions = 0, deaths = 0;
   double simulated_min = 0;
   double wall_s = 0;

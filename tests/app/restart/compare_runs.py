@@ -100,6 +100,16 @@ def main():
         restarts = sum("tessera run: restarting from" in line for line in f)
     if restarts < a.restarts:
         fail(f"{a.restarted}/tessera.log: {restarts} restart line(s), expected at least {a.restarts}")
+    # tessera.h5 says which command wrote the steps after each restart, and the uninterrupted run has none.
+    with h5py.File(f"{a.restarted}/tessera.h5", "r") as f:
+        lines = [x.decode() for x in f["restarts"][()]] if "restarts" in f else []
+    with h5py.File(f"{a.reference}/tessera.h5", "r") as f:
+        if "restarts" in f:
+            fail(f"{a.reference}/tessera.h5: an uninterrupted run has /restarts")
+    if len(lines) != restarts or not all(x.startswith("from step ") and " ranks, host " in x and "--restart" in x
+                                         for x in lines):
+        fail(f"{a.restarted}/tessera.h5: /restarts = {lines}, expected {restarts} line(s) 'from step N at ... "
+             "on R ranks, host H: <command with --restart>'")
     print(f"compare_runs: {len(ri)} output steps, {len(ref[ri[-1][0]]['id'])} cells at the last, worst "
           f"relative difference {worst:.3g}; summary.csv {len(rs) - 1} rows agree")
 
