@@ -3,6 +3,7 @@
 #include "tessera/app/commands.hpp"
 #include "tessera/app/run_directory.hpp"
 #include "tessera/app/sweep_plan.hpp"
+#include "tessera/core/console.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/stop_request.hpp"
 #include "tessera/io/hdf5.hpp"
@@ -13,7 +14,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <limits>
 #include <memory>
 #include <sstream>
@@ -253,7 +253,8 @@ int sweep_run_command(const SweepOptions& options, Log& log) {
       group_log.info(name + ": done in " + human_seconds(o.wall_s) +
                      (o.resumed.empty() ? "" : " (" + o.resumed + ")"));
     else if (group_comm.rank() == 0)
-      std::cerr << name << ": failed (exit " << o.code << "): " << o.message << std::endl;
+      console_write(ConsoleStream::err,
+                    name + ": failed (exit " + std::to_string(o.code) + "): " + o.message + "\n");
     stopped = o.stopped;
   }
   if (mpi::sum(world, stopped ? 1 : 0) > 0) {

@@ -1,8 +1,9 @@
 #include "tessera/core/log.hpp"
 
+#include "tessera/core/console.hpp"
+
 #include <cmath>
 #include <cstdio>
-#include <iostream>
 
 namespace tessera {
 
@@ -14,19 +15,19 @@ void Log::open_file(const std::string& path) {
 
 void Log::info(const std::string& line) {
   if (rank_ != 0) return;
-  if (!quiet_) std::cout << line << std::endl;
+  if (!quiet_) console_write(ConsoleStream::out, line + "\n");
   if (file_) *file_ << line << std::endl;
 }
 
 void Log::always(const std::string& line) {
   if (rank_ != 0) return;
-  std::cout << line << std::endl;
+  console_write(ConsoleStream::out, line + "\n");
   if (file_) *file_ << line << std::endl;
 }
 
 void Log::warn(const std::string& line) {
   if (rank_ != 0) return;
-  std::cerr << "tessera: warning: " << line << std::endl;
+  console_write(ConsoleStream::err, "tessera: warning: " + line + "\n");
   if (file_) *file_ << "warning: " << line << std::endl;
 }
 
@@ -39,7 +40,7 @@ void Log::error(const std::string& line, int from_rank) {
   const int who = from_rank >= 0 ? from_rank : rank_;
   std::string prefix =
       n_ranks_ > 1 ? "tessera [rank " + std::to_string(who) + "]: error: " : "tessera: error: ";
-  std::cerr << prefix << line << std::endl;
+  console_write(ConsoleStream::err, prefix + line + "\n");
   if (file_) *file_ << "error: " << line << std::endl;
 }
 

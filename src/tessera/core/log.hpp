@@ -1,5 +1,6 @@
 // Logging: rank 0 writes progress and messages to stdout (unless --quiet) and to tessera.log in the run
-// directory; errors and warnings from any rank go to stderr prefixed with their rank.
+// directory; errors and warnings from any rank go to stderr prefixed with their rank. The console is written
+// through core/console.hpp (a stopping command never waits for it); the log file gets every line.
 #pragma once
 
 #include <fstream>

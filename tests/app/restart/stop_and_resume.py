@@ -5,8 +5,16 @@ forwards SIGUSR1 and SIGTERM to its ranks), and checks that it ended with exit 7
 of a few steps, that its log says "stopped at step N by <signal>; resume with tessera run DECK --restart DIR",
 that checkpoint.h5 is at step N and tessera.h5 ends at step N with complete = 0. Then it continues the run
 with --restart to step N + 5 and runs the same deck uninterrupted to that step in DIR_reference: both must
-agree bit for bit (compare_runs.py)."""
+agree bit for bit (compare_runs.py).
+
+--console says what becomes of the run's stdout: `read` (a pipe read when the run has ended, as before),
+`full` (a 4 KiB pipe nobody reads: the signal goes once the run is blocked on it, and must still stop it,
+core/console.hpp) or `closed` (a pipe whose reader has gone: the run must go on, not die of SIGPIPE).
+--env KEY=VALUE sets the run's environment; --expect-code is the exit code of the signalled process (75, but
+mpirun that is sent SIGTERM exits 1 whatever its ranks return: README "Signals and mpirun")."""
 import argparse
+import fcntl
+import termios
 import os
 import re
 import shlex
@@ -32,7 +40,11 @@ def main():
     p.add_argument("--signal", choices=["TERM", "USR1"], default="TERM")
     p.add_argument("--after", type=int, default=5, help="signal once the log shows this step")
     p.add_argument("--set", action="append", default=[], help="deck overrides, as -s")
+    p.add_argument("--console", choices=["read", "full", "closed"], default="read")
+    p.add_argument("--env", action="append", default=[], help="KEY=VALUE for the stopped run")
+    p.add_argument("--expect-code", type=int, default=75)
     a = p.parse_args()
+    env = dict(os.environ, **dict(kv.split("=", 1) for kv in a.env))
     launch = shlex.split(a.launch)
     sets = [x for kv in a.set for x in ("-s", kv)]
     log_path = os.path.join(a.dir, "tessera.log")
@@ -41,30 +53,54 @@ def main():
     # A time.end far beyond what runs before the signal: the run can only end by being stopped.
     cmd = launch + [a.tessera, "run", a.deck, "-o", a.dir, "--overwrite", "-s", "time.end=100000",
                     "-s", "output.progress_every=1"] + sets
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    if a.console == "full":
+        fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 4096)
+    elif a.console == "closed":
+        proc.stdout.close()
     deadline = time.time() + 120
     pattern = re.compile(r"step (\d+)/")
+    last_size, steady_since = -1, time.time()
     while time.time() < deadline:
         if proc.poll() is not None:
-            fail(f"the run ended before the signal (exit {proc.returncode}):\n{proc.stdout.read()}")
+            fail(f"the run ended before the signal (exit {proc.returncode})" +
+                 ("" if a.console == "closed" else f":\n{proc.stdout.read()}"))
         if os.path.exists(log_path):
             with open(log_path) as f:
-                steps = [int(m.group(1)) for m in pattern.finditer(f.read())]
-            if steps and max(steps) >= a.after:
+                log = f.read()
+            steps = [int(m.group(1)) for m in pattern.finditer(log)]
+            if a.console == "full":
+                # Blocked on its console: the pipe holds (nearly) 4 KiB and the log has not grown for 1 s.
+                queued = int.from_bytes(fcntl.ioctl(proc.stdout.fileno(), termios.FIONREAD, b"\0" * 4), "little")
+                if len(log) != last_size or queued < 4096 - 256:
+                    last_size, steady_since = len(log), time.time()
+                elif time.time() - steady_since > 1.0:
+                    print(f"stop_and_resume: blocked on its console at step {max(steps or [0])} with "
+                          f"{queued} bytes unread")
+                    break
+            elif steps and max(steps) >= a.after:
                 break
         time.sleep(0.05)
     else:
-        fail("the run did not reach step %d in 120 s" % a.after)
+        fail("the run did not reach step %d (or block on its console) in 120 s" % a.after)
     signalled_at = time.time()
     proc.send_signal(getattr(signal, "SIG" + a.signal))
     try:
-        out, _ = proc.communicate(timeout=120)
+        if a.console == "full":
+            # Nobody reads the console until the run has ended: it must stop without writing the rest.
+            proc.wait(timeout=120)
+            out = proc.stdout.read()
+        elif a.console == "closed":
+            proc.wait(timeout=120)
+            out = "(stdout closed)"
+        else:
+            out, _ = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         proc.kill()
         fail("the run did not stop within 120 s of the signal")
     took = time.time() - signalled_at
-    if proc.returncode != 75:
-        fail(f"exit {proc.returncode}, expected 75 (stopped, resumable):\n{out}")
+    if proc.returncode != a.expect_code:
+        fail(f"exit {proc.returncode}, expected {a.expect_code} (stopped, resumable):\n{out}")
     with open(log_path) as f:
         log = f.read()
     m = re.search(r"stopped at step (\d+) by SIG" + a.signal + r"; resume with tessera run (\S+) --restart (\S+)",
@@ -81,7 +117,11 @@ def main():
         if int(f.attrs["last_step"]) != n or int(f.attrs["complete"]) != 0:
             fail(f"tessera.h5: last_step {int(f.attrs['last_step'])}, complete {int(f.attrs['complete'])}; "
                  f"expected {n} and 0")
-    print(f"stop_and_resume: stopped at step {n} by SIG{a.signal}, {took:.2f} s after the signal, exit 75")
+    last = [line for line in log.splitlines() if line.strip()][-1]
+    if last != "tessera run: stopped early by SIG" + a.signal + ", resumable (exit 75)":
+        fail(f"{log_path} ends {last!r}, not with the resumable ending")
+    print(f"stop_and_resume: stopped at step {n} by SIG{a.signal}, {took:.2f} s after the signal, "
+          f"exit {proc.returncode}")
 
     end = ["-s", f"time.end={n + 5}"]
     r = subprocess.run(launch + [a.tessera, "run", a.deck, "--restart", a.dir, "-q"] + end + sets,
