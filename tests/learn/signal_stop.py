@@ -67,6 +67,14 @@ JOBSCRIPT = ('trap \'kill -USR1 "$pid"\' TERM; "$@" & pid=$!; '
              'while true; do wait "$pid"; code=$?; kill -0 "$pid" 2>/dev/null || exit "$code"; done')
 
 
+def last_logged_iteration(run_dir):
+    try:
+        with open(os.path.join(run_dir, "tessera.log")) as f:
+            return max([int(m.group(1)) for m in re.finditer(r"^\s+iteration (\d+)/", f.read(), re.M)] or [0])
+    except OSError:
+        return 0
+
+
 def run_until_signalled(name, extra, target, signum, env_extra=None, walltime=None, jobscript=False):
     """Starts the job, signals `target` ('rank0', 'rank1', 'mpirun': mpirun, or with `jobscript` the shell
     of JOBSCRIPT around it) at iteration 2. Returns (exit code, output, iteration seen when signalled, run
@@ -82,11 +90,17 @@ def run_until_signalled(name, extra, target, signum, env_extra=None, walltime=No
     command = ["bash", "-c", JOBSCRIPT, "jobscript", *mpirun(args)] if jobscript else mpirun(args)
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     output, seen, signalled_at = [], None, None
+    global first_output_wall
+    first_output_wall = None
     for line in proc.stdout:
         output.append(line)
+        if first_output_wall is None:
+            first_output_wall = time.time()
         m = re.match(r"\s+iteration (\d+)/", line)
         if m and seen is None and target and int(m.group(1)) >= 2:
-            seen = int(m.group(1))
+            # The console lags the ranks (the lines wait in mpirun's and this pipe's buffers), the log
+            # hardly: the latest iteration either shows is where the job was when the signal went.
+            seen = max(int(m.group(1)), last_logged_iteration(run_dir))
             if target == "mpirun":
                 pid = proc.pid
             else:
@@ -154,9 +168,12 @@ def check_resumable(name, code, text, seen, run_dir, reason, walltime_s=None, ex
     if not os.path.isfile(checkpoint):
         fail(f"{name}: no checkpoint.h5 although the stop must write one")
         return
-    if walltime_s is not None and os.path.getmtime(checkpoint) > started_wall + walltime_s:
+    # The limit counts from the processes' own start, which mpirun's launch delays (a second or more on a
+    # loaded machine); the first line of output comes after it, so its time bounds that delay.
+    launch_s = (first_output_wall or started_wall) - started_wall
+    if walltime_s is not None and os.path.getmtime(checkpoint) > started_wall + launch_s + walltime_s:
         fail(f"{name}: checkpoint written {os.path.getmtime(checkpoint) - started_wall:.1f} s after the "
-             f"start, past the {walltime_s} s limit")
+             f"start ({launch_s:.1f} s of it before the first output), past the {walltime_s} s limit")
     with open(os.path.join(run_dir, "tessera.log")) as f:
         last = [line.strip() for line in f if line.strip()][-1]
     expected_last = f"tessera train: stopped early by {reason}, resumable (exit 75)"
@@ -186,6 +203,7 @@ def check_resumable(name, code, text, seen, run_dir, reason, walltime_s=None, ex
 
 os.makedirs(WORK, exist_ok=True)
 started_wall = 0.0
+first_output_wall = None
 
 # A signal to one rank: the other rank learns of it at the next poll.
 code, text, seen, run_dir, _ = run_until_signalled("usr1_rank1", [], "rank1", signal.SIGUSR1)
