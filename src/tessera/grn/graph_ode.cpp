@@ -2,6 +2,7 @@
 
 #include "tessera/core/device_copy.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/core/kernel_instance.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/parallel/mpi.hpp"
 
@@ -156,6 +157,25 @@ void GraphOdeModel::set_signaling(const SignalingGraph* graph, const LigandExcha
   receptor_offsets_ = to_device("tessera::grn::graph_ode::receptor_offsets", offsets);
   receptor_column_ = to_device("tessera::grn::graph_ode::receptor_column", flat);
   receptor_ligand_ = to_device("tessera::grn::graph_ode::receptor_ligand", flat_ligands);
+
+  // The transposed graph by a counting sort on the host: once per step, O(edges), while the VJP runs many
+  // times per step. Receivers ascend within each ligand row, whatever the thread count.
+  const auto graph_offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph->offsets);
+  const auto source = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph->source);
+  const int edges = graph_offsets.extent(0) > graph->n_owned ? graph_offsets(graph->n_owned) : 0;
+  std::size_t rows = exchange->n_rows();
+  for (int e = 0; e < edges; ++e)
+    rows = std::max(rows, static_cast<std::size_t>(source(e)) + 1);
+  std::vector<int> row_offsets(rows + 1, 0), row_edges(static_cast<std::size_t>(edges));
+  for (int e = 0; e < edges; ++e)
+    ++row_offsets[static_cast<std::size_t>(source(e)) + 1];
+  for (std::size_t n = 0; n < rows; ++n)
+    row_offsets[n + 1] += row_offsets[n];
+  std::vector<int> next(row_offsets.begin(), row_offsets.end() - 1);
+  for (int e = 0; e < edges; ++e)
+    row_edges[static_cast<std::size_t>(next[static_cast<std::size_t>(source(e))]++)] = e;
+  ligand_edge_offsets_ = to_device("tessera::grn::graph_ode::ligand_edge_offsets", row_offsets);
+  ligand_edge_ = to_device("tessera::grn::graph_ode::ligand_edge", row_edges);
 }
 
 void GraphOdeModel::group_cells(int n_cells) const {
@@ -346,6 +366,7 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
 
   const GraphOdeEdges edges = edges_for(x);
   if (n_cells == 0) return;
+  space_ = execution_for<execution_space>(static_cast<std::size_t>(n_cells) * static_cast<std::size_t>(G));
   if (cell_type_.extent(0) < static_cast<std::size_t>(n_cells))
     throw runtime_error("graph_ode: cell types are set for " + std::to_string(cell_type_.extent(0)) +
                         " cells, the state has " + std::to_string(n_cells));

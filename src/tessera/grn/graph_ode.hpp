@@ -568,7 +568,8 @@ public:
   // (every step): under `per_type` the cells are regrouped by parameter set at the next evaluation.
   void set_cell_types(Kokkos::View<const int*> cell_type) override;
   // Per step: who signals to whom and the exchange of ligand values (nullptr: no intercellular edges). Both
-  // must outlive the evaluations that use them; the graph's owned rows are the cells evaluated.
+  // must outlive the evaluations that use them; the graph's owned rows are the cells evaluated. Call again
+  // when the graph's content changes: the VJP's transposed graph is built here.
   void set_signaling(const SignalingGraph* graph, const LigandExchange* exchange) override;
 
   // Collective when signalling is set (the ligand exchange runs inside). While recording (see the tape
@@ -657,7 +658,9 @@ private:
   int n_genes_ = 0;
   int n_types_ = 0;
   std::vector<LigandReceptorPair> pairs_;
-  execution_space space_;
+  // The instance the kernels of one evaluation run on: one thread for a small state (execution_for), set by
+  // evaluate() and vjp() from the number of nodes.
+  mutable execution_space space_;
 
   Kokkos::View<int*> prior_offsets_, prior_source_;
   // Per-edge terms (empty when off): the tensor entry of each CSR position, and the inverse, entry p ->
@@ -670,6 +673,10 @@ private:
   Kokkos::View<int*> receptor_offsets_, receptor_column_, receptor_ligand_;
   const SignalingGraph* signaling_graph_ = nullptr;
   const LigandExchange* ligand_exchange_ = nullptr;
+  // The signalling graph transposed (per step, by set_signaling): the edges leaving each ligand row,
+  // receivers ascending, over which the VJP sums the per-edge ligand cotangents in a fixed order (no
+  // atomics).
+  Kokkos::View<int*> ligand_edge_offsets_, ligand_edge_;
 
   Kokkos::View<const int*> cell_type_;
   // Cells grouped by parameter set (per_type only), rebuilt lazily when the types or the cell count change.
@@ -691,14 +698,15 @@ private:
   // Work space of the VJP, allocated on its first use: per tile row what the forward leaves for the
   // backward (GraphOdeAttentionRecord), the cotangents m_bar (K), the activations of layers 1 .. L-1, two
   // cotangent buffers, per-row partials of the attention parameters; per tile the first layer's cotangent
-  // sums per interval of the table; and the ligand cotangents of owned and ghost cells.
+  // sums per interval of the table; the ligand cotangents per signalling edge (each written by its receiver's
+  // thread) and per owned and ghost ligand row.
   mutable bool vjp_ready_ = false;
   mutable GraphOdeAttentionRecord vjp_record_;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_m_bar_, vjp_partial_;
   mutable GraphOdeIntervalSums vjp_interval_sums_;
   mutable std::vector<Kokkos::View<double**, Kokkos::LayoutRight>> vjp_activation_;
   mutable Kokkos::View<double*> vjp_cotangent_[2], vjp_rho_partial_, vjp_partial_sum_, vjp_ones_;
-  mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_ligand_bar_;
+  mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_ligand_bar_, vjp_edge_ligand_bar_;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_weight_partial_, vjp_bias_partial_;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_source_partial_, vjp_gene_cotangent_;
   mutable Kokkos::View<double*> vjp_source_sum_;

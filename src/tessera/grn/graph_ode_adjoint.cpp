@@ -2,6 +2,7 @@
 // MLP (BLAS products with transposes), the first layer (through the forward's piecewise-linear table) and
 // the attention of every node, tile by tile.
 #include "tessera/core/error.hpp"
+#include "tessera/core/kernel_instance.hpp"
 #include "tessera/grn/graph_ode.hpp"
 
 #include <cblas.h>
@@ -337,7 +338,8 @@ struct GraphOdeVjpLayerOneParameterFunctor {
 };
 
 // The attention of one cell's nodes (one thread per cell, so the cotangents of the cell's own genes need no
-// atomics; those of neighbours' ligands do), from m_bar and the forward's softmax statistics. Per row it
+// atomics; those of neighbours' ligands go to the cell's own signalling edges, summed per ligand row after by
+// GraphOdeVjpLigandGatherFunctor), from m_bar and the forward's softmax statistics. Per row it
 // leaves the partials of the attention parameters in `partial`: GAT: [0, K) d/d(a_dst.w), [K, 2K)
 // d/d(a_src.w); GATv2: [0, KH) a, [KH, 2KH) v_src, [2KH, 3KH) v_dst.
 template <AttentionVariant Variant>
@@ -345,8 +347,8 @@ struct GraphOdeVjpAttentionFunctor {
   GraphOdeAttentionFunctor<Variant> attention; // the edges, the per-set values, the tile, the record
   Kokkos::View<const double**, Kokkos::LayoutRight> m_bar;
   Matrix partial;
-  GeneState x_bar;   // may be empty
-  Matrix ligand_bar; // owned + ghost rows x ligand columns
+  GeneState x_bar;        // may be empty
+  Matrix edge_ligand_bar; // signalling edges x ligand columns
   // Per-edge terms: per tile cell and prior edge of its type (CSR position minus the type's first), the
   // partials of s_u and of the logit bias summed over heads; empty when the term is off.
   Matrix weight_partial, bias_partial;
@@ -355,8 +357,8 @@ struct GraphOdeVjpAttentionFunctor {
 
   // Calls visit(h_u, w_u, bias_u, kind, a, b, gene) for every in-edge of node (cell, k), in the forward's
   // order: the self loop (kind 0), prior edges (kind 1, a = source gene, b = CSR position; w_u = s_u, 1 when
-  // off), ligands (kind 2, a = source row, b = column); bias_u is what the forward adds to head h's logit
-  // (the edge's bias and the embedding's source term, 0 when off), gene the source gene.
+  // off), ligands (kind 2, a = signalling edge, b = column); bias_u is what the forward adds to head h's
+  // logit (the edge's bias and the embedding's source term, 0 when off), gene the source gene.
   template <class Visit>
   KOKKOS_INLINE_FUNCTION void for_each_edge(int cell, int k, double x_k, int h, Visit&& visit) const {
     const GraphOdeEdges& edges = attention.edges;
@@ -377,7 +379,7 @@ struct GraphOdeVjpAttentionFunctor {
           const int source = edges.neighbour_source(n);
           visit(edges.ligand(source, column),
                 edges.neighbour_weight.extent(0) ? edges.neighbour_weight(n) : 1.0,
-                term ? term[ligand_gene] : 0.0, 2, source, column, ligand_gene);
+                term ? term[ligand_gene] : 0.0, 2, n, column, ligand_gene);
         }
       }
   }
@@ -442,7 +444,7 @@ struct GraphOdeVjpAttentionFunctor {
           else if (kind == 1)
             x_bar(cell, a) += hu_bar;
           else
-            Kokkos::atomic_add(&ligand_bar(a, b), hu_bar);
+            edge_ligand_bar(a, b) += hu_bar;
         };
         if constexpr (Variant == AttentionVariant::gat) {
           // e_u = LeakyReLU(pre_u), pre_u = x_k s_dst + h_u s_src as GatLogit forms it; the partials of
@@ -492,6 +494,23 @@ struct GraphOdeVjpAttentionFunctor {
 
 // The attention parameters' gradients from the column sums of the partials (one thread per unit (h, d)):
 // GAT's scores s_dst = a_dst . w and s_src = a_src . w spread back onto a_dst, a_src and w.
+// ligand_bar(n, c) = the sum of the per-edge cotangents of the edges leaving ligand row n, receivers
+// ascending: one thread per row, so no two threads write one value and the order of the sum is fixed (the
+// gradients do not depend on the thread count).
+struct GraphOdeVjpLigandGatherFunctor {
+  Kokkos::View<const int*> offsets, edge; // the transposed signalling graph
+  Kokkos::View<const double**, Kokkos::LayoutRight> edge_ligand_bar;
+  Matrix ligand_bar;
+  KOKKOS_INLINE_FUNCTION void operator()(const int n) const {
+    for (std::size_t c = 0; c < ligand_bar.extent(1); ++c) {
+      double sum = 0.0;
+      for (int e = offsets(n); e < offsets(n + 1); ++e)
+        sum += edge_ligand_bar(edge(e), c);
+      ligand_bar(n, c) = sum;
+    }
+  }
+};
+
 struct GraphOdeVjpHeadFunctor {
   const double* sum = nullptr; // column sums of the partials
   const double* theta = nullptr;
@@ -851,7 +870,7 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   backward.m_bar = m_bar;
   backward.partial = Kokkos::subview(vjp_partial_, tile_rows, Kokkos::ALL);
   backward.x_bar = x_bar;
-  backward.ligand_bar = vjp_ligand_bar_;
+  backward.edge_ligand_bar = vjp_edge_ligand_bar_;
   if (want_parameters) {
     backward.weight_partial = vjp_weight_partial_;
     backward.bias_partial = vjp_bias_partial_;
@@ -952,14 +971,22 @@ void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, G
                               theta_bar.extent(1) != parameters_.values().extent(1)))
     throw runtime_error("graph_ode: theta_bar must have the shape of parameters().values()");
   const GraphOdeEdges edges = edges_for(x); // collective
+  space_ =
+      execution_for<execution_space>(static_cast<std::size_t>(n_cells) * static_cast<std::size_t>(n_genes_));
   if (x_bar.extent(0)) Kokkos::deep_copy(space_, x_bar, 0.0);
+  const int ligand_rows = edges.signaling ? static_cast<int>(ligand_edge_offsets_.extent(0)) - 1 : 0;
   if (edges.signaling) {
-    const std::size_t ligand_rows = std::max(ligand_exchange_->n_rows(), x.extent(0));
+    const std::size_t rows =
+        std::max({ligand_exchange_->n_rows(), x.extent(0), static_cast<std::size_t>(ligand_rows)});
     const std::size_t columns = static_cast<std::size_t>(ligand_exchange_->n_ligands());
-    if (vjp_ligand_bar_.extent(0) < ligand_rows || vjp_ligand_bar_.extent(1) != columns)
-      vjp_ligand_bar_ =
-          Matrix("tessera::grn::graph_ode::vjp_ligand_bar", ligand_rows + ligand_rows / 4 + 8, columns);
+    if (vjp_ligand_bar_.extent(0) < rows || vjp_ligand_bar_.extent(1) != columns)
+      vjp_ligand_bar_ = Matrix("tessera::grn::graph_ode::vjp_ligand_bar", rows + rows / 4 + 8, columns);
     Kokkos::deep_copy(space_, vjp_ligand_bar_, 0.0);
+    const std::size_t n_edges = ligand_edge_.extent(0);
+    if (vjp_edge_ligand_bar_.extent(0) < n_edges || vjp_edge_ligand_bar_.extent(1) != columns)
+      vjp_edge_ligand_bar_ =
+          Matrix("tessera::grn::graph_ode::vjp_edge_ligand_bar", n_edges + n_edges / 4 + 8, columns);
+    Kokkos::deep_copy(space_, vjp_edge_ligand_bar_, 0.0);
   }
   if (n_cells > 0) {
     if (cell_type_.extent(0) < static_cast<std::size_t>(n_cells))
@@ -990,8 +1017,13 @@ void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, G
     }
   }
   // Collective: every rank sends its ghosts' ligand cotangents back, also one without cells.
-  if (edges.signaling && x_bar.extent(1) > 0)
+  if (edges.signaling && x_bar.extent(1) > 0) {
+    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_ligand_gather",
+                         Kokkos::RangePolicy<execution_space>(space_, 0, ligand_rows),
+                         GraphOdeVjpLigandGatherFunctor{ligand_edge_offsets_, ligand_edge_,
+                                                        vjp_edge_ligand_bar_, vjp_ligand_bar_});
     ligand_exchange_->scatter_ligand_cotangents(vjp_ligand_bar_, x_bar);
+  }
   space_.fence();
 }
 

@@ -1,6 +1,7 @@
 #include "tessera/grn/hill.hpp"
 
 #include "tessera/core/device_copy.hpp"
+#include "tessera/core/kernel_instance.hpp"
 #include <algorithm>
 #include <cmath>
 
@@ -105,14 +106,14 @@ void HillModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) const {
       signal_ = Kokkos::View<double**, Kokkos::LayoutRight>(
           "tessera::hill::signal", x.extent(0) + x.extent(0) / 4 + 8, ligands.extent(1));
     const ReceivedSignalFunctor received{graph_->offsets, graph_->source, graph_->weight, ligands, signal_};
-    Kokkos::parallel_for("tessera::grn::received_signal", Kokkos::RangePolicy<>(0, n), received);
+    Kokkos::parallel_for("tessera::grn::received_signal", range_for(0, n, n * n_genes_), received);
   }
   const HillRhsFunctor f{cell_type_,       x,        dxdt,     edges_.offsets, edges_.source,
                          edges_.activates, edges_.K, edges_.n, edges_.n_int,   edges_.h_pow_n,
                          production_,      basal_,   decay_,   lr_offsets_,    lr_column_,
                          lr_n_int_,        lr_K_,    lr_n_,    lr_h_pow_n_,    signal_,
                          n_genes_,         signaling};
-  Kokkos::parallel_for("tessera::grn::hill_rhs", Kokkos::RangePolicy<>(0, n), f);
+  Kokkos::parallel_for("tessera::grn::hill_rhs", range_for(0, n, n * n_genes_), f);
 }
 
 } // namespace tessera

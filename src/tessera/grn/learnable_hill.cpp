@@ -2,6 +2,7 @@
 
 #include "tessera/core/device_copy.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/core/kernel_instance.hpp"
 #include "tessera/core/rng.hpp"
 #include "tessera/grn/learnable_hill_kernels.hpp"
 #include "tessera/io/deck.hpp"
@@ -338,7 +339,7 @@ void LearnableHillModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt
   f.type = cell_type_;
   f.x = x;
   f.dxdt = dxdt;
-  Kokkos::parallel_for("tessera::grn::hill_fit::rhs", Kokkos::RangePolicy<>(0, n), f);
+  Kokkos::parallel_for("tessera::grn::hill_fit::rhs", range_for(0, n, n * n_genes_), f);
 }
 
 void LearnableHillModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, GeneState x_bar,
@@ -403,7 +404,7 @@ void LearnableHillModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lamb
       f.lambda = lambda;
       f.x_bar = x_bar;
       f.signal_bar = signal_bar_;
-      Kokkos::parallel_for("tessera::grn::hill_fit::vjp_state", Kokkos::RangePolicy<>(0, n), f);
+      Kokkos::parallel_for("tessera::grn::hill_fit::vjp_state", range_for(0, n, n * n_genes_), f);
     }
     if (signaling) {
       // The received signal's cotangents to its senders' ligands (owned and ghost rows), then every rank

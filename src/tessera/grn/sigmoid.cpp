@@ -2,6 +2,7 @@
 
 #include "tessera/core/device_copy.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/core/kernel_instance.hpp"
 #include "tessera/core/rng.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/hdf5.hpp"
@@ -150,7 +151,8 @@ void SigmoidModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) cons
     throw runtime_error("sigmoid: cell types are set for " + std::to_string(cell_type_.extent(0)) +
                         " cells, the state has " + std::to_string(n_cells));
   const SigmoidRhsFunctor f{graph, tensors(), x, dxdt, n_genes_};
-  Kokkos::parallel_for("tessera::grn::sigmoid::rhs", Kokkos::RangePolicy<execution_space>(0, n_cells), f);
+  Kokkos::parallel_for("tessera::grn::sigmoid::rhs",
+                       range_for<execution_space>(0, n_cells, n_cells * n_genes_), f);
 }
 
 void SigmoidModel::read(const std::string& path) {

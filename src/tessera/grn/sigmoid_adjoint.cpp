@@ -4,6 +4,7 @@
 #include "tessera/grn/sigmoid.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/kernel_instance.hpp"
 
 namespace tessera {
 
@@ -55,8 +56,8 @@ void SigmoidModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, Ge
       cell.node_sigma = node_sigma_;
     }
     cell.n_genes = n_genes_;
-    Kokkos::parallel_for("tessera::grn::sigmoid::vjp_cells", Kokkos::RangePolicy<execution_space>(0, n_cells),
-                         cell);
+    Kokkos::parallel_for("tessera::grn::sigmoid::vjp_cells",
+                         range_for<execution_space>(0, n_cells, n_cells * n_genes_), cell);
     if (ligand_path) received_.adjoint(signal_bar_, ligand_bar_);
     if (want_parameters) {
       by_type_.update(cell_type_, n_cells, n_types_, "sigmoid");

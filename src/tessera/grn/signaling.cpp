@@ -1,6 +1,7 @@
 #include "tessera/grn/signaling.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/kernel_instance.hpp"
 #include "tessera/core/units.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/parallel/halo.hpp"
@@ -173,7 +174,9 @@ Kokkos::View<const double**, Kokkos::LayoutRight> LigandExchange::gather(ConstGe
   const auto values = values_;
   const auto genes = genes_;
   Kokkos::parallel_for(
-      "tessera::signaling::pack_ligands", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {x.extent(0), cols}),
+      "tessera::signaling::pack_ligands",
+      Kokkos::MDRangePolicy<Kokkos::Rank<2>>(execution_for(x.extent(0) * x.extent(1)), {0, 0},
+                                             {x.extent(0), cols}),
       KOKKOS_LAMBDA(const std::size_t i, const std::size_t c) { values(i, c) = x(i, genes(c)); });
   if (halo_) halo_->gather<double>(values_);
   return values_;
@@ -186,8 +189,8 @@ void LigandExchange::scatter_ligand_cotangents(Kokkos::View<double**, Kokkos::La
   const std::size_t cols = genes_host_.size();
   // One thread per owned cell: a gene may be the ligand of one column only, but keep the row to one thread.
   Kokkos::parallel_for(
-      "tessera::signaling::add_ligand_cotangents", Kokkos::RangePolicy<>(0, x_bar.extent(0)),
-      KOKKOS_LAMBDA(const std::size_t i) {
+      "tessera::signaling::add_ligand_cotangents",
+      range_for(0, x_bar.extent(0), x_bar.extent(0) * x_bar.extent(1)), KOKKOS_LAMBDA(const std::size_t i) {
         for (std::size_t c = 0; c < cols; ++c)
           x_bar(i, genes(c)) += ligand_bar(i, c);
       });

@@ -1,5 +1,7 @@
 #include "tessera/integrate/rk4.hpp"
 
+#include "tessera/core/kernel_instance.hpp"
+
 #include <cmath>
 
 namespace tessera {
@@ -25,8 +27,8 @@ void Rk4Integrator::advance(const GeneRhs& rhs, GeneState x, double t0, double t
   const double h = (t1 - t0) / static_cast<double>(substeps);
   // Copies for capture: lambdas never capture `this` (STYLE.md).
   const GeneState k = slope_, sum = sum_, stage = stage_;
-  const auto cells =
-      Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {static_cast<long long>(n), static_cast<long long>(g)});
+  const auto cells = Kokkos::MDRangePolicy<Kokkos::Rank<2>>(
+      execution_for(n * g), {0, 0}, {static_cast<long long>(n), static_cast<long long>(g)});
   // sum = w_sum * sum + w_k * k (w_sum = 0 starts it), stage = x + a * k; the additions happen in the order
   // k1 + 2 k2 + 2 k3 + k4 of the textbook formula, so the result is bit-identical to it.
   auto fold = [&](double w_sum, double w_k, double a) {

@@ -1,6 +1,7 @@
 #include "tessera/integrate/rk4_adjoint.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/kernel_instance.hpp"
 
 #include <cmath>
 #include <string>
@@ -119,8 +120,8 @@ void Rk4Adjoint::reverse(const GeneRhs& rhs, const AdjointGeneRhs& adjoint, Gene
     throw runtime_error("rk4 adjoint: x_bar has another shape than the forward state");
   const double h = h_;
   const GeneState k = slope_, lambda = cotangent_, y = stage_bar_, a = end_bar_;
-  const auto cells =
-      Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {static_cast<long long>(n), static_cast<long long>(g)});
+  const auto cells = Kokkos::MDRangePolicy<Kokkos::Rank<2>>(
+      execution_for(n * g), {0, 0}, {static_cast<long long>(n), static_cast<long long>(g)});
   for (long long s = substeps_ - 1; s >= 0; --s) {
     const double t = t0_ + static_cast<double>(s) * h;
     GeneState x, stage2, stage3, stage4;
