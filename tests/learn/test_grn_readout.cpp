@@ -2,6 +2,8 @@
 // Jacobian scores (|.| and signed) equal central differences of the RHS, the scores do not depend on the rank
 // count (1 and 2 ranks), the files grn_<type>.tsv and lr_scores.tsv, and the metrics of train_report.hpp.
 #include "tessera/grn/graph_ode.hpp"
+#include "tessera/grn/learnable_hill.hpp"
+#include "tessera/grn/sigmoid.hpp"
 #include "tessera/learn/grn_readout.hpp"
 #include "tessera/learn/train_report.hpp"
 #include "tessera/learn/trainer.hpp"
@@ -16,6 +18,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -205,6 +208,107 @@ TEST(GrnReadout, JacobianEqualsCentralDifferencesOfTheRhs) {
         ++compared;
       }
     EXPECT_GT(compared, 8);
+  }
+}
+
+// hill and sigmoid on every ordered pair j != k of both types, with the LR pair A -> C (ligand 0, receptor
+// 2) of `sig`: every edge parameter non-zero except the candidate A -> C's (no intracellular edge there), and
+// the pair's own weight non-zero, so that C's neighbours' df_C/dx_A is not.
+std::unique_ptr<TrainableGeneModel> dense_model(const std::string& family, const SignalingParams& sig) {
+  GeneNetwork net = network();
+  net.model = "hill";
+  net.production = {1.0, 0.8, 1.2};
+  net.basal = {0.1, 0.2, 0.05};
+  net.decay = {0.3, 0.5, 0.4};
+  std::unique_ptr<TrainableGeneModel> model;
+  std::string weight, pair_weight;
+  if (family == "hill") {
+    LearnableHillConfig config;
+    config.prior = PriorGraph::dense;
+    config.init = LearnableHillConfig::Init::deck;
+    auto hill =
+        std::make_unique<LearnableHillModel>(config, net, std::vector<std::string>{"epi", "mes"}, sig.pairs);
+    hill->initialise(net, sig.pairs);
+    model = std::move(hill);
+    weight = "K";
+    pair_weight = "lr_K";
+  } else {
+    SigmoidConfig config;
+    config.prior = PriorGraph::dense;
+    config.init = SigmoidConfig::Init::random;
+    model = make_sigmoid_model(MPI_COMM_SELF, config, net, sig, {"epi", "mes"});
+    weight = "W";
+    pair_weight = "V";
+  }
+  std::vector<double> w = model->parameters().tensor(0, weight);
+  std::size_t e = 0;
+  for (const SignedEdgeWeight& edge : model->signed_edge_weights())
+    if (edge.pair < 0) {
+      w[e] = edge.source == 0 && edge.target == 2 ? 0.0 : (e % 2 ? -0.4 : 0.7) * (1.0 + 0.1 * e);
+      ++e;
+    }
+  EXPECT_EQ(e, w.size());
+  model->parameters().set_tensor(0, weight, w);
+  std::vector<double> v = model->parameters().tensor(0, pair_weight);
+  std::fill(v.begin(), v.end(), 0.9);
+  model->parameters().set_tensor(0, pair_weight, v);
+  return model;
+}
+
+// With signalling the read-out's Jacobian of hill and sigmoid is that of each cell's own terms: by central
+// differences of a cell's own RHS with x_ij perturbed in that cell alone (the neighbours' RHS change through
+// their received signal, but are not read). The candidate A -> C, which is also the LR pair A -> C, has no
+// intracellular term, so its entry is 0: before, it held the neighbours' df_C/dx_A and ranked this decoy
+// among the strongest edges.
+TEST(GrnReadout, JacobianOfHillAndSigmoidIsTheCellsOwnWithSignalling) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(true);
+  for (const std::string family : {"hill", "sigmoid"}) {
+    SCOPED_TRACE(family);
+    const std::unique_ptr<TrainableGeneModel> model = dense_model(family, sig);
+    // The whole tissue on every rank, so that the cell-by-cell differences need no collective schedule.
+    const TrajectoryObjective objective(MPI_COMM_SELF, box(), {0, 0, 0}, sig, ds, 0.1);
+    const LearnedGrn grn = learned_grn(objective, *model, {1, 3});
+    std::vector<double> sums(2 * n_genes * n_genes, 0.0), cells_of(2, 0.0);
+    const double h = 1e-6;
+    for (const int t : {1, 3})
+      objective.visit_tissue(
+          *model, t, [&](const Cells<>& cells, GeneState x, const std::vector<std::size_t>& rows) {
+            const std::size_t n = rows.size();
+            const auto types = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cells.type);
+            GeneState y("y", x.extent(0), n_genes), plus("plus", x.extent(0), n_genes),
+                minus("minus", x.extent(0), n_genes);
+            const auto x0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+            for (std::size_t i = 0; i < n; ++i) {
+              cells_of[static_cast<std::size_t>(types(i))] += 1.0;
+              for (int j = 0; j < n_genes; ++j) {
+                auto xh = Kokkos::create_mirror_view(y);
+                for (double sign : {1.0, -1.0}) {
+                  Kokkos::deep_copy(xh, x0);
+                  xh(i, j) += sign * h;
+                  Kokkos::deep_copy(y, xh);
+                  model->evaluate(0.0, y, sign > 0 ? plus : minus);
+                }
+                const auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plus);
+                const auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), minus);
+                for (int k = 0; k < n_genes; ++k)
+                  sums[(types(i) * n_genes + j) * n_genes + k] += std::fabs(p(i, k) - m(i, k)) / (2 * h);
+              }
+            }
+          });
+    int compared = 0;
+    for (int c = 0; c < 2; ++c) {
+      for (const LearnedEdge& e : grn.edges[c]) {
+        const double fd = sums[(c * n_genes + e.source) * n_genes + e.target] / cells_of[c];
+        // Central differences of smooth terms at h = 1e-6: truncation and rounding near 1e-9 relative.
+        EXPECT_NEAR(e.jacobian, fd, 1e-6 * std::max(1.0, fd)) << c << " " << e.source << "->" << e.target;
+        ++compared;
+      }
+      const LearnedEdge* pair = find(grn.edges[c], 0, 2);
+      ASSERT_NE(pair, nullptr);
+      EXPECT_EQ(pair->jacobian, 0.0) << "type " << c;
+    }
+    EXPECT_EQ(compared, 12);
   }
 }
 

@@ -406,7 +406,7 @@ void LearnableHillModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lamb
       f.signal_bar = signal_bar_;
       Kokkos::parallel_for("tessera::grn::hill_fit::vjp_state", range_for(0, n, n * n_genes_), f);
     }
-    if (signaling) {
+    if (signaling && !intracellular_vjp_) {
       // The received signal's cotangents to its senders' ligands (owned and ghost rows), then every rank
       // sends its ghosts' back (collective), also one without cells.
       const std::size_t columns = static_cast<std::size_t>(exchange_->n_ligands());

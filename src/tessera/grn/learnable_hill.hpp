@@ -100,6 +100,10 @@ public:
   void read(const std::string& path) override { read_learnable_hill_model(path, *this); }
   // K per candidate edge (pair -1), then the LR K per (receiver type, pair).
   std::vector<SignedEdgeWeight> signed_edge_weights() const override;
+  bool set_intracellular_vjp(bool on) override {
+    intracellular_vjp_ = on;
+    return true;
+  }
 
   const LearnableHillConfig& config() const { return config_; }
   // The candidate edges j -> k of every type (GeneNetwork::regulators: never self loops); edge e is element e
@@ -116,7 +120,8 @@ private:
   std::vector<LigandReceptorPair> pairs_;
   CandidateEdges candidates_;
   ModelParameters parameters_;
-  ReceivedSignal received_; // this step's signalling graph, forward and adjoint
+  bool intracellular_vjp_ = false; // set_intracellular_vjp
+  ReceivedSignal received_;        // this step's signalling graph, forward and adjoint
   const LigandExchange* exchange_ = nullptr;
 
   Kokkos::View<const int*> cell_type_;

@@ -235,6 +235,10 @@ public:
   void read(const std::string& path) override;
   // Every W_e (pair -1) and every V_cq (pair q, received by type c).
   std::vector<SignedEdgeWeight> signed_edge_weights() const override;
+  bool set_intracellular_vjp(bool on) override {
+    intracellular_vjp_ = on;
+    return true;
+  }
   // The ridge fit through sigma's linearisation (see sigmoid.cpp).
   bool warm_start(const LinearDerivativeFits& fits) override;
 
@@ -243,6 +247,7 @@ private:
   SigmoidGraph graph_for(ConstGeneState x) const; // collective when signalling is set
 
   ModelParameters parameters_;
+  bool intracellular_vjp_ = false; // set_intracellular_vjp
   CandidateEdges candidates_;
   std::vector<LigandReceptorPair> pairs_;
   PriorGraph prior_;

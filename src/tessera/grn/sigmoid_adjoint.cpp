@@ -22,7 +22,7 @@ void SigmoidModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, Ge
   // Every rank takes the same decision (the caller passes x_bar on all ranks or on none; a rank without
   // cells has x_bar of 0 x G), so the reverse halo below is entered by all or none.
   const bool state = x_bar.extent(1) > 0;
-  const bool ligand_path = graph.signaling && state;
+  const bool ligand_path = graph.signaling && state && !intracellular_vjp_;
   const bool want_parameters = theta_bar.extent(0) > 0;
   if (ligand_path) {
     const std::size_t rows = std::max({ligand_exchange_->n_rows(), received_.n_rows(), x.extent(0)});

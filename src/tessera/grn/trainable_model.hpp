@@ -85,6 +85,13 @@ public:
   // use for one (graph_ode), which then keeps its own initialisation.
   virtual bool warm_start(const LinearDerivativeFits& /*fits*/) { return false; }
 
+  // With `on`, vjp() leaves out the intercellular path (the neighbours' df/ds of their received signals back
+  // to this cell's ligands), so that x_bar(i, j) = sum_k lambda_ik df_ik/dx_ij over the cell's own terms: the
+  // read-out's intracellular Jacobian, where a ligand -> receptor candidate edge would otherwise also hold
+  // the pair's intercellular path. Every rank must set the same (the reverse halo is then skipped on all).
+  // False when the family cannot (graph_ode), whose vjp() then keeps both paths.
+  virtual bool set_intracellular_vjp(bool /*on*/) { return false; }
+
   // Data-dependent edge weights at state x (graph_ode: attention), false when the family has none.
   // Collective when signalling is set; needs set_cell_types() as for evaluate().
   virtual bool edge_attention(ConstGeneState /*x*/, EdgeAttention& /*attention*/) const { return false; }

@@ -40,6 +40,16 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel&
   bool attended = false;                 // the family has attention (the same on every rank)
   auto at = [&](std::size_t c, std::size_t j, std::size_t k) { return (c * G + j) * G + k; };
 
+  // The Jacobian of the cells' own terms: without this, the entry of a candidate edge l -> k that is also an
+  // LR pair (ligand l, receptor k) held the neighbours' df_nk/dx_il too, and ranked such a decoy among the
+  // strongest edges (families that cannot separate the paths keep both).
+  struct IntracellularVjp {
+    TrainableGeneModel& model;
+    explicit IntracellularVjp(TrainableGeneModel& m) : model(m) { model.set_intracellular_vjp(true); }
+    ~IntracellularVjp() { model.set_intracellular_vjp(false); }
+    IntracellularVjp(const IntracellularVjp&) = delete;
+    IntracellularVjp& operator=(const IntracellularVjp&) = delete;
+  };
   for (const int k : times) {
     objective.visit_tissue(
         model, k, [&](const Cells<>& cells, GeneState x, const std::vector<std::size_t>& rows) {
@@ -72,6 +82,7 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel&
           }
           // Row g of every cell's Jacobian: one VJP with lambda = e_g (collective, so every rank runs G of
           // them).
+          const IntracellularVjp intracellular(model);
           GeneState lambda("tessera::learn::readout::lambda", n, G);
           GeneState x_bar("tessera::learn::readout::x_bar", n, G);
           for (std::size_t g = 0; g < G; ++g) {

@@ -58,10 +58,11 @@ struct LearnedGrn {
 std::vector<int> readout_time_indices(std::size_t n_times, double val_fraction);
 
 // Scores over the tissues that objective.visit_tissue() builds at the time indices `times`. The Jacobian
-// comes from G VJPs per time point (lambda = e_k in every cell gives x_bar(i, j) = df_ik/dx_ij). With
-// signalling, the entry of a pair (ligand l, receptor k) also holds the neighbours' df_nk/dx_il, which the
-// same VJP sums in (the intracellular Jacobian is exact for every other pair). Sums and counts are reduced
-// over the objective's communicator: every rank gets the same result. Collective.
+// comes from G VJPs per time point (lambda = e_k in every cell gives x_bar(i, j) = df_ik/dx_ij) of the cells'
+// own terms (TrainableGeneModel::set_intracellular_vjp): for a family that cannot leave out the
+// intercellular path (graph_ode), the entry of a pair (ligand l, receptor k) also holds the neighbours'
+// df_nk/dx_il. Sums and counts are reduced over the objective's communicator: every rank gets the same
+// result. Collective.
 LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel& model,
                        const std::vector<int>& times);
 
