@@ -405,9 +405,10 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
         attention<AttentionVariant::gatv2>(tile, rows, set, x, edges, record);
 
       // Layers 2 .. L-1 as dense products over the tile. The attention kernel left y_1 activated; the product
-      // of a later layer gets its bias and ReLU from its consumer (the next layer, or the output kernel),
-      // except when recording: then each product goes into the tape and is activated there at once (the
-      // same operations, so the same values), for the VJP to read.
+      // of a later layer gets its bias and ReLU from its consumer (the next layer, or the output kernel).
+      // When recording, each product goes into the tape and is activated there (the same operations, so the
+      // same values), for the VJP to read: by a pass of its own before the next product, by the output
+      // kernel as it reads the last one.
       Kokkos::View<double**, Kokkos::LayoutRight> product =
           Kokkos::subview(y_[0], std::make_pair(0, rows), Kokkos::ALL);
       bool activated = true;
@@ -426,7 +427,7 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
         dense_product(rows, M, M, product.data(), hidden_weight_t(set, l), next.data());
         product = next;
         activated = false;
-        if (tape) {
+        if (tape && l < L - 1) {
           Kokkos::parallel_for("tessera::grn::graph_ode::tape_bias_relu",
                                Kokkos::RangePolicy<execution_space>(space_, 0, rows),
                                GraphOdeBiasReluFunctor{product, bias[l]});
@@ -440,6 +441,7 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
       out.tile = tile;
       out.y = product;
       out.hidden_bias = L >= 3 && !activated ? bias[L - 1] : nullptr;
+      out.store_activation = tape != nullptr;
       out.weight = L >= 2 ? weight[L] : nullptr;
       out.bias = bias[L];
       out.gamma = gamma_.data() + set * gamma_.extent(1);

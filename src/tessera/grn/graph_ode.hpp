@@ -364,13 +364,15 @@ struct GraphOdeTransposeFunctor {
 
 // The last layer and the decay, dx_k/dt = W_L y_{L-1} + b_L - gamma_k x_k, from what the previous kernel
 // left: L = 1: the output itself; L = 2: y_1; L >= 3: the product q of layer L-1, y_{L-1} = ReLU(q +
-// b_{L-1}).
+// b_{L-1}). With `store_activation` (a recording forward: y is the tape) it also writes y_{L-1} back over q,
+// the same operations as GraphOdeBiasReluFunctor's, so the tape needs no pass of its own.
 struct GraphOdeOutputFunctor {
   ConstGeneState x;
   GeneState dxdt;
   GraphOdeTile tile;
-  Kokkos::View<const double**, Kokkos::LayoutRight> y;
+  Kokkos::View<double**, Kokkos::LayoutRight> y;
   const double* hidden_bias = nullptr; // b_{L-1} when L >= 3
+  bool store_activation = false;       // with hidden_bias: y(r, j) = ReLU(q + b_{L-1})
   const double* weight = nullptr;      // W_L when L >= 2
   const double* bias = nullptr;        // b_L when L >= 2
   const double* gamma = nullptr;       // this set's decay rates
@@ -383,10 +385,22 @@ struct GraphOdeOutputFunctor {
       out = y(r, 0);
     } else {
       // Four partial sums: one running sum would make every term wait for the previous addition.
-      const double* KOKKOS_RESTRICT row = &y(r, 0);
+      double* KOKKOS_RESTRICT row = &y(r, 0);
       double sum[4] = {0.0, 0.0, 0.0, 0.0};
       int j = 0;
-      if (hidden_bias) {
+      if (hidden_bias && store_activation) {
+        for (; j + 4 <= width; j += 4)
+          for (int q = 0; q < 4; ++q) {
+            const double v = row[j + q] + hidden_bias[j + q];
+            row[j + q] = v > 0.0 ? v : 0.0;
+            sum[q] += weight[j + q] * row[j + q];
+          }
+        for (; j < width; ++j) {
+          const double v = row[j] + hidden_bias[j];
+          row[j] = v > 0.0 ? v : 0.0;
+          sum[0] += weight[j] * row[j];
+        }
+      } else if (hidden_bias) {
         for (; j + 4 <= width; j += 4)
           for (int q = 0; q < 4; ++q) {
             const double v = row[j + q] + hidden_bias[j + q];

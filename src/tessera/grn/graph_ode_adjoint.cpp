@@ -23,6 +23,16 @@ using execution_space = GraphOdeModel::execution_space;
 constexpr bool blas_reaches_memory =
     Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace, GraphOdeModel::memory_space>::accessible;
 
+// Asks the host's cache for the line at p ahead of its use; nothing where the compiler has no such hint or
+// in device code.
+KOKKOS_INLINE_FUNCTION void prefetch(const void* p) {
+#if defined(__GNUC__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
+  __builtin_prefetch(p);
+#else
+  (void)p;
+#endif
+}
+
 // The derivatives of the activations, with the forward's conventions at 0: ReLU(v) = v only for v > 0, so
 // ReLU'(0) = 0; LeakyReLU(v) = max(v, 0.2 v) = v only for v > 0, so LeakyReLU'(0) = 0.2.
 KOKKOS_INLINE_FUNCTION double leaky_relu_slope(double v) {
@@ -123,19 +133,20 @@ struct GraphOdeVjpLastLayerFunctor {
     double* KOKKOS_RESTRICT out = &y_bar(r, 0);
     double* KOKKOS_RESTRICT row = &y(r, 0);
     const double* KOKKOS_RESTRICT w = weight;
+    // The masks are selects between the stored product and 0 (vectorised): written as `mask ? g * w[j] : 0`,
+    // the compiler keeps the multiplication under a branch on y's sign, which is random.
+    for (int j = 0; j < width; ++j)
+      out[j] = g * w[j];
     if (bias) {
       const double* KOKKOS_RESTRICT b = bias;
       for (int j = 0; j < width; ++j) {
         const double v = row[j] + b[j];
         row[j] = v > 0.0 ? v : 0.0;
-        out[j] = v > 0.0 ? g * w[j] : 0.0;
+        out[j] = v > 0.0 ? out[j] : 0.0;
       }
     } else if (activated) {
       for (int j = 0; j < width; ++j)
-        out[j] = row[j] > 0.0 ? g * w[j] : 0.0;
-    } else {
-      for (int j = 0; j < width; ++j)
-        out[j] = g * w[j];
+        out[j] = row[j] > 0.0 ? out[j] : 0.0;
     }
     if (!weight_bar) return;
     double* KOKKOS_RESTRICT w_bar = weight_bar;
@@ -154,8 +165,16 @@ struct GraphOdeVjpLastLayerFunctor {
       row(i);
       return;
     }
-    for (int r = 0; r < static_cast<int>(y.extent(0)); ++r)
+    // Replaying a tape, y is read from memory (the tape of a whole stage does not fit the cache) with little
+    // work per row, so the loads stall: fetching 6 rows ahead took this kernel from 10-12 % of a training
+    // iteration to 8 %.
+    const int rows = static_cast<int>(y.extent(0)), width = static_cast<int>(y.extent(1));
+    for (int r = 0; r < rows; ++r) {
+      if (r + 6 < rows)
+        for (int j = 0; j < width; j += 8) // 8 doubles: one 64-byte cache line
+          prefetch(&y(r + 6, j));
       row(r);
+    }
   }
 };
 
@@ -164,8 +183,9 @@ struct GraphOdeVjpMaskFunctor {
   RawMatrix cotangent;
   Kokkos::View<const double**, Kokkos::LayoutRight> y;
   KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
+    // A select, not a store under a branch on y's sign (random: mispredicted half the time).
     for (int j = 0; j < static_cast<int>(cotangent.extent(1)); ++j)
-      if (!(y(r, j) > 0.0)) cotangent(r, j) = 0.0;
+      cotangent(r, j) = y(r, j) > 0.0 ? cotangent(r, j) : 0.0;
   }
 };
 
