@@ -1,6 +1,7 @@
 #include "tessera/app/commands.hpp"
 
 #include "tessera/app/run_directory.hpp"
+#include "tessera/app/run_restart.hpp"
 
 #include "tessera/core/error.hpp"
 #include "tessera/core/random_params.hpp"
@@ -9,7 +10,6 @@
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/integrate/sundials.hpp"
 #include "tessera/io/deck.hpp"
-#include "tessera/io/deck_difference.hpp"
 #include "tessera/io/deck_schema.hpp"
 #include "tessera/io/hdf5.hpp"
 #include "tessera/io/simulation_checkpoint.hpp"
@@ -19,7 +19,6 @@
 #include "tessera/learn/petsc.hpp"
 #include "tessera/learn/predict_params.hpp"
 #include "tessera/learn/trainer.hpp"
-#include "tessera/parallel/decomposition.hpp"
 #include "tessera/parallel/mpi.hpp"
 #include "tessera/sim/simulation.hpp"
 
@@ -27,52 +26,10 @@
 #include <hdf5.h>
 
 #include <cmath>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 namespace tessera::app {
-
-namespace fs = std::filesystem;
-
-namespace {
-
-// The keys a restarted run may change: how long it runs, what it writes, how it is decomposed. Anything
-// else would make the continued run a different simulation from the one its first part belongs to.
-const std::vector<std::string> restart_free_keys = {"time.end", "output", "parallel"};
-
-// Reads and checks `dir`/checkpoint.h5 for a run of `deck` on this communicator, before anything in `dir`
-// is touched: a refused restart leaves the earlier outputs as they were. Collective (agreed); every rank
-// reads the file itself and keeps its own rows, or every row when the decomposition changed.
-std::shared_ptr<const SimulationCheckpoint>
-read_run_checkpoint(MPI_Comm comm, const std::string& dir, const Deck& deck, const SimulationSetup& setup) {
-  auto checkpoint = std::make_shared<SimulationCheckpoint>();
-  mpi::agree(comm, [&] {
-    if (!fs::is_directory(dir)) throw input_error("--restart " + dir + ": no such run directory");
-    const std::string path = (fs::path(dir) / checkpoint_h5_name).string();
-    const CheckpointShape shape{setup.domain.dim, setup.network.genes, setup.types.names};
-    const int ranks = mpi::size(comm);
-    const std::array<int, 3> grid = rank_grid_dims(setup.domain, setup.rank_grid, ranks);
-    *checkpoint = read_simulation_checkpoint(path, shape, ranks, grid, mpi::rank(comm));
-    const std::string key =
-        first_difference(checkpoint->resolved_deck, deck.resolved_yaml(), restart_free_keys, path);
-    if (!key.empty())
-      throw input_error("key '" + key + "' differs from the deck " + path +
-                        " was written with: a restart may change only time.end, output.* and parallel.* "
-                        "(a different simulation needs a new run)");
-    if (checkpoint->state.step >= setup.time.steps())
-      throw input_error(path + " is at step " + std::to_string(checkpoint->state.step) +
-                        " (t = " + format_number(checkpoint->state.time) + " min), time.end = " +
-                        format_number(setup.time.end) + " min is " + std::to_string(setup.time.steps()) +
-                        " steps: nothing left to do (raise time.end with -s)");
-    for (const char* name : {simulation_h5_name, "summary.csv"})
-      if (!fs::is_regular_file(fs::path(dir) / name))
-        throw input_error("--restart " + dir + ": no " + name + " there to continue");
-  });
-  return checkpoint;
-}
-
-} // namespace
 
 int run_command(MPI_Comm comm, const DeckOptions& options, Log& log, const RunOptions& run) {
   const Deck deck = load_deck(comm, options);
@@ -84,18 +41,7 @@ int run_command(MPI_Comm comm, const DeckOptions& options, Log& log, const RunOp
   // the middle of the setup, as train does: a job signalled while it reads its cells still checkpoints.
   install_stop_handlers();
   const bool restart = !run.restart.empty();
-  if (restart) {
-    mpi::agree(comm, [&] {
-      if (!options.output_dir.empty() && fs::path(options.output_dir) != fs::path(run.restart))
-        throw input_error("--restart " + run.restart + " continues in that directory; drop -o " +
-                          options.output_dir);
-      // dataset.h5 is written once, at the end, from every observation held in memory.
-      if (setup.output.dataset)
-        deck.section("output").fail("dataset", "--restart cannot continue a dataset recording (dataset.h5 "
-                                               "is written at the end from the whole run): run it again");
-    });
-    setup.checkpoint = read_run_checkpoint(comm, run.restart, deck, setup);
-  }
+  if (restart) setup.checkpoint = read_run_checkpoint(comm, "run", options, run.restart, deck, setup);
   const std::string dir = restart ? run.restart : default_run_directory(options, setup.output.directory);
   if (!restart) prepare_run_directory(comm, dir, options.overwrite);
   // A restart appends to the log; resolved_deck.yaml becomes the deck now in effect (time.end may be later).

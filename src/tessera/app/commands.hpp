@@ -24,7 +24,7 @@ struct DeckOptions {
   Invocation invocation; // rank 0's command line, host and batch job, the same on every rank
 };
 
-// What `tessera run` does besides running the deck.
+// What `tessera run` and `tessera predict` do besides running the deck.
 struct RunOptions {
   std::string restart; // --restart DIR: continue the run in DIR from DIR/checkpoint.h5
 };
@@ -39,8 +39,9 @@ struct TrainOptions {
 // loss.csv, predicted.h5, the learned GRN and checkpoints in the run directory (app/train_command.cpp).
 int train_command(MPI_Comm comm, const DeckOptions& options, const TrainOptions& train, Log& log);
 // Runs the deck's simulation with the graph_ode parameters of predict.model and the perturbations of the
-// `predict` section (SPEC §3.6); the outputs are a simulation's (SPEC §6.4).
-int predict_command(MPI_Comm comm, const DeckOptions& options, Log& log);
+// `predict` section (SPEC §3.6); the outputs are a simulation's (SPEC §6.4). Stops (exit 75) and continues
+// (`run.restart`) as run_command does.
+int predict_command(MPI_Comm comm, const DeckOptions& options, Log& log, const RunOptions& run = {});
 int check_command(const DeckOptions& options, bool reference, Log& log);
 // What `tessera check` verifies beyond the key tables, on this process alone: the cross-section checks of
 // every module, a predict deck's model and perturbations, a train deck's dataset against its genes, cell

@@ -90,6 +90,11 @@ int dispatch(int argc, char** argv, const Invocation& invocation, Log& log, std:
       "Continue the run in DIR from its checkpoint.h5 (train.checkpoint_every) to train.iterations");
   auto* predict = app.add_subcommand("predict", "Forward simulation with a fitted model and perturbations");
   add_deck_options(predict, true);
+  RunOptions predict_options;
+  predict->add_option(
+      "--restart", predict_options.restart,
+      "Continue the prediction in DIR from its checkpoint.h5 (output.checkpoint_every, and the "
+      "end of every prediction) to time.end, appending to its outputs");
   bool reference = false;
   auto* check =
       app.add_subcommand("check", "Validate a deck and print it with every default resolved (exit 0 or 2)");
@@ -190,7 +195,7 @@ int dispatch(int argc, char** argv, const Invocation& invocation, Log& log, std:
   }
   if (app.got_subcommand("info")) return info_command(log);
   if (train->parsed()) return train_command(MPI_COMM_WORLD, opts, train_options, log);
-  if (predict->parsed()) return predict_command(MPI_COMM_WORLD, opts, log);
+  if (predict->parsed()) return predict_command(MPI_COMM_WORLD, opts, log, predict_options);
   if (convert->parsed()) return convert_command(from, to, convert_options, log);
   if (sweep_plan->parsed()) return sweep_plan_command(sweep_options, log);
   if (sweep_run->parsed()) return sweep_run_command(sweep_options, log);

@@ -91,9 +91,9 @@ MemberOutcome run_member(MPI_Comm comm, const std::string& dir, const std::strin
   Log member_log(mpi::rank(comm), true);
   member_log.set_ranks(mpi::size(comm));
   // An attempt that stopped (exit 75) or was killed after writing checkpoint.h5 continues from it, as
-  // `--restart` would, instead of redoing its steps or iterations (predict writes no checkpoint).
+  // `--restart` would, instead of redoing its steps or iterations.
   int has_checkpoint = 0;
-  if (mpi::rank(comm) == 0 && command != "predict") has_checkpoint = fs::exists(member_dir / "checkpoint.h5");
+  if (mpi::rank(comm) == 0) has_checkpoint = fs::exists(member_dir / "checkpoint.h5");
   has_checkpoint = mpi::max(comm, has_checkpoint); // rank 0 looked; the others hold 0
   const auto start = std::chrono::steady_clock::now();
   int code = 0;
@@ -104,6 +104,8 @@ MemberOutcome run_member(MPI_Comm comm, const std::string& dir, const std::strin
           TrainOptions train;
           train.restart = member_dir.string();
           code = train_command(comm, deck_options, train, member_log);
+        } else if (command == "predict") {
+          code = predict_command(comm, deck_options, member_log, RunOptions{member_dir.string()});
         } else {
           code = run_command(comm, deck_options, member_log, RunOptions{member_dir.string()});
         }

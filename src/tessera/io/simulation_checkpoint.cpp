@@ -184,6 +184,7 @@ SimulationCheckpoint read_simulation_checkpoint(const std::string& path, const C
   SimulationCheckpoint c;
   c.path = path;
   c.resolved_deck = h5::read_text_attribute(root, "deck");
+  if (h5::has_attribute(root, "subcommand")) c.subcommand = h5::read_text_attribute(root, "subcommand");
   SimulationState& s = c.state;
   s.step = h5::read_int_attribute(root, "step");
   s.time = h5::read_real_attribute(root, "time");

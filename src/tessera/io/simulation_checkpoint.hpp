@@ -61,6 +61,8 @@ struct SimulationCheckpoint {
   std::string path;
   SimulationState state;
   std::string resolved_deck;
+  std::string
+      subcommand; // the command that wrote it: "run", "predict"; empty in a file without the attribute
   int ranks = 1;
   std::array<int, 3> rank_grid{1, 1, 1};
   // Rows read: the writing rank's own rows when the reader asked for its rank on the same decomposition,

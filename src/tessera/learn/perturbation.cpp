@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iterator>
 #include <string>
+#include <utility>
 
 namespace tessera {
 
@@ -169,24 +170,48 @@ void PerturbedModel::evaluate(double t, ConstGeneState x, GeneState dxdt) const 
       });
 }
 
-std::vector<long long> apply_perturbations(MPI_Comm comm, Simulation& simulation,
-                                           const std::vector<Perturbation>& perturbations) {
+namespace {
+
+// Collective. The table of `perturbations` resolved on `start`'s cells (the tissue a prediction starts from),
+// with its start values applied there; per perturbation the global number of cells it selected.
+std::pair<PerturbationTable, std::vector<long long>>
+resolve_at_start(MPI_Comm comm, Simulation& start, const std::vector<Perturbation>& perturbations) {
   PerturbationTable table;
   mpi::agree(comm, [&] {
-    table = make_perturbation_table(comm, perturbations, simulation.cells(), simulation.types().count());
+    table = make_perturbation_table(comm, perturbations, start.cells(), start.types().count());
   });
-  std::vector<long long> selected = apply_initial_perturbations(table, simulation.cells());
+  std::vector<long long> selected = apply_initial_perturbations(table, start.cells());
   for (long long& count : selected)
     count = mpi::sum(comm, count);
+  return {table, selected};
+}
+
+// Wraps `simulation`'s gene model so the clamped genes of `table` stay fixed, when any perturbation clamps.
+void clamp_genes(Simulation& simulation, const PerturbationTable& table,
+                 const std::vector<Perturbation>& perturbations) {
   const bool clamps = std::any_of(perturbations.begin(), perturbations.end(),
                                   [](const Perturbation& p) { return p.clamps(); });
-  if (clamps) {
-    const int n_genes = simulation.network().n_genes();
-    const Cells<>& cells = simulation.cells();
-    simulation.wrap_gene_model([&](std::unique_ptr<CellGeneModel> model) -> std::unique_ptr<CellGeneModel> {
-      return std::make_unique<PerturbedModel>(std::move(model), table, cells, n_genes);
-    });
-  }
+  if (!clamps) return;
+  const int n_genes = simulation.network().n_genes();
+  const Cells<>& cells = simulation.cells();
+  simulation.wrap_gene_model([&](std::unique_ptr<CellGeneModel> model) -> std::unique_ptr<CellGeneModel> {
+    return std::make_unique<PerturbedModel>(std::move(model), table, cells, n_genes);
+  });
+}
+
+} // namespace
+
+std::vector<long long> apply_perturbations(MPI_Comm comm, Simulation& simulation,
+                                           const std::vector<Perturbation>& perturbations) {
+  auto [table, selected] = resolve_at_start(comm, simulation, perturbations);
+  clamp_genes(simulation, table, perturbations);
+  return selected;
+}
+
+std::vector<long long> resume_perturbations(MPI_Comm comm, Simulation& restarted, Simulation& start,
+                                            const std::vector<Perturbation>& perturbations) {
+  auto [table, selected] = resolve_at_start(comm, start, perturbations);
+  clamp_genes(restarted, table, perturbations);
   return selected;
 }
 

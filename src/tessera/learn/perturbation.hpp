@@ -86,4 +86,12 @@ private:
 std::vector<long long> apply_perturbations(MPI_Comm comm, Simulation& simulation,
                                            const std::vector<Perturbation>& perturbations);
 
+// Collective. The same for a prediction continued from its checkpoint (`predict --restart`): the selections
+// are resolved on `start`, the tissue the prediction started from (built from the deck as the first part
+// built it; its genes receive the start values and it is then discarded), so a selection by region or id
+// picks the same cells; `restarted`'s gene model is wrapped, and its genes, which hold the start values
+// already, are left alone. Returns per perturbation the global number of cells selected at the start.
+std::vector<long long> resume_perturbations(MPI_Comm comm, Simulation& restarted, Simulation& start,
+                                            const std::vector<Perturbation>& perturbations);
+
 } // namespace tessera

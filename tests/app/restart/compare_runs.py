@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compares a restarted `tessera run` directory with an uninterrupted run of the same deck: the same output
+"""Compares a restarted `tessera run` (or `tessera predict`) directory with an uninterrupted run of the same deck: the same output
 steps (tessera.h5's /steps_index, and the groups under /steps), at each of them the same cells (matched by id:
 type, position, radius, genes, cycle), the same summary.csv rows, a complete output and a log that says it
 restarted. --tol is the largest relative difference allowed in the real fields (0: bit for bit) and in the
@@ -9,6 +9,7 @@ where a gene hardly varies its sd is a few roundings of the gene's scale (1e-16 
 tolerance would not take."""
 import argparse
 import csv
+import re
 import sys
 
 import h5py
@@ -97,7 +98,7 @@ def main():
                 fail(f"summary.csv step {x[0]}, column {column}: {u} vs {v} ({w:.3g} {'absolute' if sd else 'relative'}, tolerance {tol:g})")
 
     with open(f"{a.restarted}/tessera.log") as f:
-        restarts = sum("tessera run: restarting from" in line for line in f)
+        restarts = sum(re.match(r"tessera (run|predict): restarting from", line) is not None for line in f)
     if restarts < a.restarts:
         fail(f"{a.restarted}/tessera.log: {restarts} restart line(s), expected at least {a.restarts}")
     # tessera.h5 says which command wrote the steps after each restart, and the uninterrupted run has none.

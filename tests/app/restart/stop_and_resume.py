@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""A run stopped by a signal (issue 10 item 2, in `tessera run`): starts `tessera run DECK -o DIR` (with
---launch, e.g. mpirun -n 2), waits until its log shows step --after, sends --signal to the process (mpirun
-forwards SIGUSR1 and SIGTERM to its ranks), and checks that it ended with exit 75 (resumable) within the time
+"""A run stopped by a signal (issue 10 item 2, in `tessera run`; `tessera predict` with --command predict):
+starts `tessera run DECK -o DIR` (with --launch, e.g. mpirun -n 2), waits until its log shows step --after,
+sends --signal to the process (mpirun forwards SIGUSR1 to its ranks at once, SIGTERM its own way), and checks that it ended with exit 75 (resumable) within the time
 of a few steps, that its log says "stopped at step N by <signal>; resume with tessera run DECK --restart DIR",
 that checkpoint.h5 is at step N and tessera.h5 ends at step N with complete = 0. Then it continues the run
 with --restart to step N + 5 and runs the same deck uninterrupted to that step in DIR_reference: both must
@@ -11,7 +11,9 @@ agree bit for bit (compare_runs.py).
 `full` (a 4 KiB pipe nobody reads: the signal goes once the run is blocked on it, and must still stop it,
 core/console.hpp) or `closed` (a pipe whose reader has gone: the run must go on, not die of SIGPIPE).
 --env KEY=VALUE sets the run's environment; --expect-code is the exit code of the signalled process (75, but
-mpirun that is sent SIGTERM exits 1 whatever its ranks return: README "Signals and mpirun")."""
+mpirun that is sent SIGTERM exits 1 whatever its ranks return: README "Signals and mpirun"). A prediction's
+tessera.h5 must also end with the root attributes predict_model and predict_perturbations of the
+uninterrupted one."""
 import argparse
 import fcntl
 import termios
@@ -43,6 +45,7 @@ def main():
     p.add_argument("--console", choices=["read", "full", "closed"], default="read")
     p.add_argument("--env", action="append", default=[], help="KEY=VALUE for the stopped run")
     p.add_argument("--expect-code", type=int, default=75)
+    p.add_argument("--command", choices=["run", "predict"], default="run")
     a = p.parse_args()
     env = dict(os.environ, **dict(kv.split("=", 1) for kv in a.env))
     launch = shlex.split(a.launch)
@@ -51,7 +54,7 @@ def main():
     if os.path.exists(log_path):
         os.remove(log_path)
     # A time.end far beyond what runs before the signal: the run can only end by being stopped.
-    cmd = launch + [a.tessera, "run", a.deck, "-o", a.dir, "--overwrite", "-s", "time.end=100000",
+    cmd = launch + [a.tessera, a.command, a.deck, "-o", a.dir, "--overwrite", "-s", "time.end=100000",
                     "-s", "output.progress_every=1"] + sets
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     if a.console == "full":
@@ -103,8 +106,8 @@ def main():
         fail(f"exit {proc.returncode}, expected {a.expect_code} (stopped, resumable):\n{out}")
     with open(log_path) as f:
         log = f.read()
-    m = re.search(r"stopped at step (\d+) by SIG" + a.signal + r"; resume with tessera run (\S+) --restart (\S+)",
-                  log)
+    m = re.search(r"stopped at step (\d+) by SIG" + a.signal + r"; resume with tessera " + a.command +
+                  r" (\S+) --restart (\S+)", log)
     if not m:
         fail(f"{log_path} does not say where and why the run stopped:\n{log}")
     n = int(m.group(1))
@@ -118,24 +121,33 @@ def main():
             fail(f"tessera.h5: last_step {int(f.attrs['last_step'])}, complete {int(f.attrs['complete'])}; "
                  f"expected {n} and 0")
     last = [line for line in log.splitlines() if line.strip()][-1]
-    if last != "tessera run: stopped early by SIG" + a.signal + ", resumable (exit 75)":
+    if last != f"tessera {a.command}: stopped early by SIG{a.signal}, resumable (exit 75)":
         fail(f"{log_path} ends {last!r}, not with the resumable ending")
     print(f"stop_and_resume: stopped at step {n} by SIG{a.signal}, {took:.2f} s after the signal, "
           f"exit {proc.returncode}")
 
     end = ["-s", f"time.end={n + 5}"]
-    r = subprocess.run(launch + [a.tessera, "run", a.deck, "--restart", a.dir, "-q"] + end + sets,
+    r = subprocess.run(launch + [a.tessera, a.command, a.deck, "--restart", a.dir, "-q"] + end + sets,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
         fail(f"--restart exited {r.returncode}:\n{r.stdout}")
     ref = a.dir + "_reference"
-    r = subprocess.run(launch + [a.tessera, "run", a.deck, "-o", ref, "--overwrite", "-q"] + end + sets,
+    r = subprocess.run(launch + [a.tessera, a.command, a.deck, "-o", ref, "--overwrite", "-q"] + end + sets,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
         fail(f"the reference run exited {r.returncode}:\n{r.stdout}")
     compare = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compare_runs.py")
     r = subprocess.run([sys.executable, compare, ref, a.dir])
-    sys.exit(r.returncode)
+    if r.returncode != 0:
+        sys.exit(r.returncode)
+    if a.command == "predict":
+        attributes = []
+        for d in (ref, a.dir):
+            with h5py.File(os.path.join(d, "tessera.h5"), "r") as f:
+                attributes.append({k: f.attrs.get(k) for k in ("predict_model", "predict_perturbations")})
+        if None in attributes[1].values() or attributes[0] != attributes[1]:
+            fail(f"tessera.h5 prediction attributes {attributes[1]} differ from the uninterrupted run's "
+                 f"{attributes[0]}")
 
 
 if __name__ == "__main__":
