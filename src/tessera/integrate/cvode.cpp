@@ -63,8 +63,7 @@ void error_handler(int /*code*/, const char* module, const char* function, char*
 } // namespace
 
 CvodeIntegrator::CvodeIntegrator(MPI_Comm comm, const TimeParams& params) : comm_(comm), params_(params) {
-  static_assert(Kokkos::SpaceAccessibility<Kokkos::HostSpace, GeneState::memory_space>::accessible,
-                "the MPI N_Vector used by CvodeIntegrator needs host-accessible gene memory");
+  sundials::require_host_genes("time.integrator");
 }
 
 CvodeIntegrator::~CvodeIntegrator() = default;

@@ -20,7 +20,11 @@ namespace tessera {
 
 namespace {
 
-using HostUnmanaged = Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
+// The N_Vector's host data seen as a gene View, in the genes' memory space: only ever built where that space
+// is host-accessible (sundials::require_host_genes refuses the others), and so typed that the models' RHS
+// and VJPs take it in every build.
+using HostUnmanaged =
+    Kokkos::View<double**, Kokkos::LayoutRight, GeneState::memory_space, Kokkos::MemoryUnmanaged>;
 
 HostUnmanaged host_view(N_Vector v, std::size_t rows, std::size_t cols) {
   return HostUnmanaged(N_VGetArrayPointer(v), rows, cols);
@@ -132,8 +136,7 @@ struct CvodesAdjoint::State {
 
 CvodesAdjoint::CvodesAdjoint(MPI_Comm comm, const TimeParams& params, CvodesAdjointOptions options)
     : comm_(comm), params_(params), options_(options) {
-  static_assert(Kokkos::SpaceAccessibility<Kokkos::HostSpace, GeneState::memory_space>::accessible,
-                "the MPI N_Vector used by CvodesAdjoint needs host-accessible gene memory");
+  sundials::require_host_genes("train.integrator");
   if (options_.steps_per_checkpoint < 1)
     throw runtime_error("cvodes adjoint: steps_per_checkpoint must be >= 1");
   if (!(options_.backward_tolerance_factor > 0.0))

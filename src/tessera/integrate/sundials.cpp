@@ -18,6 +18,14 @@ void check(int flag, const char* call) {
   throw runtime_error(std::string(call) + " failed: " + cvode_flag_name(flag));
 }
 
+void require_host_genes(const std::string& key) {
+  if constexpr (!vector_reaches_genes)
+    throw input_error(key +
+                      ": `cvode` needs gene memory the host can address (SUNDIALS' MPI N_Vector), but " +
+                      "this build's Kokkos keeps genes in " + GeneState::memory_space::name() +
+                      " memory: use `rk4` (it runs on the device)");
+}
+
 std::string version() {
   char buf[64] = {0};
   SUNDIALSGetVersion(buf, sizeof buf);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "tessera/core/error.hpp"
+#include "tessera/integrate/gene_rhs.hpp"
 
 #include <cvode/cvode.h>
 #include <mpi.h>
@@ -29,6 +30,15 @@ T* check_ptr(T* ptr, const char* call) {
 }
 std::string cvode_flag_name(int flag);
 std::string version(); // "6.4.1"
+
+// SUNDIALS' MPI N_Vector, the only one tessera uses, holds host memory, and CVODE/CVODES work on the gene
+// View's memory in place: they need genes the host can address (Kokkos Serial, OpenMP, Threads). A CUDA or
+// HIP build keeps genes in device memory, where `rk4` (Kokkos kernels only) runs instead.
+inline constexpr bool vector_reaches_genes =
+    Kokkos::SpaceAccessibility<Kokkos::HostSpace, GeneState::memory_space>::accessible;
+// Throws input_error naming `key` (the deck key that chose `cvode`) and the alternative, `rk4`, when
+// !vector_reaches_genes; returns otherwise.
+void require_host_genes(const std::string& key);
 
 class Context {
 public:

@@ -20,8 +20,8 @@ const KeyTable& time_keys() {
                   "dataset integrates between its observation times and does not use it).");
     t.add_choice("integrator", {"cvode", "rk4"})
         .def("cvode")
-        .describe("Gene ODE integrator: `cvode` (SUNDIALS CVODE, adaptive) or `rk4` (fixed-step classical "
-                  "Runge–Kutta).");
+        .describe("Gene ODE integrator: `cvode` (SUNDIALS CVODE, adaptive; host memory only: a GPU build "
+                  "refuses it) or `rk4` (fixed-step classical Runge–Kutta).");
     t.add("dt_grn", KeyType::real, Dimension::time)
         .def("0.1")
         .positive()

@@ -53,7 +53,7 @@ const KeyTable& train_keys() {
         .def("rk4")
         .describe("Forward and adjoint solves: `rk4` with its exact discrete adjoint (step `dt`), or "
                   "`cvode`, the CVODES adjoint with checkpointing (tolerances and method from the `time` "
-                  "section).");
+                  "section; host memory only: a GPU build refuses it).");
     t.add("cvode_backward_factor", KeyType::real)
         .def("1")
         .positive()

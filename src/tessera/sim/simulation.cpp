@@ -176,6 +176,58 @@ void check_initial_tissue_fits(const Deck& deck, const SimulationSetup& s, doubl
                                                  ": fewer cells, or more ranks on more nodes");
 }
 
+// One past the largest id among the owned cells (0 for none). A free function, as the kernels below: nvcc
+// allows no device lambda in a constructor or a private member function.
+std::uint64_t past_largest_id(const Cells<>& cells) {
+  std::uint64_t past = 0;
+  const auto ids = cells.id;
+  Kokkos::parallel_reduce(
+      "tessera::sim::max_id", Kokkos::RangePolicy<>(0, cells.n_owned),
+      KOKKOS_LAMBDA(const std::size_t i, std::uint64_t& m) { m = ids(i) + 1 > m ? ids(i) + 1 : m; },
+      Kokkos::Max<std::uint64_t>(past));
+  return past;
+}
+
+// Each owned cell of a dividing type starts at a random point of its cycle (period[type] < 1e300).
+void start_cycles(const Cells<>& cells, const Kokkos::View<double*>& period, const CounterRng& rng) {
+  const auto ids = cells.id;
+  const auto type = cells.type;
+  const auto cycle = cells.cycle;
+  Kokkos::parallel_for(
+      "tessera::sim::initial_cycle", Kokkos::RangePolicy<>(0, cells.n_owned),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        if (!(period(type(i)) < 1e300)) return;
+        double u[4];
+        rng.uniform4(ids(i), 0, RandomPurpose::init_cycle, 0, u);
+        cycle(i) = u[0] * period(type(i));
+      });
+}
+
+// The smallest id of an owned cell with a non-finite gene, and that gene (val = the largest uint64 when
+// every gene is finite).
+Kokkos::MinLoc<std::uint64_t, int>::value_type first_non_finite(const Cells<>& cells) {
+  const auto genes = cells.genes;
+  const auto ids = cells.id;
+  const int G = cells.n_genes;
+  using Reducer = Kokkos::MinLoc<std::uint64_t, int>;
+  typename Reducer::value_type worst;
+  Kokkos::parallel_reduce(
+      "tessera::sim::check_finite", Kokkos::RangePolicy<>(0, static_cast<int>(cells.n_owned)),
+      KOKKOS_LAMBDA(const int i, typename Reducer::value_type& acc) {
+        for (int g = 0; g < G; ++g) {
+          const double x = genes(i, g);
+          if (!(x - x == 0.0)) { // false for NaN and +-inf
+            if (ids(i) < acc.val) {
+              acc.val = ids(i);
+              acc.loc = g;
+            }
+          }
+        }
+      },
+      Reducer(worst));
+  return worst;
+}
+
 } // namespace
 
 double SimulationSetup::interaction_range() const {
@@ -262,15 +314,8 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
     cells_ = create_initial_tissue(*decomposition_, setup_.types, setup.init, rng_, n_genes);
   mechanics_ = std::make_unique<Mechanics>(setup.mechanics, setup_.domain, setup.seed);
   // Ids 0 .. count-1 belong to the initial tissue; daughters continue from there.
-  std::uint64_t max_id = 0;
-  {
-    const auto ids = cells_.id;
-    Kokkos::parallel_reduce(
-        "tessera::sim::max_id", Kokkos::RangePolicy<>(0, cells_.n_owned),
-        KOKKOS_LAMBDA(const std::size_t i, std::uint64_t& m) { m = ids(i) + 1 > m ? ids(i) + 1 : m; },
-        Kokkos::Max<std::uint64_t>(max_id));
-    mpi::check(MPI_Allreduce(MPI_IN_PLACE, &max_id, 1, MPI_UINT64_T, MPI_MAX, comm), "MPI_Allreduce");
-  }
+  std::uint64_t max_id = past_largest_id(cells_);
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &max_id, 1, MPI_UINT64_T, MPI_MAX, comm), "MPI_Allreduce");
   // A checkpoint knows the next id: the largest id alive may have died since it was handed out.
   if (setup.checkpoint) max_id = setup.checkpoint->state.next_id;
   lifecycle_ =
@@ -287,18 +332,7 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
     for (std::size_t c = 0; c < setup.lifecycle.division_time.size(); ++c)
       ph(c) = setup.lifecycle.division_time[c];
     Kokkos::deep_copy(period, ph);
-    const auto ids = cells_.id;
-    const auto type = cells_.type;
-    const auto cycle = cells_.cycle;
-    const CounterRng rng = rng_;
-    Kokkos::parallel_for(
-        "tessera::sim::initial_cycle", Kokkos::RangePolicy<>(0, cells_.n_owned),
-        KOKKOS_LAMBDA(const std::size_t i) {
-          if (!(period(type(i)) < 1e300)) return;
-          double u[4];
-          rng.uniform4(ids(i), 0, RandomPurpose::init_cycle, 0, u);
-          cycle(i) = u[0] * period(type(i));
-        });
+    start_cycles(cells_, period, rng_);
   }
   ligands_ = LigandExchange(setup_.signaling.ligand_genes());
   if (setup_.uses_learned_model())
@@ -307,8 +341,9 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
     model_ = std::make_unique<HillModel>(setup_.network, setup_.types.count(), setup_.signaling);
   if (setup_.time.integrator == GeneIntegrator::rk4)
     rk4_ = std::make_unique<Rk4Integrator>(setup_.time.dt_grn);
-  else
-    cvode_ = std::make_unique<CvodeIntegrator>(decomposition_->comm(), setup_.time);
+  else // refused on every rank alike where genes live in device memory
+    mpi::agree(comm,
+               [&] { cvode_ = std::make_unique<CvodeIntegrator>(decomposition_->comm(), setup_.time); });
   if (setup.checkpoint) {
     const SimulationState& state = setup.checkpoint->state;
     t_ = state.time;
@@ -413,25 +448,7 @@ void Simulation::advance_genes(double t0, double t1) {
 }
 
 void Simulation::check_finite() const {
-  const auto genes = cells_.genes;
-  const auto ids = cells_.id;
-  const int G = cells_.n_genes;
-  using Reducer = Kokkos::MinLoc<std::uint64_t, int>;
-  typename Reducer::value_type worst;
-  Kokkos::parallel_reduce(
-      "tessera::sim::check_finite", Kokkos::RangePolicy<>(0, static_cast<int>(cells_.n_owned)),
-      KOKKOS_LAMBDA(const int i, typename Reducer::value_type& acc) {
-        for (int g = 0; g < G; ++g) {
-          const double x = genes(i, g);
-          if (!(x - x == 0.0)) { // false for NaN and +-inf
-            if (ids(i) < acc.val) {
-              acc.val = ids(i);
-              acc.loc = g;
-            }
-          }
-        }
-      },
-      Reducer(worst));
+  const auto worst = first_non_finite(cells_);
   std::uint64_t local = worst.val, global = 0;
   mpi::check(MPI_Allreduce(&local, &global, 1, MPI_UINT64_T, MPI_MIN, comm_), "MPI_Allreduce");
   if (global != std::numeric_limits<std::uint64_t>::max()) {

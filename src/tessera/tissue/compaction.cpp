@@ -2,6 +2,23 @@
 
 namespace tessera {
 
+namespace {
+
+// field(hole, :) = field(filler, :) for each (hole, filler) row of `moves`. A functor: the kernel is launched
+// from the generic lambda for_each_field calls, where nvcc allows no device lambda.
+template <class Field>
+struct FillHoles {
+  Field field;
+  Kokkos::View<int* [2]> moves;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t k) const {
+    for (std::size_t c = 0; c < field.extent(1); ++c)
+      field(moves(k, 0), c) = field(moves(k, 1), c);
+  }
+};
+
+} // namespace
+
 std::size_t remove_rows(const Cells<>& cells, std::size_t total, const std::vector<int>& removed) {
   const std::size_t kept = total - removed.size();
   std::vector<char> gone(total, 0);
@@ -25,12 +42,8 @@ std::size_t remove_rows(const Cells<>& cells, std::size_t total, const std::vect
   }
   Kokkos::deep_copy(moves, h);
   cells.for_each_field([&](auto field) {
-    Kokkos::parallel_for(
-        "tessera::tissue::fill_holes", Kokkos::RangePolicy<>(0, holes.size()),
-        KOKKOS_LAMBDA(const std::size_t k) {
-          for (std::size_t c = 0; c < field.extent(1); ++c)
-            field(moves(k, 0), c) = field(moves(k, 1), c);
-        });
+    Kokkos::parallel_for("tessera::tissue::fill_holes", Kokkos::RangePolicy<>(0, holes.size()),
+                         FillHoles<decltype(field)>{field, moves});
   });
   Kokkos::fence();
   return kept;

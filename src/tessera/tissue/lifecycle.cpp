@@ -12,6 +12,24 @@
 
 namespace tessera {
 
+namespace {
+
+// field(first + k, :) = field(parents(k), :): daughters start as copies of their parents. A functor: the
+// kernel is launched from the generic lambda for_each_field calls, where nvcc allows no device lambda.
+template <class Field>
+struct CopyParents {
+  Field field;
+  Kokkos::View<int*> parents;
+  std::size_t first;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t k) const {
+    for (std::size_t c = 0; c < field.extent(1); ++c)
+      field(first + k, c) = field(parents(k), c);
+  }
+};
+
+} // namespace
+
 const KeyTable& division_keys() {
   static const KeyTable table = [] {
     KeyTable t("cells.division", "Cell division (SPEC §1.4): a cell divides when its cycle clock reaches "
@@ -185,12 +203,8 @@ LifecycleEvents Lifecycle::apply(MPI_Comm comm, Cells<>& cells, double dt, long 
     Kokkos::deep_copy(parents, ph);
     Kokkos::deep_copy(new_ids, nh);
     cells.for_each_field([&](auto field) {
-      Kokkos::parallel_for(
-          "tessera::lifecycle::copy_parent", Kokkos::RangePolicy<>(0, n_daughters),
-          KOKKOS_LAMBDA(const std::size_t k) {
-            for (std::size_t c = 0; c < field.extent(1); ++c)
-              field(n + k, c) = field(parents(k), c);
-          });
+      Kokkos::parallel_for("tessera::lifecycle::copy_parent", Kokkos::RangePolicy<>(0, n_daughters),
+                           CopyParents<decltype(field)>{field, parents, static_cast<std::size_t>(n)});
     });
     const auto pos = cells.position;
     const auto radius = cells.radius;

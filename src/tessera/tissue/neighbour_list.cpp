@@ -27,6 +27,42 @@ struct Grid {
   KOKKOS_INLINE_FUNCTION int bin(int cx, int cy, int cz) const { return (cz * n[1] + cy) * n[0] + cx; }
 };
 
+// Calls emit(j) for every cell j within `range2` (squared) of cell i, from the 3^d bins around i. A functor,
+// not a generic lambda: nvcc's device lambdas cannot be generic, and each kernel below passes its own emit.
+struct BinVisitor {
+  Kokkos::View<double* [3], Kokkos::LayoutRight> pos;
+  Grid grid;
+  Kokkos::View<int*> bin_offset;
+  Kokkos::View<double* [3], Kokkos::LayoutRight> bin_pos;
+  Kokkos::View<int*> bin_cells;
+  double range2;
+  int reach_z;
+
+  template <class Emit>
+  KOKKOS_INLINE_FUNCTION void operator()(const int i, Emit&& emit) const {
+    const double px = pos(i, 0), py = pos(i, 1), pz = pos(i, 2);
+    const int cx = grid.coord(0, px), cy = grid.coord(1, py), cz = grid.coord(2, pz);
+    for (int dz = -reach_z; dz <= reach_z; ++dz) {
+      const int z = cz + dz;
+      if (z < 0 || z >= grid.n[2]) continue;
+      for (int dy = -1; dy <= 1; ++dy) {
+        const int y = cy + dy;
+        if (y < 0 || y >= grid.n[1]) continue;
+        // The three bins along x are adjacent in bin order: one contiguous run of candidates.
+        const int x0 = cx > 0 ? cx - 1 : 0, x1 = cx + 1 < grid.n[0] ? cx + 1 : grid.n[0] - 1;
+        const int first = bin_offset(grid.bin(x0, y, z)), last = bin_offset(grid.bin(x1, y, z) + 1);
+        for (int k = first; k < last; ++k) {
+          const double rx = px - bin_pos(k, 0), ry = py - bin_pos(k, 1), rz = pz - bin_pos(k, 2);
+          if (rx * rx + ry * ry + rz * rz <= range2) {
+            const int j = bin_cells(k);
+            if (j != i) emit(j);
+          }
+        }
+      }
+    }
+  }
+};
+
 // Orders neighbour j before k: by id, then by position (periodic images of the same cell).
 KOKKOS_INLINE_FUNCTION bool before(const Kokkos::View<std::uint64_t*>& id,
                                    const Kokkos::View<double* [3], Kokkos::LayoutRight>& pos, int j, int k) {
@@ -123,30 +159,7 @@ NeighbourList NeighbourSearch::build(const Cells<>& cells, double range) {
       });
 
   // 2. Count, scan and fill each owned cell's row from the 3^d bins around it.
-  const double range2 = range * range;
-  const int reach_z = dim == 3 ? 1 : 0;
-  auto visit = [=] KOKKOS_FUNCTION(const int i, auto&& emit) {
-    const double px = pos(i, 0), py = pos(i, 1), pz = pos(i, 2);
-    const int cx = grid.coord(0, px), cy = grid.coord(1, py), cz = grid.coord(2, pz);
-    for (int dz = -reach_z; dz <= reach_z; ++dz) {
-      const int z = cz + dz;
-      if (z < 0 || z >= grid.n[2]) continue;
-      for (int dy = -1; dy <= 1; ++dy) {
-        const int y = cy + dy;
-        if (y < 0 || y >= grid.n[1]) continue;
-        // The three bins along x are adjacent in bin order: one contiguous run of candidates.
-        const int x0 = cx > 0 ? cx - 1 : 0, x1 = cx + 1 < grid.n[0] ? cx + 1 : grid.n[0] - 1;
-        const int first = bin_offset(grid.bin(x0, y, z)), last = bin_offset(grid.bin(x1, y, z) + 1);
-        for (int k = first; k < last; ++k) {
-          const double rx = px - bin_pos(k, 0), ry = py - bin_pos(k, 1), rz = pz - bin_pos(k, 2);
-          if (rx * rx + ry * ry + rz * rz <= range2) {
-            const int j = bin_cells(k);
-            if (j != i) emit(j);
-          }
-        }
-      }
-    }
-  };
+  const BinVisitor visit{pos, grid, bin_offset, bin_pos, bin_cells, range * range, dim == 3 ? 1 : 0};
   Kokkos::parallel_scan(
       "tessera::neighbours::count", Kokkos::RangePolicy<>(0, n_owned),
       KOKKOS_LAMBDA(const int i, int& running, const bool final) {

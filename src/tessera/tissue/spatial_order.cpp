@@ -8,6 +8,24 @@
 
 namespace tessera {
 
+namespace {
+
+// copy(i, :) = field(perm(i), :). A functor: the kernel is launched from the generic lambda for_each_field
+// calls, where nvcc allows no device lambda.
+template <class Copy, class Field>
+struct GatherRows {
+  Copy copy;
+  Field field;
+  Kokkos::View<int*> perm;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t i) const {
+    for (std::size_t c = 0; c < copy.extent(1); ++c)
+      copy(i, c) = field(perm(i), c);
+  }
+};
+
+} // namespace
+
 void sort_cells_spatially(Cells<>& cells, double bin_size) {
   ScopedRegion region("tessera::tissue::spatial_order");
   cells.n_ghost = 0;
@@ -57,16 +75,9 @@ void sort_cells_spatially(Cells<>& cells, double bin_size) {
     Kokkos::View<T**, Kokkos::LayoutRight> copy(
         Kokkos::view_alloc(std::string("tessera::spatial_order::copy"), Kokkos::WithoutInitializing), n,
         width);
-    Kokkos::parallel_for(
-        "tessera::spatial_order::gather", Kokkos::RangePolicy<>(0, n), KOKKOS_LAMBDA(const std::size_t i) {
-          for (std::size_t c = 0; c < width; ++c)
-            copy(i, c) = field(perm(i), c);
-        });
-    Kokkos::parallel_for(
-        "tessera::spatial_order::store", Kokkos::RangePolicy<>(0, n), KOKKOS_LAMBDA(const std::size_t i) {
-          for (std::size_t c = 0; c < width; ++c)
-            field(i, c) = copy(i, c);
-        });
+    Kokkos::parallel_for("tessera::spatial_order::gather", Kokkos::RangePolicy<>(0, n),
+                         GatherRows<decltype(copy), decltype(field)>{copy, field, perm});
+    Kokkos::deep_copy(Kokkos::subview(field, std::make_pair(std::size_t(0), n), Kokkos::ALL), copy);
   });
   Kokkos::fence();
 }
