@@ -82,7 +82,8 @@ int run_command(MPI_Comm comm, const DeckOptions& options, Log& log, const RunOp
        << "migrate " << human_seconds(p.migrate) << ", halo " << human_seconds(p.halo) << ", neighbours "
        << human_seconds(p.neighbours) << ", mechanics " << human_seconds(p.mechanics) << ", GRN "
        << human_seconds(p.grn) << ", division/death " << human_seconds(p.lifecycle) << ", output "
-       << human_seconds(p.output) << ", checkpoints " << human_seconds(p.checkpoint) << "], "
+       << human_seconds(p.output) << ", checkpoints " << human_seconds(p.checkpoint)
+       << (setup.fields.active() ? ", fields " + human_seconds(p.fields) : std::string()) << "], "
        << format_number(s.wall_s > 0 ? static_cast<double>(s.cells) *
                                            static_cast<double>(s.steps - s.first_step) / s.wall_s
                                      : 0.0)

@@ -198,11 +198,10 @@ int sweep_run_command(const SweepOptions& options, Log& log) {
   if (options.member >= n)
     throw agreed_input_error("--member " + std::to_string(options.member) + ": the sweep in " + dir +
                              " has " + std::to_string(n) + " members (0 to " + std::to_string(n - 1) + ")");
-  // TAO's optimizers need PETSc, which initialises once per process: on the communicator each rank's
-  // members run on, for the whole sweep.
+  // TAO's optimizers and diffusible fields need PETSc, initialised once per process, not once per member:
+  // on the communicator each rank's members run on, for the whole sweep.
   if (options.member >= 0) {
-    std::unique_ptr<petsc::Session> petsc;
-    if (command == "train") petsc = std::make_unique<petsc::Session>(world);
+    const petsc::Session petsc(world);
     const MemberOutcome o = run_member(world, dir, command, options.member, options.invocation);
     if (o.skipped) {
       log.info("tessera sweep run: member " + std::to_string(options.member) + " finished before; skipped");
@@ -233,8 +232,7 @@ int sweep_run_command(const SweepOptions& options, Log& log) {
   log.info("tessera sweep run: " + std::to_string(n) + " members of " + dir + " (" + command + ") on " +
            std::to_string(ranks) + " rank(s) in " + std::to_string(options.groups) + " group(s)");
   Log group_log(group_comm.rank(), log.quiet());
-  std::unique_ptr<petsc::Session> petsc;
-  if (command == "train") petsc = std::make_unique<petsc::Session>(group_comm.get());
+  const petsc::Session petsc(group_comm.get());
   // A stop request (SIGTERM, SIGUSR1) that comes between members, or stopped one, ends the group's work at
   // that boundary: the members not finished keep no status and the next `sweep run` does them.
   StopPoll stop(std::numeric_limits<double>::infinity());

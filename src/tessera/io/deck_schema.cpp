@@ -1,6 +1,7 @@
 #include "tessera/io/deck_schema.hpp"
 
 #include "tessera/core/random_params.hpp"
+#include "tessera/field/field_params.hpp"
 #include "tessera/grn/gene_network.hpp"
 #include "tessera/grn/signaling.hpp"
 #include "tessera/integrate/time_params.hpp"
@@ -16,9 +17,9 @@
 namespace tessera {
 
 std::vector<const KeyTable*> all_key_tables() {
-  return {&domain_keys(),   &cells_keys(),     &division_keys(), &death_keys(),  &mechanics_keys(),
-          &grn_keys(),      &signaling_keys(), &time_keys(),     &output_keys(), &random_keys(),
-          &parallel_keys(), &train_keys(),     &predict_keys()};
+  return {&domain_keys(), &cells_keys(),     &division_keys(), &death_keys(),  &mechanics_keys(),
+          &grn_keys(),    &signaling_keys(), &time_keys(),     &fields_keys(), &output_keys(),
+          &random_keys(), &parallel_keys(),  &train_keys(),    &predict_keys()};
 }
 
 } // namespace tessera

@@ -1047,6 +1047,40 @@ std::vector<T> read_all(hid_t parent, const std::string& name) {
   return read_rows<T>(parent, name, 0, dims.empty() ? 0 : dims[0]);
 }
 
+void write_block(hid_t parent, const std::string& name, const double* data,
+                 const std::vector<std::int64_t>& dims, const std::vector<std::int64_t>& offset,
+                 const std::vector<std::int64_t>& count, const std::vector<std::int64_t>& chunk) {
+  const std::size_t rank = dims.size();
+  if (rank == 0 || offset.size() != rank || count.size() != rank || chunk.size() != rank)
+    throw runtime_error("h5::write_block(" + name + "): dims, offset, count and chunk differ in rank");
+  std::vector<hsize_t> extent(rank), start(rank), n(rank), chunks(rank);
+  hsize_t elements = 1;
+  for (std::size_t d = 0; d < rank; ++d) {
+    if (offset[d] < 0 || count[d] < 0 || offset[d] + count[d] > dims[d] || chunk[d] < 1)
+      throw runtime_error("h5::write_block(" + name + "): the block does not fit in the dataset");
+    extent[d] = static_cast<hsize_t>(dims[d]);
+    start[d] = static_cast<hsize_t>(offset[d]);
+    n[d] = static_cast<hsize_t>(count[d]);
+    chunks[d] = static_cast<hsize_t>(chunk[d]);
+    elements *= n[d];
+  }
+  Handle space(
+      check_id(H5Screate_simple(static_cast<int>(rank), extent.data(), nullptr), "H5Screate_simple"));
+  Handle dcpl = checksummed_layout(extent, chunks, sizeof(double));
+  Handle dataset = create_dataset(parent, name, Native<double>::file(), space.get(), dcpl.get());
+  if (elements == 0) {
+    check(H5Sselect_none(space.get()), "H5Sselect_none");
+  } else {
+    check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(), nullptr, n.data(), nullptr),
+          "H5Sselect_hyperslab");
+  }
+  Handle memory(check_id(H5Screate_simple(static_cast<int>(rank), n.data(), nullptr), "H5Screate_simple"));
+  if (elements == 0) check(H5Sselect_none(memory.get()), "H5Sselect_none");
+  const double placeholder = 0; // HDF5 rejects a null buffer even when nothing is selected
+  write_and_close(parent, name, dataset, Native<double>::memory(), memory.get(), space.get(),
+                  elements == 0 ? &placeholder : data);
+}
+
 template <class T>
 void write_array(hid_t parent, const std::string& name, const T* data, const std::vector<std::int64_t>& dims,
                  const std::vector<std::int64_t>& chunk) {

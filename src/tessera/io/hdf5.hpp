@@ -181,6 +181,15 @@ void write_rows(hid_t parent, const std::string& name, const T* data, Rows rows)
 template <class T>
 void write_rows(hid_t parent, const std::string& name, const T* data, Rows rows, std::int64_t columns);
 
+// Creates the float64 dataset `name` of shape `dims` (row-major, last index fastest) under `parent` and
+// writes this rank's block: `count` elements from `offset` along each dimension, from `data` (row-major over
+// the block). Stored in chunks of `chunk` elements per dimension (with the checksum filter), which must be
+// the same on every rank. Collective in a parallel file, with every rank's block (possibly empty) and the
+// same dims.
+void write_block(hid_t parent, const std::string& name, const double* data,
+                 const std::vector<std::int64_t>& dims, const std::vector<std::int64_t>& offset,
+                 const std::vector<std::int64_t>& count, const std::vector<std::int64_t>& chunk);
+
 // Shape of a dataset: one entry per dimension.
 std::vector<std::int64_t> shape(hid_t parent, const std::string& name);
 // Class of a dataset's elements (H5T_INTEGER, H5T_FLOAT, H5T_STRING, ...), for files whose writers choose it.

@@ -83,7 +83,8 @@ constexpr std::int64_t vertex_index_chunk = 8192;
 } // namespace
 
 std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vector<std::string>& gene_names,
-                            const std::vector<std::string>& type_names, const std::vector<XdmfStep>& steps) {
+                            const std::vector<std::string>& type_names, const std::vector<XdmfStep>& steps,
+                            const FieldGrid* fields) {
   const std::string file = xml_escape(h5_name);
   const std::vector<std::string> gene_attributes = gene_attribute_names(gene_names);
   std::int64_t vertices = 0; // length of /vertex_index: the most cells of any step written
@@ -147,8 +148,41 @@ std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vect
         << "        </Attribute>\n";
     x << "      </Grid>\n";
   }
-  x << "    </Grid>\n"
-    << "  </Domain>\n"
+  x << "    </Grid>\n";
+  if (fields) {
+    // XDMF lists a CoRectMesh's axes slowest first (z y x), as the datasets are stored. A 2-D grid is a 3-D
+    // one of a single z layer: ParaView puts a 2DCoRectMesh's axes on y and z instead of x and y.
+    std::string shape, origin, spacing;
+    for (int a = 2; a >= 0; --a) {
+      const auto axis = static_cast<std::size_t>(a);
+      const bool flat = a >= dim;
+      shape += std::to_string(flat ? 1 : fields->voxels[axis]) + (a ? " " : "");
+      origin += exact(flat ? 0.0 : fields->origin[axis] + fields->spacing / 2) + (a ? " " : "");
+      spacing += exact(fields->spacing) + (a ? " " : "");
+    }
+    x << "    <Grid Name=\"fields\" GridType=\"Collection\" CollectionType=\"Temporal\">\n";
+    for (const XdmfStep& s : steps) {
+      x << "      <Grid Name=\"fields_" << s.step << "\" GridType=\"Uniform\">\n"
+        << "        <Time Value=\"" << exact(s.time) << "\" />\n"
+        << "        <Topology TopologyType=\"3DCoRectMesh\" Dimensions=\"" << shape << "\" />\n"
+        << "        <Geometry GeometryType=\"ORIGIN_DXDYDZ\">\n"
+        << "          <DataItem Dimensions=\"3\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">"
+        << origin << "</DataItem>\n"
+        << "          <DataItem Dimensions=\"3\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">"
+        << spacing << "</DataItem>\n"
+        << "        </Geometry>\n";
+      for (const std::string& name : fields->names)
+        x << "        <Attribute Name=\"" << xml_escape(name)
+          << "\" AttributeType=\"Scalar\" Center=\"Node\">\n"
+          << "          <DataItem Dimensions=\"" << shape
+          << "\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">" << file << ":/steps/"
+          << step_group_name(s.step) << "/fields/" << xml_escape(name) << "</DataItem>\n"
+          << "        </Attribute>\n";
+      x << "      </Grid>\n";
+    }
+    x << "    </Grid>\n";
+  }
+  x << "  </Domain>\n"
     << "</Xdmf>\n";
   return x.str();
 }
@@ -307,8 +341,24 @@ void SimulationOutput::require_room_for(long long step, std::int64_t total_cells
   });
 }
 
-void SimulationOutput::write_step(long long step, double time, const CellSnapshot& local) {
+void SimulationOutput::set_fields(const FieldGrid& grid) {
+  if (!steps_.empty()) throw runtime_error(h5_path_ + ": fields declared after the first step");
+  has_fields_ = true;
+  field_grid_ = grid;
+  h5::write_strings(file_.get(), "field_names", grid.names);
+  h5::write_real_attribute(file_.get(), "field_spacing", grid.spacing);
+  std::string origin;
+  for (int a = 0; a < dim_; ++a)
+    origin += (a ? " " : "") + exact(grid.origin[static_cast<std::size_t>(a)]);
+  h5::write_text_attribute(file_.get(), "field_origin", origin);
+}
+
+void SimulationOutput::write_step(long long step, double time, const CellSnapshot& local,
+                                  const FieldBlock* fields) {
   check_snapshot(step, local);
+  if (has_fields_ != (fields != nullptr) || (fields && fields->values.size() != field_grid_.names.size()))
+    throw runtime_error(h5_path_ + ": step " + std::to_string(step) +
+                        ": the fields given do not match those declared (set_fields)");
   const MPI_Comm comm = comm_.get();
   const auto count = static_cast<std::int64_t>(local.size());
   const h5::Rows rows{mpi::exclusive_prefix_sum(comm, count), count, mpi::sum(comm, count)};
@@ -328,6 +378,20 @@ void SimulationOutput::write_step(long long step, double time, const CellSnapsho
        {std::pair<const char*, const char*>{"position", "um"}, {"radius", "um"}, {"cycle", "min"}})
     h5::write_text_attribute(h5::open_object(group.get(), field).get(), "units", units);
   if (gene_columns_) write_gene_columns(group.get(), local, rows);
+  if (fields) {
+    // Slowest axis first, as XDMF's CoRectMesh reads them; each rank's block is one chunk.
+    std::vector<std::int64_t> dims, offset, count;
+    for (int a = dim_ - 1; a >= 0; --a) {
+      const auto axis = static_cast<std::size_t>(a);
+      dims.push_back(field_grid_.voxels[axis]);
+      offset.push_back(fields->lo[axis]);
+      count.push_back(fields->count[axis]);
+    }
+    h5::Handle field_group = h5::create_ordered_group(group.get(), "fields");
+    for (std::size_t f = 0; f < field_grid_.names.size(); ++f)
+      h5::write_block(field_group.get(), field_grid_.names[f], fields->values[f].data(), dims, offset, count,
+                      count);
+  }
   group.reset();
   if (rows.total > vertex_index_rows_) {
     std::vector<std::int64_t> more(static_cast<std::size_t>(rows.total - vertex_index_rows_));
@@ -364,7 +428,7 @@ void SimulationOutput::write_xdmf() const {
             [](const XdmfStep& a, const XdmfStep& b) { return a.step < b.step; });
   const std::string text =
       simulation_xdmf(simulation_h5_name, dim_, gene_columns_ ? gene_names_ : std::vector<std::string>{},
-                      type_names_, ordered);
+                      type_names_, ordered, has_fields_ ? &field_grid_ : nullptr);
   // Written aside and renamed over the old one, so a crash leaves the previous complete XMF, never half of
   // one.
   const std::string partial = xmf_path_ + ".tmp";

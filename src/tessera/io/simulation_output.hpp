@@ -8,6 +8,7 @@
 
 #include <mpi.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,8 +34,24 @@ struct XdmfStep {
   double time = 0;
   std::int64_t cells = 0;
 };
+// The diffusible fields' voxel grid (issue 12), the same on every rank.
+struct FieldGrid {
+  std::vector<std::string> names;        // one per substrate
+  std::array<int, 3> voxels{1, 1, 1};    // per axis (1 on the third axis in 2-D)
+  double spacing = 0.0;                  // µm
+  std::array<double, 3> origin{0, 0, 0}; // the domain's lower corner; voxel centres at origin + (i + 1/2) h
+};
+// This rank's block of that grid at one step.
+struct FieldBlock {
+  std::array<int, 3> lo{0, 0, 0}, count{0, 0, 0};
+  std::vector<std::vector<double>> values; // per substrate, the block's voxels, x fastest
+};
+
+// With `fields`, a second temporal collection "fields" holds each step's fields on a CoRectMesh whose nodes
+// are the voxel centres, beside the cells.
 std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vector<std::string>& gene_names,
-                            const std::vector<std::string>& type_names, const std::vector<XdmfStep>& steps);
+                            const std::vector<std::string>& type_names, const std::vector<XdmfStep>& steps,
+                            const FieldGrid* fields = nullptr);
 
 // Layout of tessera.h5:
 //   /                root attributes: format, format_version, version, git_hash, deck, deck_file, ranks,
@@ -52,6 +69,9 @@ std::string simulation_xdmf(const std::string& h5_name, int dim, const std::vect
 //   /steps_index     {step int64, time float64}[S]: one row per step, in the order written, appended after
 //                    the step's datasets
 //   /vertex_index    int64[M]: 0, 1, ..., M - 1 for the largest step, the XDMF's Polyvertex connectivity
+//   with diffusible fields: /field_names (strings), root attributes field_spacing (um) and field_origin
+//   (the domain's lower corner, "x y [z]"), and /steps/<n>/fields/<name> float64[Ny][Nx] (2-D) or
+//   [Nz][Ny][Nx] (3-D), each rank its block, voxel centres at origin + (i + 1/2) spacing
 class SimulationOutput {
 public:
   // Collective. Creates `directory` when missing and `directory/tessera.h5`, which must not exist yet (an
@@ -78,7 +98,10 @@ public:
   // `step`, where offset is the cell count of the lower ranks; then flushes the file and rewrites tessera.xmf
   // to list every step written so far. Writing a step twice is a runtime_error; a snapshot whose dim, gene
   // count or field sizes disagree with the output is a runtime_error on every rank.
-  void write_step(long long step, double time, const CellSnapshot& local);
+  void write_step(long long step, double time, const CellSnapshot& local, const FieldBlock* fields = nullptr);
+  // Collective. Declares the diffusible fields every later write_step carries (its FieldBlock); call once
+  // before the first step.
+  void set_fields(const FieldGrid& grid);
 
   // Collective. Marks the output complete (root attribute complete = 1: the run ended normally, every step
   // it was to write is there), then closes it as close() does. An output closed otherwise keeps complete = 0.
@@ -105,7 +128,9 @@ private:
   std::vector<std::string> gene_names_;
   std::vector<std::string> type_names_;
   bool gene_columns_ = true;
-  std::vector<XdmfStep> steps_;        // in the order written
+  std::vector<XdmfStep> steps_; // in the order written
+  bool has_fields_ = false;
+  FieldGrid field_grid_;
   std::int64_t vertex_index_rows_ = 0; // length of /vertex_index
   // Declared last so they close first: a parallel HDF5 file refuses to close while its groups are open.
   h5::File file_;

@@ -14,9 +14,10 @@
 namespace tessera {
 
 SummaryCsv::SummaryCsv(MPI_Comm comm, const std::string& path, const std::vector<std::string>& type_names,
-                       const std::vector<std::string>& gene_names)
+                       const std::vector<std::string>& gene_names,
+                       const std::vector<std::string>& field_names)
     : comm_(comm), path_(path), n_types_(static_cast<int>(type_names.size())),
-      n_genes_(static_cast<int>(gene_names.size())) {
+      n_genes_(static_cast<int>(gene_names.size())), field_names_(field_names) {
   mpi::agree(comm_, [&] {
     if (mpi::rank(comm_) != 0) return;
     out_.open(path);
@@ -70,10 +71,16 @@ std::string SummaryCsv::header(const std::vector<std::string>& type_names,
   for (const auto& t : type_names)
     for (const auto& g : gene_names)
       text += ",mean_" + t + "_" + g + ",sd_" + t + "_" + g;
+  for (const auto& f : field_names_)
+    text += ",min_" + f + ",mean_" + f + ",max_" + f + ",total_" + f;
   return text;
 }
 
-void SummaryCsv::append(long long step, double time, const CellSnapshot& local) {
+void SummaryCsv::append(long long step, double time, const CellSnapshot& local,
+                        const std::vector<double>& field_columns) {
+  if (field_columns.size() != 4 * field_names_.size())
+    throw runtime_error(path_ + ": " + std::to_string(field_columns.size()) + " field columns for " +
+                        std::to_string(field_names_.size()) + " fields");
   // Two passes: per type the count and sum of each gene (allreduced, so every rank has the means), then the
   // sum of squared deviations from those means. The one-pass sum of squares, sum x^2 - n mean^2, loses every
   // digit of the variance once the mean is large against the spread (at 1e8 +- 0.1 it is pure rounding), and
@@ -117,6 +124,8 @@ void SummaryCsv::append(long long step, double time, const CellSnapshot& local) 
         out_ << "," << mean_of(t, g) << "," << std::sqrt(var);
       }
     }
+    for (const double value : field_columns)
+      out_ << "," << value;
     out_ << "\n";
     out_.flush();
     if (!out_) throw runtime_error(path_ + ": write failed: " + std::strerror(errno));

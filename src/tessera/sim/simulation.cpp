@@ -3,11 +3,14 @@
 #include "tessera/core/kokkos_compat.hpp"
 #include "tessera/core/machine.hpp"
 #include "tessera/core/random_params.hpp"
+#include "tessera/field/cell_coupling.hpp"
+#include "tessera/field/diffusion_fields.hpp"
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/grn/hill.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/simulation_output.hpp"
 #include "tessera/io/summary_csv.hpp"
+#include "tessera/learn/petsc.hpp"
 #include "tessera/sim/dataset_recorder.hpp"
 #include "tessera/sim/signaling_graph.hpp"
 #include "tessera/tissue/domain.hpp"
@@ -255,6 +258,9 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end
     TrainableModelSpec hill = read_trainable_model_spec(deck, "hill");
     if (!hill.model_file.empty()) s.learned_model = std::move(hill);
   }
+  s.fields = read_field_params(deck, s.domain, s.types, s.network, s.time.dt);
+  if (s.fields.active())
+    voxels_per_rank_box(s.fields, s.domain, rank_grid_dims(s.domain, s.rank_grid, n_ranks));
   s.seed = read_seed(deck);
   if (s.output.dataset && (s.lifecycle.divides() || s.lifecycle.dies()))
     deck.section("output").fail("dataset", "a dataset needs the same cells at every observation: remove "
@@ -344,6 +350,13 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
   else // refused on every rank alike where genes live in device memory
     mpi::agree(comm,
                [&] { cvode_ = std::make_unique<CvodeIntegrator>(decomposition_->comm(), setup_.time); });
+  if (setup_.fields.active()) {
+    if (setup.checkpoint)
+      throw input_error("--restart: checkpoints do not hold diffusible fields yet (issue 12); rerun the deck "
+                        "with fields from the start");
+    petsc_ = std::make_unique<petsc::Session>(comm);
+    mpi::agree(comm, [&] { fields_ = std::make_unique<DiffusionFields>(*decomposition_, setup_.fields); });
+  }
   if (setup.checkpoint) {
     const SimulationState& state = setup.checkpoint->state;
     t_ = state.time;
@@ -354,6 +367,8 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
     if (cvode_) cvode_->set_initial_step(state.cvode_step);
   }
 }
+
+Simulation::~Simulation() = default;
 
 void Simulation::wrap_gene_model(const GeneModelWrapper& wrap) {
   model_ = wrap(std::move(model_));
@@ -379,6 +394,7 @@ void Simulation::step() {
       // Cells drift and divide; every 20 steps put neighbours in space next to each other in memory again.
       if (step_ % 20 == 0) sort_cells_spatially(cells_, range_);
     }
+    if (fields_) advance_fields();
     {
       PhaseTimer timer(phases_.halo);
       halo_ = refresh_ghosts(*decomposition_, range_, cells_);
@@ -394,6 +410,7 @@ void Simulation::step() {
       mechanics_->advance(cells_, neighbours, setup_.time.dt, step_);
     }
   }
+  if (fields_ && !interacting) advance_fields();
   {
     PhaseTimer timer(phases_.grn);
     advance_genes(t0, t1);
@@ -447,6 +464,20 @@ void Simulation::advance_genes(double t0, double t1) {
   }
 }
 
+void Simulation::advance_fields() {
+  PhaseTimer timer(phases_.fields);
+  ScopedRegion region("tessera::sim::fields");
+  const CellFieldTerms terms = cell_field_terms(*fields_, snapshot(cells_));
+  try {
+    mpi::agree(comm_, [&] { fields_->advance(setup_.time.dt, terms.source, terms.uptake); });
+  } catch (const Error& e) {
+    Error err(e.code(),
+              "step " + std::to_string(step_ + 1) + " (t = " + format_number(t_) + " min): " + e.what());
+    err.mark_agreed(e.origin_rank());
+    throw err;
+  }
+}
+
 void Simulation::check_finite() const {
   const auto worst = first_non_finite(cells_);
   std::uint64_t local = worst.val, global = 0;
@@ -482,6 +513,13 @@ void Simulation::write_checkpoint(const std::string& directory, const RunProvena
   write_simulation_checkpoint(comm_, directory, state, local, provenance, decomposition_->dims());
 }
 
+std::vector<std::string> Simulation::field_names() const {
+  std::vector<std::string> names;
+  for (const Substrate& s : setup_.fields.substrates)
+    names.push_back(s.name);
+  return names;
+}
+
 RunSummary Simulation::run(const std::string& directory, const RunProvenance& provenance, Log& log,
                            const RunControl& control) {
   const auto start = Clock::now();
@@ -493,10 +531,18 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
       resumed ? SimulationOutput(comm_, directory, provenance, setup_.domain.dim, setup_.output.gene_columns,
                                  resume)
               : SimulationOutput(comm_, directory, provenance, setup_.domain.dim, setup_.output.gene_columns);
-  SummaryCsv csv =
-      resumed
-          ? SummaryCsv(comm_, directory + "/summary.csv", setup_.types.names, setup_.network.genes, resume)
-          : SummaryCsv(comm_, directory + "/summary.csv", setup_.types.names, setup_.network.genes);
+  SummaryCsv csv = resumed ? SummaryCsv(comm_, directory + "/summary.csv", setup_.types.names,
+                                        setup_.network.genes, resume)
+                           : SummaryCsv(comm_, directory + "/summary.csv", setup_.types.names,
+                                        setup_.network.genes, field_names());
+  if (fields_) {
+    FieldGrid grid;
+    grid.names = field_names();
+    grid.voxels = setup_.fields.voxels;
+    grid.spacing = setup_.fields.spacing;
+    grid.origin = setup_.domain.lo;
+    output.set_fields(grid);
+  }
   std::unique_ptr<DatasetRecorder> dataset;
   if (setup_.output.dataset) dataset = std::make_unique<DatasetRecorder>(comm_, setup_);
   const long long steps = total_steps();
@@ -504,8 +550,22 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
     PhaseTimer timer(phases_.output);
     ScopedRegion region("tessera::sim::output");
     const CellSnapshot snap = snapshot(cells_);
-    output.write_step(step_, t_, snap);
-    csv.append(step_, t_, snap);
+    if (fields_) {
+      FieldBlock block;
+      block.lo = fields_->owned_lo();
+      block.count = fields_->owned_count();
+      for (int f = 0; f < fields_->n_substrates(); ++f)
+        block.values.push_back(fields_->values(f));
+      output.write_step(step_, t_, snap, &block);
+    } else {
+      output.write_step(step_, t_, snap);
+    }
+    std::vector<double> field_columns;
+    for (int f = 0; fields_ && f < fields_->n_substrates(); ++f) {
+      const FieldStats stats = fields_->stats(f);
+      field_columns.insert(field_columns.end(), {stats.min, stats.mean, stats.max, stats.total});
+    }
+    csv.append(step_, t_, snap, field_columns);
     if (dataset) dataset->record(t_, snap);
   };
   auto checkpoint = [&] {

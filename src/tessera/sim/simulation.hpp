@@ -5,6 +5,7 @@
 
 #include "tessera/core/log.hpp"
 #include "tessera/core/rng.hpp"
+#include "tessera/field/field_params.hpp"
 #include "tessera/grn/cell_gene_model.hpp"
 #include "tessera/grn/gene_network.hpp"
 #include "tessera/grn/model_factory.hpp"
@@ -29,11 +30,16 @@
 namespace tessera {
 
 class Deck;
+class DiffusionFields;
+namespace petsc {
+class Session;
+}
 
 // Wall seconds per phase of the step (this rank), for the run summary and the benchmarks.
 struct PhaseTimes {
   double migrate = 0, halo = 0, neighbours = 0, mechanics = 0, grn = 0, lifecycle = 0, output = 0;
   double checkpoint = 0; // writing checkpoint.h5
+  double fields = 0;     // diffusible fields: cell terms and the solve
 };
 
 struct RunSummary {
@@ -71,6 +77,7 @@ struct SimulationSetup {
   MechanicsParams mechanics;
   LifecycleParams lifecycle;
   SignalingParams signaling;
+  FieldParams fields; // diffusible substrates; inactive without fields.substrates
   // The trained model that drives the genes instead of the deck's hill parameters (grn.model graph_ode or
   // another learnable family; hill with grn.hill.model_file); family empty: the hill model of grn.edges.
   TrainableModelSpec learned_model;
@@ -99,6 +106,7 @@ class Simulation {
 public:
   // Collective. Decomposes the domain and builds the initial tissue.
   Simulation(MPI_Comm comm, const SimulationSetup& setup);
+  ~Simulation();
 
   // Collective. Runs to time.end, writing into `directory` (which exists). Solver failures throw
   // runtime_error naming the step, time and worst cell id; output written before stays intact.
@@ -124,6 +132,10 @@ public:
   Cells<>& cells() { return cells_; }
   long long global_cells() const;
   const CartesianDecomposition& decomposition() const { return *decomposition_; }
+  // The substrates' names (empty without fields).
+  std::vector<std::string> field_names() const;
+  // The diffusible fields, or nullptr without fields.substrates.
+  const DiffusionFields* fields() const { return fields_.get(); }
   const GeneNetwork& network() const { return setup_.network; }
   const CellTypes& types() const { return setup_.types; }
   const TimeParams& time_params() const { return setup_.time; }
@@ -135,6 +147,9 @@ private:
   void check_finite() const;
   // Collective. Advances the genes over [t, t + dt] with this step's signalling graph.
   void advance_genes(double t0, double t1);
+  // Collective. Advances the diffusible fields over the step with the cells where they are now (every cell
+  // in its rank's box: right after migration, before mechanics moves them).
+  void advance_fields();
 
   MPI_Comm comm_;
   SimulationSetup setup_; // everything read from the deck
@@ -152,6 +167,8 @@ private:
   std::unique_ptr<CellGeneModel> model_;
   std::unique_ptr<Rk4Integrator> rk4_;
   std::unique_ptr<CvodeIntegrator> cvode_;
+  std::unique_ptr<petsc::Session> petsc_; // before fields_, so PETSc outlives them
+  std::unique_ptr<DiffusionFields> fields_;
   PhaseTimes phases_;
   LifecycleEvents last_events_;
   long long divisions_ = 0, deaths_ = 0;
