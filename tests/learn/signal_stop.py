@@ -152,10 +152,15 @@ def check_resumable(name, code, text, seen, run_dir, reason, walltime_s=None, ex
     if code != expected_code:
         fail(f"{name}: exit {code}, expected {expected_code}")
         return
+    # The log file holds every line; the console may not: after SIGTERM mpirun stops forwarding the ranks'
+    # output, and a stopping rank drops console text it cannot write (core/console.hpp).
+    with open(os.path.join(run_dir, "tessera.log")) as f:
+        logged = f.read()
     m = re.search(r"tessera train: stopped at iteration (\d+) by " + re.escape(reason) +
-                  r"; resume with tessera train (\S+) .*--restart (\S+)", text)
+                  r"; resume with tessera train (\S+) .*--restart (\S+)", text + "\n" + logged)
     if not m:
-        fail(f"{name}: no 'stopped at iteration N by {reason}; resume with ... --restart DIR' line")
+        fail(f"{name}: neither the output nor tessera.log has 'stopped at iteration N by {reason}; resume with ... "
+             "--restart DIR'")
         return
     stopped = int(m.group(1))
     if m.group(3) != run_dir:
