@@ -57,13 +57,7 @@ int run_command(MPI_Comm comm, const DeckOptions& options, Log& log, const RunOp
   const RunProvenance provenance = run_provenance("run", options, deck, setup);
 
   StopPoll stop(walltime);
-  RunControl control;
-  control.checkpoints = true;
-  control.stop_requested = [&] {
-    const StopReason why = stop.poll(comm);
-    return why == StopReason::none ? std::string() : describe(why);
-  };
-  control.checkpoint_took = [&](double seconds) { stop.checkpoint_took(seconds); };
+  const RunControl control = stoppable_run_control(stop, comm);
   Simulation sim(comm, setup);
   const RunSummary s = sim.run(dir, provenance, log, control);
   if (!s.stopped_by.empty()) {

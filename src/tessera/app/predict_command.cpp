@@ -76,13 +76,7 @@ int predict_command(MPI_Comm comm, const DeckOptions& options, Log& log, const R
              " cells at the start");
   }
   StopPoll stop(walltime);
-  RunControl control;
-  control.checkpoints = true;
-  control.stop_requested = [&] {
-    const StopReason why = stop.poll(comm);
-    return why == StopReason::none ? std::string() : describe(why);
-  };
-  control.checkpoint_took = [&](double seconds) { stop.checkpoint_took(seconds); };
+  const RunControl control = stoppable_run_control(stop, comm);
   const RunSummary s = sim->run(dir, provenance, log, control);
   if (!s.stopped_by.empty()) {
     // The attributes below mark a finished prediction; the restart that finishes it writes them.

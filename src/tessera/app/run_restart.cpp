@@ -63,4 +63,15 @@ std::shared_ptr<const SimulationCheckpoint> read_run_checkpoint(MPI_Comm comm, c
   return checkpoint;
 }
 
+RunControl stoppable_run_control(StopPoll& stop, MPI_Comm comm) {
+  RunControl control;
+  control.checkpoints = true;
+  control.stop_requested = [&stop, comm] {
+    const StopReason why = stop.poll(comm);
+    return why == StopReason::none ? std::string() : describe(why);
+  };
+  control.checkpoint_took = [&stop](double seconds) { stop.checkpoint_took(seconds); };
+  return control;
+}
+
 } // namespace tessera::app

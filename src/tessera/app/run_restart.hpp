@@ -3,6 +3,7 @@
 #pragma once
 
 #include "tessera/app/commands.hpp"
+#include "tessera/core/stop_request.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/simulation_checkpoint.hpp"
 #include "tessera/sim/simulation.hpp"
@@ -25,5 +26,9 @@ std::shared_ptr<const SimulationCheckpoint> read_run_checkpoint(MPI_Comm comm, c
                                                                 const DeckOptions& options,
                                                                 const std::string& dir, const Deck& deck,
                                                                 const SimulationSetup& setup);
+
+// What `run` and `predict` hand Simulation::run: checkpoints on, and after every step a collective poll of
+// `stop` (SIGTERM, SIGUSR1, the walltime) that ends the run with a checkpoint. `stop` must outlive the run.
+RunControl stoppable_run_control(StopPoll& stop, MPI_Comm comm);
 
 } // namespace tessera::app
