@@ -1,5 +1,6 @@
 // DiffusionFields against exact solutions (heat kernel, steady point sources, a 1-D Dirichlet profile),
 // conservation, positivity under implicit uptake, and equality with a one-rank solve on every rank count.
+#include "../support/petsc_environment.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/field/diffusion_fields.hpp"
 #include "tessera/learn/petsc.hpp"
@@ -12,18 +13,6 @@
 
 namespace tessera {
 namespace {
-
-// PETSc lives for the whole test program (PETSc cannot be initialised again after PetscFinalize).
-class PetscEnvironment : public ::testing::Environment {
-public:
-  void SetUp() override { session_ = std::make_unique<petsc::Session>(MPI_COMM_WORLD); }
-  void TearDown() override { session_.reset(); }
-
-private:
-  std::unique_ptr<petsc::Session> session_;
-};
-[[maybe_unused]] ::testing::Environment* const petsc_environment =
-    ::testing::AddGlobalTestEnvironment(new PetscEnvironment);
 
 constexpr double pi = 3.14159265358979323846;
 

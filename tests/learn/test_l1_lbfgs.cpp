@@ -3,6 +3,7 @@
 // descent (soft-thresholding, run to a fixed point); the split bound-constrained L-BFGS must end on the same
 // support with exact zeros and the same nonzero values; l1 = 0 is the unpenalised least squares; a penalty
 // above |A^T b|_inf on the penalised variables zeroes them all.
+#include "../support/petsc_environment.hpp"
 #include "tessera/learn/l1_lbfgs.hpp"
 #include "tessera/learn/petsc.hpp"
 
@@ -17,17 +18,6 @@
 using namespace tessera;
 
 namespace {
-
-class PetscEnvironment : public ::testing::Environment {
-public:
-  void SetUp() override { session_ = std::make_unique<petsc::Session>(MPI_COMM_WORLD); }
-  void TearDown() override { session_.reset(); }
-
-private:
-  std::unique_ptr<petsc::Session> session_;
-};
-const ::testing::Environment* const petsc_environment =
-    ::testing::AddGlobalTestEnvironment(new PetscEnvironment);
 
 constexpr int rows = 30, cols = 10, free_variables = 2;
 

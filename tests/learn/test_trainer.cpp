@@ -14,6 +14,7 @@
 #include "tessera/learn/trainer.hpp"
 #include "tessera/parallel/mpi.hpp"
 
+#include "../support/petsc_environment.hpp"
 #include "learn_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -30,19 +31,6 @@
 using namespace tessera;
 
 namespace {
-
-// One PETSc lifetime for the whole program: PETSc 3.18 does not register TAO's methods again when it is
-// initialised a second time after PetscFinalize, so each test's petsc::Session only joins this one.
-class PetscEnvironment : public ::testing::Environment {
-public:
-  void SetUp() override { session_ = std::make_unique<petsc::Session>(MPI_COMM_WORLD); }
-  void TearDown() override { session_.reset(); }
-
-private:
-  std::unique_ptr<petsc::Session> session_;
-};
-const ::testing::Environment* const petsc_environment =
-    ::testing::AddGlobalTestEnvironment(new PetscEnvironment);
 
 constexpr int n_cells = 40;
 constexpr int n_genes = 3;

@@ -1,6 +1,7 @@
 // Diffusible fields inside the simulation (issue 12): cells that move, secrete and take up; the amount
 // secreted reaches the fields exactly, uptake never empties a voxel below zero, and the fields on 1, 2 and 4
 // ranks equal those of the same run on one rank.
+#include "../support/petsc_environment.hpp"
 #include "tessera/field/diffusion_fields.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/deck_schema.hpp"
@@ -17,18 +18,6 @@
 using namespace tessera;
 
 namespace {
-
-// PETSc lives for the whole program (PETSc cannot be initialised again after PetscFinalize).
-class PetscEnvironment : public ::testing::Environment {
-public:
-  void SetUp() override { session_ = std::make_unique<petsc::Session>(MPI_COMM_WORLD); }
-  void TearDown() override { session_.reset(); }
-
-private:
-  std::unique_ptr<petsc::Session> session_;
-};
-[[maybe_unused]] ::testing::Environment* const petsc_environment =
-    ::testing::AddGlobalTestEnvironment(new PetscEnvironment);
 
 // Moving, interacting cells of two types: `source` cells secrete into u (2 per minute each) and take up v;
 // v starts at 1 and is held at 1 on the x_lo wall. No decay and no flux for u: its amount grows by exactly
