@@ -103,32 +103,28 @@ DiffusionFields::DiffusionFields(const CartesianDecomposition& decomposition, co
   const double h2 = params_.spacing * params_.spacing;
   {
     VecArray x(petsc_->x);
-    std::size_t v = 0;
-    for (int k = lo_[2]; k < lo_[2] + count_[2]; ++k)
-      for (int j = lo_[1]; j < lo_[1] + count_[1]; ++j)
-        for (int i = lo_[0]; i < lo_[0] + count_[0]; ++i, ++v) {
-          const int index[3] = {i, j, k};
-          for (int s = 0; s < dof; ++s) {
-            const Substrate& sub = params_.substrates[static_cast<std::size_t>(s)];
-            const std::size_t at = v * static_cast<std::size_t>(dof) + static_cast<std::size_t>(s);
-            x[at] = sub.initial;
-            for (const FieldSource& src : sub.sources) {
-              bool inside = true;
-              for (int a = 0; a < domain_.dim; ++a) {
-                const double centre = voxel_centre(a, index[a]);
-                inside = inside && centre >= src.lo[a] && centre <= src.hi[a];
-              }
-              if (inside) fixed_source_[at] += src.rate;
-            }
-            for (int a = 0; a < domain_.dim; ++a) {
-              const FieldBoundary& low = sub.boundary[static_cast<std::size_t>(2 * a)];
-              const FieldBoundary& high = sub.boundary[static_cast<std::size_t>(2 * a + 1)];
-              if (index[a] == 0 && low.dirichlet) boundary_rhs_[at] += 2.0 * sub.diffusion / h2 * low.value;
-              if (index[a] == params_.voxels[a] - 1 && high.dirichlet)
-                boundary_rhs_[at] += 2.0 * sub.diffusion / h2 * high.value;
-            }
+    for_each_owned_voxel([&](const std::array<int, 3>& index, std::size_t v) {
+      for (int s = 0; s < dof; ++s) {
+        const Substrate& sub = params_.substrates[static_cast<std::size_t>(s)];
+        const std::size_t at = v * static_cast<std::size_t>(dof) + static_cast<std::size_t>(s);
+        x[at] = sub.initial;
+        for (const FieldSource& src : sub.sources) {
+          bool inside = true;
+          for (int a = 0; a < domain_.dim; ++a) {
+            const double centre = voxel_centre(a, index[a]);
+            inside = inside && centre >= src.lo[a] && centre <= src.hi[a];
           }
+          if (inside) fixed_source_[at] += src.rate;
         }
+        for (int a = 0; a < domain_.dim; ++a) {
+          const FieldBoundary& low = sub.boundary[static_cast<std::size_t>(2 * a)];
+          const FieldBoundary& high = sub.boundary[static_cast<std::size_t>(2 * a + 1)];
+          if (index[a] == 0 && low.dirichlet) boundary_rhs_[at] += 2.0 * sub.diffusion / h2 * low.value;
+          if (index[a] == params_.voxels[a] - 1 && high.dirichlet)
+            boundary_rhs_[at] += 2.0 * sub.diffusion / h2 * high.value;
+        }
+      }
+    });
   }
 
   // The deck's options go into this solver's own options database (with the process's, from PETSC_OPTIONS
@@ -199,44 +195,40 @@ void DiffusionFields::assemble(double dt, const std::vector<double>& cell_uptake
   const double h2 = params_.spacing * params_.spacing;
   Mat a = petsc_->a;
   petsc::check(MatZeroEntries(a), "MatZeroEntries");
-  std::size_t v = 0;
-  for (int k = lo_[2]; k < lo_[2] + count_[2]; ++k)
-    for (int j = lo_[1]; j < lo_[1] + count_[1]; ++j)
-      for (int i = lo_[0]; i < lo_[0] + count_[0]; ++i, ++v) {
-        const int index[3] = {i, j, k};
-        for (int s = 0; s < dof; ++s) {
-          const Substrate& sub = params_.substrates[static_cast<std::size_t>(s)];
-          const std::size_t at = v * static_cast<std::size_t>(dof) + static_cast<std::size_t>(s);
-          const double off = sub.diffusion / h2;
-          MatStencil row{};
-          row.i = i, row.j = j, row.k = domain_.dim == 3 ? k : 0, row.c = s;
-          MatStencil cols[7];
-          PetscScalar vals[7];
-          int n = 1;
-          double diagonal = 1.0 / dt + sub.decay + (cell_uptake.empty() ? 0.0 : cell_uptake[at]);
-          for (int ax = 0; ax < domain_.dim; ++ax)
-            for (int side = -1; side <= 1; side += 2) {
-              const int neighbour = index[ax] + side;
-              const bool outside = neighbour < 0 || neighbour >= params_.voxels[ax];
-              if (outside && !domain_.periodic[ax]) {
-                // A Dirichlet face (see the constructor); a no-flux face adds nothing.
-                if (sub.boundary[static_cast<std::size_t>(2 * ax + (side > 0 ? 1 : 0))].dirichlet)
-                  diagonal += 2.0 * off;
-                continue;
-              }
-              if (off == 0.0) continue;
-              MatStencil col = row;
-              (ax == 0 ? col.i : ax == 1 ? col.j : col.k) = neighbour; // periodic DMDAs wrap -1 and n
-              cols[n] = col;
-              vals[n] = -off;
-              diagonal += off;
-              ++n;
-            }
-          cols[0] = row;
-          vals[0] = diagonal;
-          petsc::check(MatSetValuesStencil(a, 1, &row, n, cols, vals, ADD_VALUES), "MatSetValuesStencil");
+  for_each_owned_voxel([&](const std::array<int, 3>& index, std::size_t v) {
+    for (int s = 0; s < dof; ++s) {
+      const Substrate& sub = params_.substrates[static_cast<std::size_t>(s)];
+      const std::size_t at = v * static_cast<std::size_t>(dof) + static_cast<std::size_t>(s);
+      const double off = sub.diffusion / h2;
+      MatStencil row{};
+      row.i = index[0], row.j = index[1], row.k = domain_.dim == 3 ? index[2] : 0, row.c = s;
+      MatStencil cols[7];
+      PetscScalar vals[7];
+      int n = 1;
+      double diagonal = 1.0 / dt + sub.decay + (cell_uptake.empty() ? 0.0 : cell_uptake[at]);
+      for (int ax = 0; ax < domain_.dim; ++ax)
+        for (int side = -1; side <= 1; side += 2) {
+          const int neighbour = index[ax] + side;
+          const bool outside = neighbour < 0 || neighbour >= params_.voxels[ax];
+          if (outside && !domain_.periodic[ax]) {
+            // A Dirichlet face (see the constructor); a no-flux face adds nothing.
+            if (sub.boundary[static_cast<std::size_t>(2 * ax + (side > 0 ? 1 : 0))].dirichlet)
+              diagonal += 2.0 * off;
+            continue;
+          }
+          if (off == 0.0) continue;
+          MatStencil col = row;
+          (ax == 0 ? col.i : ax == 1 ? col.j : col.k) = neighbour; // periodic DMDAs wrap -1 and n
+          cols[n] = col;
+          vals[n] = -off;
+          diagonal += off;
+          ++n;
         }
-      }
+      cols[0] = row;
+      vals[0] = diagonal;
+      petsc::check(MatSetValuesStencil(a, 1, &row, n, cols, vals, ADD_VALUES), "MatSetValuesStencil");
+    }
+  });
   petsc::check(MatAssemblyBegin(a, MAT_FINAL_ASSEMBLY), "MatAssemblyBegin");
   petsc::check(MatAssemblyEnd(a, MAT_FINAL_ASSEMBLY), "MatAssemblyEnd");
   petsc::check(KSPSetOperators(petsc_->ksp, a, a), "KSPSetOperators");

@@ -66,6 +66,16 @@ private:
   struct Petsc; // the DM, vectors, matrix and solver (PETSc types stay out of this header)
 
   void assemble(double dt, const std::vector<double>& cell_uptake);
+  // Calls visit(index, v) for every owned voxel in the DMDA's storage order (x fastest): index its global
+  // grid index (k = 0 in 2-D), v its position among the owned voxels.
+  template <class Visit>
+  void for_each_owned_voxel(Visit&& visit) const {
+    std::size_t v = 0;
+    for (int k = lo_[2]; k < lo_[2] + count_[2]; ++k)
+      for (int j = lo_[1]; j < lo_[1] + count_[1]; ++j)
+        for (int i = lo_[0]; i < lo_[0] + count_[0]; ++i, ++v)
+          visit(std::array<int, 3>{i, j, k}, v);
+  }
 
   FieldParams params_;
   Domain domain_;
