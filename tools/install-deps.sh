@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages tessera builds and tests with (SPEC §7), only those missing.
 # As root (or with sudo) it runs apt-get; otherwise it prints the exact command and exits 2.
 # --viz adds ParaView's pvpython and a virtual X server, for tools/paraview_open.py and the ctest label
-# `paraview` (registered when CMake finds pvpython and xvfb-run).
+# `paraview` (registered when CMake finds pvpython and Xvfb).
 # slurm-wlm and munge are what the ctest label `slurm` runs a private one-node cluster with
 # (tests/slurm/slurm-up.sh); jobs/slurm/ holds the job scripts those tests submit.
 set -euo pipefail

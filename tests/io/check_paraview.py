@@ -4,7 +4,7 @@ and Polyvertex cells) per step, every array (type, id, radius, cycle, one per ge
 cell-type names in the field data. Then renders each run with tools/paraview_open.py, coloured by type and by
 a gene, and checks the PNGs are neither blank nor flooded.
 
-Usage: xvfb-run -a pvpython check_paraview.py --png-dir DIR RUN_DIR [RUN_DIR ...]
+Usage: tests/support/with_xvfb.sh pvpython check_paraview.py --png-dir DIR RUN_DIR [RUN_DIR ...]
 (pvpython under xvfb-run: --force-offscreen-rendering crashes Debian's X-only ParaView build.)
 Exits 1 listing every problem.
 """
