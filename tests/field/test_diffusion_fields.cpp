@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <memory>
 
@@ -329,6 +331,74 @@ TEST(DiffusionFields, EveryRankCountGivesTheOneRankFields) {
           }
       EXPECT_LT(global_max(worst), 1e-10 * global_max(scale)) << dim << "-D substrate " << s;
     }
+  }
+}
+
+// sample() (field -> gene sensing) interpolates (bi/trilinear) between the voxel centres around a point,
+// the neighbouring ranks' ghost voxels included: it reproduces a field linear in x and z exactly, and on the
+// periodic y axis interpolates between the last and the first layer across the wrap. Points are spread over
+// each rank's own box up to its faces, so about half of them need a neighbour's voxels. Round-off: 1e-12.
+TEST(DiffusionFields, SampleInterpolatesBetweenVoxelCentresAcrossRanks) {
+  for (int dim : {2, 3}) {
+    Domain domain = box(dim, 6.0);
+    domain.periodic[1] = true;
+    FieldParams p = one_substrate(domain, 1.0, 1.0, 0.0, 1.0);
+    Substrate second = p.substrates[0];
+    second.name = "v";
+    p.substrates.push_back(second);
+    const CartesianDecomposition decomposition(MPI_COMM_WORLD, domain, {0, 0, 0});
+    DiffusionFields fields(decomposition, p);
+    const int ny = p.voxels[1];
+    auto layer = [](int j) { return 0.01 * j * j; }; // any values per y layer
+    auto linear = [](const double* x, int s) { return s == 0 ? 1.0 + 0.3 * x[0] - 0.2 * x[2] : 2.0 - x[0]; };
+    for (int s = 0; s < 2; ++s) {
+      std::vector<double> values(fields.n_owned_voxels());
+      const auto& lo = fields.owned_lo();
+      const auto& n = fields.owned_count();
+      std::size_t v = 0;
+      for (int k = 0; k < n[2]; ++k)
+        for (int j = 0; j < n[1]; ++j)
+          for (int i = 0; i < n[0]; ++i, ++v) {
+            double centre[3] = {0, 0, 0};
+            const int index[3] = {lo[0] + i, lo[1] + j, lo[2] + k};
+            for (int a = 0; a < dim; ++a)
+              centre[a] = fields.voxel_centre(a, index[a]);
+            values[v] = linear(centre, s) + layer(lo[1] + j);
+          }
+      fields.set_values(s, values);
+    }
+    // Points on a regular lattice of this rank's box (its faces included), inside the outermost centres on
+    // the non-periodic axes.
+    const auto& lo = fields.owned_lo();
+    const auto& n = fields.owned_count();
+    std::vector<double> points;
+    std::vector<std::array<double, 3>> where;
+    const int m = 7;
+    for (int c = 0; c < (dim == 3 ? m : 1); ++c)
+      for (int b = 0; b < m; ++b)
+        for (int a = 0; a < m; ++a) {
+          std::array<double, 3> x{0, 0, 0};
+          const int step[3] = {a, b, c};
+          for (int ax = 0; ax < dim; ++ax) {
+            const double first = domain.lo[ax] + lo[ax] * p.spacing, last = first + n[ax] * p.spacing;
+            x[ax] = first + (last - first) * step[ax] / (m - 1);
+            if (ax != 1) x[ax] = std::clamp(x[ax], domain.lo[ax] + 0.5, domain.hi[ax] - 0.5);
+          }
+          for (int ax = 0; ax < dim; ++ax)
+            points.push_back(x[ax]);
+          where.push_back(x);
+        }
+    const std::vector<double> sampled = fields.sample(points, where.size());
+    double worst = 0;
+    for (std::size_t q = 0; q < where.size(); ++q) {
+      const double u = (where[q][1] - domain.lo[1]) / p.spacing - 0.5;
+      const int j0 = static_cast<int>(std::floor(u));
+      const double t = u - j0;
+      const double y_part = (1 - t) * layer((j0 + ny) % ny) + t * layer((j0 + 1) % ny);
+      for (int s = 0; s < 2; ++s)
+        worst = std::max(worst, std::abs(sampled[2 * q + s] - (linear(where[q].data(), s) + y_part)));
+    }
+    EXPECT_LT(global_max(worst), 1e-12) << dim << "-D";
   }
 }
 

@@ -1,6 +1,7 @@
 // Diffusible fields inside the simulation (issue 12): cells that move, secrete and take up; the amount
 // secreted reaches the fields exactly, uptake never empties a voxel below zero, and the fields on 1, 2 and 4
-// ranks equal those of the same run on one rank.
+// ranks equal those of the same run on one rank; receptor genes sense the fields (field -> gene).
+#include "../support/gathered_cells.hpp"
 #include "../support/petsc_environment.hpp"
 #include "tessera/field/diffusion_fields.hpp"
 #include "tessera/io/deck.hpp"
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -94,4 +96,150 @@ TEST(SimulationFields, EveryRankCountGivesTheOneRankFields) {
       }
     EXPECT_LT(mpi::max(MPI_COMM_WORLD, worst), 1e-10 * mpi::max(MPI_COMM_WORLD, scale)) << "substrate " << s;
   }
+}
+
+// field -> gene: one sender secretes Q per minute into a field with D = 100 um^2/min and decay 1/min
+// (lambda = sqrt(D / decay) = 10 um); receivers on a lattice (half-way between voxel centres along x, so
+// they sense interpolated values) sense it through R's Hill term and reach R = H(c) = c^2 / (h^2 + c^2) with
+// dR/dt = H(c) - R. At steady state c is the K0 profile Q/(2 pi D) K0(r/lambda) of the point source; h is
+// its value at r = 25 um, so R crosses 1/2 there. R must follow H of the exact profile at every distance
+// from 15 to 60 um within 0.03: the voxel grid (lambda = 4 voxels: ~3% in c) and the interpolation (~3% in
+// c) move H by at most half that (measured: 0.007). Decay 1.44 /min instead (lambda 17% shorter) gives 0.27.
+TEST(SimulationFields, ReceiversSenseASecretingCellWithItsDecayLength) {
+  const double pi = std::acos(-1.0), q = 50.0, diffusion = 100.0, lambda = 10.0;
+  auto exact = [&](double r) { return q / (2 * pi * diffusion) * std::cyl_bessel_k(0.0, r / lambda); };
+  const double h = exact(25.0);
+  // One file per rank count: ctest may run the 1, 2 and 4 rank tests at once.
+  const std::string csv = std::string(TESSERA_BINARY_DIR) + "/tests/sim/field_receivers_np" +
+                          std::to_string(mpi::size(MPI_COMM_WORLD)) + ".csv";
+  const double sender[2] = {101.25, 101.25}; // a voxel centre (spacing 2.5 um)
+  if (mpi::rank(MPI_COMM_WORLD) == 0) {
+    std::ofstream out(csv);
+    out << "id,type,x,y,R\n0,sender," << sender[0] << "," << sender[1] << ",0\n";
+    int id = 1;
+    for (int a = -8; a <= 8; ++a)
+      for (int b = -8; b <= 8; ++b)
+        if (a != 0 || b != 0)
+          out << id++ << ",receiver," << sender[0] + 1.25 + 10 * a << "," << sender[1] + 10 * b << ",0\n";
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  const std::string text = R"(
+domain: {dim: 2, lo: [0, 0], hi: [200, 200], boundary: reflecting}
+cells:
+  types: [sender, receiver]
+  init: {placement: file, file: )" +
+                           csv + R"(}
+mechanics: {frozen: true}
+grn: {genes: [R], basal: 0, production: 1, decay: 1 /min}
+time: {dt: 1 min, end: 30 min, integrator: rk4, dt_grn: 0.1 min}
+fields:
+  spacing: 2.5 um
+  substrates:
+    - {name: ligand, diffusion: 100 um^2/min, decay: 1 /min}
+  coupling:
+    - {type: sender, substrate: ligand, secretion: 50 /min}
+  receptors:
+    - {substrate: ligand, gene: R, K: 1, n: 2, h: )" +
+                           std::to_string(h) + R"(}
+)";
+  const Deck d = Deck::parse(text, "receivers.yaml", {}, all_key_tables());
+  const auto sim = simulate(MPI_COMM_WORLD, read_simulation_setup(d, mpi::size(MPI_COMM_WORLD)));
+  const CellSnapshot mine = snapshot(sim->cells());
+  double worst = 0;
+  long long compared = 0;
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    const double r = std::hypot(mine.position[2 * i] - sender[0], mine.position[2 * i + 1] - sender[1]);
+    if (mine.type[i] != 1 || r < 15 || r > 60) continue;
+    const double c = exact(r), expected = c * c / (h * h + c * c);
+    worst = std::max(worst, std::abs(mine.genes[i] - expected));
+    ++compared;
+  }
+  EXPECT_GT(mpi::sum(MPI_COMM_WORLD, compared), 50);
+  worst = mpi::max(MPI_COMM_WORLD, worst);
+  if (mpi::rank(MPI_COMM_WORLD) == 0) std::printf("worst |R - H(c_exact)| = %.4f\n", worst);
+  EXPECT_LT(worst, 0.03);
+}
+
+// field -> gene, on and off: a fixed source strip on the x_lo wall and decay 0.1 /min make a gradient of
+// decay length sqrt(D / decay) = 31.6 um; the receptor R senses it (h = the steady value about 60 um from the
+// strip) and activates the target T (h = 0.5, n = 4). A cell 15 um from the strip turns T on, one 170 um
+// away (where c is e^-3.5 of the value at 60 um) leaves it off; with the receptor pointed at another gene
+// (no sensing) neither turns on, so the switch is the field's doing.
+TEST(SimulationFields, ACellNextToASourceSwitchesItsReceptorTargetOn) {
+  const std::string csv = std::string(TESSERA_BINARY_DIR) + "/tests/sim/field_switch_np" +
+                          std::to_string(mpi::size(MPI_COMM_WORLD)) + ".csv";
+  if (mpi::rank(MPI_COMM_WORLD) == 0) {
+    std::ofstream out(csv);
+    out << "id,type,x,y\n0,cell,25,40\n1,cell,180,40\n";
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  auto run = [&](const std::string& sensing_gene) {
+    const std::string text = R"(
+domain: {dim: 2, lo: [0, 0], hi: [200, 80], boundary: reflecting}
+cells:
+  types: [cell]
+  init: {placement: file, file: )" +
+                             csv + R"(}
+mechanics: {frozen: true}
+grn:
+  genes: [R, T, Z]
+  basal: 0
+  decay: 1 /min
+  edges:
+    - {source: R, target: T, sign: activation, K: 1, h: 0.5, n: 4}
+time: {dt: 1 min, end: 60 min, integrator: rk4, dt_grn: 0.25 min}
+fields:
+  spacing: 5 um
+  substrates:
+    - name: morphogen
+      diffusion: 100 um^2/min
+      decay: 0.1 /min
+      sources:
+        - {lo: [0, 0], hi: [10, 80], rate: 1}
+  receptors:
+    - {substrate: morphogen, gene: )" +
+                             sensing_gene + R"(, K: 1, n: 2, h: 0.5}
+)";
+    const Deck d = Deck::parse(text, "switch.yaml", {}, all_key_tables());
+    const auto sim = simulate(MPI_COMM_WORLD, read_simulation_setup(d, mpi::size(MPI_COMM_WORLD)));
+    return test::gather(MPI_COMM_WORLD, snapshot(sim->cells()));
+  };
+  const test::Gathered sensing = run("R");
+  ASSERT_EQ(sensing.cells.size(), 2u);
+  EXPECT_GT(sensing.gene(0, 1), 0.8) << "R = " << sensing.gene(0, 0);
+  EXPECT_LT(sensing.gene(1, 1), 0.01) << "R = " << sensing.gene(1, 0);
+  const test::Gathered deaf = run("Z");
+  EXPECT_LT(deaf.gene(0, 1), 1e-12);
+  EXPECT_GT(deaf.gene(0, 2), 0.8); // Z sensed what R did above
+}
+
+// Sensing on moving cells whose receptor drives their secretion (gene -> field -> gene): cells on 1, 2 and 4
+// ranks equal those of the same run on one rank. Positions do not depend on the fields (tolerance 0); genes
+// see the fields, which agree to about 1e-10 of their maximum (rtol 1e-12 solves), through Hill terms of
+// slope below 10 over 20 steps: 1e-8 of the largest expression.
+TEST(SimulationFields, SensingIsTheSameOnEveryRankCount) {
+  std::string coupled = deck;
+  coupled.replace(coupled.find("secretion: 2 /min"), 17, "secretion: 2 /min, secretion_gene: X");
+  coupled.insert(coupled.find("random:"), R"(  receptors:
+    - {substrate: u, gene: X, K: 2, n: 2, h: 0.5}
+    - {substrate: v, gene: X, K: 1, n: 1, h: 0.3}
+)");
+  const Deck d = Deck::parse(coupled, "sensing.yaml", {}, all_key_tables());
+  const auto all = simulate(MPI_COMM_WORLD, read_simulation_setup(d, mpi::size(MPI_COMM_WORLD)));
+  const test::Gathered world = test::gather(MPI_COMM_WORLD, snapshot(all->cells()));
+  const auto alone = simulate(MPI_COMM_SELF, read_simulation_setup(d, 1));
+  const test::Gathered self = test::gather(MPI_COMM_SELF, snapshot(alone->cells()));
+  ASSERT_EQ(world.cells.size(), self.cells.size());
+  double worst_position = 0, worst_gene = 0, scale = 0;
+  for (const auto& [id, i] : self.row) {
+    const std::size_t j = world.row.at(id);
+    for (int a = 0; a < 2; ++a)
+      worst_position = std::max(worst_position,
+                                std::abs(self.cells.position[2 * i + a] - world.cells.position[2 * j + a]));
+    worst_gene = std::max(worst_gene, std::abs(self.cells.genes[i] - world.cells.genes[j]));
+    scale = std::max(scale, std::abs(self.cells.genes[i]));
+  }
+  EXPECT_GT(scale, 0.5); // the cells did sense
+  EXPECT_EQ(worst_position, 0.0);
+  EXPECT_LE(worst_gene, 1e-8 * scale);
 }

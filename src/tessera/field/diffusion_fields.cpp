@@ -18,8 +18,10 @@ namespace tessera {
 struct DiffusionFields::Petsc {
   mpi::Communicator comm; // the rank boxes' ranks in the order DMDA numbers them (x fastest)
   DM dm = nullptr;
-  Vec x = nullptr; // the fields: every substrate as a component
-  Vec b = nullptr; // right-hand side of a step
+  DM sampling = nullptr; // the same blocks with a box stencil: ghosts across edges and corners, for sample()
+  Vec x = nullptr;       // the fields: every substrate as a component
+  Vec b = nullptr;       // right-hand side of a step
+  Vec local = nullptr;   // x with a ghost layer of one voxel (edges and corners too), for sampling
   Mat a = nullptr;
   KSP ksp = nullptr;
   PetscOptions options = nullptr;
@@ -27,8 +29,10 @@ struct DiffusionFields::Petsc {
     if (ksp) KSPDestroy(&ksp);
     if (a) MatDestroy(&a);
     if (b) VecDestroy(&b);
+    if (local) VecDestroy(&local);
     if (x) VecDestroy(&x);
     if (dm) DMDestroy(&dm);
+    if (sampling) DMDestroy(&sampling);
     if (options) PetscOptionsDestroy(&options);
   }
 };
@@ -68,16 +72,23 @@ DiffusionFields::DiffusionFields(const CartesianDecomposition& decomposition, co
     ranges[a].assign(static_cast<std::size_t>(dims[a]), per_box[a]);
   auto boundary = [&](int a) { return domain_.periodic[a] ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_NONE; };
   const auto& n = params_.voxels;
-  if (domain_.dim == 2)
-    petsc::check(DMDACreate2d(petsc_->comm.get(), boundary(0), boundary(1), DMDA_STENCIL_STAR, n[0], n[1],
-                              dims[0], dims[1], dof, 1, ranges[0].data(), ranges[1].data(), &petsc_->dm),
-                 "DMDACreate2d");
-  else
-    petsc::check(DMDACreate3d(petsc_->comm.get(), boundary(0), boundary(1), boundary(2), DMDA_STENCIL_STAR,
-                              n[0], n[1], n[2], dims[0], dims[1], dims[2], dof, 1, ranges[0].data(),
-                              ranges[1].data(), ranges[2].data(), &petsc_->dm),
-                 "DMDACreate3d");
-  petsc::check(DMSetUp(petsc_->dm), "DMSetUp");
+  auto create = [&](DMDAStencilType stencil, DM* dm) {
+    if (domain_.dim == 2)
+      petsc::check(DMDACreate2d(petsc_->comm.get(), boundary(0), boundary(1), stencil, n[0], n[1], dims[0],
+                                dims[1], dof, 1, ranges[0].data(), ranges[1].data(), dm),
+                   "DMDACreate2d");
+    else
+      petsc::check(DMDACreate3d(petsc_->comm.get(), boundary(0), boundary(1), boundary(2), stencil, n[0],
+                                n[1], n[2], dims[0], dims[1], dims[2], dof, 1, ranges[0].data(),
+                                ranges[1].data(), ranges[2].data(), dm),
+                   "DMDACreate3d");
+    petsc::check(DMSetUp(*dm), "DMSetUp");
+  };
+  create(DMDA_STENCIL_STAR, &petsc_->dm);
+  // Sampling at a point near a rank box's edge or corner reads the diagonal neighbours' voxels too, which a
+  // star stencil's ghost layer leaves out: a second DMDA of the same blocks with a box stencil gathers them
+  // (the operator keeps the star one, whose matrix holds only the 5/7-point couplings).
+  create(DMDA_STENCIL_BOX, &petsc_->sampling);
   // Substrates do not react with each other: each couples only to itself, in its voxel and its neighbours'.
   std::vector<PetscInt> fill(static_cast<std::size_t>(dof * dof), 0);
   for (int s = 0; s < dof; ++s)
@@ -271,6 +282,62 @@ void DiffusionFields::advance(double dt, const std::vector<double>& cell_source,
                           " after " + std::to_string(iterations) +
                           " iterations (tune it with fields.petsc_options, or reduce fields.dt)");
   }
+}
+
+std::vector<double> DiffusionFields::sample(const std::vector<double>& positions, std::size_t n) const {
+  const int dim = domain_.dim;
+  if (positions.size() < n * static_cast<std::size_t>(dim))
+    throw runtime_error("DiffusionFields::sample: fewer positions than points");
+  DM dm = petsc_->sampling;
+  if (!petsc_->local) petsc::check(DMCreateLocalVector(dm, &petsc_->local), "DMCreateLocalVector");
+  petsc::check(DMGlobalToLocalBegin(dm, petsc_->x, INSERT_VALUES, petsc_->local), "DMGlobalToLocalBegin");
+  petsc::check(DMGlobalToLocalEnd(dm, petsc_->x, INSERT_VALUES, petsc_->local), "DMGlobalToLocalEnd");
+  PetscInt gs[3] = {0, 0, 0}, gm[3] = {1, 1, 1};
+  petsc::check(DMDAGetGhostCorners(dm, &gs[0], &gs[1], &gs[2], &gm[0], &gm[1], &gm[2]),
+               "DMDAGetGhostCorners");
+  const auto dof = static_cast<std::size_t>(n_substrates());
+  std::vector<double> out(n * dof, 0.0);
+  const PetscScalar* a = nullptr;
+  petsc::check(VecGetArrayRead(petsc_->local, &a), "VecGetArrayRead");
+  for (std::size_t p = 0; p < n; ++p) {
+    // The 2^dim voxel centres around the point and their weights, per axis.
+    int index[3][2] = {{0, 0}, {0, 0}, {0, 0}};
+    double weight[3][2] = {{1, 0}, {1, 0}, {1, 0}};
+    for (int ax = 0; ax < dim; ++ax) {
+      const double u =
+          (positions[p * static_cast<std::size_t>(dim) + static_cast<std::size_t>(ax)] - domain_.lo[ax]) /
+              params_.spacing -
+          0.5;
+      int i0 = static_cast<int>(std::floor(u));
+      double t = u - i0;
+      int i1 = i0 + 1;
+      if (!domain_.periodic[ax]) {
+        // Beyond the outermost centres the value of the last voxel holds (no extrapolation past a wall).
+        if (i0 < 0) i0 = i1 = 0, t = 0;
+        if (i1 > params_.voxels[ax] - 1) i0 = i1 = params_.voxels[ax] - 1, t = 0;
+      }
+      // A point outside this rank's box (it should not be) takes the nearest values held here.
+      const int first = static_cast<int>(gs[ax]), last = static_cast<int>(gs[ax] + gm[ax]) - 1;
+      index[ax][0] = std::clamp(i0, first, last) - first;
+      index[ax][1] = std::clamp(i1, first, last) - first;
+      weight[ax][0] = 1 - t;
+      weight[ax][1] = t;
+    }
+    for (int corner = 0; corner < (1 << dim); ++corner) {
+      double w = 1;
+      std::size_t at = 0;
+      for (int ax = dim - 1; ax >= 0; --ax) {
+        const int bit = (corner >> ax) & 1;
+        w *= weight[ax][bit];
+        at = at * static_cast<std::size_t>(gm[ax]) + static_cast<std::size_t>(index[ax][bit]);
+      }
+      if (w == 0) continue;
+      for (std::size_t s = 0; s < dof; ++s)
+        out[p * dof + s] += w * a[at * dof + s];
+    }
+  }
+  petsc::check(VecRestoreArrayRead(petsc_->local, &a), "VecRestoreArrayRead");
+  return out;
 }
 
 std::vector<double> DiffusionFields::values(int s) const {

@@ -51,6 +51,11 @@ public:
   // converge is a runtime_error naming the substrate's KSP reason.
   void advance(double dt, const std::vector<double>& cell_source, const std::vector<double>& cell_uptake);
 
+  // Collective. Every substrate at `n` points of this rank's box (`positions`: n x dim, row-major), each
+  // interpolated (bi/trilinear) between the voxel centres around it, the neighbours' voxels included;
+  // constant beyond the outermost centres of a non-periodic wall. Returns n x n_substrates values.
+  std::vector<double> sample(const std::vector<double>& positions, std::size_t n) const;
+
   // The owned values of substrate `s`, x fastest.
   std::vector<double> values(int s) const;
   // Replaces the owned values of substrate `s` (tests, restarts).

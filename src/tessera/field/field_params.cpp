@@ -101,6 +101,18 @@ const KeyTable& fields_keys() {
         .non_negative()
         .describe("Uptake rate: a cell removes uptake * c * V_cell per minute (V_cell: its area in 2-D, "
                   "volume in 3-D), implicitly, so c never goes negative.");
+    t.add("receptors", KeyType::entries)
+        .describe("Field -> gene: a receptor gene senses a substrate at the cell's centre (interpolated "
+                  "between the voxel centres) and gains K * c^n / (h^n + c^n) in its `hill` drive, as a "
+                  "ligand -> receptor pair does with its neighbours' ligand.");
+    t.add("receptors[].substrate", KeyType::text).require().describe("Substrate (in fields.substrates).");
+    t.add("receptors[].gene", KeyType::text).require().describe("Receptor gene (in grn.genes).");
+    t.add("receptors[].K", KeyType::real).def("1").non_negative().describe("Strength of the activation.");
+    t.add("receptors[].h", KeyType::real)
+        .def("0.5")
+        .positive()
+        .describe("Half-saturation (a concentration).");
+    t.add("receptors[].n", KeyType::real).def("2").positive().describe("Hill coefficient.");
     return t;
   }();
   return table;
@@ -118,6 +130,8 @@ FieldParams read_field_params(const Deck& deck, const Domain& domain, const Cell
   if (entries.empty()) {
     if (!f.entries("coupling").empty())
       f.fail("coupling", "coupling needs fields.substrates (there are no fields)");
+    if (!f.entries("receptors").empty())
+      f.fail("receptors", "receptors need fields.substrates (there are no fields)");
     return p;
   }
   if (!f.has("spacing")) f.fail("spacing", "required with fields.substrates: the voxel edge");
@@ -199,6 +213,26 @@ FieldParams read_field_params(const Deck& deck, const Domain& domain, const Cell
       if (c.secretion_gene < 0) e.fail("secretion_gene", "unknown gene '" + gene + "' (not in grn.genes)");
     }
     p.couplings.push_back(c);
+  }
+
+  for (const DeckView& e : f.entries("receptors")) {
+    FieldReceptor r;
+    const std::string substrate = e.text("substrate");
+    r.substrate = -1;
+    for (std::size_t k = 0; k < p.substrates.size(); ++k)
+      if (p.substrates[k].name == substrate) r.substrate = static_cast<int>(k);
+    if (r.substrate < 0)
+      e.fail("substrate", "unknown substrate '" + substrate + "' (not in fields.substrates)");
+    const std::string gene = e.text("gene");
+    r.receptor = network.gene_index(gene);
+    if (r.receptor < 0) e.fail("gene", "unknown gene '" + gene + "' (not in grn.genes)");
+    for (const FieldReceptor& other : p.receptors)
+      if (other.substrate == r.substrate && other.receptor == r.receptor)
+        e.fail("gene", "'" + gene + "' senses '" + substrate + "' twice");
+    r.K = e.real("K");
+    r.h = e.real("h");
+    r.n = e.real("n");
+    p.receptors.push_back(r);
   }
   return p;
 }

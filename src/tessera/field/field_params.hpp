@@ -3,6 +3,7 @@
 #pragma once
 
 #include "tessera/core/keys.hpp"
+#include "tessera/grn/signaling.hpp"
 #include "tessera/tissue/domain.hpp"
 
 #include <array>
@@ -56,6 +57,7 @@ struct FieldParams {
   std::string petsc_options; // inserted into PETSc's options database (prefix fields_ for the solver)
   std::array<int, 3> voxels{1, 1, 1}; // per axis (1 on the unused third axis of a 2-D box)
   std::vector<FieldCoupling> couplings;
+  std::vector<FieldReceptor> receptors; // field -> gene
 
   bool active() const { return !substrates.empty(); }
   int substeps(double step_dt) const; // fields.dt sub-steps per simulation step

@@ -2,6 +2,7 @@
 // and which neighbours signal to it. Both `hill` and `graph_ode` are one; the step loop holds either.
 #pragma once
 
+#include "tessera/core/error.hpp"
 #include "tessera/grn/signaling.hpp"
 #include "tessera/integrate/gene_rhs.hpp"
 
@@ -16,6 +17,13 @@ public:
   virtual void set_cell_types(Kokkos::View<const int*> cell_type) = 0;
   // This step's signalling graph and ligand exchange; nullptr switches intercellular terms off.
   virtual void set_signaling(const SignalingGraph* graph, const LigandExchange* exchange) = 0;
+  // The diffusible fields at each local cell (row i: cell i, column s: substrate s), for the receptors of
+  // SignalingParams::field_receptors; called each step once the fields have advanced. Only models that
+  // sense fields override it; the others refuse, so a wrapper that does not forward it fails loudly.
+  virtual void set_field_values(Kokkos::View<const double**, Kokkos::LayoutRight> values) {
+    (void)values;
+    throw runtime_error("this gene model does not sense diffusible fields (fields.receptors)");
+  }
 };
 
 } // namespace tessera

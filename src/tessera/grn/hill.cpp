@@ -1,6 +1,7 @@
 #include "tessera/grn/hill.hpp"
 
 #include "tessera/core/device_copy.hpp"
+#include "tessera/core/error.hpp"
 #include "tessera/core/kernel_instance.hpp"
 #include <algorithm>
 #include <cmath>
@@ -8,7 +9,8 @@
 namespace tessera {
 
 HillModel::HillModel(const GeneNetwork& network, int n_types, const SignalingParams& signaling)
-    : n_genes_(network.n_genes()), has_pairs_(signaling.active()) {
+    : n_genes_(network.n_genes()), has_pairs_(signaling.active()),
+      has_field_receptors_(!signaling.field_receptors.empty()) {
   const int G = n_genes_;
   std::vector<std::vector<const RegulatoryEdge*>> rows(static_cast<size_t>(n_types * G));
   for (const RegulatoryEdge& e : network.edges)
@@ -91,6 +93,42 @@ HillModel::HillModel(const GeneNetwork& network, int n_types, const SignalingPar
   Kokkos::deep_copy(lr_K_, lK);
   Kokkos::deep_copy(lr_n_, ln);
   Kokkos::deep_copy(lr_h_pow_n_, lh);
+  // Field receptors grouped by receptor gene, as the LR pairs.
+  const std::size_t n_receptors = signaling.field_receptors.size();
+  fr_offsets_ = Kokkos::View<int*>("tessera::hill::fr_offsets", static_cast<std::size_t>(G) + 1);
+  fr_column_ = Kokkos::View<int*>("tessera::hill::fr_column", n_receptors);
+  fr_n_int_ = Kokkos::View<int*>("tessera::hill::fr_n_int", n_receptors);
+  fr_K_ = Kokkos::View<double*>("tessera::hill::fr_K", n_receptors);
+  fr_n_ = Kokkos::View<double*>("tessera::hill::fr_n", n_receptors);
+  fr_h_pow_n_ = Kokkos::View<double*>("tessera::hill::fr_h_pow_n", n_receptors);
+  {
+    auto fo = Kokkos::create_mirror_view(fr_offsets_);
+    auto fc = Kokkos::create_mirror_view(fr_column_);
+    auto fni = Kokkos::create_mirror_view(fr_n_int_);
+    auto fK = Kokkos::create_mirror_view(fr_K_);
+    auto fn = Kokkos::create_mirror_view(fr_n_);
+    auto fh = Kokkos::create_mirror_view(fr_h_pow_n_);
+    int r = 0;
+    for (int k = 0; k < G; ++k) {
+      fo(k) = r;
+      for (const FieldReceptor& f : signaling.field_receptors) {
+        if (f.receptor != k) continue;
+        fc(r) = f.substrate;
+        fK(r) = f.K;
+        fn(r) = f.n;
+        fni(r) = (f.n == std::floor(f.n) && f.n >= 1 && f.n <= 16) ? static_cast<int>(f.n) : 0;
+        fh(r) = std::pow(f.h, f.n);
+        ++r;
+      }
+    }
+    fo(G) = r;
+    Kokkos::deep_copy(fr_offsets_, fo);
+    Kokkos::deep_copy(fr_column_, fc);
+    Kokkos::deep_copy(fr_n_int_, fni);
+    Kokkos::deep_copy(fr_K_, fK);
+    Kokkos::deep_copy(fr_n_, fn);
+    Kokkos::deep_copy(fr_h_pow_n_, fh);
+  }
   production_ = to_device("tessera::hill::production", network.production);
   basal_ = to_device("tessera::hill::basal", network.basal);
   decay_ = to_device("tessera::hill::decay", network.decay);
@@ -108,11 +146,15 @@ void HillModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) const {
     const ReceivedSignalFunctor received{graph_->offsets, graph_->source, graph_->weight, ligands, signal_};
     Kokkos::parallel_for("tessera::grn::received_signal", range_for(0, n, n * n_genes_), received);
   }
-  const HillRhsFunctor f{cell_type_,       x,        dxdt,     edges_.offsets, edges_.source,
-                         edges_.activates, edges_.K, edges_.n, edges_.n_int,   edges_.h_pow_n,
-                         production_,      basal_,   decay_,   lr_offsets_,    lr_column_,
-                         lr_n_int_,        lr_K_,    lr_n_,    lr_h_pow_n_,    signal_,
-                         n_genes_,         signaling};
+  if (has_field_receptors_ && field_values_.extent(0) < x.extent(0))
+    throw runtime_error("HillModel: the field values cover " + std::to_string(field_values_.extent(0)) +
+                        " cells, not the " + std::to_string(x.extent(0)) + " evaluated");
+  const HillRhsFunctor f{
+      cell_type_,  x,           dxdt,         edges_.offsets, edges_.source, edges_.activates,
+      edges_.K,    edges_.n,    edges_.n_int, edges_.h_pow_n, production_,   basal_,
+      decay_,      lr_offsets_, lr_column_,   lr_n_int_,      lr_K_,         lr_n_,
+      lr_h_pow_n_, signal_,     n_genes_,     signaling,      fr_offsets_,   fr_column_,
+      fr_n_int_,   fr_K_,       fr_n_,        fr_h_pow_n_,    field_values_, has_field_receptors_};
   Kokkos::parallel_for("tessera::grn::hill_rhs", range_for(0, n, n * n_genes_), f);
 }
 

@@ -1,7 +1,8 @@
 // The `hill` gene model (SPEC §2.1), the mechanistic ground-truth generator:
 //   dx_k/dt = beta_k [ b_k + sum_{j->k in E_c} K_jk H_s(x_j) + sum_{(l,k) in LR} K_lk H+(s_l) ] - lambda_k
 //   x_k
-// with s_l = sum over signalling neighbours n of w(d_in) x_nl.
+// with s_l = sum over signalling neighbours n of w(d_in) x_nl, plus, for a receptor of a diffusible field
+// (fields.receptors), K H+(c) with c the field at the cell's centre (set_field_values).
 #pragma once
 
 #include "tessera/core/kokkos_compat.hpp"
@@ -59,6 +60,12 @@ struct HillRhsFunctor {
   Kokkos::View<const double**, Kokkos::LayoutRight> signal;
   int n_genes;
   bool signaling;
+  // Field -> receptor terms: receptors of gene k are [fr_offsets(k), fr_offsets(k+1)); `field` holds the
+  // fields' values per owned cell and substrate.
+  Kokkos::View<const int*> fr_offsets, fr_column, fr_n_int;
+  Kokkos::View<const double*> fr_K, fr_n, fr_h_pow_n;
+  Kokkos::View<const double**, Kokkos::LayoutRight> field;
+  bool fields = false;
 
   KOKKOS_INLINE_FUNCTION void operator()(const int i) const {
     const int row = type(i) * n_genes;
@@ -77,6 +84,12 @@ struct HillRhsFunctor {
           const double sn = hill_power(sp, lr_n(p), lr_n_int(p));
           drive += lr_K(p) * sn / (lr_h_pow_n(p) + sn);
         }
+      if (fields)
+        for (int p = fr_offsets(k); p < fr_offsets(k + 1); ++p) {
+          const double c = field(i, fr_column(p)) > 0.0 ? field(i, fr_column(p)) : 0.0;
+          const double cn = hill_power(c, fr_n(p), fr_n_int(p));
+          drive += fr_K(p) * cn / (fr_h_pow_n(p) + cn);
+        }
       dxdt(i, k) = production(k) * drive - decay(k) * x(i, k);
     }
   }
@@ -91,6 +104,9 @@ public:
   void set_signaling(const SignalingGraph* graph, const LigandExchange* exchange) override {
     graph_ = graph;
     exchange_ = exchange;
+  }
+  void set_field_values(Kokkos::View<const double**, Kokkos::LayoutRight> values) override {
+    field_values_ = values;
   }
   void evaluate(double t, ConstGeneState x, GeneState dxdt) const override;
 
@@ -108,6 +124,10 @@ private:
   const SignalingGraph* graph_ = nullptr;
   const LigandExchange* exchange_ = nullptr;
   bool has_pairs_ = false;
+  Kokkos::View<int*> fr_offsets_, fr_column_, fr_n_int_;
+  Kokkos::View<double*> fr_K_, fr_n_, fr_h_pow_n_;
+  Kokkos::View<const double**, Kokkos::LayoutRight> field_values_;
+  bool has_field_receptors_ = false;
 };
 
 } // namespace tessera

@@ -26,11 +26,24 @@ struct LigandReceptorPair {
   double n = 2.0;   // `hill` Hill coefficient
 };
 
+// A receptor gene that senses a diffusible field (issue 12, field -> gene): like a ligand -> receptor pair
+// whose received signal is the field's value at the cell, interpolated from the voxel centres.
+struct FieldReceptor {
+  int substrate = 0; // index in fields.substrates
+  int receptor = 0;  // gene index
+  double K = 1.0;    // `hill` strength
+  double h = 0.5;    // `hill` half-saturation (a concentration)
+  double n = 2.0;    // `hill` Hill coefficient
+};
+
 struct SignalingParams {
   std::vector<LigandReceptorPair> pairs;
   double range = 20.0;      // r_sig, µm
   double length = INFINITY; // ell, µm; infinity means w = 1
   bool autocrine = false;   // a cell's own ligand reaches its receptors (w(0) = 1)
+  // Receptors of diffusible fields (from the deck's `fields.receptors`); they need no neighbours, so they
+  // do not make signalling active().
+  std::vector<FieldReceptor> field_receptors;
 
   bool active() const { return !pairs.empty(); }
   std::vector<int> ligand_genes() const; // sorted unique gene indices of the ligands

@@ -262,6 +262,10 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end
   if (s.fields.active())
     voxels_per_rank_box(s.fields, s.domain, rank_grid_dims(s.domain, s.rank_grid, n_ranks));
   s.seed = read_seed(deck);
+  s.signaling.field_receptors = s.fields.receptors;
+  if (!s.fields.receptors.empty() && s.uses_learned_model())
+    deck.section("fields").fail("receptors", "only the hill model senses fields so far; grn.model " +
+                                                 s.learned_model.family + " does not");
   if (s.output.dataset && (s.lifecycle.divides() || s.lifecycle.dies()))
     deck.section("output").fail("dataset", "a dataset needs the same cells at every observation: remove "
                                            "cells.division and cells.death, or set output.dataset: false");
@@ -467,9 +471,24 @@ void Simulation::advance_genes(double t0, double t1) {
 void Simulation::advance_fields() {
   PhaseTimer timer(phases_.fields);
   ScopedRegion region("tessera::sim::fields");
-  const CellFieldTerms terms = cell_field_terms(*fields_, snapshot(cells_));
+  const CellSnapshot cells = snapshot(cells_);
+  const CellFieldTerms terms = cell_field_terms(*fields_, cells);
   try {
     mpi::agree(comm_, [&] { fields_->advance(setup_.time.dt, terms.source, terms.uptake); });
+    if (!setup_.fields.receptors.empty()) {
+      // What the receptors sense over the step: the new fields at the cells' centres (before mechanics).
+      const std::vector<double> sensed = fields_->sample(cells.position, cells.size());
+      const auto n_substrates = static_cast<std::size_t>(fields_->n_substrates());
+      if (field_values_.extent(0) < cells.size())
+        field_values_ = Kokkos::View<double**, Kokkos::LayoutRight>(
+            "tessera::sim::field_values", cells.size() + cells.size() / 4 + 8, n_substrates);
+      auto host = Kokkos::create_mirror_view(field_values_);
+      for (std::size_t i = 0; i < cells.size(); ++i)
+        for (std::size_t f = 0; f < n_substrates; ++f)
+          host(i, f) = sensed[i * n_substrates + f];
+      Kokkos::deep_copy(field_values_, host);
+      model_->set_field_values(field_values_);
+    }
   } catch (const Error& e) {
     Error err(e.code(),
               "step " + std::to_string(step_ + 1) + " (t = " + format_number(t_) + " min): " + e.what());

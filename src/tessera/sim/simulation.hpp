@@ -169,6 +169,7 @@ private:
   std::unique_ptr<CvodeIntegrator> cvode_;
   std::unique_ptr<petsc::Session> petsc_; // before fields_, so PETSc outlives them
   std::unique_ptr<DiffusionFields> fields_;
+  Kokkos::View<double**, Kokkos::LayoutRight> field_values_; // sensed at the owned cells (fields.receptors)
   PhaseTimes phases_;
   LifecycleEvents last_events_;
   long long divisions_ = 0, deaths_ = 0;
