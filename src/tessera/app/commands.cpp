@@ -4,6 +4,7 @@
 #include "tessera/app/run_restart.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/machine.hpp"
 #include "tessera/core/random_params.hpp"
 #include "tessera/core/stop_request.hpp"
 #include "tessera/core/version.hpp"
@@ -27,6 +28,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
 namespace tessera::app {
@@ -150,6 +152,16 @@ std::vector<std::pair<std::string, std::string>> build_info() {
   kokkos << " (backends:" << backends << "; default execution space " << Kokkos::DefaultExecutionSpace::name()
          << ", concurrency " << Kokkos::DefaultExecutionSpace().concurrency() << ")";
   out.emplace_back("Kokkos", kokkos.str());
+
+  const ExecutionDevice device = execution_device();
+  std::ostringstream device_text;
+  device_text << device.name << ", ";
+  if (device.memory_bytes > 0.0)
+    device_text << std::fixed << std::setprecision(1) << device.memory_bytes / (1024.0 * 1024.0 * 1024.0)
+                << " GiB memory";
+  else
+    device_text << "memory not reported";
+  out.emplace_back("Device", device_text.str());
 
   char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING] = {0};
   int len = 0;
