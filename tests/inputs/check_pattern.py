@@ -7,6 +7,8 @@ tree (scipy), independently of tessera's neighbour lists.
   check_pattern.py RUN_DIR spheroid             inputs/spheroid_3d.yaml
   check_pattern.py RUN_DIR quickstart           inputs/quickstart.yaml
   check_pattern.py RUN_DIR toggle               inputs/lattice_3d.yaml
+  check_pattern.py RUN_DIR morphogen            inputs/morphogen_gradient.yaml
+  check_pattern.py RUN_DIR hypoxia              inputs/spheroid_oxygen.yaml
 
 Exit 0 when every check holds, 1 naming the first one that does not; every measured number is printed."""
 import argparse
@@ -48,12 +50,13 @@ class Run:
                 order = np.argsort(g["id"][()])
                 self.steps.append({"step": s, "time": float(g.attrs["time"]), "id": g["id"][()][order],
                                    "type": g["type"][()][order], "position": g["position"][()][order],
-                                   "genes": g["genes"][()][order]})
+                                   "genes": g["genes"][()][order], "cycle": g["cycle"][()][order],
+                                   "fields": {k: v[()] for k, v in g["fields"].items()} if "fields" in g else {}})
         domain = self.deck["domain"]
         self.lo = np.array([length_um(v) for v in domain["lo"]])
         self.hi = np.array([length_um(v) for v in domain["hi"]])
         self.periodic = domain.get("boundary", "periodic") == "periodic"
-        self.range = length_um(self.deck["signaling"]["range"])
+        self.range = length_um(self.deck["signaling"]["range"]) if "signaling" in self.deck else None
 
     def gene(self, step, name):
         return step["genes"][:, self.genes.index(name)]
@@ -217,16 +220,100 @@ def toggle(run):
     check(same >= 0.99, f"cells whose winner is the gene that started higher: {same:.4f} >= 0.99")
 
 
+def morphogen(run):
+    """inputs/morphogen_gradient.yaml's French flag. The field against its steady profile
+    c(x) = cosh((L - x)/lambda) / cosh(L/lambda) (Dirichlet 1 at x = 0, no flux at x = L, lambda =
+    sqrt(D / decay)) within 2 % of c(0) (the 10 um grid: ~0.1 %; 90 min after a start from 0 with decay
+    0.1 /min: e^-9 of the way left); three bands of cells (blue on; blue off and white on; neither), each at
+    least a fifth of the sheet, ordered along x with no overlap, their edges where the steady R = c/(1 + c)
+    crosses the deck's thresholds, within one lattice spacing plus a voxel (20 um). A uniform field, no
+    sensing or a sensing reversed in x fails these."""
+    last = run.steps[-1]
+    fields = run.deck["fields"]
+    substrate = fields["substrates"][0]
+    D = float(str(substrate["diffusion"]).split()[0])
+    decay = float(str(substrate["decay"]).split()[0])
+    lam, L = np.sqrt(D / decay), run.hi[0] - run.lo[0]
+    profile = lambda x: np.cosh((L - x) / lam) / np.cosh(L / lam)
+    h = length_um(fields["spacing"])
+    c = last["fields"][substrate["name"]]  # [Ny][Nx]
+    xc = run.lo[0] + (np.arange(c.shape[1]) + 0.5) * h
+    err = np.max(np.abs(c - profile(xc)[None, :]))
+    check(err < 0.02, f"morphogen against cosh((L - x)/lambda)/cosh(L/lambda), lambda = {lam:g} um: "
+                      f"max difference {err:.4f} < 0.02")
+    x = last["position"][:, 0]
+    blue, white = run.gene(last, "blue") > 0.5, run.gene(last, "white") > 0.5
+    bands = {"blue": blue, "white": ~blue & white, "red": ~blue & ~white}
+    for name, cells in bands.items():
+        check(cells.mean() >= 0.2, f"{name} band: {cells.mean():.3f} of the cells >= 0.2"
+                                   + (f" (x in [{x[cells].min():.1f}, {x[cells].max():.1f}] um)" if cells.any() else ""))
+    if failures:
+        return
+    edges = {}
+    for (a, b) in (("blue", "white"), ("white", "red")):
+        gap = x[bands[b]].min() - x[bands[a]].max()
+        check(gap > 0, f"{a} band entirely left of the {b} band (gap {gap:.2f} um)")
+        edges[a] = (x[bands[b]].min() + x[bands[a]].max()) / 2
+    grid = np.linspace(0, L, 40001)
+    r = profile(grid) / (1 + profile(grid))
+    thresholds = {e["target"]: float(e["h"]) for e in run.deck["grn"]["edges"]}
+    for name, gene in (("blue", "blue"), ("white", "white")):
+        expected = run.lo[0] + grid[np.argmax(r < thresholds[gene])]
+        check(abs(edges[name] - expected) <= 20.0, f"{name} band's edge at x = {edges[name]:.1f} um, expected "
+                                                   f"{expected:.1f} um (R = {thresholds[gene]}) within 20 um")
+
+
+def hypoxia(run):
+    """inputs/spheroid_oxygen.yaml: oxygen-sensing gene O2s, division only while O2s >= the division threshold
+    and death once O2s has stayed below the death threshold for the delay. Needs an output every step (the
+    fates of a step use the genes at its end, which that step's output holds): a cell whose cycle clock fell
+    (a division resets the mother's) had O2s >= the division threshold at the later step, so no hypoxic cell
+    divided; every cell that vanished had O2s below the death threshold a step earlier; and the hypoxic cells
+    sit nearer the centre than the others (a core), at least a tenth of the cells, while the oxygenated ones
+    divide (at least 20 divisions) and at least 5 hypoxic ones die. Without sensing (O2s stays 1), or with division blind to it, these fail."""
+    division = run.deck["cells"]["division"]
+    death = run.deck["cells"]["death"]
+    quiescent, dying = float(division["threshold"]), float(death["threshold"])
+    hypoxic_divided = vanished = vanished_not_dying = divisions = 0
+    steps = [s["step"] for s in run.steps]
+    check(steps == list(range(steps[0], steps[-1] + 1)), f"an output every step ({len(steps)} outputs)")
+    for a, b in zip(run.steps[:-1], run.steps[1:]):
+        before, after = run.gene(a, "O2s"), run.gene(b, "O2s")
+        dt = b["time"] - a["time"]
+        later = {i: k for k, i in enumerate(b["id"])}
+        for k, i in enumerate(a["id"]):
+            if i not in later:
+                vanished += 1
+                vanished_not_dying += before[k] >= dying
+                continue
+            divided = b["cycle"][later[i]] < a["cycle"][k] + dt - 1e-6
+            divisions += divided
+            hypoxic_divided += divided and after[later[i]] < quiescent
+    check(hypoxic_divided == 0, f"divisions of cells with O2s < {quiescent}: {hypoxic_divided} == 0")
+    check(divisions >= 20, f"divisions of oxygenated cells: {divisions} >= 20")
+    check(vanished >= 5 and vanished_not_dying == 0, f"dead cells: {vanished} >= 5, of which O2s was >= "
+                                                     f"{dying} a step earlier: {vanished_not_dying} == 0")
+    for s in (run.steps[len(run.steps) // 2], run.steps[-1]):
+        o2 = run.gene(s, "O2s")
+        r = np.linalg.norm(s["position"] - s["position"].mean(axis=0), axis=1)
+        hyp = o2 < quiescent
+        check(hyp.mean() >= 0.1, f"t = {s['time']:g} min: hypoxic fraction {hyp.mean():.3f} >= 0.1")
+        if hyp.any() and (~hyp).any():
+            check(r[hyp].mean() < r[~hyp].mean() - 5, f"t = {s['time']:g} min: hypoxic cells nearer the "
+                  f"centre: mean radius {r[hyp].mean():.1f} um vs {r[~hyp].mean():.1f} um for the others")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir")
-    ap.add_argument("pattern", choices=["lateral-inhibition", "spheroid", "quickstart", "toggle"])
+    ap.add_argument("pattern",
+                    choices=["lateral-inhibition", "spheroid", "quickstart", "toggle", "morphogen", "hypoxia"])
     args = ap.parse_args()
     run = Run(args.run_dir)
     print(f"check_pattern: {args.run_dir}: {args.pattern}, step {run.steps[-1]['step']} "
           f"(t = {run.steps[-1]['time']:g} min), {len(run.steps[-1]['id'])} cells")
     patterns = {"lateral-inhibition": lateral_inhibition, "spheroid": spheroid, "quickstart": quickstart,
-                "toggle": toggle}
+                "toggle": toggle, "morphogen": morphogen, "hypoxia": hypoxia}
     patterns[args.pattern](run)
     if failures:
         print(f"check_pattern: {len(failures)} check(s) failed; first: {failures[0]}", file=sys.stderr)

@@ -43,6 +43,7 @@ inline Gathered gather(MPI_Comm comm, const CellSnapshot& local) {
   gatherv(local.type, 1, g.cells.type, MPI_INT32_T);
   gatherv(local.position, local.dim, g.cells.position, MPI_DOUBLE);
   gatherv(local.genes, local.n_genes, g.cells.genes, MPI_DOUBLE);
+  gatherv(local.cycle, 1, g.cells.cycle, MPI_DOUBLE);
   for (std::size_t i = 0; i < g.cells.id.size(); ++i)
     g.row[g.cells.id[i]] = i;
   return g;

@@ -33,7 +33,8 @@ struct CopyParents {
 const KeyTable& division_keys() {
   static const KeyTable table = [] {
     KeyTable t("cells.division", "Cell division (SPEC §1.4): a cell divides when its cycle clock reaches "
-                                 "time / (1 + gain * x_gene).");
+                                 "time / (1 + gain * x_gene), and, with a threshold, only while x_gene is at "
+                                 "or above it.");
     t.add("time", KeyType::real_list, Dimension::time)
         .one_per_type()
         .def(".inf")
@@ -42,6 +43,11 @@ const KeyTable& division_keys() {
         .describe("T_div: cycle length per type; `.inf` = never divides.");
     t.add("gene", KeyType::text).describe("Gene whose expression shortens the cycle (optional).");
     t.add("gain", KeyType::real).def("0").non_negative().describe("g_div: strength of the gene's effect.");
+    t.add("threshold", KeyType::real)
+        .def("0")
+        .non_negative()
+        .describe("The cell divides only while the gene is at or above this (quiescence below it, e.g. "
+                  "hypoxia; its cycle clock keeps running); 0: no threshold.");
     return t;
   }();
   return table;
@@ -91,6 +97,9 @@ LifecycleParams read_lifecycle(const Deck& deck, int n_types, const std::vector<
   p.division_time = div.per_type("time", n_types);
   p.division_gene = gene_of(div);
   p.division_gain = div.real("gain");
+  p.division_threshold = div.real("threshold");
+  if (p.division_threshold > 0 && p.division_gene < 0)
+    div.fail("threshold", "needs cells.division.gene (the gene it applies to)");
   p.death_rate = death.per_type("rate", n_types);
   p.death_gene = gene_of(death);
   p.death_threshold = death.real("threshold");
@@ -122,7 +131,8 @@ LifecycleEvents Lifecycle::apply(MPI_Comm comm, Cells<>& cells, double dt, long 
   const auto death_rate = death_rate_;
   const CounterRng rng = rng_;
   const int death_gene = params_.death_gene, division_gene = params_.division_gene;
-  const double threshold = params_.death_threshold, delay = params_.death_delay, gain = params_.division_gain;
+  const double threshold = params_.death_threshold, delay = params_.death_delay, gain = params_.division_gain,
+               quiescent_below = params_.division_threshold;
   const auto s = static_cast<std::uint64_t>(step);
   Kokkos::parallel_for(
       "tessera::lifecycle::fate", Kokkos::RangePolicy<>(0, n), KOKKOS_LAMBDA(const int i) {
@@ -137,7 +147,8 @@ LifecycleEvents Lifecycle::apply(MPI_Comm comm, Cells<>& cells, double dt, long 
           below(i) = genes(i, death_gene) < threshold ? below(i) + dt : 0.0;
           if (below(i) >= delay && genes(i, death_gene) < threshold) f = 1;
         }
-        if (f == 0 && division_time(c) < 1e300) {
+        if (f == 0 && division_time(c) < 1e300 &&
+            (division_gene < 0 || genes(i, division_gene) >= quiescent_below)) {
           const double x =
               division_gene >= 0 && genes(i, division_gene) > 0.0 ? genes(i, division_gene) : 0.0;
           if (cycle(i) >= division_time(c) / (1.0 + gain * x)) f = 2;

@@ -21,6 +21,7 @@ struct LifecycleParams {
   std::vector<double> division_time; // T_div per type, min (inf = never)
   int division_gene = -1;            // gene modulating division, -1 = none
   double division_gain = 0.0;        // g_div
+  double division_threshold = 0.0;   // divides only while the division gene is >= this
   std::vector<double> death_rate;    // mu per type, 1/min
   int death_gene = -1;               // gene whose low expression kills, -1 = none
   double death_threshold = 0.0;
