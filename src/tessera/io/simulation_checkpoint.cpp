@@ -57,7 +57,7 @@ void require_room(MPI_Comm comm, const std::string& path, std::int64_t cells, in
 
 void write_simulation_checkpoint(MPI_Comm comm, const std::string& dir, const SimulationState& state,
                                  const CheckpointCells& local, const RunProvenance& provenance,
-                                 const std::array<int, 3>& rank_grid) {
+                                 const std::array<int, 3>& rank_grid, const CheckpointFields* fields) {
   const std::string final_path = (fs::path(dir) / checkpoint_h5_name).string();
   const std::string partial = final_path + ".tmp";
   // A .tmp left by a run killed while writing is incomplete by definition.
@@ -113,6 +113,20 @@ void write_simulation_checkpoint(MPI_Comm comm, const std::string& dir, const Si
       h5::write_rows(g, "genes", cells.genes.data(), rows, cells.n_genes);
       h5::write_rows(g, "cycle", cells.cycle.data(), rows);
       h5::write_rows(g, "below_time", local.below_time.data(), rows);
+    }
+    if (fields) {
+      // As tessera.h5 stores them (slowest axis first), one chunk per rank block.
+      std::vector<std::int64_t> dims, offset, block;
+      for (int a = cells.dim - 1; a >= 0; --a) {
+        const auto axis = static_cast<std::size_t>(a);
+        dims.push_back(fields->voxels[axis]);
+        offset.push_back(fields->lo[axis]);
+        block.push_back(fields->count[axis]);
+      }
+      h5::write_strings(root, "field_names", fields->names);
+      h5::Handle group = h5::create_ordered_group(root, "fields");
+      for (std::size_t f = 0; f < fields->names.size(); ++f)
+        h5::write_block(group.get(), fields->names[f], fields->values[f].data(), dims, offset, block, block);
     }
     // Last: a reader that finds complete = 1 finds everything above.
     h5::write_int_attribute(root, "complete", 1);
@@ -271,6 +285,29 @@ SimulationCheckpoint read_simulation_checkpoint(const std::string& path, const C
   std::sort(ids.begin(), ids.end());
   r.require(std::adjacent_find(ids.begin(), ids.end()) == ids.end(), "/cells/id holds an id twice");
   r.require(ids.empty() || ids.back() < s.next_id, "/cells/id holds an id not below next_id");
+
+  const bool has_fields = h5::exists(root, "field_names");
+  r.require(has_fields == !shape.fields.empty(),
+            has_fields
+                ? "it holds diffusible fields and the deck has no fields.substrates"
+                : "it holds no diffusible fields (written by a tessera without fields in checkpoints, or "
+                  "a deck without fields.substrates)");
+  if (has_fields) {
+    r.require(h5::read_strings(root, "field_names") == shape.fields,
+              "its /field_names are not the deck's fields.substrates");
+    std::vector<std::int64_t> dims;
+    for (int a = static_cast<int>(dim) - 1; a >= 0; --a)
+      dims.push_back(shape.voxels[static_cast<std::size_t>(a)]);
+    const h5::Handle group = h5::open_group(root, "fields");
+    for (const std::string& name : shape.fields) {
+      r.require(h5::exists(group.get(), name) && h5::shape(group.get(), name) == dims,
+                "/fields/" + name + " is missing or not the deck's voxel grid");
+      c.fields.push_back(h5::read_all<double>(group.get(), name));
+      for (const double v : c.fields.back())
+        r.require(std::isfinite(v) && v >= 0,
+                  "/fields/" + name + " holds a value that is negative or not finite");
+    }
+  }
   return c;
 }
 

@@ -38,6 +38,15 @@ struct CheckpointCells {
   std::size_t size() const { return cells.size(); }
 };
 
+// The diffusible fields at the end of a step (issue 12): the grid, the same on every rank, and this rank's
+// block of it.
+struct CheckpointFields {
+  std::vector<std::string> names;     // one per substrate
+  std::array<int, 3> voxels{1, 1, 1}; // per axis (1 on the third axis in 2-D)
+  std::array<int, 3> lo{0, 0, 0}, count{0, 0, 0};
+  std::vector<std::vector<double>> values; // per substrate, the block's voxels, x fastest
+};
+
 // Layout of checkpoint.h5:
 //   /             root attributes: format ("tessera-simulation-checkpoint"), format_version (1), version,
 //                 git_hash, deck (the resolved deck), deck_file, subcommand, command, host, slurm_job_id and
@@ -49,13 +58,16 @@ struct CheckpointCells {
 //   /cells/       id uint64[N], type int32[N], position float64[N][dim], radius float64[N], genes
 //                 float64[N][G], cycle float64[N], below_time float64[N]; rows in rank order, each rank's
 //                 rows in its memory order
+//   with diffusible fields: /field_names (strings) and /fields/<name> float64[Ny][Nx] (2-D) or [Nz][Ny][Nx]
+//                 (3-D), every substrate's voxels, each rank writing its block
 // Collective. Writes `dir`/checkpoint.h5.tmp and renames it to `dir`/checkpoint.h5 once it is complete and
 // closed, so a crash leaves the previous checkpoint intact (a stale .tmp is replaced). With the environment
 // variable TESSERA_TEST_KILL_BEFORE_CHECKPOINT_RENAME=<step>, rank 0 kills its process with SIGKILL between
 // the close and the rename of that step's checkpoint (the tests' stand-in for a job killed mid-write).
 void write_simulation_checkpoint(MPI_Comm comm, const std::string& dir, const SimulationState& state,
                                  const CheckpointCells& local, const RunProvenance& provenance,
-                                 const std::array<int, 3>& rank_grid);
+                                 const std::array<int, 3>& rank_grid,
+                                 const CheckpointFields* fields = nullptr);
 
 struct SimulationCheckpoint {
   std::string path;
@@ -69,12 +81,17 @@ struct SimulationCheckpoint {
   // else every row (then `all_rows`; each rank keeps the cells in its box).
   CheckpointCells cells;
   bool all_rows = true;
+  // The diffusible fields, per substrate the whole grid, x fastest (every reader takes its own block: a
+  // restart may use another decomposition); empty without fields.
+  std::vector<std::vector<double>> fields;
 };
 
 // What the deck says a checkpoint must hold.
 struct CheckpointShape {
   int dim = 2;
   std::vector<std::string> genes, cell_types;
+  std::vector<std::string> fields;    // the substrates' names (none without fields)
+  std::array<int, 3> voxels{1, 1, 1}; // their grid, per axis
 };
 
 // Reads and checks `path` on this process alone (not collective). When the checkpoint was written by

@@ -342,6 +342,14 @@ void SimulationOutput::require_room_for(long long step, std::int64_t total_cells
 }
 
 void SimulationOutput::set_fields(const FieldGrid& grid) {
+  if (h5::exists(file_.get(), "field_names")) {
+    // A restarted run's output: the steps kept hold these fields already.
+    if (h5::read_strings(file_.get(), "field_names") != grid.names)
+      throw input_error(h5_path_ + ": its /field_names are not the deck's fields.substrates");
+    has_fields_ = true;
+    field_grid_ = grid;
+    return;
+  }
   if (!steps_.empty()) throw runtime_error(h5_path_ + ": fields declared after the first step");
   has_fields_ = true;
   field_grid_ = grid;

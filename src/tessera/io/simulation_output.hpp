@@ -100,7 +100,8 @@ public:
   // count or field sizes disagree with the output is a runtime_error on every rank.
   void write_step(long long step, double time, const CellSnapshot& local, const FieldBlock* fields = nullptr);
   // Collective. Declares the diffusible fields every later write_step carries (its FieldBlock); call once
-  // before the first step.
+  // before the first step, or, on a restarted run's output, once after opening it (then the names must be
+  // those the file holds, else an input_error naming it).
   void set_fields(const FieldGrid& grid);
 
   // Collective. Marks the output complete (root attribute complete = 1: the run ended normally, every step

@@ -27,9 +27,10 @@ SummaryCsv::SummaryCsv(MPI_Comm comm, const std::string& path, const std::vector
 }
 
 SummaryCsv::SummaryCsv(MPI_Comm comm, const std::string& path, const std::vector<std::string>& type_names,
-                       const std::vector<std::string>& gene_names, const ResumePoint& resume)
+                       const std::vector<std::string>& gene_names, const ResumePoint& resume,
+                       const std::vector<std::string>& field_names)
     : comm_(comm), path_(path), n_types_(static_cast<int>(type_names.size())),
-      n_genes_(static_cast<int>(gene_names.size())) {
+      n_genes_(static_cast<int>(gene_names.size())), field_names_(field_names) {
   mpi::agree(comm_, [&] {
     if (mpi::rank(comm_) != 0) return;
     std::ifstream in(path, std::ios::binary);

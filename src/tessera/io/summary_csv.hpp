@@ -23,7 +23,8 @@ public:
   // writes (else an input_error naming the file), the rows `resume` does not keep go (as do a last row cut
   // off by a crash), and rows are appended after the rest. The file is rewritten aside and renamed.
   SummaryCsv(MPI_Comm comm, const std::string& path, const std::vector<std::string>& type_names,
-             const std::vector<std::string>& gene_names, const ResumePoint& resume);
+             const std::vector<std::string>& gene_names, const ResumePoint& resume,
+             const std::vector<std::string>& field_names = {});
 
   // Collective. Reduces the local cells' statistics to rank 0, which appends one row. `field_columns` holds
   // min, mean, max and total of each field (the same on every rank), one group of 4 per field name.

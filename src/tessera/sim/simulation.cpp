@@ -355,11 +355,9 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
     mpi::agree(comm,
                [&] { cvode_ = std::make_unique<CvodeIntegrator>(decomposition_->comm(), setup_.time); });
   if (setup_.fields.active()) {
-    if (setup.checkpoint)
-      throw input_error("--restart: checkpoints do not hold diffusible fields yet (issue 12); rerun the deck "
-                        "with fields from the start");
     petsc_ = std::make_unique<petsc::Session>(comm);
     mpi::agree(comm, [&] { fields_ = std::make_unique<DiffusionFields>(*decomposition_, setup_.fields); });
+    if (setup.checkpoint) restore_fields(setup.checkpoint->fields);
   }
   if (setup.checkpoint) {
     const SimulationState& state = setup.checkpoint->state;
@@ -529,7 +527,39 @@ void Simulation::write_checkpoint(const std::string& directory, const RunProvena
   state.deaths = deaths_;
   state.cap_reported = cap_reported_;
   state.cvode_step = cvode_ ? cvode_->initial_step() : 0.0;
-  write_simulation_checkpoint(comm_, directory, state, local, provenance, decomposition_->dims());
+  if (!fields_) {
+    write_simulation_checkpoint(comm_, directory, state, local, provenance, decomposition_->dims());
+    return;
+  }
+  CheckpointFields fields;
+  fields.names = field_names();
+  fields.voxels = setup_.fields.voxels;
+  fields.lo = fields_->owned_lo();
+  fields.count = fields_->owned_count();
+  for (int f = 0; f < fields_->n_substrates(); ++f)
+    fields.values.push_back(fields_->values(f));
+  write_simulation_checkpoint(comm_, directory, state, local, provenance, decomposition_->dims(), &fields);
+}
+
+void Simulation::restore_fields(const std::vector<std::vector<double>>& grids) {
+  // Each rank takes its own block out of the whole grid, whichever decomposition wrote it: the values are
+  // the writer's to the bit.
+  const auto& lo = fields_->owned_lo();
+  const auto& n = fields_->owned_count();
+  const auto& voxels = setup_.fields.voxels;
+  for (int f = 0; f < fields_->n_substrates(); ++f) {
+    const std::vector<double>& grid = grids.at(static_cast<std::size_t>(f));
+    std::vector<double> block;
+    block.reserve(fields_->n_owned_voxels());
+    for (int k = 0; k < n[2]; ++k)
+      for (int j = 0; j < n[1]; ++j)
+        for (int i = 0; i < n[0]; ++i)
+          block.push_back(grid[(static_cast<std::size_t>(lo[2] + k) * static_cast<std::size_t>(voxels[1]) +
+                                static_cast<std::size_t>(lo[1] + j)) *
+                                   static_cast<std::size_t>(voxels[0]) +
+                               static_cast<std::size_t>(lo[0] + i)]);
+    fields_->set_values(f, block);
+  }
 }
 
 std::vector<std::string> Simulation::field_names() const {
@@ -551,7 +581,7 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
                                  resume)
               : SimulationOutput(comm_, directory, provenance, setup_.domain.dim, setup_.output.gene_columns);
   SummaryCsv csv = resumed ? SummaryCsv(comm_, directory + "/summary.csv", setup_.types.names,
-                                        setup_.network.genes, resume)
+                                        setup_.network.genes, resume, field_names())
                            : SummaryCsv(comm_, directory + "/summary.csv", setup_.types.names,
                                         setup_.network.genes, field_names());
   if (fields_) {

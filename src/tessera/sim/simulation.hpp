@@ -150,6 +150,8 @@ private:
   // Collective. Advances the diffusible fields over the step with the cells where they are now (every cell
   // in its rank's box: right after migration, before mechanics moves them).
   void advance_fields();
+  // Replaces the fields by a checkpoint's (per substrate the whole grid, x fastest).
+  void restore_fields(const std::vector<std::vector<double>>& grids);
 
   MPI_Comm comm_;
   SimulationSetup setup_; // everything read from the deck

@@ -2,8 +2,8 @@
 """Compares a restarted `tessera run` (or `tessera predict`) directory with an uninterrupted run of the same deck: the same output
 steps (tessera.h5's /steps_index, and the groups under /steps), at each of them the same cells (matched by id:
 type, position, radius, genes, cycle), the same summary.csv rows, a complete output and a log that says it
-restarted. --tol is the largest relative difference allowed in the real fields (0: bit for bit) and in the
-summary's numbers; --summary-tol overrides it for summary.csv alone (its sums over cells run in each rank's
+restarted. --tol is the largest relative difference allowed in the real fields (0: bit for bit), in the
+diffusible fields (relative to each field's maximum) and in the summary's numbers; --summary-tol overrides it for summary.csv alone (its sums over cells run in each rank's
 memory order, which another rank count changes); --sd-tol, an absolute tolerance, for its sd_ columns alone:
 where a gene hardly varies its sd is a few roundings of the gene's scale (1e-16 x scale), which a relative
 tolerance would not take."""
@@ -30,6 +30,7 @@ def steps(path):
             g = f[f"steps/{step}"]
             order = np.argsort(g["id"][()], kind="stable")
             out[step] = {k: g[k][()][order] for k in ("id", "type", "position", "radius", "genes", "cycle")}
+            out[step]["fields"] = {k: v[()] for k, v in g["fields"].items()} if "fields" in g else {}
             out[step]["time"] = g.attrs["time"]
         return index, groups, out, int(f.attrs["complete"])
 
@@ -82,6 +83,18 @@ def main():
             worst = max(worst, w)
             if w > a.tol:
                 fail(f"step {step}: {k} differs by {w:.3g} relative (tolerance {a.tol:g})")
+        # Diffusible fields: the same substrates, each relative to its largest value (a voxel far from any
+        # source can hold 1e-30, where a relative difference means nothing).
+        if sorted(r["fields"]) != sorted(s["fields"]):
+            fail(f"step {step}: fields {sorted(r['fields'])} vs {sorted(s['fields'])}")
+        for name, u in r["fields"].items():
+            v = s["fields"][name]
+            if u.shape != v.shape:
+                fail(f"step {step}: field {name} has shape {v.shape}, expected {u.shape}")
+            w = float(np.max(np.abs(u - v)) / max(float(np.max(np.abs(u))), 1e-300)) if u.size else 0.0
+            worst = max(worst, w)
+            if w > a.tol:
+                fail(f"step {step}: field {name} differs by {w:.3g} of its maximum (tolerance {a.tol:g})")
 
     rs = summary_rows(f"{a.reference}/summary.csv")
     ss = summary_rows(f"{a.restarted}/summary.csv")
