@@ -3,6 +3,7 @@
 #include "tessera/core/device_copy.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/kernel_instance.hpp"
+#include "tessera/grn/row_blocked_gemm.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/parallel/mpi.hpp"
 
@@ -223,8 +224,8 @@ void GraphOdeModel::dense_product(int rows, int out, int in, const double* a, co
       space_.fence(); // the kernel that wrote `a` must be done before BLAS reads it
       // C (rows x out) = A (rows x in) W^T, all row-major, from W^T stored in x out: no transpose, which
       // OpenBLAS's small-matrix kernels take at about 1.4x the speed of the transposed form at tile sizes.
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0, a, in, weight_t, out, 0.0, c,
-                  out);
+      // Row blocks on the rank's threads (grn/row_blocked_gemm.hpp).
+      row_blocked_dgemm(space_, CblasNoTrans, rows, out, in, 1.0, a, in, weight_t, out, 0.0, c, out);
       return;
     }
   }

@@ -4,6 +4,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/kernel_instance.hpp"
 #include "tessera/grn/graph_ode.hpp"
+#include "tessera/grn/row_blocked_gemm.hpp"
 
 #include <cblas.h>
 
@@ -824,11 +825,13 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     if constexpr (blas_reaches_memory) {
       if (blas) {
         space_.fence(); // the kernels that wrote the operands must be done before BLAS reads them
+        // Row blocks on the rank's threads (grn/row_blocked_gemm.hpp): W_bar's rows are the cotangent's
+        // columns, each summed over all of the tile's rows by one BLAS call.
         if (want_parameters)
-          cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_width, in, rows, 1.0, cotangent.data(),
-                      out_width, input, in, 1.0, weight_bar, in);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out_width, 1.0, cotangent.data(),
-                    out_width, weight, in, 0.0, input_bar.data(), in);
+          row_blocked_dgemm(space_, CblasTrans, out_width, in, rows, 1.0, cotangent.data(), out_width, input,
+                            in, 1.0, weight_bar, in);
+        row_blocked_dgemm(space_, CblasNoTrans, rows, in, out_width, 1.0, cotangent.data(), out_width, weight,
+                          in, 0.0, input_bar.data(), in);
         done = true;
       }
     }
