@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 
@@ -281,6 +282,56 @@ TEST(LearnableHill, LayoutSignedWeightsAndFixedN) {
   EXPECT_EQ(w[14].type, 1);
   EXPECT_EQ(w[14].pair, 2);
   EXPECT_EQ(w[14].weight, 0.9);
+}
+
+// A prior graph (train.prior) replaces the deck's edges as the candidates, with no strengths of its own: the
+// deck initialisation must still start each candidate from the deck's edge (sign, K, h, n) and every decoy at
+// K = 0 (it started every prior edge at the defaults K = +1, h = 0.5: repressions as activations, decoys
+// as strong as true edges).
+TEST(LearnableHill, DeckInitialisationUnderAPriorGraphStartsFromTheDecksEdges) {
+  GeneNetwork net = hill_network(true);
+  const SignalingParams sig = hill_signaling(true);
+  net.use_prior_graph();
+  // What parse_prior_table adds: (type, source, target) with RegulatoryEdge's defaults. The truth's
+  // A -> B (*) and B -| C (*), epi's D -> A; decoys D -> B (*) and C -> A (mes).
+  for (const auto& [type, source, target] :
+       std::vector<std::tuple<int, int, int>>{{-1, 0, 1}, {-1, 1, 2}, {0, 3, 0}, {-1, 3, 1}, {1, 2, 0}}) {
+    RegulatoryEdge e;
+    e.type = type;
+    e.source = source;
+    e.target = target;
+    net.edges.push_back(e);
+  }
+  LearnableHillModel model(config_of(PriorGraph::edges, true), net, type_names, sig.pairs);
+  model.initialise(net, sig.pairs);
+  // (type, source, target) -> the deck's signed K and h; absent: a decoy.
+  const std::map<std::tuple<int, int, int>, std::pair<double, double>> expected{{{0, 0, 1}, {1.3, 0.6}},
+                                                                                {{1, 0, 1}, {1.3, 0.6}},
+                                                                                {{0, 1, 2}, {-0.9, 0.4}},
+                                                                                {{1, 1, 2}, {-0.9, 0.4}},
+                                                                                {{0, 3, 0}, {0.7, 0.8}}};
+  const std::vector<double> h_rho = model.parameters().tensor(0, "h_rho");
+  int truths = 0, decoys = 0;
+  for (const SignedEdgeWeight& w : model.signed_edge_weights()) {
+    if (w.pair >= 0) continue;
+    const int e = model.candidates().find(w.type, w.source, w.target);
+    const auto it = expected.find({w.type, w.source, w.target});
+    if (it == expected.end()) {
+      EXPECT_EQ(w.weight, 0.0) << "decoy " << w.source << " -> " << w.target << " of type " << w.type;
+      EXPECT_NEAR(softplus(h_rho[static_cast<std::size_t>(e)]), 0.5, 1e-14);
+      ++decoys;
+    } else {
+      EXPECT_EQ(w.weight, it->second.first) << w.source << " -> " << w.target << " of type " << w.type;
+      EXPECT_NEAR(softplus(h_rho[static_cast<std::size_t>(e)]), it->second.second, 1e-14);
+      ++truths;
+    }
+  }
+  EXPECT_EQ(truths, 5);
+  EXPECT_EQ(decoys, 3); // D -> B in both types, C -> A in mes
+  // The repression B -| C moves its K into C's basal term: b = 0.1 + 0.9 in both types.
+  const std::vector<double> b_rho = model.parameters().tensor(0, "b_rho");
+  for (int c = 0; c < 2; ++c)
+    EXPECT_NEAR(softplus(b_rho[static_cast<std::size_t>(c * 5 + 2)]), 1.0, 1e-14);
 }
 
 TEST(LearnableHill, DeckInitialisationRefusesWhatItCannotRepresent) {

@@ -9,6 +9,7 @@
 #include "tessera/core/version.hpp"
 #include "tessera/grn/model_factory.hpp"
 #include "tessera/io/hdf5.hpp"
+#include "tessera/learn/derivative_prefit.hpp"
 #include "tessera/learn/grn_readout.hpp"
 #include "tessera/learn/lbfgs.hpp"
 #include "tessera/learn/petsc.hpp"
@@ -30,6 +31,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 
 namespace tessera::app {
@@ -96,7 +98,7 @@ TrainSetup read_train_setup(const Deck& deck, int n_ranks) {
   s.graph_source =
       s.params.simulate ? "the simulated hill network (grn.edges, grn.table)" : "grn.edges, grn.table";
   if (!s.params.prior.empty()) {
-    s.network.edges.clear();
+    s.network.use_prior_graph();
     std::vector<std::string> skipped;
     parse_prior_table(deck.section("train").file_text("prior"), s.params.prior, s.types.names, s.network,
                       skipped);
@@ -122,8 +124,9 @@ TrainSetup read_train_setup(const Deck& deck, int n_ranks) {
 // repeats within a group) are left out with a warning naming the file, group and row.
 void complete_from_dataset(const TrajectoryDataset& dataset, const std::string& path, TrainSetup& s) {
   s.signaling.default_pairs(dataset.ligand_receptor);
-  if (s.network_is_truth && !dataset.prior_grn.empty()) s.network.edges.clear();
+  if (s.network_is_truth && !dataset.prior_grn.empty()) s.network.use_prior_graph();
   if (!s.network.edges.empty() || dataset.prior_grn.empty()) return;
+  s.network.use_prior_graph(); // the deck's edges (none, or the simulated truth) stay what init: deck reads
   s.network_is_truth = false;
   s.graph_source = path + " /grn/prior";
   s.graph_from_dataset = true;
@@ -345,6 +348,18 @@ int train_command(MPI_Comm comm, const DeckOptions& options, const TrainOptions&
       log.info("tessera train: " + s.family + " starts from the ridge fit (lambda " +
                format_number(baselines.lambda) + ")");
   }
+  // PETSc (TAO's L-BFGS) for the pre-fit and the lbfgs optimizer: initialised once, finalised at the end.
+  std::optional<petsc::Session> petsc_session;
+  const bool prefit = params.prefit == TrainPrefit::derivative ||
+                      (params.prefit == TrainPrefit::automatic && s.model.prefit_by_default);
+  if (prefit && s.model.model_file.empty() && !restart) {
+    petsc_session.emplace(comm);
+    const double started = seconds_since_start();
+    const PrefitResult prefit = prefit_derivatives(objective, *model, split, params.prefit_iterations);
+    log.info("tessera train: derivative pre-fit: loss " + format_number(prefit.initial_loss) + " -> " +
+             format_number(prefit.final_loss) + " in " + std::to_string(prefit.iterations) +
+             " L-BFGS steps (" + prefit.reason + ", " + human_seconds(seconds_since_start() - started) + ")");
+  }
 
   if (train.gradient_only || train.check_gradient) {
     // The objective the optimizer minimises at its first evaluation: adamw iteration 1's sampled windows,
@@ -460,7 +475,7 @@ int train_command(MPI_Comm comm, const DeckOptions& options, const TrainOptions&
     checkpointed = p.iteration;
   };
   if (params.optimizer == TrainOptimizer::lbfgs) {
-    const petsc::Session session(comm);
+    if (!petsc_session) petsc_session.emplace(comm);
     stop_reason = train_lbfgs(objective, *model, params, progress, report, stop_requested);
   } else {
     auto checkpoint = [&](const TrainProgress& p) {

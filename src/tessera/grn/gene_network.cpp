@@ -303,6 +303,12 @@ void parse_grn_table(const std::string& text, const std::string& filename,
   if (header.empty()) throw input_error(filename + ": empty GRN table (needs a header line)");
 }
 
+void GeneNetwork::use_prior_graph() {
+  if (!prior_graph) deck_edges = std::move(edges);
+  prior_graph = true;
+  edges.clear();
+}
+
 void parse_prior_table(const std::string& text, const std::string& filename,
                        const std::vector<std::string>& type_names, GeneNetwork& network,
                        std::vector<std::string>& skipped) {

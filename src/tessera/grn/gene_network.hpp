@@ -31,7 +31,19 @@ struct GeneNetwork {
   std::vector<double> basal;
   std::vector<double> decay; // 1/min
 
+  // When a prior graph (train.prior, a dataset's /grn/prior: edges without strengths) replaced `edges` as
+  // the model's graph, the deck's own edges (grn.edges, grn.table) with their sign, K, h, n: what
+  // `grn.hill.init: deck` starts the prior's candidates from (initial_edges()).
+  std::vector<RegulatoryEdge> deck_edges;
+  bool prior_graph = false;
+
   int n_genes() const { return static_cast<int>(genes.size()); }
+  // Clears `edges` for a prior graph to fill, keeping the deck's edges in deck_edges (once: a second prior
+  // replaces the first, not the deck's).
+  void use_prior_graph();
+  // The edges whose values a model initialised from the deck starts from: deck_edges under a prior graph,
+  // else `edges`.
+  const std::vector<RegulatoryEdge>& initial_edges() const { return prior_graph ? deck_edges : edges; }
   int gene_index(const std::string& name) const; // -1 when unknown
   // The gene graph E_c of `type` as a set: for each target gene k, its sources j (sorted, unique, j != k;
   // self regulation is left out because graph models add their own self loop). `dense`: every j != k.

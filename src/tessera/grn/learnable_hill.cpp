@@ -137,7 +137,7 @@ void LearnableHillModel::initialise(const GeneNetwork& network,
         decay[c * G + k] = network.decay[k];
       }
     std::vector<const RegulatoryEdge*> given(E, nullptr);
-    for (const RegulatoryEdge& edge : network.edges) {
+    for (const RegulatoryEdge& edge : network.initial_edges()) {
       if (edge.source == edge.target)
         throw input_error(
             edge_name(edge) +

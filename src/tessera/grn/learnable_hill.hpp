@@ -68,8 +68,9 @@ public:
   LearnableHillModel(const LearnableHillConfig& config, const GeneNetwork& network,
                      std::vector<std::string> type_names, std::vector<LigandReceptorPair> pairs);
 
-  // `deck`: K, h, n of each candidate edge from the network's edges of that type (a repression of strength K
-  // as K_e = -K and K added to b), candidates without an edge K = 0, h = 0.5, n = config.n;
+  // `deck`: K, h, n of each candidate edge from the network's edges of that type (initial_edges(): the
+  // deck's own when a prior graph gave the candidates; a repression of strength K as K_e = -K and K added to
+  // b), candidates without an edge K = 0, h = 0.5, n = config.n;
   // beta, b, lambda from grn.production, grn.basal, grn.decay; LR pairs from their K, h, n. Two edges of
   // one type on the same candidate, a self loop, or an edge n other than config.n when n is fixed are an
   // input_error naming the edge. `constant`: K uniform in [-0.01, 0.01] (CounterRng(init_seed)), h = 0.5,

@@ -67,6 +67,7 @@ TrainableModelSpec learnable_hill_spec(const LearnableHillConfig& config) {
   spec.dense = config.prior == PriorGraph::dense;
   spec.model_file = config.model_file;
   spec.warm_start = config.init == LearnableHillConfig::Init::ridge;
+  spec.prefit_by_default = spec.warm_start;
   spec.make = [config](MPI_Comm comm, const TrainableModelSpec& s, const GeneNetwork& network,
                        const SignalingParams& signaling, const std::vector<std::string>& type_names) {
     LearnableHillConfig c = config;

@@ -27,6 +27,9 @@ struct TrainableModelSpec {
   bool dense = false;     // grn.<family>.prior: dense (every ordered pair j != k a candidate edge)
   std::string model_file; // parameters to start from (grn.<family>.model_file, or predict.model); empty: init
   bool warm_start = false; // grn.<family>.init: ridge — `train` starts from its ridge fit (warm_start())
+  // `train.prefit: auto` runs the derivative pre-fit (learn/derivative_prefit.hpp): hill from its ridge fit,
+  // whose model class holds the data's dynamics on hill data (measured: docs/performance.md, "Inference").
+  bool prefit_by_default = false;
   // Bytes the model holds whatever the number of cells, for G genes and T cell types (for refusing a deck
   // that cannot fit); empty when small.
   std::function<double(int n_genes, int n_types)> resident_bytes;

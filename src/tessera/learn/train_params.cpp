@@ -74,6 +74,21 @@ const KeyTable& train_keys() {
             "evaluation (a deterministic objective for its line search), `weight_decay` then adds "
             "0.5 weight_decay |theta|^2 to the loss and `l1` is solved exactly (TAO's bound-constrained "
             "`blmvm` on the split W = U - V, U, V >= 0: weights end at exactly 0).");
+    t.add_choice("prefit", {"auto", "none", "derivative"})
+        .def("auto")
+        .describe("`derivative`: before the optimizer, fit the model's RHS to the data's derivative "
+                  "(gradient matching: the mean over cells, genes and interior training times of "
+                  "(f(x(t_k)) - dx/dt(t_k))^2, dx/dt the central difference of the observations at "
+                  "t_k-1, t_k, t_k+1), by L-BFGS for `prefit_iterations` steps, no ODE solve; then train "
+                  "as usual from there. `auto`: `derivative` for `hill` with `grn.hill.init: ridge` (its "
+                  "model class holds the dynamics of hill data; the trajectory fit alone under-fits), else "
+                  "`none` (`sigmoid` recovers no better with it). Never on a restart or a model read from "
+                  "`grn.<family>.model_file`.");
+    t.add("prefit_iterations", KeyType::integer)
+        .def("300")
+        .positive()
+        .describe("L-BFGS steps of the `derivative` pre-fit (fewer when its line search can no longer "
+                  "improve).");
     t.add("lr", KeyType::real)
         .def("1e-3")
         .positive()
@@ -196,6 +211,11 @@ TrainParams read_train_params(const Deck& deck) {
   p.cvode_backward_factor = s.real("cvode_backward_factor");
   p.optimizer = s.text("optimizer") == "lbfgs" ? TrainOptimizer::lbfgs : TrainOptimizer::adamw;
   p.l1 = s.real("l1");
+  const std::string prefit = s.text("prefit");
+  p.prefit = prefit == "derivative" ? TrainPrefit::derivative
+             : prefit == "none"     ? TrainPrefit::none
+                                    : TrainPrefit::automatic;
+  p.prefit_iterations = s.integer("prefit_iterations");
   p.progress_every = s.integer("progress_every");
   p.checkpoint_every = s.integer("checkpoint_every");
   p.iterations = s.integer("iterations");

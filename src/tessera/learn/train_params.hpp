@@ -15,6 +15,8 @@ class Deck;
 enum class TrainMode { one_step, window, full };
 enum class TrainOptimizer { adamw, lbfgs };
 enum class LrSchedule { constant, cosine, plateau };
+// automatic: derivative when the model family asks for it (TrainableModelSpec::prefit_by_default).
+enum class TrainPrefit { automatic, none, derivative };
 
 struct TrainParams {
   std::string dataset;   // resolved path; empty with `simulate`
@@ -29,6 +31,8 @@ struct TrainParams {
   double cvode_backward_factor = 1.0; // CVODES backward tolerances = forward's x this
   double dt = 0.1;                    // rk4 step, min
   TrainOptimizer optimizer = TrainOptimizer::adamw;
+  TrainPrefit prefit = TrainPrefit::automatic;
+  long long prefit_iterations = 300; // L-BFGS steps of the derivative pre-fit
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double weight_decay = 0.0;      // decoupled (AdamW); an L2 term 0.5 weight_decay |theta|^2 with lbfgs
   double l1 = 0.0;                // l1 * |W|_1 over the weight tensors
