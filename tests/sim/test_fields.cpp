@@ -243,3 +243,55 @@ TEST(SimulationFields, SensingIsTheSameOnEveryRankCount) {
   EXPECT_EQ(worst_position, 0.0);
   EXPECT_LE(worst_gene, 1e-8 * scale);
 }
+
+// coupling[].saturation (PhysiCell's form): one secreting cell at every voxel centre of a closed box, no
+// decay, so the field stays uniform and each voxel follows backward Euler on dc/dt = s/V (1 - c/c*) exactly:
+// c_{n+1} = (c_n/dt + s/V) / (1/dt + s/(V c*)), s = 5 per minute, V = 100 um^2, c* = 2, dt = 2 min. After
+// 200 min (five time constants of 40 min) every voxel equals that recurrence to 1e-10 relative (the solves'
+// tolerance) and none is above c*; without the saturation the same cells secrete 0.05 per minute forever
+// (c = 10 at the end).
+TEST(SimulationFields, SecretionStopsAtTheSaturationDensity) {
+  const std::string csv = std::string(TESSERA_BINARY_DIR) + "/tests/sim/field_saturation_np" +
+                          std::to_string(mpi::size(MPI_COMM_WORLD)) + ".csv";
+  if (mpi::rank(MPI_COMM_WORLD) == 0) {
+    std::ofstream out(csv);
+    out << "id,type,x,y\n";
+    for (int j = 0; j < 8; ++j)
+      for (int i = 0; i < 8; ++i)
+        out << j * 8 + i << ",cell," << 5 + 10 * i << "," << 5 + 10 * j << "\n";
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  auto run = [&](const std::string& saturation) {
+    const std::string text = R"(
+domain: {dim: 2, lo: [0, 0], hi: [80, 80], boundary: reflecting}
+cells:
+  types: [cell]
+  radius: 4 um
+  init: {placement: file, file: )" +
+                             csv + R"(}
+mechanics: {frozen: true}
+grn: {genes: [X], decay: 1 /min}
+time: {dt: 2 min, end: 200 min, integrator: rk4}
+fields:
+  spacing: 10 um
+  substrates:
+    - {name: u, diffusion: 10 um^2/min}
+  coupling:
+    - {type: cell, substrate: u, secretion: 5 /min)" +
+                             saturation + R"(}
+)";
+    const Deck d = Deck::parse(text, "saturation.yaml", {}, all_key_tables());
+    const auto sim = simulate(MPI_COMM_WORLD, read_simulation_setup(d, mpi::size(MPI_COMM_WORLD)));
+    return sim->fields()->stats(0);
+  };
+  double expected = 0;
+  for (int n = 0; n < 100; ++n)
+    expected = (expected / 2.0 + 0.05) / (1 / 2.0 + 0.05 / 2.0);
+  const FieldStats saturated = run(", saturation: 2");
+  EXPECT_NEAR(saturated.max, expected, 1e-10 * expected);
+  EXPECT_NEAR(saturated.min, expected, 1e-10 * expected);
+  EXPECT_GT(expected, 1.98);
+  EXPECT_LE(saturated.max, 2.0);
+  const FieldStats free = run("");
+  EXPECT_NEAR(free.mean, 10.0, 1e-9);
+}

@@ -31,6 +31,9 @@ CellFieldTerms cell_field_terms(const DiffusionFields& fields, const CellSnapsho
                                                static_cast<std::size_t>(c.secretion_gene)]);
       terms.source[at] += secretion / voxel;
       terms.uptake[at] += c.uptake * cell_volume / voxel;
+      // PhysiCell's saturation: secretion (1 - c / saturation) = secretion - (secretion / saturation) c,
+      // whose c term joins the implicit uptake, so c tends to the saturation density without passing it.
+      if (std::isfinite(c.saturation)) terms.uptake[at] += secretion / (c.saturation * voxel);
     }
   }
   return terms;

@@ -96,6 +96,12 @@ const KeyTable& fields_keys() {
         .describe("Amount secreted per cell per minute (times the level of `secretion_gene` when set).");
     t.add("coupling[].secretion_gene", KeyType::text)
         .describe("Gene (in grn.genes) whose level scales the secretion (gene -> field).");
+    t.add("coupling[].saturation", KeyType::real)
+        .positive()
+        .describe("Saturation density (PhysiCell's form): the secretion falls linearly with the voxel's "
+                  "concentration c, secretion * (1 - c / saturation), implicitly, so it stops at this "
+                  "density and never overshoots it (optional; without it the secretion does not depend "
+                  "on c).");
     t.add("coupling[].uptake", KeyType::real, Dimension::rate)
         .def("0")
         .non_negative()
@@ -207,6 +213,7 @@ FieldParams read_field_params(const Deck& deck, const Domain& domain, const Cell
         e.fail("substrate", "cell type '" + type + "' and substrate '" + substrate + "' are coupled twice");
     c.secretion = e.real("secretion");
     c.uptake = e.real("uptake");
+    if (e.has("saturation")) c.saturation = e.real("saturation");
     if (e.has("secretion_gene")) {
       const std::string gene = e.text("secretion_gene");
       c.secretion_gene = network.gene_index(gene);

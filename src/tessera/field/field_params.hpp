@@ -7,6 +7,7 @@
 #include "tessera/tissue/domain.hpp"
 
 #include <array>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,8 @@ struct FieldCoupling {
   double secretion = 0.0;  // amount per cell per minute
   double uptake = 0.0;     // 1/min
   int secretion_gene = -1; // gene index, -1: constant secretion
+  // The secretion falls as secretion * (1 - c / saturation): it stops at this density (infinity: never).
+  double saturation = INFINITY;
 };
 
 struct FieldParams {
