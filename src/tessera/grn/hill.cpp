@@ -5,8 +5,65 @@
 #include "tessera/core/kernel_instance.hpp"
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 namespace tessera {
+
+namespace {
+
+// One Hill input term K s^n / (h^n + s^n) of a receptor gene, s read from column `column` of its input (the
+// ligand exchange for an LR pair, the sampled substrates for a field receptor).
+struct InputTerm {
+  int receptor, column;
+  double K, h, n;
+};
+
+struct InputTables {
+  Kokkos::View<int*> offsets, column, n_int;
+  Kokkos::View<double*> K, n, h_pow_n;
+};
+
+// The terms grouped by receptor gene in their given order: those of gene k are [offsets(k), offsets(k+1)).
+// n_int is n where n is a whole number in [1, 16] (hill_power multiplies then), else 0.
+InputTables grouped_by_receptor(const std::string& prefix, int G, const std::vector<InputTerm>& terms) {
+  const std::string label = "tessera::hill::" + prefix + "_";
+  InputTables t{Kokkos::View<int*>(label + "offsets", static_cast<std::size_t>(G) + 1),
+                Kokkos::View<int*>(label + "column", terms.size()),
+                Kokkos::View<int*>(label + "n_int", terms.size()),
+                Kokkos::View<double*>(label + "K", terms.size()),
+                Kokkos::View<double*>(label + "n", terms.size()),
+                Kokkos::View<double*>(label + "h_pow_n", terms.size())};
+  auto offsets = Kokkos::create_mirror_view(t.offsets);
+  auto column = Kokkos::create_mirror_view(t.column);
+  auto n_int = Kokkos::create_mirror_view(t.n_int);
+  auto K = Kokkos::create_mirror_view(t.K);
+  auto n = Kokkos::create_mirror_view(t.n);
+  auto h_pow_n = Kokkos::create_mirror_view(t.h_pow_n);
+  int q = 0;
+  for (int k = 0; k < G; ++k) {
+    offsets(k) = q;
+    for (const InputTerm& term : terms) {
+      if (term.receptor != k) continue;
+      column(q) = term.column;
+      K(q) = term.K;
+      n(q) = term.n;
+      n_int(q) = (term.n == std::floor(term.n) && term.n >= 1 && term.n <= 16) ? static_cast<int>(term.n) : 0;
+      h_pow_n(q) = std::pow(term.h, term.n);
+      ++q;
+    }
+  }
+  offsets(G) = q;
+  Kokkos::deep_copy(t.offsets, offsets);
+  Kokkos::deep_copy(t.column, column);
+  Kokkos::deep_copy(t.n_int, n_int);
+  Kokkos::deep_copy(t.K, K);
+  Kokkos::deep_copy(t.n, n);
+  Kokkos::deep_copy(t.h_pow_n, h_pow_n);
+  return t;
+}
+
+} // namespace
 
 HillModel::HillModel(const GeneNetwork& network, int n_types, const SignalingParams& signaling)
     : n_genes_(network.n_genes()), has_pairs_(signaling.active()),
@@ -58,77 +115,30 @@ HillModel::HillModel(const GeneNetwork& network, int n_types, const SignalingPar
   Kokkos::deep_copy(edges_.h_pow_n, hn);
   // LR pairs grouped by receptor gene; the ligand is addressed by its column in the ligand exchange.
   const std::vector<int> ligands = signaling.ligand_genes();
-  std::vector<std::vector<const LigandReceptorPair*>> by_receptor(static_cast<std::size_t>(G));
+  std::vector<InputTerm> pairs;
   for (const auto& p : signaling.pairs)
-    by_receptor[static_cast<std::size_t>(p.receptor)].push_back(&p);
-  const std::size_t n_pairs = signaling.pairs.size();
-  lr_offsets_ = Kokkos::View<int*>("tessera::hill::lr_offsets", static_cast<std::size_t>(G) + 1);
-  lr_column_ = Kokkos::View<int*>("tessera::hill::lr_column", n_pairs);
-  lr_n_int_ = Kokkos::View<int*>("tessera::hill::lr_n_int", n_pairs);
-  lr_K_ = Kokkos::View<double*>("tessera::hill::lr_K", n_pairs);
-  lr_n_ = Kokkos::View<double*>("tessera::hill::lr_n", n_pairs);
-  lr_h_pow_n_ = Kokkos::View<double*>("tessera::hill::lr_h_pow_n", n_pairs);
-  auto lo = Kokkos::create_mirror_view(lr_offsets_);
-  auto lc = Kokkos::create_mirror_view(lr_column_);
-  auto lni = Kokkos::create_mirror_view(lr_n_int_);
-  auto lK = Kokkos::create_mirror_view(lr_K_);
-  auto ln = Kokkos::create_mirror_view(lr_n_);
-  auto lh = Kokkos::create_mirror_view(lr_h_pow_n_);
-  int q = 0;
-  for (int k = 0; k < G; ++k) {
-    lo(k) = q;
-    for (const LigandReceptorPair* p : by_receptor[static_cast<std::size_t>(k)]) {
-      lc(q) = static_cast<int>(std::lower_bound(ligands.begin(), ligands.end(), p->ligand) - ligands.begin());
-      lK(q) = p->K;
-      ln(q) = p->n;
-      lni(q) = (p->n == std::floor(p->n) && p->n >= 1 && p->n <= 16) ? static_cast<int>(p->n) : 0;
-      lh(q) = std::pow(p->h, p->n);
-      ++q;
-    }
-  }
-  lo(G) = q;
-  Kokkos::deep_copy(lr_offsets_, lo);
-  Kokkos::deep_copy(lr_column_, lc);
-  Kokkos::deep_copy(lr_n_int_, lni);
-  Kokkos::deep_copy(lr_K_, lK);
-  Kokkos::deep_copy(lr_n_, ln);
-  Kokkos::deep_copy(lr_h_pow_n_, lh);
-  // Field receptors grouped by receptor gene, as the LR pairs.
-  const std::size_t n_receptors = signaling.field_receptors.size();
-  fr_offsets_ = Kokkos::View<int*>("tessera::hill::fr_offsets", static_cast<std::size_t>(G) + 1);
-  fr_column_ = Kokkos::View<int*>("tessera::hill::fr_column", n_receptors);
-  fr_n_int_ = Kokkos::View<int*>("tessera::hill::fr_n_int", n_receptors);
-  fr_K_ = Kokkos::View<double*>("tessera::hill::fr_K", n_receptors);
-  fr_n_ = Kokkos::View<double*>("tessera::hill::fr_n", n_receptors);
-  fr_h_pow_n_ = Kokkos::View<double*>("tessera::hill::fr_h_pow_n", n_receptors);
-  {
-    auto fo = Kokkos::create_mirror_view(fr_offsets_);
-    auto fc = Kokkos::create_mirror_view(fr_column_);
-    auto fni = Kokkos::create_mirror_view(fr_n_int_);
-    auto fK = Kokkos::create_mirror_view(fr_K_);
-    auto fn = Kokkos::create_mirror_view(fr_n_);
-    auto fh = Kokkos::create_mirror_view(fr_h_pow_n_);
-    int r = 0;
-    for (int k = 0; k < G; ++k) {
-      fo(k) = r;
-      for (const FieldReceptor& f : signaling.field_receptors) {
-        if (f.receptor != k) continue;
-        fc(r) = f.substrate;
-        fK(r) = f.K;
-        fn(r) = f.n;
-        fni(r) = (f.n == std::floor(f.n) && f.n >= 1 && f.n <= 16) ? static_cast<int>(f.n) : 0;
-        fh(r) = std::pow(f.h, f.n);
-        ++r;
-      }
-    }
-    fo(G) = r;
-    Kokkos::deep_copy(fr_offsets_, fo);
-    Kokkos::deep_copy(fr_column_, fc);
-    Kokkos::deep_copy(fr_n_int_, fni);
-    Kokkos::deep_copy(fr_K_, fK);
-    Kokkos::deep_copy(fr_n_, fn);
-    Kokkos::deep_copy(fr_h_pow_n_, fh);
-  }
+    pairs.push_back(
+        {p.receptor,
+         static_cast<int>(std::lower_bound(ligands.begin(), ligands.end(), p.ligand) - ligands.begin()), p.K,
+         p.h, p.n});
+  const InputTables lr = grouped_by_receptor("lr", G, pairs);
+  lr_offsets_ = lr.offsets;
+  lr_column_ = lr.column;
+  lr_n_int_ = lr.n_int;
+  lr_K_ = lr.K;
+  lr_n_ = lr.n;
+  lr_h_pow_n_ = lr.h_pow_n;
+  // Field receptors grouped by receptor gene, as the LR pairs; the substrate is the column.
+  std::vector<InputTerm> receptors;
+  for (const FieldReceptor& f : signaling.field_receptors)
+    receptors.push_back({f.receptor, f.substrate, f.K, f.h, f.n});
+  const InputTables fr = grouped_by_receptor("fr", G, receptors);
+  fr_offsets_ = fr.offsets;
+  fr_column_ = fr.column;
+  fr_n_int_ = fr.n_int;
+  fr_K_ = fr.K;
+  fr_n_ = fr.n;
+  fr_h_pow_n_ = fr.h_pow_n;
   production_ = to_device("tessera::hill::production", network.production);
   basal_ = to_device("tessera::hill::basal", network.basal);
   decay_ = to_device("tessera::hill::decay", network.decay);

@@ -8,16 +8,6 @@
 
 namespace tessera {
 
-namespace {
-
-void set_parameters(ModelParameters& parameters, const std::vector<double>& x) {
-  auto h = Kokkos::create_mirror_view(parameters.values());
-  std::copy(x.begin(), x.end(), h.data());
-  Kokkos::deep_copy(parameters.values(), h);
-}
-
-} // namespace
-
 std::vector<int> derivative_times(const TimeSplit& split) {
   std::vector<int> times;
   for (int k = 1; k + 1 < split.n_train; ++k)
@@ -99,7 +89,7 @@ PrefitResult prefit_derivatives(const TrajectoryObjective& objective, TrainableG
   const auto& values = parameters.values();
   ParameterGradient gradient("tessera::prefit::gradient", values.extent(0), values.extent(1));
   auto f = [&](const std::vector<double>& x, std::vector<double>& g) {
-    set_parameters(parameters, x);
+    parameters.set_flat(x);
     const double loss = derivative_matching_loss(objective, model, times, gradient);
     const auto gh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
     std::copy(gh.data(), gh.data() + gh.size(), g.begin());
@@ -116,7 +106,7 @@ PrefitResult prefit_derivatives(const TrajectoryObjective& objective, TrainableG
   petsc::LmvmOptions options;
   options.max_iterations = iterations;
   result.reason = petsc::minimize_lmvm(x, options, f, monitor);
-  set_parameters(parameters, x);
+  parameters.set_flat(x);
   return result;
 }
 

@@ -10,16 +10,6 @@
 
 namespace tessera {
 
-namespace {
-
-void set_parameters(ModelParameters& parameters, const std::vector<double>& x) {
-  auto h = Kokkos::create_mirror_view(parameters.values());
-  std::copy(x.begin(), x.end(), h.data());
-  Kokkos::deep_copy(parameters.values(), h);
-}
-
-} // namespace
-
 std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel& model,
                         const TrainParams& params, TrainProgress& progress,
                         const std::function<void(const TrainRecord&)>& report,
@@ -38,7 +28,7 @@ std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel
   lbfgs_params.optimizer = TrainOptimizer::lbfgs;
   lbfgs_params.l1 = 0.0;
   auto f = [&](const std::vector<double>& x, std::vector<double>& g) {
-    set_parameters(parameters, x);
+    parameters.set_flat(x);
     const double loss = training_objective(objective, model, lbfgs_params, training, gradient).total();
     const auto gh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
     std::copy(gh.data(), gh.data() + gh.size(), g.begin());
@@ -47,7 +37,7 @@ std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel
   StoppingRule stopping(params);
   auto monitor = [&](long long iteration, double loss, double gnorm, const std::vector<double>& x) {
     if (iteration == 0) return false; // the starting point: no step taken yet
-    set_parameters(parameters, x);
+    parameters.set_flat(x);
     TrainRecord r;
     r.iteration = iteration;
     r.train = loss;
@@ -79,7 +69,7 @@ std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel
         for (std::size_t e = t.offset; e < t.offset + t.size(); ++e)
           penalised[static_cast<std::size_t>(set) * parameters.layout().size() + e] = true;
   const std::string reason = minimize_l1_lmvm(x, penalised, params.l1, options, f, monitor);
-  set_parameters(parameters, x);
+  parameters.set_flat(x);
   return reason;
 }
 
