@@ -63,7 +63,14 @@ const KeyTable& fields_keys() {
     t.add("substrates[].initial", KeyType::real)
         .def("0")
         .non_negative()
-        .describe("Initial value everywhere.");
+        .describe("Initial value everywhere (unless `initial_file` is given).");
+    t.add("substrates[].initial_file", KeyType::path)
+        .describe("HDF5 file holding every voxel's initial value, in place of `initial`: the dataset "
+                  "`initial_dataset`, shaped like the grid with the slowest axis first ([ny, nx] in 2-D, "
+                  "[nz, ny, nx] in 3-D), as tessera.h5 stores fields, so `/steps/<n>/fields/<name>` of an "
+                  "earlier run starts a new one. Values must be finite and non-negative.");
+    t.add("substrates[].initial_dataset", KeyType::text)
+        .describe("Dataset in `initial_file`, e.g. `/steps/10/fields/oxygen`.");
     for (const char* face : face_names)
       t.add(std::string("substrates[].boundary.") + face, KeyType::text)
           .def("no_flux")
@@ -166,6 +173,13 @@ FieldParams read_field_params(const Deck& deck, const Domain& domain, const Cell
     s.diffusion = e.real("diffusion");
     s.decay = e.real("decay");
     s.initial = e.real("initial");
+    if (e.has("initial_file") != e.has("initial_dataset"))
+      e.fail(e.has("initial_file") ? "initial_file" : "initial_dataset",
+             "initial_file and initial_dataset go together: the HDF5 file and the dataset in it");
+    if (e.has("initial_file")) {
+      s.initial_file = e.path("initial_file");
+      s.initial_dataset = e.text("initial_dataset");
+    }
     const DeckView b = e.section("boundary");
     for (int face = 0; face < 6; ++face) {
       const std::string text = b.text(face_names[face]);

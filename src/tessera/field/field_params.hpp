@@ -34,6 +34,8 @@ struct Substrate {
   double diffusion = 0.0; // µm²/min
   double decay = 0.0;     // 1/min
   double initial = 0.0;   // concentration (amount per µm^d)
+  // Or every voxel's initial value from an HDF5 dataset (absolute path once the deck is read; empty: none).
+  std::string initial_file, initial_dataset;
   // Faces in the order x_lo, x_hi, y_lo, y_hi, z_lo, z_hi.
   std::array<FieldBoundary, 6> boundary;
   std::vector<FieldSource> sources;

@@ -8,6 +8,7 @@
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/grn/hill.hpp"
 #include "tessera/io/deck.hpp"
+#include "tessera/io/field_grid_file.hpp"
 #include "tessera/io/simulation_output.hpp"
 #include "tessera/io/summary_csv.hpp"
 #include "tessera/learn/petsc.hpp"
@@ -357,7 +358,10 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
   if (setup_.fields.active()) {
     petsc_ = std::make_unique<petsc::Session>(comm);
     mpi::agree(comm, [&] { fields_ = std::make_unique<DiffusionFields>(*decomposition_, setup_.fields); });
-    if (setup.checkpoint) restore_fields(setup.checkpoint->fields);
+    if (setup.checkpoint)
+      restore_fields(setup.checkpoint->fields);
+    else
+      read_initial_fields(comm);
   }
   if (setup.checkpoint) {
     const SimulationState& state = setup.checkpoint->state;
@@ -560,6 +564,33 @@ void Simulation::restore_fields(const std::vector<std::vector<double>>& grids) {
                                static_cast<std::size_t>(lo[0] + i)]);
     fields_->set_values(f, block);
   }
+}
+
+void Simulation::read_initial_fields(MPI_Comm comm) {
+  const FieldParams& p = setup_.fields;
+  bool any = false;
+  for (const Substrate& s : p.substrates)
+    any = any || !s.initial_file.empty();
+  if (!any) return;
+  // Every rank reads the whole grid (as a restart does) and keeps its block; substrates without a file keep
+  // their constant. Collective, so a bad file fails every rank with the same input error.
+  std::vector<std::int64_t> dims;
+  for (int a = setup_.domain.dim - 1; a >= 0; --a)
+    dims.push_back(p.voxels[static_cast<std::size_t>(a)]);
+  std::size_t n_voxels = 1;
+  for (const std::int64_t d : dims)
+    n_voxels *= static_cast<std::size_t>(d);
+  std::vector<std::vector<double>> grids;
+  mpi::agree(comm, [&] {
+    for (std::size_t f = 0; f < p.substrates.size(); ++f) {
+      const Substrate& s = p.substrates[f];
+      grids.push_back(s.initial_file.empty()
+                          ? std::vector<double>(n_voxels, s.initial)
+                          : read_field_grid("fields.substrates[" + std::to_string(f) + "].initial_file",
+                                            s.initial_file, s.initial_dataset, dims));
+    }
+  });
+  restore_fields(grids);
 }
 
 std::vector<std::string> Simulation::field_names() const {

@@ -152,6 +152,8 @@ private:
   void advance_fields();
   // Replaces the fields by a checkpoint's (per substrate the whole grid, x fastest).
   void restore_fields(const std::vector<std::vector<double>>& grids);
+  // Substrates with fields.substrates[].initial_file start from that file's grid.
+  void read_initial_fields(MPI_Comm comm);
 
   MPI_Comm comm_;
   SimulationSetup setup_; // everything read from the deck
