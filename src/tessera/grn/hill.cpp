@@ -28,39 +28,27 @@ struct InputTables {
 // n_int is n where n is a whole number in [1, 16] (hill_power multiplies then), else 0.
 InputTables grouped_by_receptor(const std::string& prefix, int G, const std::vector<InputTerm>& terms) {
   const std::string label = "tessera::hill::" + prefix + "_";
-  InputTables t{Kokkos::View<int*>(label + "offsets", static_cast<std::size_t>(G) + 1),
-                Kokkos::View<int*>(label + "column", terms.size()),
-                Kokkos::View<int*>(label + "n_int", terms.size()),
-                Kokkos::View<double*>(label + "K", terms.size()),
-                Kokkos::View<double*>(label + "n", terms.size()),
-                Kokkos::View<double*>(label + "h_pow_n", terms.size())};
-  auto offsets = Kokkos::create_mirror_view(t.offsets);
-  auto column = Kokkos::create_mirror_view(t.column);
-  auto n_int = Kokkos::create_mirror_view(t.n_int);
-  auto K = Kokkos::create_mirror_view(t.K);
-  auto n = Kokkos::create_mirror_view(t.n);
-  auto h_pow_n = Kokkos::create_mirror_view(t.h_pow_n);
-  int q = 0;
+  std::vector<int> offsets, column, n_int;
+  std::vector<double> K, n, h_pow_n;
   for (int k = 0; k < G; ++k) {
-    offsets(k) = q;
+    offsets.push_back(static_cast<int>(column.size()));
     for (const InputTerm& term : terms) {
       if (term.receptor != k) continue;
-      column(q) = term.column;
-      K(q) = term.K;
-      n(q) = term.n;
-      n_int(q) = (term.n == std::floor(term.n) && term.n >= 1 && term.n <= 16) ? static_cast<int>(term.n) : 0;
-      h_pow_n(q) = std::pow(term.h, term.n);
-      ++q;
+      column.push_back(term.column);
+      K.push_back(term.K);
+      n.push_back(term.n);
+      n_int.push_back((term.n == std::floor(term.n) && term.n >= 1 && term.n <= 16) ? static_cast<int>(term.n)
+                                                                                    : 0);
+      h_pow_n.push_back(std::pow(term.h, term.n));
     }
   }
-  offsets(G) = q;
-  Kokkos::deep_copy(t.offsets, offsets);
-  Kokkos::deep_copy(t.column, column);
-  Kokkos::deep_copy(t.n_int, n_int);
-  Kokkos::deep_copy(t.K, K);
-  Kokkos::deep_copy(t.n, n);
-  Kokkos::deep_copy(t.h_pow_n, h_pow_n);
-  return t;
+  offsets.push_back(static_cast<int>(column.size()));
+  return {to_device(label + "offsets", offsets),
+          to_device(label + "column", column),
+          to_device(label + "n_int", n_int),
+          to_device(label + "K", K),
+          to_device(label + "n", n),
+          to_device(label + "h_pow_n", h_pow_n)};
 }
 
 } // namespace
