@@ -1,6 +1,7 @@
 #include "tessera/app/main.hpp"
 
 #include "tessera/app/commands.hpp"
+#include "tessera/core/console.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/invocation.hpp"
 #include "tessera/core/stop_request.hpp"
@@ -13,7 +14,10 @@
 #include <cblas.h>
 
 #include <iostream>
+#include <optional>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tessera::app {
@@ -45,8 +49,42 @@ void log_ending(Log& log, const std::string& command, int code, const std::strin
     log.record("tessera " + command + ": failed: " + error + exit);
 }
 
+// Kokkos for the rest of the process, started once the command line has been parsed: --version, --help and
+// a usage error need no Kokkos, and their output is then the command line's alone (Kokkos' OpenMP backend
+// warns on stderr when threads x ranks exceed the cores, which a script reading `tessera --version 2>&1`
+// would take for the version). What Kokkos prints while it starts (that warning, OMP_PROC_BIND advice, a
+// deprecated --kokkos-* argument, --kokkos-print-configuration) goes through the console (core/console.hpp):
+// written by Kokkos itself to a pipe whose reader had gone it raised SIGPIPE, and the command died before
+// it had begun.
+class KokkosSession {
+public:
+  explicit KokkosSession(std::vector<char*> kokkos_args) : args_(std::move(kokkos_args)) {}
+  void start() {
+    // Kokkos' messages are passed on when it has started, and when it fails to (an exception).
+    struct Captured {
+      std::ostringstream out, err;
+      std::streambuf* cout_buffer = std::cout.rdbuf(out.rdbuf());
+      std::streambuf* cerr_buffer = std::cerr.rdbuf(err.rdbuf());
+      ~Captured() {
+        std::cout.rdbuf(cout_buffer);
+        std::cerr.rdbuf(cerr_buffer);
+        if (!out.str().empty()) console_write(ConsoleStream::out, out.str());
+        if (!err.str().empty()) console_write(ConsoleStream::err, err.str());
+      }
+    } captured;
+    int argc = static_cast<int>(args_.size());
+    args_.push_back(nullptr);
+    guard_.emplace(argc, args_.data());
+  }
+
+private:
+  std::vector<char*> args_;
+  std::optional<Kokkos::ScopeGuard> guard_; // finalises Kokkos (before MPI) when the session ends
+};
+
 // `command` is set to the name of a command whose log records how it ended (run, train, predict).
-int dispatch(int argc, char** argv, const Invocation& invocation, Log& log, std::string& command) {
+int dispatch(int argc, char** argv, const Invocation& invocation, Log& log, std::string& command,
+             KokkosSession& kokkos) {
   CLI::App app{"tessera — distributed agent-based tissue simulation and graph-ODE learning", "tessera"};
   app.set_version_flag("--version", "tessera " + version() + " (" + git_hash() + ")");
   app.require_subcommand(1);
@@ -180,6 +218,7 @@ int dispatch(int argc, char** argv, const Invocation& invocation, Log& log, std:
     err.mark_agreed(0);
     throw err;
   }
+  kokkos.start();
   log.set_quiet(quiet);
   for (const auto* logged : {run, train, predict})
     if (logged->parsed()) command = logged->get_name();
@@ -222,9 +261,7 @@ int main(int argc, char** argv) {
     std::vector<char*> kokkos_args{argv[0]}, tessera_args{argv[0]};
     for (int i = 1; i < argc; ++i)
       (std::string(argv[i]).rfind("--kokkos-", 0) == 0 ? kokkos_args : tessera_args).push_back(argv[i]);
-    int kokkos_argc = static_cast<int>(kokkos_args.size());
-    kokkos_args.push_back(nullptr);
-    Kokkos::ScopeGuard kokkos(kokkos_argc, kokkos_args.data());
+    KokkosSession kokkos(std::move(kokkos_args));
     try {
       // Outputs record rank 0's command line and host, so every rank writes the same attributes.
       Invocation invocation = current_invocation(std::vector<std::string>(argv, argv + argc));
@@ -232,7 +269,8 @@ int main(int argc, char** argv) {
       invocation.host = mpi::broadcast(MPI_COMM_WORLD, invocation.host);
       invocation.slurm_job_id = mpi::broadcast(MPI_COMM_WORLD, invocation.slurm_job_id);
       invocation.slurm_array_task_id = mpi::broadcast(MPI_COMM_WORLD, invocation.slurm_array_task_id);
-      code = dispatch(static_cast<int>(tessera_args.size()), tessera_args.data(), invocation, log, command);
+      code = dispatch(static_cast<int>(tessera_args.size()), tessera_args.data(), invocation, log, command,
+                      kokkos);
     } catch (const Error& e) {
       code = static_cast<int>(e.code());
       error = e.what();
