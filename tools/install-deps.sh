@@ -29,7 +29,7 @@ packages=(
   python3 python3-numpy python3-h5py python3-anndata
   slurm-wlm munge
 )
-[ "$viz" -eq 1 ] && packages+=(python3-paraview xvfb xauth)
+[ "$viz" -eq 1 ] && packages+=(python3-paraview xvfb xauth x11-utils)
 
 missing=()
 for p in "${packages[@]}"; do
