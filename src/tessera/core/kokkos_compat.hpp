@@ -13,6 +13,7 @@ namespace math {
 using Kokkos::cos;
 using Kokkos::exp;
 using Kokkos::fabs;
+using Kokkos::floor;
 using Kokkos::log;
 using Kokkos::log1p;
 using Kokkos::pow;
@@ -22,6 +23,7 @@ using Kokkos::sqrt;
 using Kokkos::Experimental::cos;
 using Kokkos::Experimental::exp;
 using Kokkos::Experimental::fabs;
+using Kokkos::Experimental::floor;
 using Kokkos::Experimental::log;
 using Kokkos::Experimental::log1p;
 using Kokkos::Experimental::pow;

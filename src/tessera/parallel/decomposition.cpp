@@ -89,24 +89,13 @@ CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& doma
   cart_ = mpi::Communicator(cart);
   MPI_Comm_free(&cart);
   mpi::check(MPI_Cart_coords(cart_.get(), cart_.rank(), domain.dim, coords_.data()), "MPI_Cart_coords");
-}
-
-double CartesianDecomposition::edge(int axis, int index) const {
-  if (index >= dims_[axis]) return domain_.hi[axis];
-  return domain_.lo[axis] +
-         domain_.extent(axis) * static_cast<double>(index) / static_cast<double>(dims_[axis]);
-}
-
-int CartesianDecomposition::box_index(int axis, double x) const {
-  const double f = (x - domain_.lo[axis]) / domain_.extent(axis);
-  int i = static_cast<int>(std::floor(f * dims_[axis]));
-  i = std::clamp(i, 0, dims_[axis] - 1);
-  // Guard the floating-point boundary: the owner is the box whose [edge(i), edge(i+1)) holds x.
-  while (i > 0 && x < edge(axis, i))
-    --i;
-  while (i + 1 < dims_[axis] && x >= edge(axis, i + 1))
-    ++i;
-  return i;
+  boxes_.dim = domain.dim;
+  for (int a = 0; a < 3; ++a) {
+    boxes_.dims[a] = dims_[a];
+    boxes_.coords[a] = coords_[a];
+    boxes_.lo[a] = domain.lo[a];
+    boxes_.hi[a] = domain.hi[a];
+  }
 }
 
 bool CartesianDecomposition::owns(const double* position) const {

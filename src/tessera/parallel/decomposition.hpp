@@ -3,6 +3,7 @@
 #pragma once
 
 #include "tessera/core/keys.hpp"
+#include "tessera/core/kokkos_compat.hpp"
 #include "tessera/parallel/mpi.hpp"
 #include "tessera/tissue/domain.hpp"
 
@@ -17,6 +18,36 @@ class Deck;
 // input_error naming parallel.dims.
 std::array<int, 3> rank_grid_dims(const Domain& domain, std::array<int, 3> requested, int n_ranks);
 
+// The box arithmetic of a decomposition as a plain value that kernels can copy: the host's edge and
+// box_index are these functions, so a kernel and the host agree on the owner of every point.
+struct RankBoxes {
+  int dim = 2;
+  int dims[3] = {1, 1, 1};
+  int coords[3] = {0, 0, 0};
+  double lo[3] = {0, 0, 0};
+  double hi[3] = {0, 0, 0};
+
+  // Lower edge of box `index` along `axis` (index == dims[axis] gives the domain's upper edge).
+  KOKKOS_INLINE_FUNCTION double edge(const int axis, const int index) const {
+    if (index >= dims[axis]) return hi[axis];
+    return lo[axis] + (hi[axis] - lo[axis]) * static_cast<double>(index) / static_cast<double>(dims[axis]);
+  }
+  KOKKOS_INLINE_FUNCTION double box_lo(const int axis) const { return edge(axis, coords[axis]); }
+  KOKKOS_INLINE_FUNCTION double box_hi(const int axis) const { return edge(axis, coords[axis] + 1); }
+  // Box index along `axis` of coordinate x (clamped into the domain).
+  KOKKOS_INLINE_FUNCTION int box_index(const int axis, const double x) const {
+    const double f = (x - lo[axis]) / (hi[axis] - lo[axis]);
+    int i = static_cast<int>(math::floor(f * dims[axis]));
+    i = i < 0 ? 0 : (i > dims[axis] - 1 ? dims[axis] - 1 : i);
+    // Guard the floating-point boundary: the owner is the box whose [edge(i), edge(i+1)) holds x.
+    while (i > 0 && x < edge(axis, i))
+      --i;
+    while (i + 1 < dims[axis] && x >= edge(axis, i + 1))
+      ++i;
+    return i;
+  }
+};
+
 // The rank boxes. Box edges are computed by one formula on every rank, so each point has exactly one owner.
 class CartesianDecomposition {
 public:
@@ -29,13 +60,14 @@ public:
   const std::array<int, 3>& dims() const { return dims_; }
   const std::array<int, 3>& coords() const { return coords_; }
   const Domain& domain() const { return domain_; }
+  const RankBoxes& boxes() const { return boxes_; }
 
   // Lower edge of box `index` along `axis` (index == dims[axis] gives the domain's upper edge).
-  double edge(int axis, int index) const;
-  double box_lo(int axis) const { return edge(axis, coords_[axis]); }
-  double box_hi(int axis) const { return edge(axis, coords_[axis] + 1); }
+  double edge(int axis, int index) const { return boxes_.edge(axis, index); }
+  double box_lo(int axis) const { return boxes_.box_lo(axis); }
+  double box_hi(int axis) const { return boxes_.box_hi(axis); }
   // Box index along `axis` of coordinate x (clamped into the domain).
-  int box_index(int axis, double x) const;
+  int box_index(int axis, double x) const { return boxes_.box_index(axis, x); }
   bool owns(const double* position) const;
 
 private:
@@ -43,6 +75,7 @@ private:
   std::array<int, 3> dims_{1, 1, 1};
   std::array<int, 3> coords_{0, 0, 0};
   mpi::Communicator cart_;
+  RankBoxes boxes_;
 };
 
 const KeyTable& parallel_keys();

@@ -5,29 +5,13 @@
 
 namespace tessera {
 
-ExchangePlan::ExchangePlan(MPI_Comm comm, const std::vector<int>& neighbours, const std::vector<int>& rows,
-                           const std::vector<int>& destination)
-    : comm_(comm), neighbours_(neighbours) {
+ExchangePlan::ExchangePlan(MPI_Comm comm, const std::vector<int>& neighbours,
+                           const std::vector<int>& send_counts, Kokkos::View<int*> send_rows)
+    : comm_(comm), neighbours_(neighbours), send_counts_(send_counts), send_rows_(send_rows) {
   const std::size_t n_nb = neighbours_.size();
-  send_counts_.assign(n_nb, 0);
   recv_counts_.assign(n_nb, 0);
-  std::vector<int> slot(rows.size());
-  for (std::size_t k = 0; k < rows.size(); ++k) {
-    const auto it = std::lower_bound(neighbours_.begin(), neighbours_.end(), destination[k]);
-    if (it == neighbours_.end() || *it != destination[k])
-      throw runtime_error("exchange plan: rank " + std::to_string(destination[k]) +
-                          " is not a neighbour of rank " + std::to_string(mpi::rank(comm)) +
-                          " (a cell moved farther than one rank box in one step)");
-    slot[k] = static_cast<int>(it - neighbours_.begin());
-    ++send_counts_[static_cast<std::size_t>(slot[k])];
-  }
   send_offsets_.assign(n_nb, 0);
   if (n_nb) std::partial_sum(send_counts_.begin(), send_counts_.end() - 1, send_offsets_.begin() + 1);
-  // Stable grouping by neighbour keeps the given order within each group.
-  send_rows_host_.assign(rows.size(), 0);
-  std::vector<int> fill = send_offsets_;
-  for (std::size_t k = 0; k < rows.size(); ++k)
-    send_rows_host_[static_cast<std::size_t>(fill[slot[k]]++)] = rows[k];
 
   // Counts with each neighbour (symmetric neighbourhood: everyone we send to also sends to us, maybe 0).
   std::vector<MPI_Request> requests(2 * n_nb);
@@ -42,12 +26,6 @@ ExchangePlan::ExchangePlan(MPI_Comm comm, const std::vector<int>& neighbours, co
   recv_offsets_.assign(n_nb, 0);
   if (n_nb) std::partial_sum(recv_counts_.begin(), recv_counts_.end() - 1, recv_offsets_.begin() + 1);
   n_recv_ = static_cast<std::size_t>(std::accumulate(recv_counts_.begin(), recv_counts_.end(), 0));
-
-  send_rows_ = Kokkos::View<int*>("tessera::exchange::send_rows", send_rows_host_.size());
-  auto h = Kokkos::create_mirror_view(send_rows_);
-  for (std::size_t k = 0; k < send_rows_host_.size(); ++k)
-    h(k) = send_rows_host_[k];
-  Kokkos::deep_copy(send_rows_, h);
 }
 
 void ExchangePlan::forward_shifted(Kokkos::View<double**, Kokkos::LayoutRight> field,

@@ -18,17 +18,16 @@ public:
   ExchangePlan() = default;
 
   // Collective over `neighbours` (every rank passes its own symmetric neighbour list, self allowed).
-  // `destination[k]` is the neighbour rank of exported row `rows[k]`. Rows are sent grouped by neighbour in
-  // the order given; each rank receives rows grouped by source neighbour (ascending rank), then in send
-  // order.
-  ExchangePlan(MPI_Comm comm, const std::vector<int>& neighbours, const std::vector<int>& rows,
-               const std::vector<int>& destination);
+  // `send_rows` (device) holds the exported rows grouped by neighbour: the first send_counts[0] go to
+  // neighbours[0], and so on (an ExportList). Each rank receives rows grouped by source neighbour (ascending
+  // rank), then in send order. Only the counts travel in the plan's own messages.
+  ExchangePlan(MPI_Comm comm, const std::vector<int>& neighbours, const std::vector<int>& send_counts,
+               Kokkos::View<int*> send_rows);
 
-  std::size_t n_send() const { return send_rows_host_.size(); }
+  std::size_t n_send() const { return send_rows_.extent(0); }
   std::size_t n_recv() const { return n_recv_; }
   // Exported rows in send order (device view), for packing kernels.
   Kokkos::View<const int*> send_rows() const { return send_rows_; }
-  const std::vector<int>& send_rows_host() const { return send_rows_host_; }
 
   // Collective. Packs src(send_rows, :) and receives into dst(dst_offset + r, :) for r < n_recv().
   template <class T>
@@ -52,7 +51,6 @@ private:
   MPI_Comm comm_ = MPI_COMM_NULL;
   std::vector<int> neighbours_;
   std::vector<int> send_counts_, send_offsets_, recv_counts_, recv_offsets_;
-  std::vector<int> send_rows_host_;
   Kokkos::View<int*> send_rows_;
   std::size_t n_recv_ = 0;
 };

@@ -1,6 +1,7 @@
 #include "tessera/parallel/halo.hpp"
 
 #include "tessera/core/units.hpp"
+#include "tessera/parallel/export_list.hpp"
 
 #include <algorithm>
 
@@ -8,45 +9,74 @@ namespace tessera {
 
 namespace {
 
-// Visits each of the 3^d - 1 offsets with the neighbour's rank and the shift a periodic wrap implies;
-// offsets that leave a non-periodic domain are skipped.
-template <class Visit>
-void for_each_neighbour_box(const CartesianDecomposition& dec, Visit&& visit) {
+// Whether owned row i lies within `width` of the faces that neighbour box `c` (offset) is across, inclusive
+// on both sides (SPEC §2: d <= r_sig): a cell exactly `width` from a face may have a neighbour at exactly
+// `width` across it.
+struct NearFace {
+  RankBoxes boxes;
+  double width;
+  Kokkos::View<const double* [3], Kokkos::LayoutRight> pos;
+  int offset[26][3];
+
+  KOKKOS_INLINE_FUNCTION bool operator()(const std::size_t i, const std::size_t c) const {
+    bool near = true;
+    for (int a = 0; a < boxes.dim && near; ++a) {
+      if (offset[c][a] < 0) near = pos(i, a) - boxes.box_lo(a) <= width;
+      if (offset[c][a] > 0) near = boxes.box_hi(a) - pos(i, a) <= width;
+    }
+    return near;
+  }
+};
+
+// Exported row k carries its channel's periodic shift.
+struct ShiftOfChannel {
+  Kokkos::View<double* [3], Kokkos::LayoutRight> shift;
+  Kokkos::View<const int*> channel;
+  Kokkos::View<const double* [3], Kokkos::LayoutRight> channel_shift;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t k) const {
+    for (int a = 0; a < 3; ++a)
+      shift(k, a) = channel_shift(channel(k), a);
+  }
+};
+
+} // namespace
+
+std::vector<NeighbourBox> neighbour_boxes(const CartesianDecomposition& dec) {
+  std::vector<NeighbourBox> boxes;
   const int dim = dec.domain().dim;
   const int range_z = dim == 3 ? 1 : 0;
   for (int oz = -range_z; oz <= range_z; ++oz)
     for (int oy = -1; oy <= 1; ++oy)
       for (int ox = -1; ox <= 1; ++ox) {
         if (ox == 0 && oy == 0 && oz == 0) continue;
-        const int offset[3] = {ox, oy, oz};
+        NeighbourBox box{{ox, oy, oz}, 0, {0, 0, 0}};
         int coords[3] = {0, 0, 0};
-        double shift[3] = {0, 0, 0};
         bool inside = true;
         for (int a = 0; a < dim; ++a) {
-          int c = dec.coords()[a] + offset[a];
+          int c = dec.coords()[a] + box.offset[a];
           if (c < 0 || c >= dec.dims()[a]) {
             if (!dec.domain().periodic[a]) {
               inside = false;
               break;
             }
             // Leaving through the low face, a cell appears beyond the high face of the box across, and back.
-            shift[a] = c < 0 ? dec.domain().extent(a) : -dec.domain().extent(a);
+            box.shift[a] = c < 0 ? dec.domain().extent(a) : -dec.domain().extent(a);
             c = (c + dec.dims()[a]) % dec.dims()[a];
           }
           coords[a] = c;
         }
         if (!inside) continue;
-        int rank = 0;
-        mpi::check(MPI_Cart_rank(dec.comm(), coords, &rank), "MPI_Cart_rank");
-        visit(offset, rank, shift);
+        mpi::check(MPI_Cart_rank(dec.comm(), coords, &box.rank), "MPI_Cart_rank");
+        boxes.push_back(box);
       }
+  return boxes;
 }
-
-} // namespace
 
 std::vector<int> neighbour_ranks(const CartesianDecomposition& dec) {
   std::vector<int> ranks;
-  for_each_neighbour_box(dec, [&](const int*, int rank, const double*) { ranks.push_back(rank); });
+  for (const NeighbourBox& box : neighbour_boxes(dec))
+    ranks.push_back(box.rank);
   std::sort(ranks.begin(), ranks.end());
   ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
   return ranks;
@@ -63,43 +93,29 @@ HaloPlan::HaloPlan(const CartesianDecomposition& dec, double width,
                         std::to_string(a) + ", less than the interaction range " + format_number(width) +
                         " um: use fewer ranks along that axis (parallel.dims) or a larger domain");
   }
-  auto pos = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), positions);
-  std::vector<int> rows, destination;
-  std::vector<double> shifts;
-  // Offsets first, cells second: ghosts arrive grouped by the box they come from.
-  for_each_neighbour_box(dec, [&](const int* offset, int rank, const double* shift) {
-    for (std::size_t i = 0; i < n_owned; ++i) {
-      bool near = true;
-      // Within `width` inclusive on both sides (SPEC §2: d <= r_sig): a cell exactly `width` from a face
-      // may have a neighbour at exactly `width` across it.
-      for (int a = 0; a < dim && near; ++a) {
-        if (offset[a] < 0) near = pos(i, a) - dec.box_lo(a) <= width;
-        if (offset[a] > 0) near = dec.box_hi(a) - pos(i, a) <= width;
-      }
-      if (!near) continue;
-      rows.push_back(static_cast<int>(i));
-      destination.push_back(rank);
-      shifts.insert(shifts.end(), shift, shift + 3);
-    }
-  });
+  // One export channel per neighbour box (offset), in the order for_each_neighbour_box visits them:
+  // ghosts arrive grouped by the rank they come from, then by box, then by row.
   const std::vector<int> neighbours = neighbour_ranks(dec);
-  plan_ = ExchangePlan(dec.comm(), neighbours, rows, destination);
-  // The plan groups rows by neighbour (stably); reorder the shifts the same way.
-  std::vector<std::size_t> order(rows.size());
-  std::vector<int> slot_of(rows.size());
-  for (std::size_t k = 0; k < rows.size(); ++k)
-    slot_of[k] = static_cast<int>(std::lower_bound(neighbours.begin(), neighbours.end(), destination[k]) -
-                                  neighbours.begin());
-  for (std::size_t k = 0; k < rows.size(); ++k)
-    order[k] = k;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return slot_of[a] < slot_of[b]; });
-  shift_ = Kokkos::View<double* [3], Kokkos::LayoutRight>("tessera::halo::shift", rows.size());
-  auto shift_h = Kokkos::create_mirror_view(shift_);
-  for (std::size_t k = 0; k < order.size(); ++k)
-    for (int a = 0; a < 3; ++a)
-      shift_h(k, a) = shifts[3 * order[k] + a];
-  Kokkos::deep_copy(shift_, shift_h);
+  NearFace near{dec.boxes(), width, positions, {}};
+  std::vector<int> channel_slot;
+  Kokkos::View<double* [3], Kokkos::LayoutRight> channel_shift("tessera::halo::channel_shift", 26);
+  auto channel_shift_h = Kokkos::create_mirror_view(channel_shift);
+  for (const NeighbourBox& box : neighbour_boxes(dec)) {
+    const std::size_t c = channel_slot.size();
+    for (int a = 0; a < 3; ++a) {
+      near.offset[c][a] = box.offset[a];
+      channel_shift_h(c, a) = box.shift[a];
+    }
+    channel_slot.push_back(static_cast<int>(std::lower_bound(neighbours.begin(), neighbours.end(), box.rank) -
+                                            neighbours.begin()));
+  }
+  Kokkos::deep_copy(channel_shift, channel_shift_h);
+  const ExportList list = make_export_list(n_owned, channel_slot, neighbours.size(), near);
+  plan_ = ExchangePlan(dec.comm(), neighbours, list.send_counts, list.rows);
+  shift_ = Kokkos::View<double* [3], Kokkos::LayoutRight>("tessera::halo::shift", list.rows.extent(0));
+  Kokkos::parallel_for("tessera::halo::shifts", Kokkos::RangePolicy<>(0, list.rows.extent(0)),
+                       ShiftOfChannel{shift_, list.channel, channel_shift});
+  Kokkos::fence();
 }
 
 void HaloPlan::gather_positions(Kokkos::View<double* [3], Kokkos::LayoutRight> positions) const {

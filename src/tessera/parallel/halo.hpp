@@ -45,6 +45,16 @@ private:
   Kokkos::View<double* [3], Kokkos::LayoutRight> shift_; // per exported row
 };
 
+// One of the 3^d - 1 boxes around this rank's: its offset (-1, 0, 1 per axis), its rank and the shift a
+// periodic wrap gives positions sent there.
+struct NeighbourBox {
+  int offset[3];
+  int rank;
+  double shift[3];
+};
+// The surrounding boxes, z slowest and x fastest; offsets that leave a non-periodic domain are left out.
+std::vector<NeighbourBox> neighbour_boxes(const CartesianDecomposition& decomposition);
+
 // The ranks of the 3^d - 1 surrounding boxes (and this rank when an axis is periodic with one box), sorted
 // and unique: the neighbourhood every halo and migration exchange uses.
 std::vector<int> neighbour_ranks(const CartesianDecomposition& decomposition);

@@ -17,32 +17,53 @@ struct FillHoles {
   }
 };
 
+// Pairs holes and fillers in order: the k-th removed row of [0, kept) gets moves(k, 0), the k-th kept row
+// of [kept, total) moves(k, 1).
+struct PairHolesAndFillers {
+  using value_type = std::size_t;
+  Kokkos::View<const int*> removed;
+  Kokkos::View<int* [2]> moves;
+  std::size_t first;
+  int column;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t k, value_type& next, const bool final) const {
+    const std::size_t row = first + k;
+    const bool take = column == 0 ? removed(row) != 0 : removed(row) == 0;
+    if (!take) return;
+    if (final) moves(next, column) = static_cast<int>(row);
+    ++next;
+  }
+};
+
 } // namespace
 
 std::size_t remove_rows(const Cells<>& cells, std::size_t total, const std::vector<int>& removed) {
-  const std::size_t kept = total - removed.size();
-  std::vector<char> gone(total, 0);
+  Kokkos::View<int*> flags("tessera::compaction::removed", total);
+  auto h = Kokkos::create_mirror_view(flags);
+  for (std::size_t i = 0; i < total; ++i)
+    h(i) = 0;
   for (int r : removed)
-    gone[static_cast<std::size_t>(r)] = 1;
-  std::vector<int> holes, fillers;
-  std::size_t filler = kept;
-  for (int hole : removed) {
-    if (static_cast<std::size_t>(hole) >= kept) continue;
-    while (gone[filler])
-      ++filler;
-    holes.push_back(hole);
-    fillers.push_back(static_cast<int>(filler++));
-  }
-  if (holes.empty()) return kept;
-  Kokkos::View<int* [2]> moves("tessera::compaction::moves", holes.size());
-  auto h = Kokkos::create_mirror_view(moves);
-  for (std::size_t k = 0; k < holes.size(); ++k) {
-    h(k, 0) = holes[k];
-    h(k, 1) = fillers[k];
-  }
-  Kokkos::deep_copy(moves, h);
+    h(static_cast<std::size_t>(r)) = 1;
+  Kokkos::deep_copy(flags, h);
+  return remove_rows(cells, total, flags, removed.size());
+}
+
+std::size_t remove_rows(const Cells<>& cells, std::size_t total, Kokkos::View<const int*> removed,
+                        std::size_t n_removed) {
+  const std::size_t kept = total - n_removed;
+  // Holes: removed rows below the new end; as many kept rows lie above it.
+  std::size_t n_holes = 0;
+  Kokkos::parallel_reduce(
+      "tessera::compaction::count_holes", Kokkos::RangePolicy<>(0, kept),
+      KOKKOS_LAMBDA(const std::size_t i, std::size_t& count) { count += removed(i) != 0 ? 1 : 0; }, n_holes);
+  if (n_holes == 0) return kept;
+  Kokkos::View<int* [2]> moves("tessera::compaction::moves", n_holes);
+  Kokkos::parallel_scan("tessera::compaction::holes", Kokkos::RangePolicy<>(0, kept),
+                        PairHolesAndFillers{removed, moves, 0, 0});
+  Kokkos::parallel_scan("tessera::compaction::fillers", Kokkos::RangePolicy<>(0, total - kept),
+                        PairHolesAndFillers{removed, moves, kept, 1});
   cells.for_each_field([&](auto field) {
-    Kokkos::parallel_for("tessera::tissue::fill_holes", Kokkos::RangePolicy<>(0, holes.size()),
+    Kokkos::parallel_for("tessera::tissue::fill_holes", Kokkos::RangePolicy<>(0, n_holes),
                          FillHoles<decltype(field)>{field, moves});
   });
   Kokkos::fence();

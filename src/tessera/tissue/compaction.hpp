@@ -12,4 +12,10 @@ namespace tessera {
 // Returns the number of rows kept, which then hold exactly the kept cells (order not preserved).
 std::size_t remove_rows(const Cells<>& cells, std::size_t total, const std::vector<int>& removed);
 
+// Not collective. The same on the device: row i < total is dropped when removed(i) != 0, and `n_removed`
+// rows are. The k-th removed row below the new end is refilled from the k-th kept row above it, so the
+// result equals the list version's.
+std::size_t remove_rows(const Cells<>& cells, std::size_t total, Kokkos::View<const int*> removed,
+                        std::size_t n_removed);
+
 } // namespace tessera

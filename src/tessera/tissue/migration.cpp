@@ -2,32 +2,88 @@
 
 #include "tessera/core/kokkos_compat.hpp"
 #include "tessera/parallel/exchange_plan.hpp"
+#include "tessera/parallel/export_list.hpp"
 #include "tessera/tissue/compaction.hpp"
 
 #include <algorithm>
 
 namespace tessera {
 
+namespace {
+
+// The neighbour slot each owned cell leaves for (-1: it stays; -2: its new box is not adjacent), from the
+// offset of its new box: destination_slot[(ox + 1) + 3 (oy + 1) + 9 (oz + 1)].
+struct Destination {
+  RankBoxes boxes;
+  bool periodic[3];
+  int destination_slot[27];
+  Kokkos::View<const double* [3], Kokkos::LayoutRight> pos;
+  Kokkos::View<int*> slot;
+  Kokkos::View<int*> leaves;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t i, int& n_far) const {
+    int offset[3] = {0, 0, 0};
+    bool stays = true;
+    bool adjacent = true;
+    for (int a = 0; a < boxes.dim; ++a) {
+      int d = boxes.box_index(a, pos(i, a)) - boxes.coords[a];
+      if (d != 0) stays = false;
+      // Across a periodic boundary the new box is next to this one the other way round.
+      if (periodic[a] && d > 1) d -= boxes.dims[a];
+      if (periodic[a] && d < -1) d += boxes.dims[a];
+      if (d < -1 || d > 1) adjacent = false;
+      offset[a] = d;
+    }
+    int s = -1;
+    if (!stays)
+      s = adjacent ? destination_slot[(offset[0] + 1) + 3 * (offset[1] + 1) + 9 * (offset[2] + 1)] : -2;
+    if (!stays && s < 0) {
+      s = -2;
+      ++n_far;
+    }
+    slot(i) = s;
+    leaves(i) = stays ? 0 : 1;
+  }
+};
+
+struct LeavesFor {
+  Kokkos::View<const int*> slot;
+  KOKKOS_INLINE_FUNCTION bool operator()(const std::size_t i, const std::size_t c) const {
+    return slot(i) == static_cast<int>(c);
+  }
+};
+
+} // namespace
+
 std::size_t migrate(const CartesianDecomposition& dec, const std::vector<int>& neighbours, Cells<>& cells) {
   ScopedRegion region("tessera::parallel::migrate");
   cells.n_ghost = 0;
   const std::size_t n = cells.n_owned;
-  auto pos = Kokkos::create_mirror_view_and_copy(
-      Kokkos::HostSpace(), Kokkos::subview(cells.position, std::make_pair(std::size_t(0), n), Kokkos::ALL));
-  std::vector<int> leaving, destination;
-  const int dim = dec.domain().dim;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double p[3] = {pos(i, 0), pos(i, 1), pos(i, 2)};
-    if (dec.owns(p)) continue;
-    int coords[3] = {0, 0, 0};
-    for (int a = 0; a < dim; ++a)
-      coords[a] = dec.box_index(a, p[a]);
-    int rank = 0;
-    mpi::check(MPI_Cart_rank(dec.comm(), coords, &rank), "MPI_Cart_rank");
-    leaving.push_back(static_cast<int>(i));
-    destination.push_back(rank);
+  Destination destination{dec.boxes(), {}, {}, cells.position, {}, {}};
+  for (int a = 0; a < 3; ++a)
+    destination.periodic[a] = dec.domain().periodic[a];
+  for (int k = 0; k < 27; ++k)
+    destination.destination_slot[k] = -1;
+  for (const NeighbourBox& box : neighbour_boxes(dec)) {
+    const auto it = std::lower_bound(neighbours.begin(), neighbours.end(), box.rank);
+    if (it == neighbours.end() || *it != box.rank) continue; // not exchanged with: a leaver there is an error
+    destination.destination_slot[(box.offset[0] + 1) + 3 * (box.offset[1] + 1) + 9 * (box.offset[2] + 1)] =
+        static_cast<int>(it - neighbours.begin());
   }
-  const ExchangePlan plan(dec.comm(), neighbours, leaving, destination);
+  destination.slot = Kokkos::View<int*>("tessera::migrate::slot", n);
+  destination.leaves = Kokkos::View<int*>("tessera::migrate::leaves", n);
+  int n_far = 0;
+  Kokkos::parallel_reduce("tessera::migrate::destination", Kokkos::RangePolicy<>(0, n), destination, n_far);
+  if (n_far > 0)
+    throw runtime_error("migration: " + std::to_string(n_far) + " cell(s) of rank " +
+                        std::to_string(dec.rank()) + " moved farther than one rank box in one step");
+
+  std::vector<int> channel_slot(neighbours.size());
+  for (std::size_t s = 0; s < neighbours.size(); ++s)
+    channel_slot[s] = static_cast<int>(s);
+  const ExportList leaving =
+      make_export_list(n, channel_slot, neighbours.size(), LeavesFor{destination.slot});
+  const ExchangePlan plan(dec.comm(), neighbours, leaving.send_counts, leaving.rows);
 
   // Receive every field of the arrivals before the leavers' rows are overwritten.
   std::vector<Kokkos::View<double**, Kokkos::LayoutRight>> arrived_double;
@@ -45,8 +101,8 @@ std::size_t migrate(const CartesianDecomposition& dec, const std::vector<int>& n
     }
   });
 
-  // Refill the leavers' rows from the end (`leaving` is ascending).
-  const std::size_t kept = remove_rows(cells, n, leaving);
+  // Refill the leavers' rows from the end.
+  const std::size_t kept = remove_rows(cells, n, destination.leaves, plan.n_send());
 
   // Append the arrivals.
   cells.n_owned = kept;
@@ -64,7 +120,7 @@ std::size_t migrate(const CartesianDecomposition& dec, const std::vector<int>& n
       Kokkos::deep_copy(dst, arrived_type);
   });
   cells.n_owned = kept + plan.n_recv();
-  return leaving.size();
+  return plan.n_send();
 }
 
 HaloPlan refresh_ghosts(const CartesianDecomposition& dec, double width, Cells<>& cells) {
