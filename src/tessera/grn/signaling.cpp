@@ -173,11 +173,14 @@ Kokkos::View<const double**, Kokkos::LayoutRight> LigandExchange::gather(ConstGe
         Kokkos::View<double**, Kokkos::LayoutRight>("tessera::signaling::ligands", rows + rows / 4 + 8, cols);
   const auto values = values_;
   const auto genes = genes_;
+  // One iteration per cell over its ligand columns: an MDRange over cells x columns cost nearly as much as
+  // the received-signal kernel on the OpenMP backend (index arithmetic per copied value).
   Kokkos::parallel_for(
-      "tessera::signaling::pack_ligands",
-      Kokkos::MDRangePolicy<Kokkos::Rank<2>>(execution_for(x.extent(0) * x.extent(1)), {0, 0},
-                                             {x.extent(0), cols}),
-      KOKKOS_LAMBDA(const std::size_t i, const std::size_t c) { values(i, c) = x(i, genes(c)); });
+      "tessera::signaling::pack_ligands", range_for(0, x.extent(0), x.extent(0) * x.extent(1)),
+      KOKKOS_LAMBDA(const std::size_t i) {
+        for (std::size_t c = 0; c < cols; ++c)
+          values(i, c) = x(i, genes(c));
+      });
   if (halo_) halo_->gather<double>(values_);
   return values_;
 }

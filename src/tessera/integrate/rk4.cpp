@@ -27,15 +27,20 @@ void Rk4Integrator::advance(const GeneRhs& rhs, GeneState x, double t0, double t
   const double h = (t1 - t0) / static_cast<double>(substeps);
   // Copies for capture: lambdas never capture `this` (STYLE.md).
   const GeneState k = slope_, sum = sum_, stage = stage_;
-  const auto cells = Kokkos::MDRangePolicy<Kokkos::Rank<2>>(
-      execution_for(n * g), {0, 0}, {static_cast<long long>(n), static_cast<long long>(g)});
+  // One iteration per cell over its genes (contiguous in LayoutRight), as the gene models' kernels: an
+  // MDRange over cells x genes cost half as much as the hill RHS evaluations on the OpenMP backend (index
+  // arithmetic per element, no vectorised inner loop), this loop less than half that. Same arithmetic.
+  const auto cells = range_for(0, n, n * g);
+  const int genes = static_cast<int>(g);
   // sum = w_sum * sum + w_k * k (w_sum = 0 starts it), stage = x + a * k; the additions happen in the order
   // k1 + 2 k2 + 2 k3 + k4 of the textbook formula, so the result is bit-identical to it.
   auto fold = [&](double w_sum, double w_k, double a) {
     Kokkos::parallel_for(
-        "tessera::rk4::stage", cells, KOKKOS_LAMBDA(const long long i, const long long j) {
-          sum(i, j) = (w_sum == 0.0 ? 0.0 : sum(i, j)) + w_k * k(i, j);
-          stage(i, j) = x(i, j) + a * k(i, j);
+        "tessera::rk4::stage", cells, KOKKOS_LAMBDA(const std::size_t i) {
+          for (int j = 0; j < genes; ++j) {
+            sum(i, j) = (w_sum == 0.0 ? 0.0 : sum(i, j)) + w_k * k(i, j);
+            stage(i, j) = x(i, j) + a * k(i, j);
+          }
         });
   };
   for (long long s = 0; s < substeps; ++s) {
@@ -50,8 +55,10 @@ void Rk4Integrator::advance(const GeneRhs& rhs, GeneState x, double t0, double t
     rhs.evaluate(t + h, stage, k);
     const double w = h / 6.0;
     Kokkos::parallel_for(
-        "tessera::rk4::update", cells,
-        KOKKOS_LAMBDA(const long long i, const long long j) { x(i, j) += w * (sum(i, j) + k(i, j)); });
+        "tessera::rk4::update", cells, KOKKOS_LAMBDA(const std::size_t i) {
+          for (int j = 0; j < genes; ++j)
+            x(i, j) += w * (sum(i, j) + k(i, j));
+        });
   }
 }
 
