@@ -15,8 +15,9 @@
 
 #include <iostream>
 #include <optional>
-#include <sstream>
+#include <streambuf>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -49,29 +50,61 @@ void log_ending(Log& log, const std::string& command, int code, const std::strin
     log.record("tessera " + command + ": failed: " + error + exit);
 }
 
+// std::cout or std::cerr written through the console as it is written (no buffer of its own), for Kokkos'
+// messages while it starts: written by Kokkos itself to a pipe whose reader had gone they raised SIGPIPE,
+// and the command died before it had begun. Unbuffered, so a message Kokkos prints before it aborts is out.
+class ConsoleStreambuf : public std::streambuf {
+public:
+  explicit ConsoleStreambuf(ConsoleStream stream) : stream_(stream) {}
+
+protected:
+  int_type overflow(int_type c) override {
+    if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+    const char ch = traits_type::to_char_type(c);
+    console_write(stream_, std::string_view(&ch, 1));
+    return c;
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    console_write(stream_, std::string_view(s, static_cast<std::size_t>(n)));
+    return n;
+  }
+
+private:
+  ConsoleStream stream_;
+};
+
 // Kokkos for the rest of the process, started once the command line has been parsed: --version, --help and
 // a usage error need no Kokkos, and their output is then the command line's alone (Kokkos' OpenMP backend
 // warns on stderr when threads x ranks exceed the cores, which a script reading `tessera --version 2>&1`
 // would take for the version). What Kokkos prints while it starts (that warning, OMP_PROC_BIND advice, a
-// deprecated --kokkos-* argument, --kokkos-print-configuration) goes through the console (core/console.hpp):
-// written by Kokkos itself to a pipe whose reader had gone it raised SIGPIPE, and the command died before
-// it had begun.
+// deprecated --kokkos-* argument, --kokkos-print-configuration) goes through the console.
 class KokkosSession {
 public:
   explicit KokkosSession(std::vector<char*> kokkos_args) : args_(std::move(kokkos_args)) {}
   void start() {
-    // Kokkos' messages are passed on when it has started, and when it fails to (an exception).
-    struct Captured {
-      std::ostringstream out, err;
-      std::streambuf* cout_buffer = std::cout.rdbuf(out.rdbuf());
-      std::streambuf* cerr_buffer = std::cerr.rdbuf(err.rdbuf());
-      ~Captured() {
+    // Kokkos 4 aborts (a core dump) on a thread count that is not a positive integer: a usage error here.
+    for (const char* arg : args_) {
+      const std::string a(arg);
+      for (const std::string key : {"--kokkos-num-threads=", "--kokkos-threads="}) {
+        if (a.rfind(key, 0) != 0) continue;
+        const std::string value = a.substr(key.size());
+        if (value.empty() || value.size() > 6 || value.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoi(value) < 1) {
+          Error err = input_error(a + ": the thread count must be a whole number of at least 1");
+          err.mark_agreed(0);
+          throw err;
+        }
+      }
+    }
+    struct Redirected {
+      ConsoleStreambuf out{ConsoleStream::out}, err{ConsoleStream::err};
+      std::streambuf* cout_buffer = std::cout.rdbuf(&out);
+      std::streambuf* cerr_buffer = std::cerr.rdbuf(&err);
+      ~Redirected() {
         std::cout.rdbuf(cout_buffer);
         std::cerr.rdbuf(cerr_buffer);
-        if (!out.str().empty()) console_write(ConsoleStream::out, out.str());
-        if (!err.str().empty()) console_write(ConsoleStream::err, err.str());
       }
-    } captured;
+    } redirected;
     int argc = static_cast<int>(args_.size());
     args_.push_back(nullptr);
     guard_.emplace(argc, args_.data());
