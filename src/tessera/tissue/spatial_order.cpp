@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 namespace tessera {
 
@@ -24,6 +23,64 @@ struct GatherRows {
   }
 };
 
+// The bin key (z * ny + y) * nx + x of each owned cell.
+struct BinKey {
+  Kokkos::View<const double* [3], Kokkos::LayoutRight> pos;
+  Kokkos::View<long long*> key;
+  Kokkos::View<int*> perm;
+  double lo[3];
+  double size[3];
+  long long bins[3];
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t i) const {
+    long long c[3];
+    for (int a = 0; a < 3; ++a) {
+      const double x = (pos(i, a) - lo[a]) / size[a];
+      c[a] = x < static_cast<double>(bins[a] - 1) ? static_cast<long long>(x) : bins[a] - 1;
+    }
+    key(i) = (c[2] * bins[1] + c[1]) * bins[0] + c[0];
+    perm(i) = static_cast<int>(i);
+  }
+};
+
+// One pass of a least-significant-digit radix sort on one bit: the rows whose bit is 0 go first, then those
+// whose bit is 1, each in their current order. Stable passes from the lowest bit up give a stable sort.
+// zeros_before(i) counts the 0 bits before row i; zeros_before(n) is their total.
+struct CountZeros {
+  using value_type = std::size_t;
+  Kokkos::View<const long long*> key;
+  Kokkos::View<int*> zeros_before;
+  int bit;
+  std::size_t n;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t i, value_type& zeros, const bool final) const {
+    const bool zero = ((key(i) >> bit) & 1) == 0;
+    if (final) {
+      zeros_before(i) = static_cast<int>(zeros);
+      if (i + 1 == n) zeros_before(n) = static_cast<int>(zeros + (zero ? 1 : 0));
+    }
+    if (zero) ++zeros;
+  }
+};
+
+struct SplitByBit {
+  Kokkos::View<const long long*> key;
+  Kokkos::View<const int*> perm;
+  Kokkos::View<const int*> zeros_before;
+  Kokkos::View<long long*> key_out;
+  Kokkos::View<int*> perm_out;
+  int bit;
+  std::size_t n;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t i) const {
+    const bool zero = ((key(i) >> bit) & 1) == 0;
+    const std::size_t at = zero ? static_cast<std::size_t>(zeros_before(i))
+                                : static_cast<std::size_t>(zeros_before(n)) + i - zeros_before(i);
+    key_out(at) = key(i);
+    perm_out(at) = perm(i);
+  }
+};
+
 } // namespace
 
 void sort_cells_spatially(Cells<>& cells, double bin_size) {
@@ -31,44 +88,55 @@ void sort_cells_spatially(Cells<>& cells, double bin_size) {
   cells.n_ghost = 0;
   const std::size_t n = cells.n_owned;
   if (n < 2 || !(bin_size > 0)) return;
-  auto pos = Kokkos::create_mirror_view_and_copy(
-      Kokkos::HostSpace(), Kokkos::subview(cells.position, std::make_pair(std::size_t(0), n), Kokkos::ALL));
+  const auto pos = cells.position; // the first n rows
+  // The bounding box: min and max are exact, so any reduction order gives the same box.
   double lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0};
   for (int a = 0; a < 3; ++a) {
-    lo[a] = hi[a] = pos(0, a);
-    for (std::size_t i = 1; i < n; ++i) {
-      lo[a] = std::min(lo[a], pos(i, a));
-      hi[a] = std::max(hi[a], pos(i, a));
-    }
+    Kokkos::parallel_reduce(
+        "tessera::spatial_order::lo", Kokkos::RangePolicy<>(0, n),
+        KOKKOS_LAMBDA(const std::size_t i, double& m) { m = pos(i, a) < m ? pos(i, a) : m; },
+        Kokkos::Min<double>(lo[a]));
+    Kokkos::parallel_reduce(
+        "tessera::spatial_order::hi", Kokkos::RangePolicy<>(0, n),
+        KOKKOS_LAMBDA(const std::size_t i, double& m) { m = pos(i, a) > m ? pos(i, a) : m; },
+        Kokkos::Max<double>(hi[a]));
   }
   // Bins per axis in floating point, clamped before any conversion (a box of 10^300 um over bins of 10 um
   // overflows every integer type) and to 2^20 per axis, so the key (z * ny + y) * nx + x stays below 2^60.
   // Coarser bins only sort less finely; the order stays a function of the positions.
   constexpr double max_bins = 1 << 20;
-  long long bins[3];
-  double size[3];
+  BinKey bin_key{pos,
+                 Kokkos::View<long long*>("tessera::spatial_order::key", n),
+                 Kokkos::View<int*>("tessera::spatial_order::perm", n),
+                 {},
+                 {},
+                 {}};
   for (int a = 0; a < 3; ++a) {
     const double fit = std::floor((hi[a] - lo[a]) / bin_size) + 1;
     const double b = fit >= 1 ? std::min(fit, max_bins) : 1.0;
-    bins[a] = static_cast<long long>(b);
-    size[a] = fit > max_bins ? (hi[a] - lo[a]) / b : bin_size;
+    bin_key.lo[a] = lo[a];
+    bin_key.bins[a] = static_cast<long long>(b);
+    bin_key.size[a] = fit > max_bins ? (hi[a] - lo[a]) / b : bin_size;
   }
-  std::vector<std::pair<long long, int>> key(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    long long c[3];
-    for (int a = 0; a < 3; ++a) {
-      const double x = (pos(i, a) - lo[a]) / size[a];
-      c[a] = x < static_cast<double>(bins[a] - 1) ? static_cast<long long>(x) : bins[a] - 1;
-    }
-    key[i] = {(c[2] * bins[1] + c[1]) * bins[0] + c[0], static_cast<int>(i)};
+  Kokkos::parallel_for("tessera::spatial_order::key", Kokkos::RangePolicy<>(0, n), bin_key);
+
+  // Stable on equal bins, so the order is a function of the positions alone: a radix sort over the key's
+  // bits (as many as the largest key has), each pass a scan and a scatter, no atomics.
+  const long long largest = bin_key.bins[0] * bin_key.bins[1] * bin_key.bins[2] - 1;
+  int n_bits = 0;
+  while (n_bits < 62 && (largest >> n_bits) != 0)
+    ++n_bits;
+  Kokkos::View<long long*> key = bin_key.key, key_other("tessera::spatial_order::key_other", n);
+  Kokkos::View<int*> perm = bin_key.perm, perm_other("tessera::spatial_order::perm_other", n);
+  Kokkos::View<int*> zeros_before("tessera::spatial_order::zeros_before", n + 1);
+  for (int bit = 0; bit < n_bits; ++bit) {
+    Kokkos::parallel_scan("tessera::spatial_order::count_zeros", Kokkos::RangePolicy<>(0, n),
+                          CountZeros{key, zeros_before, bit, n});
+    Kokkos::parallel_for("tessera::spatial_order::split", Kokkos::RangePolicy<>(0, n),
+                         SplitByBit{key, perm, zeros_before, key_other, perm_other, bit, n});
+    std::swap(key, key_other);
+    std::swap(perm, perm_other);
   }
-  // Stable on equal bins, so the order is a function of the positions alone.
-  std::stable_sort(key.begin(), key.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  Kokkos::View<int*> perm("tessera::spatial_order::perm", n);
-  auto perm_h = Kokkos::create_mirror_view(perm);
-  for (std::size_t i = 0; i < n; ++i)
-    perm_h(i) = key[i].second;
-  Kokkos::deep_copy(perm, perm_h);
   cells.for_each_field([&](auto field) {
     using T = typename decltype(field)::non_const_value_type;
     const std::size_t width = field.extent(1);
