@@ -171,7 +171,8 @@ std::vector<std::pair<std::string, std::string>> build_info() {
   int major = 0, minor = 0;
   MPI_Get_version(&major, &minor);
   out.emplace_back("MPI", mpi_text + " (MPI " + std::to_string(major) + "." + std::to_string(minor) + ", " +
-                              std::to_string(mpi::size(MPI_COMM_WORLD)) + " ranks)");
+                              std::to_string(mpi::size(MPI_COMM_WORLD)) +
+                              " ranks, GPU-aware: " + (mpi::accepts_device_memory() ? "yes" : "no") + ")");
 
   out.emplace_back("PETSc", petsc::version());
   out.emplace_back("SUNDIALS", sundials::version() + " (CVODE, CVODES, MPI N_Vector)");

@@ -40,12 +40,7 @@ void ExchangePlan::forward_shifted(Kokkos::View<double**, Kokkos::LayoutRight> f
         send(k, c) = field(rows(k), c) + shift(k, c);
       });
   Kokkos::fence();
-  auto send_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), send);
-  Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::HostSpace> recv_h("tessera::exchange::recv", n_recv_,
-                                                                        width);
-  exchange<double>(send_h.data(), recv_h.data(), width, false);
-  auto dst_rows = Kokkos::subview(field, std::make_pair(dst_offset, dst_offset + n_recv_), Kokkos::ALL);
-  Kokkos::deep_copy(dst_rows, recv_h);
+  deliver<double>(send, field, dst_offset);
 }
 
 } // namespace tessera

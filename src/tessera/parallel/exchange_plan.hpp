@@ -43,7 +43,19 @@ public:
   void reverse_add(Kokkos::View<const T**, Kokkos::LayoutRight> src, std::size_t src_offset,
                    Kokkos::View<T**, Kokkos::LayoutRight> dst) const;
 
+  // Whether MPI takes pointers into the cells' memory: host memory, or device memory with a GPU-aware MPI
+  // (mpi::accepts_device_memory, asked at run time).
+  static bool mpi_reaches_cells() {
+    using memory_space = Kokkos::DefaultExecutionSpace::memory_space;
+    if (Kokkos::SpaceAccessibility<Kokkos::HostSpace, memory_space>::accessible) return true;
+    return mpi::accepts_device_memory();
+  }
+
 private:
+  // Sends the packed rows `send` (n_send x width) and receives into dst(dst_offset + r, :).
+  template <class T>
+  void deliver(Kokkos::View<const T**, Kokkos::LayoutRight> send, Kokkos::View<T**, Kokkos::LayoutRight> dst,
+               std::size_t dst_offset) const;
   // Raw exchange of packed rows of `width` elements of type T, forward (send -> recv) or reversed.
   template <class T>
   void exchange(const T* send, T* recv, std::size_t width, bool reversed) const;
@@ -109,11 +121,24 @@ void ExchangePlan::forward(Kokkos::View<const T**, Kokkos::LayoutRight> src,
       "tessera::exchange::pack", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {n_send(), width}),
       KOKKOS_LAMBDA(const std::size_t k, const std::size_t c) { send(k, c) = src(rows(k), c); });
   Kokkos::fence();
-  // Host staging; a GPU-aware MPI could take the device buffers directly.
+  deliver<T>(send, dst, dst_offset);
+}
+
+template <class T>
+void ExchangePlan::deliver(Kokkos::View<const T**, Kokkos::LayoutRight> send,
+                           Kokkos::View<T**, Kokkos::LayoutRight> dst, std::size_t dst_offset) const {
+  const std::size_t width = send.extent(1);
+  // Rows [dst_offset, dst_offset + n_recv) of a LayoutRight matrix are one contiguous block: MPI receives
+  // into it directly where it can address the memory (always on a host build; on a GPU with a GPU-aware
+  // MPI); otherwise the send buffer and the received rows cross to the host once each.
+  auto dst_rows = Kokkos::subview(dst, std::make_pair(dst_offset, dst_offset + n_recv_), Kokkos::ALL);
+  if (mpi_reaches_cells()) {
+    exchange<T>(send.data(), dst_rows.data(), width, false);
+    return;
+  }
   auto send_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), send);
   Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace> recv_h("tessera::exchange::recv", n_recv_, width);
   exchange<T>(send_h.data(), recv_h.data(), width, false);
-  auto dst_rows = Kokkos::subview(dst, std::make_pair(dst_offset, dst_offset + n_recv_), Kokkos::ALL);
   Kokkos::deep_copy(dst_rows, recv_h);
 }
 
@@ -122,11 +147,17 @@ void ExchangePlan::reverse_add(Kokkos::View<const T**, Kokkos::LayoutRight> src,
                                Kokkos::View<T**, Kokkos::LayoutRight> dst) const {
   const std::size_t width = src.extent(1);
   auto src_rows = Kokkos::subview(src, std::make_pair(src_offset, src_offset + n_recv_), Kokkos::ALL);
-  Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace> back_h("tessera::exchange::back", n_recv_, width);
-  Kokkos::deep_copy(back_h, src_rows);
-  Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace> got_h("tessera::exchange::got", n_send(), width);
-  exchange<T>(back_h.data(), got_h.data(), width, true);
-  auto got = Kokkos::create_mirror_view_and_copy(typename Kokkos::View<T**>::memory_space(), got_h);
+  Kokkos::View<T**, Kokkos::LayoutRight> got("tessera::exchange::got", n_send(), width);
+  if (mpi_reaches_cells()) {
+    exchange<T>(src_rows.data(), got.data(), width, true);
+  } else {
+    Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace> back_h("tessera::exchange::back", n_recv_,
+                                                                     width);
+    Kokkos::deep_copy(back_h, src_rows);
+    auto got_h = Kokkos::create_mirror_view(got);
+    exchange<T>(back_h.data(), got_h.data(), width, true);
+    Kokkos::deep_copy(got, got_h);
+  }
   const auto rows = send_rows_;
   // Serial over exported rows: one owned row can be exported several times (several neighbours, periodic
   // images), and those contributions must be summed in a fixed order for reproducibility.

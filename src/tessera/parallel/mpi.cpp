@@ -1,11 +1,25 @@
 #include "tessera/parallel/mpi.hpp"
 
+#if __has_include(<mpi-ext.h>)
+#include <mpi-ext.h> // Open MPI's extensions: MPIX_CUDA_AWARE_SUPPORT, MPIX_Query_cuda_support
+#endif
+
 #include <climits>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 namespace tessera::mpi {
+
+bool accepts_device_memory() {
+#if defined(MPIX_CUDA_AWARE_SUPPORT) && MPIX_CUDA_AWARE_SUPPORT
+  // Built with CUDA support; whether it is usable now (a CUDA driver loaded) only the library knows.
+  static const bool supported = MPIX_Query_cuda_support() == 1;
+  return supported;
+#else
+  return false;
+#endif
+}
 
 void check(int rc, const char* call) {
   if (rc == MPI_SUCCESS) return;

@@ -61,6 +61,11 @@ std::string broadcast(MPI_Comm comm, const std::string& text, int root = 0);
 // every rank, found before anything is read.
 std::string read_text_file(MPI_Comm comm, const std::string& path, std::uintmax_t max_bytes);
 
+// Whether this MPI library can send from and receive into GPU (CUDA) memory, asked at run time: Open MPI's
+// MPIX_Query_cuda_support() where <mpi-ext.h> says the library was built with CUDA support; false where it
+// was not, or where the library has no way to say. Not collective.
+bool accepts_device_memory();
+
 // Collective sums and prefix sums used by output offsets and statistics.
 std::int64_t sum(MPI_Comm comm, std::int64_t value);
 std::int64_t exclusive_prefix_sum(MPI_Comm comm, std::int64_t value);
