@@ -36,10 +36,9 @@ std::shared_ptr<const SimulationCheckpoint> read_run_checkpoint(MPI_Comm comm, c
                                              "is written at the end from the whole run): run it again");
     if (!fs::is_directory(dir)) throw input_error("--restart " + dir + ": no such run directory");
     const std::string path = (fs::path(dir) / checkpoint_h5_name).string();
-    CheckpointShape shape{setup.domain.dim, setup.network.genes, setup.types.names};
+    CheckpointShape shape{setup.domain.dim, setup.network.genes, setup.types.names, {}, setup.fields.voxels};
     for (const Substrate& s : setup.fields.substrates)
       shape.fields.push_back(s.name);
-    shape.voxels = setup.fields.voxels;
     const int ranks = mpi::size(comm);
     const std::array<int, 3> grid = rank_grid_dims(setup.domain, setup.rank_grid, ranks);
     *checkpoint = read_simulation_checkpoint(path, shape, ranks, grid, mpi::rank(comm));
