@@ -5,7 +5,9 @@ file's own weights: from the same parameters (grn.graph_ode.model_file), with tr
     model file (numpy), total = data + l1_term; the loss printed (%.17g) is the stored total, bit for bit;
   - the gradient with l1 minus the one without is l1 * sign(W) on the weight tensors and 0 on every other;
   - under lbfgs with weight_decay: weight_decay_term = 0.5 weight_decay |theta|^2 and the gradient gains
-    weight_decay * theta on every tensor (what TAO minimises).
+    weight_decay * theta on every tensor (what TAO minimises);
+  - with train.l2, under adamw and lbfgs: l2_term = 0.5 l2 sum W^2 over the weight tensors (numpy) and the
+    gradient gains l2 * W on them and nothing on every other tensor.
 
 usage: check_gradient_terms.py TESSERA DECK DATASET MODEL WORKDIR"""
 import os
@@ -88,6 +90,20 @@ def main():
     for key, w in theta.items():
         ok = np.allclose(gw[key] - g0[key], wd * w, rtol=0, atol=1e-15 * (np.abs(g0[key]).max() + 1))
         check(ok, "lbfgs: gradient gains weight_decay * theta on %s/%s" % key)
+    l2 = 0.7
+    squares_w = sum((v * v).sum() for (s, n), v in theta.items() if WEIGHT.match(n))
+    for optimizer in ("adamw", "lbfgs"):
+        ridge, g2 = gradient_only("l2_" + optimizer, "train.optimizer=" + optimizer, "train.l2=%r" % l2,
+                                  "train.l1=0", "train.checkpoint_every=0")
+        check(abs(ridge["l2_term"] - 0.5 * l2 * squares_w) <= 1e-13 * l2 * squares_w,
+              "%s: l2_term %r = 0.5 l2 |W|^2 = %r" % (optimizer, ridge["l2_term"], 0.5 * l2 * squares_w))
+        check(ridge["data"] == plain["data"], "%s: the data term does not depend on l2" % optimizer)
+        check(ridge["total"] == ridge["data"] + ridge["l2_term"], "%s: total = data + l2_term" % optimizer)
+        for key, w in theta.items():
+            expected = l2 * w if WEIGHT.match(key[1]) else np.zeros_like(w)
+            ok = np.allclose(g2[key] - g0[key], expected, rtol=0, atol=1e-15 * (np.abs(g0[key]).max() + 1))
+            check(ok, "%s: gradient(l2) - gradient(0) on %s/%s is %s" % (
+                optimizer, key[0], key[1], "l2 W" if WEIGHT.match(key[1]) else "0"))
     if failures:
         sys.exit("%d check(s) failed" % len(failures))
 

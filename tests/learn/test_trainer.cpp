@@ -380,6 +380,56 @@ TEST(Trainer, TrainingObjectiveHasEveryTerm) {
   expect_gradient_matches_differences(objective, model, windows, "lbfgs with weight decay", c, lbfgs);
 }
 
+// train.l2 (a ridge penalty on the edge parameters) is a term of the loss under both optimizers, unlike
+// weight_decay: 0.5 l2 |W|^2 over the weight tensors only (the sparse ones, as l1), its gradient l2 W there
+// and nothing on biases or rates; central differences of the whole objective agree with its gradient
+// (1e-6 relative).
+TEST(Trainer, L2PenaltyIsATermOfBothOptimizersOnTheWeightTensors) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(true);
+  GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  const std::vector<ObservationWindow> windows{{0, 1}, {2, 4}};
+  ParameterGradient data_gradient = zero_like(model.parameters());
+  const double data = objective.evaluate(model, windows, data_gradient);
+  const std::vector<double> g_data = host(data_gradient);
+  const std::vector<double> theta = host(model.parameters().values());
+  const GraphOdeParameters& p = model.parameters();
+  const std::size_t per_set = p.layout().size();
+  for (const TrainOptimizer optimizer : {TrainOptimizer::adamw, TrainOptimizer::lbfgs}) {
+    const std::string name = optimizer == TrainOptimizer::lbfgs ? "lbfgs" : "adamw";
+    TrainParams params;
+    params.optimizer = optimizer;
+    params.l2 = 0.7;
+    ParameterGradient g = zero_like(p);
+    const ObjectiveTerms terms = training_objective(objective, model, params, windows, g);
+    EXPECT_EQ(terms.data, data) << name;
+    EXPECT_EQ(terms.l1, 0.0) << name;
+    EXPECT_EQ(terms.weight_decay, 0.0) << name;
+    const std::vector<double> gh = host(g);
+    double squares = 0.0;
+    int weights = 0;
+    for (int set = 0; set < p.n_sets(); ++set)
+      for (const TensorSpec& t : p.layout().tensors())
+        for (std::size_t e = set * per_set + t.offset; e < set * per_set + t.offset + t.size(); ++e) {
+          if (t.sparse) {
+            squares += theta[e] * theta[e];
+            ++weights;
+          }
+          EXPECT_NEAR(gh[e], g_data[e] + (t.sparse ? 0.7 * theta[e] : 0.0),
+                      1e-15 * (std::fabs(g_data[e]) + 1))
+              << name << " " << t.name;
+        }
+    EXPECT_GT(weights, 0);
+    EXPECT_NEAR(terms.l2, 0.35 * squares, 1e-14 * squares) << name;
+    EXPECT_EQ(terms.total(), terms.data + terms.l2) << name;
+    DifferenceCheck c;
+    c.stride = 3;
+    c.min_checked = 0.7; // ReLU kinks as without the penalty, which adds none
+    expect_gradient_matches_differences(objective, model, windows, name + " with l2", c, params);
+  }
+}
+
 TEST(Trainer, GradientAndAdamStepDoNotDependOnTheRankCount) {
   const TrajectoryDataset ds = synthetic();
   const SignalingParams sig = signaling(true);

@@ -219,6 +219,7 @@ std::string loss_terms_text(const ObjectiveTerms& terms, const TrainParams& para
     out += " + weight decay " + exact(terms.weight_decay);
   else
     out += " + l1 " + exact(terms.l1);
+  if (params.l2 > 0.0) out += " + l2 " + exact(terms.l2);
   return out + ")";
 }
 
@@ -355,7 +356,8 @@ int train_command(MPI_Comm comm, const DeckOptions& options, const TrainOptions&
   if (prefit && s.model.model_file.empty() && !restart) {
     petsc_session.emplace(comm);
     const double started = seconds_since_start();
-    const PrefitResult prefit = prefit_derivatives(objective, *model, split, params.prefit_iterations);
+    const PrefitResult prefit =
+        prefit_derivatives(objective, *model, split, params.prefit_iterations, params.l2);
     log.info("tessera train: derivative pre-fit: loss " + format_number(prefit.initial_loss) + " -> " +
              format_number(prefit.final_loss) + " in " + std::to_string(prefit.iterations) +
              " L-BFGS steps (" + prefit.reason + ", " + human_seconds(seconds_since_start() - started) + ")");

@@ -78,7 +78,7 @@ double derivative_matching_loss(const TrajectoryObjective& objective, TrainableG
 }
 
 PrefitResult prefit_derivatives(const TrajectoryObjective& objective, TrainableGeneModel& model,
-                                const TimeSplit& split, long long iterations) {
+                                const TimeSplit& split, long long iterations, double l2) {
   PrefitResult result;
   const std::vector<int> times = derivative_times(split);
   if (times.empty()) {
@@ -90,7 +90,8 @@ PrefitResult prefit_derivatives(const TrajectoryObjective& objective, TrainableG
   ParameterGradient gradient("tessera::prefit::gradient", values.extent(0), values.extent(1));
   auto f = [&](const std::vector<double>& x, std::vector<double>& g) {
     parameters.set_flat(x);
-    const double loss = derivative_matching_loss(objective, model, times, gradient);
+    const double loss = derivative_matching_loss(objective, model, times, gradient) +
+                        add_l2_penalty(parameters, l2, gradient);
     const auto gh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
     std::copy(gh.data(), gh.data() + gh.size(), g.begin());
     return loss;

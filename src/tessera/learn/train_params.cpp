@@ -110,6 +110,16 @@ const KeyTable& train_keys() {
             "matrices; hill: K; sigmoid: W and V; not biases or decay rates): a sparser learned network. "
             "`adamw` adds its subgradient l1 sign(W) to the gradient; `lbfgs` minimises the sum exactly, "
             "so that the weights the data do not support end at 0.");
+    t.add("l2", KeyType::real)
+        .def("0")
+        .non_negative()
+        .describe(
+            "Adds 0.5 l2 |W|^2 to the loss over the same weight tensors as `l1` (a ridge penalty on the edge "
+            "parameters, hill: K, sigmoid: W and V, not on biases or rates), under either optimizer and in "
+            "the `derivative` pre-fit: unlike `weight_decay` (AdamW's decoupled shrink, or a penalty on "
+            "every parameter under `lbfgs`). It does not help `sigmoid` recover networks "
+            "(docs/performance.md, "
+            "\"Inference\"), so the generated and example decks leave it 0.");
     t.add("clip", KeyType::real)
         .def("inf")
         .positive()
@@ -211,6 +221,7 @@ TrainParams read_train_params(const Deck& deck) {
   p.cvode_backward_factor = s.real("cvode_backward_factor");
   p.optimizer = s.text("optimizer") == "lbfgs" ? TrainOptimizer::lbfgs : TrainOptimizer::adamw;
   p.l1 = s.real("l1");
+  p.l2 = s.real("l2");
   const std::string prefit = s.text("prefit");
   p.prefit = prefit == "derivative" ? TrainPrefit::derivative
              : prefit == "none"     ? TrainPrefit::none

@@ -109,6 +109,25 @@ double add_l1_penalty(const ModelParameters& parameters, double l1, const Parame
   return l1 * penalty;
 }
 
+double add_l2_penalty(const ModelParameters& parameters, double l2, const ParameterGradient& gradient) {
+  if (l2 == 0.0) return 0.0;
+  const bool want_gradient = gradient.extent(0) > 0;
+  const auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters.values());
+  auto g = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
+  double squares = 0.0;
+  for (int set = 0; set < parameters.n_sets(); ++set)
+    for (const TensorSpec& t : parameters.layout().tensors()) {
+      if (!t.sparse) continue;
+      for (std::size_t e = t.offset; e < t.offset + t.size(); ++e) {
+        const double w = theta(set, e);
+        squares += w * w;
+        if (want_gradient) g(set, e) += l2 * w;
+      }
+    }
+  if (want_gradient) Kokkos::deep_copy(gradient, g);
+  return 0.5 * l2 * squares;
+}
+
 namespace {
 
 // 0.5 weight_decay |theta|^2 over every parameter, its gradient weight_decay * theta added to `gradient`
@@ -136,6 +155,7 @@ ObjectiveTerms training_objective(const TrajectoryObjective& objective, Trainabl
   ObjectiveTerms terms;
   terms.data = objective.evaluate(model, windows, gradient);
   terms.l1 = add_l1_penalty(model.parameters(), params.l1, gradient);
+  terms.l2 = add_l2_penalty(model.parameters(), params.l2, gradient);
   if (params.optimizer == TrainOptimizer::lbfgs)
     terms.weight_decay = add_weight_decay_term(model.parameters(), params.weight_decay, gradient);
   return terms;
