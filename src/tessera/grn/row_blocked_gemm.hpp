@@ -3,8 +3,10 @@
 // while the other threads of an OpenMP Kokkos waited: OpenBLAS took a third of a training iteration's
 // samples at 1 rank x 2 threads, all on one thread (docs/performance.md, "Ranks x threads"). The product is
 // cut into kGemmRowBlocks blocks of C's rows, each one cblas_dgemm, which the execution space's threads
-// share. The cut depends on C's row count only, never on the thread count, so every thread count makes the
-// same BLAS calls on the same operands: results are bit for bit those of one thread. Each row of C belongs to
+// share. The cut depends on C's row count and the backend only, never on the thread count, so every thread
+// count makes the same BLAS calls on the same operands: results are bit for bit those of one thread. (A
+// Serial build makes one call per product; OpenBLAS 0.3.21 gives the same bits for 1, 2, 4 and 8 blocks, so
+// its results equal an OpenMP build's, but nothing here relies on that.) Each row of C belongs to
 // one block, so no sum crosses blocks (for op(A) = A^T the rows of C are the columns of A).
 #pragma once
 
@@ -16,8 +18,16 @@
 
 namespace tessera {
 
-// Blocks per product: as many as the threads of a small node rank (2 or 4) can share evenly.
+// Blocks per product: as many as the threads of a small node rank (2 or 4) can share evenly; one where the
+// execution space is Serial, which has one thread (4 calls instead of 1 cost OpenBLAS's small-matrix kernels
+// 12 % more per product at 240 x 64 x 64).
 inline constexpr int kGemmRowBlocks = 4;
+template <class ExecutionSpace>
+inline constexpr int gemm_row_blocks = kGemmRowBlocks;
+#ifdef KOKKOS_ENABLE_SERIAL
+template <>
+inline constexpr int gemm_row_blocks<Kokkos::Serial> = 1;
+#endif
 
 // One block of C = alpha op(A) B + beta C, all row-major: rows [block * per, min(m, (block + 1) * per)).
 struct RowBlockedGemmFunctor {
@@ -49,14 +59,17 @@ template <class ExecutionSpace>
 void row_blocked_dgemm(const ExecutionSpace& space, CBLAS_TRANSPOSE trans_a, int m, int n, int k,
                        double alpha, const double* a, int lda, const double* b, int ldb, double beta,
                        double* c, int ldc) {
-  const RowBlockedGemmFunctor f{
-      trans_a, m, n, k, (m + kGemmRowBlocks - 1) / kGemmRowBlocks, alpha, beta, a, lda, b, ldb, c, ldc};
-  if constexpr (Kokkos::SpaceAccessibility<ExecutionSpace, Kokkos::HostSpace>::accessible) {
+  constexpr int blocks = gemm_row_blocks<ExecutionSpace>;
+  const int per = (m + blocks - 1) / blocks;
+  const RowBlockedGemmFunctor f{trans_a, m, n, k, per, alpha, beta, a, lda, b, ldb, c, ldc};
+  if constexpr (blocks == 1) {
+    f(0);
+  } else if constexpr (Kokkos::SpaceAccessibility<ExecutionSpace, Kokkos::HostSpace>::accessible) {
     Kokkos::parallel_for("tessera::grn::graph_ode::blas_blocks",
-                         Kokkos::RangePolicy<ExecutionSpace>(space, 0, kGemmRowBlocks), f);
+                         Kokkos::RangePolicy<ExecutionSpace>(space, 0, blocks), f);
     space.fence();
   } else {
-    for (int block = 0; block < kGemmRowBlocks; ++block)
+    for (int block = 0; block < blocks; ++block)
       f(block);
   }
 }
