@@ -116,13 +116,9 @@ struct GraphOdeVjpLastLayerFunctor {
   const double* weight = nullptr; // W_L
   RawMatrix lambda;               // rows x 1
   RawMatrix y_bar;                // rows x M
-  // Host (`columns` > 0): each thread takes a block of `columns` columns of every row, rows in order, and
-  // also accumulates W_L_bar += lambda_r y_{L-1}(r) and (L >= 3) b_{L-1}_bar += y_bar(r) on its columns
-  // (block 0 also b_L_bar += lambda_r), saving three passes over the tile. Every value is a sum over the
-  // rows of one column, in row order, so the result is the same whatever the number of blocks: one block on
-  // one thread, one per thread when the rank has several (issue 11). Device (`columns` 0): a thread per row,
-  // no sums.
-  int columns = 0;
+  // Host: one thread takes every row in order and also accumulates W_L_bar += lambda_r y_{L-1}(r),
+  // b_L_bar += lambda_r and (L >= 3) b_{L-1}_bar += y_bar(r), saving three passes over the tile.
+  bool whole_tile = false;
   double* weight_bar = nullptr;
   double* output_bias_bar = nullptr;
   double* bias_bar = nullptr;
@@ -130,8 +126,8 @@ struct GraphOdeVjpLastLayerFunctor {
   // masked by y > 0, which holds exactly when q + b_{L-1} > 0.
   bool activated = false;
 
-  // Columns [first, last) of row r.
-  KOKKOS_INLINE_FUNCTION void row(const int r, const int first, const int last) const {
+  KOKKOS_INLINE_FUNCTION void row(const int r) const {
+    const int width = static_cast<int>(y.extent(1));
     const double g = lambda(r, 0);
     // Restrict-qualified copies: without them the stores to the row could alias the weights, and the
     // compiler would not vectorise the loop.
@@ -140,46 +136,45 @@ struct GraphOdeVjpLastLayerFunctor {
     const double* KOKKOS_RESTRICT w = weight;
     // The masks are selects between the stored product and 0 (vectorised): written as `mask ? g * w[j] : 0`,
     // the compiler keeps the multiplication under a branch on y's sign, which is random.
-    for (int j = first; j < last; ++j)
+    for (int j = 0; j < width; ++j)
       out[j] = g * w[j];
     if (bias) {
       const double* KOKKOS_RESTRICT b = bias;
-      for (int j = first; j < last; ++j) {
+      for (int j = 0; j < width; ++j) {
         const double v = row[j] + b[j];
         row[j] = v > 0.0 ? v : 0.0;
         out[j] = v > 0.0 ? out[j] : 0.0;
       }
     } else if (activated) {
-      for (int j = first; j < last; ++j)
+      for (int j = 0; j < width; ++j)
         out[j] = row[j] > 0.0 ? out[j] : 0.0;
     }
     if (!weight_bar) return;
     double* KOKKOS_RESTRICT w_bar = weight_bar;
-    for (int j = first; j < last; ++j)
+    for (int j = 0; j < width; ++j)
       w_bar[j] += g * row[j];
-    if (first == 0) output_bias_bar[0] += g;
+    output_bias_bar[0] += g;
     if (bias_bar) {
       double* KOKKOS_RESTRICT b_bar = bias_bar;
-      for (int j = first; j < last; ++j)
+      for (int j = 0; j < width; ++j)
         b_bar[j] += out[j];
     }
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const int i) const {
-    const int rows = static_cast<int>(y.extent(0)), width = static_cast<int>(y.extent(1));
-    if (columns == 0) {
-      row(i, 0, width);
+    if (!whole_tile) {
+      row(i);
       return;
     }
-    const int first = i * columns, last = first + columns < width ? first + columns : width;
     // Replaying a tape, y is read from memory (the tape of a whole stage does not fit the cache) with little
     // work per row, so the loads stall: fetching 6 rows ahead took this kernel from 10-12 % of a training
     // iteration to 8 %.
+    const int rows = static_cast<int>(y.extent(0)), width = static_cast<int>(y.extent(1));
     for (int r = 0; r < rows; ++r) {
       if (r + 6 < rows)
-        for (int j = first; j < last; j += 8) // 8 doubles: one 64-byte cache line
+        for (int j = 0; j < width; j += 8) // 8 doubles: one 64-byte cache line
           prefetch(&y(r + 6, j));
-      row(r, first, last);
+      row(r);
     }
   }
 };
@@ -258,8 +253,8 @@ struct GraphOdeVjpLayerOneFunctor {
 // interval every unit of z is either off or z_d = w_d m + b0_d, so these (O(K width) per row) are all the
 // first layer's parameter gradients need (GraphOdeVjpLayerOneParameterFunctor) instead of W_1_bar +=
 // cotangent^T z (K*H x width per row). Rows in order, so the sums are deterministic. Each thread owns
-// `columns` outputs o: on the host all of them (one thread) or a block per thread (one pass over the rows
-// each; the sums do not depend on the cut: issue 11), one on a device (width threads, no atomics).
+// `columns` outputs o: all of them on the host (one contiguous pass over the rows), one on a device (width
+// threads, no atomics).
 // With `fused` (one thread owns every column), the thread also runs the first layer's row kernel on each row
 // just before summing it, so the cotangent is read once while it is in cache.
 struct GraphOdeVjpIntervalSumFunctor {
@@ -793,14 +788,6 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   // On the host the last layer's kernel also sums its parameter gradients (and b_{L-1}'s) as it goes.
   const bool host = std::is_same_v<execution_space, Kokkos::DefaultHostExecutionSpace>;
   const bool sums_in_last_layer = host && want_parameters;
-  // Host threads split the per-column sums of the last layer and of the first layer's intervals into column
-  // blocks, one per thread, each over all the tile's rows in order: the same sums in the same order whatever
-  // the thread count. Blocks are whole cache lines of a row (multiples of 8 doubles), so that no two threads
-  // write one line.
-  const int threads = host ? std::max(1, static_cast<int>(space_.concurrency())) : 1;
-  const auto block_columns = [&](int width) { return ((width + threads - 1) / threads + 7) / 8 * 8; };
-  const int host_columns = block_columns(M);
-  const int column_blocks = (M + host_columns - 1) / host_columns;
   if (L >= 2) {
     const Matrix input = activation[L - 1];
     RawMatrix input_bar(vjp_cotangent_[1].data(), rows, M);
@@ -809,14 +796,13 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
         theta + offset("W" + std::to_string(L)), cotangent, input_bar};
     last.activated = replay;
     if (sums_in_last_layer) {
-      last.columns = host_columns;
+      last.whole_tile = true;
       last.weight_bar = theta_bar_set + offset("W" + std::to_string(L));
       last.output_bias_bar = theta_bar_set + offset("b" + std::to_string(L));
       if (L >= 3) last.bias_bar = theta_bar_set + offset("b" + std::to_string(L - 1));
     }
     Kokkos::parallel_for("tessera::grn::graph_ode::vjp_last_layer",
-                         Kokkos::RangePolicy<execution_space>(space_, 0, last.columns ? column_blocks : rows),
-                         last);
+                         Kokkos::RangePolicy<execution_space>(space_, 0, last.whole_tile ? 1 : rows), last);
     if (want_parameters && !sums_in_last_layer) {
       column_sums(space_, blas, RawMatrix(input.data(), rows, M),
                   theta_bar_set + offset("W" + std::to_string(L)), true, cotangent.data());
@@ -878,20 +864,19 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
                                                   K,
                                                   attention.record.interval,
                                                   m_bar};
-  // Host threads each take a block of output columns of every row (one thread: all of them, with the row
-  // kernel fused in), device threads one output column each; both after the row kernel when not fused.
-  const int columns = host ? block_columns(width_one) : 1;
-  const bool fused = host && columns >= width_one;
-  if (!(want_parameters && fused))
+  // Host threads each take whole rows (contiguous; the row kernel fused in), device threads one output
+  // column each after the row kernel.
+  if (!(want_parameters && host))
     Kokkos::parallel_for("tessera::grn::graph_ode::vjp_layer_one", range, layer_one_rows);
   if (want_parameters) {
+    const int columns = host ? width_one : 1;
     GraphOdeVjpIntervalSumFunctor sums;
     sums.cotangent = cotangent;
     sums.m = attention.record.m;
     sums.interval = attention.record.interval;
     sums.sums = vjp_interval_sums_;
     sums.columns = columns;
-    sums.fused = fused;
+    sums.fused = host;
     sums.layer_one = layer_one_rows;
     Kokkos::parallel_for("tessera::grn::graph_ode::vjp_interval_sums",
                          Kokkos::RangePolicy<execution_space>(space_, 0, (width_one + columns - 1) / columns),
