@@ -58,7 +58,9 @@ munged --force --key-file="$dir/munge/munge.key" --socket="$socket" \
   --pid-file="$dir/run/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$dir/munge/seed" ||
   skip "munged did not start"
 
-cpus=$(nproc)
+# GNU nproc answers OMP_NUM_THREADS when it is set: at OMP_NUM_THREADS=1 the node had 1 CPU and every 2-task
+# job waited forever for a second node (reason PartitionConfig).
+cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 memory=$(awk '/MemTotal/ {print int($2 / 1024 / 2)}' /proc/meminfo)
 cat >"$dir/slurm.conf" <<CONF
 # One node on the loopback interface, written by tests/slurm/slurm-up.sh.
