@@ -90,42 +90,47 @@ std::vector<ObservationWindow> validation_windows(const TrainParams& params, con
   return windows_from(split.validation_starts, params, split.n_times - 1);
 }
 
-double add_l1_penalty(const ModelParameters& parameters, double l1, const ParameterGradient& gradient) {
-  if (l1 == 0.0) return 0.0;
+namespace {
+
+// Sum over the sparse (weight) tensors of every set of penalty(w, derivative), adding each `derivative` to
+// `gradient` (unless empty): the one pass over the parameters that l1 and l2 share. The callers scale the
+// sum, as they did before sharing it (the same roundings).
+template <class Penalty>
+double add_sparse_weight_penalty(const ModelParameters& parameters, const ParameterGradient& gradient,
+                                 Penalty penalty) {
   const bool want_gradient = gradient.extent(0) > 0;
   const auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters.values());
   auto g = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
-  double penalty = 0.0;
+  double sum = 0.0;
   for (int set = 0; set < parameters.n_sets(); ++set)
     for (const TensorSpec& t : parameters.layout().tensors()) {
       if (!t.sparse) continue;
       for (std::size_t e = t.offset; e < t.offset + t.size(); ++e) {
-        const double w = theta(set, e);
-        penalty += std::fabs(w);
-        if (want_gradient) g(set, e) += l1 * (w > 0 ? 1.0 : w < 0 ? -1.0 : 0.0);
+        double derivative = 0.0;
+        sum += penalty(theta(set, e), derivative);
+        if (want_gradient) g(set, e) += derivative;
       }
     }
   if (want_gradient) Kokkos::deep_copy(gradient, g);
-  return l1 * penalty;
+  return sum;
+}
+
+} // namespace
+
+double add_l1_penalty(const ModelParameters& parameters, double l1, const ParameterGradient& gradient) {
+  if (l1 == 0.0) return 0.0;
+  return l1 * add_sparse_weight_penalty(parameters, gradient, [l1](const double w, double& derivative) {
+           derivative = l1 * (w > 0 ? 1.0 : w < 0 ? -1.0 : 0.0);
+           return std::fabs(w);
+         });
 }
 
 double add_l2_penalty(const ModelParameters& parameters, double l2, const ParameterGradient& gradient) {
   if (l2 == 0.0) return 0.0;
-  const bool want_gradient = gradient.extent(0) > 0;
-  const auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters.values());
-  auto g = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
-  double squares = 0.0;
-  for (int set = 0; set < parameters.n_sets(); ++set)
-    for (const TensorSpec& t : parameters.layout().tensors()) {
-      if (!t.sparse) continue;
-      for (std::size_t e = t.offset; e < t.offset + t.size(); ++e) {
-        const double w = theta(set, e);
-        squares += w * w;
-        if (want_gradient) g(set, e) += l2 * w;
-      }
-    }
-  if (want_gradient) Kokkos::deep_copy(gradient, g);
-  return 0.5 * l2 * squares;
+  return 0.5 * l2 * add_sparse_weight_penalty(parameters, gradient, [l2](const double w, double& derivative) {
+           derivative = l2 * w;
+           return w * w;
+         });
 }
 
 namespace {
