@@ -107,7 +107,8 @@ public:
     } redirected;
     int argc = static_cast<int>(args_.size());
     args_.push_back(nullptr);
-    guard_.emplace(argc, args_.data());
+    // Kokkos declares ScopeGuard [[nodiscard]]; nvcc's front end then warns about emplace's unused reference.
+    static_cast<void>(guard_.emplace(argc, args_.data()));
   }
 
 private:
