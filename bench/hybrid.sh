@@ -9,14 +9,20 @@
 #           figure: wall per step = ns/cell (printed per rank) x cells per rank.
 #   train   tessera_bench_train, one graph_ode training iteration (100 cells x 100 genes x 3 types, GAT
 #           reference architecture, 10 starts, rk4 adjoint, AdamW); figure: the iteration's wall, best of 5.
-#   bench/hybrid.sh [BUILD=build-omp] [CELLS=50000]
+# and one line of memory per cell, threads against none: tessera_bench_tissue's bytes/cell (growth of the
+# peak resident set over set-up and 3 steps, per cell) on 1 rank with 1 000 000 cells, G = 8, on the Serial
+# build SERIAL and on BUILD at 2 threads (the issue: memory per cell unchanged by threads).
+#   bench/hybrid.sh [BUILD=build-omp] [CELLS=50000] [SERIAL=build]
 # Each layout gets the machine's cores without binding (mpirun --bind-to none, OMP_PROC_BIND=false: Open MPI
 # would otherwise bind a lone rank to one core, its 2 threads with it). OMP_WAIT_POLICY defaults to active
 # (every thread has a core on an idle 2-core machine); set OMP_WAIT_POLICY=passive on a loaded machine.
-# OpenBLAS stays at one thread. About 2 minutes on an idle 2-core machine.
+# OpenBLAS stays at one thread. About 2 minutes on an idle 2-core machine (34 s of CPU time in all,
+# measured under load).
 set -euo pipefail
 build=${1:-build-omp}
 cells=${2:-50000}
+serial=${3:-build}
+memory_cells=1000000
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 source tools/mpi-env.sh
@@ -24,6 +30,11 @@ export OPENBLAS_NUM_THREADS=1 OMP_PROC_BIND=false OMP_WAIT_POLICY=${OMP_WAIT_POL
 if ! "$build/bin/tessera" info | grep -q "default execution space \(OpenMP\|Threads\)"; then
   echo "hybrid.sh: $build is not built against a threaded Kokkos ('tessera info' names the default" \
     "execution space); configure one with Kokkos_ROOT=<OpenMP install> (docs/performance.md, 'Threads')" >&2
+  exit 2
+fi
+if ! "$serial/bin/tessera" info 2>/dev/null | grep -q "default execution space Serial"; then
+  echo "hybrid.sh: $serial/bin/tessera is not a Serial Kokkos build, which the memory-per-cell line compares" \
+    "with (the third argument, default 'build': cmake --preset default against Debian's Kokkos)" >&2
   exit 2
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/tessera_hybrid.XXXXXX")
@@ -51,9 +62,21 @@ for layout in 2x1 1x2; do
   run "$layout" "$ranks" "$threads" tessera_bench_train --cells 100 --genes 100 --families "" --iterations 5 \
     --repeat 1
 done
+# Memory per cell: the same run on 1 rank, Serial and 2 threads (2 steps of warm-up and 1 measured step).
+for layout in serial omp; do
+  dir=$build threads=2
+  [ "$layout" = serial ] && dir=$serial threads=1
+  (cd "$work" && OMP_NUM_THREADS=$threads mpirun -np 1 --bind-to none "$here/$dir/bin/tessera_bench_tissue" \
+    --cells-per-rank "$memory_cells" --genes 8 --steps 1 >"$work/memory.$layout" 2>"$work/memory.$layout.err") || {
+    echo "hybrid.sh: tessera_bench_tissue of $dir ($memory_cells cells) failed:" >&2
+    cat "$work/memory.$layout.err" >&2
+    exit 1
+  }
+done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-/usr/bin/python3 - "$work" "$cells" "$load_before" "$load_after" "$OMP_WAIT_POLICY" <<'EOF'
+/usr/bin/python3 - "$work" "$cells" "$load_before" "$load_after" "$OMP_WAIT_POLICY" "$memory_cells" "$serial" \
+  "$build" <<'EOF'
 import re, sys
 work, cells = sys.argv[1], int(sys.argv[2])
 
@@ -81,4 +104,10 @@ for name, what, f in [("bench_tissue", f"s per step, {2 * cells} cells, G = 8", 
                       ("bench_train", "s per iteration, 100 x 100 x 3", train)]:
     a, b = f("2x1"), f("1x2")
     print(f"| {name} | {what} | {a:.4f} | {b:.4f} | {100 * a / b:.0f} % |")
+
+memory_cells, serial, build = int(sys.argv[6]), sys.argv[7], sys.argv[8]
+serial_bytes, omp_bytes = (float(rows("memory", layout)[-1][11]) for layout in ("serial", "omp"))  # bytes/cell
+print(f"\nmemory per cell (tessera_bench_tissue, 1 rank, {memory_cells} cells, G = 8): {serial_bytes:.0f} bytes "
+      f"on the Serial build ({serial}), {omp_bytes:.0f} bytes at 2 threads ({build}): "
+      f"{100 * (omp_bytes / serial_bytes - 1):+.1f} %")
 EOF
