@@ -7,7 +7,9 @@
 #include "tessera/core/error.hpp"
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/grn/model_factory.hpp"
+#include "tessera/grn/sigmoid.hpp"
 #include "tessera/io/hdf5.hpp"
+#include "tessera/learn/group_lasso.hpp"
 #include "tessera/learn/lbfgs.hpp"
 #include "tessera/learn/petsc.hpp"
 #include "tessera/learn/train_checkpoint.hpp"
@@ -98,7 +100,7 @@ std::vector<double> host(const ParameterGradient& g) {
   return std::vector<double>(h.data(), h.data() + h.size());
 }
 
-ParameterGradient zero_like(const GraphOdeParameters& p) {
+ParameterGradient zero_like(const ModelParameters& p) {
   return ParameterGradient("g", p.values().extent(0), p.values().extent(1));
 }
 
@@ -123,7 +125,7 @@ struct DifferenceCheck {
 
 // The gradient over `windows` against central differences of the loss (see DifferenceCheck): the whole
 // objective of `params` (the data term alone with the defaults).
-void expect_gradient_matches_differences(const TrajectoryObjective& objective, GraphOdeModel& model,
+void expect_gradient_matches_differences(const TrajectoryObjective& objective, TrainableGeneModel& model,
                                          const std::vector<ObservationWindow>& windows,
                                          const std::string& what, const DifferenceCheck& c = {},
                                          const TrainParams& params = {}) {
@@ -427,6 +429,82 @@ TEST(Trainer, L2PenaltyIsATermOfBothOptimizersOnTheWeightTensors) {
     c.stride = 3;
     c.min_checked = 0.7; // ReLU kinks as without the penalty, which adds none
     expect_gradient_matches_differences(objective, model, windows, name + " with l2", c, params);
+  }
+}
+
+// train.group_lasso on a sigmoid model (dense graph, LR pairs): the term is strength * sum_g sqrt(n_g)
+// (sqrt(|W_g|^2 + eps^2) - eps) over the model's regulator groups, written out here from the W and V tensors
+// by (type, source) independently of CandidateEdges::regulator_groups; its gradient is added to the data
+// gradient on W and V only, and central differences of the whole objective agree with the total gradient
+// (1e-6 relative) under both optimizers.
+TEST(Trainer, GroupLassoIsATermOfBothOptimizersOverTheRegulatorGroups) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(true);
+  SigmoidConfig config;
+  config.prior = PriorGraph::dense;
+  auto model = make_sigmoid_model(MPI_COMM_WORLD, config, network(), sig, {"epi", "mes"});
+  ModelParameters& p = model->parameters();
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<double> u(-0.8, 0.8);
+  std::vector<double> theta = p.flat();
+  for (double& v : theta)
+    v = u(rng);
+  // One group at exactly zero: its penalty and gradient vanish (smooth there, unlike |W_g|).
+  const CandidateEdges candidates(network(), 2, true, sig.pairs);
+  const std::size_t w0 = p.layout().tensor("W").offset, v0 = p.layout().tensor("V").offset;
+  for (int e = 0; e < candidates.n_edges(); ++e)
+    if (candidates.type(e) == 1 && candidates.source(e) == 2) theta[w0 + e] = 0.0;
+  p.set_flat(theta);
+  const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+  const std::vector<ObservationWindow> windows{{0, 1}, {2, 4}};
+  ParameterGradient data_gradient = zero_like(p);
+  const double data = objective.evaluate(*model, windows, data_gradient);
+  const std::vector<double> g_data = host(data_gradient);
+
+  const double strength = 0.3, eps = group_lasso_smoothing;
+  double expected = 0.0;
+  std::vector<double> g_expected = g_data;
+  auto add_group = [&](const std::vector<std::size_t>& group) {
+    double squares = 0.0;
+    for (const std::size_t e : group)
+      squares += theta[e] * theta[e];
+    const double n = std::sqrt(static_cast<double>(group.size()));
+    expected += strength * n * (std::sqrt(squares + eps * eps) - eps);
+    for (const std::size_t e : group)
+      g_expected[e] += strength * n * theta[e] / std::sqrt(squares + eps * eps);
+  };
+  int groups = 0;
+  for (int c = 0; c < 2; ++c)
+    for (int j = 0; j < n_genes; ++j) {
+      std::vector<std::size_t> group;
+      for (int k = 0; k < n_genes; ++k)
+        if (k != j) group.push_back(w0 + static_cast<std::size_t>(candidates.find(c, j, k)));
+      add_group(group);
+      ++groups;
+    }
+  for (std::size_t a = 0; a < 2 * sig.pairs.size(); ++a) {
+    add_group({v0 + a});
+    ++groups;
+  }
+  EXPECT_EQ(static_cast<int>(model->regulator_groups().size()), groups);
+  for (const TrainOptimizer optimizer : {TrainOptimizer::adamw, TrainOptimizer::lbfgs}) {
+    const std::string name = optimizer == TrainOptimizer::lbfgs ? "lbfgs" : "adamw";
+    TrainParams params;
+    params.optimizer = optimizer;
+    params.group_lasso = strength;
+    ParameterGradient g = zero_like(p);
+    const ObjectiveTerms terms = training_objective(objective, *model, params, windows, g);
+    EXPECT_EQ(terms.data, data) << name;
+    EXPECT_EQ(terms.l1 + terms.l2 + terms.weight_decay, 0.0) << name;
+    EXPECT_NEAR(terms.group_lasso, expected, 1e-14 * expected) << name;
+    EXPECT_EQ(terms.total(), terms.data + terms.group_lasso) << name;
+    const std::vector<double> gh = host(g);
+    for (std::size_t e = 0; e < gh.size(); ++e)
+      EXPECT_NEAR(gh[e], g_expected[e], 1e-14 * (std::fabs(g_expected[e]) + 1)) << name << " " << e;
+    DifferenceCheck c;
+    c.min_checked = 1.0; // sigmoid and the smoothed norm have no kinks
+    c.diagnostic = false;
+    expect_gradient_matches_differences(objective, *model, windows, name + " with group lasso", c, params);
   }
 }
 

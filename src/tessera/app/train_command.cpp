@@ -91,6 +91,11 @@ TrainSetup read_train_setup(const Deck& deck, int n_ranks) {
             return out;
           }() + " (or train.simulate: true to fit a hill deck's own simulation)");
   }
+  if (s.params.group_lasso > 0.0 && s.family == "graph_ode")
+    deck.section("train").fail("group_lasso", "groups the per-edge parameters of hill and sigmoid; the " +
+                                                  s.family +
+                                                  " model has none: set train.group_lasso: 0 or "
+                                                  "train.model: sigmoid or hill");
   s.signaling = read_signaling(deck, s.network);
   s.model = read_trainable_model_spec(deck, s.family, s.params.model.empty() ? "grn.model" : "train.model");
   // The hill network of a simulate deck is the truth, not the model's graph unless nothing else is given.
@@ -220,6 +225,7 @@ std::string loss_terms_text(const ObjectiveTerms& terms, const TrainParams& para
   else
     out += " + l1 " + exact(terms.l1);
   if (params.l2 > 0.0) out += " + l2 " + exact(terms.l2);
+  if (params.group_lasso > 0.0) out += " + group lasso " + exact(terms.group_lasso);
   return out + ")";
 }
 

@@ -74,4 +74,21 @@ void CandidateEdges::use_columns_of(const LigandExchange& exchange) {
   receptor_column_ = to_device("tessera::grn::candidate_edges::receptor_column", receptor_columns_host_);
 }
 
+std::vector<std::vector<std::size_t>> CandidateEdges::regulator_groups(std::size_t edge_offset,
+                                                                       std::size_t pair_offset) const {
+  std::vector<std::vector<std::size_t>> groups;
+  std::vector<std::vector<std::size_t>> by_source(static_cast<std::size_t>(n_genes_));
+  for (int c = 0; c < n_types_; ++c) {
+    for (auto& g : by_source)
+      g.clear();
+    for (int e = 0; e < n_edges(); ++e)
+      if (type(e) == c) by_source[static_cast<std::size_t>(source(e))].push_back(edge_offset + e);
+    for (auto& g : by_source)
+      if (!g.empty()) groups.push_back(g);
+  }
+  for (int a = 0; a < n_types_ * n_pairs(); ++a)
+    groups.push_back({pair_offset + static_cast<std::size_t>(a)});
+  return groups;
+}
+
 } // namespace tessera

@@ -49,6 +49,15 @@ public:
   int pair_receptor(int q) const { return pair_receptor_host_[static_cast<std::size_t>(q)]; }
   int pair_ligand(int q) const { return pair_ligand_host_[static_cast<std::size_t>(q)]; }
 
+  // train.group_lasso's groups of a per-edge model whose set holds one value per edge from `edge_offset`
+  // (edge e at edge_offset + e) and one per (receiver type, LR pair) from `pair_offset` (c * n_pairs() + q):
+  // per cell type and regulator gene j, its outgoing candidate edges j -> k (genes without one: no group),
+  // then each LR pair's value of each type alone (a pair is one edge; its group lasso is its |value|).
+  // Grouped by regulator, not by target: a gene of the dense graph regulates few others or none, while
+  // every target has regulators, so whole groups of decoys can vanish together.
+  std::vector<std::vector<std::size_t>> regulator_groups(std::size_t edge_offset,
+                                                         std::size_t pair_offset) const;
+
   // Re-addresses the ligand columns by `exchange` (a model may be given an exchange over more ligand genes
   // than its own pairs'); runtime_error when a pair's ligand is not carried.
   void use_columns_of(const LigandExchange& exchange);

@@ -446,6 +446,11 @@ std::vector<SignedEdgeWeight> LearnableHillModel::signed_edge_weights() const {
   return out;
 }
 
+ParameterGroups LearnableHillModel::regulator_groups() const {
+  const ParameterLayout& layout = parameters_.layout();
+  return candidates_.regulator_groups(layout.tensor("K").offset, layout.tensor("lr_K").offset);
+}
+
 void LearnableHillModel::write(h5::File& file) const {
   write_learnable_hill_model(file, *this);
 }

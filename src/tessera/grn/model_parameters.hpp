@@ -30,6 +30,10 @@ struct TensorSpec {
   double glorot_bound() const;
 };
 
+// Groups of parameters by index into ModelParameters::flat() (set * layout().size() + offset of the value),
+// one vector per group (train.group_lasso's groups).
+using ParameterGroups = std::vector<std::vector<std::size_t>>;
+
 // The tensors of one parameter set, in storage order.
 class ParameterLayout {
 public:

@@ -181,6 +181,11 @@ std::vector<SignedEdgeWeight> SigmoidModel::signed_edge_weights() const {
   return out;
 }
 
+ParameterGroups SigmoidModel::regulator_groups() const {
+  const ParameterLayout& layout = parameters_.layout();
+  return candidates_.regulator_groups(layout.tensor("W").offset, layout.tensor("V").offset);
+}
+
 bool SigmoidModel::warm_start(const LinearDerivativeFits& fits) {
   // Around z = z0, beta sigma(z) = beta sigma(z0) + beta sigma'(z0) (z - z0) + ...; at z0 = 0 the slope is
   // beta / 4. The linear fit intercept + sum_j c_j x_j + c_self x_k + sum_q d_q s_q is most accurate at the

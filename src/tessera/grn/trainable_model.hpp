@@ -81,6 +81,9 @@ public:
   // graph_ode). The read-out ranks edges by |weight| and reads the sign from it.
   virtual std::vector<SignedEdgeWeight> signed_edge_weights() const { return {}; }
 
+  // train.group_lasso's groups of the model's edge parameters (empty for families without them: graph_ode).
+  virtual ParameterGroups regulator_groups() const { return {}; }
+
   // Starts the parameters from a linear fit of the derivative (`init: ridge`); false when the family has no
   // use for one (graph_ode), which then keeps its own initialisation.
   virtual bool warm_start(const LinearDerivativeFits& /*fits*/) { return false; }

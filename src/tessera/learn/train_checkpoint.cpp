@@ -93,11 +93,13 @@ void write_gradient(const std::string& path, TrainableGeneModel& model, const Pa
   h5::write_real_attribute(group.get(), "data", terms.data);
   h5::write_real_attribute(group.get(), "l1_term", terms.l1);
   h5::write_real_attribute(group.get(), "l2_term", terms.l2);
+  h5::write_real_attribute(group.get(), "group_lasso_term", terms.group_lasso);
   h5::write_real_attribute(group.get(), "weight_decay_term", terms.weight_decay);
   h5::write_text_attribute(group.get(), "optimizer",
                            params.optimizer == TrainOptimizer::lbfgs ? "lbfgs" : "adamw");
   h5::write_real_attribute(group.get(), "l1", params.l1);
   h5::write_real_attribute(group.get(), "l2", params.l2);
+  h5::write_real_attribute(group.get(), "group_lasso", params.group_lasso);
   h5::write_real_attribute(group.get(), "weight_decay", params.weight_decay);
   std::vector<std::int32_t> flat;
   for (const ObservationWindow& w : windows) {

@@ -120,6 +120,16 @@ const KeyTable& train_keys() {
             "every parameter under `lbfgs`). It does not help `sigmoid` recover networks "
             "(docs/performance.md, "
             "\"Inference\"), so the generated and example decks leave it 0.");
+    t.add("group_lasso", KeyType::real)
+        .def("0")
+        .non_negative()
+        .describe(
+            "Adds group_lasso * sum_g sqrt(n_g) |W_g| to the loss (hill, sigmoid), a group g per cell type "
+            "and regulator gene: the n_g parameters of its outgoing candidate edges (hill: K, sigmoid: W; "
+            "each LR pair's parameter is a group alone), so that a gene without visible targets loses all "
+            "its edges together. |W_g| is smoothed as sqrt(|W_g|^2 + 1e-6) - 1e-3 for L-BFGS. Under "
+            "either optimizer; not in the `derivative` pre-fit. It does not help `sigmoid` recover networks "
+            "(docs/performance.md, \"Inference\"), so the generated decks leave it 0.");
     t.add("clip", KeyType::real)
         .def("inf")
         .positive()
@@ -222,6 +232,7 @@ TrainParams read_train_params(const Deck& deck) {
   p.optimizer = s.text("optimizer") == "lbfgs" ? TrainOptimizer::lbfgs : TrainOptimizer::adamw;
   p.l1 = s.real("l1");
   p.l2 = s.real("l2");
+  p.group_lasso = s.real("group_lasso");
   const std::string prefit = s.text("prefit");
   p.prefit = prefit == "derivative" ? TrainPrefit::derivative
              : prefit == "none"     ? TrainPrefit::none

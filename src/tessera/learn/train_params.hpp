@@ -37,6 +37,7 @@ struct TrainParams {
   double weight_decay = 0.0;      // decoupled (AdamW); an L2 term 0.5 weight_decay |theta|^2 with lbfgs
   double l1 = 0.0;                // l1 * |W|_1 over the weight tensors
   double l2 = 0.0;                // 0.5 l2 |W|^2 over the same tensors (a term of the loss)
+  double group_lasso = 0.0;       // group lasso over the model's regulator groups (group_lasso.hpp)
   double clip = INFINITY;         // gradient-norm clipping; infinity: off
   double val_fraction = 0.0;      // last observation times held out
   long long progress_every = 1;   // iterations between progress lines

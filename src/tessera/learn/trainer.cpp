@@ -3,6 +3,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/rng.hpp"
 #include "tessera/core/units.hpp"
+#include "tessera/learn/group_lasso.hpp"
 #include "tessera/learn/lr_schedule.hpp"
 #include "tessera/learn/stopping_rule.hpp"
 
@@ -161,6 +162,9 @@ ObjectiveTerms training_objective(const TrajectoryObjective& objective, Trainabl
   terms.data = objective.evaluate(model, windows, gradient);
   terms.l1 = add_l1_penalty(model.parameters(), params.l1, gradient);
   terms.l2 = add_l2_penalty(model.parameters(), params.l2, gradient);
+  if (params.group_lasso > 0.0)
+    terms.group_lasso =
+        add_group_lasso_penalty(model.parameters(), model.regulator_groups(), params.group_lasso, gradient);
   if (params.optimizer == TrainOptimizer::lbfgs)
     terms.weight_decay = add_weight_decay_term(model.parameters(), params.weight_decay, gradient);
   return terms;

@@ -63,12 +63,13 @@ double add_l2_penalty(const ModelParameters& parameters, double l2, const Parame
 
 // The terms of the objective the configured optimizer minimises (SPEC §3.2) at the model's parameters.
 // `data`: the MSE over the windows; `l1`: train.l1 * |W|_1 (adamw; lbfgs minimises it exactly on split
-// variables instead, see lbfgs.hpp); `l2`: 0.5 train.l2 |W|^2 (both optimizers); `weight_decay`:
+// variables instead, see lbfgs.hpp); `l2`: 0.5 train.l2 |W|^2 (both optimizers); `group_lasso`:
+// train.group_lasso over the model's regulator_groups() (both optimizers; group_lasso.hpp); `weight_decay`:
 // 0.5 train.weight_decay * |theta|^2 under lbfgs, which minimises it with the data term. AdamW's weight decay
 // is decoupled (a shrink of theta in the step, not a loss term), so it is 0 there.
 struct ObjectiveTerms {
-  double data = 0.0, l1 = 0.0, l2 = 0.0, weight_decay = 0.0;
-  double total() const { return data + l1 + l2 + weight_decay; }
+  double data = 0.0, l1 = 0.0, l2 = 0.0, group_lasso = 0.0, weight_decay = 0.0;
+  double total() const { return data + l1 + l2 + group_lasso + weight_decay; }
 };
 // Evaluates the terms over `windows` and, unless `gradient` is empty, the (sub)gradient of their total.
 // What train_adamw, train_lbfgs, --gradient-only and --check-gradient all use. Collective.
