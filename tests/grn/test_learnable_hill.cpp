@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 
 #include "graph_ode_fixture.hpp"
@@ -282,6 +283,40 @@ TEST(LearnableHill, LayoutSignedWeightsAndFixedN) {
   EXPECT_EQ(w[14].type, 1);
   EXPECT_EQ(w[14].pair, 2);
   EXPECT_EQ(w[14].weight, 0.9);
+}
+
+// train.group_lasso's groups: per cell type and regulator gene its K (indices into the flat parameters,
+// checked against signed_edge_weights(), which lists K in storage order), every K once, then each LR K alone.
+TEST(LearnableHill, RegulatorGroupsAreEachRegulatorsKPerTypeThenEachLrK) {
+  const GeneNetwork net = hill_network(true);
+  const SignalingParams sig = hill_signaling(true);
+  LearnableHillModel model(config_of(PriorGraph::edges, false), net, type_names, sig.pairs);
+  const std::size_t k0 = model.parameters().layout().tensor("K").offset,
+                    lr0 = model.parameters().layout().tensor("lr_K").offset;
+  const std::vector<SignedEdgeWeight> w = model.signed_edge_weights();
+  const ParameterGroups groups = model.regulator_groups();
+  std::vector<int> seen(w.size(), 0);
+  std::set<std::pair<int, int>> regulators;
+  for (const auto& group : groups) {
+    ASSERT_FALSE(group.empty());
+    const bool lr = group.front() >= lr0;
+    const std::size_t first = lr ? 9 + (group.front() - lr0) : group.front() - k0;
+    if (lr)
+      EXPECT_EQ(group.size(), 1u);
+    else
+      EXPECT_TRUE(regulators.insert({w[first].type, w[first].source}).second) << "one group per regulator";
+    for (const std::size_t index : group) {
+      const std::size_t e = index >= lr0 ? 9 + (index - lr0) : index - k0;
+      ASSERT_LT(e, w.size());
+      ++seen[e];
+      EXPECT_EQ(w[e].type, w[first].type);
+      EXPECT_EQ(w[e].source, w[first].source);
+    }
+  }
+  for (std::size_t e = 0; e < w.size(); ++e)
+    EXPECT_EQ(seen[e], 1) << "edge parameter " << e;
+  // Type epi: A regulates B (edge 1) and E (edge 3).
+  EXPECT_NE(std::find(groups.begin(), groups.end(), std::vector<std::size_t>{k0 + 1, k0 + 3}), groups.end());
 }
 
 // A prior graph (train.prior) replaces the deck's edges as the candidates, with no strengths of its own: the
