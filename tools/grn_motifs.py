@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Random motif-built `hill` gene networks for network-inference tests (issue 9, "Tests and figures").
+"""Random motif-built gene networks for network-inference tests (issue 9, "Tests and figures"), simulated by
+the `hill` model (default) or by the `sigmoid` model (--truth-model sigmoid).
 
 A network is assembled from the motifs gene-regulation studies use: feed-forward loops (coherent and
 incoherent), toggle switches (two mutual repressions), cascades, negative feedback loops, fan-in and fan-out.
@@ -10,7 +11,8 @@ neighbours' ligand gene. Unlike inputs/train_synthetic.yaml (one fixed 20-gene n
 every seed draws a new network, a dimension (2-D or 3-D), static or moving cells (motility and repulsion; no
 division or death, since a trajectory dataset needs a constant population) and 2-4 cell types.
 
-    python3 tools/grn_motifs.py --seed 3 --out DIR [--genes 10:14] [--cells 100] [--iterations 200]
+    python3 tools/grn_motifs.py --seed 3 --out DIR [--genes 10:14] [--cells 100] [--iterations 200] \
+        [--truth-model hill|sigmoid]
 
 writes into DIR (created; existing files are replaced):
   run.yaml              a `tessera run` deck: grn.model hill, per-gene production/basal/decay and per-edge K, h,
@@ -26,6 +28,31 @@ writes into DIR (created; existing files are replaced):
                         hill, sigmoid) on the prior's candidates or on every ordered pair (grn.<family>.prior:
                         dense); the signaling section adds 2 decoy ligand -> receptor pairs to the true ones
   network.json          what was drawn (seed, genes, types, dimension, motion, motifs, edge counts)
+
+--truth-model sigmoid keeps the seed's graph, types, LR pairs, prior, dimension, motion and tissue (the same
+draws, in the same order; the sigmoid parameters are drawn after them) but simulates the network with
+`grn.model: sigmoid`, dx_ik/dt = beta_ck sigma(sum_j W_c,jk x_ij + sum_q V_cq s_iq + b_ck) - gamma_ck x_ik,
+whose true parameters the tool writes as a `sigmoid` model file (docs/file-formats.md):
+  model.h5              family sigmoid, prior edges: per type its true edges (the candidates), one pair per
+                        true LR pair; W = sign x u / gene_high_j with u uniform in [2, 4] (a regulator moved
+                        from its typical level, half its initial range [0, gene_high_j), to either end of
+                        it shifts its target's input by u / 2 = 1-2: sigma from its midpoint to 0.12-0.27
+                        or 0.73-0.88, neither flat nor saturated); V = sign x u / s_typ,
+                        u in [2, 4], the sign + (a ligand activates its receptor, as in the hill data), s_typ
+                        the typical received signal (the ligand's typical level gene_high / 2 times the expected
+                        sum of w(d) = exp(-d / 10 um) over the neighbours within 20 um at the tissue's density);
+                        b_ck = -(sum_j W_jk gene_high_j / 2 + sum_q V_q s_typ,q), so that each target sits at
+                        sigma's midpoint when its regulators are at their typical levels (half their initial
+                        range); gamma_ck uniform in [0.1, 0.3] /min and beta_ck = gamma_ck gene_high_k u, u
+                        uniform in [1, 2] (the midpoint's steady state beta / (2 gamma) is 0.5-1 gene_high_k),
+                        per gene and cell type. W and V are drawn per edge key (a shared `*` edge has one W in
+                        every type), beta and gamma per gene and type.
+  run.yaml              grn.model: sigmoid with grn.sigmoid.model_file: model.h5, its candidate graph truth.tsv
+  truth.tsv             the true network with its signs (header `type source target sign`)
+  lr.tsv                the true LR pairs (header `ligand receptor`)
+tessera records no /grn/truth in the dataset of a sigmoid run (output.dataset records a hill deck's network):
+tools/recovery_suite.py writes truth.tsv's edges there. The train decks and prior.tsv are those of the hill
+data.
 
 The same seed and options always give the same files (numpy's PCG64 generator).
 The choice of dimension, motion and type count follows the seed (dim 2 + seed mod 2, moving when
@@ -183,10 +210,88 @@ def build(args):
     percent = np.maximum(np.round(100 * rng.dirichlet(np.full(n_types, 4.0))), 15).astype(int)
     percent[int(np.argmax(percent))] += 100 - int(percent.sum())
     fractions = percent / 100.0
-    return dict(seed=args.seed, genes=genes, types=types, dim=dim, moving=moving, network=network,
-                pairs=pairs, lr_params=lr_params, decoy_lr=decoy_lr, prior=prior, decay=decay,
-                production=production, basal=basal, edge_params=edge_params, gene_high=gene_high,
-                side=side, fractions=fractions, cells=args.cells)
+    d = dict(seed=args.seed, genes=genes, types=types, dim=dim, moving=moving, network=network,
+             pairs=pairs, lr_params=lr_params, decoy_lr=decoy_lr, prior=prior, decay=decay,
+             production=production, basal=basal, edge_params=edge_params, gene_high=gene_high,
+             side=side, fractions=fractions, cells=args.cells, truth_model=args.truth_model)
+    if args.truth_model == "sigmoid":
+        # Drawn after everything above, so the graph, prior and tissue are those of the hill data.
+        d["sigmoid"] = sigmoid_parameters(rng, d, density)
+    return d
+
+
+def typical_signal_weight(dim, density, signal_range=20.0, length=10.0):
+    """Expected sum of w(d) = exp(-d / length) over the neighbours within signal_range of a cell in a tissue of
+    uniform density (cells per um^dim): density x the integral of w over the ball (trapezoid rule)."""
+    import numpy as np
+    r = np.linspace(0.0, signal_range, 2001)
+    shell = 2 * np.pi * r if dim == 2 else 4 * np.pi * r ** 2
+    f = np.exp(-r / length) * shell
+    return density * float(np.sum((f[1:] + f[:-1]) * np.diff(r)) / 2)
+
+
+def sigmoid_parameters(rng, d, density):
+    """The true `sigmoid` parameters (see the module docstring for the choices): W per edge key, V per LR pair,
+    and per cell type b, beta, gamma [T][G]."""
+    import numpy as np
+    network, types, gene_high = d["network"], d["types"], d["gene_high"]
+    n_genes = len(d["genes"])
+    typical = gene_high / 2  # the genes start uniform in [0, gene_high)
+    weight = {}
+    for key in sorted(network.edges, key=lambda e: (e[0] != "*", e[0], e[1], e[2])):
+        _, j, _ = key
+        weight[key] = network.edges[key] * float(rng.uniform(2.0, 4.0)) / gene_high[j]
+    s_typ = [typical[l] * typical_signal_weight(d["dim"], density) for (l, _) in d["pairs"]]
+    v = [float(rng.uniform(2.0, 4.0)) / s for s in s_typ]
+    gamma = rng.uniform(0.1, 0.3, (len(types), n_genes))
+    beta = gamma * gene_high[None, :] * rng.uniform(1.0, 2.0, (len(types), n_genes))
+    b = np.zeros((len(types), n_genes))
+    for c, t in enumerate(types):
+        for (t_key, j, k), w in weight.items():
+            if t_key in ("*", t):
+                b[c, k] -= w * typical[j]
+        for q, (_, receptor) in enumerate(d["pairs"]):
+            b[c, receptor] -= v[q] * s_typ[q]
+    return dict(W=weight, V=v, b=b, beta=beta, gamma=gamma, s_typ=s_typ)
+
+
+def softplus_inverse(y):
+    import numpy as np
+    return y + np.log(-np.expm1(-y))
+
+
+def write_sigmoid_model(d, path):
+    """model.h5 of the `sigmoid` family (docs/file-formats.md) holding the true parameters: per type its true
+    edges as the candidates (targets ascending, then sources), the true LR pairs."""
+    import h5py
+    import numpy as np
+    p, network = d["sigmoid"], d["network"]
+    edge_type, source, target, w = [], [], [], []
+    for c, t in enumerate(d["types"]):
+        for (j, k) in sorted(network.type_edges(t), key=lambda e: (e[1], e[0])):
+            key = (t, j, k) if (t, j, k) in network.edges else ("*", j, k)
+            edge_type.append(c)
+            source.append(j)
+            target.append(k)
+            w.append(p["W"][key])
+    n_types = len(d["types"])
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = "tessera-model"
+        f.attrs["version"] = np.int64(1)
+        f.attrs["family"] = "sigmoid"
+        f.create_group("sigmoid").attrs["prior"] = "edges"
+        f["genes"] = np.array([g.encode() for g in d["genes"]])
+        f["cell_types"] = np.array([t.encode() for t in d["types"]])
+        f["edges/type"] = np.array(edge_type, dtype=np.int32)
+        f["edges/source"] = np.array(source, dtype=np.int32)
+        f["edges/target"] = np.array(target, dtype=np.int32)
+        f["pairs/ligand"] = np.array([l for (l, _) in d["pairs"]], dtype=np.int32)
+        f["pairs/receptor"] = np.array([r for (_, r) in d["pairs"]], dtype=np.int32)
+        f["params/all/W"] = np.array(w, dtype=np.float64)
+        f["params/all/V"] = np.tile(np.array(p["V"], dtype=np.float64), (n_types, 1))
+        f["params/all/b"] = p["b"]
+        f["params/all/beta_rho"] = softplus_inverse(p["beta"])
+        f["params/all/gamma_rho"] = softplus_inverse(p["gamma"])
 
 
 def fmt(values, digits=4):
@@ -226,9 +331,15 @@ def run_deck(d):
              "# The hill network is truth.tsv; `tessera run run.yaml -o sim` writes sim/dataset.h5 for the",
              "# train_*.yaml decks."]
     lines += common_sections(d, False)
-    lines += ["grn:", "  model: hill", "  genes: [%s]" % ", ".join(d["genes"]), "  table: truth.tsv",
-              "  production: %s" % fmt(d["production"]), "  basal: %s" % fmt(d["basal"]),
-              "  decay: %s" % fmt(d["decay"]), ""]
+    if d["truth_model"] == "sigmoid":
+        lines[1:3] = ["# The sigmoid network is model.h5 (its graph and signs: truth.tsv); `tessera run run.yaml -o sim`",
+                      "# writes sim/dataset.h5 for the train_*.yaml decks."]
+        lines += ["grn:", "  model: sigmoid", "  genes: [%s]" % ", ".join(d["genes"]), "  table: truth.tsv",
+                  "  sigmoid:", "    prior: edges", "    model_file: model.h5", ""]
+    else:
+        lines += ["grn:", "  model: hill", "  genes: [%s]" % ", ".join(d["genes"]), "  table: truth.tsv",
+                  "  production: %s" % fmt(d["production"]), "  basal: %s" % fmt(d["basal"]),
+                  "  decay: %s" % fmt(d["decay"]), ""]
     lines += ["signaling:", "  table: lr.tsv", "  range: 20 um", "  length: 10 um", ""]
     lines += ["time:", "  dt: 0.5 min", "  end: 10 min", "  integrator: rk4", "  dt_grn: 0.125 min", "",
               "output:", "  every: 1", "  progress_every: 20", "  dataset: true", "",
@@ -277,15 +388,19 @@ def write_files(d, out, iterations):
         with open(os.path.join(out, name), "w") as f:
             f.write(text)
 
-    rows = ["type\tsource\ttarget\tsign\tK\th\tn"]
+    sigmoid = d["truth_model"] == "sigmoid"
+    # A sigmoid network's parameters are model.h5: its tables hold the graph and signs only.
+    rows = ["type\tsource\ttarget\tsign" + ("" if sigmoid else "\tK\th\tn")]
     for (t, j, k), (K, h, n) in d["edge_params"].items():
         sign = "+" if network.edges[(t, j, k)] > 0 else "-"
-        rows.append("%s\t%s\t%s\t%s\t%.6g\t%.6g\t%.6g" % (t, genes[j], genes[k], sign, K, h, n))
+        rows.append("%s\t%s\t%s\t%s" % (t, genes[j], genes[k], sign) + ("" if sigmoid else "\t%.6g\t%.6g\t%.6g" % (K, h, n)))
     write("truth.tsv", "\n".join(rows) + "\n")
-    rows = ["ligand\treceptor\tK\th\tn"]
+    rows = ["ligand\treceptor" + ("" if sigmoid else "\tK\th\tn")]
     for (l, r), (K, h, n) in zip(d["pairs"], d["lr_params"]):
-        rows.append("%s\t%s\t%.6g\t%.6g\t%.6g" % (genes[l], genes[r], K, h, n))
+        rows.append("%s\t%s" % (genes[l], genes[r]) + ("" if sigmoid else "\t%.6g\t%.6g\t%.6g" % (K, h, n)))
     write("lr.tsv", "\n".join(rows) + "\n")
+    if sigmoid:
+        write_sigmoid_model(d, os.path.join(out, "model.h5"))
     rows = ["type\tsource\ttarget"]
     for t in d["types"]:
         rows += ["%s\t%s\t%s" % (t, genes[j], genes[k]) for (j, k) in d["prior"][t]]
@@ -306,6 +421,8 @@ def write_files(d, out, iterations):
             "motifs": [{"type": t, "motif": name, "genes": [genes[g] for g in g_list]}
                        for (t, name, g_list) in network.motifs],
             "per_type": per_type}
+    if d["truth_model"] != "hill":  # (the hill files stay those of the tool before the option)
+        info["truth_model"] = d["truth_model"]
     write("network.json", json.dumps(info, indent=1) + "\n")
     return info
 
@@ -333,19 +450,23 @@ def main():
     motion.add_argument("--moving", dest="moving", action="store_true", default=None)
     motion.add_argument("--static", dest="moving", action="store_false")
     ap.add_argument("--iterations", type=int, default=200, help="train.iterations of the train decks")
+    ap.add_argument("--truth-model", dest="truth_model", choices=("hill", "sigmoid"), default="hill",
+                    help="the model family that simulates the network (default hill)")
     args = ap.parse_args()
     if args.seed < 0 or args.cells < 10 or args.iterations < 1:
         ap.error("--seed must be >= 0, --cells >= 10, --iterations >= 1")
     try:
         import numpy  # noqa: F401
+        if args.truth_model == "sigmoid":
+            import h5py  # noqa: F401
     except ImportError as e:
-        print("grn_motifs: needs numpy (%s)" % e, file=sys.stderr)
+        print("grn_motifs: needs numpy (and h5py for --truth-model sigmoid) (%s)" % e, file=sys.stderr)
         return 77
     info = write_files(build(args), args.out, args.iterations)
     edges = ", ".join("%s %d (%d -)" % (t, v["edges"], v["repressions"]) for t, v in info["per_type"].items())
-    print("grn_motifs: seed %d: %d genes, %d-D %s, edges per type: %s; %d LR pairs; wrote %s"
-          % (info["seed"], len(info["genes"]), info["dim"], "moving" if info["moving"] else "static", edges,
-             len(info["ligand_receptor"]), args.out))
+    print("grn_motifs: seed %d: %s network, %d genes, %d-D %s, edges per type: %s; %d LR pairs; wrote %s"
+          % (info["seed"], args.truth_model, len(info["genes"]), info["dim"],
+             "moving" if info["moving"] else "static", edges, len(info["ligand_receptor"]), args.out))
     return 0
 
 
