@@ -116,8 +116,6 @@ public:
     return node.IsSequence() ? "a list" : "a map";
   }
 
-  const std::string& filename() const { return filename_; }
-
 private:
   std::string filename_;
 };
