@@ -3,7 +3,6 @@
 #include "tessera/core/device_copy.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/kernel_instance.hpp"
-#include "tessera/grn/row_blocked_gemm.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/parallel/mpi.hpp"
 
@@ -58,11 +57,8 @@ GraphOdeModel::GraphOdeModel(GraphOdeParameters parameters, const GeneNetwork& n
   }
 
   tile_cells_ = std::max(1, options_.tile_nodes / std::max(1, G));
-  const std::size_t rows = static_cast<std::size_t>(tile_cells_) * static_cast<std::size_t>(G);
   const int width_one = a.mlp_layers == 1 ? 1 : a.mlp_width; // outputs of layer 1
   using Matrix = Kokkos::View<double**, Kokkos::LayoutRight>;
-  y_[0] = Matrix("tessera::grn::graph_ode::layer_product", rows, width_one);
-  if (a.mlp_layers >= 3) y_[1] = Matrix("tessera::grn::graph_ode::layer_product", rows, a.mlp_width);
   const int sets = parameters_.n_sets();
   gat_scores_ = Matrix("tessera::grn::graph_ode::gat_scores", sets, 2 * a.heads);
   gamma_ = Matrix("tessera::grn::graph_ode::gamma", sets, G);
@@ -217,15 +213,15 @@ const double* GraphOdeModel::hidden_weight_t(int set, int l) const {
          static_cast<std::size_t>(l - 2) * M * M;
 }
 
-void GraphOdeModel::dense_product(int rows, int out, int in, const double* a, const double* weight_t,
-                                  double* c) const {
+void GraphOdeModel::dense_product(const TileKernels& kernels, int rows, int out, int in, const double* a,
+                                  const double* weight_t, double* c) const {
   if constexpr (blas_reaches_memory) {
     if (options_.dense == GraphOdeOptions::DenseProducts::automatic) {
-      space_.fence(); // the kernel that wrote `a` must be done before BLAS reads it
+      kernels.fence(); // the kernel that wrote `a` must be done before BLAS reads it
       // C (rows x out) = A (rows x in) W^T, all row-major, from W^T stored in x out: no transpose, which
       // OpenBLAS's small-matrix kernels take at about 1.4x the speed of the transposed form at tile sizes.
-      // Row blocks on the rank's threads (grn/row_blocked_gemm.hpp).
-      row_blocked_dgemm(space_, CblasNoTrans, rows, out, in, 1.0, a, in, weight_t, out, 0.0, c, out);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0, a, in, weight_t, out, 0.0, c,
+                  out);
       return;
     }
   }
@@ -233,14 +229,14 @@ void GraphOdeModel::dense_product(int rows, int out, int in, const double* a, co
   const GraphOdeDenseFunctor f{
       Kokkos::View<const double**, Kokkos::LayoutRight, memory_space, Unmanaged>(a, rows, in), weight_t,
       Kokkos::View<double**, Kokkos::LayoutRight, memory_space, Unmanaged>(c, rows, out)};
-  Kokkos::parallel_for("tessera::grn::graph_ode::dense",
-                       Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(space_, {0, 0}, {rows, out}),
-                       f);
+  kernels.range_2d("tessera::grn::graph_ode::dense", rows, out, f);
 }
 
 template <AttentionVariant Variant>
-void GraphOdeModel::attention(const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
-                              const GraphOdeEdges& edges, const GraphOdeAttentionRecord& record) const {
+void GraphOdeModel::attention(const TileKernels& kernels, const GraphOdeTile& tile, int rows, int set,
+                              ConstGeneState x, const GraphOdeEdges& edges,
+                              const GraphOdeAttentionRecord& record,
+                              const GraphOdeTileWorkspace& work) const {
   const ParameterLayout& layout = parameters_.layout();
   const GraphOdeArchitecture& arch = parameters_.architecture();
   const double* theta = parameters_.values().data() + set * parameters_.values().extent(1);
@@ -268,10 +264,9 @@ void GraphOdeModel::attention(const GraphOdeTile& tile, int rows, int set, Const
     f.source_logit = embedding_logit_.data() + set * embedding_logit_.extent(1) * embedding_logit_.extent(2);
   }
   f.activate = arch.mlp_layers >= 2;
-  f.y = Kokkos::subview(y_[0], std::make_pair(0, rows), Kokkos::ALL);
+  f.y = Kokkos::subview(work.y[0], std::make_pair(0, rows), Kokkos::ALL);
   f.record = record;
-  Kokkos::parallel_for("tessera::grn::graph_ode::attention",
-                       Kokkos::RangePolicy<execution_space>(space_, 0, rows), f);
+  kernels.range("tessera::grn::graph_ode::attention", rows, f);
 }
 
 void GraphOdeModel::update_shared() const {
@@ -363,7 +358,6 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
   const int n_cells = static_cast<int>(x.extent(0));
   const int G = n_genes_;
   const GraphOdeArchitecture& arch = parameters_.architecture();
-  const ParameterLayout& layout = parameters_.layout();
 
   const GraphOdeEdges edges = edges_for(x);
   if (n_cells == 0) return;
@@ -374,7 +368,7 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
   group_cells(n_cells);
   update_shared();
 
-  const int L = arch.mlp_layers, M = arch.mlp_width;
+  const int L = arch.mlp_layers;
   // Recording: the slot holds (L-2) layers x nodes x M, rows in tile order (the position of the cell in
   // order_ times G plus the gene), which vjp() visits in the same tiles.
   const std::size_t nodes = static_cast<std::size_t>(n_cells) * static_cast<std::size_t>(G);
@@ -386,69 +380,139 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
           Kokkos::view_alloc("tessera::grn::graph_ode::tape", Kokkos::WithoutInitializing), size);
     tape = tape_record_->data();
   }
-  std::vector<const double*> weight(static_cast<std::size_t>(L) + 1), bias(static_cast<std::size_t>(L) + 1);
-  for (int set = 0; set < parameters_.n_sets(); ++set) {
-    // Host-side pointer arithmetic only: the Views may live in device memory.
-    const double* theta = parameters_.values().data() + set * parameters_.values().extent(1);
-    for (int l = 1; l <= L; ++l) {
-      weight[l] = theta + layout.tensor("W" + std::to_string(l)).offset;
-      bias[l] = theta + layout.tensor("b" + std::to_string(l)).offset;
-    }
-    for (int first = set_begin_[set]; first < set_begin_[set + 1]; first += tile_cells_) {
-      const int rows = std::min(tile_cells_, set_begin_[set + 1] - first) * G;
-      const GraphOdeTile tile{order_, parameters_.n_sets() > 1, first, G};
-      const GraphOdeAttentionRecord record =
-          tape ? tape_record(tape, nodes, static_cast<std::size_t>(first) * G, rows)
-               : GraphOdeAttentionRecord{};
-      if (arch.variant == AttentionVariant::gat)
-        attention<AttentionVariant::gat>(tile, rows, set, x, edges, record);
-      else
-        attention<AttentionVariant::gatv2>(tile, rows, set, x, edges, record);
+  // Every tile (set, first cell in order_): the tiles write disjoint rows of dxdt and of the tape.
+  std::vector<std::pair<int, int>> tiles;
+  for (int set = 0; set < parameters_.n_sets(); ++set)
+    for (int first = set_begin_[set]; first < set_begin_[set + 1]; first += tile_cells_)
+      tiles.emplace_back(set, first);
+  const auto run = [&](const TileKernels& kernels, const int t, const GraphOdeTileWorkspace& work) {
+    const auto [set, first] = tiles[static_cast<std::size_t>(t)];
+    const int rows = std::min(tile_cells_, set_begin_[set + 1] - first) * G;
+    forward_tile(kernels, GraphOdeTile{order_, parameters_.n_sets() > 1, first, G}, rows, set, x, dxdt, edges,
+                 tape, nodes, work);
+  };
+  const int n_tiles = static_cast<int>(tiles.size());
+  if constexpr (tiles_on_threads) {
+    const auto host = execution_for<Kokkos::DefaultHostExecutionSpace>(nodes); // space_ on a host build
+    allocate_workspaces(thread_workers(host), false);
+    space_.fence(); // update_shared()'s tables
+    for_each_on_threads("tessera::grn::graph_ode::tiles", host, n_tiles, [&](const int t, const int worker) {
+      run(TileKernels{space_, true}, t, workspace_[static_cast<std::size_t>(worker)]);
+    });
+  } else {
+    allocate_workspaces(1, false);
+    for (int t = 0; t < n_tiles; ++t)
+      run(TileKernels{space_, false}, t, workspace_[0]);
+  }
+}
 
-      // Layers 2 .. L-1 as dense products over the tile. The attention kernel left y_1 activated; the product
-      // of a later layer gets its bias and ReLU from its consumer (the next layer, or the output kernel).
-      // When recording, each product goes into the tape and is activated there (the same operations, so the
-      // same values), for the VJP to read: by a pass of its own before the next product, by the output
-      // kernel as it reads the last one.
-      Kokkos::View<double**, Kokkos::LayoutRight> product =
-          Kokkos::subview(y_[0], std::make_pair(0, rows), Kokkos::ALL);
-      bool activated = true;
-      for (int l = 2; l < L; ++l) {
-        if (!activated)
-          Kokkos::parallel_for("tessera::grn::graph_ode::bias_relu",
-                               Kokkos::RangePolicy<execution_space>(space_, 0, rows),
-                               GraphOdeBiasReluFunctor{product, bias[l - 1]});
-        Kokkos::View<double**, Kokkos::LayoutRight> next;
-        if (tape)
-          next = Kokkos::View<double**, Kokkos::LayoutRight>(
-              tape + (static_cast<std::size_t>(l - 2) * nodes + static_cast<std::size_t>(first) * G) * M,
-              rows, M);
-        else
-          next = Kokkos::subview(y_[(l - 1) % 2], std::make_pair(0, rows), Kokkos::ALL);
-        dense_product(rows, M, M, product.data(), hidden_weight_t(set, l), next.data());
-        product = next;
-        activated = false;
-        if (tape && l < L - 1) {
-          Kokkos::parallel_for("tessera::grn::graph_ode::tape_bias_relu",
-                               Kokkos::RangePolicy<execution_space>(space_, 0, rows),
-                               GraphOdeBiasReluFunctor{product, bias[l]});
-          activated = true;
-        }
-      }
+void GraphOdeModel::forward_tile(const TileKernels& kernels, const GraphOdeTile& tile, int rows, int set,
+                                 ConstGeneState x, GeneState dxdt, const GraphOdeEdges& edges, double* tape,
+                                 std::size_t nodes, const GraphOdeTileWorkspace& work) const {
+  const GraphOdeArchitecture& arch = parameters_.architecture();
+  const ParameterLayout& layout = parameters_.layout();
+  const int L = arch.mlp_layers, M = arch.mlp_width, G = n_genes_;
+  const int first = tile.first;
+  // Host-side pointer arithmetic only: the Views may live in device memory.
+  const double* theta = parameters_.values().data() + set * parameters_.values().extent(1);
+  const auto weight = [&](int l) { return theta + layout.tensor("W" + std::to_string(l)).offset; };
+  const auto bias = [&](int l) { return theta + layout.tensor("b" + std::to_string(l)).offset; };
+  const GraphOdeAttentionRecord record =
+      tape ? tape_record(tape, nodes, static_cast<std::size_t>(first) * G, rows) : GraphOdeAttentionRecord{};
+  if (arch.variant == AttentionVariant::gat)
+    attention<AttentionVariant::gat>(kernels, tile, rows, set, x, edges, record, work);
+  else
+    attention<AttentionVariant::gatv2>(kernels, tile, rows, set, x, edges, record, work);
 
-      GraphOdeOutputFunctor out;
-      out.x = x;
-      out.dxdt = dxdt;
-      out.tile = tile;
-      out.y = product;
-      out.hidden_bias = L >= 3 && !activated ? bias[L - 1] : nullptr;
-      out.store_activation = tape != nullptr;
-      out.weight = L >= 2 ? weight[L] : nullptr;
-      out.bias = bias[L];
-      out.gamma = gamma_.data() + set * gamma_.extent(1);
-      Kokkos::parallel_for("tessera::grn::graph_ode::output",
-                           Kokkos::RangePolicy<execution_space>(space_, 0, rows), out);
+  // Layers 2 .. L-1 as dense products over the tile. The attention kernel left y_1 activated; the product
+  // of a later layer gets its bias and ReLU from its consumer (the next layer, or the output kernel).
+  // When recording, each product goes into the tape and is activated there (the same operations, so the
+  // same values), for the VJP to read: by a pass of its own before the next product, by the output
+  // kernel as it reads the last one.
+  Kokkos::View<double**, Kokkos::LayoutRight> product =
+      Kokkos::subview(work.y[0], std::make_pair(0, rows), Kokkos::ALL);
+  bool activated = true;
+  for (int l = 2; l < L; ++l) {
+    if (!activated)
+      kernels.range("tessera::grn::graph_ode::bias_relu", rows,
+                    GraphOdeBiasReluFunctor{product, bias(l - 1)});
+    Kokkos::View<double**, Kokkos::LayoutRight> next;
+    if (tape)
+      next = Kokkos::View<double**, Kokkos::LayoutRight>(
+          tape + (static_cast<std::size_t>(l - 2) * nodes + static_cast<std::size_t>(first) * G) * M, rows,
+          M);
+    else
+      next = Kokkos::subview(work.y[(l - 1) % 2], std::make_pair(0, rows), Kokkos::ALL);
+    dense_product(kernels, rows, M, M, product.data(), hidden_weight_t(set, l), next.data());
+    product = next;
+    activated = false;
+    if (tape && l < L - 1) {
+      kernels.range("tessera::grn::graph_ode::tape_bias_relu", rows,
+                    GraphOdeBiasReluFunctor{product, bias(l)});
+      activated = true;
     }
+  }
+
+  GraphOdeOutputFunctor out;
+  out.x = x;
+  out.dxdt = dxdt;
+  out.tile = tile;
+  out.y = product;
+  out.hidden_bias = L >= 3 && !activated ? bias(L - 1) : nullptr;
+  out.store_activation = tape != nullptr;
+  out.weight = L >= 2 ? weight(L) : nullptr;
+  out.bias = bias(L);
+  out.gamma = gamma_.data() + set * gamma_.extent(1);
+  kernels.range("tessera::grn::graph_ode::output", rows, out);
+}
+
+void GraphOdeModel::allocate_workspaces(int count, bool vjp) const {
+  const GraphOdeArchitecture& a = parameters_.architecture();
+  const std::size_t rows = static_cast<std::size_t>(tile_cells_) * static_cast<std::size_t>(n_genes_);
+  const int K = a.heads, KH = a.heads * a.hidden, M = a.mlp_width, L = a.mlp_layers;
+  const int width_one = L == 1 ? 1 : M; // outputs of layer 1
+  using Matrix = GraphOdeTileWorkspace::Matrix;
+  if (workspace_.size() < static_cast<std::size_t>(count)) workspace_.resize(static_cast<std::size_t>(count));
+  // Per tile cell, the prior edges of the largest type's graph (the per-edge partials).
+  int widest = 0;
+  if (vjp && (weight_index_.index.extent(0) || bias_index_.index.extent(0))) {
+    const auto offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), prior_offsets_);
+    for (int c = 0; c < n_types_; ++c)
+      widest = std::max(widest, offsets((c + 1) * n_genes_) - offsets(c * n_genes_));
+  }
+  const auto cells = static_cast<std::size_t>(tile_cells_);
+  for (GraphOdeTileWorkspace& w : workspace_) {
+    if (!w.y[0].extent(0)) {
+      w.y[0] = Matrix("tessera::grn::graph_ode::layer_product", rows, width_one);
+      if (L >= 3) w.y[1] = Matrix("tessera::grn::graph_ode::layer_product", rows, M);
+    }
+    if (!vjp || w.vjp) continue;
+    w.record.m = Matrix("tessera::grn::graph_ode::vjp_m", rows, K);
+    w.record.softmax_max = Matrix("tessera::grn::graph_ode::vjp_softmax_max", rows, K);
+    w.record.softmax_denominator = Matrix("tessera::grn::graph_ode::vjp_softmax_denominator", rows, K);
+    w.record.interval =
+        Kokkos::View<int**, Kokkos::LayoutRight>("tessera::grn::graph_ode::vjp_interval", rows, K);
+    w.m_bar = Matrix("tessera::grn::graph_ode::vjp_m_bar", rows, K);
+    const int partials = a.variant == AttentionVariant::gat ? 2 * K : 3 * KH;
+    w.partial = Matrix("tessera::grn::graph_ode::vjp_partial", rows, partials);
+    w.partial_sum = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_partial_sum", partials);
+    w.activation.assign(static_cast<std::size_t>(std::max(L, 2)), Matrix());
+    for (int l = 1; l < std::max(L, 2); ++l)
+      w.activation[static_cast<std::size_t>(l)] =
+          Matrix("tessera::grn::graph_ode::vjp_activation", rows, width_one);
+    for (auto& c : w.cotangent)
+      c = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_cotangent", rows * static_cast<std::size_t>(M));
+    w.rho_partial = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_rho_partial", rows);
+    if (weight_index_.index.extent(0))
+      w.weight_partial = Matrix("tessera::grn::graph_ode::vjp_weight_partial", cells, widest);
+    if (bias_index_.index.extent(0))
+      w.bias_partial = Matrix("tessera::grn::graph_ode::vjp_bias_partial", cells, widest);
+    if (a.embedding > 0) {
+      w.source_partial = Matrix("tessera::grn::graph_ode::vjp_source_partial", cells, K * n_genes_);
+      w.source_sum = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_source_sum", K * n_genes_);
+      w.gene_cotangent = Matrix("tessera::grn::graph_ode::vjp_gene_cotangent", n_genes_, width_one);
+    }
+    w.vjp = true;
   }
 }
 

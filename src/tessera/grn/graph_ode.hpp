@@ -6,6 +6,7 @@
 #include "tessera/grn/cell_gene_model.hpp"
 #include "tessera/grn/gene_network.hpp"
 #include "tessera/grn/graph_ode_parameters.hpp"
+#include "tessera/grn/graph_ode_tiles.hpp"
 #include "tessera/grn/signaling.hpp"
 #include "tessera/grn/trainable_model.hpp"
 #include "tessera/integrate/adjoint_rhs.hpp"
@@ -17,6 +18,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace tessera {
@@ -543,15 +545,32 @@ struct GraphOdeLayerOneFunctor {
   }
 };
 
+// The work space of one tile's kernels: one per thread that runs tiles at the same time (host builds:
+// grn/graph_ode_tiles.hpp), one on a device build. Rows: the tile's nodes.
+struct GraphOdeTileWorkspace {
+  using Matrix = Kokkos::View<double**, Kokkos::LayoutRight>;
+  // Forward: layer 1's output and the hidden layers' products (two, alternating).
+  Matrix y[2];
+  // VJP, allocated on its first use: per row what the forward leaves for the backward (the record), the
+  // cotangents m_bar (K), the activations of layers 1 .. L-1, two cotangent buffers, the per-row partials of
+  // the attention parameters and their column sums; per tile cell the partials of the per-edge terms and of
+  // the embedding's source terms; per gene the embedding's layer-1 cotangent.
+  bool vjp = false;
+  GraphOdeAttentionRecord record;
+  Matrix m_bar, partial;
+  std::vector<Matrix> activation;
+  Kokkos::View<double*> cotangent[2], rho_partial, partial_sum, source_sum;
+  Matrix weight_partial, bias_partial, source_partial, gene_cotangent;
+};
+
 struct GraphOdeOptions {
   // Nodes (cells x genes) per tile of the MLP, rounded down to whole cells (at least one): the work buffers
   // hold a few tile_nodes x M values whatever the number of cells. On the host 240: a tile's activations and
   // cotangents stay in the core's L1/L2 cache from one kernel to the next (240 x 64 doubles: 120 KiB), and
   // its M x M products (M N K <= 10^6 at M = 64) take OpenBLAS's small-matrix kernels, which neither pack the
   // operands nor clear C first: 1.4-1.7x the rate of the packed kernels at 4096 rows on the reference
-  // machine (docs/performance.md, "Training"). The first layer's parameter gradients are summed over all
-  // the tiles of a set, so the per-tile work besides the rows is a few kernel launches. Device builds keep
-  // large tiles (4096) for parallelism.
+  // machine (docs/performance.md, "Training"). The host's threads take whole tiles (grn/graph_ode_tiles.hpp).
+  // Device builds keep large tiles (4096), one at a time, for parallelism inside the tile.
   int tile_nodes = Kokkos::SpaceAccessibility<Kokkos::DefaultHostExecutionSpace,
                                               Kokkos::DefaultExecutionSpace::memory_space>::accessible
                        ? 240
@@ -645,24 +664,38 @@ private:
   struct EdgeTermIndex;
   EdgeTermIndex edge_term_index(EdgeTerms terms, const std::vector<GraphOdeEdge>& list,
                                 const std::vector<int>& offsets, const std::vector<int>& sources) const;
+  using TileKernels = GraphOdeTileKernels<execution_space>;
+  // Whole tiles on the host's threads (grn/graph_ode_tiles.hpp); one tile at a time elsewhere.
+  static constexpr bool tiles_on_threads = std::is_same_v<execution_space, Kokkos::DefaultHostExecutionSpace>;
   void group_cells(int n_cells) const;
   void update_shared() const;
+  // At least `count` tile work spaces, with the VJP's buffers when `vjp` (never inside a parallel loop).
+  void allocate_workspaces(int count, bool vjp) const;
   // c (rows x out) = a (rows x in) W^T, given W^T (in x out, row-major: weight_t_).
-  void dense_product(int rows, int out, int in, const double* a, const double* weight_t, double* c) const;
+  void dense_product(const TileKernels& kernels, int rows, int out, int in, const double* a,
+                     const double* weight_t, double* c) const;
   // This set's W_l^T (l = 2 .. L-1) in weight_t_.
   const double* hidden_weight_t(int set, int l) const;
   template <AttentionVariant Variant>
-  void attention(const GraphOdeTile& tile, int rows, int set, ConstGeneState x, const GraphOdeEdges& edges,
-                 const GraphOdeAttentionRecord& record) const;
+  void attention(const TileKernels& kernels, const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
+                 const GraphOdeEdges& edges, const GraphOdeAttentionRecord& record,
+                 const GraphOdeTileWorkspace& work) const;
+  // The forward of one tile: dxdt of its nodes, and with `tape` their hidden activations and attention record
+  // (the tape of `nodes` nodes).
+  void forward_tile(const TileKernels& kernels, const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
+                    GeneState dxdt, const GraphOdeEdges& edges, double* tape, std::size_t nodes,
+                    const GraphOdeTileWorkspace& work) const;
   // The attention record of rows [first_row, first_row + rows) in a tape of `nodes` nodes (after the hidden
   // activations: m, softmax maximum and denominator, nodes x K doubles each, then the intervals, nodes x K
   // ints).
   GraphOdeAttentionRecord tape_record(double* tape, std::size_t nodes, std::size_t first_row, int rows) const;
   GraphOdeEdges edges_for(ConstGeneState x) const; // collective when signalling is set
-  // The VJP of one tile (graph_ode_adjoint.cpp).
+  // The VJP of one tile (graph_ode_adjoint.cpp): parameter gradients added to `theta_bar_set` (this set's
+  // layout; null for a state-only VJP) and the first layer's interval sums to `sums`.
   template <AttentionVariant Variant>
-  void vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstGeneState x, ConstGeneState lambda,
-                const GraphOdeEdges& edges, GeneState x_bar, ParameterGradient theta_bar) const;
+  void vjp_tile(const TileKernels& kernels, const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
+                ConstGeneState lambda, const GraphOdeEdges& edges, GeneState x_bar, double* theta_bar_set,
+                const GraphOdeIntervalSums& sums, const GraphOdeTileWorkspace& work) const;
   // The first layer's parameter gradients of one set from its interval sums over all its tiles.
   void layer_one_gradient(int set, ParameterGradient theta_bar) const;
   void allocate_vjp_buffers() const;
@@ -699,9 +732,10 @@ private:
   mutable Kokkos::View<int*> order_;
   mutable std::vector<int> set_begin_;
 
-  // Work space of one tile and the per-set shared values; reused by every evaluation.
+  // Work spaces of the tiles (one per thread that runs tiles) and the per-set shared values; reused by every
+  // evaluation.
   int tile_cells_ = 1;
-  mutable Kokkos::View<double**, Kokkos::LayoutRight> y_[2];
+  mutable std::vector<GraphOdeTileWorkspace> workspace_;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> gat_scores_, gamma_;
   // The hidden layers' weights transposed (GraphOdeTransposeFunctor), refreshed with the shared values.
   mutable Kokkos::View<double**, Kokkos::LayoutRight> weight_t_;
@@ -709,21 +743,16 @@ private:
   // Gene embeddings' constant terms (GraphOdeEmbeddingFunctor); empty when off.
   mutable Kokkos::View<double***, Kokkos::LayoutRight> embedding_offset_, embedding_logit_;
   mutable GraphOdeLayerOne layer_one_;
-  // Work space of the VJP, allocated on its first use: per tile row what the forward leaves for the
-  // backward (GraphOdeAttentionRecord), the cotangents m_bar (K), the activations of layers 1 .. L-1, two
-  // cotangent buffers, per-row partials of the attention parameters; per tile the first layer's cotangent
-  // sums per interval of the table; the ligand cotangents per signalling edge (each written by its receiver's
-  // thread) and per owned and ghost ligand row.
+  // The VJP's buffers beside the tiles' work spaces: the first layer's interval sums of a set (one View
+  // holding above, above_m, below, below_m in turn), a vector of ones (column sums by dgemv), the ligand
+  // cotangents per signalling edge (each written by its receiver's thread) and per owned and ghost ligand
+  // row; on the host, per chunk of tiles its partial parameter gradient (a set's layout) followed by its
+  // interval sums (above, above_m).
   mutable bool vjp_ready_ = false;
-  mutable GraphOdeAttentionRecord vjp_record_;
-  mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_m_bar_, vjp_partial_;
+  mutable Kokkos::View<double*> vjp_interval_storage_, vjp_ones_;
   mutable GraphOdeIntervalSums vjp_interval_sums_;
-  mutable std::vector<Kokkos::View<double**, Kokkos::LayoutRight>> vjp_activation_;
-  mutable Kokkos::View<double*> vjp_cotangent_[2], vjp_rho_partial_, vjp_partial_sum_, vjp_ones_;
   mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_ligand_bar_, vjp_edge_ligand_bar_;
-  mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_weight_partial_, vjp_bias_partial_;
-  mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_source_partial_, vjp_gene_cotangent_;
-  mutable Kokkos::View<double*> vjp_source_sum_;
+  mutable Kokkos::View<double**, Kokkos::LayoutRight> vjp_chunk_partial_;
   // The tape slot being recorded into by evaluate() / read by vjp(); null when none (owned by the caller).
   mutable ActivationSlot* tape_record_ = nullptr;
   mutable const ActivationSlot* tape_replay_ = nullptr;

@@ -4,7 +4,6 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/kernel_instance.hpp"
 #include "tessera/grn/graph_ode.hpp"
-#include "tessera/grn/row_blocked_gemm.hpp"
 
 #include <cblas.h>
 
@@ -90,20 +89,19 @@ struct GraphOdeVjpColumnSumFunctor {
 
 // out = a^T weight (+ out when accumulating): one dgemv where BLAS reaches the memory (the column-per-thread
 // kernel strides through the whole matrix once per column). `weight` is a vector of ones for plain sums.
-void column_sums(const execution_space& space, bool blas, const RawMatrix& a, double* out, bool accumulate,
-                 const double* weight) {
+void column_sums(const GraphOdeTileKernels<execution_space>& kernels, bool blas, const RawMatrix& a,
+                 double* out, bool accumulate, const double* weight) {
   const int rows = static_cast<int>(a.extent(0)), cols = static_cast<int>(a.extent(1));
   if constexpr (blas_reaches_memory) {
     if (blas) {
-      space.fence();
+      kernels.fence();
       cblas_dgemv(CblasRowMajor, CblasTrans, rows, cols, 1.0, a.data(), cols, weight, 1,
                   accumulate ? 1.0 : 0.0, out, 1);
       return;
     }
   }
-  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_column_sums",
-                       Kokkos::RangePolicy<execution_space>(space, 0, cols),
-                       GraphOdeVjpColumnSumFunctor{a, weight, out, accumulate});
+  kernels.range("tessera::grn::graph_ode::vjp_column_sums", cols,
+                GraphOdeVjpColumnSumFunctor{a, weight, out, accumulate});
 }
 
 // The last layer (one output per node) backward in one pass over the rows instead of an outer-product GEMM
@@ -631,57 +629,57 @@ struct GraphOdeVjpEmbeddingFunctor {
   }
 };
 
+// A set's parameter gradients and first-layer interval sums from the partials of its chunks of tiles (host
+// builds), one thread per entry j, the chunks in order: theta_bar[j] += their sum for the layout's entries
+// (j < stride), the interval sums (above, then above_m) = their sum for the rest. Each partial is cleared as
+// it is read, ready for the next VJP: a line in cache now, where clearing it before the chunk's tiles would
+// first fetch it from memory (1 % of a training iteration's samples on one thread).
+struct GraphOdeVjpChunkSumFunctor {
+  Kokkos::View<double**, Kokkos::LayoutRight> partial; // chunks x (stride + interval sums)
+  int first = 0, count = 0, stride = 0;
+  double* theta_bar = nullptr;     // this set's
+  double* interval_sums = nullptr; // above, above_m
+  KOKKOS_INLINE_FUNCTION void operator()(const int j) const {
+    double sum = 0.0;
+    for (int c = first; c < first + count; ++c) {
+      sum += partial(c, j);
+      partial(c, j) = 0.0;
+    }
+    if (j < stride)
+      theta_bar[j] += sum;
+    else
+      interval_sums[j - stride] = sum;
+  }
+};
+
 } // namespace
 
 void GraphOdeModel::allocate_vjp_buffers() const {
   if (vjp_ready_) return;
   const GraphOdeArchitecture& a = parameters_.architecture();
   const std::size_t rows = static_cast<std::size_t>(tile_cells_) * static_cast<std::size_t>(n_genes_);
-  const int K = a.heads, KH = a.heads * a.hidden, M = a.mlp_width, L = a.mlp_layers;
-  const int width_one = L == 1 ? 1 : M;
-  vjp_record_.m = Matrix("tessera::grn::graph_ode::vjp_m", rows, K);
-  vjp_record_.softmax_max = Matrix("tessera::grn::graph_ode::vjp_softmax_max", rows, K);
-  vjp_record_.softmax_denominator = Matrix("tessera::grn::graph_ode::vjp_softmax_denominator", rows, K);
-  vjp_record_.interval =
-      Kokkos::View<int**, Kokkos::LayoutRight>("tessera::grn::graph_ode::vjp_interval", rows, K);
-  vjp_m_bar_ = Matrix("tessera::grn::graph_ode::vjp_m_bar", rows, K);
-  const int partials = a.variant == AttentionVariant::gat ? 2 * K : 3 * KH;
-  vjp_partial_ = Matrix("tessera::grn::graph_ode::vjp_partial", rows, partials);
-  vjp_partial_sum_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_partial_sum", partials);
+  const int width_one = a.mlp_layers == 1 ? 1 : a.mlp_width;
   using Sums = Kokkos::View<double***, Kokkos::LayoutRight>;
+  const std::size_t K = static_cast<std::size_t>(a.heads), bounds = static_cast<std::size_t>(a.hidden) + 2,
+                    size = K * bounds * static_cast<std::size_t>(width_one);
+  vjp_interval_storage_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_interval_sums", 4 * size);
+  std::size_t next = 0;
   for (Sums* sums : {&vjp_interval_sums_.above, &vjp_interval_sums_.above_m, &vjp_interval_sums_.below,
-                     &vjp_interval_sums_.below_m})
-    *sums = Sums("tessera::grn::graph_ode::vjp_interval_sums", K, a.hidden + 2, width_one);
-  vjp_activation_.assign(static_cast<std::size_t>(std::max(L, 2)), Matrix());
-  for (int l = 1; l < std::max(L, 2); ++l)
-    vjp_activation_[l] = Matrix("tessera::grn::graph_ode::vjp_activation", rows, width_one);
-  for (auto& c : vjp_cotangent_)
-    c = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_cotangent", rows * static_cast<std::size_t>(M));
-  vjp_rho_partial_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_rho_partial", rows);
+                     &vjp_interval_sums_.below_m}) {
+    *sums = Sums(vjp_interval_storage_.data() + next, K, bounds, width_one);
+    next += size;
+  }
   vjp_ones_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_ones", rows);
   Kokkos::deep_copy(vjp_ones_, 1.0);
-  // Per tile cell, the prior edges of the largest type's graph.
-  const auto offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), prior_offsets_);
-  int widest = 0;
-  for (int c = 0; c < n_types_; ++c)
-    widest = std::max(widest, offsets((c + 1) * n_genes_) - offsets(c * n_genes_));
-  const auto cells = static_cast<std::size_t>(tile_cells_);
-  if (weight_index_.index.extent(0))
-    vjp_weight_partial_ = Matrix("tessera::grn::graph_ode::vjp_weight_partial", cells, widest);
-  if (bias_index_.index.extent(0))
-    vjp_bias_partial_ = Matrix("tessera::grn::graph_ode::vjp_bias_partial", cells, widest);
-  if (a.embedding > 0) {
-    vjp_source_partial_ = Matrix("tessera::grn::graph_ode::vjp_source_partial", cells, K * n_genes_);
-    vjp_source_sum_ = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_source_sum", K * n_genes_);
-    vjp_gene_cotangent_ = Matrix("tessera::grn::graph_ode::vjp_gene_cotangent", n_genes_, width_one);
-  }
   vjp_ready_ = true;
 }
 
 template <AttentionVariant Variant>
-void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
-                             ConstGeneState lambda, const GraphOdeEdges& edges, GeneState x_bar,
-                             ParameterGradient theta_bar) const {
+void GraphOdeModel::vjp_tile(const TileKernels& kernels, const GraphOdeTile& tile, int rows, int set,
+                             ConstGeneState x, ConstGeneState lambda, const GraphOdeEdges& edges,
+                             GeneState x_bar, double* theta_bar_set,
+                             const GraphOdeIntervalSums& interval_sums,
+                             const GraphOdeTileWorkspace& work) const {
   const ParameterLayout& layout = parameters_.layout();
   const GraphOdeArchitecture& arch = parameters_.architecture();
   const int L = arch.mlp_layers, M = arch.mlp_width, K = arch.heads, H = arch.hidden, KH = K * H;
@@ -690,10 +688,8 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   const std::size_t stride = parameters_.values().extent(1);
   const double* theta = parameters_.values().data() + set * stride;
   // Without theta_bar (a state-only VJP) the parameter products and sums are skipped.
-  const bool want_parameters = theta_bar.extent(0) > 0;
-  double* theta_bar_set = want_parameters ? theta_bar.data() + set * stride : nullptr;
+  const bool want_parameters = theta_bar_set != nullptr;
   const auto offset = [&](const std::string& name) { return static_cast<int>(layout.tensor(name).offset); };
-  const auto range = Kokkos::RangePolicy<execution_space>(space_, 0, rows);
   const auto tile_rows = std::make_pair(0, rows);
   const bool blas = options_.dense == GraphOdeOptions::DenseProducts::automatic;
 
@@ -723,7 +719,7 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
         embedding_logit_.data() + set * embedding_logit_.extent(1) * embedding_logit_.extent(2);
   }
   attention.activate = L >= 2;
-  attention.y = Kokkos::subview(vjp_activation_[1], tile_rows, Kokkos::ALL);
+  attention.y = Kokkos::subview(work.activation[1], tile_rows, Kokkos::ALL);
   // Replaying a tape: the recording forward kept the attention record and the hidden layers (in tile order:
   // see evaluate()), so only y_1 is rebuilt, from the record; else the attention runs again.
   const bool replay = tape_replay_ && L >= 3;
@@ -740,18 +736,18 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     layer_one.gene_offset = attention.gene_offset;
     layer_one.record = attention.record;
     layer_one.y = attention.y;
-    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_layer_one_record", range, layer_one);
+    kernels.range("tessera::grn::graph_ode::vjp_layer_one_record", rows, layer_one);
   } else {
-    attention.record.m = Kokkos::subview(vjp_record_.m, tile_rows, Kokkos::ALL);
-    attention.record.softmax_max = Kokkos::subview(vjp_record_.softmax_max, tile_rows, Kokkos::ALL);
+    attention.record.m = Kokkos::subview(work.record.m, tile_rows, Kokkos::ALL);
+    attention.record.softmax_max = Kokkos::subview(work.record.softmax_max, tile_rows, Kokkos::ALL);
     attention.record.softmax_denominator =
-        Kokkos::subview(vjp_record_.softmax_denominator, tile_rows, Kokkos::ALL);
-    attention.record.interval = Kokkos::subview(vjp_record_.interval, tile_rows, Kokkos::ALL);
-    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_forward", range, attention);
+        Kokkos::subview(work.record.softmax_denominator, tile_rows, Kokkos::ALL);
+    attention.record.interval = Kokkos::subview(work.record.interval, tile_rows, Kokkos::ALL);
+    kernels.range("tessera::grn::graph_ode::vjp_forward", rows, attention);
   }
   // Layers 2 .. L-1: read from the tape when replaying one (activated), else recomputed here.
   std::vector<Matrix> activation(static_cast<std::size_t>(std::max(L, 2)));
-  activation[1] = Kokkos::subview(vjp_activation_[1], tile_rows, Kokkos::ALL);
+  activation[1] = Kokkos::subview(work.activation[1], tile_rows, Kokkos::ALL);
   for (int l = 2; l < L; ++l) {
     if (replay) {
       activation[l] =
@@ -760,37 +756,37 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
                  rows, M);
       continue;
     }
-    activation[l] = Kokkos::subview(vjp_activation_[l], tile_rows, Kokkos::ALL);
-    dense_product(rows, M, M, activation[l - 1].data(), hidden_weight_t(set, l), activation[l].data());
+    activation[l] = Kokkos::subview(work.activation[l], tile_rows, Kokkos::ALL);
+    dense_product(kernels, rows, M, M, activation[l - 1].data(), hidden_weight_t(set, l),
+                  activation[l].data());
     if (l < L - 1) // layer L-1's bias and ReLU are the last layer's backward kernel's
-      Kokkos::parallel_for("tessera::grn::graph_ode::vjp_bias_relu", range,
-                           GraphOdeBiasReluFunctor{activation[l], theta + offset("b" + std::to_string(l))});
+      kernels.range("tessera::grn::graph_ode::vjp_bias_relu", rows,
+                    GraphOdeBiasReluFunctor{activation[l], theta + offset("b" + std::to_string(l))});
   }
 
   // ---- Backward: the output and decay, the last layer, then layers L-1 .. 2 (W_l_bar += cotangent^T input,
   // b_l_bar += column sums, input cotangent = cotangent W_l, masked by ReLU' of the input when it is a layer
   // >= 2).
   int current = 0;
-  RawMatrix cotangent(vjp_cotangent_[0].data(), rows, 1);
+  RawMatrix cotangent(work.cotangent[0].data(), rows, 1);
   GraphOdeVjpOutputFunctor out{x,
                                lambda,
                                x_bar,
                                tile,
                                cotangent,
-                               vjp_rho_partial_,
+                               work.rho_partial,
                                gamma_.data() + set * gamma_.extent(1),
                                theta + offset("decay_rho")};
-  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_output", range, out);
+  kernels.range("tessera::grn::graph_ode::vjp_output", rows, out);
   if (want_parameters)
-    Kokkos::parallel_for(
-        "tessera::grn::graph_ode::vjp_decay", Kokkos::RangePolicy<execution_space>(space_, 0, G),
-        GraphOdeVjpDecayFunctor{vjp_rho_partial_, rows, G, theta_bar_set + offset("decay_rho")});
+    kernels.range("tessera::grn::graph_ode::vjp_decay", G,
+                  GraphOdeVjpDecayFunctor{work.rho_partial, rows, G, theta_bar_set + offset("decay_rho")});
   // On the host the last layer's kernel also sums its parameter gradients (and b_{L-1}'s) as it goes.
   const bool host = std::is_same_v<execution_space, Kokkos::DefaultHostExecutionSpace>;
   const bool sums_in_last_layer = host && want_parameters;
   if (L >= 2) {
     const Matrix input = activation[L - 1];
-    RawMatrix input_bar(vjp_cotangent_[1].data(), rows, M);
+    RawMatrix input_bar(work.cotangent[1].data(), rows, M);
     GraphOdeVjpLastLayerFunctor last{
         input, L >= 3 && !replay ? theta + offset("b" + std::to_string(L - 1)) : nullptr,
         theta + offset("W" + std::to_string(L)), cotangent, input_bar};
@@ -801,12 +797,11 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
       last.output_bias_bar = theta_bar_set + offset("b" + std::to_string(L));
       if (L >= 3) last.bias_bar = theta_bar_set + offset("b" + std::to_string(L - 1));
     }
-    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_last_layer",
-                         Kokkos::RangePolicy<execution_space>(space_, 0, last.whole_tile ? 1 : rows), last);
+    kernels.range("tessera::grn::graph_ode::vjp_last_layer", last.whole_tile ? 1 : rows, last);
     if (want_parameters && !sums_in_last_layer) {
-      column_sums(space_, blas, RawMatrix(input.data(), rows, M),
+      column_sums(kernels, blas, RawMatrix(input.data(), rows, M),
                   theta_bar_set + offset("W" + std::to_string(L)), true, cotangent.data());
-      column_sums(space_, blas, cotangent, theta_bar_set + offset("b" + std::to_string(L)), true,
+      column_sums(kernels, blas, cotangent, theta_bar_set + offset("b" + std::to_string(L)), true,
                   vjp_ones_.data());
     }
     current = 1;
@@ -818,46 +813,40 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     const double* weight = theta + offset("W" + std::to_string(l));
     double* weight_bar = want_parameters ? theta_bar_set + offset("W" + std::to_string(l)) : nullptr;
     if (want_parameters && !(sums_in_last_layer && l == L - 1))
-      column_sums(space_, blas, cotangent, theta_bar_set + offset("b" + std::to_string(l)), true,
+      column_sums(kernels, blas, cotangent, theta_bar_set + offset("b" + std::to_string(l)), true,
                   vjp_ones_.data());
-    RawMatrix input_bar(vjp_cotangent_[1 - current].data(), rows, in);
+    RawMatrix input_bar(work.cotangent[1 - current].data(), rows, in);
     bool done = false;
     if constexpr (blas_reaches_memory) {
       if (blas) {
-        space_.fence(); // the kernels that wrote the operands must be done before BLAS reads them
-        // Row blocks on the rank's threads (grn/row_blocked_gemm.hpp): W_bar's rows are the cotangent's
-        // columns, each summed over all of the tile's rows by one BLAS call.
+        kernels.fence(); // the kernels that wrote the operands must be done before BLAS reads them
         if (want_parameters)
-          row_blocked_dgemm(space_, CblasTrans, out_width, in, rows, 1.0, cotangent.data(), out_width, input,
-                            in, 1.0, weight_bar, in);
-        row_blocked_dgemm(space_, CblasNoTrans, rows, in, out_width, 1.0, cotangent.data(), out_width, weight,
-                          in, 0.0, input_bar.data(), in);
+          cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_width, in, rows, 1.0, cotangent.data(),
+                      out_width, input, in, 1.0, weight_bar, in);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out_width, 1.0, cotangent.data(),
+                    out_width, weight, in, 0.0, input_bar.data(), in);
         done = true;
       }
     }
     if (!done) {
       const RawMatrix input_view(const_cast<double*>(input), rows, in);
       if (want_parameters)
-        Kokkos::parallel_for(
-            "tessera::grn::graph_ode::vjp_weight",
-            Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(space_, {0, 0}, {out_width, in}),
-            GraphOdeVjpWeightFunctor{cotangent, input_view, weight_bar});
-      Kokkos::parallel_for(
-          "tessera::grn::graph_ode::vjp_input",
-          Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(space_, {0, 0}, {rows, in}),
-          GraphOdeVjpInputFunctor{cotangent, input_bar, weight});
+        kernels.range_2d("tessera::grn::graph_ode::vjp_weight", out_width, in,
+                         GraphOdeVjpWeightFunctor{cotangent, input_view, weight_bar});
+      kernels.range_2d("tessera::grn::graph_ode::vjp_input", rows, in,
+                       GraphOdeVjpInputFunctor{cotangent, input_bar, weight});
     }
     if (l >= 3) // layer 1's mask is applied by the first layer's kernel below
-      Kokkos::parallel_for("tessera::grn::graph_ode::vjp_mask", range,
-                           GraphOdeVjpMaskFunctor{input_bar, activation[l - 1]});
+      kernels.range("tessera::grn::graph_ode::vjp_mask", rows,
+                    GraphOdeVjpMaskFunctor{input_bar, activation[l - 1]});
     current = 1 - current;
     cotangent = input_bar;
   }
 
   // ---- The first layer through its table: cotangent now holds y_1_bar (rows x width of layer 1).
-  const auto m_bar = Kokkos::subview(vjp_m_bar_, tile_rows, Kokkos::ALL);
+  const auto m_bar = Kokkos::subview(work.m_bar, tile_rows, Kokkos::ALL);
   const GraphOdeVjpLayerOneFunctor layer_one_rows{cotangent,
-                                                  Kokkos::subview(vjp_activation_[1], tile_rows, Kokkos::ALL),
+                                                  Kokkos::subview(work.activation[1], tile_rows, Kokkos::ALL),
                                                   L >= 2,
                                                   layer_one_,
                                                   set,
@@ -867,43 +856,39 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
   // Host threads each take whole rows (contiguous; the row kernel fused in), device threads one output
   // column each after the row kernel.
   if (!(want_parameters && host))
-    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_layer_one", range, layer_one_rows);
+    kernels.range("tessera::grn::graph_ode::vjp_layer_one", rows, layer_one_rows);
   if (want_parameters) {
     const int columns = host ? width_one : 1;
     GraphOdeVjpIntervalSumFunctor sums;
     sums.cotangent = cotangent;
     sums.m = attention.record.m;
     sums.interval = attention.record.interval;
-    sums.sums = vjp_interval_sums_;
+    sums.sums = interval_sums;
     sums.columns = columns;
     sums.fused = host;
     sums.layer_one = layer_one_rows;
-    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_interval_sums",
-                         Kokkos::RangePolicy<execution_space>(space_, 0, (width_one + columns - 1) / columns),
-                         sums);
+    kernels.range("tessera::grn::graph_ode::vjp_interval_sums", (width_one + columns - 1) / columns, sums);
     if (arch.embedding > 0) // the cotangent is masked now (by the row kernel, fused or not)
-      Kokkos::parallel_for("tessera::grn::graph_ode::vjp_gene_cotangent",
-                           Kokkos::RangePolicy<execution_space>(space_, 0, G * width_one),
-                           GraphOdeVjpGeneCotangentFunctor{cotangent, vjp_gene_cotangent_});
+      kernels.range("tessera::grn::graph_ode::vjp_gene_cotangent", G * width_one,
+                    GraphOdeVjpGeneCotangentFunctor{cotangent, work.gene_cotangent});
   }
 
   // ---- The attention: m_bar to the edges' sources and the attention parameters.
   GraphOdeVjpAttentionFunctor<Variant> backward;
   backward.attention = attention;
   backward.m_bar = m_bar;
-  backward.partial = Kokkos::subview(vjp_partial_, tile_rows, Kokkos::ALL);
+  backward.partial = Kokkos::subview(work.partial, tile_rows, Kokkos::ALL);
   backward.x_bar = x_bar;
   backward.edge_ligand_bar = vjp_edge_ligand_bar_;
   if (want_parameters) {
-    backward.weight_partial = vjp_weight_partial_;
-    backward.bias_partial = vjp_bias_partial_;
-    backward.source_partial = vjp_source_partial_;
+    backward.weight_partial = work.weight_partial;
+    backward.bias_partial = work.bias_partial;
+    backward.source_partial = work.source_partial;
   }
-  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_attention",
-                       Kokkos::RangePolicy<execution_space>(space_, 0, rows / G), backward);
+  kernels.range("tessera::grn::graph_ode::vjp_attention", rows / G, backward);
   if (!want_parameters) return;
-  for (const auto& [term, partial, name] : {std::tuple{&weight_index_, &vjp_weight_partial_, "edge_weight"},
-                                            std::tuple{&bias_index_, &vjp_bias_partial_, "edge_bias"}}) {
+  for (const auto& [term, partial, name] : {std::tuple{&weight_index_, &work.weight_partial, "edge_weight"},
+                                            std::tuple{&bias_index_, &work.bias_partial, "edge_bias"}}) {
     if (!layout.has(name)) continue;
     GraphOdeVjpEdgeTermFunctor sum;
     sum.partial = *partial;
@@ -915,16 +900,15 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     sum.tile = tile;
     sum.cells = rows / G;
     sum.theta_bar = theta_bar_set + offset(name);
-    Kokkos::parallel_for(
-        "tessera::grn::graph_ode::vjp_edge_terms",
-        Kokkos::RangePolicy<execution_space>(space_, 0, static_cast<int>(term->offsets.extent(0)) - 1), sum);
+    kernels.range("tessera::grn::graph_ode::vjp_edge_terms", static_cast<int>(term->offsets.extent(0)) - 1,
+                  sum);
   }
   if (arch.embedding > 0) {
-    column_sums(space_, blas, RawMatrix(vjp_source_partial_.data(), rows / G, K * G), vjp_source_sum_.data(),
+    column_sums(kernels, blas, RawMatrix(work.source_partial.data(), rows / G, K * G), work.source_sum.data(),
                 false, vjp_ones_.data());
     GraphOdeVjpEmbeddingFunctor embedding;
-    embedding.gene_cotangent = vjp_gene_cotangent_;
-    embedding.source_sum = vjp_source_sum_.data();
+    embedding.gene_cotangent = work.gene_cotangent;
+    embedding.source_sum = work.source_sum.data();
     embedding.theta = theta;
     embedding.theta_bar = theta_bar_set;
     embedding.heads = K;
@@ -932,14 +916,13 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     embedding.embedding = offset("embedding");
     embedding.attention = offset("attention_embedding");
     embedding.weight = offset("W1_embedding");
-    Kokkos::parallel_for("tessera::grn::graph_ode::vjp_embedding",
-                         Kokkos::RangePolicy<execution_space>(space_, 0, arch.embedding), embedding);
+    kernels.range("tessera::grn::graph_ode::vjp_embedding", arch.embedding, embedding);
   }
-  const int partials = static_cast<int>(vjp_partial_.extent(1));
-  column_sums(space_, blas, RawMatrix(vjp_partial_.data(), rows, partials), vjp_partial_sum_.data(), false,
+  const int partials = static_cast<int>(work.partial.extent(1));
+  column_sums(kernels, blas, RawMatrix(work.partial.data(), rows, partials), work.partial_sum.data(), false,
               vjp_ones_.data());
   GraphOdeVjpHeadFunctor head;
-  head.sum = vjp_partial_sum_.data();
+  head.sum = work.partial_sum.data();
   head.theta = theta;
   head.theta_bar = theta_bar_set;
   head.gat = Variant == AttentionVariant::gat;
@@ -954,8 +937,7 @@ void GraphOdeModel::vjp_tile(const GraphOdeTile& tile, int rows, int set, ConstG
     head.v_src = offset("v_src");
     head.v_dst = offset("v_dst");
   }
-  Kokkos::parallel_for("tessera::grn::graph_ode::vjp_heads",
-                       Kokkos::RangePolicy<execution_space>(space_, 0, KH), head);
+  kernels.range("tessera::grn::graph_ode::vjp_heads", KH, head);
 }
 
 void GraphOdeModel::layer_one_gradient(int set, ParameterGradient theta_bar) const {
@@ -1022,21 +1004,94 @@ void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, G
     group_cells(n_cells);
     update_shared();
     allocate_vjp_buffers();
+    const bool want_parameters = theta_bar.extent(0) > 0;
+    const int stride = static_cast<int>(parameters_.values().extent(1));
+    // Chunks of consecutive tiles of one set (its cells [first, end) in order_): on the host a fixed cut
+    // (grn/graph_ode_tiles.hpp; one tile per chunk without parameter gradients, which need no partials), on
+    // a device the whole set, its tiles one at a time.
+    struct Chunk {
+      int set, first, end;
+    };
+    std::vector<Chunk> chunks;
+    std::vector<int> set_chunks{0}; // set s: chunks [set_chunks[s], set_chunks[s + 1])
     for (int set = 0; set < parameters_.n_sets(); ++set) {
-      // The first layer's interval sums run over all the set's tiles; its parameter gradients follow once.
-      if (theta_bar.extent(0)) {
-        Kokkos::deep_copy(space_, vjp_interval_sums_.above, 0.0);
-        Kokkos::deep_copy(space_, vjp_interval_sums_.above_m, 0.0);
-      }
-      for (int first = set_begin_[set]; first < set_begin_[set + 1]; first += tile_cells_) {
-        const int rows = std::min(tile_cells_, set_begin_[set + 1] - first) * n_genes_;
+      const int begin = set_begin_[set], end = set_begin_[set + 1];
+      const int tiles = (end - begin + tile_cells_ - 1) / tile_cells_;
+      const int per = !tiles_on_threads ? std::max(tiles, 1)
+                      : want_parameters ? graph_ode_tiles_per_chunk(tiles)
+                                        : 1;
+      for (int first = begin; first < end; first += per * tile_cells_)
+        chunks.push_back({set, first, std::min(end, first + per * tile_cells_)});
+      set_chunks.push_back(static_cast<int>(chunks.size()));
+    }
+    const auto run_chunk = [&](const TileKernels& kernels, const Chunk& chunk, double* theta_bar_set,
+                               const GraphOdeIntervalSums& sums, const GraphOdeTileWorkspace& work) {
+      for (int first = chunk.first; first < chunk.end; first += tile_cells_) {
+        const int rows = std::min(tile_cells_, chunk.end - first) * n_genes_;
         const GraphOdeTile tile{order_, parameters_.n_sets() > 1, first, n_genes_};
         if (arch.variant == AttentionVariant::gat)
-          vjp_tile<AttentionVariant::gat>(tile, rows, set, x, lambda, edges, x_bar, theta_bar);
+          vjp_tile<AttentionVariant::gat>(kernels, tile, rows, chunk.set, x, lambda, edges, x_bar,
+                                          theta_bar_set, sums, work);
         else
-          vjp_tile<AttentionVariant::gatv2>(tile, rows, set, x, lambda, edges, x_bar, theta_bar);
+          vjp_tile<AttentionVariant::gatv2>(kernels, tile, rows, chunk.set, x, lambda, edges, x_bar,
+                                            theta_bar_set, sums, work);
       }
-      if (theta_bar.extent(0) && set_begin_[set + 1] > set_begin_[set]) layer_one_gradient(set, theta_bar);
+    };
+    const int n_chunks = static_cast<int>(chunks.size());
+    if constexpr (tiles_on_threads) {
+      // Each chunk sums its tiles, in order, into a partial gradient of its own (a set's layout, then the
+      // first layer's interval sums; zeros on entry); the partials are added in chunk order below. Whichever
+      // thread runs a chunk, the sums are the same.
+      const auto host = execution_for<Kokkos::DefaultHostExecutionSpace>(static_cast<std::size_t>(n_cells) *
+                                                                         static_cast<std::size_t>(n_genes_));
+      allocate_workspaces(thread_workers(host), true);
+      const GraphOdeIntervalSums& shape = vjp_interval_sums_;
+      const int interval = static_cast<int>(shape.above.size());
+      const int width = stride + 2 * interval;
+      if (want_parameters && (vjp_chunk_partial_.extent(0) < static_cast<std::size_t>(n_chunks) ||
+                              vjp_chunk_partial_.extent(1) != static_cast<std::size_t>(width)))
+        vjp_chunk_partial_ = Matrix("tessera::grn::graph_ode::vjp_chunk_partial", n_chunks, width); // zeros
+      space_.fence(); // update_shared()'s tables, the cleared cotangents
+      for_each_on_threads(
+          "tessera::grn::graph_ode::vjp_chunks", host, n_chunks, [&](const int c, const int worker) {
+            double* partial = nullptr;
+            GraphOdeIntervalSums sums;
+            if (want_parameters) {
+              partial = &vjp_chunk_partial_(c, 0); // zeros: cleared by the last VJP's sums
+              using Sums = Kokkos::View<double***, Kokkos::LayoutRight>;
+              sums.above =
+                  Sums(partial + stride, shape.above.extent(0), shape.above.extent(1), shape.above.extent(2));
+              sums.above_m = Sums(partial + stride + interval, shape.above.extent(0), shape.above.extent(1),
+                                  shape.above.extent(2));
+            }
+            run_chunk(TileKernels{space_, true}, chunks[static_cast<std::size_t>(c)], partial, sums,
+                      workspace_[static_cast<std::size_t>(worker)]);
+          });
+      if (want_parameters)
+        for (int set = 0; set < parameters_.n_sets(); ++set) {
+          const int first = set_chunks[static_cast<std::size_t>(set)],
+                    count = set_chunks[static_cast<std::size_t>(set) + 1] - first;
+          if (count == 0) continue;
+          Kokkos::parallel_for("tessera::grn::graph_ode::vjp_chunk_sums",
+                               Kokkos::RangePolicy<execution_space>(space_, 0, width),
+                               GraphOdeVjpChunkSumFunctor{vjp_chunk_partial_, first, count, stride,
+                                                          theta_bar.data() + set * stride,
+                                                          vjp_interval_storage_.data()});
+          layer_one_gradient(set, theta_bar);
+        }
+    } else {
+      allocate_workspaces(1, true);
+      for (const Chunk& chunk : chunks) {
+        // The first layer's interval sums run over all the set's tiles; its parameter gradients follow once.
+        if (want_parameters) {
+          Kokkos::deep_copy(space_, vjp_interval_sums_.above, 0.0);
+          Kokkos::deep_copy(space_, vjp_interval_sums_.above_m, 0.0);
+        }
+        run_chunk(TileKernels{space_, false}, chunk,
+                  want_parameters ? theta_bar.data() + chunk.set * stride : nullptr, vjp_interval_sums_,
+                  workspace_[0]);
+        if (want_parameters) layer_one_gradient(chunk.set, theta_bar);
+      }
     }
   }
   // Collective: every rank sends its ghosts' ligand cotangents back, also one without cells.
