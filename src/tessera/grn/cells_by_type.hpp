@@ -12,7 +12,7 @@ class CellsByType {
 public:
   // The types changed (set_cell_types): the next update() regroups.
   void invalidate() { stale_ = true; }
-  // Groups cells [0, n_cells) of `cell_type` by a stable host counting sort unless nothing changed since the
+  // Groups cells [0, n_cells) of `cell_type` by a stable sort on the device unless nothing changed since the
   // last call (types change at most once per step, the VJP runs many times per step). A type outside
   // [0, n_types) is a runtime_error naming `model` and the cell.
   void update(Kokkos::View<const int*> cell_type, int n_cells, int n_types, const std::string& model);

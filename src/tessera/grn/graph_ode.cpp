@@ -3,6 +3,8 @@
 #include "tessera/core/device_copy.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/kernel_instance.hpp"
+#include "tessera/grn/cells_by_type.hpp"
+#include "tessera/grn/received_signal.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/parallel/mpi.hpp"
 
@@ -155,24 +157,11 @@ void GraphOdeModel::set_signaling(const SignalingGraph* graph, const LigandExcha
   receptor_column_ = to_device("tessera::grn::graph_ode::receptor_column", flat);
   receptor_ligand_ = to_device("tessera::grn::graph_ode::receptor_ligand", flat_ligands);
 
-  // The transposed graph by a counting sort on the host: once per step, O(edges), while the VJP runs many
-  // times per step. Receivers ascend within each ligand row, whatever the thread count.
-  const auto graph_offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph->offsets);
-  const auto source = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph->source);
-  const int edges = graph_offsets.extent(0) > graph->n_owned ? graph_offsets(graph->n_owned) : 0;
-  std::size_t rows = exchange->n_rows();
-  for (int e = 0; e < edges; ++e)
-    rows = std::max(rows, static_cast<std::size_t>(source(e)) + 1);
-  std::vector<int> row_offsets(rows + 1, 0), row_edges(static_cast<std::size_t>(edges));
-  for (int e = 0; e < edges; ++e)
-    ++row_offsets[static_cast<std::size_t>(source(e)) + 1];
-  for (std::size_t n = 0; n < rows; ++n)
-    row_offsets[n + 1] += row_offsets[n];
-  std::vector<int> next(row_offsets.begin(), row_offsets.end() - 1);
-  for (int e = 0; e < edges; ++e)
-    row_edges[static_cast<std::size_t>(next[static_cast<std::size_t>(source(e))]++)] = e;
-  ligand_edge_offsets_ = to_device("tessera::grn::graph_ode::ligand_edge_offsets", row_offsets);
-  ligand_edge_ = to_device("tessera::grn::graph_ode::ligand_edge", row_edges);
+  // The transposed graph (a stable sort on the device): once per step, while the VJP runs many times per
+  // step. Receivers ascend within each ligand row, whatever the thread count.
+  const EdgesBySource transposed = edges_by_source(*graph, exchange->n_rows());
+  ligand_edge_offsets_ = transposed.offsets;
+  ligand_edge_ = transposed.edge;
 }
 
 void GraphOdeModel::group_cells(int n_cells) const {
@@ -182,27 +171,14 @@ void GraphOdeModel::group_cells(int n_cells) const {
     return;
   }
   if (!grouping_stale_ && grouped_cells_ == n_cells) return;
-  // Types change at most once per step while the RHS runs many times per step: a host counting sort here is
-  // cheap, and it keeps each tile's cells in one parameter set so the MLP is a plain dense product.
-  const auto types = Kokkos::create_mirror_view_and_copy(
-      Kokkos::HostSpace(), Kokkos::subview(cell_type_, std::make_pair(0, n_cells)));
-  std::vector<int> count(static_cast<std::size_t>(n_sets) + 1, 0);
-  for (int i = 0; i < n_cells; ++i) {
-    if (types(i) < 0 || types(i) >= n_types_)
-      throw runtime_error("graph_ode: cell " + std::to_string(i) + " has type " + std::to_string(types(i)) +
-                          " outside [0, " + std::to_string(n_types_) + ")");
-    ++count[static_cast<std::size_t>(parameters_.set_of_type(types(i))) + 1];
-  }
-  set_begin_.assign(static_cast<std::size_t>(n_sets) + 1, 0);
-  for (int s = 0; s < n_sets; ++s)
-    set_begin_[s + 1] = set_begin_[s] + count[s + 1];
-  if (order_.extent(0) < static_cast<std::size_t>(n_cells))
-    order_ = Kokkos::View<int*>("tessera::grn::graph_ode::order", n_cells + n_cells / 4 + 8);
-  auto order = Kokkos::create_mirror_view(order_);
-  std::vector<int> next(set_begin_.begin(), set_begin_.end() - 1);
-  for (int i = 0; i < n_cells; ++i)
-    order(next[static_cast<std::size_t>(parameters_.set_of_type(types(i)))]++) = i;
-  Kokkos::deep_copy(order_, order);
+  // Types change at most once per step while the RHS runs many times per step. Grouped by type (with several
+  // sets, set = type) by a stable sort on the device, each tile's cells are in one parameter set, so the MLP
+  // is a plain dense product; the n_sets + 1 run starts (the tiles' bounds) cross to the host.
+  CellsByType by_type; // regrouped whenever asked: grouping_stale_ is the cache
+  by_type.update(cell_type_, n_cells, n_types_, "graph_ode");
+  order_ = by_type.order();
+  const auto begin = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), by_type.begin());
+  set_begin_.assign(begin.data(), begin.data() + begin.extent(0));
   grouping_stale_ = false;
   grouped_cells_ = n_cells;
 }

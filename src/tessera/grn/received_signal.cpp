@@ -1,51 +1,84 @@
 #include "tessera/grn/received_signal.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/sort_by_key.hpp"
 
 #include <algorithm>
 #include <string>
-#include <vector>
 
 namespace tessera {
+
+namespace {
+
+struct HighestSource {
+  Kokkos::View<const int*> source;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t e, int& m) const {
+    m = source(e) > m ? source(e) : m;
+  }
+};
+
+// receiver(e) = the owned row whose edge e is.
+struct ReceiverOfEdge {
+  Kokkos::View<const int*> offsets;
+  Kokkos::View<int*> receiver;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t i) const {
+    for (int e = offsets(i); e < offsets(i + 1); ++e)
+      receiver(e) = static_cast<int>(i);
+  }
+};
+
+// Slot k of the transposed graph holds edge order(k): its receiver and weight.
+struct Transpose {
+  Kokkos::View<const int*> order, receiver_of_edge;
+  Kokkos::View<const double*> weight;
+  Kokkos::View<int*> receiver;
+  Kokkos::View<double*> weight_out;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t k) const {
+    receiver(k) = receiver_of_edge(order(k));
+    if (weight_out.extent(0)) weight_out(k) = weight(order(k));
+  }
+};
+
+} // namespace
+
+EdgesBySource edges_by_source(const SignalingGraph& graph, std::size_t n_rows) {
+  // Only the edge count and the highest source row cross to the host.
+  int edges = 0;
+  if (graph.offsets.extent(0) > graph.n_owned)
+    Kokkos::deep_copy(edges, Kokkos::subview(graph.offsets, graph.n_owned));
+  const auto n_edges = static_cast<std::size_t>(edges);
+  int highest = -1;
+  Kokkos::parallel_reduce("tessera::grn::edges_by_source::highest", Kokkos::RangePolicy<>(0, n_edges),
+                          HighestSource{graph.source}, Kokkos::Max<int>(highest));
+  EdgesBySource out;
+  out.n_rows = std::max(n_rows, highest >= 0 ? static_cast<std::size_t>(highest) + 1 : std::size_t(0));
+  const SortedByKey sorted = stable_sort_by_key(Kokkos::View<const int*>(graph.source), n_edges,
+                                                static_cast<long long>(out.n_rows) - 1);
+  out.offsets = key_offsets(sorted, static_cast<long long>(out.n_rows));
+  out.edge = sorted.order;
+  return out;
+}
 
 void ReceivedSignal::set_graph(const SignalingGraph* graph, std::size_t n_rows) {
   graph_ = graph;
   n_rows_ = 0;
   if (!graph) return;
-  // A counting sort on the host: once per step, O(edges), while the adjoint runs many times per step.
-  const auto offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph->offsets);
-  const auto source = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph->source);
-  const auto weight = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph->weight);
-  const std::size_t n_owned = graph->n_owned;
-  const int edges = offsets.extent(0) > n_owned ? offsets(n_owned) : 0;
-  n_rows_ = n_rows;
-  for (int e = 0; e < edges; ++e)
-    n_rows_ = std::max(n_rows_, static_cast<std::size_t>(source(e)) + 1);
-  std::vector<int> count(n_rows_ + 1, 0);
-  for (int e = 0; e < edges; ++e)
-    ++count[static_cast<std::size_t>(source(e)) + 1];
-  for (std::size_t n = 0; n < n_rows_; ++n)
-    count[n + 1] += count[n];
-  transposed_offsets_ = Kokkos::View<int*>("tessera::grn::received_signal::offsets", n_rows_ + 1);
-  transposed_receiver_ =
-      Kokkos::View<int*>("tessera::grn::received_signal::receiver", static_cast<std::size_t>(edges));
-  transposed_weight_ = Kokkos::View<double*>("tessera::grn::received_signal::weight",
-                                             weight.extent(0) ? static_cast<std::size_t>(edges) : 0);
-  auto t_offsets = Kokkos::create_mirror_view(transposed_offsets_);
-  auto t_receiver = Kokkos::create_mirror_view(transposed_receiver_);
-  auto t_weight = Kokkos::create_mirror_view(transposed_weight_);
-  for (std::size_t n = 0; n <= n_rows_; ++n)
-    t_offsets(n) = count[n];
-  // Receivers visited in ascending order: each source row's list is sorted, whatever the thread count.
-  for (std::size_t i = 0; i < n_owned; ++i)
-    for (int e = offsets(i); e < offsets(i + 1); ++e) {
-      const int slot = count[static_cast<std::size_t>(source(e))]++;
-      t_receiver(slot) = static_cast<int>(i);
-      if (weight.extent(0)) t_weight(slot) = weight(e);
-    }
-  Kokkos::deep_copy(transposed_offsets_, t_offsets);
-  Kokkos::deep_copy(transposed_receiver_, t_receiver);
-  Kokkos::deep_copy(transposed_weight_, t_weight);
+  // Once per step (the graph changes with the cells), while the adjoint runs many times per step.
+  const EdgesBySource transposed = edges_by_source(*graph, n_rows);
+  n_rows_ = transposed.n_rows;
+  const std::size_t n_edges = transposed.edge.extent(0);
+  Kokkos::View<int*> receiver_of_edge("tessera::grn::received_signal::receiver_of_edge", n_edges);
+  Kokkos::parallel_for("tessera::grn::received_signal::receiver_of_edge",
+                       Kokkos::RangePolicy<>(0, graph->n_owned),
+                       ReceiverOfEdge{graph->offsets, receiver_of_edge});
+  transposed_offsets_ = transposed.offsets;
+  transposed_receiver_ = Kokkos::View<int*>("tessera::grn::received_signal::receiver", n_edges);
+  transposed_weight_ =
+      Kokkos::View<double*>("tessera::grn::received_signal::weight", graph->weight.extent(0) ? n_edges : 0);
+  Kokkos::parallel_for(
+      "tessera::grn::received_signal::transpose", Kokkos::RangePolicy<>(0, n_edges),
+      Transpose{transposed.edge, receiver_of_edge, graph->weight, transposed_receiver_, transposed_weight_});
 }
 
 void ReceivedSignal::forward(Kokkos::View<const double**, Kokkos::LayoutRight> ligands,

@@ -11,6 +11,15 @@
 
 namespace tessera {
 
+// A signalling graph's edges grouped by source row (the transposed graph), by a stable sort on the device:
+// the edges from row n are edge(offsets(n)) .. edge(offsets(n + 1) - 1), in ascending edge order, so with
+// ascending receivers. Rows [0, n_rows): the n_rows asked for, raised to cover every source row.
+struct EdgesBySource {
+  Kokkos::View<int*> offsets, edge;
+  std::size_t n_rows = 0;
+};
+EdgesBySource edges_by_source(const SignalingGraph& graph, std::size_t n_rows);
+
 // s(i, c) = sum over the signalling sources n of cell i of w * ligand(n, c), in the graph's (id) order.
 struct ReceivedSignalFunctor {
   Kokkos::View<const int*> offsets, source;

@@ -1,6 +1,7 @@
 #include "tessera/tissue/spatial_order.hpp"
 
 #include "tessera/core/kokkos_compat.hpp"
+#include "tessera/core/sort_by_key.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -27,7 +28,6 @@ struct GatherRows {
 struct BinKey {
   Kokkos::View<const double* [3], Kokkos::LayoutRight> pos;
   Kokkos::View<long long*> key;
-  Kokkos::View<int*> perm;
   double lo[3];
   double size[3];
   long long bins[3];
@@ -39,45 +39,6 @@ struct BinKey {
       c[a] = x < static_cast<double>(bins[a] - 1) ? static_cast<long long>(x) : bins[a] - 1;
     }
     key(i) = (c[2] * bins[1] + c[1]) * bins[0] + c[0];
-    perm(i) = static_cast<int>(i);
-  }
-};
-
-// One pass of a least-significant-digit radix sort on one bit: the rows whose bit is 0 go first, then those
-// whose bit is 1, each in their current order. Stable passes from the lowest bit up give a stable sort.
-// zeros_before(i) counts the 0 bits before row i; zeros_before(n) is their total.
-struct CountZeros {
-  using value_type = std::size_t;
-  Kokkos::View<const long long*> key;
-  Kokkos::View<int*> zeros_before;
-  int bit;
-  std::size_t n;
-
-  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t i, value_type& zeros, const bool final) const {
-    const bool zero = ((key(i) >> bit) & 1) == 0;
-    if (final) {
-      zeros_before(i) = static_cast<int>(zeros);
-      if (i + 1 == n) zeros_before(n) = static_cast<int>(zeros + (zero ? 1 : 0));
-    }
-    if (zero) ++zeros;
-  }
-};
-
-struct SplitByBit {
-  Kokkos::View<const long long*> key;
-  Kokkos::View<const int*> perm;
-  Kokkos::View<const int*> zeros_before;
-  Kokkos::View<long long*> key_out;
-  Kokkos::View<int*> perm_out;
-  int bit;
-  std::size_t n;
-
-  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t i) const {
-    const bool zero = ((key(i) >> bit) & 1) == 0;
-    const std::size_t at = zero ? static_cast<std::size_t>(zeros_before(i))
-                                : static_cast<std::size_t>(zeros_before(n)) + i - zeros_before(i);
-    key_out(at) = key(i);
-    perm_out(at) = perm(i);
   }
 };
 
@@ -105,12 +66,7 @@ void sort_cells_spatially(Cells<>& cells, double bin_size) {
   // overflows every integer type) and to 2^20 per axis, so the key (z * ny + y) * nx + x stays below 2^60.
   // Coarser bins only sort less finely; the order stays a function of the positions.
   constexpr double max_bins = 1 << 20;
-  BinKey bin_key{pos,
-                 Kokkos::View<long long*>("tessera::spatial_order::key", n),
-                 Kokkos::View<int*>("tessera::spatial_order::perm", n),
-                 {},
-                 {},
-                 {}};
+  BinKey bin_key{pos, Kokkos::View<long long*>("tessera::spatial_order::key", n), {}, {}, {}};
   for (int a = 0; a < 3; ++a) {
     const double fit = std::floor((hi[a] - lo[a]) / bin_size) + 1;
     const double b = fit >= 1 ? std::min(fit, max_bins) : 1.0;
@@ -120,23 +76,9 @@ void sort_cells_spatially(Cells<>& cells, double bin_size) {
   }
   Kokkos::parallel_for("tessera::spatial_order::key", Kokkos::RangePolicy<>(0, n), bin_key);
 
-  // Stable on equal bins, so the order is a function of the positions alone: a radix sort over the key's
-  // bits (as many as the largest key has), each pass a scan and a scatter, no atomics.
+  // Stable on equal bins, so the order is a function of the positions alone (core/sort_by_key.hpp).
   const long long largest = bin_key.bins[0] * bin_key.bins[1] * bin_key.bins[2] - 1;
-  int n_bits = 0;
-  while (n_bits < 62 && (largest >> n_bits) != 0)
-    ++n_bits;
-  Kokkos::View<long long*> key = bin_key.key, key_other("tessera::spatial_order::key_other", n);
-  Kokkos::View<int*> perm = bin_key.perm, perm_other("tessera::spatial_order::perm_other", n);
-  Kokkos::View<int*> zeros_before("tessera::spatial_order::zeros_before", n + 1);
-  for (int bit = 0; bit < n_bits; ++bit) {
-    Kokkos::parallel_scan("tessera::spatial_order::count_zeros", Kokkos::RangePolicy<>(0, n),
-                          CountZeros{key, zeros_before, bit, n});
-    Kokkos::parallel_for("tessera::spatial_order::split", Kokkos::RangePolicy<>(0, n),
-                         SplitByBit{key, perm, zeros_before, key_other, perm_other, bit, n});
-    std::swap(key, key_other);
-    std::swap(perm, perm_other);
-  }
+  const Kokkos::View<int*> perm = stable_sort_by_key(bin_key.key, n, largest).order;
   cells.for_each_field([&](auto field) {
     using T = typename decltype(field)::non_const_value_type;
     const std::size_t width = field.extent(1);
