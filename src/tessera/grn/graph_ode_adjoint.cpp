@@ -633,9 +633,12 @@ struct GraphOdeVjpEmbeddingFunctor {
 // builds), one thread per entry j, the chunks in order: theta_bar[j] += their sum for the layout's entries
 // (j < stride), the interval sums (above, then above_m) = their sum for the rest. Each partial is cleared as
 // it is read, ready for the next VJP: a line in cache now, where clearing it before the chunk's tiles would
-// first fetch it from memory (1 % of a training iteration's samples on one thread).
+// first fetch it from memory (1 % of a training iteration's samples on one thread). A template so that device
+// builds, which never use it (tiles_on_threads is false there), do not compile an unused function (nvcc
+// warned #177-D).
+template <class Partial>
 struct GraphOdeVjpChunkSumFunctor {
-  Kokkos::View<double**, Kokkos::LayoutRight> partial; // chunks x (stride + interval sums)
+  Partial partial; // chunks x (stride + interval sums)
   int first = 0, count = 0, stride = 0;
   double* theta_bar = nullptr;     // this set's
   double* interval_sums = nullptr; // above, above_m
@@ -1074,9 +1077,9 @@ void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, G
           if (count == 0) continue;
           Kokkos::parallel_for("tessera::grn::graph_ode::vjp_chunk_sums",
                                Kokkos::RangePolicy<execution_space>(space_, 0, width),
-                               GraphOdeVjpChunkSumFunctor{vjp_chunk_partial_, first, count, stride,
-                                                          theta_bar.data() + set * stride,
-                                                          vjp_interval_storage_.data()});
+                               GraphOdeVjpChunkSumFunctor<Matrix>{vjp_chunk_partial_, first, count, stride,
+                                                                  theta_bar.data() + set * stride,
+                                                                  vjp_interval_storage_.data()});
           layer_one_gradient(set, theta_bar);
         }
     } else {
