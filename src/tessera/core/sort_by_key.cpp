@@ -96,12 +96,17 @@ bool counting_sort_fits(std::size_t n, long long largest) {
   return host_memory && largest >= 0 && static_cast<unsigned long long>(largest) <= 4 * n + 65536;
 }
 
-template <class Key>
-SortedByKey counting_sort(Kokkos::View<const Key*> key, std::size_t n, long long largest) {
-  SortedByKey sorted{
+// The result's two Views, n entries each, filled by either sort.
+SortedByKey uninitialised_result(std::size_t n) {
+  return {
       Kokkos::View<int*>(Kokkos::view_alloc("tessera::sort_by_key::order", Kokkos::WithoutInitializing), n),
       Kokkos::View<long long*>(Kokkos::view_alloc("tessera::sort_by_key::key", Kokkos::WithoutInitializing),
                                n)};
+}
+
+template <class Key>
+SortedByKey counting_sort(Kokkos::View<const Key*> key, std::size_t n, long long largest) {
+  SortedByKey sorted = uninitialised_result(n);
   Kokkos::fence(); // the keys' kernels are done
   const Key* k = key.data();
   int* order = sorted.order.data();
@@ -121,10 +126,7 @@ SortedByKey counting_sort(Kokkos::View<const Key*> key, std::size_t n, long long
 
 template <class Key>
 SortedByKey radix_sort(Kokkos::View<const Key*> key, std::size_t n, long long largest) {
-  SortedByKey sorted{
-      Kokkos::View<int*>(Kokkos::view_alloc("tessera::sort_by_key::order", Kokkos::WithoutInitializing), n),
-      Kokkos::View<long long*>(Kokkos::view_alloc("tessera::sort_by_key::key", Kokkos::WithoutInitializing),
-                               n)};
+  SortedByKey sorted = uninitialised_result(n);
   Kokkos::parallel_for("tessera::sort_by_key::start", Kokkos::RangePolicy<>(0, n),
                        StartSort<Key>{key, sorted.key, sorted.order});
   // As many passes as the largest key has bits.
