@@ -192,15 +192,11 @@ void GraphOdeModel::group_cells(int n_cells) const {
 template <class Real>
 const Real* GraphOdeModel::hidden_weight_t(int set, int l) const {
   const std::size_t M = static_cast<std::size_t>(parameters_.architecture().mlp_width);
-  const auto& weight_t = [&]() -> const auto& {
-    if constexpr (std::is_same_v<Real, float>)
-      return weight_t_mixed_;
-    else
-      return weight_t_;
-  }
-  ();
-  return weight_t.data() + static_cast<std::size_t>(set) * weight_t.extent(1) +
-         static_cast<std::size_t>(l - 2) * M * M;
+  const std::size_t layer = static_cast<std::size_t>(l - 2) * M * M;
+  if constexpr (std::is_same_v<Real, float>)
+    return weight_t_mixed_.data() + static_cast<std::size_t>(set) * weight_t_mixed_.extent(1) + layer;
+  else
+    return weight_t_.data() + static_cast<std::size_t>(set) * weight_t_.extent(1) + layer;
 }
 template const double* GraphOdeModel::hidden_weight_t<double>(int, int) const;
 template const float* GraphOdeModel::hidden_weight_t<float>(int, int) const;
