@@ -63,6 +63,9 @@ def parse_arguments():
                    help="instead of timing: compare loss and gradient with tessera's `train --gradient-only` "
                    "output at the parameters of --model, over its start times")
     p.add_argument("--model", metavar="MODEL_H5", help="tessera model.h5 whose /params/all to start from")
+    p.add_argument("--tolerance", type=float,
+                   help="with --check: exit 1 unless the loss and the gradient (2-norm over all parameters) agree "
+                   "to this relative difference")
     a = p.parse_args()
     if a.check and not a.model:
         p.error("--check needs --model (the model.h5 the gradient was computed at)")
@@ -268,8 +271,8 @@ def check(args, model, objective):
         diff = float(np.abs(ours - tessera_gradient[name]).max())
         rel = float(np.linalg.norm(ours - tessera_gradient[name]) / max(np.linalg.norm(tessera_gradient[name]),
                                                                        1e-300))
-        # A tensor whose gradient is nearly zero (a_dst: the target's logit term nearly cancels in the softmax)
-        # has a large relative difference at rounding level: its norm is printed beside it.
+        # A tensor whose gradient is rounding noise (a_dst, ~1e-21: the target's term of the logit cancels in
+        # the softmax unless LeakyReLU bends between a node's edges) differs by 100 %: its norm is printed.
         print("  d/d %-9s |gradient| %.3g, max |difference| %.3g, relative (2-norm) %.3g" %
               (name, np.linalg.norm(tessera_gradient[name]), diff, rel))
         if rel > worst:
@@ -278,6 +281,7 @@ def check(args, model, objective):
                                   tessera_gradient[n]) ** 2).sum()) for n, t in model.tensors()))
     print("gradient: relative difference (2-norm over all parameters) %.3g; worst tensor %s %.3g" %
           (total / scale, worst_name, worst))
+    return max(abs(loss.item() - tessera_loss) / abs(tessera_loss), total / scale)
 
 
 def main():
@@ -300,7 +304,11 @@ def main():
                                             args.precision, torch.get_num_threads()))
     if args.check:
         # With float32 the differences are float32's rounding (what the mixed precision is compared with).
-        return check(args, model, objective)
+        difference = check(args, model, objective)
+        if args.tolerance is not None and not difference <= args.tolerance:
+            sys.exit("torch_reference.py: relative difference %.3g from tessera exceeds --tolerance %g" %
+                     (difference, args.tolerance))
+        return
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8,
                                   weight_decay=0.0)
