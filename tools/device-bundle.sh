@@ -23,7 +23,8 @@
 #              links those paths to the checkout and to the unpacked build tree) and `tessera info`
 # Environment: TESTS_REGEX (keep only the tests whose names match, extended regex), TESTS_EXCLUDE (drop those
 # that match), STRIP (default 1: strip symbol tables, which the check does not need), XZ_OPT (default -9e -T2).
-# Exit status 2 for a wrong argument, 1 when something the bundle needs is missing.
+# Exit status 2 for a wrong argument, 1 when something the bundle needs is missing or when the bundle and the
+# checkout's tracked files exceed 64 MiB, what a leased machine's run sends (manifest.txt's third line).
 set -euo pipefail
 
 usage() {
@@ -257,8 +258,17 @@ mv "$bundle/tessera-bundle.tar.xz.part" "$bundle/tessera-bundle.tar.xz"
 {
   echo "tessera-bundle.tar.xz: $(stat -c %s "$bundle/tessera-bundle.tar.xz") bytes," \
     "$(du -sb "$b" | cut -f1) bytes unpacked; from $build"
+  # A lease's run sends the checkout's files and the carried paths, 64 MiB at most (docs/gpu.md).
+  tracked=$(git -C "$root" ls-files -z | (cd "$root" && xargs -0 du -cb 2> /dev/null) | tail -1 | cut -f1)
+  travels=$(($(du -sb "$bundle" | cut -f1) + ${tracked:-0}))
+  echo "with the checkout's tracked files ($tracked bytes): $travels bytes travel, $((travels * 100 / 67108864))" \
+    "% of 64 MiB$([ "$travels" -le 67108864 ] || echo ': TOO LARGE, leave tests out with TESTS_EXCLUDE')"
   echo "tests ($n_tests): $(cut -f1 "$b/tests.tsv" | tr '\n' ' ')"
   echo "files:"
   (cd "$b" && find . -type f -printf '%s %p\n' | sort -k2)
 } > "$bundle/manifest.txt"
-head -2 "$bundle/manifest.txt"
+head -3 "$bundle/manifest.txt"
+[ "$travels" -le 67108864 ] || {
+  echo "device-bundle: the bundle and the checkout's tracked files exceed the 64 MiB a lease's run sends" >&2
+  exit 1
+}

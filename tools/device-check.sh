@@ -83,9 +83,10 @@ bundle_check() {
   source "$b/env.sh"
   # shellcheck source=tools/mpi-env.sh
   source "$root/tools/mpi-env.sh"
-  # Several tests run at once: Open MPI's default binding would put each one's rank 0 on the same core, and
-  # each rank's OpenBLAS would start a thread per CPU.
-  export OMPI_MCA_hwloc_base_binding_policy=none OPENBLAS_NUM_THREADS=1
+  # Several tests run at once: Open MPI's default binding would put each one's rank 0 on the same core, each
+  # mpirun that does not see itself oversubscribed would let its ranks spin in MPI waits (on a loaded machine
+  # tests ran 5-10 times slower), and each rank's OpenBLAS would start a thread per CPU.
+  export OMPI_MCA_hwloc_base_binding_policy=none OMPI_MCA_mpi_yield_when_idle=1 OPENBLAS_NUM_THREADS=1
 
   # The tests open files under the source and build directories compiled into them: where those paths do not
   # exist here, link them to this checkout and to the unpacked build tree.
@@ -150,27 +151,36 @@ bundle_check() {
     ) < /dev/null &
   done 3< <(sort -t$'\t' -k2,2nr -k1,1 "$b/tests.tsv")
   wait
-  local passed=0 failed=0 not_run=0 rc seconds
+  local passed=0 failed=0 not_run=0 rc seconds cases skipped
   : > "$out/tests-output.log"
   while IFS=$'\t' read -r name _; do
     rc=missing seconds='?'
     [ -f "$logs/$name.rc" ] && read -r rc seconds < "$logs/$name.rc"
+    # GoogleTest cases skipped (every rank prints them), e.g. for want of /usr/bin/python3.
+    skipped=$(sed -n 's/^\[  SKIPPED \] \([A-Za-z0-9_/]*\.[A-Za-z0-9_/]*\).*/\1/p' "$logs/$name.log" | sort -u)
     if [ "$rc" = 0 ]; then
       passed=$((passed + 1))
-      printf '%-48s pass  %7s s\n' "$name" "$seconds"
+      printf '%-48s pass  %7s s%s\n' "$name" "$seconds" "${skipped:+  skipped: $(echo "$skipped" | tr '\n' ' ')}"
     elif [ "$rc" = not-run ]; then
       not_run=$((not_run + 1))
       printf '%-48s NOT RUN (TESTS_BUDGET)\n' "$name"
     else
       failed=$((failed + 1))
       printf '%-48s FAIL  %7s s  exit %s%s\n' "$name" "$seconds" "$rc" "$([ "$rc" = 124 ] && echo ' (timeout)')"
+      # Which GoogleTest cases failed (every rank prints them), and whether the refusal of `cvode` on a GPU
+      # build (docs/gpu.md) is in the output.
+      cases=$(sed -n 's/^\[  FAILED  \] \([A-Za-z0-9_/]*\.[A-Za-z0-9_/]*\).*/\1/p' "$logs/$name.log" | sort -u)
+      [ -z "$cases" ] || echo "    failed cases: $(echo "$cases" | tr '\n' ' ')"
+      if grep -q 'needs gene memory the host can address' "$logs/$name.log"; then
+        echo "    (its output holds the refusal of cvode on device memory)"
+      fi
     fi
     { echo "==== $name: exit $rc, $seconds s"; cat "$logs/$name.log"; } >> "$out/tests-output.log"
   done < <(sort "$b/tests.tsv") > "$out/tests.txt"
   [ "$failed" = 0 ] && [ "$not_run" = 0 ] || status=1
   note "tests: $passed passed, $failed failed, $not_run not run of $((passed + failed + not_run)) in" \
     "$((SECONDS - t0)) s (at most $slots ranks at once; tests.txt, tests-output.log)"
-  grep -E 'FAIL|NOT RUN' "$out/tests.txt" | sed 's/^/  /' | tee -a "$out/summary.txt"
+  grep -E '^\S+ +(FAIL|NOT RUN)|^    ' "$out/tests.txt" | sed 's/^/  /' | tee -a "$out/summary.txt"
 
   # Benchmarks on one rank (one GPU), one after the other; each prints its own table.
   local cells=${BENCH_CELLS:-10000,100000,1000000} bench line_buffered=()
