@@ -50,8 +50,8 @@ whose true parameters the tool writes as a `sigmoid` model file (docs/file-forma
   run.yaml              grn.model: sigmoid with grn.sigmoid.model_file: model.h5, its candidate graph truth.tsv
   truth.tsv             the true network with its signs (header `type source target sign`)
   lr.tsv                the true LR pairs (header `ligand receptor`)
-tessera records no /grn/truth in the dataset of a sigmoid run (output.dataset records a hill deck's network):
-tools/recovery_suite.py writes truth.tsv's edges there. The train decks and prior.tsv are those of the hill
+`tessera run run.yaml -o sim` records the model's network as sim/dataset.h5's /grn/truth (its candidate edges
+with a non-zero W, signed as W: truth.tsv's edges). The train decks and prior.tsv are those of the hill
 data.
 
 The same seed and options always give the same files (numpy's PCG64 generator).

@@ -13,8 +13,9 @@ ratio over it and the sign accuracy, and checks that metrics.json says the same 
 candidates are the prior's edges of the type (or every ordered pair j != k, dense) and dataset.h5's
 /grn/truth is truth.tsv. The ridge baseline, the random order's expected AUPRC and the validation MSE of the
 model, "no change" and the relaxation predictor come from metrics.json (the no-change MSE is recomputed from
-dataset.h5 too). With --truth-model sigmoid the suite writes truth.tsv's edges into sim/dataset.h5 as
-/grn/truth (tessera records the network of a hill run only).
+dataset.h5 too). With --truth-model sigmoid, /grn/truth is what `tessera run` records for a learned model:
+its candidate edges with a non-zero W, signed as W (the true edges of model.h5), checked against truth.tsv
+alike.
 
 The model's ranking (metrics.json's "model_score"): `graph_ode` ranks by the `attention` column (sign:
 `jacobian_signed`); the families with signed edge parameters (`hill`, `sigmoid`) by the standardised effect
@@ -151,18 +152,6 @@ def truth_per_type(seed_dir, genes, types, failures, label):
             failures.append("%s: type %s: the prior (%d edges) is not the %d true edges plus twice as many decoys"
                             % (label, t, len(prior[t]), len(truth[t])))
     return truth, prior
-
-
-def write_truth(dataset, truth, types):
-    """/grn/truth/<type> (int32 [E][3]: source, target, sign; SPEC §6.3) of a sigmoid run's dataset.h5, from
-    truth.tsv: `tessera run` records only a hill deck's network there."""
-    import h5py
-    import numpy as np
-    with h5py.File(dataset, "r+") as f:
-        group = f.require_group("grn").require_group("truth")
-        for t in types:
-            rows = sorted((j, k, s) for (j, k), s in truth[t].items())
-            group.create_dataset(t, data=np.array(rows, dtype=np.int32).reshape(len(rows), 3))
 
 
 def check_dataset(dataset, truth, types, val_fraction, failures, label):
@@ -464,8 +453,6 @@ def main():
         truth, prior = truth_per_type(seed_dir, genes, types, failures, "seed %d" % seed)
         run(tessera + ["run", os.path.join(seed_dir, "run.yaml"), "-o", os.path.join(seed_dir, "sim"),
                        "--overwrite"], os.path.join(seed_dir, "run.log"))
-        if args.truth_model == "sigmoid":
-            write_truth(os.path.join(seed_dir, "sim", "dataset.h5"), truth, types)
         no_change, mean_change = check_dataset(os.path.join(seed_dir, "sim", "dataset.h5"), truth, types, 0.2,
                                                failures, "seed %d" % seed)
         for family in args.families:

@@ -26,9 +26,12 @@ const KeyTable& output_keys() {
         .describe("Run directory; `-o DIR` overrides it. Default: `runs/<deck file name without .yaml>`.");
     t.add("dataset", KeyType::boolean)
         .def("false")
-        .describe("Also write the output steps as a trajectory dataset (`dataset.h5`, SPEC §6.3) for "
-                  "`tessera train`, with "
-                  "the `hill` network as the ground truth under /grn/truth. Needs a constant population.");
+        .describe(
+            "Also write the output steps as a trajectory dataset (`dataset.h5`, SPEC §6.3) for "
+            "`tessera train`, with "
+            "the network that made the data as the ground truth under /grn/truth (a `hill` deck's edges; a "
+            "learned `hill` or `sigmoid` model's edges with a non-zero parameter, signed by it; none for "
+            "`graph_ode`). Needs a constant population.");
     t.add("gene_columns", KeyType::boolean)
         .def("true")
         .describe("Also store each gene as a 1-D dataset (`/steps/<n>/gene_columns/<g>`), which ParaView's "

@@ -1,6 +1,7 @@
 #include "tessera/sim/dataset_recorder.hpp"
 
 #include "tessera/core/error.hpp"
+#include "tessera/grn/trainable_model.hpp"
 #include "tessera/io/hdf5.hpp"
 #include "tessera/io/invocation_attributes.hpp"
 #include "tessera/parallel/mpi.hpp"
@@ -31,7 +32,9 @@ std::vector<T> gather_rows(MPI_Comm comm, const std::vector<T>& local, int rows,
 
 } // namespace
 
-DatasetRecorder::DatasetRecorder(MPI_Comm comm, const SimulationSetup& setup) : comm_(comm) {
+DatasetRecorder::DatasetRecorder(MPI_Comm comm, const SimulationSetup& setup,
+                                 const TrainableGeneModel* learned)
+    : comm_(comm) {
   if (setup.lifecycle.divides() || setup.lifecycle.dies())
     throw input_error("output.dataset needs the same cells at every observation: remove cells.division and "
                       "cells.death from the deck (or set output.dataset: false)");
@@ -48,9 +51,18 @@ DatasetRecorder::DatasetRecorder(MPI_Comm comm, const SimulationSetup& setup) : 
       auto& edges = data_.truth_grn[setup.types.names[static_cast<std::size_t>(t)]];
       for (const RegulatoryEdge& e : setup.network.edges)
         if (e.type < 0 || e.type == t) edges.push_back({e.source, e.target, e.sign});
-      std::sort(edges.begin(), edges.end());
-      edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
     }
+  } else if (learned != nullptr && setup.learned_model.family != "graph_ode") {
+    // A learned model's network: every intracellular candidate edge with a non-zero parameter, its sign the
+    // parameter's (an edge L1 has set to zero is no edge of the model that made the data).
+    for (const SignedEdgeWeight& w : learned->signed_edge_weights())
+      if (w.pair < 0 && w.weight != 0.0)
+        data_.truth_grn[setup.types.names[static_cast<std::size_t>(w.type)]].push_back(
+            {w.source, w.target, w.weight > 0.0 ? 1 : -1});
+  }
+  for (auto& [type, edges] : data_.truth_grn) {
+    std::sort(edges.begin(), edges.end());
+    edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
   }
 }
 

@@ -346,9 +346,11 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
     start_cycles(cells_, period, rng_);
   }
   ligands_ = LigandExchange(setup_.signaling.ligand_genes());
-  if (setup_.uses_learned_model())
-    model_ = setup_.learned_model.build(comm, setup_.network, setup_.signaling, setup_.types.names);
-  else
+  if (setup_.uses_learned_model()) {
+    auto learned = setup_.learned_model.build(comm, setup_.network, setup_.signaling, setup_.types.names);
+    learned_ = learned.get();
+    model_ = std::move(learned);
+  } else
     model_ = std::make_unique<HillModel>(setup_.network, setup_.types.count(), setup_.signaling);
   if (setup_.time.integrator == GeneIntegrator::rk4)
     rk4_ = std::make_unique<Rk4Integrator>(setup_.time.dt_grn);
@@ -624,7 +626,7 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
     output.set_fields(grid);
   }
   std::unique_ptr<DatasetRecorder> dataset;
-  if (setup_.output.dataset) dataset = std::make_unique<DatasetRecorder>(comm_, setup_);
+  if (setup_.output.dataset) dataset = std::make_unique<DatasetRecorder>(comm_, setup_, learned_);
   const long long steps = total_steps();
   auto write = [&] {
     PhaseTimer timer(phases_.output);

@@ -169,6 +169,7 @@ private:
   LigandExchange ligands_;
   SignalingGraph graph_;
   std::unique_ptr<CellGeneModel> model_;
+  const TrainableGeneModel* learned_ = nullptr; // model_ when the deck runs a learned model
   std::unique_ptr<Rk4Integrator> rk4_;
   std::unique_ptr<CvodeIntegrator> cvode_;
   std::unique_ptr<petsc::Session> petsc_; // before fields_, so PETSc outlives them
