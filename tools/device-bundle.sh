@@ -181,8 +181,11 @@ cp "$sysconfdir"/* "$b/mpi/etc/"
 pmix_lib=$(ldd "$pkglibdir"/mca_pmix_ext*.so 2> /dev/null | awk '/libpmix\.so/ {print $3}' | head -1)
 if [ -n "$pmix_lib" ]; then
   pmix_prefix=$(dirname "$(dirname "$(readlink -f "$pmix_lib")")")
-  [ -d "$pmix_prefix/lib/pmix" ] && mkdir -p "$b/pmix/lib" && cp -r "$pmix_prefix/lib/pmix" "$b/pmix/lib/"
-  [ -d "$pmix_prefix/share" ] && cp -r "$pmix_prefix/share" "$b/pmix/"
+  if [ -d "$pmix_prefix/lib/pmix" ]; then
+    mkdir -p "$b/pmix/lib"
+    cp -r "$pmix_prefix/lib/pmix" "$b/pmix/lib/"
+  fi
+  if [ -d "$pmix_prefix/share" ]; then cp -r "$pmix_prefix/share" "$b/pmix/"; fi
 fi
 
 # The shared libraries: the ldd closure of every executable and plugin, less glibc and the GPU driver.
@@ -196,7 +199,10 @@ is_system_library() {
 }
 is_elf() { [ "$(head -c 4 "$1" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; }
 elf_files() {
-  find "$@" -type f \( -perm -u+x -o -name '*.so*' \) | while read -r f; do is_elf "$f" && echo "$f"; done
+  # An `if`, so that a last file that is not ELF does not fail the pipeline (set -e, pipefail).
+  find "$@" -type f \( -perm -u+x -o -name '*.so*' \) | while read -r f; do
+    if is_elf "$f"; then echo "$f"; fi
+  done
 }
 missing=""
 while read -r elf; do
