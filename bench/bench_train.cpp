@@ -3,13 +3,16 @@
 // in memory; and, on one tissue, the forward solve against the reverse sweep it differentiates.
 //   mpirun -np R build/bin/tessera_bench_train [--cells 100,10000] [--genes 100,20] [--regulators 5]
 //        [--pairs 4] [--starts 10] [--substeps 1] [--iterations 5] [--repeat 5] [--tile-nodes 4096]
-//        [--families sigmoid,hill]
+//        [--families sigmoid,hill] [--precision double|mixed]
 //   build/bin/tessera_bench_train --cells 100 --genes 100 --write-dataset data.h5
 // --cells and --genes are paired (100 cells x 100 genes, then 10^4 cells x 20 genes). The STAGED reference
 // architecture: one GAT head, H = M = 64, L = 3, weights shared by the 3 cell types. Then one iteration of
 // each per-edge family of --families on the same problem and candidate graph. --write-dataset writes the
 // dataset of the first size (with its prior graph and LR pairs) as a trajectory dataset and times nothing:
 // bench/train_cli.sh fits it with `tessera train`, so the CLI figure is on the very same data.
+// --precision mixed runs graph_ode's hidden layers in float (GraphOdeOptions::precision) and also prints how
+// far its loss and gradient over all start times lie from a double-precision model's with the same
+// parameters.
 #include "bench_common.hpp"
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/grn/learnable_hill.hpp"
@@ -30,6 +33,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace tessera;
@@ -189,9 +193,60 @@ void run(const Problem& p, int starts, int substeps, int iterations, int repeat,
   GraphOdeArchitecture arch; // the defaults are the reference architecture: GAT, K = 1, H = M = 64, L = 3
   GraphOdeParameters parameters(arch, net.genes, type_names);
   parameters.glorot_init(1, 0.1);
+  GraphOdeParameters double_parameters(arch, net.genes, type_names); // its own values (copies share them)
+  double_parameters.set_flat(parameters.flat());
   GraphOdeModel model(std::move(parameters), net, sig.pairs, options);
   const double dt = p.spacing / substeps;
   const TrajectoryObjective objective(MPI_COMM_WORLD, domain_of(p), {0, 0, 0}, sig, ds, dt);
+
+  // ---- The mixed precision's accuracy: loss and gradient over every start time against double's.
+  if (options.precision == GraphOdePrecision::mixed) {
+    GraphOdeOptions double_options = options;
+    double_options.precision = GraphOdePrecision::double_precision;
+    GraphOdeModel reference(std::move(double_parameters), net, sig.pairs, double_options);
+    std::vector<int> all_starts;
+    for (int k = 0; k + 1 < p.times; ++k)
+      all_starts.push_back(k);
+    const auto& shape = model.parameters().values();
+    ParameterGradient g_mixed("g_mixed", shape.extent(0), shape.extent(1)),
+        g_double("g_double", shape.extent(0), shape.extent(1));
+    const double loss_mixed = objective.evaluate(model, all_starts, g_mixed);
+    const double loss_double = objective.evaluate(reference, all_starts, g_double);
+    const auto gm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), g_mixed);
+    const auto gd = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), g_double);
+    const auto& layout = model.parameters().layout();
+    double difference = 0.0, norm = 0.0, largest = 0.0, largest_difference = 0.0;
+    std::string worst;
+    double worst_relative = 0.0;
+    std::vector<std::tuple<std::string, double, double>> tensor_norms; // name, |g_double|, |difference|
+    for (const auto& tensor : layout.tensors()) { // per tensor: its relative difference in norm
+      double d2 = 0.0, n2 = 0.0;
+      for (std::size_t e = tensor.offset; e < tensor.offset + tensor.size(); ++e) {
+        const double d = gm(0, e) - gd(0, e);
+        d2 += d * d;
+        n2 += gd(0, e) * gd(0, e);
+        largest = std::max(largest, std::abs(gd(0, e)));
+        largest_difference = std::max(largest_difference, std::abs(d));
+      }
+      difference += d2;
+      norm += n2;
+      tensor_norms.push_back({tensor.name, std::sqrt(n2), std::sqrt(d2)});
+    }
+    // The worst tensor among those whose gradient is not negligible (GAT's a_dst has a gradient of ~1e-22:
+    // its term is the same for every in-edge of a node, so the softmax cancels it but for LeakyReLU's kink).
+    for (const auto& [name, n, d] : tensor_norms)
+      if (n >= 1e-6 * std::sqrt(norm) && d / n > worst_relative) {
+        worst_relative = d / n;
+        worst = name;
+      }
+    if (rank == 0)
+      std::printf("mixed against double, %zu starts, same parameters: loss %.17g against %.17g (relative "
+                  "%.2e); gradient |g_mixed - g_double| / |g_double| %.2e (2-norm), max |difference| / max "
+                  "|g_double| %.2e; worst tensor %s at %.2e\n",
+                  all_starts.size(), loss_mixed, loss_double,
+                  std::abs(loss_mixed - loss_double) / loss_double, std::sqrt(difference / norm),
+                  largest_difference / largest, worst.c_str(), worst_relative);
+  }
   TrainParams train;
   train.lr = 1e-3;
   AdamW adam(train);
@@ -428,6 +483,9 @@ int main(int argc, char** argv) {
       if (a == "--iterations") iterations = std::stoi(argv[i + 1]);
       if (a == "--repeat") repeat = std::stoi(argv[i + 1]);
       if (a == "--tile-nodes") options.tile_nodes = std::stoi(argv[i + 1]);
+      if (a == "--precision")
+        options.precision = std::string(argv[i + 1]) == "mixed" ? GraphOdePrecision::mixed
+                                                                : GraphOdePrecision::double_precision;
       if (a == "--write-dataset") dataset_path = argv[i + 1];
       if (a == "--families") {
         families.clear();

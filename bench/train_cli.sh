@@ -5,6 +5,7 @@
 # architecture (GAT, K = 1, H = M = 64, L = 3, shared), one_step, rk4 with one step per observation interval
 # (train.dt = 1 min), 10 of the 11 start times per iteration, no validation (train.val_fraction 0), AdamW.
 #   bench/train_cli.sh [RANKS=2] [ITERATIONS=30] [BUILD=build] [extra tessera train args, e.g. -s key=value]
+# e.g. the mixed precision: bench/train_cli.sh 2 30 build -s grn.graph_ode.precision=mixed
 # Prints s/iteration from loss.csv's wall_s (the optimisation loop only: the dataset, the model, the baselines
 # and the outputs after the loop are not in it), over iterations 3 .. ITERATIONS (the first two warm up the
 # allocations), and the machine's load average, since other processes on the cores inflate wall time.

@@ -1063,6 +1063,37 @@ TEST(GraphOdeConfig, MakesTheModelFromTheDeckAndItsModelFile) {
             std::string::npos);
 }
 
+// grn.graph_ode.precision: double by default, mixed on request (GraphOdeOptions::precision of the model the
+// deck makes); how the model computes, not what it is, so model.h5 does not hold it: a file written by a
+// mixed model reads into a double one, the same values. Anything else is an input error naming the key.
+TEST(GraphOdeConfig, PrecisionFromTheDeck) {
+  EXPECT_EQ(read_graph_ode_config(Deck::parse(deck_text(""), "deck.yaml", {}, all_key_tables())).precision,
+            GraphOdePrecision::double_precision);
+  const std::string keys = "  graph_ode:\n    hidden: 3\n    mlp_width: 5\n    precision: mixed\n";
+  const Deck deck = Deck::parse(deck_text(keys), "deck.yaml", {}, all_key_tables());
+  EXPECT_EQ(read_graph_ode_config(deck).precision, GraphOdePrecision::mixed);
+  GeneNetwork net;
+  net.genes = gene_names;
+  const auto mixed = make_graph_ode_model(MPI_COMM_WORLD, deck, net, SignalingParams{}, type_names);
+  EXPECT_EQ(mixed->options().precision, GraphOdePrecision::mixed);
+  EXPECT_EQ(to_string(mixed->options().precision), "mixed");
+
+  const std::string path = scratch_path("mixed_model.h5");
+  write_graph_ode_model(path, mixed->parameters());
+  const Deck double_deck =
+      Deck::parse(deck_text(keys), "deck.yaml",
+                  {"grn.graph_ode.precision=double", "grn.graph_ode.model_file=" + path}, all_key_tables());
+  const auto loaded = make_graph_ode_model(MPI_COMM_WORLD, double_deck, net, SignalingParams{}, type_names);
+  EXPECT_EQ(loaded->options().precision, GraphOdePrecision::double_precision);
+  EXPECT_EQ(loaded->parameters().flat(), mixed->parameters().flat());
+
+  const std::string error = input_error_of([&] {
+    (void)Deck::parse(deck_text("  graph_ode:\n    precision: single\n"), "deck.yaml", {}, all_key_tables());
+  });
+  EXPECT_NE(error.find("grn.graph_ode.precision"), std::string::npos) << error;
+  EXPECT_NE(error.find("single"), std::string::npos) << error;
+}
+
 TEST(GraphOdeConfig, EdgeTermsFromTheDeck) {
   const Deck deck =
       Deck::parse(deck_text("  graph_ode:\n    edge_weights: shared\n    edge_bias: per_type\n"), "deck.yaml",

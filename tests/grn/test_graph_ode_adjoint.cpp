@@ -427,6 +427,119 @@ TEST(GraphOdeVjp, ThetaBarAccumulatesAndXBarIsOverwritten) {
       EXPECT_NEAR(tb(s, e), 2.0 * ts(s, e), 1e-14 * std::fabs(ts(s, e))) << s << " " << e;
 }
 
+namespace {
+
+// Relative difference of two flat vectors in the 2-norm, |got - want| / |want|.
+double relative_difference(const std::vector<double>& got, const std::vector<double>& want) {
+  double d2 = 0.0, n2 = 0.0;
+  for (std::size_t e = 0; e < want.size(); ++e) {
+    d2 += (got[e] - want[e]) * (got[e] - want[e]);
+    n2 += want[e] * want[e];
+  }
+  return std::sqrt(d2 / n2);
+}
+
+std::vector<double> flat(const std::vector<std::vector<double>>& rows) {
+  std::vector<double> out;
+  for (const auto& row : rows)
+    out.insert(out.end(), row.begin(), row.end());
+  return out;
+}
+
+// The RHS on the small tissue (with its signalling graph).
+std::vector<double> model_rhs(GraphOdeModel& model, const std::vector<std::vector<double>>& x) {
+  const SignalingGraph graph = device_graph(HostGraph{});
+  LigandExchange exchange(small_ligand_genes());
+  exchange.set_halo(nullptr, n_cells, 0);
+  model.set_cell_types(device_copy("types", cell_types));
+  model.set_signaling(&graph, &exchange);
+  GeneState f("f", n_cells, n_genes);
+  model.evaluate(0.0, to_device(x), f);
+  model.set_signaling(nullptr, nullptr);
+  return flat(to_host(f));
+}
+
+} // namespace
+
+// The mixed precision (GraphOdeOptions::precision) against the double one on the same parameters and state:
+// central differences of the mixed RHS say nothing at 1e-6 (its float rounding, ~6e-8 relative, divided by
+// the step), so the double path, itself checked against differences above, is the reference. Each hidden
+// value is rounded to float once (unit roundoff u = 2^-24 = 6.0e-8) and each float product sums M terms in
+// float (error at most ~M u relative to the sum of |terms|, ~sqrt(M) u typically); in the 2-norm over all
+// entries the rounding errors average out: measured 0.6e-10 to 4.3e-8 over these cases (the printout).
+// Tolerance 1e-6 (about 16 u, 23x the largest measured) on |mixed - double| / |double| for the RHS, x_bar
+// and theta_bar; a wrong product, operand or mask gives O(1) errors in some entries, far above it. L <= 2
+// has no hidden product: mixed is double there, bit for bit.
+TEST(GraphOdeVjp, MixedPrecisionIsTheDoubleOneToFloatAccuracy) {
+  struct MixedCase {
+    AttentionVariant variant;
+    int heads, layers, width;
+    ParameterSharing share;
+    EdgeTerms edge_terms;
+    int embedding;
+    int tile_nodes;
+    GraphOdeOptions::DenseProducts dense;
+  };
+  const auto blas = GraphOdeOptions::DenseProducts::automatic;
+  const auto kokkos = GraphOdeOptions::DenseProducts::kokkos;
+  const std::vector<MixedCase> cases{
+      {AttentionVariant::gat, 1, 3, 64, ParameterSharing::all, EdgeTerms::none, 0, 240, blas},
+      {AttentionVariant::gat, 2, 4, 32, ParameterSharing::per_type, EdgeTerms::none, 0, 10, blas},
+      {AttentionVariant::gatv2, 2, 3, 16, ParameterSharing::per_type, EdgeTerms::per_type, 3, 240, blas},
+      {AttentionVariant::gat, 1, 5, 16, ParameterSharing::all, EdgeTerms::shared, 0, 10, kokkos},
+      {AttentionVariant::gatv2, 1, 2, 16, ParameterSharing::all, EdgeTerms::none, 0, 240, blas},
+      {AttentionVariant::gat, 2, 1, 16, ParameterSharing::per_type, EdgeTerms::none, 0, 240, blas}};
+  const GeneNetwork net = small_network();
+  double worst = 0.0;
+  for (std::size_t index = 0; index < cases.size(); ++index) {
+    const MixedCase& c = cases[index];
+    GraphOdeArchitecture a;
+    a.variant = c.variant;
+    a.heads = c.heads;
+    a.hidden = 8;
+    a.mlp_width = c.width;
+    a.mlp_layers = c.layers;
+    a.share = c.share;
+    a.edge_weights = a.edge_bias = c.edge_terms;
+    a.embedding = c.embedding;
+    resolve_edge_terms(a, net, static_cast<int>(type_names.size()));
+    GraphOdeParameters parameters(a, gene_names, type_names);
+    parameters.glorot_init(31u + static_cast<unsigned>(index), 0.2);
+    randomize(parameters, 41u + static_cast<unsigned>(index), 0.3); // nonzero biases, edge terms, embeddings
+    GraphOdeOptions options;
+    options.tile_nodes = c.tile_nodes;
+    options.dense = c.dense;
+    GraphOdeModel full(parameters, net, small_pairs(), options);
+    options.precision = GraphOdePrecision::mixed;
+    GraphOdeModel mixed(parameters, net, small_pairs(), options);
+    const std::string what = to_string(c.variant) + " K=" + std::to_string(c.heads) +
+                             " L=" + std::to_string(c.layers) + " M=" + std::to_string(c.width) +
+                             (c.dense == kokkos ? " portable products" : "");
+    const auto x = random_state(5u + static_cast<unsigned>(index));
+    const auto lambda = random_state(50u + static_cast<unsigned>(index));
+    const std::vector<double> f_full = model_rhs(full, x), f_mixed = model_rhs(mixed, x);
+    const Gradients g_full = model_vjp(full, x, lambda, true), g_mixed = model_vjp(mixed, x, lambda, true);
+    if (c.layers <= 2) {
+      EXPECT_EQ(f_mixed, f_full) << what;
+      EXPECT_EQ(flat(g_mixed.x_bar), flat(g_full.x_bar)) << what;
+      EXPECT_EQ(g_mixed.theta_bar, g_full.theta_bar) << what;
+      continue;
+    }
+    const double rhs = relative_difference(f_mixed, f_full);
+    const double x_bar = relative_difference(flat(g_mixed.x_bar), flat(g_full.x_bar));
+    const double theta_bar = relative_difference(g_mixed.theta_bar, g_full.theta_bar);
+    std::printf("[ info ] %s: mixed against double, relative difference RHS %.2e, x_bar %.2e, theta_bar "
+                "%.2e\n",
+                what.c_str(), rhs, x_bar, theta_bar);
+    EXPECT_GT(rhs, 0.0) << what << ": the mixed path is not taken";
+    EXPECT_LT(rhs, 1e-6) << what;
+    EXPECT_LT(x_bar, 1e-6) << what;
+    EXPECT_LT(theta_bar, 1e-6) << what;
+    worst = std::max({worst, rhs, x_bar, theta_bar});
+  }
+  std::printf("[ info ] mixed against double: largest relative difference %.2e\n", worst);
+}
+
 TEST(GraphOdeVjp, CostRelativeToTheForward) {
   // Not a timed test: prints the VJP's wall time relative to one evaluation for the STAGED reference sizes
   // (K = 1, GAT, H = M = 64, L = 3) on 20000 nodes with a dense prior graph.

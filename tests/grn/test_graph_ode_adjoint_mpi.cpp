@@ -30,12 +30,15 @@ struct Result {
   int fd_checked = 0, fd_failed = 0; // central differences of <lambda, f> over all ranks vs x_bar
 };
 
-// The VJP of the tissue split over `comm`, lambda being the tissue's cotangents.
-Result vjp_on(MPI_Comm comm, const GraphOdeParameters& parameters) {
+// The VJP of the tissue split over `comm`, lambda being the tissue's cotangents. `differences`: also check
+// x_bar against central differences (not for the mixed precision, whose float rounding of the RHS, ~1e-7
+// relative, divided by the step swamps them).
+Result vjp_on(MPI_Comm comm, const GraphOdeParameters& parameters, const GraphOdeOptions& options = {},
+              bool differences = true) {
   const DistributedTissue tissue(comm, GlobalTissue(periodic_strip(120.0, 90.0), n_total, 77));
   const std::size_t n = tissue.n_owned;
   const std::vector<std::uint64_t>& id = tissue.ids;
-  GraphOdeModel model(parameters, network(), tissue.signal.pairs);
+  GraphOdeModel model(parameters, network(), tissue.signal.pairs, options);
   tissue.attach(model);
   const ConstGeneState x = tissue.owned_genes();
   const GeneState lambda = tissue.cotangent("lambda");
@@ -83,7 +86,7 @@ Result vjp_on(MPI_Comm comm, const GraphOdeParameters& parameters) {
     return sums[0];
   };
   const double h = 1e-6;
-  for (std::uint64_t target = 0; target < 30; ++target)
+  for (std::uint64_t target = 0; target < (differences ? 30u : 0u); ++target)
     for (int gene = 0; gene < n_genes; ++gene) {
       double scale = 0.0;
       const double j0 = objective(target, gene, 0.0, &scale);
@@ -184,6 +187,67 @@ TEST(GraphOdeVjpMpi, OwnedGradientsEqualTheWholeTissueOnOneRankAlsoThroughRk4) {
     }
 }
 
+// The mixed precision (GraphOdeOptions::precision) depends on the decomposition no more than double does:
+// every float value is computed from one node's row alone (the same bits wherever its cell is owned and
+// whichever tile holds it), the hidden weight gradients are float sums over one cell's genes added in double,
+// and everything summed across cells or ranks is double. So the tolerances of the double test above hold
+// (1e-12 of the largest entry for the VJP, 1e-11 through rk4). Small tiles (13 cells: tiles cut differently
+// on 1, 2, 4 ranks), L = 3 and 4, both attention variants, per-edge terms and embeddings.
+TEST(GraphOdeVjpMpi, MixedPrecisionGradientsDoNotDependOnTheRankCount) {
+  struct MixedCase {
+    AttentionVariant variant;
+    int layers;
+    bool beyond; // per-edge terms and a gene embedding
+  };
+  for (const MixedCase& c :
+       {MixedCase{AttentionVariant::gat, 3, false}, MixedCase{AttentionVariant::gatv2, 4, true},
+        MixedCase{AttentionVariant::gat, 4, true}}) {
+    GraphOdeArchitecture a;
+    a.variant = c.variant;
+    a.heads = 2;
+    a.hidden = 6;
+    a.mlp_width = 16;
+    a.mlp_layers = c.layers;
+    a.share = ParameterSharing::per_type;
+    if (c.beyond) {
+      a.edge_weights = EdgeTerms::per_type;
+      a.edge_bias = EdgeTerms::shared;
+      a.embedding = 3;
+      resolve_edge_terms(a, network(), 2);
+    }
+    GraphOdeParameters parameters(a, network().genes, {"epi", "mes"});
+    parameters.glorot_init(13, 0.2);
+    GraphOdeOptions options;
+    options.tile_nodes = 13 * n_genes;
+    options.precision = GraphOdePrecision::mixed;
+    const Result split = vjp_on(MPI_COMM_WORLD, parameters, options, false);
+    const Result whole = vjp_on(MPI_COMM_SELF, parameters, options, false);
+    GraphOdeOptions double_options = options;
+    double_options.precision = GraphOdePrecision::double_precision;
+    const Result reference = vjp_on(MPI_COMM_WORLD, parameters, double_options, false);
+    const std::string name = to_string(c.variant) + " L=" + std::to_string(c.layers) +
+                             (c.beyond ? " edge terms, embedding" : "") + " mixed";
+    auto compare_parameters = [&](const std::vector<double>& got, const std::vector<double>& want,
+                                  double tolerance, const std::string& what) {
+      double largest = 0.0;
+      for (double v : want)
+        largest = std::max(largest, std::fabs(v));
+      ASSERT_GT(largest, 0.0);
+      ASSERT_EQ(got.size(), want.size());
+      for (std::size_t e = 0; e < want.size(); ++e)
+        EXPECT_NEAR(got[e], want[e], tolerance * largest) << name << " " << what << " " << e;
+    };
+    expect_rows_near(split.x_bar, whole.x_bar, 1e-12, name + " x_bar");
+    compare_parameters(split.theta_bar, whole.theta_bar, 1e-12, "theta_bar");
+    expect_rows_near(split.x0_bar, whole.x0_bar, 1e-11, name + " rk4 x0_bar");
+    compare_parameters(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, "rk4 theta_bar");
+    // The mixed path was taken: its gradient is double's to float accuracy (test_graph_ode_adjoint), not
+    // double's bits.
+    EXPECT_NE(split.theta_bar, reference.theta_bar) << name;
+    compare_parameters(split.theta_bar, reference.theta_bar, 1e-5, "theta_bar against double");
+  }
+}
+
 namespace {
 
 // Bitwise equality of two Views' host copies.
@@ -211,7 +275,9 @@ TEST(GraphOdeVjpMpi, ActivationTapeGivesTheGradientWithoutIt) {
     AttentionVariant variant;
     int heads, layers;
     GraphOdeOptions::DenseProducts dense;
+    GraphOdePrecision precision = GraphOdePrecision::double_precision;
   };
+  const auto mixed = GraphOdePrecision::mixed;
   const auto blas = GraphOdeOptions::DenseProducts::automatic;
   const std::vector<Case> cases{{AttentionVariant::gat, 1, 3, blas},
                                 {AttentionVariant::gat, 2, 1, blas},
@@ -220,11 +286,16 @@ TEST(GraphOdeVjpMpi, ActivationTapeGivesTheGradientWithoutIt) {
                                 {AttentionVariant::gatv2, 2, 3, blas},
                                 {AttentionVariant::gatv2, 1, 2, blas},
                                 {AttentionVariant::gatv2, 1, 1, blas},
-                                {AttentionVariant::gat, 2, 3, GraphOdeOptions::DenseProducts::kokkos}};
+                                {AttentionVariant::gat, 2, 3, GraphOdeOptions::DenseProducts::kokkos},
+                                // The mixed precision: a float tape, the same float values as recomputed.
+                                {AttentionVariant::gat, 1, 3, blas, mixed},
+                                {AttentionVariant::gatv2, 2, 4, blas, mixed},
+                                {AttentionVariant::gat, 1, 2, blas, mixed},
+                                {AttentionVariant::gat, 2, 4, GraphOdeOptions::DenseProducts::kokkos, mixed}};
   for (const Case& c : cases) {
-    const std::string what = to_string(c.variant) + " K=" + std::to_string(c.heads) +
-                             " L=" + std::to_string(c.layers) +
-                             (c.dense == blas ? "" : " (portable products)");
+    const std::string what =
+        to_string(c.variant) + " K=" + std::to_string(c.heads) + " L=" + std::to_string(c.layers) +
+        (c.dense == blas ? "" : " (portable products)") + (c.precision == mixed ? " mixed" : "");
     GraphOdeArchitecture a;
     a.variant = c.variant;
     a.heads = c.heads;
@@ -237,6 +308,7 @@ TEST(GraphOdeVjpMpi, ActivationTapeGivesTheGradientWithoutIt) {
     GraphOdeOptions options;
     options.tile_nodes = 13 * n_genes; // 13 cells per tile: several tiles per set and rank
     options.dense = c.dense;
+    options.precision = c.precision;
     GraphOdeModel model(parameters, network(), tissue.signal.pairs, options);
     tissue.attach(model);
     const GeneState lambda = tissue.cotangent("lambda");
@@ -262,15 +334,16 @@ TEST(GraphOdeVjpMpi, ActivationTapeGivesTheGradientWithoutIt) {
     };
     const Run without = run(false), with = run(true);
     EXPECT_EQ(without.tape_bytes, 0u) << what;
-    // Per stage: the hidden layers (M = 8 each) and the attention record (m, softmax maximum and
-    // denominator: 3 K doubles; the K intervals as ints, two to a double) of every node; 4 stages x 4 steps.
+    // Per stage: the hidden layers (M = 8 each; mixed: floats, two to a double) and the attention record (m,
+    // softmax maximum and denominator: 3 K doubles; the K intervals as ints, two to a double) of every
+    // node; 4 stages x 4 steps.
     const std::size_t nodes = n * n_genes, records = nodes * static_cast<std::size_t>(c.heads);
-    const std::size_t expected =
-        c.layers >= 3
-            ? 4u * 4u *
-                  (static_cast<std::size_t>(c.layers - 2) * nodes * 8u + 3u * records + (records + 1u) / 2u) *
-                  sizeof(double)
-            : 0u;
+    const std::size_t hidden = static_cast<std::size_t>(c.layers - 2) * nodes * 8u;
+    const std::size_t expected = c.layers >= 3 ? 4u * 4u *
+                                                     ((c.precision == mixed ? (hidden + 1u) / 2u : hidden) +
+                                                      3u * records + (records + 1u) / 2u) *
+                                                     sizeof(double)
+                                               : 0u;
     EXPECT_EQ(with.tape_bytes, expected) << what;
     EXPECT_EQ(model.tape_bytes(n) * 16u, expected) << what;
     int same = identical(with.x, without.x) && identical(with.x_bar, without.x_bar) &&

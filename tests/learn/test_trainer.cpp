@@ -88,6 +88,21 @@ GraphOdeParameters tiny_parameters() {
   return p;
 }
 
+// The tiny model, or (`mixed`) the same with a hidden layer (L = 3) computed in the mixed precision
+// (GraphOdeOptions::precision: float hidden layers), for the invariance tests' extra cases.
+GraphOdeModel tiny_model(const SignalingParams& sig, bool mixed) {
+  GraphOdeParameters p = tiny_parameters();
+  GraphOdeOptions options;
+  if (mixed) {
+    GraphOdeArchitecture a = p.architecture();
+    a.mlp_layers = 3;
+    p = GraphOdeParameters(a, network().genes, {"epi", "mes"});
+    p.glorot_init(3, 0.2);
+    options.precision = GraphOdePrecision::mixed;
+  }
+  return GraphOdeModel(p, network(), sig.pairs, options);
+}
+
 // What read_trainable_model_spec() makes of a deck with tiny_parameters()'s architecture.
 TrainableModelSpec tiny_spec() {
   GraphOdeConfig config;
@@ -515,29 +530,34 @@ TEST(Trainer, GradientAndAdamStepDoNotDependOnTheRankCount) {
   params.lr = 1e-2;
   params.weight_decay = 1e-2;
   params.clip = 0.5;
-  std::vector<double> g[2], theta[2];
-  double loss[2];
-  const MPI_Comm comms[2] = {MPI_COMM_WORLD, MPI_COMM_SELF};
-  for (int c = 0; c < 2; ++c) {
-    GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
-    const TrajectoryObjective objective(comms[c], box(), {0, 0, 0}, sig, ds, 0.1);
-    ParameterGradient gradient = zero_like(model.parameters());
-    loss[c] = objective.evaluate(model, {0, 1, 2, 3}, gradient);
-    g[c] = host(gradient);
-    AdamW adam(params);
-    adam.step(model.parameters(), gradient);
-    theta[c] = host(model.parameters().values());
+  // Also the mixed precision: its float values are computed per node and its float products per cell, so it
+  // depends on the decomposition no more than double does.
+  for (const bool mixed : {false, true}) {
+    const std::string what = mixed ? "mixed precision, L = 3" : "double";
+    std::vector<double> g[2], theta[2];
+    double loss[2];
+    const MPI_Comm comms[2] = {MPI_COMM_WORLD, MPI_COMM_SELF};
+    for (int c = 0; c < 2; ++c) {
+      GraphOdeModel model = tiny_model(sig, mixed);
+      const TrajectoryObjective objective(comms[c], box(), {0, 0, 0}, sig, ds, 0.1);
+      ParameterGradient gradient = zero_like(model.parameters());
+      loss[c] = objective.evaluate(model, {0, 1, 2, 3}, gradient);
+      g[c] = host(gradient);
+      AdamW adam(params);
+      adam.step(model.parameters(), gradient);
+      theta[c] = host(model.parameters().values());
+    }
+    EXPECT_NEAR(loss[0], loss[1], 1e-12 * loss[1]) << what;
+    const double gs = largest(g[1]), ts = largest(theta[1]);
+    for (std::size_t e = 0; e < g[1].size(); ++e) {
+      EXPECT_NEAR(g[0][e], g[1][e], 1e-12 * gs) << what << " gradient " << e;
+      EXPECT_NEAR(theta[0][e], theta[1][e], 1e-12 * ts) << what << " parameter " << e;
+    }
+    // Every rank holds exactly the same gradient and parameters.
+    std::vector<double> first = theta[0];
+    MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    EXPECT_EQ(first, theta[0]) << what;
   }
-  EXPECT_NEAR(loss[0], loss[1], 1e-12 * loss[1]);
-  const double gs = largest(g[1]), ts = largest(theta[1]);
-  for (std::size_t e = 0; e < g[1].size(); ++e) {
-    EXPECT_NEAR(g[0][e], g[1][e], 1e-12 * gs) << "gradient " << e;
-    EXPECT_NEAR(theta[0][e], theta[1][e], 1e-12 * ts) << "parameter " << e;
-  }
-  // Every rank holds exactly the same gradient and parameters.
-  std::vector<double> first = theta[0];
-  MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
-  EXPECT_EQ(first, theta[0]);
 }
 
 TEST(Trainer, LossDecreasesOverThirtyIterations) {
@@ -611,8 +631,9 @@ TEST(Trainer, GroupsGiveTheGradientAndStepOfOneRank) {
   TrainParams params;
   params.lr = 1e-2;
   params.weight_decay = 1e-2;
+  bool mixed = false; // also the mixed precision (L = 3), as in GradientAndAdamStepDoNotDependOnTheRankCount
   auto run = [&](MPI_Comm comm, int groups, std::vector<double>& g, std::vector<double>& theta) {
-    GraphOdeModel model(tiny_parameters(), network(), sig.pairs);
+    GraphOdeModel model = tiny_model(sig, mixed);
     ObjectiveOptions options;
     options.dt = 0.1;
     options.groups = groups;
@@ -626,22 +647,26 @@ TEST(Trainer, GroupsGiveTheGradientAndStepOfOneRank) {
     theta = host(model.parameters().values());
     return loss;
   };
-  std::vector<double> g1, t1;
-  const double loss1 = run(MPI_COMM_SELF, 1, g1, t1);
-  const int size = mpi::size(MPI_COMM_WORLD);
-  for (int groups : {1, 2, 4}) {
-    if (size % groups != 0) continue;
-    std::vector<double> g, t;
-    const double loss = run(MPI_COMM_WORLD, groups, g, t);
-    EXPECT_NEAR(loss, loss1, 1e-12 * loss1) << groups << " groups";
-    const double gs = largest(g1), ts = largest(t1);
-    for (std::size_t e = 0; e < g1.size(); ++e) {
-      EXPECT_NEAR(g[e], g1[e], 1e-12 * gs) << groups << " groups, gradient " << e;
-      EXPECT_NEAR(t[e], t1[e], 1e-12 * ts) << groups << " groups, parameter " << e;
+  for (const bool precision_mixed : {false, true}) {
+    mixed = precision_mixed;
+    const std::string what = mixed ? " (mixed precision, L = 3)" : "";
+    std::vector<double> g1, t1;
+    const double loss1 = run(MPI_COMM_SELF, 1, g1, t1);
+    const int size = mpi::size(MPI_COMM_WORLD);
+    for (int groups : {1, 2, 4}) {
+      if (size % groups != 0) continue;
+      std::vector<double> g, t;
+      const double loss = run(MPI_COMM_WORLD, groups, g, t);
+      EXPECT_NEAR(loss, loss1, 1e-12 * loss1) << groups << " groups" << what;
+      const double gs = largest(g1), ts = largest(t1);
+      for (std::size_t e = 0; e < g1.size(); ++e) {
+        EXPECT_NEAR(g[e], g1[e], 1e-12 * gs) << groups << " groups, gradient " << e << what;
+        EXPECT_NEAR(t[e], t1[e], 1e-12 * ts) << groups << " groups, parameter " << e << what;
+      }
+      std::vector<double> first = t;
+      MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+      EXPECT_EQ(first, t) << "every rank holds the same parameters" << what;
     }
-    std::vector<double> first = t;
-    MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    EXPECT_EQ(first, t) << "every rank holds the same parameters";
   }
   // 3 groups divide none of 1, 2, 4 ranks: an input error on every rank.
   ObjectiveOptions three;

@@ -129,6 +129,15 @@ const KeyTable& grn_keys() {
         .non_negative()
         .describe("Initial decay rate gamma of every gene in `graph_ode` (learned; stored softplus-"
                   "parametrised).");
+    t.add_choice("graph_ode.precision", {"double", "mixed"})
+        .def("double")
+        .describe("Arithmetic of the `graph_ode` hidden layers 2 .. L-1: `double` throughout; `mixed` keeps "
+                  "layer 1's output, the hidden layers' products (single-precision BLAS), activations, "
+                  "activation tape and backward cotangents in float, everything else (state, attention, "
+                  "first and last layer, decay, parameter gradients) in double: about a quarter less CPU "
+                  "time per training iteration of the reference architecture, gradients within ~1e-7 "
+                  "(relative, 2-norm) of `double`'s (docs/performance.md, \"Training\"). "
+                  "Not stored in model.h5. No effect for `mlp_layers` <= 2.");
     // The learnable `hill` model (train.model: hill; run and predict with its grn.hill.model_file).
     t.add_choice("hill.prior", {"edges", "dense"})
         .def("edges")

@@ -65,8 +65,14 @@ GraphOdeModel::GraphOdeModel(GraphOdeParameters parameters, const GeneNetwork& n
   gat_scores_ = Matrix("tessera::grn::graph_ode::gat_scores", sets, 2 * a.heads);
   gamma_ = Matrix("tessera::grn::graph_ode::gamma", sets, G);
   if (a.mlp_layers >= 3) {
-    weight_t_ = Matrix("tessera::grn::graph_ode::weight_t", sets,
-                       static_cast<std::size_t>(a.mlp_layers - 2) * a.mlp_width * a.mlp_width);
+    const std::size_t hidden_weights = static_cast<std::size_t>(a.mlp_layers - 2) * a.mlp_width * a.mlp_width;
+    if (mixed()) {
+      using MatrixF = Kokkos::View<float**, Kokkos::LayoutRight>;
+      weight_t_mixed_ = MatrixF("tessera::grn::graph_ode::weight_t_mixed", sets, hidden_weights);
+      weight_mixed_ = MatrixF("tessera::grn::graph_ode::weight_mixed", sets, hidden_weights);
+    } else {
+      weight_t_ = Matrix("tessera::grn::graph_ode::weight_t", sets, hidden_weights);
+    }
     std::vector<int> hidden_offsets;
     for (int l = 2; l < a.mlp_layers; ++l)
       hidden_offsets.push_back(static_cast<int>(parameters_.layout().tensor("W" + std::to_string(l)).offset));
@@ -183,32 +189,61 @@ void GraphOdeModel::group_cells(int n_cells) const {
   grouped_cells_ = n_cells;
 }
 
-const double* GraphOdeModel::hidden_weight_t(int set, int l) const {
+template <class Real>
+const Real* GraphOdeModel::hidden_weight_t(int set, int l) const {
   const std::size_t M = static_cast<std::size_t>(parameters_.architecture().mlp_width);
-  return weight_t_.data() + static_cast<std::size_t>(set) * weight_t_.extent(1) +
+  const std::size_t layer = static_cast<std::size_t>(l - 2) * M * M;
+  if constexpr (std::is_same_v<Real, float>)
+    return weight_t_mixed_.data() + static_cast<std::size_t>(set) * weight_t_mixed_.extent(1) + layer;
+  else
+    return weight_t_.data() + static_cast<std::size_t>(set) * weight_t_.extent(1) + layer;
+}
+template const double* GraphOdeModel::hidden_weight_t<double>(int, int) const;
+template const float* GraphOdeModel::hidden_weight_t<float>(int, int) const;
+
+const float* GraphOdeModel::hidden_weight_mixed(int set, int l) const {
+  const std::size_t M = static_cast<std::size_t>(parameters_.architecture().mlp_width);
+  return weight_mixed_.data() + static_cast<std::size_t>(set) * weight_mixed_.extent(1) +
          static_cast<std::size_t>(l - 2) * M * M;
 }
 
-void GraphOdeModel::dense_product(const TileKernels& kernels, int rows, int out, int in, const double* a,
-                                  const double* weight_t, double* c) const {
+template <class Real>
+void GraphOdeModel::dense_product(const TileKernels& kernels, int rows, int out, int in, const Real* a,
+                                  const Real* weight_t, Real* c) const {
   if constexpr (blas_reaches_memory) {
     if (options_.dense == GraphOdeOptions::DenseProducts::automatic) {
       kernels.fence(); // the kernel that wrote `a` must be done before BLAS reads it
       // C (rows x out) = A (rows x in) W^T, all row-major, from W^T stored in x out: no transpose, which
       // OpenBLAS's small-matrix kernels take at about 1.4x the speed of the transposed form at tile sizes.
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0, a, in, weight_t, out, 0.0, c,
-                  out);
+      if constexpr (std::is_same_v<Real, float>) {
+        // One call per cell (its G rows): OpenBLAS's result for a row depends on the shape of the call and
+        // the row's place in it (its blocking; a one-row call differs from a row of a larger one in half the
+        // rows for sgemm), by about one float ulp. Calls cut at the cells, which every decomposition keeps
+        // whole, give each cell the same bits on any number of ranks, as the double path gives them to its
+        // 1e-16 (docs/performance.md, "Towards 0.16 s").
+        for (int first = 0; first < rows; first += n_genes_)
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, std::min(n_genes_, rows - first), out, in,
+                      1.0f, a + static_cast<std::size_t>(first) * in, in, weight_t, out, 0.0f,
+                      c + static_cast<std::size_t>(first) * out, out);
+      } else {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0, a, in, weight_t, out, 0.0,
+                    c, out);
+      }
       return;
     }
   }
   using Unmanaged = Kokkos::MemoryTraits<Kokkos::Unmanaged>;
-  const GraphOdeDenseFunctor f{
-      Kokkos::View<const double**, Kokkos::LayoutRight, memory_space, Unmanaged>(a, rows, in), weight_t,
-      Kokkos::View<double**, Kokkos::LayoutRight, memory_space, Unmanaged>(c, rows, out)};
+  const GraphOdeDenseFunctor<Real> f{
+      Kokkos::View<const Real**, Kokkos::LayoutRight, memory_space, Unmanaged>(a, rows, in), weight_t,
+      Kokkos::View<Real**, Kokkos::LayoutRight, memory_space, Unmanaged>(c, rows, out)};
   kernels.range_2d("tessera::grn::graph_ode::dense", rows, out, f);
 }
+template void GraphOdeModel::dense_product<double>(const TileKernels&, int, int, int, const double*,
+                                                   const double*, double*) const;
+template void GraphOdeModel::dense_product<float>(const TileKernels&, int, int, int, const float*,
+                                                  const float*, float*) const;
 
-template <AttentionVariant Variant>
+template <AttentionVariant Variant, class Real>
 void GraphOdeModel::attention(const TileKernels& kernels, const GraphOdeTile& tile, int rows, int set,
                               ConstGeneState x, const GraphOdeEdges& edges,
                               const GraphOdeAttentionRecord& record,
@@ -216,7 +251,7 @@ void GraphOdeModel::attention(const TileKernels& kernels, const GraphOdeTile& ti
   const ParameterLayout& layout = parameters_.layout();
   const GraphOdeArchitecture& arch = parameters_.architecture();
   const double* theta = parameters_.values().data() + set * parameters_.values().extent(1);
-  GraphOdeAttentionFunctor<Variant> f;
+  GraphOdeAttentionFunctor<Variant, Real> f;
   f.x = x;
   f.cell_type = cell_type_;
   f.tile = tile;
@@ -240,7 +275,7 @@ void GraphOdeModel::attention(const TileKernels& kernels, const GraphOdeTile& ti
     f.source_logit = embedding_logit_.data() + set * embedding_logit_.extent(1) * embedding_logit_.extent(2);
   }
   f.activate = arch.mlp_layers >= 2;
-  f.y = Kokkos::subview(work.y[0], std::make_pair(0, rows), Kokkos::ALL);
+  f.y = Kokkos::subview(work.hidden_y<Real>()[0], std::make_pair(0, rows), Kokkos::ALL);
   f.record = record;
   kernels.range("tessera::grn::graph_ode::attention", rows, f);
 }
@@ -269,11 +304,19 @@ void GraphOdeModel::update_shared() const {
                        Kokkos::RangePolicy<execution_space>(space_, 0, sets * arch.heads), shared);
 
   if (weight_t_.extent(0))
-    Kokkos::parallel_for(
-        "tessera::grn::graph_ode::weight_t",
-        Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(
-            space_, {0, 0}, {sets, static_cast<int>(weight_t_.extent(1))}),
-        GraphOdeTransposeFunctor{parameters_.values(), weight_t_, hidden_weight_offset_, arch.mlp_width});
+    Kokkos::parallel_for("tessera::grn::graph_ode::weight_t",
+                         Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(
+                             space_, {0, 0}, {sets, static_cast<int>(weight_t_.extent(1))}),
+                         GraphOdeTransposeFunctor<double>{parameters_.values(), weight_t_,
+                                                          hidden_weight_offset_, arch.mlp_width});
+  if (weight_t_mixed_.extent(0))
+    for (const bool transpose : {true, false})
+      Kokkos::parallel_for("tessera::grn::graph_ode::weight_mixed",
+                           Kokkos::MDRangePolicy<execution_space, Kokkos::Rank<2>>(
+                               space_, {0, 0}, {sets, static_cast<int>(weight_t_mixed_.extent(1))}),
+                           GraphOdeTransposeFunctor<float>{parameters_.values(),
+                                                           transpose ? weight_t_mixed_ : weight_mixed_,
+                                                           hidden_weight_offset_, arch.mlp_width, transpose});
 
   GraphOdeLayerOneFunctor table;
   table.theta = parameters_.values();
@@ -364,8 +407,11 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
   const auto run = [&](const TileKernels& kernels, const int t, const GraphOdeTileWorkspace& work) {
     const auto [set, first] = tiles[static_cast<std::size_t>(t)];
     const int rows = std::min(tile_cells_, set_begin_[set + 1] - first) * G;
-    forward_tile(kernels, GraphOdeTile{order_, parameters_.n_sets() > 1, first, G}, rows, set, x, dxdt, edges,
-                 tape, nodes, work);
+    const GraphOdeTile tile{order_, parameters_.n_sets() > 1, first, G};
+    if (mixed())
+      forward_tile<float>(kernels, tile, rows, set, x, dxdt, edges, tape, nodes, work);
+    else
+      forward_tile<double>(kernels, tile, rows, set, x, dxdt, edges, tape, nodes, work);
   };
   const int n_tiles = static_cast<int>(tiles.size());
   if constexpr (tiles_on_threads) {
@@ -382,6 +428,7 @@ void GraphOdeModel::evaluate(double /*t*/, ConstGeneState x, GeneState dxdt) con
   }
 }
 
+template <class Real>
 void GraphOdeModel::forward_tile(const TileKernels& kernels, const GraphOdeTile& tile, int rows, int set,
                                  ConstGeneState x, GeneState dxdt, const GraphOdeEdges& edges, double* tape,
                                  std::size_t nodes, const GraphOdeTileWorkspace& work) const {
@@ -396,40 +443,39 @@ void GraphOdeModel::forward_tile(const TileKernels& kernels, const GraphOdeTile&
   const GraphOdeAttentionRecord record =
       tape ? tape_record(tape, nodes, static_cast<std::size_t>(first) * G, rows) : GraphOdeAttentionRecord{};
   if (arch.variant == AttentionVariant::gat)
-    attention<AttentionVariant::gat>(kernels, tile, rows, set, x, edges, record, work);
+    attention<AttentionVariant::gat, Real>(kernels, tile, rows, set, x, edges, record, work);
   else
-    attention<AttentionVariant::gatv2>(kernels, tile, rows, set, x, edges, record, work);
+    attention<AttentionVariant::gatv2, Real>(kernels, tile, rows, set, x, edges, record, work);
 
   // Layers 2 .. L-1 as dense products over the tile. The attention kernel left y_1 activated; the product
   // of a later layer gets its bias and ReLU from its consumer (the next layer, or the output kernel).
   // When recording, each product goes into the tape and is activated there (the same operations, so the
   // same values), for the VJP to read: by a pass of its own before the next product, by the output
   // kernel as it reads the last one.
-  Kokkos::View<double**, Kokkos::LayoutRight> product =
-      Kokkos::subview(work.y[0], std::make_pair(0, rows), Kokkos::ALL);
+  using Values = Kokkos::View<Real**, Kokkos::LayoutRight>;
+  const Values* y = work.hidden_y<Real>();
+  Values product = Kokkos::subview(y[0], std::make_pair(0, rows), Kokkos::ALL);
   bool activated = true;
   for (int l = 2; l < L; ++l) {
     if (!activated)
       kernels.range("tessera::grn::graph_ode::bias_relu", rows,
-                    GraphOdeBiasReluFunctor{product, bias(l - 1)});
-    Kokkos::View<double**, Kokkos::LayoutRight> next;
+                    GraphOdeBiasReluFunctor<Real>{product, bias(l - 1)});
+    Values next;
     if (tape)
-      next = Kokkos::View<double**, Kokkos::LayoutRight>(
-          tape + (static_cast<std::size_t>(l - 2) * nodes + static_cast<std::size_t>(first) * G) * M, rows,
-          M);
+      next = tape_layer<Real>(tape, nodes, l, static_cast<std::size_t>(first) * G, rows);
     else
-      next = Kokkos::subview(work.y[(l - 1) % 2], std::make_pair(0, rows), Kokkos::ALL);
-    dense_product(kernels, rows, M, M, product.data(), hidden_weight_t(set, l), next.data());
+      next = Kokkos::subview(y[(l - 1) % 2], std::make_pair(0, rows), Kokkos::ALL);
+    dense_product<Real>(kernels, rows, M, M, product.data(), hidden_weight_t<Real>(set, l), next.data());
     product = next;
     activated = false;
     if (tape && l < L - 1) {
       kernels.range("tessera::grn::graph_ode::tape_bias_relu", rows,
-                    GraphOdeBiasReluFunctor{product, bias(l)});
+                    GraphOdeBiasReluFunctor<Real>{product, bias(l)});
       activated = true;
     }
   }
 
-  GraphOdeOutputFunctor out;
+  GraphOdeOutputFunctor<Real> out;
   out.x = x;
   out.dxdt = dxdt;
   out.tile = tile;
@@ -457,8 +503,13 @@ void GraphOdeModel::allocate_workspaces(int count, bool vjp) const {
       widest = std::max(widest, offsets((c + 1) * n_genes_) - offsets(c * n_genes_));
   }
   const auto cells = static_cast<std::size_t>(tile_cells_);
+  using MatrixF = GraphOdeTileWorkspace::MatrixF;
+  const bool in_float = mixed(); // then L >= 3 and width_one is M
   for (GraphOdeTileWorkspace& w : workspace_) {
-    if (!w.y[0].extent(0)) {
+    if (in_float && !w.y_mixed[0].extent(0)) {
+      for (auto& y : w.y_mixed)
+        y = MatrixF("tessera::grn::graph_ode::layer_product_mixed", rows, M);
+    } else if (!in_float && !w.y[0].extent(0)) {
       w.y[0] = Matrix("tessera::grn::graph_ode::layer_product", rows, width_one);
       if (L >= 3) w.y[1] = Matrix("tessera::grn::graph_ode::layer_product", rows, M);
     }
@@ -472,12 +523,26 @@ void GraphOdeModel::allocate_workspaces(int count, bool vjp) const {
     const int partials = a.variant == AttentionVariant::gat ? 2 * K : 3 * KH;
     w.partial = Matrix("tessera::grn::graph_ode::vjp_partial", rows, partials);
     w.partial_sum = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_partial_sum", partials);
-    w.activation.assign(static_cast<std::size_t>(std::max(L, 2)), Matrix());
-    for (int l = 1; l < std::max(L, 2); ++l)
-      w.activation[static_cast<std::size_t>(l)] =
-          Matrix("tessera::grn::graph_ode::vjp_activation", rows, width_one);
-    for (auto& c : w.cotangent)
-      c = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_cotangent", rows * static_cast<std::size_t>(M));
+    if (in_float) {
+      w.activation_mixed.assign(static_cast<std::size_t>(L), MatrixF());
+      for (int l = 1; l < L; ++l)
+        w.activation_mixed[static_cast<std::size_t>(l)] =
+            MatrixF("tessera::grn::graph_ode::vjp_activation_mixed", rows, M);
+      for (auto& c : w.cotangent_mixed)
+        c = Kokkos::View<float*>("tessera::grn::graph_ode::vjp_cotangent_mixed",
+                                 rows * static_cast<std::size_t>(M));
+      w.weight_bar_mixed = MatrixF("tessera::grn::graph_ode::vjp_weight_bar_mixed", M, M);
+      // cotangent[0] takes only the output's cotangent (rows x 1).
+      w.cotangent[0] = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_cotangent", rows);
+    } else {
+      w.activation.assign(static_cast<std::size_t>(std::max(L, 2)), Matrix());
+      for (int l = 1; l < std::max(L, 2); ++l)
+        w.activation[static_cast<std::size_t>(l)] =
+            Matrix("tessera::grn::graph_ode::vjp_activation", rows, width_one);
+      for (auto& c : w.cotangent)
+        c = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_cotangent",
+                                  rows * static_cast<std::size_t>(M));
+    }
     w.rho_partial = Kokkos::View<double*>("tessera::grn::graph_ode::vjp_rho_partial", rows);
     if (weight_index_.index.extent(0))
       w.weight_partial = Matrix("tessera::grn::graph_ode::vjp_weight_partial", cells, widest);
@@ -624,16 +689,36 @@ std::size_t GraphOdeModel::tape_bytes(std::size_t n_cells) const {
   const std::size_t nodes = n_cells * static_cast<std::size_t>(n_genes_);
   const std::size_t records = nodes * static_cast<std::size_t>(arch.heads);
   // The hidden activations, the attention record's three doubles and (two to a double) its interval.
-  return (static_cast<std::size_t>(arch.mlp_layers - 2) * nodes * static_cast<std::size_t>(arch.mlp_width) +
-          3 * records + (records + 1) / 2) *
-         sizeof(double);
+  return (tape_hidden_doubles(nodes) + 3 * records + (records + 1) / 2) * sizeof(double);
 }
+
+std::size_t GraphOdeModel::tape_hidden_doubles(std::size_t nodes) const {
+  const GraphOdeArchitecture& arch = parameters_.architecture();
+  if (arch.mlp_layers < 3) return 0;
+  const std::size_t values =
+      static_cast<std::size_t>(arch.mlp_layers - 2) * nodes * static_cast<std::size_t>(arch.mlp_width);
+  return mixed() ? (values + 1) / 2 : values;
+}
+
+template <class Real>
+Kokkos::View<Real**, Kokkos::LayoutRight> GraphOdeModel::tape_layer(double* tape, std::size_t nodes, int l,
+                                                                    std::size_t first_row, int rows) const {
+  const std::size_t M = static_cast<std::size_t>(parameters_.architecture().mlp_width);
+  // Float layers are only ever written and read as floats (as the record's ints below).
+  Real* values = reinterpret_cast<Real*>(tape);
+  return Kokkos::View<Real**, Kokkos::LayoutRight>(
+      values + (static_cast<std::size_t>(l - 2) * nodes + first_row) * M, rows, M);
+}
+template Kokkos::View<double**, Kokkos::LayoutRight>
+GraphOdeModel::tape_layer<double>(double*, std::size_t, int, std::size_t, int) const;
+template Kokkos::View<float**, Kokkos::LayoutRight>
+GraphOdeModel::tape_layer<float>(double*, std::size_t, int, std::size_t, int) const;
 
 GraphOdeAttentionRecord GraphOdeModel::tape_record(double* tape, std::size_t nodes, std::size_t first_row,
                                                    int rows) const {
   const GraphOdeArchitecture& arch = parameters_.architecture();
   const std::size_t K = static_cast<std::size_t>(arch.heads);
-  double* record = tape + static_cast<std::size_t>(arch.mlp_layers - 2) * nodes * arch.mlp_width;
+  double* record = tape + tape_hidden_doubles(nodes);
   using Matrix = Kokkos::View<double**, Kokkos::LayoutRight>;
   GraphOdeAttentionRecord out;
   out.m = Matrix(record + first_row * K, rows, K);
@@ -707,6 +792,7 @@ std::unique_ptr<GraphOdeModel> make_graph_ode_model(MPI_Comm comm, const GraphOd
     mpi::check(MPI_Bcast(host.data(), static_cast<int>(host.size()), MPI_DOUBLE, 0, comm), "MPI_Bcast");
     Kokkos::deep_copy(parameters.values(), host);
   }
+  options.precision = config.precision;
   return std::make_unique<GraphOdeModel>(std::move(parameters), network, signaling.pairs, options);
 }
 

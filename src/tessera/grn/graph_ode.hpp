@@ -152,7 +152,10 @@ struct GraphOdeLayerOne {
 
   // Head h's term of one row of layer 1, slope * m + offset in m's interval i: written (`first`) or added
   // to `out`, then ReLU'd (`relu`, the last head of a hidden layer 1). One pass over the row per head.
-  KOKKOS_INLINE_FUNCTION void add_head(double* KOKKOS_RESTRICT out, int width, int set, int head, int i,
+  // `out` is double, or float for the mixed precision (GraphOdeOptions::precision): the terms are computed in
+  // double and each written value rounded once.
+  template <class Real>
+  KOKKOS_INLINE_FUNCTION void add_head(Real* KOKKOS_RESTRICT out, int width, int set, int head, int i,
                                        double m, bool first, bool relu) const {
     const double* KOKKOS_RESTRICT s = &slope(set, head, i, 0);
     const double* KOKKOS_RESTRICT c = &offset(set, head, i, 0); // b_1 is in head 0's offset
@@ -194,7 +197,8 @@ struct GraphOdeIntervalSums {
 // Attention and the first layer: row r of the tile (node (cell, k)) gets y_1 = ReLU(W_1 z + b_1) (L >= 2;
 // for L = 1 the output W_1 z + b_1 itself), z = ReLU(concat_h(w^h m^h + b0^h)),
 // m^h = sum_u softmax_u(e_u) w_u s_u h_u (s_u: the edge's weight, 1 when off; its bias adds to e_u).
-template <AttentionVariant Variant>
+// Real: the type of y (float for the mixed precision, GraphOdeOptions::precision; everything else double).
+template <AttentionVariant Variant, class Real = double>
 struct GraphOdeAttentionFunctor {
   ConstGeneState x;
   Kokkos::View<const int*> cell_type;
@@ -223,8 +227,8 @@ struct GraphOdeAttentionFunctor {
     const double* term; // [G] of one head
     KOKKOS_INLINE_FUNCTION double operator()(double logit, int gene) const { return logit + term[gene]; }
   };
-  bool activate = true;                          // ReLU: layer 1 is hidden (L >= 2)
-  Kokkos::View<double**, Kokkos::LayoutRight> y; // tile rows x width of layer 1
+  bool activate = true;                        // ReLU: layer 1 is hidden (L >= 2)
+  Kokkos::View<Real**, Kokkos::LayoutRight> y; // tile rows x width of layer 1
   GraphOdeAttentionRecord record; // filled only when record.m is not empty (the VJP, a recording forward)
 
   template <class Logit, class Term>
@@ -272,7 +276,7 @@ struct GraphOdeAttentionFunctor {
     const int k = r % tile.n_genes;
     const double x_k = x(cell, k);
     const int width = static_cast<int>(y.extent(1));
-    double* KOKKOS_RESTRICT out = &y(r, 0);
+    Real* KOKKOS_RESTRICT out = &y(r, 0);
     // With embeddings the row starts from the gene's W1_embedding e_k and every head accumulates onto it.
     if (gene_offset)
       for (int o = 0; o < width; ++o)
@@ -303,6 +307,7 @@ struct GraphOdeAttentionFunctor {
 // Layer 1 of GraphOdeAttentionFunctor rebuilt from a record of its attention outputs m^h and their table
 // intervals (the activation tape): the VJP replaying a tape needs y_1 but not the attention again. The same
 // operations in the same order, so the same values.
+template <class Real = double>
 struct GraphOdeLayerOneRecordFunctor {
   GraphOdeTile tile;
   GraphOdeLayerOne layer_one;
@@ -310,11 +315,11 @@ struct GraphOdeLayerOneRecordFunctor {
   bool activate = true;
   const double* gene_offset = nullptr; // as GraphOdeAttentionFunctor's
   GraphOdeAttentionRecord record;
-  Kokkos::View<double**, Kokkos::LayoutRight> y;
+  Kokkos::View<Real**, Kokkos::LayoutRight> y;
   KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
     const int k = r % tile.n_genes;
     const int width = static_cast<int>(y.extent(1));
-    double* KOKKOS_RESTRICT out = &y(r, 0);
+    Real* KOKKOS_RESTRICT out = &y(r, 0);
     if (gene_offset)
       for (int o = 0; o < width; ++o)
         out[o] = gene_offset[k * width + o];
@@ -324,24 +329,30 @@ struct GraphOdeLayerOneRecordFunctor {
   }
 };
 
-// In place y(r, j) = ReLU(y(r, j) + b(j)): the activation of a hidden layer whose product is in y.
+// In place y(r, j) = ReLU(y(r, j) + b(j)): the activation of a hidden layer whose product is in y. With Real
+// = float (the mixed precision) the sum is rounded to float before the ReLU, as everywhere a hidden
+// activation is formed, so that every kernel that applies ReLU or its mask to it decides on the same float
+// value.
+template <class Real = double>
 struct GraphOdeBiasReluFunctor {
-  Kokkos::View<double**, Kokkos::LayoutRight> y;
+  Kokkos::View<Real**, Kokkos::LayoutRight> y;
   const double* bias;
   KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
     const int width = static_cast<int>(y.extent(1));
     for (int j = 0; j < width; ++j) {
-      const double v = y(r, j) + bias[j];
-      y(r, j) = v > 0.0 ? v : 0.0;
+      const Real v = static_cast<Real>(y(r, j) + bias[j]);
+      y(r, j) = v > Real(0) ? v : Real(0);
     }
   }
 };
 
-// c(r, o) = sum_j a(r, j) W^T(j, o): the portable dense product where BLAS cannot reach the memory.
+// c(r, o) = sum_j a(r, j) W^T(j, o): the portable dense product where BLAS cannot reach the memory (summed in
+// double also when Real is float).
+template <class Real = double>
 struct GraphOdeDenseFunctor {
-  Kokkos::View<const double**, Kokkos::LayoutRight> a;
-  const double* weight_t; // W^T: in x out, row-major
-  Kokkos::View<double**, Kokkos::LayoutRight> c;
+  Kokkos::View<const Real**, Kokkos::LayoutRight> a;
+  const Real* weight_t; // W^T: in x out, row-major
+  Kokkos::View<Real**, Kokkos::LayoutRight> c;
   KOKKOS_INLINE_FUNCTION void operator()(const int r, const int o) const {
     const int in = static_cast<int>(a.extent(1)), out = static_cast<int>(c.extent(1));
     double sum = 0.0;
@@ -353,26 +364,33 @@ struct GraphOdeDenseFunctor {
 
 // W^T of every hidden layer's weights W_l (l = 2 .. L-1), [set][(l - 2) M^2 + j M + o] = W_l(o, j): the
 // forward's products C = A W^T then read W^T without a transpose (BLAS's no-transpose small-matrix kernels).
+// The mixed precision keeps float copies: W_l^T for the forward and (`transpose` false) W_l itself for the
+// VJP's input cotangent, each rounded once per evaluation.
+template <class Real = double>
 struct GraphOdeTransposeFunctor {
   Kokkos::View<const double**, Kokkos::LayoutRight> theta;
-  Kokkos::View<double**, Kokkos::LayoutRight> weight_t;
+  Kokkos::View<Real**, Kokkos::LayoutRight> weight_t;
   Kokkos::View<const int*> offset; // [l - 2]: W_l's offset in theta
   int width = 1;                   // M
+  bool transpose = true;
   KOKKOS_INLINE_FUNCTION void operator()(const int set, const int index) const {
     const int M2 = width * width, layer = index / M2, j = (index % M2) / width, o = index % width;
-    weight_t(set, index) = theta(set, offset(layer) + o * width + j);
+    weight_t(set, index) = static_cast<Real>(transpose ? theta(set, offset(layer) + o * width + j)
+                                                       : theta(set, offset(layer) + index % M2));
   }
 };
 
 // The last layer and the decay, dx_k/dt = W_L y_{L-1} + b_L - gamma_k x_k, from what the previous kernel
 // left: L = 1: the output itself; L = 2: y_1; L >= 3: the product q of layer L-1, y_{L-1} = ReLU(q +
 // b_{L-1}). With `store_activation` (a recording forward: y is the tape) it also writes y_{L-1} back over q,
-// the same operations as GraphOdeBiasReluFunctor's, so the tape needs no pass of its own.
+// the same operations as GraphOdeBiasReluFunctor's, so the tape needs no pass of its own. Real: the type of
+// the hidden activations (float for the mixed precision); the sums are double.
+template <class Real = double>
 struct GraphOdeOutputFunctor {
   ConstGeneState x;
   GeneState dxdt;
   GraphOdeTile tile;
-  Kokkos::View<double**, Kokkos::LayoutRight> y;
+  Kokkos::View<Real**, Kokkos::LayoutRight> y;
   const double* hidden_bias = nullptr; // b_{L-1} when L >= 3
   bool store_activation = false;       // with hidden_bias: y(r, j) = ReLU(q + b_{L-1})
   const double* weight = nullptr;      // W_L when L >= 2
@@ -387,30 +405,30 @@ struct GraphOdeOutputFunctor {
       out = y(r, 0);
     } else {
       // Four partial sums: one running sum would make every term wait for the previous addition.
-      double* KOKKOS_RESTRICT row = &y(r, 0);
+      Real* KOKKOS_RESTRICT row = &y(r, 0);
       double sum[4] = {0.0, 0.0, 0.0, 0.0};
       int j = 0;
       if (hidden_bias && store_activation) {
         for (; j + 4 <= width; j += 4)
           for (int q = 0; q < 4; ++q) {
-            const double v = row[j + q] + hidden_bias[j + q];
-            row[j + q] = v > 0.0 ? v : 0.0;
+            const Real v = static_cast<Real>(row[j + q] + hidden_bias[j + q]);
+            row[j + q] = v > Real(0) ? v : Real(0);
             sum[q] += weight[j + q] * row[j + q];
           }
         for (; j < width; ++j) {
-          const double v = row[j] + hidden_bias[j];
-          row[j] = v > 0.0 ? v : 0.0;
+          const Real v = static_cast<Real>(row[j] + hidden_bias[j]);
+          row[j] = v > Real(0) ? v : Real(0);
           sum[0] += weight[j] * row[j];
         }
       } else if (hidden_bias) {
         for (; j + 4 <= width; j += 4)
           for (int q = 0; q < 4; ++q) {
-            const double v = row[j + q] + hidden_bias[j + q];
-            sum[q] += weight[j + q] * (v > 0.0 ? v : 0.0);
+            const Real v = static_cast<Real>(row[j + q] + hidden_bias[j + q]);
+            sum[q] += weight[j + q] * (v > Real(0) ? v : Real(0));
           }
         for (; j < width; ++j) {
-          const double v = row[j] + hidden_bias[j];
-          sum[0] += weight[j] * (v > 0.0 ? v : 0.0);
+          const Real v = static_cast<Real>(row[j] + hidden_bias[j]);
+          sum[0] += weight[j] * (v > Real(0) ? v : Real(0));
         }
       } else {
         for (; j + 4 <= width; j += 4)
@@ -561,6 +579,37 @@ struct GraphOdeTileWorkspace {
   std::vector<Matrix> activation;
   Kokkos::View<double*> cotangent[2], rho_partial, partial_sum, source_sum;
   Matrix weight_partial, bias_partial, source_partial, gene_cotangent;
+  // The mixed precision (GraphOdeOptions::precision) keeps the hidden layers' values in float instead: y,
+  // activation and the hidden cotangents (cotangent[0] still takes the output's cotangent, rows x 1 in
+  // double), and a tile's weight gradient (M x M) before it is added to the double gradient. Empty in double.
+  using MatrixF = Kokkos::View<float**, Kokkos::LayoutRight>;
+  MatrixF y_mixed[2];
+  std::vector<MatrixF> activation_mixed;
+  Kokkos::View<float*> cotangent_mixed[2];
+  MatrixF weight_bar_mixed;
+
+  // The buffers of the hidden values of type Real (double: the double precision's, float: the mixed one's).
+  template <class Real>
+  const Kokkos::View<Real**, Kokkos::LayoutRight>* hidden_y() const {
+    if constexpr (std::is_same_v<Real, float>)
+      return y_mixed;
+    else
+      return y;
+  }
+  template <class Real>
+  const std::vector<Kokkos::View<Real**, Kokkos::LayoutRight>>& hidden_activation() const {
+    if constexpr (std::is_same_v<Real, float>)
+      return activation_mixed;
+    else
+      return activation;
+  }
+  template <class Real>
+  const Kokkos::View<Real*>* hidden_cotangent() const {
+    if constexpr (std::is_same_v<Real, float>)
+      return cotangent_mixed;
+    else
+      return cotangent;
+  }
 };
 
 struct GraphOdeOptions {
@@ -578,6 +627,15 @@ struct GraphOdeOptions {
   // Dense products by cblas_dgemm (OpenBLAS) when the memory is host-accessible; `kokkos` forces the
   // portable kernel that device builds use, so that host tests cover it.
   enum class DenseProducts { automatic, kokkos } dense = DenseProducts::automatic;
+  // `mixed` (deck key grn.graph_ode.precision): the hidden layers 2 .. L-1 in single precision from the
+  // kernel that writes them to the one that reads them: layer 1's output y_1 (computed in double, stored in
+  // float), the products y_l = W_l y_{l-1} (cblas_sgemm with float copies of W_l made once per evaluation),
+  // the activations, the activation tape and the VJP's cotangents of y_1 .. y_{L-1}. The state, the
+  // attention, the first layer's table, the output layer (its dot product summed in double), the decay and
+  // every parameter gradient (a tile's float weight gradient is added to the double sum) stay double. L <= 2
+  // has no hidden product: `mixed` computes what `double` does. docs/performance.md gives its speed and
+  // accuracy.
+  GraphOdePrecision precision = GraphOdePrecision::double_precision;
 };
 
 // The head-averaged attention of every in-edge of every owned node at one state (host copies; the learned GRN
@@ -641,6 +699,7 @@ public:
   std::vector<SignedEdgeWeight> signed_edge_weights() const override;
 
   const GraphOdeParameters& parameters() const override { return parameters_; }
+  const GraphOdeOptions& options() const { return options_; }
   // The optimizer updates parameters().values() in place; the next evaluation uses them.
   GraphOdeParameters& parameters() override { return parameters_; }
   // model.h5: write_graph_ode_model / read_graph_ode_model with this model's architecture and names.
@@ -671,20 +730,37 @@ private:
   void update_shared() const;
   // At least `count` tile work spaces, with the VJP's buffers when `vjp` (never inside a parallel loop).
   void allocate_workspaces(int count, bool vjp) const;
-  // c (rows x out) = a (rows x in) W^T, given W^T (in x out, row-major: weight_t_).
-  void dense_product(const TileKernels& kernels, int rows, int out, int in, const double* a,
-                     const double* weight_t, double* c) const;
-  // This set's W_l^T (l = 2 .. L-1) in weight_t_.
-  const double* hidden_weight_t(int set, int l) const;
-  template <AttentionVariant Variant>
+  // The hidden layers run in float (GraphOdeOptions::precision mixed, L >= 3).
+  bool mixed() const {
+    return options_.precision == GraphOdePrecision::mixed && parameters_.architecture().mlp_layers >= 3;
+  }
+  // c (rows x out) = a (rows x in) W^T, given W^T (in x out, row-major: weight_t_): cblas_dgemm or, for
+  // Real = float, cblas_sgemm (graph_ode.cpp instantiates both).
+  template <class Real>
+  void dense_product(const TileKernels& kernels, int rows, int out, int in, const Real* a,
+                     const Real* weight_t, Real* c) const;
+  // This set's W_l^T (l = 2 .. L-1) in weight_t_ (Real = double) or weight_t_mixed_ (float).
+  template <class Real>
+  const Real* hidden_weight_t(int set, int l) const;
+  // This set's W_l (l = 2 .. L-1) in float (mixed precision only).
+  const float* hidden_weight_mixed(int set, int l) const;
+  template <AttentionVariant Variant, class Real>
   void attention(const TileKernels& kernels, const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
                  const GraphOdeEdges& edges, const GraphOdeAttentionRecord& record,
                  const GraphOdeTileWorkspace& work) const;
   // The forward of one tile: dxdt of its nodes, and with `tape` their hidden activations and attention record
-  // (the tape of `nodes` nodes).
+  // (the tape of `nodes` nodes). Real: the type of the hidden layers' values (float when mixed()).
+  template <class Real>
   void forward_tile(const TileKernels& kernels, const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
                     GeneState dxdt, const GraphOdeEdges& edges, double* tape, std::size_t nodes,
                     const GraphOdeTileWorkspace& work) const;
+  // Doubles the tape's hidden activations take for `nodes` nodes: (L-2) x nodes x M values of the hidden
+  // type (float when mixed(), two to a double, rounded up).
+  std::size_t tape_hidden_doubles(std::size_t nodes) const;
+  // Layer l's (2 .. L-1) rows [first_row, first_row + rows) in the tape, as values of the hidden type.
+  template <class Real>
+  Kokkos::View<Real**, Kokkos::LayoutRight> tape_layer(double* tape, std::size_t nodes, int l,
+                                                       std::size_t first_row, int rows) const;
   // The attention record of rows [first_row, first_row + rows) in a tape of `nodes` nodes (after the hidden
   // activations: m, softmax maximum and denominator, nodes x K doubles each, then the intervals, nodes x K
   // ints).
@@ -692,7 +768,7 @@ private:
   GraphOdeEdges edges_for(ConstGeneState x) const; // collective when signalling is set
   // The VJP of one tile (graph_ode_adjoint.cpp): parameter gradients added to `theta_bar_set` (this set's
   // layout; null for a state-only VJP) and the first layer's interval sums to `sums`.
-  template <AttentionVariant Variant>
+  template <AttentionVariant Variant, class Real>
   void vjp_tile(const TileKernels& kernels, const GraphOdeTile& tile, int rows, int set, ConstGeneState x,
                 ConstGeneState lambda, const GraphOdeEdges& edges, GeneState x_bar, double* theta_bar_set,
                 const GraphOdeIntervalSums& sums, const GraphOdeTileWorkspace& work) const;
@@ -739,6 +815,8 @@ private:
   mutable Kokkos::View<double**, Kokkos::LayoutRight> gat_scores_, gamma_;
   // The hidden layers' weights transposed (GraphOdeTransposeFunctor), refreshed with the shared values.
   mutable Kokkos::View<double**, Kokkos::LayoutRight> weight_t_;
+  // The mixed precision's float copies instead: W_l^T and W_l, each [set][(l - 2) M^2 + ...].
+  mutable Kokkos::View<float**, Kokkos::LayoutRight> weight_t_mixed_, weight_mixed_;
   Kokkos::View<int*> hidden_weight_offset_;
   // Gene embeddings' constant terms (GraphOdeEmbeddingFunctor); empty when off.
   mutable Kokkos::View<double***, Kokkos::LayoutRight> embedding_offset_, embedding_logit_;

@@ -18,6 +18,11 @@ namespace {
 using Matrix = Kokkos::View<double**, Kokkos::LayoutRight>;
 using Unmanaged = Kokkos::MemoryTraits<Kokkos::Unmanaged>;
 using RawMatrix = Kokkos::View<double**, Kokkos::LayoutRight, GraphOdeModel::memory_space, Unmanaged>;
+// The hidden layers' values: double, or float for the mixed precision (GraphOdeOptions::precision).
+template <class Real>
+using RawValues = Kokkos::View<Real**, Kokkos::LayoutRight, GraphOdeModel::memory_space, Unmanaged>;
+template <class Real>
+using Values = Kokkos::View<Real**, Kokkos::LayoutRight>;
 using execution_space = GraphOdeModel::execution_space;
 
 constexpr bool blas_reaches_memory =
@@ -73,9 +78,10 @@ struct GraphOdeVjpDecayFunctor {
 };
 
 // out[c] += sum_r weight[r] a(r, c): bias gradients (weights 1), the last layer's weights and per-row
-// parameter partials, one thread per column.
+// parameter partials, one thread per column (summed in double also when Real is float).
+template <class Real = double>
 struct GraphOdeVjpColumnSumFunctor {
-  RawMatrix a;
+  RawValues<Real> a;
   const double* weight = nullptr;
   double* out = nullptr;
   bool accumulate = true;
@@ -88,11 +94,13 @@ struct GraphOdeVjpColumnSumFunctor {
 };
 
 // out = a^T weight (+ out when accumulating): one dgemv where BLAS reaches the memory (the column-per-thread
-// kernel strides through the whole matrix once per column). `weight` is a vector of ones for plain sums.
-void column_sums(const GraphOdeTileKernels<execution_space>& kernels, bool blas, const RawMatrix& a,
+// kernel strides through the whole matrix once per column). `weight` is a vector of ones for plain sums. A
+// float matrix (the mixed precision's hidden values) takes the kernel, which sums in double.
+template <class Real>
+void column_sums(const GraphOdeTileKernels<execution_space>& kernels, bool blas, const RawValues<Real>& a,
                  double* out, bool accumulate, const double* weight) {
   const int rows = static_cast<int>(a.extent(0)), cols = static_cast<int>(a.extent(1));
-  if constexpr (blas_reaches_memory) {
+  if constexpr (blas_reaches_memory && std::is_same_v<Real, double>) {
     if (blas) {
       kernels.fence();
       cblas_dgemv(CblasRowMajor, CblasTrans, rows, cols, 1.0, a.data(), cols, weight, 1,
@@ -101,19 +109,21 @@ void column_sums(const GraphOdeTileKernels<execution_space>& kernels, bool blas,
     }
   }
   kernels.range("tessera::grn::graph_ode::vjp_column_sums", cols,
-                GraphOdeVjpColumnSumFunctor{a, weight, out, accumulate});
+                GraphOdeVjpColumnSumFunctor<Real>{a, weight, out, accumulate});
 }
 
 // The last layer (one output per node) backward in one pass over the rows instead of an outer-product GEMM
 // and a mask pass: y_{L-1} = ReLU(q + b_{L-1}) from the recomputed product q (L >= 3; written back, W_L_bar
 // needs it; or read from the activation tape), and its cotangent lambda_r W_L, masked by ReLU' where this
-// kernel applies the ReLU (for L = 2, layer 1's mask is the first layer's kernel's).
+// kernel applies the ReLU (for L = 2, layer 1's mask is the first layer's kernel's). Real: the type of y and
+// y_bar (float for the mixed precision; each value computed in double and rounded once).
+template <class Real = double>
 struct GraphOdeVjpLastLayerFunctor {
-  Matrix y;                       // rows x M: q on entry when `bias`, y_{L-1} on return
+  Values<Real> y;                 // rows x M: q on entry when `bias`, y_{L-1} on return
   const double* bias = nullptr;   // b_{L-1} (L >= 3)
   const double* weight = nullptr; // W_L
   RawMatrix lambda;               // rows x 1
-  RawMatrix y_bar;                // rows x M
+  RawValues<Real> y_bar;          // rows x M
   // Host: one thread takes every row in order and also accumulates W_L_bar += lambda_r y_{L-1}(r),
   // b_L_bar += lambda_r and (L >= 3) b_{L-1}_bar += y_bar(r), saving three passes over the tile.
   bool whole_tile = false;
@@ -129,23 +139,24 @@ struct GraphOdeVjpLastLayerFunctor {
     const double g = lambda(r, 0);
     // Restrict-qualified copies: without them the stores to the row could alias the weights, and the
     // compiler would not vectorise the loop.
-    double* KOKKOS_RESTRICT out = &y_bar(r, 0);
-    double* KOKKOS_RESTRICT row = &y(r, 0);
+    Real* KOKKOS_RESTRICT out = &y_bar(r, 0);
+    Real* KOKKOS_RESTRICT row = &y(r, 0);
     const double* KOKKOS_RESTRICT w = weight;
     // The masks are selects between the stored product and 0 (vectorised): written as `mask ? g * w[j] : 0`,
     // the compiler keeps the multiplication under a branch on y's sign, which is random.
     for (int j = 0; j < width; ++j)
-      out[j] = g * w[j];
+      out[j] = static_cast<Real>(g * w[j]);
     if (bias) {
       const double* KOKKOS_RESTRICT b = bias;
       for (int j = 0; j < width; ++j) {
-        const double v = row[j] + b[j];
-        row[j] = v > 0.0 ? v : 0.0;
-        out[j] = v > 0.0 ? out[j] : 0.0;
+        // Rounded as the forward rounds it (GraphOdeOutputFunctor), so the mask is the forward's.
+        const Real v = static_cast<Real>(row[j] + b[j]);
+        row[j] = v > Real(0) ? v : Real(0);
+        out[j] = v > Real(0) ? out[j] : Real(0);
       }
     } else if (activated) {
       for (int j = 0; j < width; ++j)
-        out[j] = row[j] > 0.0 ? out[j] : 0.0;
+        out[j] = row[j] > Real(0) ? out[j] : Real(0);
     }
     if (!weight_bar) return;
     double* KOKKOS_RESTRICT w_bar = weight_bar;
@@ -170,7 +181,7 @@ struct GraphOdeVjpLastLayerFunctor {
     const int rows = static_cast<int>(y.extent(0)), width = static_cast<int>(y.extent(1));
     for (int r = 0; r < rows; ++r) {
       if (r + 6 < rows)
-        for (int j = 0; j < width; j += 8) // 8 doubles: one 64-byte cache line
+        for (int j = 0; j < width; j += static_cast<int>(64 / sizeof(Real))) // one 64-byte cache line
           prefetch(&y(r + 6, j));
       row(r);
     }
@@ -178,20 +189,22 @@ struct GraphOdeVjpLastLayerFunctor {
 };
 
 // In place cotangent(r, j) *= ReLU'(u(r, j)), with y = ReLU(u) > 0 exactly when u > 0.
+template <class Real = double>
 struct GraphOdeVjpMaskFunctor {
-  RawMatrix cotangent;
-  Kokkos::View<const double**, Kokkos::LayoutRight> y;
+  RawValues<Real> cotangent;
+  Kokkos::View<const Real**, Kokkos::LayoutRight> y;
   KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
     // A select, not a store under a branch on y's sign (random: mispredicted half the time).
     for (int j = 0; j < static_cast<int>(cotangent.extent(1)); ++j)
-      cotangent(r, j) = y(r, j) > 0.0 ? cotangent(r, j) : 0.0;
+      cotangent(r, j) = y(r, j) > Real(0) ? cotangent(r, j) : Real(0);
   }
 };
 
-// Portable products of the backward pass, where BLAS cannot reach the memory.
+// Portable products of the backward pass, where BLAS cannot reach the memory (sums in double).
 // weight_bar(o, j) += sum_r cotangent(r, o) a(r, j)
+template <class Real = double>
 struct GraphOdeVjpWeightFunctor {
-  RawMatrix cotangent, a;
+  RawValues<Real> cotangent, a;
   double* weight_bar = nullptr;
   KOKKOS_INLINE_FUNCTION void operator()(const int o, const int j) const {
     double sum = 0.0;
@@ -201,35 +214,38 @@ struct GraphOdeVjpWeightFunctor {
   }
 };
 // a_bar(r, j) = sum_o cotangent(r, o) W(o, j)
+template <class Real = double>
 struct GraphOdeVjpInputFunctor {
-  RawMatrix cotangent, a_bar;
+  RawValues<Real> cotangent, a_bar;
   const double* weight = nullptr;
   KOKKOS_INLINE_FUNCTION void operator()(const int r, const int j) const {
     double sum = 0.0;
     for (int o = 0; o < static_cast<int>(cotangent.extent(1)); ++o)
       sum += cotangent(r, o) * weight[o * a_bar.extent(1) + j];
-    a_bar(r, j) = sum;
+    a_bar(r, j) = static_cast<Real>(sum);
   }
 };
 
 // The first layer's backward per row. The cotangent of layer 1's output is masked by ReLU' in place (when
 // layer 1 is hidden), and per head m_bar^h = sum_o cotangent(r, o) slope(h, i_h, o): the table's slope in
 // the row's interval is sum over the active units d of W_1(o, d) w_d, i.e. exactly d(W_1 z)/d m^h, so
-// neither z nor z_bar = cotangent W_1 (a K*H x width product per row) is ever formed.
+// neither z nor z_bar = cotangent W_1 (a K*H x width product per row) is ever formed. Real: the type of y_1
+// and its cotangent (float for the mixed precision); m_bar is summed in double.
+template <class Real = double>
 struct GraphOdeVjpLayerOneFunctor {
-  RawMatrix cotangent;                                 // rows x width
-  Kokkos::View<const double**, Kokkos::LayoutRight> y; // layer 1's output, for the mask
-  bool mask = true;                                    // layer 1 is hidden (L >= 2)
+  RawValues<Real> cotangent;                         // rows x width
+  Kokkos::View<const Real**, Kokkos::LayoutRight> y; // layer 1's output, for the mask
+  bool mask = true;                                  // layer 1 is hidden (L >= 2)
   GraphOdeLayerOne layer_one;
   int set = 0, heads = 1;
   Kokkos::View<const int**, Kokkos::LayoutRight> interval;
   Matrix m_bar; // rows x K
   KOKKOS_INLINE_FUNCTION void operator()(const int r) const {
     const int width = static_cast<int>(cotangent.extent(1));
-    double* KOKKOS_RESTRICT c = &cotangent(r, 0);
+    Real* KOKKOS_RESTRICT c = &cotangent(r, 0);
     if (mask)
       for (int o = 0; o < width; ++o)
-        c[o] = y(r, o) > 0.0 ? c[o] : 0.0;
+        c[o] = y(r, o) > Real(0) ? c[o] : Real(0);
     for (int h = 0; h < heads; ++h) {
       const double* KOKKOS_RESTRICT slope = &layer_one.slope(set, h, interval(r, h), 0);
       // Four partial sums: one running sum would make every term wait for the previous addition.
@@ -255,21 +271,22 @@ struct GraphOdeVjpLayerOneFunctor {
 // threads, no atomics).
 // With `fused` (one thread owns every column), the thread also runs the first layer's row kernel on each row
 // just before summing it, so the cotangent is read once while it is in cache.
+template <class Real = double>
 struct GraphOdeVjpIntervalSumFunctor {
-  RawMatrix cotangent; // rows x width, masked (or masked here, when fused)
+  RawValues<Real> cotangent; // rows x width, masked (or masked here, when fused)
   Kokkos::View<const double**, Kokkos::LayoutRight> m;
   Kokkos::View<const int**, Kokkos::LayoutRight> interval;
   GraphOdeIntervalSums sums;
   int columns = 1;
   bool fused = false;
-  GraphOdeVjpLayerOneFunctor layer_one; // the row kernel, when fused
+  GraphOdeVjpLayerOneFunctor<Real> layer_one; // the row kernel, when fused
   KOKKOS_INLINE_FUNCTION void operator()(const int block) const {
     const int width = static_cast<int>(cotangent.extent(1)), rows = static_cast<int>(cotangent.extent(0));
     const int heads = static_cast<int>(sums.above.extent(0));
     const int first = block * columns, last = first + columns < width ? first + columns : width;
     for (int r = 0; r < rows; ++r) {
       if (fused) layer_one(r);
-      const double* KOKKOS_RESTRICT c = &cotangent(r, 0);
+      const Real* KOKKOS_RESTRICT c = &cotangent(r, 0);
       for (int h = 0; h < heads; ++h) {
         const double mh = m(r, h);
         double* KOKKOS_RESTRICT s = &sums.above(h, interval(r, h), 0);
@@ -360,10 +377,11 @@ struct GraphOdeVjpLayerOneParameterFunctor {
 // atomics; those of neighbours' ligands go to the cell's own signalling edges, summed per ligand row after by
 // GraphOdeVjpLigandGatherFunctor), from m_bar and the forward's softmax statistics. Per row it
 // leaves the partials of the attention parameters in `partial`: GAT: [0, K) d/d(a_dst.w), [K, 2K)
-// d/d(a_src.w); GATv2: [0, KH) a, [KH, 2KH) v_src, [2KH, 3KH) v_dst.
-template <AttentionVariant Variant>
+// d/d(a_src.w); GATv2: [0, KH) a, [KH, 2KH) v_src, [2KH, 3KH) v_dst. (Real: that of the forward's y, unused
+// here.)
+template <AttentionVariant Variant, class Real = double>
 struct GraphOdeVjpAttentionFunctor {
-  GraphOdeAttentionFunctor<Variant> attention; // the edges, the per-set values, the tile, the record
+  GraphOdeAttentionFunctor<Variant, Real> attention; // the edges, the per-set values, the tile, the record
   Kokkos::View<const double**, Kokkos::LayoutRight> m_bar;
   Matrix partial;
   GeneState x_bar;        // may be empty
@@ -576,9 +594,10 @@ struct GraphOdeVjpEdgeTermFunctor {
 
 // Gene embeddings, layer 1: per (gene k, output o) the sum of the masked cotangent over the tile's rows of
 // gene k, in row order: the cotangent of the constant W1_embedding e_k.
+template <class Real = double>
 struct GraphOdeVjpGeneCotangentFunctor {
-  RawMatrix cotangent;   // rows x width, masked
-  Matrix gene_cotangent; // G x width
+  RawValues<Real> cotangent; // rows x width, masked
+  Matrix gene_cotangent;     // G x width
   KOKKOS_INLINE_FUNCTION void operator()(const int index) const {
     const int G = static_cast<int>(gene_cotangent.extent(0)),
               width = static_cast<int>(gene_cotangent.extent(1));
@@ -677,7 +696,7 @@ void GraphOdeModel::allocate_vjp_buffers() const {
   vjp_ready_ = true;
 }
 
-template <AttentionVariant Variant>
+template <AttentionVariant Variant, class Real>
 void GraphOdeModel::vjp_tile(const TileKernels& kernels, const GraphOdeTile& tile, int rows, int set,
                              ConstGeneState x, ConstGeneState lambda, const GraphOdeEdges& edges,
                              GeneState x_bar, double* theta_bar_set,
@@ -698,7 +717,10 @@ void GraphOdeModel::vjp_tile(const TileKernels& kernels, const GraphOdeTile& til
 
   // ---- Forward, recomputed for this tile with the forward's own kernel: y_1 .. y_{L-1}, and the record
   // (m, softmax statistics, table intervals) that replaces z.
-  GraphOdeAttentionFunctor<Variant> attention;
+  // Real: the hidden layers' values (float when mixed(): y_1 .. y_{L-1} and their cotangents).
+  const auto& activation_buffers = work.hidden_activation<Real>();
+  const Kokkos::View<Real*>* hidden_cotangent = work.hidden_cotangent<Real>();
+  GraphOdeAttentionFunctor<Variant, Real> attention;
   attention.x = x;
   attention.cell_type = cell_type_;
   attention.tile = tile;
@@ -722,7 +744,7 @@ void GraphOdeModel::vjp_tile(const TileKernels& kernels, const GraphOdeTile& til
         embedding_logit_.data() + set * embedding_logit_.extent(1) * embedding_logit_.extent(2);
   }
   attention.activate = L >= 2;
-  attention.y = Kokkos::subview(work.activation[1], tile_rows, Kokkos::ALL);
+  attention.y = Kokkos::subview(activation_buffers[1], tile_rows, Kokkos::ALL);
   // Replaying a tape: the recording forward kept the attention record and the hidden layers (in tile order:
   // see evaluate()), so only y_1 is rebuilt, from the record; else the attention runs again.
   const bool replay = tape_replay_ && L >= 3;
@@ -730,7 +752,7 @@ void GraphOdeModel::vjp_tile(const TileKernels& kernels, const GraphOdeTile& til
   if (replay) {
     attention.record =
         tape_record(tape_replay_->data(), nodes, static_cast<std::size_t>(tile.first) * G, rows);
-    GraphOdeLayerOneRecordFunctor layer_one;
+    GraphOdeLayerOneRecordFunctor<Real> layer_one;
     layer_one.tile = tile;
     layer_one.layer_one = layer_one_;
     layer_one.set = set;
@@ -749,34 +771,36 @@ void GraphOdeModel::vjp_tile(const TileKernels& kernels, const GraphOdeTile& til
     kernels.range("tessera::grn::graph_ode::vjp_forward", rows, attention);
   }
   // Layers 2 .. L-1: read from the tape when replaying one (activated), else recomputed here.
-  std::vector<Matrix> activation(static_cast<std::size_t>(std::max(L, 2)));
-  activation[1] = Kokkos::subview(work.activation[1], tile_rows, Kokkos::ALL);
+  std::vector<Values<Real>> activation(static_cast<std::size_t>(std::max(L, 2)));
+  activation[1] = Kokkos::subview(activation_buffers[1], tile_rows, Kokkos::ALL);
   for (int l = 2; l < L; ++l) {
     if (replay) {
       activation[l] =
-          Matrix(tape_replay_->data() +
-                     (static_cast<std::size_t>(l - 2) * nodes + static_cast<std::size_t>(tile.first) * G) * M,
-                 rows, M);
+          tape_layer<Real>(tape_replay_->data(), nodes, l, static_cast<std::size_t>(tile.first) * G, rows);
       continue;
     }
-    activation[l] = Kokkos::subview(work.activation[l], tile_rows, Kokkos::ALL);
-    dense_product(kernels, rows, M, M, activation[l - 1].data(), hidden_weight_t(set, l),
-                  activation[l].data());
+    activation[l] = Kokkos::subview(activation_buffers[l], tile_rows, Kokkos::ALL);
+    dense_product<Real>(kernels, rows, M, M, activation[l - 1].data(), hidden_weight_t<Real>(set, l),
+                        activation[l].data());
     if (l < L - 1) // layer L-1's bias and ReLU are the last layer's backward kernel's
       kernels.range("tessera::grn::graph_ode::vjp_bias_relu", rows,
-                    GraphOdeBiasReluFunctor{activation[l], theta + offset("b" + std::to_string(l))});
+                    GraphOdeBiasReluFunctor<Real>{activation[l], theta + offset("b" + std::to_string(l))});
   }
 
   // ---- Backward: the output and decay, the last layer, then layers L-1 .. 2 (W_l_bar += cotangent^T input,
   // b_l_bar += column sums, input cotangent = cotangent W_l, masked by ReLU' of the input when it is a layer
   // >= 2).
   int current = 0;
-  RawMatrix cotangent(work.cotangent[0].data(), rows, 1);
+  // The output's cotangent (rows x 1, double), then from layer L-1 down the hidden layers' (Real).
+  const RawMatrix output_bar(work.cotangent[0].data(), rows, 1);
+  RawValues<Real> cotangent;
+  if constexpr (std::is_same_v<Real, double>)
+    cotangent = output_bar; // L = 1: the first layer's cotangent (mixed() implies L >= 3)
   GraphOdeVjpOutputFunctor out{x,
                                lambda,
                                x_bar,
                                tile,
-                               cotangent,
+                               output_bar,
                                work.rho_partial,
                                gamma_.data() + set * gamma_.extent(1),
                                theta + offset("decay_rho")};
@@ -788,11 +812,11 @@ void GraphOdeModel::vjp_tile(const TileKernels& kernels, const GraphOdeTile& til
   const bool host = std::is_same_v<execution_space, Kokkos::DefaultHostExecutionSpace>;
   const bool sums_in_last_layer = host && want_parameters;
   if (L >= 2) {
-    const Matrix input = activation[L - 1];
-    RawMatrix input_bar(work.cotangent[1].data(), rows, M);
-    GraphOdeVjpLastLayerFunctor last{
+    const Values<Real> input = activation[L - 1];
+    RawValues<Real> input_bar(hidden_cotangent[1].data(), rows, M);
+    GraphOdeVjpLastLayerFunctor<Real> last{
         input, L >= 3 && !replay ? theta + offset("b" + std::to_string(L - 1)) : nullptr,
-        theta + offset("W" + std::to_string(L)), cotangent, input_bar};
+        theta + offset("W" + std::to_string(L)), output_bar, input_bar};
     last.activated = replay;
     if (sums_in_last_layer) {
       last.whole_tile = true;
@@ -802,67 +826,90 @@ void GraphOdeModel::vjp_tile(const TileKernels& kernels, const GraphOdeTile& til
     }
     kernels.range("tessera::grn::graph_ode::vjp_last_layer", last.whole_tile ? 1 : rows, last);
     if (want_parameters && !sums_in_last_layer) {
-      column_sums(kernels, blas, RawMatrix(input.data(), rows, M),
-                  theta_bar_set + offset("W" + std::to_string(L)), true, cotangent.data());
-      column_sums(kernels, blas, cotangent, theta_bar_set + offset("b" + std::to_string(L)), true,
-                  vjp_ones_.data());
+      column_sums<Real>(kernels, blas, RawValues<Real>(input.data(), rows, M),
+                        theta_bar_set + offset("W" + std::to_string(L)), true, output_bar.data());
+      column_sums<double>(kernels, blas, output_bar, theta_bar_set + offset("b" + std::to_string(L)), true,
+                          vjp_ones_.data());
     }
     current = 1;
     cotangent = input_bar;
   }
   for (int l = L - 1; l >= 2; --l) {
     const int in = M, out_width = M;
-    const double* input = activation[l - 1].data();
+    const Real* input = activation[l - 1].data();
     const double* weight = theta + offset("W" + std::to_string(l));
     double* weight_bar = want_parameters ? theta_bar_set + offset("W" + std::to_string(l)) : nullptr;
     if (want_parameters && !(sums_in_last_layer && l == L - 1))
-      column_sums(kernels, blas, cotangent, theta_bar_set + offset("b" + std::to_string(l)), true,
-                  vjp_ones_.data());
-    RawMatrix input_bar(work.cotangent[1 - current].data(), rows, in);
+      column_sums<Real>(kernels, blas, cotangent, theta_bar_set + offset("b" + std::to_string(l)), true,
+                        vjp_ones_.data());
+    RawValues<Real> input_bar(hidden_cotangent[1 - current].data(), rows, in);
     bool done = false;
     if constexpr (blas_reaches_memory) {
       if (blas) {
         kernels.fence(); // the kernels that wrote the operands must be done before BLAS reads them
-        if (want_parameters)
-          cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_width, in, rows, 1.0, cotangent.data(),
-                      out_width, input, in, 1.0, weight_bar, in);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out_width, 1.0, cotangent.data(),
-                    out_width, weight, in, 0.0, input_bar.data(), in);
+        if constexpr (std::is_same_v<Real, float>) {
+          // Cell by cell (the rows of one cell are the same whatever the ranks and tiles; see dense_product):
+          // the weight gradient as a float product over the cell's G rows (M x M) added to the double sum,
+          // so it depends on the decomposition only through the order of double additions, as in double
+          // precision; the input cotangent with the float copy of W_l.
+          if (want_parameters) {
+            float* cell_bar = work.weight_bar_mixed.data();
+            for (int first_row = 0; first_row < rows; first_row += G) {
+              cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_width, in, G, 1.0f,
+                          cotangent.data() + static_cast<std::size_t>(first_row) * out_width, out_width,
+                          input + static_cast<std::size_t>(first_row) * in, in, 0.0f, cell_bar, in);
+              for (int i = 0; i < out_width * in; ++i)
+                weight_bar[i] += cell_bar[i];
+            }
+          }
+          for (int first_row = 0; first_row < rows; first_row += G) // per cell, as dense_product
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, std::min(G, rows - first_row), in,
+                        out_width, 1.0f, cotangent.data() + static_cast<std::size_t>(first_row) * out_width,
+                        out_width, hidden_weight_mixed(set, l), in, 0.0f,
+                        input_bar.data() + static_cast<std::size_t>(first_row) * in, in);
+        } else {
+          if (want_parameters)
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_width, in, rows, 1.0, cotangent.data(),
+                        out_width, input, in, 1.0, weight_bar, in);
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out_width, 1.0, cotangent.data(),
+                      out_width, weight, in, 0.0, input_bar.data(), in);
+        }
         done = true;
       }
     }
     if (!done) {
-      const RawMatrix input_view(const_cast<double*>(input), rows, in);
+      const RawValues<Real> input_view(const_cast<Real*>(input), rows, in);
       if (want_parameters)
         kernels.range_2d("tessera::grn::graph_ode::vjp_weight", out_width, in,
-                         GraphOdeVjpWeightFunctor{cotangent, input_view, weight_bar});
+                         GraphOdeVjpWeightFunctor<Real>{cotangent, input_view, weight_bar});
       kernels.range_2d("tessera::grn::graph_ode::vjp_input", rows, in,
-                       GraphOdeVjpInputFunctor{cotangent, input_bar, weight});
+                       GraphOdeVjpInputFunctor<Real>{cotangent, input_bar, weight});
     }
     if (l >= 3) // layer 1's mask is applied by the first layer's kernel below
       kernels.range("tessera::grn::graph_ode::vjp_mask", rows,
-                    GraphOdeVjpMaskFunctor{input_bar, activation[l - 1]});
+                    GraphOdeVjpMaskFunctor<Real>{input_bar, activation[l - 1]});
     current = 1 - current;
     cotangent = input_bar;
   }
 
   // ---- The first layer through its table: cotangent now holds y_1_bar (rows x width of layer 1).
   const auto m_bar = Kokkos::subview(work.m_bar, tile_rows, Kokkos::ALL);
-  const GraphOdeVjpLayerOneFunctor layer_one_rows{cotangent,
-                                                  Kokkos::subview(work.activation[1], tile_rows, Kokkos::ALL),
-                                                  L >= 2,
-                                                  layer_one_,
-                                                  set,
-                                                  K,
-                                                  attention.record.interval,
-                                                  m_bar};
+  const GraphOdeVjpLayerOneFunctor<Real> layer_one_rows{
+      cotangent,
+      Kokkos::subview(activation_buffers[1], tile_rows, Kokkos::ALL),
+      L >= 2,
+      layer_one_,
+      set,
+      K,
+      attention.record.interval,
+      m_bar};
   // Host threads each take whole rows (contiguous; the row kernel fused in), device threads one output
   // column each after the row kernel.
   if (!(want_parameters && host))
     kernels.range("tessera::grn::graph_ode::vjp_layer_one", rows, layer_one_rows);
   if (want_parameters) {
     const int columns = host ? width_one : 1;
-    GraphOdeVjpIntervalSumFunctor sums;
+    GraphOdeVjpIntervalSumFunctor<Real> sums;
     sums.cotangent = cotangent;
     sums.m = attention.record.m;
     sums.interval = attention.record.interval;
@@ -873,11 +920,11 @@ void GraphOdeModel::vjp_tile(const TileKernels& kernels, const GraphOdeTile& til
     kernels.range("tessera::grn::graph_ode::vjp_interval_sums", (width_one + columns - 1) / columns, sums);
     if (arch.embedding > 0) // the cotangent is masked now (by the row kernel, fused or not)
       kernels.range("tessera::grn::graph_ode::vjp_gene_cotangent", G * width_one,
-                    GraphOdeVjpGeneCotangentFunctor{cotangent, work.gene_cotangent});
+                    GraphOdeVjpGeneCotangentFunctor<Real>{cotangent, work.gene_cotangent});
   }
 
   // ---- The attention: m_bar to the edges' sources and the attention parameters.
-  GraphOdeVjpAttentionFunctor<Variant> backward;
+  GraphOdeVjpAttentionFunctor<Variant, Real> backward;
   backward.attention = attention;
   backward.m_bar = m_bar;
   backward.partial = Kokkos::subview(work.partial, tile_rows, Kokkos::ALL);
@@ -907,8 +954,8 @@ void GraphOdeModel::vjp_tile(const TileKernels& kernels, const GraphOdeTile& til
                   sum);
   }
   if (arch.embedding > 0) {
-    column_sums(kernels, blas, RawMatrix(work.source_partial.data(), rows / G, K * G), work.source_sum.data(),
-                false, vjp_ones_.data());
+    column_sums<double>(kernels, blas, RawMatrix(work.source_partial.data(), rows / G, K * G),
+                        work.source_sum.data(), false, vjp_ones_.data());
     GraphOdeVjpEmbeddingFunctor embedding;
     embedding.gene_cotangent = work.gene_cotangent;
     embedding.source_sum = work.source_sum.data();
@@ -922,8 +969,8 @@ void GraphOdeModel::vjp_tile(const TileKernels& kernels, const GraphOdeTile& til
     kernels.range("tessera::grn::graph_ode::vjp_embedding", arch.embedding, embedding);
   }
   const int partials = static_cast<int>(work.partial.extent(1));
-  column_sums(kernels, blas, RawMatrix(work.partial.data(), rows, partials), work.partial_sum.data(), false,
-              vjp_ones_.data());
+  column_sums<double>(kernels, blas, RawMatrix(work.partial.data(), rows, partials), work.partial_sum.data(),
+                      false, vjp_ones_.data());
   GraphOdeVjpHeadFunctor head;
   head.sum = work.partial_sum.data();
   head.theta = theta;
@@ -1032,12 +1079,19 @@ void GraphOdeModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, G
       for (int first = chunk.first; first < chunk.end; first += tile_cells_) {
         const int rows = std::min(tile_cells_, chunk.end - first) * n_genes_;
         const GraphOdeTile tile{order_, parameters_.n_sets() > 1, first, n_genes_};
-        if (arch.variant == AttentionVariant::gat)
-          vjp_tile<AttentionVariant::gat>(kernels, tile, rows, chunk.set, x, lambda, edges, x_bar,
-                                          theta_bar_set, sums, work);
+        const bool gat = arch.variant == AttentionVariant::gat;
+        if (gat && mixed())
+          vjp_tile<AttentionVariant::gat, float>(kernels, tile, rows, chunk.set, x, lambda, edges, x_bar,
+                                                 theta_bar_set, sums, work);
+        else if (gat)
+          vjp_tile<AttentionVariant::gat, double>(kernels, tile, rows, chunk.set, x, lambda, edges, x_bar,
+                                                  theta_bar_set, sums, work);
+        else if (mixed())
+          vjp_tile<AttentionVariant::gatv2, float>(kernels, tile, rows, chunk.set, x, lambda, edges, x_bar,
+                                                   theta_bar_set, sums, work);
         else
-          vjp_tile<AttentionVariant::gatv2>(kernels, tile, rows, chunk.set, x, lambda, edges, x_bar,
-                                            theta_bar_set, sums, work);
+          vjp_tile<AttentionVariant::gatv2, double>(kernels, tile, rows, chunk.set, x, lambda, edges, x_bar,
+                                                    theta_bar_set, sums, work);
       }
     };
     const int n_chunks = static_cast<int>(chunks.size());

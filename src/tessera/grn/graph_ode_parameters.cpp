@@ -24,6 +24,9 @@ std::string to_string(PriorGraph prior) {
 std::string to_string(EdgeTerms terms) {
   return terms == EdgeTerms::none ? "none" : terms == EdgeTerms::per_type ? "per_type" : "shared";
 }
+std::string to_string(GraphOdePrecision precision) {
+  return precision == GraphOdePrecision::mixed ? "mixed" : "double";
+}
 
 namespace {
 
@@ -74,6 +77,8 @@ GraphOdeConfig read_graph_ode_config(const Deck& deck) {
   if (s.has("model_file")) config.model_file = s.path("model_file");
   config.init_seed = static_cast<std::uint64_t>(s.integer("init_seed"));
   config.decay_init = s.real("decay_init");
+  config.precision =
+      s.text("precision") == "mixed" ? GraphOdePrecision::mixed : GraphOdePrecision::double_precision;
   return config;
 }
 

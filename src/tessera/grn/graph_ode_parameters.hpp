@@ -31,6 +31,11 @@ std::string to_string(ParameterSharing share);   // "all", "per_type"
 std::string to_string(PriorGraph prior);         // "edges", "dense"
 std::string to_string(EdgeTerms terms);          // "none", "per_type", "shared"
 
+// The arithmetic of graph_ode's hidden layers (GraphOdeOptions::precision, deck key grn.graph_ode.precision):
+// `double` everywhere, or `mixed`, the hidden layers' products, activations and cotangents in float.
+enum class GraphOdePrecision { double_precision, mixed };
+std::string to_string(GraphOdePrecision precision); // "double", "mixed"
+
 // The intracellular edge source -> target (gene indices) that one entry of a per-edge tensor belongs to:
 // of cell type `type`, or of every type that has it (type -1, EdgeTerms::shared).
 struct GraphOdeEdge {
@@ -72,6 +77,8 @@ struct GraphOdeConfig {
   std::string model_file;      // resolved path; empty: initialise with glorot_init
   std::uint64_t init_seed = 1; // CounterRng seed of the initialisation
   double decay_init = 0.1;     // initial gamma, 1/min
+  // How the model computes, not what it is: not part of the architecture nor of model.h5.
+  GraphOdePrecision precision = GraphOdePrecision::double_precision;
 };
 
 // Reads `grn.graph_ode` (defaults when absent). Not collective. The edge lists stay empty: they need the
