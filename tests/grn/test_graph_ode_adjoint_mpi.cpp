@@ -167,23 +167,12 @@ TEST(GraphOdeVjpMpi, OwnedGradientsEqualTheWholeTissueOnOneRankAlsoThroughRk4) {
       int owned = static_cast<int>(split.x_bar.size()), total = 0;
       MPI_Allreduce(&owned, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
       EXPECT_EQ(total, n_total);
-      auto compare_parameters = [&](const std::vector<double>& got, const std::vector<double>& want,
-                                    double tolerance, const std::string& what) {
-        double largest = 0.0;
-        for (double v : want)
-          largest = std::max(largest, std::fabs(v));
-        ASSERT_GT(largest, 0.0);
-        ASSERT_EQ(got.size(), want.size());
-        for (std::size_t e = 0; e < want.size(); ++e)
-          EXPECT_NEAR(got[e], want[e], tolerance * largest)
-              << to_string(variant) << (edge_terms ? " edge terms " : " ") << what << " " << e;
-      };
       const std::string name =
           to_string(variant) + (edge_terms ? " edge terms" : "") + (beyond == 2 ? " embedding" : "");
       expect_rows_near(split.x_bar, whole.x_bar, 1e-12, name + " x_bar");
-      compare_parameters(split.theta_bar, whole.theta_bar, 1e-12, "theta_bar");
+      expect_parameters_near(split.theta_bar, whole.theta_bar, 1e-12, name + " theta_bar");
       expect_rows_near(split.x0_bar, whole.x0_bar, 1e-11, name + " rk4 x0_bar");
-      compare_parameters(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, "rk4 theta_bar");
+      expect_parameters_near(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, name + " rk4 theta_bar");
     }
 }
 
@@ -227,24 +216,14 @@ TEST(GraphOdeVjpMpi, MixedPrecisionGradientsDoNotDependOnTheRankCount) {
     const Result reference = vjp_on(MPI_COMM_WORLD, parameters, double_options, false);
     const std::string name = to_string(c.variant) + " L=" + std::to_string(c.layers) +
                              (c.beyond ? " edge terms, embedding" : "") + " mixed";
-    auto compare_parameters = [&](const std::vector<double>& got, const std::vector<double>& want,
-                                  double tolerance, const std::string& what) {
-      double largest = 0.0;
-      for (double v : want)
-        largest = std::max(largest, std::fabs(v));
-      ASSERT_GT(largest, 0.0);
-      ASSERT_EQ(got.size(), want.size());
-      for (std::size_t e = 0; e < want.size(); ++e)
-        EXPECT_NEAR(got[e], want[e], tolerance * largest) << name << " " << what << " " << e;
-    };
     expect_rows_near(split.x_bar, whole.x_bar, 1e-12, name + " x_bar");
-    compare_parameters(split.theta_bar, whole.theta_bar, 1e-12, "theta_bar");
+    expect_parameters_near(split.theta_bar, whole.theta_bar, 1e-12, name + " theta_bar");
     expect_rows_near(split.x0_bar, whole.x0_bar, 1e-11, name + " rk4 x0_bar");
-    compare_parameters(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, "rk4 theta_bar");
+    expect_parameters_near(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, name + " rk4 theta_bar");
     // The mixed path was taken: its gradient is double's to float accuracy (test_graph_ode_adjoint), not
     // double's bits.
     EXPECT_NE(split.theta_bar, reference.theta_bar) << name;
-    compare_parameters(split.theta_bar, reference.theta_bar, 1e-5, "theta_bar against double");
+    expect_parameters_near(split.theta_bar, reference.theta_bar, 1e-5, name + " theta_bar against double");
   }
 }
 

@@ -128,17 +128,6 @@ Result run_on(MPI_Comm comm, bool learn_n) {
   return out;
 }
 
-void expect_parameters_near(const std::vector<double>& got, const std::vector<double>& want, double tolerance,
-                            const std::string& what) {
-  double largest = 0.0;
-  for (double v : want)
-    largest = std::max(largest, std::fabs(v));
-  ASSERT_GT(largest, 0.0);
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t e = 0; e < want.size(); ++e)
-    EXPECT_NEAR(got[e], want[e], tolerance * largest) << what << " " << e;
-}
-
 } // namespace
 
 TEST(LearnableHillMpi, RhsAndGradientsEqualTheWholeTissueOnOneRankAlsoThroughRk4) {

@@ -156,17 +156,6 @@ Result run_on(MPI_Comm comm, PriorGraph prior) {
   return out;
 }
 
-void expect_near(const std::vector<double>& got, const std::vector<double>& want, double tolerance,
-                 const std::string& what) {
-  double largest = 0.0;
-  for (double v : want)
-    largest = std::max(largest, std::fabs(v));
-  ASSERT_GT(largest, 0.0);
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t e = 0; e < want.size(); ++e)
-    EXPECT_NEAR(got[e], want[e], tolerance * largest) << what << " " << e;
-}
-
 } // namespace
 
 TEST(SigmoidMpi, OwnedResultsEqualTheWholeTissueOnOneRankAlsoThroughRk4) {
@@ -182,8 +171,8 @@ TEST(SigmoidMpi, OwnedResultsEqualTheWholeTissueOnOneRankAlsoThroughRk4) {
     // relative to the largest entry for one evaluation, 1e-11 through 4 substeps x 4 stages of rk4.
     expect_rows_near(split.f, whole.f, 1e-12, name + " f");
     expect_rows_near(split.x_bar, whole.x_bar, 1e-12, name + " x_bar");
-    expect_near(split.theta_bar, whole.theta_bar, 1e-12, name + " theta_bar");
+    expect_parameters_near(split.theta_bar, whole.theta_bar, 1e-12, name + " theta_bar");
     expect_rows_near(split.x0_bar, whole.x0_bar, 1e-11, name + " rk4 x0_bar");
-    expect_near(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, name + " rk4 theta_bar");
+    expect_parameters_near(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, name + " rk4 theta_bar");
   }
 }

@@ -188,4 +188,17 @@ void expect_rows_near(const RowsById& got, const RowsById& want, double toleranc
   }
 }
 
+// Every entry of `got` (a parameter gradient summed over ranks) equals the same entry of `want` within
+// `tolerance` times the largest |entry| of `want`.
+void expect_parameters_near(const std::vector<double>& got, const std::vector<double>& want, double tolerance,
+                            const std::string& what) {
+  double largest = 0.0;
+  for (double v : want)
+    largest = std::max(largest, std::fabs(v));
+  ASSERT_GT(largest, 0.0);
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t e = 0; e < want.size(); ++e)
+    EXPECT_NEAR(got[e], want[e], tolerance * largest) << what << " " << e;
+}
+
 } // namespace
