@@ -21,40 +21,7 @@ export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 work=$(mktemp -d "${TMPDIR:-/tmp}/tessera_train_cli.XXXXXX")
 [ -n "${KEEP:-}" ] && echo "keeping $work" >&2 || trap 'rm -rf "$work"' EXIT
 
-"$build/bin/tessera_bench_train" --cells 100 --genes 100 --write-dataset "$work/data.h5" >/dev/null
-side=141.42135623730951 # sqrt(100 cells / 0.005 per um^2), the box of bench_train's dataset
-genes=$(seq -s ', ' -f 'g%.0f' 0 99)
-cat >"$work/train_cli.yaml" <<EOF
-domain:
-  dim: 2
-  lo: [0 um, 0 um]
-  hi: [$side um, $side um]
-cells:
-  types: [a, b, c]
-grn:
-  model: graph_ode
-  genes: [$genes]
-  graph_ode:
-    variant: gat
-    heads: 1
-    hidden: 64
-    mlp_width: 64
-    mlp_layers: 3
-    share: all
-    prior: edges
-signaling:
-  range: 20 um
-  length: 10 um
-train:
-  dataset: $work/data.h5
-  mode: one_step
-  iterations: $iterations
-  time_points_per_iter: 10
-  integrator: rk4
-  dt: 1 min
-  lr: 1e-3
-  progress_every: 1000000
-EOF
+"$here/bench/train_cli_deck.sh" "$build/bin/tessera_bench_train" "$work" "$iterations"
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 mpirun -np "$ranks" "$build/bin/tessera" -q train "$work/train_cli.yaml" -o "$work/run" "$@"

@@ -26,7 +26,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools
   libyaml-cpp-dev librandom123-dev libcli11-dev
   libgtest-dev libbenchmark-dev libopenblas-dev
-  python3 python3-numpy python3-h5py python3-anndata python3-matplotlib
+  python3 python3-numpy python3-h5py python3-anndata python3-matplotlib python3-torch
   slurm-wlm munge
 )
 [ "$viz" -eq 1 ] && packages+=(python3-paraview xvfb xauth x11-utils)

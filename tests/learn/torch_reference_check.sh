@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # bench/torch_reference.py, the PyTorch reference of issue 9's speed comparison, computes what tessera computes:
 # the one_step loss and its gradient at the parameters of a `tessera train` model.h5, over the start times of
-# `tessera train --gradient-only` at them, on bench/train_cli.sh's problem (its deck, 100 cells x 100 genes x 3
+# `tessera train --gradient-only` at them, on bench/train_cli.sh's problem (bench/train_cli_deck.sh, 100 cells x 100 genes x 3
 # types). Two independent implementations (tessera's discrete adjoint, PyTorch's autograd) in double precision
 # differ only by summation order: measured 4e-15 (loss) and 1.3e-14 (gradient); 1e-12 leaves 70x margin.
 #   torch_reference_check.sh TESSERA BENCH_TRAIN PYTHON WORKDIR
-# Exit 77 (skipped) when PYTHON has no torch (Debian: python3-torch).
+# Exit 77 (skipped) when PYTHON has no torch (Debian's python3-torch, which tools/install-deps.sh installs).
 set -euo pipefail
 tessera=$1 bench_train=$2 python=$3 work=$4
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,42 +15,10 @@ if ! "$python" -c "import torch" 2>/dev/null; then
 fi
 rm -rf "$work"
 mkdir -p "$work"
-"$bench_train" --cells 100 --genes 100 --write-dataset "$work/data.h5" >/dev/null
-side=141.42135623730951 # as bench/train_cli.sh
-genes=$(seq -s ', ' -f 'g%.0f' 0 99)
-cat >"$work/deck.yaml" <<DECK
-domain:
-  dim: 2
-  lo: [0 um, 0 um]
-  hi: [$side um, $side um]
-cells:
-  types: [a, b, c]
-grn:
-  model: graph_ode
-  genes: [$genes]
-  graph_ode:
-    variant: gat
-    heads: 1
-    hidden: 64
-    mlp_width: 64
-    mlp_layers: 3
-    share: all
-    prior: edges
-signaling:
-  range: 20 um
-  length: 10 um
-train:
-  dataset: $work/data.h5
-  mode: one_step
-  iterations: 1
-  time_points_per_iter: 10
-  integrator: rk4
-  dt: 1 min
-  lr: 1e-3
-DECK
+"$here/bench/train_cli_deck.sh" "$bench_train" "$work" 1
 # One AdamW step first, so that the parameters compared at are not only the initialisation's.
-"$tessera" -q train "$work/deck.yaml" -o "$work/run1"
-"$tessera" -q train "$work/deck.yaml" -o "$work/grad" -s grn.graph_ode.model_file="$work/run1/model.h5" \
+"$tessera" -q train "$work/train_cli.yaml" -o "$work/run1"
+"$tessera" -q train "$work/train_cli.yaml" -o "$work/grad" -s grn.graph_ode.model_file="$work/run1/model.h5" \
   --gradient-only
 OMP_NUM_THREADS=2 "$python" "$here/bench/torch_reference.py" "$work/data.h5" --check "$work/grad/gradient.h5" \
   --model "$work/run1/model.h5" --tolerance 1e-12
