@@ -31,6 +31,37 @@
 # JOBS (build jobs, default nproc), BENCH_CELLS (default 10000,100000,1000000).
 set -uo pipefail
 
+# The three benchmarks on one rank (one GPU), one after the other, each into OUT/<name>.txt and then appended
+# to OUT/summary.txt. BIN: the folder of the tessera_bench_* executables; LIMIT: seconds per benchmark, empty
+# for none. Returns 1 when one of them did not finish. `note` is the caller's.
+run_benchmarks() {
+  local bin=$1 out=$2 limit=$3 cells=${BENCH_CELLS:-10000,100000,1000000} failed=0 bench prefix=()
+  if [ -n "$limit" ]; then
+    prefix=(timeout -k 10 "$limit")
+    # Line-buffered (stdbuf's settings reach the rank through the environment), so that a benchmark stopped by
+    # its timeout keeps the tables it had printed.
+    command -v stdbuf > /dev/null && prefix+=(stdbuf -oL -eL)
+  fi
+  one() {
+    local name=$1 t=$SECONDS
+    shift
+    # stdin closed: mpirun would otherwise read what the caller pipes in.
+    if "${prefix[@]}" mpirun -np 1 "$bin/tessera_$name" "$@" < /dev/null > "$out/$name.txt" 2>&1; then
+      note "$name $*: ok in $((SECONDS - t)) s"
+    else
+      note "$name $*: FAILED (exit $?) after $((SECONDS - t)) s"
+      failed=1
+    fi
+  }
+  one bench_tissue --cells-per-rank "$cells" --genes 8,32 --steps 5
+  one bench_grn --cells "$cells" --genes 8,32 --steps 3 --integrators rk4
+  one bench_train --cells 100,10000 --genes 100,20 --iterations 3 --repeat 3
+  for bench in bench_tissue bench_grn bench_train; do
+    { echo "== $bench"; cat "$out/$bench.txt"; } >> "$out/summary.txt"
+  done
+  return $failed
+}
+
 # The on-device half of a bundle (tools/device-bundle.sh): unpack, point the environment at it, run.
 bundle_check() {
   local src=$1 out=$2 root work archive b
@@ -182,28 +213,7 @@ bundle_check() {
     "$((SECONDS - t0)) s (at most $slots ranks at once; tests.txt, tests-output.log)"
   grep -E '^\S+ +(FAIL|NOT RUN)|^    ' "$out/tests.txt" | sed 's/^/  /' | tee -a "$out/summary.txt"
 
-  # Benchmarks on one rank (one GPU), one after the other; each prints its own table.
-  local cells=${BENCH_CELLS:-10000,100000,1000000} bench line_buffered=()
-  command -v stdbuf > /dev/null && line_buffered=(stdbuf -oL -eL)
-  bench_run() {
-    local bench=$1 t=$SECONDS
-    shift
-    # Line-buffered (stdbuf's settings reach the rank through the environment), so that a benchmark stopped
-    # by its timeout keeps the tables it had printed.
-    if timeout -k 10 "${BENCH_TIMEOUT:-70}" "${line_buffered[@]}" mpirun -np 1 "$b/build/bin/tessera_$bench" "$@" \
-      < /dev/null > "$out/$bench.txt" 2>&1; then
-      note "$bench $*: ok in $((SECONDS - t)) s"
-    else
-      note "$bench $*: FAILED (exit $?) after $((SECONDS - t)) s"
-      status=1
-    fi
-  }
-  bench_run bench_tissue --cells-per-rank "$cells" --genes 8,32 --steps 5
-  bench_run bench_grn --cells "$cells" --genes 8,32 --steps 3 --integrators rk4
-  bench_run bench_train --cells 100,10000 --genes 100,20 --iterations 3 --repeat 3
-  for bench in bench_tissue bench_grn bench_train; do
-    { echo "== $bench"; cat "$out/$bench.txt"; } >> "$out/summary.txt"
-  done
+  run_benchmarks "$b/build/bin" "$out" "${BENCH_TIMEOUT:-70}" || status=1
   note "device check: $((SECONDS - start)) s in all, exit $status; figures in $out"
   return $status
 }
@@ -258,23 +268,6 @@ for label in unit mpi; do
   grep -E '^\s+[0-9]+ - ' "$out/ctest-$label.txt" | sed 's/^/  failed: /' | tee -a "$out/summary.txt"
 done
 
-# Benchmarks on one rank (one GPU); each prints its own table.
-cells=${BENCH_CELLS:-10000,100000,1000000}
-run_bench() {
-  local name=$1
-  shift
-  if mpirun -np 1 "build-cuda/bin/tessera_$name" "$@" > "$out/$name.txt" 2>&1; then
-    note "$name $*: ok"
-  else
-    note "$name $*: FAILED (exit $?)"
-    status=1
-  fi
-}
-run_bench bench_tissue --cells-per-rank "$cells" --genes 8,32 --steps 5
-run_bench bench_grn --cells "$cells" --genes 8,32 --steps 3 --integrators rk4
-run_bench bench_train --cells 100,10000 --genes 100,20 --iterations 3 --repeat 3
-for f in bench_tissue bench_grn bench_train; do
-  { echo "== $f"; cat "$out/$f.txt"; } >> "$out/summary.txt"
-done
+run_benchmarks build-cuda/bin "$out" "" || status=1
 note "figures in $out"
 exit $status
