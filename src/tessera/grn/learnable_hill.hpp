@@ -101,6 +101,7 @@ public:
   void read(const std::string& path) override { read_learnable_hill_model(path, *this); }
   // K per candidate edge (pair -1), then the LR K per (receiver type, pair).
   std::vector<SignedEdgeWeight> signed_edge_weights() const override;
+  bool edge_weights_are_network() const override { return true; }
   // Per type, each regulator's K (CandidateEdges::regulator_groups), then each LR K alone.
   ParameterGroups regulator_groups() const override;
   bool set_intracellular_vjp(bool on) override {

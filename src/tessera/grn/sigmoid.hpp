@@ -235,6 +235,7 @@ public:
   void read(const std::string& path) override;
   // Every W_e (pair -1) and every V_cq (pair q, received by type c).
   std::vector<SignedEdgeWeight> signed_edge_weights() const override;
+  bool edge_weights_are_network() const override { return true; }
   // Per type, each regulator's W (CandidateEdges::regulator_groups), then each V alone.
   ParameterGroups regulator_groups() const override;
   bool set_intracellular_vjp(bool on) override {

@@ -78,8 +78,13 @@ public:
   virtual void read(const std::string& path) = 0;
 
   // The model's signed per-edge parameters, every candidate edge once (empty for families without them:
-  // graph_ode). The read-out ranks edges by |weight| and reads the sign from it.
+  // graph_ode without per-edge terms). The read-out ranks edges by |weight| and reads the sign from it.
   virtual std::vector<SignedEdgeWeight> signed_edge_weights() const { return {}; }
+  // Whether those parameters are the model's gene network, each edge's sign its regulation (hill's K,
+  // sigmoid's W: a W of zero is no edge), rather than terms on the edges of a network that is read out of
+  // the model otherwise (graph_ode's per-edge message weights). output.dataset records the network of the
+  // former as the data's ground truth.
+  virtual bool edge_weights_are_network() const { return false; }
 
   // train.group_lasso's groups of the model's edge parameters (empty for families without them: graph_ode).
   virtual ParameterGroups regulator_groups() const { return {}; }

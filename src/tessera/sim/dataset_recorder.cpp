@@ -52,7 +52,7 @@ DatasetRecorder::DatasetRecorder(MPI_Comm comm, const SimulationSetup& setup,
       for (const RegulatoryEdge& e : setup.network.edges)
         if (e.type < 0 || e.type == t) edges.push_back({e.source, e.target, e.sign});
     }
-  } else if (learned != nullptr && setup.learned_model.family != "graph_ode") {
+  } else if (learned != nullptr && learned->edge_weights_are_network()) {
     // A learned model's network: every intracellular candidate edge with a non-zero parameter, its sign the
     // parameter's (an edge L1 has set to zero is no edge of the model that made the data).
     for (const SignedEdgeWeight& w : learned->signed_edge_weights())

@@ -2,8 +2,8 @@
 // dataset (SPEC §6.3) — expression, positions, types, LR pairs, and the ground-truth GRN — so `tessera train`
 // can fit a model to a tissue whose true network is known. The truth is the network that made the data: a
 // `hill` deck's edges, or a learned model's candidate edges whose signed parameter is not zero (a `hill`
-// model file's K, a `sigmoid` model's W). graph_ode's network is read out of it, not given by a parameter:
-// its dataset has no truth.
+// model file's K, a `sigmoid` model's W: TrainableGeneModel::edge_weights_are_network). graph_ode's network
+// is read out of it, not given by a parameter: its dataset has no truth.
 #pragma once
 
 #include "tessera/io/snapshot.hpp"
