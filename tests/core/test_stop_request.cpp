@@ -74,8 +74,65 @@ TEST_F(StopRequestTest, ASignalRaisedOnOneRankIsSeenByAllAtTheNextPoll) {
 TEST_F(StopRequestTest, SigtermOutranksSigusr1WhenRanksSawDifferentSignals) {
   StopPoll stop(no_limit);
   if (rank() == 0) std::raise(SIGUSR1);
-  if (rank() == size() - 1) std::raise(SIGTERM); // on one rank the later signal replaces the earlier
+  if (rank() == size() - 1) std::raise(SIGTERM); // on one rank that received both, SIGTERM counts
   EXPECT_EQ(stop.poll(MPI_COMM_WORLD), StopReason::sigterm);
+}
+
+// The receipt (which rank, during which iteration) is what the handler recorded, not what the poll saw:
+// std::raise runs the handler before it returns, at a known iteration, on one rank only.
+TEST_F(StopRequestTest, TheReceiptNamesTheRankAndTheIterationTheSignalCameIn) {
+  for (const int signal_number : {SIGUSR1, SIGTERM}) {
+    forget_stop_signal();
+    const StopReason expected = signal_number == SIGTERM ? StopReason::sigterm : StopReason::sigusr1;
+    const long long first = 5, k = 7; // a restart at iteration 4; the signal comes during iteration 7
+    StopPoll stop(no_limit, first);
+    long long stopped_at = 0;
+    for (long long it = first; it < first + 10; ++it) {
+      // SIGUSR1 before the iteration's work, SIGTERM after it: either way during iteration k.
+      if (rank() == size() - 1 && it == k && signal_number == SIGUSR1) std::raise(signal_number);
+      sleep_s(0.001); // the iteration
+      if (rank() == size() - 1 && it == k && signal_number == SIGTERM) std::raise(signal_number);
+      if (stop.poll(MPI_COMM_WORLD) != StopReason::none) {
+        stopped_at = it;
+        break;
+      }
+    }
+    EXPECT_EQ(stopped_at, k) << "the poll that ends the signal's iteration stops the loop";
+    EXPECT_EQ(agreed_stop(), expected);
+    const StopReceipt& r = stop.receipt();
+    EXPECT_EQ(r.signal, expected);
+    EXPECT_EQ(r.rank, size() - 1);
+    EXPECT_EQ(r.during, k);
+    EXPECT_EQ(describe(r, "iteration"),
+              describe(expected) + " received by rank " + std::to_string(size() - 1) + " during iteration 7");
+    // A second signal after the stop was agreed changes neither the stop nor its receipt.
+    if (rank() == size() - 1) std::raise(SIGTERM);
+    EXPECT_EQ(stop.poll(MPI_COMM_WORLD), expected);
+    EXPECT_EQ(stop.receipt().during, k);
+  }
+}
+
+TEST_F(StopRequestTest, TheReceiptIsTheEarliestAndLowestRankOfSeveral) {
+  // Rank r receives SIGUSR1 during iteration 3 + r / 2: ranks 0 and 1 during iteration 3, which stops.
+  StopPoll stop(no_limit, 1);
+  long long it = 1;
+  for (; it < 20; ++it) {
+    if (it == 3 + rank() / 2) std::raise(SIGUSR1);
+    if (stop.poll(MPI_COMM_WORLD) != StopReason::none) break;
+  }
+  EXPECT_EQ(it, 3);
+  EXPECT_EQ(stop.receipt().signal, StopReason::sigusr1);
+  EXPECT_EQ(stop.receipt().rank, 0);
+  EXPECT_EQ(stop.receipt().during, 3);
+}
+
+TEST_F(StopRequestTest, ASignalBeforeTheLoopCountsAsReceivedDuringItsFirstIteration) {
+  { StopPoll installs(no_limit); } // the handlers, as an earlier loop of the process would leave them
+  if (rank() == 0) std::raise(SIGUSR1);
+  StopPoll stop(no_limit, 12);
+  EXPECT_EQ(stop.poll(MPI_COMM_WORLD), StopReason::sigusr1);
+  EXPECT_EQ(stop.receipt().rank, 0);
+  EXPECT_EQ(stop.receipt().during, 12);
 }
 
 TEST_F(StopRequestTest, WalltimeStopsWithRoomForOneMoreStepAndACheckpoint) {
@@ -99,6 +156,7 @@ TEST_F(StopRequestTest, WalltimeStopsWithRoomForOneMoreStepAndACheckpoint) {
   }
   longest_step = mpi::max(MPI_COMM_WORLD, longest_step);
   EXPECT_EQ(agreed_stop(), StopReason::walltime);
+  EXPECT_EQ(stop.receipt().signal, StopReason::none); // no rank received a signal
   EXPECT_TRUE(same_on_every_rank(steps)) << "ranks stopped at different steps";
   // Stopped before the limit (with a step's time to spare unless the last step was more than twice as long as
   // every one before it, which a loaded machine can do: not asserted) ...

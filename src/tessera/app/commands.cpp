@@ -58,11 +58,14 @@ int run_command(MPI_Comm comm, const DeckOptions& options, Log& log, const RunOp
 
   const RunProvenance provenance = run_provenance("run", options, deck, setup);
 
-  StopPoll stop(walltime);
+  // The first poll ends the step after the checkpoint's (a restart) or step 1.
+  StopPoll stop(walltime, (setup.checkpoint ? setup.checkpoint->state.step : 0) + 1);
   const RunControl control = stoppable_run_control(stop, comm);
   Simulation sim(comm, setup);
   const RunSummary s = sim.run(dir, provenance, log, control);
   if (!s.stopped_by.empty()) {
+    if (stop.receipt().signal != StopReason::none)
+      log.info("tessera run: " + describe(stop.receipt(), "step"));
     log.info("tessera run: stopped at step " + std::to_string(s.steps) + " by " + s.stopped_by +
              "; resume with tessera run " + options.deck + " --restart " + dir);
     return resumable_exit_code;

@@ -75,11 +75,14 @@ int predict_command(MPI_Comm comm, const DeckOptions& options, Log& log, const R
     log.info("perturbation " + std::to_string(i) + ": " + what + ": " + std::to_string(selected[i]) +
              " cells at the start");
   }
-  StopPoll stop(walltime);
+  // The first poll ends the step after the one the simulation starts from (a restart's checkpoint step).
+  StopPoll stop(walltime, sim->step_index() + 1);
   const RunControl control = stoppable_run_control(stop, comm);
   const RunSummary s = sim->run(dir, provenance, log, control);
   if (!s.stopped_by.empty()) {
     // The attributes below mark a finished prediction; the restart that finishes it writes them.
+    if (stop.receipt().signal != StopReason::none)
+      log.info("tessera predict: " + describe(stop.receipt(), "step"));
     log.info("tessera predict: stopped at step " + std::to_string(s.steps) + " by " + s.stopped_by +
              "; resume with tessera predict " + options.deck + " --restart " + dir);
     return resumable_exit_code;

@@ -470,7 +470,7 @@ int train_command(MPI_Comm comm, const DeckOptions& options, const TrainOptions&
 
   // SIGTERM, SIGUSR1 and the wall-clock limit end the optimisation at an iteration boundary, the same one
   // on every rank (core/stop_request.hpp).
-  StopPoll stop(walltime);
+  StopPoll stop(walltime, progress.iteration + 1); // the first poll ends the next iteration
   auto stop_requested = [&] { return stop.poll(comm) != StopReason::none; };
   std::string stop_reason;
   long long checkpointed = -1; // the iteration of the last checkpoint written
@@ -563,6 +563,9 @@ int train_command(MPI_Comm comm, const DeckOptions& options, const TrainOptions&
     // them.
     const std::string stopped = "tessera train: stopped at iteration " + std::to_string(progress.iteration) +
                                 " by " + describe(stopped_by) + "; ";
+    // Where the signal arrived, as the receiving rank's handler saw it (core/stop_request.hpp).
+    if (stop.receipt().signal != StopReason::none)
+      log.info("tessera train: " + describe(stop.receipt(), "iteration"));
     if (params.optimizer == TrainOptimizer::lbfgs) {
       // TAO's curvature pairs are not checkpointed: L-BFGS cannot continue where it stopped.
       log.info(stopped + "L-BFGS cannot resume (--restart is AdamW's); model.h5 holds iteration " +

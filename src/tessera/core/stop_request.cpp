@@ -6,9 +6,11 @@
 #include "tessera/parallel/mpi.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <csignal>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -16,12 +18,26 @@ namespace tessera {
 
 namespace {
 
-// The one thing a handler may touch: which signal came (0: none). Written by the handler, read and cleared by
-// the program; sig_atomic_t makes each access indivisible with respect to the handler.
-volatile std::sig_atomic_t received_signal = 0;
+// The one thing a handler touches: a word holding the iteration or step in progress (the low 56 bits, set by
+// StopPoll) and a flag for each stop signal received (bits 56 and 57). One atomic object, so that the poll
+// reads the flags and moves on to the next iteration in one indivisible step, and the handler's flag freezes
+// the iteration it arrived in (StopPoll::poll no longer advances a word with a flag set). Only lock-free
+// atomics may be used in a signal handler (C++17 [support.signal]); the handler may run on any thread of the
+// process (MPI's and OpenMP's included), which a volatile sig_atomic_t would not be safe for.
+using StopWord = std::uint64_t;
+static_assert(std::atomic<StopWord>::is_always_lock_free,
+              "the stop-signal handler needs a lock-free 64-bit atomic (C++17 [support.signal])");
+std::atomic<StopWord> stop_word{0};
+
+constexpr StopWord sigusr1_flag = StopWord{1} << 56;
+constexpr StopWord sigterm_flag = StopWord{1} << 57;
+constexpr StopWord signal_flags = sigusr1_flag | sigterm_flag;
+constexpr StopWord position_mask = (StopWord{1} << 56) - 1;
 
 extern "C" void record_stop_signal(int signal_number) {
-  received_signal = signal_number;
+  // fetch_or on a lock-free atomic: async-signal-safe, and errno is not touched.
+  if (signal_number == SIGTERM) stop_word.fetch_or(sigterm_flag);
+  if (signal_number == SIGUSR1) stop_word.fetch_or(sigusr1_flag);
 }
 
 // What the last poll agreed on; read by app::main for the run's last log line.
@@ -34,10 +50,30 @@ Clock::time_point& start_time() {
   return start;
 }
 
-StopReason reason_of(int signal_number) {
-  if (signal_number == SIGTERM) return StopReason::sigterm;
-  if (signal_number == SIGUSR1) return StopReason::sigusr1;
+// SIGTERM outranks SIGUSR1 when both came (StopReason's order).
+StopReason reason_of(StopWord word) {
+  if ((word & sigterm_flag) != 0) return StopReason::sigterm;
+  if ((word & sigusr1_flag) != 0) return StopReason::sigusr1;
   return StopReason::none;
+}
+
+// Sets the iteration in progress, keeping the flags (a signal that came before the loop began counts as
+// received during its first iteration: the first poll sees it).
+void publish_position(long long position) {
+  StopWord word = stop_word.load();
+  while (!stop_word.compare_exchange_weak(word, (word & signal_flags) |
+                                                    (static_cast<StopWord>(position) & position_mask))) {
+  }
+}
+
+// Reads the word and, when no flag is set, moves on to the next iteration in the same compare-and-swap.
+// Returns the word as read: its flags, and the iteration in progress when it was read (frozen at the
+// signal's arrival when a flag is set).
+StopWord read_and_advance() {
+  StopWord word = stop_word.load();
+  while ((word & signal_flags) == 0 && !stop_word.compare_exchange_weak(word, word + 1)) {
+  }
+  return word;
 }
 
 // "12", "05": digits only, as a Slurm time field; -1 when not.
@@ -108,6 +144,11 @@ std::string describe(StopReason reason) {
   return "nothing";
 }
 
+std::string describe(const StopReceipt& receipt, const std::string& unit) {
+  return describe(receipt.signal) + " received by rank " + std::to_string(receipt.rank) + " during " + unit +
+         " " + std::to_string(receipt.during);
+}
+
 void start_wall_clock() {
   start_time() = Clock::now();
 }
@@ -127,11 +168,11 @@ void install_stop_handlers() {
 }
 
 StopReason local_stop_signal() {
-  return reason_of(received_signal);
+  return reason_of(stop_word.load());
 }
 
 void forget_stop_signal() {
-  received_signal = 0;
+  stop_word.fetch_and(position_mask);
   last_agreed = StopReason::none;
 }
 
@@ -177,7 +218,9 @@ double read_walltime(const Deck& deck) {
   }
 }
 
-StopPoll::StopPoll(double walltime_s) : walltime_s_(walltime_s), last_poll_s_(seconds_since_start()) {
+StopPoll::StopPoll(double walltime_s, long long first)
+    : walltime_s_(walltime_s), last_poll_s_(seconds_since_start()) {
+  publish_position(first);
   install_stop_handlers();
 }
 
@@ -186,10 +229,27 @@ StopReason StopPoll::poll(MPI_Comm comm) {
   longest_interval_s_ = std::max(longest_interval_s_, now - last_poll_s_);
   last_poll_s_ = now;
   if (agreed_ != StopReason::none) return agreed_;
-  StopReason mine = local_stop_signal();
+  const StopWord word = read_and_advance();
+  const StopReason signalled = reason_of(word);
+  StopReason mine = signalled;
   if (mine == StopReason::none && now + margin_s() >= walltime_s_) mine = StopReason::walltime;
-  agreed_ = static_cast<StopReason>(mpi::max(comm, static_cast<int>(mine)));
+  // One collective for both: [0] the largest reason; [1] the earliest receipt of a signal as the largest of
+  // -((during * ranks + rank) * 4 + signal), i.e. the smallest iteration, then the smallest rank (the signal,
+  // 2 or 3, rides along in the two low bits). Exact up to iterations of 2^61 / ranks.
+  const auto ranks = static_cast<std::int64_t>(mpi::size(comm));
+  std::int64_t gathered[2] = {static_cast<std::int64_t>(mine), std::numeric_limits<std::int64_t>::min()};
+  if (signalled != StopReason::none)
+    gathered[1] = -((static_cast<std::int64_t>(word & position_mask) * ranks + mpi::rank(comm)) * 4 +
+                    static_cast<std::int64_t>(signalled));
+  mpi::max_each(comm, gathered, 2);
+  agreed_ = static_cast<StopReason>(gathered[0]);
   if (agreed_ != StopReason::none) last_agreed = agreed_;
+  if (gathered[1] != std::numeric_limits<std::int64_t>::min()) {
+    const std::int64_t key = -gathered[1];
+    receipt_.signal = static_cast<StopReason>(key % 4);
+    receipt_.rank = static_cast<int>((key / 4) % ranks);
+    receipt_.during = (key / 4) / ranks;
+  }
   return agreed_;
 }
 

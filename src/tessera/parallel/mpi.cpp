@@ -148,4 +148,8 @@ int max(MPI_Comm comm, int value) {
   return out;
 }
 
+void max_each(MPI_Comm comm, std::int64_t* values, int count) {
+  check(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_INT64_T, MPI_MAX, comm), "MPI_Allreduce");
+}
+
 } // namespace tessera::mpi

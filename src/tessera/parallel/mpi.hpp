@@ -71,6 +71,8 @@ std::int64_t sum(MPI_Comm comm, std::int64_t value);
 std::int64_t exclusive_prefix_sum(MPI_Comm comm, std::int64_t value);
 double max(MPI_Comm comm, double value);
 int max(MPI_Comm comm, int value);
+// Collective. Each of values[0..count) replaced by its largest over the ranks: one MPI_Allreduce.
+void max_each(MPI_Comm comm, std::int64_t* values, int count);
 
 template <class Body>
 void agree(MPI_Comm comm, Body&& body) {

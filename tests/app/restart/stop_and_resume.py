@@ -3,7 +3,8 @@
 starts `tessera run DECK -o DIR` (with --launch, e.g. mpirun -n 2), waits until its log shows step --after,
 sends --signal to the process (mpirun forwards SIGUSR1 to its ranks at once, SIGTERM its own way), and checks that it ended with exit 75 (resumable) within the time
 of a few steps, that its log says "stopped at step N by <signal>; resume with tessera run DECK --restart DIR",
-that checkpoint.h5 is at step N and tessera.h5 ends at step N with complete = 0. Then it continues the run
+that it says "SIG<signal> received by rank R during step N" (the stop comes at the end of the step the signal
+came in), that checkpoint.h5 is at step N and tessera.h5 ends at step N with complete = 0. Then it continues the run
 with --restart to step N + 5 and runs the same deck uninterrupted to that step in DIR_reference: both must
 agree bit for bit (compare_runs.py).
 
@@ -113,6 +114,12 @@ def main():
     n = int(m.group(1))
     if m.group(3) != a.dir:
         fail(f"the log names --restart {m.group(3)}, the run directory is {a.dir}")
+    # The handler recorded the step the signal came in; the poll that ends that step stops the run.
+    received = re.findall(r"tessera " + a.command + r": SIG" + a.signal +
+                          r" received by rank \d+ during step (\d+)", log)
+    if received != [str(n)]:
+        fail(f"{log_path}: 'SIG{a.signal} received by rank R during step K' lines give K = {received}, expected "
+             f"one, K = {n} (the step it stopped at)")
     with h5py.File(os.path.join(a.dir, "checkpoint.h5"), "r") as f:
         if int(f.attrs["step"]) != n:
             fail(f"checkpoint.h5 is at step {int(f.attrs['step'])}, the log says {n}")
