@@ -114,8 +114,9 @@ tessera_learn_expect(learn_train_sigmoid_lbfgs_patience 0
                      -s train.patience=3 -s grn.sigmoid.init=random)
 
 # Real signals to a 2-rank `mpirun tessera train` (issue 10 item 2): SIGUSR1/SIGTERM to one rank, SIGUSR1 and
-# SIGTERM to mpirun, --walltime; exit 75, checkpoint.h5, the log's stop line, and --restart equal bit for bit
-# to an uninterrupted run; under lbfgs exit 1 and how to continue (signal_stop.py).
+# SIGTERM to mpirun, --walltime; exit 75, checkpoint.h5, the log's stop line, the stop at the iteration the
+# log says the signal was received in (issue 11), and --restart equal bit for bit to an uninterrupted run;
+# under lbfgs exit 1 and how to continue (signal_stop.py).
 add_test(NAME learn_train_signal_stop_np2
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/signal_stop.py ${_tessera} ${_simulate_deck}
                  ${_work}/signal_stop ${TESSERA_MPIEXEC} ${TESSERA_MPIEXEC_FLAGS})
