@@ -22,8 +22,9 @@ namespace {
 // StopPoll) and a flag for each stop signal received (bits 56 and 57). One atomic object, so that the poll
 // reads the flags and moves on to the next iteration in one indivisible step, and the handler's flag freezes
 // the iteration it arrived in (StopPoll::poll no longer advances a word with a flag set). Only lock-free
-// atomics may be used in a signal handler (C++17 [support.signal]); the handler may run on any thread of the
-// process (MPI's and OpenMP's included), which a volatile sig_atomic_t would not be safe for.
+// atomics may be used in a signal handler (C++17 [support.signal]). The handler may run on any thread of the
+// process (MPI's and OpenMP's included): an atomic is shared between threads safely, a volatile sig_atomic_t
+// only between a handler and the thread it interrupted.
 using StopWord = std::uint64_t;
 static_assert(std::atomic<StopWord>::is_always_lock_free,
               "the stop-signal handler needs a lock-free 64-bit atomic (C++17 [support.signal])");
