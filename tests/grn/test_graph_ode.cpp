@@ -1,5 +1,6 @@
-// The `graph_ode` model (SPEC §2.2) against a straightforward reference written here from the SPEC formulas
-// (plain loops, two-pass softmax, no code shared with the model); Glorot init; model.h5 (SPEC §6.5).
+// The `graph_ode` model (SPEC §2.2) against a straightforward reference written from the SPEC formulas
+// (graph_ode_reference.hpp: plain loops, two-pass softmax, no code shared with the model); Glorot init;
+// model.h5 (SPEC §6.5).
 #include "tessera/core/error.hpp"
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/io/deck.hpp"
@@ -17,7 +18,7 @@
 #include <random>
 #include <set>
 
-#include "graph_ode_fixture.hpp"
+#include "graph_ode_reference.hpp"
 
 using namespace tessera;
 
@@ -26,135 +27,7 @@ namespace {
 // ---- A small tissue: 7 cells of 2 types, 5 genes, 3 LR pairs (two on one receptor), a hand-built graph,
 // in graph_ode_fixture.hpp.
 
-// ---- The reference: SPEC §2.2 written out literally
-
-double leaky(double v) {
-  return v > 0 ? v : 0.2 * v;
-}
-double relu(double v) {
-  return v > 0 ? v : 0.0;
-}
-
-struct Reference {
-  std::vector<std::vector<double>> f;     // dx/dt
-  std::vector<std::vector<double>> scale; // sum of |terms| of the last layer: the size of rounding errors
-};
-
-Reference reference_rhs(const GraphOdeParameters& p, const GeneNetwork& net,
-                        const std::vector<LigandReceptorPair>& pairs,
-                        const std::vector<std::vector<double>>& x, const HostGraph* graph) {
-  const GraphOdeArchitecture& a = p.architecture();
-  const int K = a.heads, H = a.hidden, L = a.mlp_layers;
-  Reference out;
-  out.f.assign(n_cells, std::vector<double>(n_genes));
-  out.scale = out.f;
-  for (int i = 0; i < n_cells; ++i) {
-    const int c = cell_types[i];
-    const int s = a.share == ParameterSharing::all ? 0 : c;
-    std::map<std::string, std::vector<double>> theta;
-    for (const TensorSpec& t : p.layout().tensors())
-      theta[t.name] = p.tensor(s, t.name);
-    for (int k = 0; k < n_genes; ++k) {
-      // In-edges (h_u, w_u): the self loop, E_c as a set, then neighbours' ligands for each pair on k.
-      std::vector<std::pair<double, double>> in{{x[i][k], 1.0}};
-      std::vector<double> logit_bias{0.0};
-      std::vector<int> source_gene{k}; // for the embedding's source term
-      std::set<int> sources;
-      for (int j = 0; j < n_genes; ++j)
-        if (j != k && a.prior == PriorGraph::dense) sources.insert(j);
-      if (a.prior == PriorGraph::edges)
-        for (const RegulatoryEdge& e : net.edges)
-          if ((e.type == -1 || e.type == c) && e.target == k && e.source != k) sources.insert(e.source);
-      for (int j : sources) {
-        // Beyond STAGED: the entry of edge j -> k (of type c, or shared) scales the message and biases the
-        // logit.
-        const GraphOdeEdge weight_edge{a.edge_weights == EdgeTerms::per_type ? c : -1, j, k};
-        const GraphOdeEdge bias_edge{a.edge_bias == EdgeTerms::per_type ? c : -1, j, k};
-        const auto wi = std::find(a.weight_edges.begin(), a.weight_edges.end(), weight_edge);
-        const auto bi = std::find(a.bias_edges.begin(), a.bias_edges.end(), bias_edge);
-        in.push_back({x[i][j], a.edge_weights == EdgeTerms::none
-                                   ? 1.0
-                                   : theta["edge_weight"][wi - a.weight_edges.begin()]});
-        source_gene.push_back(j);
-        logit_bias.push_back(a.edge_bias == EdgeTerms::none ? 0.0
-                                                            : theta["edge_bias"][bi - a.bias_edges.begin()]);
-      }
-      if (graph)
-        for (const LigandReceptorPair& pair : pairs)
-          if (pair.receptor == k)
-            for (int e = graph->offsets[i]; e < graph->offsets[i + 1]; ++e) {
-              in.push_back({x[graph->source[e]][pair.ligand], graph->weight[e]});
-              logit_bias.push_back(0.0);
-              source_gene.push_back(pair.ligand);
-            }
-
-      std::vector<double> z(K * H);
-      for (int h = 0; h < K; ++h) {
-        std::vector<double> logits;
-        for (std::size_t u = 0; u < in.size(); ++u) {
-          const double hu = in[u].first;
-          double e = 0.0;
-          if (a.variant == AttentionVariant::gat) {
-            double dst = 0.0, src = 0.0;
-            for (int d = 0; d < H; ++d) {
-              dst += theta["a_dst"][h * H + d] * (theta["w"][h * H + d] * x[i][k]);
-              src += theta["a_src"][h * H + d] * (theta["w"][h * H + d] * hu);
-            }
-            e = leaky(dst + src);
-          } else {
-            for (int d = 0; d < H; ++d)
-              e += theta["a"][h * H + d] *
-                   leaky(theta["v_dst"][h * H + d] * x[i][k] + theta["v_src"][h * H + d] * hu);
-          }
-          // Gene embeddings: q^h . e_j of the source gene j.
-          for (int d = 0; d < a.embedding; ++d)
-            e += theta["attention_embedding"][h * a.embedding + d] *
-                 theta["embedding"][source_gene[u] * a.embedding + d];
-          logits.push_back(e + logit_bias[u]);
-        }
-        const double top = *std::max_element(logits.begin(), logits.end());
-        double sum = 0.0;
-        for (double e : logits)
-          sum += std::exp(e - top);
-        double m = 0.0;
-        for (std::size_t u = 0; u < in.size(); ++u)
-          m += std::exp(logits[u] - top) / sum * in[u].second * in[u].first;
-        for (int d = 0; d < H; ++d)
-          z[h * H + d] = relu(theta["w"][h * H + d] * m + theta["b0"][h * H + d]);
-      }
-      std::vector<double> y = z;
-      double scale = 0.0;
-      for (int l = 1; l <= L; ++l) {
-        const std::vector<double>& W = theta["W" + std::to_string(l)];
-        const std::vector<double>& b = theta["b" + std::to_string(l)];
-        const int rows = static_cast<int>(b.size()), cols = static_cast<int>(y.size());
-        std::vector<double> next(rows);
-        for (int r = 0; r < rows; ++r) {
-          double v = b[r];
-          for (int j = 0; j < cols; ++j)
-            v += W[r * cols + j] * y[j];
-          double embedded = 0.0; // gene embeddings: W1_embedding e_k
-          if (l == 1)
-            for (int d = 0; d < a.embedding; ++d)
-              embedded +=
-                  theta["W1_embedding"][r * a.embedding + d] * theta["embedding"][k * a.embedding + d];
-          v += embedded;
-          if (l == L) {
-            scale = std::fabs(b[r]) + std::fabs(embedded);
-            for (int j = 0; j < cols; ++j)
-              scale += std::fabs(W[r * cols + j] * y[j]);
-          }
-          next[r] = l < L ? relu(v) : v;
-        }
-        y = next;
-      }
-      const double gamma = std::log1p(std::exp(theta["decay_rho"][k]));
-      out.f[i][k] = y[0] - gamma * x[i][k];
-      out.scale[i][k] = scale + std::fabs(gamma * x[i][k]);
-    }
-  }
-  return out;
-}
+// ---- The reference: SPEC §2.2 written out literally, in graph_ode_reference.hpp.
 
 // Model and reference agree to `tolerance` relative to the size of the terms summed last (rounding in a sum
 // of terms is relative to the terms, not to a result that may nearly cancel).

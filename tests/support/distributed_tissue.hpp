@@ -7,6 +7,7 @@
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/parallel/decomposition.hpp"
 #include "tessera/parallel/halo.hpp"
+#include "tessera/parallel/mpi.hpp"
 #include "tessera/sim/signaling_graph.hpp"
 #include "tessera/tissue/cells.hpp"
 #include "tessera/tissue/migration.hpp"
@@ -168,6 +169,61 @@ struct DistributedTissue {
     Kokkos::deep_copy(out, host);
     return out;
   }
+};
+
+// What the MPI tests difference to check a state VJP x_bar = lambda^T df/dx through the halo: <lambda, f(x)>
+// summed over the tissue's ranks with gene `gene` of the cell whose id is `target` moved by `delta` by the
+// rank that owns it (a ghost's ligand then feeds neighbours on other ranks, so central differences of it
+// check the reverse halo against the forward one). `model` must be attached to `tissue`; x is its owned
+// genes.
+class RankSummedInnerProduct {
+public:
+  RankSummedInnerProduct(const DistributedTissue& tissue, const GeneRhs& model, ConstGeneState lambda)
+      : tissue_(tissue), model_(model), trial_("trial", tissue.n_owned, n_genes),
+        f_("f", tissue.n_owned, n_genes), trial_host_(Kokkos::create_mirror_view(trial_)),
+        x_host_("x_host", tissue.n_owned, n_genes), lambda_host_("lambda_host", tissue.n_owned, n_genes) {
+    Kokkos::deep_copy(x_host_, tissue.owned_genes());
+    Kokkos::deep_copy(lambda_host_, lambda);
+  }
+
+  // The sum, and through `scale` (unless null) the sum of |lambda f|: the size of its rounding. Collective.
+  double operator()(std::uint64_t target, int gene, double delta, double* scale = nullptr) const {
+    Kokkos::deep_copy(trial_host_, x_host_);
+    for (std::size_t r = 0; r < tissue_.n_owned; ++r)
+      if (tissue_.ids[r] == target) trial_host_(r, gene) += delta;
+    Kokkos::deep_copy(trial_, trial_host_);
+    model_.evaluate(0.0, trial_, f_);
+    const auto fh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f_);
+    double sums[2] = {0.0, 0.0};
+    for (std::size_t r = 0; r < tissue_.n_owned; ++r)
+      for (int k = 0; k < n_genes; ++k) {
+        sums[0] += lambda_host_(r, k) * fh(r, k);
+        sums[1] += std::fabs(lambda_host_(r, k) * fh(r, k));
+      }
+    mpi::check(MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, tissue_.decomposition.comm()),
+               "MPI_Allreduce");
+    if (scale) *scale = sums[1];
+    return sums[0];
+  }
+
+  // Entry (target, gene) of a per-cell result such as x_bar (host rows of the owned cells), on every rank
+  // from the one that owns the cell. Collective.
+  template <class HostRows>
+  double owned_entry(const HostRows& rows, std::uint64_t target, int gene) const {
+    double value = 0.0;
+    for (std::size_t r = 0; r < tissue_.n_owned; ++r)
+      if (tissue_.ids[r] == target) value = rows(r, gene);
+    mpi::check(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_DOUBLE, MPI_SUM, tissue_.decomposition.comm()),
+               "MPI_Allreduce");
+    return value;
+  }
+
+private:
+  const DistributedTissue& tissue_;
+  const GeneRhs& model_;
+  GeneState trial_, f_;
+  GeneState::HostMirror trial_host_;
+  Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::HostSpace> x_host_, lambda_host_;
 };
 
 // Per-cell rows of a result by cell id: one rank's owned cells, or the whole tissue's.

@@ -3,6 +3,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/rng.hpp"
 #include "tessera/grn/gene_network.hpp"
+#include "tessera/grn/model_file.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/hdf5.hpp"
 
@@ -185,9 +186,6 @@ void GraphOdeParameters::glorot_init(std::uint64_t seed, double decay_init) {
 
 namespace {
 
-constexpr const char* model_format = "tessera-model";
-constexpr std::int64_t model_version = 1;
-
 // The cell type of each per-edge entry as model.h5 stores it: the type's name, or "*" (shared).
 std::vector<std::string> edge_type_names(const std::vector<GraphOdeEdge>& edges,
                                          const std::vector<std::string>& cell_types) {
@@ -197,21 +195,12 @@ std::vector<std::string> edge_type_names(const std::vector<GraphOdeEdge>& edges,
   return out;
 }
 
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i)
-    out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
-
 } // namespace
 
 void write_graph_ode_model(h5::File& file, const GraphOdeParameters& parameters) {
   const hid_t root = file.get();
   const GraphOdeArchitecture& a = parameters.architecture();
-  h5::write_text_attribute(root, "format", model_format);
-  h5::write_int_attribute(root, "version", model_version);
-  h5::write_text_attribute(root, "family", parameters.family());
+  write_model_identity(file, parameters);
   {
     h5::Handle group = h5::create_group(root, "architecture");
     h5::write_text_attribute(group.get(), "variant", to_string(a.variant));
@@ -249,18 +238,7 @@ void write_graph_ode_model(h5::File& file, const GraphOdeParameters& parameters)
   }
   h5::write_strings(root, "genes", parameters.genes());
   h5::write_strings(root, "cell_types", parameters.cell_types());
-  h5::Handle params = h5::create_group(root, "params");
-  for (int s = 0; s < parameters.n_sets(); ++s) {
-    h5::Handle group = h5::create_group(params.get(), parameters.set_name(s));
-    for (const TensorSpec& t : parameters.layout().tensors()) {
-      const std::vector<double> values = parameters.tensor(s, t.name);
-      const h5::Rows rows{0, t.shape[0], t.shape[0]};
-      if (t.shape.size() == 1)
-        h5::write_rows(group.get(), t.name, values.data(), rows);
-      else
-        h5::write_rows(group.get(), t.name, values.data(), rows, t.shape[1]);
-    }
-  }
+  write_model_parameters(file, parameters);
 }
 
 void write_graph_ode_model(const std::string& path, const GraphOdeParameters& parameters) {
@@ -276,7 +254,7 @@ GraphOdeParameters read_graph_ode_model(const std::string& path, const GraphOdeA
   const hid_t root = file.get();
   auto fail = [&](const std::string& message) { throw input_error(path + ": " + message); };
 
-  h5::require_format(file, "a tessera model file", model_format, "version", model_version);
+  require_model_file(file);
   // Files from before other families existed have no `family`: they are graph_ode models.
   if (h5::has_attribute(root, "family")) {
     const std::string family = h5::read_text_attribute(root, "family");
@@ -412,8 +390,8 @@ GraphOdeParameters read_graph_ode_model(const std::string& path, const GraphOdeA
       if (edge_index != file_index_of_edge.end()) wanted = {file_edge_count.at(t.name)};
       const std::vector<std::int64_t> found = h5::shape(group.get(), t.name);
       if (found != wanted)
-        fail(where + "/" + t.name + " has shape " + shape_text(found) + " but the architecture needs " +
-             shape_text(wanted));
+        fail(where + "/" + t.name + " has shape " + h5::shape_text(found) + " but the architecture needs " +
+             h5::shape_text(wanted));
       std::vector<double> values = h5::read_all<double>(group.get(), t.name);
       for (const double v : values)
         if (!std::isfinite(v)) fail(where + "/" + t.name + " holds a non-finite value");

@@ -2,6 +2,7 @@
 // they belong to a deck's model, the candidate edges and LR pairs above all.
 #include "tessera/core/error.hpp"
 #include "tessera/grn/learnable_hill.hpp"
+#include "tessera/grn/model_file.hpp"
 #include "tessera/io/hdf5.hpp"
 
 #include <cmath>
@@ -9,16 +10,6 @@
 namespace tessera {
 
 namespace {
-
-constexpr const char* model_format = "tessera-model";
-constexpr std::int64_t model_version = 1;
-
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i)
-    out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
 
 void write_ints(hid_t parent, const std::string& name, const std::vector<int>& values) {
   const std::int64_t n = static_cast<std::int64_t>(values.size());
@@ -32,9 +23,7 @@ void write_learnable_hill_model(h5::File& file, const LearnableHillModel& model)
   const hid_t root = file.get();
   const ModelParameters& parameters = model.parameters();
   const LearnableHillConfig& config = model.config();
-  h5::write_text_attribute(root, "format", model_format);
-  h5::write_int_attribute(root, "version", model_version);
-  h5::write_text_attribute(root, "family", parameters.family());
+  write_model_identity(file, parameters);
   {
     h5::Handle group = h5::create_group(root, "hill");
     h5::write_text_attribute(group.get(), "prior", to_string(config.prior));
@@ -66,16 +55,7 @@ void write_learnable_hill_model(h5::File& file, const LearnableHillModel& model)
     write_ints(group.get(), "ligand", ligand);
     write_ints(group.get(), "receptor", receptor);
   }
-  h5::Handle params = h5::create_group(root, "params");
-  h5::Handle group = h5::create_group(params.get(), parameters.set_name(0));
-  for (const TensorSpec& t : parameters.layout().tensors()) {
-    const std::vector<double> values = parameters.tensor(0, t.name);
-    const h5::Rows rows{0, t.shape[0], t.shape[0]};
-    if (t.shape.size() == 1)
-      h5::write_rows(group.get(), t.name, values.data(), rows);
-    else
-      h5::write_rows(group.get(), t.name, values.data(), rows, t.shape[1]);
-  }
+  write_model_parameters(file, parameters);
 }
 
 namespace {
@@ -86,7 +66,7 @@ void check_settings(const h5::File& file, const std::string& path, const Learnab
                     const std::vector<std::string>& genes, const std::vector<std::string>& type_names) {
   const hid_t root = file.get();
   auto fail = [&](const std::string& message) { throw input_error(path + ": " + message); };
-  h5::require_format(file, "a tessera model file", model_format, "version", model_version);
+  require_model_file(file);
   const std::string family =
       h5::has_attribute(root, "family") ? h5::read_text_attribute(root, "family") : std::string("graph_ode");
   if (family != "hill")
@@ -136,7 +116,7 @@ void read_learnable_hill_model(const std::string& path, LearnableHillModel& mode
     if (!h5::exists(root, where)) fail("no " + where);
     const std::vector<std::int64_t> found = h5::shape(root, where);
     if (found != std::vector<std::int64_t>{static_cast<std::int64_t>(expected)})
-      fail(where + " has shape " + shape_text(found) + " but the deck's model has " +
+      fail(where + " has shape " + h5::shape_text(found) + " but the deck's model has " +
            std::to_string(expected));
     h5::Handle g = h5::open_group(root, group);
     return h5::read_all<std::int32_t>(g.get(), name);
@@ -173,8 +153,8 @@ void read_learnable_hill_model(const std::string& path, LearnableHillModel& mode
     if (!h5::exists(group.get(), t.name)) fail(where + "/" + t.name + " is missing");
     const std::vector<std::int64_t> found = h5::shape(group.get(), t.name);
     if (found != t.shape)
-      fail(where + "/" + t.name + " has shape " + shape_text(found) + " but the model needs " +
-           shape_text(t.shape));
+      fail(where + "/" + t.name + " has shape " + h5::shape_text(found) + " but the model needs " +
+           h5::shape_text(t.shape));
     const std::vector<double> values = h5::read_all<double>(group.get(), t.name);
     for (const double v : values)
       if (!std::isfinite(v)) fail(where + "/" + t.name + " holds a non-finite value");

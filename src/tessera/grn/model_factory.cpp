@@ -3,6 +3,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/grn/graph_ode.hpp"
 #include "tessera/grn/learnable_hill.hpp"
+#include "tessera/grn/model_file.hpp"
 #include "tessera/grn/sigmoid.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/hdf5.hpp"
@@ -133,7 +134,7 @@ void TrainableModelSpec::check(const std::string& path, const std::vector<std::s
 
 std::string model_file_family(const std::string& path) {
   h5::File file = h5::File::open_read(path);
-  h5::require_format(file, "a tessera model file", "tessera-model", "version", 1);
+  require_model_file(file);
   if (!h5::has_attribute(file.get(), "family")) return "graph_ode";
   return h5::read_text_attribute(file.get(), "family");
 }

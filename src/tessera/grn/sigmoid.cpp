@@ -4,6 +4,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/kernel_instance.hpp"
 #include "tessera/core/rng.hpp"
+#include "tessera/grn/model_file.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/hdf5.hpp"
 #include "tessera/parallel/mpi.hpp"
@@ -283,21 +284,11 @@ void initialise_sigmoid(ModelParameters& parameters, const CandidateEdges& candi
 // ---- model.h5
 // -----------------------------------------------------------------------------------------------
 
-namespace {
-
-// The format every model.h5 shares (graph_ode_parameters.cpp writes the same).
-constexpr const char* model_format = "tessera-model";
-constexpr std::int64_t model_version = 1;
-
-} // namespace
-
 void write_sigmoid_model(h5::File& file, const SigmoidModel& model) {
   const hid_t root = file.get();
   const ModelParameters& parameters = model.parameters();
   const CandidateEdges& candidates = model.candidates();
-  h5::write_text_attribute(root, "format", model_format);
-  h5::write_int_attribute(root, "version", model_version);
-  h5::write_text_attribute(root, "family", parameters.family());
+  write_model_identity(file, parameters);
   {
     h5::Handle settings = h5::create_group(root, "sigmoid");
     h5::write_text_attribute(settings.get(), "prior", to_string(model.prior()));
@@ -328,16 +319,7 @@ void write_sigmoid_model(h5::File& file, const SigmoidModel& model) {
     h5::write_rows(pairs.get(), "ligand", ligand.data(), h5::Rows{0, P, P});
     h5::write_rows(pairs.get(), "receptor", receptor.data(), h5::Rows{0, P, P});
   }
-  h5::Handle params = h5::create_group(root, "params");
-  h5::Handle group = h5::create_group(params.get(), parameters.set_name(0));
-  for (const TensorSpec& t : parameters.layout().tensors()) {
-    const std::vector<double> values = parameters.tensor(0, t.name);
-    const h5::Rows rows{0, t.shape[0], t.shape[0]};
-    if (t.shape.size() == 1)
-      h5::write_rows(group.get(), t.name, values.data(), rows);
-    else
-      h5::write_rows(group.get(), t.name, values.data(), rows, t.shape[1]);
-  }
+  write_model_parameters(file, parameters);
 }
 
 namespace {
@@ -354,7 +336,7 @@ SigmoidFileHeader read_sigmoid_header(const h5::File& file, const std::string& p
                                       const std::vector<std::string>& cell_types) {
   const hid_t root = file.get();
   auto fail = [&](const std::string& message) { throw input_error(path + ": " + message); };
-  h5::require_format(file, "a tessera model file", model_format, "version", model_version);
+  require_model_file(file);
   const std::string family =
       h5::has_attribute(root, "family") ? h5::read_text_attribute(root, "family") : std::string("graph_ode");
   if (family != "sigmoid") fail("family = " + family + " but the deck's model is sigmoid");
@@ -510,16 +492,9 @@ ModelParameters read_sigmoid_model(const std::string& path, const CandidateEdges
     else
       wanted = {FT, FG};
     const std::vector<std::int64_t> found = h5::shape(group.get(), t.name);
-    if (found != wanted) {
-      auto text = [](const std::vector<std::int64_t>& shape) {
-        std::string out = "[";
-        for (std::size_t i = 0; i < shape.size(); ++i)
-          out += (i ? ", " : "") + std::to_string(shape[i]);
-        return out + "]";
-      };
-      fail(where + " has shape " + text(found) + " but /edges, /pairs, /cell_types and /genes need " +
-           text(wanted));
-    }
+    if (found != wanted)
+      fail(where + " has shape " + h5::shape_text(found) +
+           " but /edges, /pairs, /cell_types and /genes need " + h5::shape_text(wanted));
     const std::vector<double> values = h5::read_all<double>(group.get(), t.name);
     for (const double v : values)
       if (!std::isfinite(v)) fail(where + " holds a non-finite value");

@@ -7,17 +7,6 @@
 
 namespace tessera {
 
-namespace {
-
-std::string shape_text(const std::vector<std::int64_t>& dims) {
-  std::string text = "[";
-  for (std::size_t a = 0; a < dims.size(); ++a)
-    text += (a ? ", " : "") + std::to_string(dims[a]);
-  return text + "]";
-}
-
-} // namespace
-
 std::vector<double> read_field_grid(const std::string& key, const std::string& file,
                                     const std::string& dataset, const std::vector<std::int64_t>& dims) {
   const h5::File h5 = h5::File::open_read(file);
@@ -25,8 +14,8 @@ std::vector<double> read_field_grid(const std::string& key, const std::string& f
   if (!h5::exists(h5.get(), dataset)) throw input_error(where + " does not exist");
   const std::vector<std::int64_t> shape = h5::shape(h5.get(), dataset);
   if (shape != dims)
-    throw input_error(where + " has shape " + shape_text(shape) + ", the voxel grid is " + shape_text(dims) +
-                      " (slowest axis first)");
+    throw input_error(where + " has shape " + h5::shape_text(shape) + ", the voxel grid is " +
+                      h5::shape_text(dims) + " (slowest axis first)");
   std::vector<double> values = h5::read_all<double>(h5.get(), dataset);
   for (const double v : values)
     if (!std::isfinite(v) || v < 0)

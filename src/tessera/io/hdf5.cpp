@@ -998,6 +998,13 @@ std::vector<std::int64_t> shape(hid_t parent, const std::string& name) {
   return std::vector<std::int64_t>(dims.begin(), dims.end());
 }
 
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
 H5T_class_t type_class(hid_t parent, const std::string& name) {
   Handle dataset = open_dataset(parent, name);
   Handle type(check_id(H5Dget_type(dataset.get()), "H5Dget_type"));

@@ -192,6 +192,8 @@ void write_block(hid_t parent, const std::string& name, const double* data,
 
 // Shape of a dataset: one entry per dimension.
 std::vector<std::int64_t> shape(hid_t parent, const std::string& name);
+// "[3, 4]": a shape in an error message.
+std::string shape_text(const std::vector<std::int64_t>& shape);
 // Class of a dataset's elements (H5T_INTEGER, H5T_FLOAT, H5T_STRING, ...), for files whose writers choose it.
 H5T_class_t type_class(hid_t parent, const std::string& name);
 // Reads rows [offset, offset + count) of a 1-D or 2-D dataset (row-major). Collective in a parallel file.
