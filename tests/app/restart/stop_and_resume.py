@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A run stopped by a signal (issue 10 item 2, in `tessera run`; `tessera predict` with --command predict):
 starts `tessera run DECK -o DIR` (with --launch, e.g. mpirun -n 2), waits until its log shows step --after,
-sends --signal to the process (mpirun forwards SIGUSR1 to its ranks at once, SIGTERM its own way), and checks that it ended with exit 75 (resumable) within the time
-of a few steps, that its log says "stopped at step N by <signal>; resume with tessera run DECK --restart DIR",
+sends --signal to the process (mpirun forwards SIGUSR1 to its ranks at once, SIGTERM its own way), and checks
+that it ended with exit 75 (resumable; within 120 s, the promptness being the receipt line's step below),
+that its log says "stopped at step N by <signal>; resume with tessera run DECK --restart DIR",
 that it says "SIG<signal> received by rank R during step N" (the stop comes at the end of the step the signal
 came in), that checkpoint.h5 is at step N and tessera.h5 ends at step N with complete = 0. Then it continues the run
 with --restart to step N + 5 and runs the same deck uninterrupted to that step in DIR_reference: both must
