@@ -363,6 +363,10 @@ def train_deck(d, family, dense, iterations):
         # Both mechanistic families start from the ridge fit on the same data and candidates (the deck holds
         # no edges: the truth never reaches the model).
         lines += ["  %s:" % family, "    prior: %s" % ("dense" if dense else "edges"), "    init: ridge"]
+        if family == "sigmoid":
+            # Log inputs, so that each regulator's term can be a Hill function (docs/performance.md
+            # "Inference"); the same on either truth model, so the deck does not tell the model what made the data.
+            lines += ["    inputs: log", "    log_offset: 0.05"]
     lines += [""]
     lines += signaling_section(d, list(zip(d["pairs"], d["lr_params"])) +
                                [(p, (1.0, 0.5, 2.0)) for p in d["decoy_lr"]])

@@ -371,7 +371,45 @@ def markdown(results, command):
                                 min(r["sign_accuracy"] for r in types),
                                 min(r["auprc"] / r["random_auprc"] for r in types), beat, len(group),
                                 sum(res["wall_s"] for res in group) / len(group)))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + [""] + ranges_markdown(results)) + "\n"
+
+
+def span(values, digits=3, general=False):
+    """min-max of `values` as docs/performance.md writes them ("0.859–1.000", one value when they agree)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    text = (lambda v: "%.*g" % (digits - 1, v)) if general else (lambda v: "%.*f" % (digits, v))
+    low, high = text(min(values)), text(max(values))
+    return low if low == high else "%s\u2013%s" % (low, high)
+
+
+def ranges_markdown(results):
+    """Per data model, family and graph, the range over seeds and types of each figure: the tables of
+    docs/performance.md "Inference"."""
+    lines = ["Ranges per data model, family and graph over every seed and type:", "",
+             "| data | family | graph | AUPRC | ratio | AUPRC / random order's | sign accuracy | AUPRC of \\|weight\\| "
+             "| types with AUPRC \u2265 ridge | ridge AUPRC | val. MSE / no change | val. MSE / relaxation | wall s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for data in ("hill", "sigmoid"):
+        for family in FAMILIES:
+            for graph in GRAPHS:
+                group = [res for res in results if res["family"] == family and res["graph"] == graph and
+                         res.get("truth_model", "hill") == data]
+                if not group:
+                    continue
+                types = [r for res in group for r in res["types"]]
+                mse = [res["validation_mse"] for res in group if res["validation_mse"]["model"] is not None]
+                lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %d of %d | %s | %s | %s | %s |" % (
+                    data, family, graph, span([r["auprc"] for r in types]), span([r["ratio"] for r in types], 2),
+                    span([r["auprc"] / r["random_auprc"] for r in types], 2),
+                    span([r["sign_accuracy"] for r in types], 2), span([r.get("weight_auprc") for r in types]),
+                    sum(1 for r in types if r["auprc"] >= r["ridge_auprc"]), len(types),
+                    span([r["ridge_auprc"] for r in types]),
+                    span([m["model"] / m["no_change"] for m in mse], 3, True),
+                    span([m["model"] / m["relaxation"] for m in mse], 3, True),
+                    span([res["wall_s"] for res in group], 1)))
+    return lines
 
 
 def write_reports(args, results, command):

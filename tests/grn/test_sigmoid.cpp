@@ -2,7 +2,8 @@
 // genes, 3 LR pairs, a hand-made signalling graph): its RHS equals the formula evaluated independently on the
 // host; its state and parameter VJPs equal central differences, also through the rk4 discrete adjoint and the
 // CVODES adjoint; a model without edges follows the analytic solution of its decoupled ODEs; model.h5 round
-// trips by name and refuses files of another model; the ridge warm start is sigma's linearisation.
+// trips by name and refuses files of another model; the ridge warm start is sigma's linearisation. Each with
+// linear inputs (the classic model) and with log inputs (grn.sigmoid.inputs: log).
 #include "tessera/grn/model_factory.hpp"
 #include "tessera/grn/sigmoid.hpp"
 
@@ -38,20 +39,41 @@ void randomize(ModelParameters& p, unsigned seed, double scale = 0.8) {
   }
 }
 
+// Log inputs with an offset of the order of the states' spread, so that the log's curvature matters.
+SigmoidInputs log_inputs() {
+  SigmoidInputs inputs;
+  inputs.log = true;
+  inputs.offset = 0.05;
+  return inputs;
+}
+
+const SigmoidInputs both_inputs[] = {SigmoidInputs{}, log_inputs()};
+
+// Every value moved into [0.1, 2.1): states where log inputs are smooth, and which the ODE keeps positive
+// (dx/dt >= -gamma x), so that central differences through an integrator never straddle u's kink at 0.
+std::vector<std::vector<double>> positive_state(unsigned seed) {
+  auto x = random_state(seed);
+  for (auto& row : x)
+    for (double& v : row)
+      v = 0.1 + std::fabs(v);
+  return x;
+}
+
 struct Problem {
   CandidateEdges candidates;
   ModelParameters parameters;
   std::unique_ptr<SigmoidModel> model;
   SignalingGraph graph;
   LigandExchange exchange;
+  SigmoidInputs inputs;
 
-  Problem(bool dense, bool signaling, unsigned seed)
+  Problem(bool dense, bool signaling, unsigned seed, SigmoidInputs in = {})
       : candidates(small_network(), 2, dense, small_pairs()),
         parameters("sigmoid", sigmoid_layout(candidates), {"all"}, gene_names, type_names),
-        exchange(small_ligand_genes()) {
+        exchange(small_ligand_genes()), inputs(in) {
     randomize(parameters, seed);
     model = std::make_unique<SigmoidModel>(parameters, candidates, small_pairs(),
-                                           dense ? PriorGraph::dense : PriorGraph::edges);
+                                           dense ? PriorGraph::dense : PriorGraph::edges, inputs);
     model->set_cell_types(device_copy("types", cell_types));
     graph = device_graph(HostGraph{});
     exchange.set_halo(nullptr, n_cells, 0);
@@ -68,6 +90,7 @@ std::vector<std::vector<double>> rhs_by_hand(const Problem& p, const std::vector
   const HostGraph g;
   const auto pairs = small_pairs();
   const int P = static_cast<int>(pairs.size());
+  auto u = [&](double v) { return p.inputs.log ? std::log(std::max(v, 0.0) + p.inputs.offset) : v; };
   std::vector<std::vector<double>> f(n_cells, std::vector<double>(n_genes));
   for (int i = 0; i < n_cells; ++i) {
     const int c = cell_types[i];
@@ -75,7 +98,7 @@ std::vector<std::vector<double>> rhs_by_hand(const Problem& p, const std::vector
       double z = b[c * n_genes + k];
       for (int j = 0; j < n_genes; ++j) {
         const int e = p.candidates.find(c, j, k);
-        if (e >= 0) z += W[e] * x[i][j];
+        if (e >= 0) z += W[e] * u(x[i][j]);
       }
       if (signaling)
         for (int q = 0; q < P; ++q)
@@ -83,7 +106,7 @@ std::vector<std::vector<double>> rhs_by_hand(const Problem& p, const std::vector
             double s = 0.0;
             for (int n = g.offsets[i]; n < g.offsets[i + 1]; ++n)
               s += g.weight[n] * x[g.source[n]][pairs[q].ligand];
-            z += V[c * P + q] * s;
+            z += V[c * P + q] * u(s);
           }
       f[i][k] =
           softplus(beta[c * n_genes + k]) / (1.0 + std::exp(-z)) - softplus(gamma[c * n_genes + k]) * x[i][k];
@@ -194,81 +217,87 @@ void write_edited_model(const std::string& path, const SigmoidModel& model, cons
 } // namespace
 
 TEST(SigmoidModel, RhsEqualsTheFormulaWrittenOut) {
-  for (const bool dense : {false, true})
-    for (const bool signaling : {false, true}) {
-      const Problem p(dense, signaling, 3);
-      const auto x = random_state(5);
-      const auto got = rhs(p, x), want = rhs_by_hand(p, x, signaling);
-      for (int i = 0; i < n_cells; ++i)
-        for (int k = 0; k < n_genes; ++k)
-          EXPECT_NEAR(got[i][k], want[i][k], 1e-14) << "cell " << i << " gene " << k; // rounding of O(1) sums
-    }
+  // random_state has a few negative values: log inputs see them as 0.
+  for (const SigmoidInputs& inputs : both_inputs)
+    for (const bool dense : {false, true})
+      for (const bool signaling : {false, true}) {
+        const Problem p(dense, signaling, 3, inputs);
+        const auto x = random_state(5);
+        const auto got = rhs(p, x), want = rhs_by_hand(p, x, signaling);
+        for (int i = 0; i < n_cells; ++i)
+          for (int k = 0; k < n_genes; ++k)
+            EXPECT_NEAR(got[i][k], want[i][k], 1e-14)
+                << "cell " << i << " gene " << k; // rounding of O(1) sums
+      }
 }
 
 TEST(SigmoidModel, VjpsEqualCentralDifferences) {
   // <lambda, f(x, theta)> differenced in every entry of x and of theta, step 1e-6: the model is smooth, so
   // the truncation error is ~1e-12 relative and rounding ~1e-16 |terms| / h = 1e-10 of the terms' size: the
   // VJP must agree to 1e-6 relative plus that floor. A wrong term is off by O(1).
+  // With log inputs the negative states of random_state sit where u is flat (slope 0 on both sides of the
+  // difference); none lies within h of the kink at 0.
   int checked = 0;
-  for (const bool dense : {false, true})
-    for (const bool signaling : {false, true}) {
-      Problem p(dense, signaling, 7);
-      const auto x = random_state(11);
-      const auto lambda = random_state(12);
-      GeneState x_bar("x_bar", n_cells, n_genes);
-      ParameterGradient theta_bar("theta_bar", 1, p.parameters.size());
-      Kokkos::deep_copy(theta_bar, 0.25); // accumulated: the VJP adds to what is there
-      p.model->vjp(0.0, to_device(x), to_device(lambda), x_bar, theta_bar);
-      const auto xb = to_host(x_bar);
-      const auto tb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar);
-      const double h = 1e-6;
-      auto compare = [&](double expected, const std::function<double(double, double*)>& loss_at,
-                         const std::string& what) {
-        double scale = 0.0;
-        loss_at(0.0, &scale);
-        const double fd = (loss_at(h, nullptr) - loss_at(-h, nullptr)) / (2.0 * h);
-        EXPECT_NEAR(expected, fd, 1e-6 * std::fabs(fd) + 1e-15 * scale / h + 1e-12) << what;
-        ++checked;
-      };
-      for (int i = 0; i < n_cells; ++i)
-        for (int k = 0; k < n_genes; ++k)
-          compare(
-              xb[i][k],
-              [&](double step, double* scale) {
-                auto shifted = x;
-                shifted[i][k] += step;
-                return pairing(lambda, rhs(p, shifted), scale);
-              },
-              "x_bar cell " + std::to_string(i) + " gene " + std::to_string(k));
-      auto values = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), p.parameters.values());
-      for (const TensorSpec& t : p.parameters.layout().tensors())
-        for (std::size_t e = 0; e < t.size(); ++e)
-          compare(
-              tb(0, t.offset + e) - 0.25,
-              [&](double step, double* scale) {
-                values(0, t.offset + e) += step;
-                Kokkos::deep_copy(p.parameters.values(), values); // the model shares the View
-                const double loss = pairing(lambda, rhs(p, x), scale);
-                values(0, t.offset + e) -= step;
-                Kokkos::deep_copy(p.parameters.values(), values);
-                return loss;
-              },
-              t.name + "[" + std::to_string(e) + "]");
-      // The two halves alone equal the whole.
-      GeneState x_bar_only("x_bar_only", n_cells, n_genes);
-      ParameterGradient theta_bar_only("theta_bar_only", 1, p.parameters.size());
-      Kokkos::deep_copy(theta_bar_only, 0.25);
-      p.model->vjp_state(0.0, to_device(x), to_device(lambda), x_bar_only);
-      p.model->vjp_params(0.0, to_device(x), to_device(lambda), theta_bar_only);
-      const auto xo = to_host(x_bar_only);
-      const auto to = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar_only);
-      for (int i = 0; i < n_cells; ++i)
-        for (int k = 0; k < n_genes; ++k)
-          EXPECT_EQ(xo[i][k], xb[i][k]);
-      for (std::size_t e = 0; e < to.size(); ++e)
-        EXPECT_EQ(to.data()[e], tb.data()[e]);
-    }
-  EXPECT_GT(checked, 4 * n_cells * n_genes);
+  for (const SigmoidInputs& inputs : both_inputs)
+    for (const bool dense : {false, true})
+      for (const bool signaling : {false, true}) {
+        Problem p(dense, signaling, 7, inputs);
+        const auto x = random_state(11);
+        const auto lambda = random_state(12);
+        GeneState x_bar("x_bar", n_cells, n_genes);
+        ParameterGradient theta_bar("theta_bar", 1, p.parameters.size());
+        Kokkos::deep_copy(theta_bar, 0.25); // accumulated: the VJP adds to what is there
+        p.model->vjp(0.0, to_device(x), to_device(lambda), x_bar, theta_bar);
+        const auto xb = to_host(x_bar);
+        const auto tb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar);
+        const double h = 1e-6;
+        auto compare = [&](double expected, const std::function<double(double, double*)>& loss_at,
+                           const std::string& what) {
+          double scale = 0.0;
+          loss_at(0.0, &scale);
+          const double fd = (loss_at(h, nullptr) - loss_at(-h, nullptr)) / (2.0 * h);
+          EXPECT_NEAR(expected, fd, 1e-6 * std::fabs(fd) + 1e-15 * scale / h + 1e-12) << what;
+          ++checked;
+        };
+        for (int i = 0; i < n_cells; ++i)
+          for (int k = 0; k < n_genes; ++k)
+            compare(
+                xb[i][k],
+                [&](double step, double* scale) {
+                  auto shifted = x;
+                  shifted[i][k] += step;
+                  return pairing(lambda, rhs(p, shifted), scale);
+                },
+                "x_bar cell " + std::to_string(i) + " gene " + std::to_string(k));
+        auto values = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), p.parameters.values());
+        for (const TensorSpec& t : p.parameters.layout().tensors())
+          for (std::size_t e = 0; e < t.size(); ++e)
+            compare(
+                tb(0, t.offset + e) - 0.25,
+                [&](double step, double* scale) {
+                  values(0, t.offset + e) += step;
+                  Kokkos::deep_copy(p.parameters.values(), values); // the model shares the View
+                  const double loss = pairing(lambda, rhs(p, x), scale);
+                  values(0, t.offset + e) -= step;
+                  Kokkos::deep_copy(p.parameters.values(), values);
+                  return loss;
+                },
+                t.name + "[" + std::to_string(e) + "]");
+        // The two halves alone equal the whole.
+        GeneState x_bar_only("x_bar_only", n_cells, n_genes);
+        ParameterGradient theta_bar_only("theta_bar_only", 1, p.parameters.size());
+        Kokkos::deep_copy(theta_bar_only, 0.25);
+        p.model->vjp_state(0.0, to_device(x), to_device(lambda), x_bar_only);
+        p.model->vjp_params(0.0, to_device(x), to_device(lambda), theta_bar_only);
+        const auto xo = to_host(x_bar_only);
+        const auto to = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar_only);
+        for (int i = 0; i < n_cells; ++i)
+          for (int k = 0; k < n_genes; ++k)
+            EXPECT_EQ(xo[i][k], xb[i][k]);
+        for (std::size_t e = 0; e < to.size(); ++e)
+          EXPECT_EQ(to.data()[e], tb.data()[e]);
+      }
+  EXPECT_GT(checked, 8 * n_cells * n_genes);
 }
 
 TEST(SigmoidModel, WithoutEdgesEachGeneRelaxesAsTheAnalyticSolution) {
@@ -310,125 +339,133 @@ TEST(SigmoidModel, WithoutEdgesEachGeneRelaxesAsTheAnalyticSolution) {
 
 TEST(SigmoidModel, Rk4AdjointEqualsCentralDifferencesOfALoss) {
   // L = <c, x(t1)> through the rk4 integrator; the discrete adjoint is exact up to rounding, so it must agree
-  // with central differences at step 1e-6 to 1e-7 relative (truncation 1e-12) plus the rounding floor.
-  Problem p(false, true, 19);
-  const auto x0 = random_state(23);
-  const auto c = random_state(29);
-  const double t1 = 1.5, dt = 0.2;
-  auto loss = [&](const std::vector<std::vector<double>>& start, double* scale) {
-    GeneState x = to_device(start);
-    Rk4Integrator(dt).advance(*p.model, x, 0.0, t1);
-    return pairing(c, to_host(x), scale);
-  };
-  Rk4Adjoint adjoint(dt);
-  GeneState x = to_device(x0);
-  adjoint.forward(*p.model, x, 0.0, t1);
-  GeneState x_bar = to_device(c);
-  ParameterGradient theta_bar("theta_bar", 1, p.parameters.size());
-  adjoint.reverse(*p.model, *p.model, x_bar, theta_bar);
-  const auto xb = to_host(x_bar);
-  const auto tb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar);
-  const double h = 1e-6;
-  for (int i = 0; i < n_cells; ++i)
-    for (int k = 0; k < n_genes; ++k) {
-      auto plus = x0, minus = x0;
-      plus[i][k] += h;
-      minus[i][k] -= h;
-      double scale = 0.0;
-      loss(x0, &scale);
-      const double fd = (loss(plus, nullptr) - loss(minus, nullptr)) / (2 * h);
-      EXPECT_NEAR(xb[i][k], fd, 1e-7 * std::fabs(fd) + 1e-15 * scale / h + 1e-12) << "x0 " << i << " " << k;
-    }
-  auto values = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), p.parameters.values());
-  for (const TensorSpec& t : p.parameters.layout().tensors())
-    for (std::size_t e = 0; e < t.size(); ++e) {
-      auto at = [&](double step, double* scale) {
-        values(0, t.offset + e) += step;
-        Kokkos::deep_copy(p.parameters.values(), values);
-        const double l = loss(x0, scale);
-        values(0, t.offset + e) -= step;
-        Kokkos::deep_copy(p.parameters.values(), values);
-        return l;
-      };
-      double scale = 0.0;
-      at(0.0, &scale);
-      const double fd = (at(h, nullptr) - at(-h, nullptr)) / (2 * h);
-      EXPECT_NEAR(tb(0, t.offset + e), fd, 1e-7 * std::fabs(fd) + 1e-15 * scale / h + 1e-12)
-          << t.name << "[" << e << "]";
-    }
+  // with central differences at step 1e-6 to 1e-7 relative (truncation 1e-12) plus the rounding floor. Log
+  // inputs start from positive states, which the ODE keeps positive.
+  for (const SigmoidInputs& inputs : both_inputs) {
+    SCOPED_TRACE(to_string(inputs));
+    Problem p(false, true, 19, inputs);
+    const auto x0 = inputs.log ? positive_state(23) : random_state(23);
+    const auto c = random_state(29);
+    const double t1 = 1.5, dt = 0.2;
+    auto loss = [&](const std::vector<std::vector<double>>& start, double* scale) {
+      GeneState x = to_device(start);
+      Rk4Integrator(dt).advance(*p.model, x, 0.0, t1);
+      return pairing(c, to_host(x), scale);
+    };
+    Rk4Adjoint adjoint(dt);
+    GeneState x = to_device(x0);
+    adjoint.forward(*p.model, x, 0.0, t1);
+    GeneState x_bar = to_device(c);
+    ParameterGradient theta_bar("theta_bar", 1, p.parameters.size());
+    adjoint.reverse(*p.model, *p.model, x_bar, theta_bar);
+    const auto xb = to_host(x_bar);
+    const auto tb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar);
+    const double h = 1e-6;
+    for (int i = 0; i < n_cells; ++i)
+      for (int k = 0; k < n_genes; ++k) {
+        auto plus = x0, minus = x0;
+        plus[i][k] += h;
+        minus[i][k] -= h;
+        double scale = 0.0;
+        loss(x0, &scale);
+        const double fd = (loss(plus, nullptr) - loss(minus, nullptr)) / (2 * h);
+        EXPECT_NEAR(xb[i][k], fd, 1e-7 * std::fabs(fd) + 1e-15 * scale / h + 1e-12) << "x0 " << i << " " << k;
+      }
+    auto values = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), p.parameters.values());
+    for (const TensorSpec& t : p.parameters.layout().tensors())
+      for (std::size_t e = 0; e < t.size(); ++e) {
+        auto at = [&](double step, double* scale) {
+          values(0, t.offset + e) += step;
+          Kokkos::deep_copy(p.parameters.values(), values);
+          const double l = loss(x0, scale);
+          values(0, t.offset + e) -= step;
+          Kokkos::deep_copy(p.parameters.values(), values);
+          return l;
+        };
+        double scale = 0.0;
+        at(0.0, &scale);
+        const double fd = (at(h, nullptr) - at(-h, nullptr)) / (2 * h);
+        EXPECT_NEAR(tb(0, t.offset + e), fd, 1e-7 * std::fabs(fd) + 1e-15 * scale / h + 1e-12)
+            << t.name << "[" << e << "]";
+      }
+  }
 }
 
 TEST(SigmoidModel, CvodesAdjointEqualsCentralDifferencesThroughCvode) {
   // Directional derivatives of L = <c, x(t1)> along a random direction per tensor (and for x0): the CVODES
   // adjoint at rtol 1e-10 against central differences (h = 1e-4) of CVODE solves at rtol 1e-12. The RHS is
   // smooth: the differences' truncation error is ~h^2 L''' ~ 1e-8 of the terms' size, the solves' ~1e-10,
-  // the adjoint's ~1e-9 (the decay model's measured agreement, test_cvodes_adjoint): 1e-6 of the size.
-  Problem p(true, true, 31);
-  const auto x0 = random_state(37);
-  const auto c = random_state(41);
-  const double t1 = 1.0, h = 1e-4;
-  auto tight = [](double rtol, double atol) {
-    TimeParams params;
-    params.method = CvodeMethod::bdf;
-    params.rtol = rtol;
-    params.atol = atol;
-    params.max_steps = 100000;
-    return params;
-  };
-  CvodesAdjoint adjoint(MPI_COMM_SELF, tight(1e-10, 1e-12));
-  GeneState x = to_device(x0);
-  adjoint.forward(*p.model, x, 0.0, t1);
-  GeneState x_bar = to_device(c);
-  ParameterGradient theta_bar("theta_bar", 1, p.parameters.size());
-  adjoint.reverse(*p.model, *p.model, x_bar, theta_bar);
-  const auto xb = to_host(x_bar);
-  const auto tb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar);
-  auto loss = [&](const std::vector<std::vector<double>>& start) {
-    GeneState y = to_device(start);
-    CvodeIntegrator(MPI_COMM_SELF, tight(1e-12, 1e-14)).advance(*p.model, y, 0.0, t1);
-    return pairing(c, to_host(y));
-  };
-  std::mt19937 rng(43);
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  {
-    auto v = random_state(47);
-    double expected = 0.0, size = 0.0;
-    for (int i = 0; i < n_cells; ++i)
-      for (int k = 0; k < n_genes; ++k) {
-        expected += xb[i][k] * v[i][k];
-        size += std::fabs(xb[i][k] * v[i][k]);
-      }
-    auto shifted = [&](double step) {
-      auto start = x0;
+  // the adjoint's ~1e-9 (the decay model's measured agreement, test_cvodes_adjoint): 1e-6 of the size. Log
+  // inputs start from positive states (u is smooth there; the ODE keeps them positive).
+  for (const SigmoidInputs& inputs : both_inputs) {
+    SCOPED_TRACE(to_string(inputs));
+    Problem p(true, true, 31, inputs);
+    const auto x0 = inputs.log ? positive_state(37) : random_state(37);
+    const auto c = random_state(41);
+    const double t1 = 1.0, h = 1e-4;
+    auto tight = [](double rtol, double atol) {
+      TimeParams params;
+      params.method = CvodeMethod::bdf;
+      params.rtol = rtol;
+      params.atol = atol;
+      params.max_steps = 100000;
+      return params;
+    };
+    CvodesAdjoint adjoint(MPI_COMM_SELF, tight(1e-10, 1e-12));
+    GeneState x = to_device(x0);
+    adjoint.forward(*p.model, x, 0.0, t1);
+    GeneState x_bar = to_device(c);
+    ParameterGradient theta_bar("theta_bar", 1, p.parameters.size());
+    adjoint.reverse(*p.model, *p.model, x_bar, theta_bar);
+    const auto xb = to_host(x_bar);
+    const auto tb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar);
+    auto loss = [&](const std::vector<std::vector<double>>& start) {
+      GeneState y = to_device(start);
+      CvodeIntegrator(MPI_COMM_SELF, tight(1e-12, 1e-14)).advance(*p.model, y, 0.0, t1);
+      return pairing(c, to_host(y));
+    };
+    std::mt19937 rng(43);
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    {
+      auto v = random_state(47);
+      double expected = 0.0, size = 0.0;
       for (int i = 0; i < n_cells; ++i)
-        for (int k = 0; k < n_genes; ++k)
-          start[i][k] += step * v[i][k];
-      return loss(start);
-    };
-    EXPECT_NEAR(expected, (shifted(h) - shifted(-h)) / (2 * h), 1e-6 * size) << "x0";
-  }
-  auto values = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), p.parameters.values());
-  for (const TensorSpec& t : p.parameters.layout().tensors()) {
-    std::vector<double> v(t.size());
-    for (double& e : v)
-      e = u(rng);
-    double expected = 0.0, size = 0.0;
-    for (std::size_t e = 0; e < v.size(); ++e) {
-      expected += tb(0, t.offset + e) * v[e];
-      size += std::fabs(tb(0, t.offset + e) * v[e]);
+        for (int k = 0; k < n_genes; ++k) {
+          expected += xb[i][k] * v[i][k];
+          size += std::fabs(xb[i][k] * v[i][k]);
+        }
+      auto shifted = [&](double step) {
+        auto start = x0;
+        for (int i = 0; i < n_cells; ++i)
+          for (int k = 0; k < n_genes; ++k)
+            start[i][k] += step * v[i][k];
+        return loss(start);
+      };
+      EXPECT_NEAR(expected, (shifted(h) - shifted(-h)) / (2 * h), 1e-6 * size) << "x0";
     }
-    auto shifted = [&](double step) {
-      for (std::size_t e = 0; e < v.size(); ++e)
-        values(0, t.offset + e) += step * v[e];
-      Kokkos::deep_copy(p.parameters.values(), values);
-      const double l = loss(x0);
-      for (std::size_t e = 0; e < v.size(); ++e)
-        values(0, t.offset + e) -= step * v[e];
-      Kokkos::deep_copy(p.parameters.values(), values);
-      return l;
-    };
-    ASSERT_GT(size, 0.0) << t.name;
-    EXPECT_NEAR(expected, (shifted(h) - shifted(-h)) / (2 * h), 1e-6 * size) << t.name;
+    auto values = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), p.parameters.values());
+    for (const TensorSpec& t : p.parameters.layout().tensors()) {
+      std::vector<double> v(t.size());
+      for (double& e : v)
+        e = u(rng);
+      double expected = 0.0, size = 0.0;
+      for (std::size_t e = 0; e < v.size(); ++e) {
+        expected += tb(0, t.offset + e) * v[e];
+        size += std::fabs(tb(0, t.offset + e) * v[e]);
+      }
+      auto shifted = [&](double step) {
+        for (std::size_t e = 0; e < v.size(); ++e)
+          values(0, t.offset + e) += step * v[e];
+        Kokkos::deep_copy(p.parameters.values(), values);
+        const double l = loss(x0);
+        for (std::size_t e = 0; e < v.size(); ++e)
+          values(0, t.offset + e) -= step * v[e];
+        Kokkos::deep_copy(p.parameters.values(), values);
+        return l;
+      };
+      ASSERT_GT(size, 0.0) << t.name;
+      EXPECT_NEAR(expected, (shifted(h) - shifted(-h)) / (2 * h), 1e-6 * size) << t.name;
+    }
   }
 }
 
@@ -851,6 +888,172 @@ TEST(SigmoidConfig, DeckKeysBuildTheModelAndItsFileIsReadBack) {
   read_trainable_model_spec(with_file, "sigmoid").check(path, net.genes, type_names);
   for (const char* bad : {"grn.sigmoid.prior=all", "grn.sigmoid.init=glorot", "grn.sigmoid.decay_init=0",
                           "grn.sigmoid.production_init=-1", "grn.sigmoid.init_seed=-2"})
+    EXPECT_NE(input_error_of([&] { Deck::parse(deck_text(""), "deck.yaml", {bad}, all_key_tables()); }), "")
+        << bad;
+}
+
+TEST(SigmoidModel, WarmStartWithLogInputsLinearisesTheLogAtTheMeans) {
+  // Log inputs: the drive is W u(x) with u(x) = log(x + 0.05), linearised at the regressors' means xbar: W =
+  // 4 c / (beta u'(xbar)) exactly, and on states within 0.02 of xbar ~ 2 the warm-started derivative equals
+  // the fit's prediction up to u's curvature, |W| u'' dx^2 / 2 <= 4 * 0.3 / 0.8 * (2.05 * 0.02)^2 / 2
+  // / 2.05^2 = 3e-4 per regulator in z, times beta / 4 = 0.2 and at most 4 regulators: 2.4e-4 (sigma's cubic
+  // term is 100x smaller). Ignoring u' (W = 4 c / beta, the linear inputs' mapping) gives W half their size
+  // here and a worst error of 1.2e-3, 5x the bound.
+  std::vector<std::vector<double>> x = random_state(89);
+  for (auto& row : x)
+    for (double& v : row)
+      v = 2.0 + 0.01 * v;
+  auto mean_over_type = [&](int c, int j) {
+    double sum = 0.0, count = 0.0;
+    for (int i = 0; i < n_cells; ++i)
+      if (cell_types[i] == c) {
+        sum += x[i][j];
+        count += 1.0;
+      }
+    return sum / count;
+  };
+  Problem p(false, false, 97, log_inputs());
+  SigmoidConfig config;
+  config.init = SigmoidConfig::Init::zero;
+  config.production_init = 0.8;
+  initialise_sigmoid(p.parameters, p.candidates, config);
+  LinearDerivativeFits fits;
+  fits.fit.assign(2, std::vector<LinearDerivativeFit>(n_genes));
+  std::mt19937 rng(101);
+  std::uniform_real_distribution<double> u(-0.3, 0.3);
+  for (int c = 0; c < 2; ++c)
+    for (int k = 0; k < n_genes; ++k) {
+      LinearDerivativeFit& f = fits.fit[c][k];
+      f.fitted = true;
+      f.self_coefficient = -0.3 - 0.1 * k;
+      f.self_mean = mean_over_type(c, k);
+      f.intercept = 0.4;
+      for (int j = 0; j < n_genes; ++j)
+        if (p.candidates.find(c, j, k) >= 0) {
+          f.regulators.push_back(j);
+          f.regulator_coefficient.push_back(u(rng));
+          f.regulator_mean.push_back(mean_over_type(c, j));
+          f.intercept -= f.regulator_coefficient.back() * f.regulator_mean.back();
+        }
+    }
+  ASSERT_TRUE(p.model->warm_start(fits));
+  const auto f = rhs(p, x);
+  double worst = 0.0;
+  for (int i = 0; i < n_cells; ++i)
+    for (int k = 0; k < n_genes; ++k) {
+      const LinearDerivativeFit& fit = fits.fit[cell_types[i]][k];
+      double linear = fit.intercept + fit.self_coefficient * x[i][k];
+      for (std::size_t a = 0; a < fit.regulators.size(); ++a)
+        linear += fit.regulator_coefficient[a] * x[i][fit.regulators[a]];
+      worst = std::max(worst, std::fabs(f[i][k] - linear));
+    }
+  EXPECT_LT(worst, 2.4e-4);
+  const std::vector<double> W = p.parameters.tensor(0, "W");
+  int compared = 0;
+  for (int c = 0; c < 2; ++c)
+    for (int k = 0; k < n_genes; ++k) {
+      const LinearDerivativeFit& fit = fits.fit[c][k];
+      const double beta = softplus(p.parameters.tensor(0, "beta_rho")[c * n_genes + k]);
+      EXPECT_NEAR(beta, 0.8, 1e-12); // 2 x the production 0.4 at the means
+      for (std::size_t a = 0; a < fit.regulators.size(); ++a) {
+        const double want = 4.0 * fit.regulator_coefficient[a] * (fit.regulator_mean[a] + 0.05) / beta;
+        EXPECT_NEAR(W[p.candidates.find(c, fit.regulators[a], k)], want, 1e-12 * std::fabs(want) + 1e-15);
+        ++compared;
+      }
+    }
+  EXPECT_GT(compared, 0);
+}
+
+TEST(SigmoidModelFile, LogInputsAreStoredAndAFileOfOtherInputsIsAnInputError) {
+  Problem p(false, true, 103, log_inputs());
+  const std::string path = scratch_path("log_inputs.h5");
+  {
+    h5::File file = h5::File::create(path);
+    p.model->write(file);
+    file.close();
+  }
+  {
+    h5::File file = h5::File::open_read(path);
+    const h5::Handle settings = h5::open_group(file.get(), "sigmoid");
+    EXPECT_EQ(h5::read_text_attribute(settings.get(), "inputs"), "log");
+    EXPECT_EQ(h5::read_real_attribute(settings.get(), "log_offset"), 0.05);
+  }
+  EXPECT_EQ(
+      read_sigmoid_model(path, p.candidates, PriorGraph::edges, gene_names, type_names, log_inputs()).flat(),
+      p.parameters.flat());
+  check_sigmoid_model_file(path, PriorGraph::edges, gene_names, type_names, log_inputs());
+  // Read for a deck with linear inputs, or another offset: the weights would mean something else.
+  std::string m = input_error_of([&] {
+    read_sigmoid_model(path, p.candidates, PriorGraph::edges, gene_names, type_names, SigmoidInputs{});
+  });
+  EXPECT_NE(m.find(path), std::string::npos) << m;
+  EXPECT_NE(m.find("inputs = log but grn.sigmoid.inputs = linear"), std::string::npos) << m;
+  SigmoidInputs other = log_inputs();
+  other.offset = 0.1;
+  m = input_error_of(
+      [&] { check_sigmoid_model_file(path, PriorGraph::edges, gene_names, type_names, other); });
+  EXPECT_NE(m.find("log_offset = 0.05 but grn.sigmoid.log_offset = 0.1"), std::string::npos) << m;
+  // A linear model's file says so, and a log deck refuses it.
+  Problem linear(false, true, 103);
+  const std::string linear_path = scratch_path("linear_inputs.h5");
+  {
+    h5::File file = h5::File::create(linear_path);
+    linear.model->write(file);
+    file.close();
+  }
+  {
+    h5::File file = h5::File::open_read(linear_path);
+    const h5::Handle settings = h5::open_group(file.get(), "sigmoid");
+    EXPECT_EQ(h5::read_text_attribute(settings.get(), "inputs"), "linear");
+    EXPECT_FALSE(h5::has_attribute(settings.get(), "log_offset"));
+  }
+  m = input_error_of([&] {
+    read_sigmoid_model(linear_path, linear.candidates, PriorGraph::edges, gene_names, type_names,
+                       log_inputs());
+  });
+  EXPECT_NE(m.find("inputs = linear but grn.sigmoid.inputs = log"), std::string::npos) << m;
+  // A file without the attribute (written before log inputs existed; write_edited_model writes none) has
+  // linear inputs.
+  const std::string old = scratch_path("no_inputs_attribute.h5");
+  write_edited_model(
+      old, *linear.model, [](const std::string&, std::vector<double>&, std::vector<std::int64_t>&) {},
+      [](const std::string&, std::vector<std::int32_t>&) {});
+  EXPECT_EQ(read_sigmoid_model(old, linear.candidates, PriorGraph::edges, gene_names, type_names).flat(),
+            linear.parameters.flat());
+  m = input_error_of([&] {
+    read_sigmoid_model(old, linear.candidates, PriorGraph::edges, gene_names, type_names, log_inputs());
+  });
+  EXPECT_NE(m.find("inputs = linear but grn.sigmoid.inputs = log"), std::string::npos) << m;
+}
+
+TEST(SigmoidConfig, InputsKeysReachTheModelAndItsFile) {
+  const SigmoidConfig d = read_sigmoid_config(Deck::parse(deck_text(""), "deck.yaml", {}, all_key_tables()));
+  EXPECT_FALSE(d.inputs.log); // the classic model unless the deck asks
+  EXPECT_EQ(d.inputs.offset, 0.05);
+  const std::string keys = "  sigmoid:\n    inputs: log\n    log_offset: 0.2\n";
+  const Deck deck = Deck::parse(deck_text(keys), "deck.yaml", {}, all_key_tables());
+  const GeneNetwork net = read_gene_network(deck, type_names);
+  const auto model = make_sigmoid_model(MPI_COMM_WORLD, deck, net, SignalingParams{}, type_names);
+  EXPECT_TRUE(model->inputs().log);
+  EXPECT_EQ(model->inputs().offset, 0.2);
+  const std::string path = scratch_path("log_from_deck.h5");
+  {
+    h5::File file = h5::File::create(path);
+    model->write(file);
+    file.close();
+  }
+  const Deck with_file =
+      Deck::parse(deck_text(keys + "    model_file: " + path + "\n"), "deck.yaml", {}, all_key_tables());
+  EXPECT_EQ(
+      make_sigmoid_model(MPI_COMM_WORLD, with_file, net, SignalingParams{}, type_names)->parameters().flat(),
+      model->parameters().flat());
+  const Deck linear = Deck::parse(deck_text(keys + "    model_file: " + path + "\n"), "deck.yaml",
+                                  {"grn.sigmoid.inputs=linear"}, all_key_tables());
+  EXPECT_NE(input_error_of([&] {
+              read_trainable_model_spec(linear, "sigmoid").check(path, net.genes, type_names);
+            }).find("inputs = log but grn.sigmoid.inputs = linear"),
+            std::string::npos);
+  for (const char* bad : {"grn.sigmoid.inputs=log2", "grn.sigmoid.log_offset=0", "grn.sigmoid.log_offset=-1"})
     EXPECT_NE(input_error_of([&] { Deck::parse(deck_text(""), "deck.yaml", {bad}, all_key_tables()); }), "")
         << bad;
 }

@@ -3,7 +3,7 @@
 // the RHS and the state VJP of each owned cell, and the parameter VJP summed over ranks, equal those of the
 // whole tissue on one rank; the same through the rk4 adjoint. The state VJP also equals central differences
 // of the rank-summed <lambda, f> with every cell perturbed by its owner (ghosts in play even on one rank:
-// the strip is periodic in x).
+// the strip is periodic in x). Each with linear and with log inputs (grn.sigmoid.inputs).
 #include "tessera/grn/sigmoid.hpp"
 #include "tessera/integrate/rk4_adjoint.hpp"
 #include "tessera/parallel/mpi.hpp"
@@ -41,13 +41,13 @@ ModelParameters random_parameters(const CandidateEdges& candidates, PriorGraph p
   return p;
 }
 
-Result run_on(MPI_Comm comm, PriorGraph prior) {
+Result run_on(MPI_Comm comm, PriorGraph prior, const SigmoidInputs& inputs) {
   const DistributedTissue tissue(comm, GlobalTissue(periodic_strip(120.0, 90.0), n_total, 77));
   const std::size_t n = tissue.n_owned;
   const std::vector<std::uint64_t>& id = tissue.ids;
   const CandidateEdges candidates(network(), 2, prior == PriorGraph::dense, tissue.signal.pairs);
   const ModelParameters parameters = random_parameters(candidates, prior);
-  SigmoidModel model(parameters, candidates, tissue.signal.pairs, prior);
+  SigmoidModel model(parameters, candidates, tissue.signal.pairs, prior, inputs);
   tissue.attach(model);
   const ConstGeneState x = tissue.owned_genes();
   const GeneState lambda = tissue.cotangent("lambda");
@@ -136,20 +136,25 @@ Result run_on(MPI_Comm comm, PriorGraph prior) {
 } // namespace
 
 TEST(SigmoidMpi, OwnedResultsEqualTheWholeTissueOnOneRankAlsoThroughRk4) {
-  for (const PriorGraph prior : {PriorGraph::edges, PriorGraph::dense}) {
-    const std::string name = to_string(prior);
-    const Result split = run_on(MPI_COMM_WORLD, prior);
-    EXPECT_EQ(split.fd_checked, 30 * n_genes + 5); // and the five tensors
-    const Result whole = run_on(MPI_COMM_SELF, prior);
-    int owned = static_cast<int>(split.x_bar.size()), total = 0;
-    MPI_Allreduce(&owned, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    EXPECT_EQ(total, n_total);
-    // Up to summation order (ligand cotangents of several neighbours, parameter sums over ranks): 1e-12
-    // relative to the largest entry for one evaluation, 1e-11 through 4 substeps x 4 stages of rk4.
-    expect_rows_near(split.f, whole.f, 1e-12, name + " f");
-    expect_rows_near(split.x_bar, whole.x_bar, 1e-12, name + " x_bar");
-    expect_parameters_near(split.theta_bar, whole.theta_bar, 1e-12, name + " theta_bar");
-    expect_rows_near(split.x0_bar, whole.x0_bar, 1e-11, name + " rk4 x0_bar");
-    expect_parameters_near(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, name + " rk4 theta_bar");
-  }
+  // The genes are uniform in [0, 1): log inputs (offset 0.05) are smooth there.
+  SigmoidInputs log_inputs;
+  log_inputs.log = true;
+  log_inputs.offset = 0.05;
+  for (const SigmoidInputs& inputs : {SigmoidInputs{}, log_inputs})
+    for (const PriorGraph prior : {PriorGraph::edges, PriorGraph::dense}) {
+      const std::string name = to_string(prior) + " " + to_string(inputs);
+      const Result split = run_on(MPI_COMM_WORLD, prior, inputs);
+      EXPECT_EQ(split.fd_checked, 30 * n_genes + 5); // and the five tensors
+      const Result whole = run_on(MPI_COMM_SELF, prior, inputs);
+      int owned = static_cast<int>(split.x_bar.size()), total = 0;
+      MPI_Allreduce(&owned, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+      EXPECT_EQ(total, n_total);
+      // Up to summation order (ligand cotangents of several neighbours, parameter sums over ranks): 1e-12
+      // relative to the largest entry for one evaluation, 1e-11 through 4 substeps x 4 stages of rk4.
+      expect_rows_near(split.f, whole.f, 1e-12, name + " f");
+      expect_rows_near(split.x_bar, whole.x_bar, 1e-12, name + " x_bar");
+      expect_parameters_near(split.theta_bar, whole.theta_bar, 1e-12, name + " theta_bar");
+      expect_rows_near(split.x0_bar, whole.x0_bar, 1e-11, name + " rk4 x0_bar");
+      expect_parameters_near(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, name + " rk4 theta_bar");
+    }
 }

@@ -205,6 +205,20 @@ const KeyTable& grn_keys() {
         .positive()
         .describe("Initial production scale beta of every gene and cell type in `sigmoid`, the largest "
                   "production rate (expression per minute; learned; stored softplus-parametrised).");
+    t.add_choice("sigmoid.inputs", {"linear", "log"})
+        .def("linear")
+        .describe("What `sigmoid`'s drive z sees of a regulator's value x and of a received signal s: "
+                  "`linear`, x and s themselves (the classic neural GRN ODE); `log`, log(max(x, 0) + "
+                  "`log_offset`) and the same of s, so that one regulator's term is a Hill function of x "
+                  "(Hill coefficient |W|) with its power-law tail, the model to infer a network from data of "
+                  "Hill-type regulation (`inputs/infer_grn.yaml`, docs/performance.md \"Inference\"). A "
+                  "`model_file` must have been trained with the same inputs and offset.");
+    t.add("sigmoid.log_offset", KeyType::real)
+        .def("0.05")
+        .positive()
+        .describe("The offset epsilon of `sigmoid.inputs: log`, in expression units: inputs below about "
+                  "epsilon all look alike to the model, so it should be well below the expression levels at "
+                  "which genes act (ignored with `linear` inputs).");
     return t;
   }();
   return table;

@@ -89,6 +89,10 @@ TrainableModelSpec sigmoid_spec(const SigmoidConfig& config) {
   spec.dense = config.prior == PriorGraph::dense;
   spec.model_file = config.model_file;
   spec.warm_start = config.init == SigmoidConfig::Init::ridge;
+  // With log inputs each regulator's term is a Hill function, so a closer fit of the data's derivative helps
+  // the recovery as it does `hill`'s; with linear inputs it fits closer without recovering better
+  // (docs/performance.md "Inference").
+  spec.prefit_by_default = spec.warm_start && config.inputs.log;
   spec.make = [config](MPI_Comm comm, const TrainableModelSpec& s, const GeneNetwork& network,
                        const SignalingParams& signaling, const std::vector<std::string>& type_names) {
     SigmoidConfig c = config;
@@ -97,9 +101,10 @@ TrainableModelSpec sigmoid_spec(const SigmoidConfig& config) {
   };
   // Format, family, prior, genes and cell types now; the file's candidate graph and pairs (which the data
   // may complete) when the model reads it.
-  spec.check_file = [prior = config.prior](const std::string& path, const std::vector<std::string>& genes,
-                                           const std::vector<std::string>& type_names) {
-    check_sigmoid_model_file(path, prior, genes, type_names);
+  spec.check_file = [prior = config.prior,
+                     inputs = config.inputs](const std::string& path, const std::vector<std::string>& genes,
+                                             const std::vector<std::string>& type_names) {
+    check_sigmoid_model_file(path, prior, genes, type_names, inputs);
   };
   // W: one value per candidate edge; dense, T G (G - 1) of them, each with its device source index and the
   // host copies of (type, source, target): 24 bytes, a lower bound (training adds a gradient and moments).

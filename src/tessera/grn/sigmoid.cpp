@@ -4,6 +4,7 @@
 #include "tessera/core/error.hpp"
 #include "tessera/core/kernel_instance.hpp"
 #include "tessera/core/rng.hpp"
+#include "tessera/core/units.hpp"
 #include "tessera/grn/model_file.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/hdf5.hpp"
@@ -28,6 +29,10 @@ std::string to_string(SigmoidConfig::Init init) {
   return "ridge";
 }
 
+std::string to_string(const SigmoidInputs& inputs) {
+  return inputs.log ? "log" : "linear";
+}
+
 SigmoidConfig read_sigmoid_config(const Deck& deck) {
   const DeckView s = deck.section("grn").section("sigmoid");
   SigmoidConfig config;
@@ -40,6 +45,8 @@ SigmoidConfig read_sigmoid_config(const Deck& deck) {
   config.init_seed = static_cast<std::uint64_t>(s.integer("init_seed"));
   config.decay_init = s.real("decay_init");
   config.production_init = s.real("production_init");
+  config.inputs.log = s.text("inputs") == "log";
+  config.inputs.offset = s.real("log_offset");
   return config;
 }
 
@@ -62,15 +69,18 @@ ParameterLayout sigmoid_layout(const CandidateEdges& candidates) {
 }
 
 SigmoidModel::SigmoidModel(ModelParameters parameters, CandidateEdges candidates,
-                           std::vector<LigandReceptorPair> pairs, PriorGraph prior)
+                           std::vector<LigandReceptorPair> pairs, PriorGraph prior, SigmoidInputs inputs)
     : parameters_(std::move(parameters)), candidates_(std::move(candidates)), pairs_(std::move(pairs)),
-      prior_(prior), n_genes_(candidates_.n_genes()), n_types_(candidates_.n_types()) {
+      prior_(prior), inputs_(inputs), n_genes_(candidates_.n_genes()), n_types_(candidates_.n_types()) {
   if (parameters_.family() != "sigmoid" || parameters_.n_sets() != 1 ||
       parameters_.layout().size() != sigmoid_layout(candidates_).size())
     throw runtime_error("sigmoid: the parameters do not have the layout of this candidate graph");
   if (candidates_.n_pairs() != static_cast<int>(pairs_.size()))
     throw runtime_error("sigmoid: the candidate graph has " + std::to_string(candidates_.n_pairs()) +
                         " LR pairs, the model is given " + std::to_string(pairs_.size()));
+  if (inputs_.log && !(inputs_.offset > 0.0 && std::isfinite(inputs_.offset)))
+    throw runtime_error("sigmoid: the log inputs' offset must be positive and finite, not " +
+                        std::to_string(inputs_.offset));
   const ParameterLayout& layout = parameters_.layout();
   offset_W_ = layout.tensor("W").offset;
   offset_V_ = layout.tensor("V").offset;
@@ -116,6 +126,7 @@ SigmoidTensors SigmoidModel::tensors() const {
   p.beta = beta_;
   p.gamma = gamma_;
   p.n_pairs = candidates_.n_pairs();
+  p.log_offset = inputs_.log ? inputs_.offset : 0.0;
   return p;
 }
 
@@ -201,7 +212,17 @@ bool SigmoidModel::warm_start(const LinearDerivativeFits& fits) {
   // positive: a fit with c_self >= 0 (no visible decay) keeps the initial gamma. Without means (xbar = 0)
   // this is the linearisation at x = 0. Linearising at x = 0 instead left the drive z of genes with large
   // means far from 0 on the data, where sigma is flat and the fit's relative strengths are not the model's.
+  // With log inputs the drive is linearised in the regressors too, u(v) ~ u(vbar) + u'(vbar) (v - vbar): W =
+  // 4 c / (beta u'(xbar)), and the drive at the operating point is W u(xbar) (a regressor whose mean is not
+  // positive, where u is flat, keeps W = 0).
   const int G = n_genes_, P = candidates_.n_pairs();
+  SigmoidTensors inputs;
+  inputs.log_offset = inputs_.log ? inputs_.offset : 0.0;
+  // The weight of a fit coefficient `slope` of a regressor of mean `mean`, and its share of the drive there.
+  auto weight_of = [&](double slope, double mean, double beta) {
+    const double du = inputs.input_slope(mean);
+    return du > 0.0 ? 4.0 * slope / (beta * du) : 0.0;
+  };
   std::vector<double> W = parameters_.tensor(0, "W"), V = parameters_.tensor(0, "V"),
                       b = parameters_.tensor(0, "b"), beta_rho = parameters_.tensor(0, "beta_rho"),
                       gamma_rho = parameters_.tensor(0, "gamma_rho");
@@ -227,14 +248,14 @@ bool SigmoidModel::warm_start(const LinearDerivativeFits& fits) {
       for (std::size_t a = 0; a < fit.regulators.size(); ++a) {
         const int e = candidates_.find(c, fit.regulators[a], k);
         if (e < 0) continue;
-        W[static_cast<std::size_t>(e)] = 4.0 * fit.regulator_coefficient[a] / beta;
-        drive += W[static_cast<std::size_t>(e)] * regulator_mean(a);
+        W[static_cast<std::size_t>(e)] = weight_of(fit.regulator_coefficient[a], regulator_mean(a), beta);
+        drive += W[static_cast<std::size_t>(e)] * inputs.input(regulator_mean(a));
       }
       for (std::size_t a = 0; a < fit.pairs.size(); ++a) {
         const int q = fit.pairs[a];
         if (q < 0 || q >= P || pairs_[static_cast<std::size_t>(q)].receptor != k) continue;
-        V[static_cast<std::size_t>(c * P + q)] = 4.0 * fit.pair_coefficient[a] / beta;
-        drive += V[static_cast<std::size_t>(c * P + q)] * pair_mean(a);
+        V[static_cast<std::size_t>(c * P + q)] = weight_of(fit.pair_coefficient[a], pair_mean(a), beta);
+        drive += V[static_cast<std::size_t>(c * P + q)] * inputs.input(pair_mean(a));
       }
       b[row] = std::clamp(4.0 * production / beta - 2.0, -8.0, 8.0) - drive;
     }
@@ -292,6 +313,8 @@ void write_sigmoid_model(h5::File& file, const SigmoidModel& model) {
   {
     h5::Handle settings = h5::create_group(root, "sigmoid");
     h5::write_text_attribute(settings.get(), "prior", to_string(model.prior()));
+    h5::write_text_attribute(settings.get(), "inputs", to_string(model.inputs()));
+    if (model.inputs().log) h5::write_real_attribute(settings.get(), "log_offset", model.inputs().offset);
   }
   h5::write_strings(root, "genes", parameters.genes());
   h5::write_strings(root, "cell_types", parameters.cell_types());
@@ -333,7 +356,8 @@ struct SigmoidFileHeader {
 
 SigmoidFileHeader read_sigmoid_header(const h5::File& file, const std::string& path, PriorGraph prior,
                                       const std::vector<std::string>& genes,
-                                      const std::vector<std::string>& cell_types) {
+                                      const std::vector<std::string>& cell_types,
+                                      const SigmoidInputs& inputs) {
   const hid_t root = file.get();
   auto fail = [&](const std::string& message) { throw input_error(path + ": " + message); };
   require_model_file(file);
@@ -342,13 +366,32 @@ SigmoidFileHeader read_sigmoid_header(const h5::File& file, const std::string& p
   if (family != "sigmoid") fail("family = " + family + " but the deck's model is sigmoid");
   if (!h5::exists(root, "sigmoid")) fail("no /sigmoid group");
   std::string file_prior;
+  SigmoidInputs file_inputs; // linear when the file does not say (files written before log inputs)
   {
     h5::Handle settings = h5::open_group(root, "sigmoid");
     if (!h5::has_attribute(settings.get(), "prior")) fail("/sigmoid has no attribute 'prior'");
     file_prior = h5::read_text_attribute(settings.get(), "prior");
+    if (h5::has_attribute(settings.get(), "inputs")) {
+      const std::string kind = h5::read_text_attribute(settings.get(), "inputs");
+      if (kind != "linear" && kind != "log")
+        fail("/sigmoid attribute inputs = " + kind + ", not linear or log");
+      file_inputs.log = kind == "log";
+      if (file_inputs.log) {
+        if (!h5::has_attribute(settings.get(), "log_offset"))
+          fail("/sigmoid has log inputs but no attribute 'log_offset'");
+        file_inputs.offset = h5::read_real_attribute(settings.get(), "log_offset");
+      }
+    }
   }
   if (file_prior != to_string(prior))
     fail("prior = " + file_prior + " but grn.sigmoid.prior = " + to_string(prior));
+  // The inputs change what every weight means: a model trained on one transform is another model under the
+  // other.
+  if (file_inputs.log != inputs.log)
+    fail("inputs = " + to_string(file_inputs) + " but grn.sigmoid.inputs = " + to_string(inputs));
+  if (file_inputs.log && file_inputs.offset != inputs.offset)
+    fail("log_offset = " + format_number(file_inputs.offset) +
+         " but grn.sigmoid.log_offset = " + format_number(inputs.offset));
 
   // Genes and types by name, each once.
   auto names = [&](const char* dataset, const char* what) {
@@ -380,18 +423,18 @@ SigmoidFileHeader read_sigmoid_header(const h5::File& file, const std::string& p
 
 void check_sigmoid_model_file(const std::string& path, PriorGraph prior,
                               const std::vector<std::string>& genes,
-                              const std::vector<std::string>& cell_types) {
+                              const std::vector<std::string>& cell_types, const SigmoidInputs& inputs) {
   const h5::File file = h5::File::open_read(path);
-  (void)read_sigmoid_header(file, path, prior, genes, cell_types);
+  (void)read_sigmoid_header(file, path, prior, genes, cell_types, inputs);
 }
 
 ModelParameters read_sigmoid_model(const std::string& path, const CandidateEdges& candidates,
                                    PriorGraph prior, const std::vector<std::string>& genes,
-                                   const std::vector<std::string>& cell_types) {
+                                   const std::vector<std::string>& cell_types, const SigmoidInputs& inputs) {
   h5::File file = h5::File::open_read(path);
   const hid_t root = file.get();
   auto fail = [&](const std::string& message) { throw input_error(path + ": " + message); };
-  const SigmoidFileHeader header = read_sigmoid_header(file, path, prior, genes, cell_types);
+  const SigmoidFileHeader header = read_sigmoid_header(file, path, prior, genes, cell_types, inputs);
   const std::vector<std::string>& file_genes = header.genes;
   const std::vector<std::string>& file_types = header.cell_types;
   const std::vector<int>& file_type_of = header.file_type_of;
@@ -536,15 +579,15 @@ std::unique_ptr<SigmoidModel> make_sigmoid_model(MPI_Comm comm, const SigmoidCon
   } else {
     mpi::agree(comm, [&] {
       if (mpi::rank(comm) == 0)
-        parameters =
-            read_sigmoid_model(config.model_file, candidates, config.prior, network.genes, type_names);
+        parameters = read_sigmoid_model(config.model_file, candidates, config.prior, network.genes,
+                                        type_names, config.inputs);
     });
     auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters.values());
     mpi::check(MPI_Bcast(host.data(), static_cast<int>(host.size()), MPI_DOUBLE, 0, comm), "MPI_Bcast");
     Kokkos::deep_copy(parameters.values(), host);
   }
   return std::make_unique<SigmoidModel>(std::move(parameters), std::move(candidates), signaling.pairs,
-                                        config.prior);
+                                        config.prior, config.inputs);
 }
 
 } // namespace tessera

@@ -1,7 +1,8 @@
 // The trainable `sigmoid` gene model (SPEC §2.4), the classic neural GRN ODE with one parameter per candidate
-// edge:  dx_ik/dt = beta_ck sigma(sum_{j->k} W_e x_ij + sum_{(l,k) in LR} V_cq s_iq + b_ck) - gamma_ck x_ik,
-// where c is cell i's type, e runs over the candidate edges of type c (CandidateEdges) and s_iq is the signal
-// of pair q's ligand received by cell i. Its learned network is W and V, signed.
+// edge:  dx_ik/dt = beta_ck sigma(sum_{j->k} W_e u(x_ij) + sum_{(l,k) in LR} V_cq u(s_iq) + b_ck) - gamma_ck
+// x_ik, where c is cell i's type, e runs over the candidate edges of type c (CandidateEdges), s_iq is the
+// signal of pair q's ligand received by cell i, and u the input transform (SigmoidInputs: u(v) = v, the
+// classic model, or u(v) = log(max(v, 0) + epsilon)). Its learned network is W and V, signed.
 #pragma once
 
 #include "tessera/core/kokkos_compat.hpp"
@@ -26,6 +27,19 @@ namespace tessera {
 
 class Deck;
 
+// What the drive sees of a regulator's value or a received signal v: v itself (`linear`, the classic model),
+// or log(max(v, 0) + offset) (`log`). With log inputs one regulator's term beta sigma(W log v + b) is a Hill
+// function of v (v^W / (v^W + e^-b) at offset 0, Hill coefficient |W|, threshold e^(-b/W)), so the model
+// holds the power-law tails of Hill regulation that a sigmoid of v itself, with exponential tails, cannot
+// fit.
+struct SigmoidInputs {
+  bool log = false;
+  double offset = 0.05; // expression units; only with `log`
+  bool operator==(const SigmoidInputs& o) const { return log == o.log && (!log || offset == o.offset); }
+};
+
+std::string to_string(const SigmoidInputs& inputs); // "linear" or "log"
+
 // The deck's `grn.sigmoid` keys.
 struct SigmoidConfig {
   enum class Init { ridge, zero, random };
@@ -35,6 +49,7 @@ struct SigmoidConfig {
   std::uint64_t init_seed = 1;  // CounterRng seed of `random`
   double decay_init = 0.1;      // initial gamma, 1/min
   double production_init = 1.0; // initial beta, expression/min
+  SigmoidInputs inputs;         // `inputs`, `log_offset`
 };
 
 std::string to_string(SigmoidConfig::Init init); // "ridge", "zero", "random"
@@ -62,6 +77,16 @@ struct SigmoidTensors {
   const double* b = nullptr;               // [type][gene]
   Kokkos::View<const double*> beta, gamma; // [type * G + k]
   int n_pairs = 0;
+  double log_offset = 0.0; // > 0: log inputs (SigmoidInputs); 0: linear
+
+  // u(v) and du/dv. Below 0 (an integrator's overshoot) u stays at log(offset) and its slope is 0.
+  KOKKOS_INLINE_FUNCTION double input(double v) const {
+    return log_offset > 0.0 ? math::log((v > 0.0 ? v : 0.0) + log_offset) : v;
+  }
+  KOKKOS_INLINE_FUNCTION double input_slope(double v) const {
+    if (log_offset <= 0.0) return 1.0;
+    return v > 0.0 ? 1.0 / (v + log_offset) : 0.0;
+  }
 };
 
 // The candidate graph and the signal a kernel reads.
@@ -73,16 +98,16 @@ struct SigmoidGraph {
   Kokkos::View<const double**, Kokkos::LayoutRight> signal; // owned cells x ligand columns
 };
 
-// z_ik = b_ck + sum_e W_e x_ij + sum_q V_cq s_iq for one node: the input of the sigmoid.
+// z_ik = b_ck + sum_e W_e u(x_ij) + sum_q V_cq u(s_iq) for one node: the input of the sigmoid.
 KOKKOS_INLINE_FUNCTION double sigmoid_drive(const SigmoidGraph& graph, const SigmoidTensors& p,
                                             const double* x_row, int i, int c, int k, int n_genes) {
   const int row = c * n_genes + k;
   double z = p.b[row];
   for (int e = graph.offsets(row); e < graph.offsets(row + 1); ++e)
-    z += p.W[e] * x_row[graph.source(e)];
+    z += p.W[e] * p.input(x_row[graph.source(e)]);
   if (graph.signaling)
     for (int q = graph.receptor_offsets(k); q < graph.receptor_offsets(k + 1); ++q)
-      z += p.V[c * p.n_pairs + graph.receptor_pair(q)] * graph.signal(i, graph.receptor_column(q));
+      z += p.V[c * p.n_pairs + graph.receptor_pair(q)] * p.input(graph.signal(i, graph.receptor_column(q)));
   return z;
 }
 
@@ -141,10 +166,13 @@ struct SigmoidVjpCellFunctor {
       if (!state) continue;
       x_bar(i, k) -= l * p.gamma(row);
       for (int e = graph.offsets(row); e < graph.offsets(row + 1); ++e)
-        x_bar(i, graph.source(e)) += g * p.W[e];
+        x_bar(i, graph.source(e)) += g * p.W[e] * p.input_slope(x_row[graph.source(e)]);
       if (signal)
-        for (int q = graph.receptor_offsets(k); q < graph.receptor_offsets(k + 1); ++q)
-          signal_bar(i, graph.receptor_column(q)) += g * p.V[c * p.n_pairs + graph.receptor_pair(q)];
+        for (int q = graph.receptor_offsets(k); q < graph.receptor_offsets(k + 1); ++q) {
+          const int column = graph.receptor_column(q);
+          signal_bar(i, column) +=
+              g * p.V[c * p.n_pairs + graph.receptor_pair(q)] * p.input_slope(graph.signal(i, column));
+        }
     }
   }
 };
@@ -166,6 +194,7 @@ struct SigmoidVjpParameterFunctor {
   double* beta_rho_bar = nullptr;
   double* gamma_rho_bar = nullptr;
   int n_genes = 0, n_pairs = 0;
+  SigmoidTensors p; // its input transform
 
   KOKKOS_INLINE_FUNCTION void operator()(const int row) const {
     const int c = row / n_genes, k = row % n_genes;
@@ -177,10 +206,11 @@ struct SigmoidVjpParameterFunctor {
       sum_sigma += lambda(i, k) * node_sigma(i, k);
       sum_x += lambda(i, k) * x(i, k);
       for (int e = graph.offsets(row); e < graph.offsets(row + 1); ++e)
-        W_bar[e] += g * x(i, graph.source(e));
+        W_bar[e] += g * p.input(x(i, graph.source(e)));
       if (graph.signaling)
         for (int q = graph.receptor_offsets(k); q < graph.receptor_offsets(k + 1); ++q)
-          V_bar[c * n_pairs + graph.receptor_pair(q)] += g * graph.signal(i, graph.receptor_column(q));
+          V_bar[c * n_pairs + graph.receptor_pair(q)] +=
+              g * p.input(graph.signal(i, graph.receptor_column(q)));
     }
     b_bar[row] += sum_g;
     // d softplus(rho) / d rho = sigma(rho).
@@ -210,7 +240,7 @@ public:
   // `parameters` in sigmoid_layout(candidates) (one set); `pairs` the LR pairs of the candidates, in their
   // order. The model shares `parameters.values()`.
   SigmoidModel(ModelParameters parameters, CandidateEdges candidates, std::vector<LigandReceptorPair> pairs,
-               PriorGraph prior);
+               PriorGraph prior, SigmoidInputs inputs = {});
 
   void set_cell_types(Kokkos::View<const int*> cell_type) override;
   // Per step: builds the transposed signalling graph for the VJP (ReceivedSignal). Both must outlive the
@@ -229,6 +259,7 @@ public:
   const std::vector<LigandReceptorPair>& pairs() const override { return pairs_; }
   const CandidateEdges& candidates() const { return candidates_; }
   PriorGraph prior() const { return prior_; }
+  const SigmoidInputs& inputs() const { return inputs_; }
 
   // model.h5 (write_sigmoid_model, read_sigmoid_model).
   void write(h5::File& file) const override;
@@ -254,6 +285,7 @@ private:
   CandidateEdges candidates_;
   std::vector<LigandReceptorPair> pairs_;
   PriorGraph prior_;
+  SigmoidInputs inputs_;
   int n_genes_ = 0, n_types_ = 0;
   std::size_t offset_W_ = 0, offset_V_ = 0, offset_b_ = 0, offset_beta_ = 0, offset_gamma_ = 0;
 
@@ -269,7 +301,8 @@ private:
 };
 
 // model.h5 of a sigmoid model (SPEC §6.5), laid out like the learnable hill model's: root attributes format,
-// version, family = "sigmoid"; /sigmoid attribute prior; /genes, /cell_types; /edges/{type, source, target}
+// version, family = "sigmoid"; /sigmoid attributes prior, inputs ("linear" or "log") and, with log inputs,
+// log_offset; /genes, /cell_types; /edges/{type, source, target}
 // (indices into /cell_types and /genes, one row per W entry); /pairs/{ligand, receptor} (gene indices, one
 // row per column of V); /params/all/<tensor>.
 // Serial (rank 0).
@@ -278,16 +311,18 @@ void write_sigmoid_model(h5::File& file, const SigmoidModel& model);
 // Reads a model.h5 written by write_sigmoid_model for the deck's candidates, pairs, genes and cell types:
 // genes, types, edges and pairs are matched by name (any order); a different set of genes, a missing cell
 // type, a different candidate graph or LR pairs, another family or prior is an input_error naming the file
-// and what differs. Returns the parameters in the deck's order. Not collective.
+// and what differs (also another input transform than `inputs`; a file without the attribute has linear
+// inputs, as every file before it). Returns the parameters in the deck's order. Not collective.
 ModelParameters read_sigmoid_model(const std::string& path, const CandidateEdges& candidates,
                                    PriorGraph prior, const std::vector<std::string>& genes,
-                                   const std::vector<std::string>& cell_types);
+                                   const std::vector<std::string>& cell_types,
+                                   const SigmoidInputs& inputs = {});
 
-// The part of read_sigmoid_model's checks that the deck alone decides (format, family, prior, genes, cell
-// types), for checking a model file before the data fix the candidate graph. Not collective.
+// The part of read_sigmoid_model's checks that the deck alone decides (format, family, prior, inputs, genes,
+// cell types), for checking a model file before the data fix the candidate graph. Not collective.
 void check_sigmoid_model_file(const std::string& path, PriorGraph prior,
                               const std::vector<std::string>& genes,
-                              const std::vector<std::string>& cell_types);
+                              const std::vector<std::string>& cell_types, const SigmoidInputs& inputs = {});
 
 // Zero W and V (or, `random`, U(-b, b) with b = 1 / sqrt(in-degree + 1) from init_seed), b = 0, beta =
 // production_init, gamma = decay_init.

@@ -82,6 +82,7 @@ void SigmoidModel::vjp(double /*t*/, ConstGeneState x, ConstGeneState lambda, Ge
       parameter.gamma_rho_bar = theta_bar_set + offset_gamma_;
       parameter.n_genes = n_genes_;
       parameter.n_pairs = candidates_.n_pairs();
+      parameter.p = p;
       Kokkos::parallel_for("tessera::grn::sigmoid::vjp_parameters",
                            Kokkos::RangePolicy<execution_space>(0, static_cast<int>(rows)), parameter);
     }

@@ -81,9 +81,10 @@ const KeyTable& train_keys() {
                   "(f(x(t_k)) - dx/dt(t_k))^2, dx/dt the central difference of the observations at "
                   "t_k-1, t_k, t_k+1), by L-BFGS for `prefit_iterations` steps, no ODE solve; then train "
                   "as usual from there. `auto`: `derivative` for `hill` with `grn.hill.init: ridge` (its "
-                  "model class holds the dynamics of hill data; the trajectory fit alone under-fits), else "
-                  "`none` (`sigmoid` recovers no better with it). Never on a restart or a model read from "
-                  "`grn.<family>.model_file`.");
+                  "model class holds the dynamics of hill data; the trajectory fit alone under-fits) and for "
+                  "`sigmoid` with `grn.sigmoid.init: ridge` and `inputs: log` (whose terms are Hill "
+                  "functions), else `none` (`sigmoid` with linear inputs recovers no better with it). Never "
+                  "on a restart or a model read from `grn.<family>.model_file`.");
     t.add("prefit_iterations", KeyType::integer)
         .def("300")
         .positive()
