@@ -39,7 +39,7 @@ void randomize(ModelParameters& p, unsigned seed, double scale = 0.8) {
   }
 }
 
-// Log inputs with an offset of the order of the states' spread, so that the log's curvature matters.
+// Log inputs with the default offset, small against the states (0.1-2), so that the log bends over them.
 SigmoidInputs log_inputs() {
   SigmoidInputs inputs;
   inputs.log = true;

@@ -136,6 +136,22 @@ SigmoidGraph SigmoidModel::graph_for(ConstGeneState x) const {
   graph.cell_type = cell_type_;
   graph.offsets = candidates_.offsets();
   graph.source = candidates_.source();
+  if (inputs_.log) {
+    if (input_.extent(0) < x.extent(0) || input_.extent(1) != x.extent(1)) {
+      const std::size_t rows = x.extent(0) + x.extent(0) / 4 + 8;
+      input_ = Kokkos::View<double**, Kokkos::LayoutRight>("tessera::grn::sigmoid::input", rows, x.extent(1));
+      input_slope_ = Kokkos::View<double**, Kokkos::LayoutRight>("tessera::grn::sigmoid::input_slope", rows,
+                                                                 x.extent(1));
+    }
+    SigmoidTensors transform; // the transform alone (tensors() would also recompute the rates)
+    transform.log_offset = inputs_.offset;
+    if (n_cells > 0)
+      Kokkos::parallel_for("tessera::grn::sigmoid::inputs", Kokkos::RangePolicy<execution_space>(0, n_cells),
+                           SigmoidInputFunctor{transform, x, input_, input_slope_});
+    graph.log_inputs = true;
+    graph.input = input_;
+    graph.input_slope = input_slope_;
+  }
   if (!signaling_graph_) return graph;
   if (signaling_graph_->n_owned != static_cast<std::size_t>(n_cells))
     throw runtime_error("sigmoid: the signalling graph has " + std::to_string(signaling_graph_->n_owned) +
@@ -218,7 +234,7 @@ bool SigmoidModel::warm_start(const LinearDerivativeFits& fits) {
   const int G = n_genes_, P = candidates_.n_pairs();
   SigmoidTensors inputs;
   inputs.log_offset = inputs_.log ? inputs_.offset : 0.0;
-  // The weight of a fit coefficient `slope` of a regressor of mean `mean`, and its share of the drive there.
+  // The weight that gives the fit's coefficient `slope` of a regressor of mean `mean` at the operating point.
   auto weight_of = [&](double slope, double mean, double beta) {
     const double du = inputs.input_slope(mean);
     return du > 0.0 ? 4.0 * slope / (beta * du) : 0.0;
