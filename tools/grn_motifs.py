@@ -26,7 +26,9 @@ writes into DIR (created; existing files are replaced):
   train_<family>_prior.yaml, train_<family>_dense.yaml
                         `tessera train` decks fitting sim/dataset.h5 with model family <family> (graph_ode,
                         hill, sigmoid) on the prior's candidates or on every ordered pair (grn.<family>.prior:
-                        dense); the signaling section adds 2 decoy ligand -> receptor pairs to the true ones
+                        dense); the signaling section adds 2 decoy ligand -> receptor pairs to the true ones;
+                        hill and sigmoid start from the ridge fit (init: ridge), sigmoid with log inputs
+                        (grn.sigmoid.inputs: log) whichever model made the data
   network.json          what was drawn (seed, genes, types, dimension, motion, motifs, edge counts)
 
 --truth-model sigmoid keeps the seed's graph, types, LR pairs, prior, dimension, motion and tissue (the same
