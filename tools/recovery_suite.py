@@ -325,6 +325,18 @@ def fmt(v, digits=3):
     return "-" if v is None else "%.*f" % (digits, v)
 
 
+def result_groups(results):
+    """(data model, family, graph, its results, their types) for every combination that has results."""
+    for data in ("hill", "sigmoid"):
+        for family in FAMILIES:
+            for graph in GRAPHS:
+                # Results written before --truth-model existed are hill data.
+                group = [res for res in results if res["family"] == family and res["graph"] == graph and
+                         res.get("truth_model", "hill") == data]
+                if group:
+                    yield data, family, graph, group, [r for res in group for r in res["types"]]
+
+
 def markdown(results, command):
     lines = ["Reproduce: `%s`" % command, "",
              "| seed | genes | types | dim | motion | family | graph | type | cand. | true | AUPRC | ratio | sign "
@@ -352,25 +364,17 @@ def markdown(results, command):
               "| data | family | graph | runs | min ratio | min AUPRC - ridge | types >= ridge | min sign "
               "| min AUPRC / random | runs with MSE < no change and < relaxation | mean wall s |",
               "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for data in ("hill", "sigmoid"):
-        for family in FAMILIES:
-            for graph in GRAPHS:
-                # Results written before --truth-model existed are hill data.
-                group = [res for res in results if res["family"] == family and res["graph"] == graph and
-                         res.get("truth_model", "hill") == data]
-                if not group:
-                    continue
-                types = [r for res in group for r in res["types"]]
-                beat = sum(1 for res in group if res["validation_mse"]["model"] is not None and
-                           res["validation_mse"]["model"] < min(res["validation_mse"]["no_change"],
-                                                                res["validation_mse"]["relaxation"]))
-                lines.append("| %s | %s | %s | %d | %.2f | %+.3f | %d / %d | %.2f | %.2f | %d / %d | %.1f |"
-                             % (data, family, graph, len(group), min(r["ratio"] for r in types),
-                                min(r["auprc"] - r["ridge_auprc"] for r in types),
-                                sum(1 for r in types if r["auprc"] >= r["ridge_auprc"]), len(types),
-                                min(r["sign_accuracy"] for r in types),
-                                min(r["auprc"] / r["random_auprc"] for r in types), beat, len(group),
-                                sum(res["wall_s"] for res in group) / len(group)))
+    for data, family, graph, group, types in result_groups(results):
+        beat = sum(1 for res in group if res["validation_mse"]["model"] is not None and
+                   res["validation_mse"]["model"] < min(res["validation_mse"]["no_change"],
+                                                        res["validation_mse"]["relaxation"]))
+        lines.append("| %s | %s | %s | %d | %.2f | %+.3f | %d / %d | %.2f | %.2f | %d / %d | %.1f |"
+                     % (data, family, graph, len(group), min(r["ratio"] for r in types),
+                        min(r["auprc"] - r["ridge_auprc"] for r in types),
+                        sum(1 for r in types if r["auprc"] >= r["ridge_auprc"]), len(types),
+                        min(r["sign_accuracy"] for r in types),
+                        min(r["auprc"] / r["random_auprc"] for r in types), beat, len(group),
+                        sum(res["wall_s"] for res in group) / len(group)))
     return "\n".join(lines + [""] + ranges_markdown(results)) + "\n"
 
 
@@ -391,24 +395,17 @@ def ranges_markdown(results):
              "| data | family | graph | AUPRC | ratio | AUPRC / random order's | sign accuracy | AUPRC of \\|weight\\| "
              "| types with AUPRC \u2265 ridge | ridge AUPRC | val. MSE / no change | val. MSE / relaxation | wall s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for data in ("hill", "sigmoid"):
-        for family in FAMILIES:
-            for graph in GRAPHS:
-                group = [res for res in results if res["family"] == family and res["graph"] == graph and
-                         res.get("truth_model", "hill") == data]
-                if not group:
-                    continue
-                types = [r for res in group for r in res["types"]]
-                mse = [res["validation_mse"] for res in group if res["validation_mse"]["model"] is not None]
-                lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %d of %d | %s | %s | %s | %s |" % (
-                    data, family, graph, span([r["auprc"] for r in types]), span([r["ratio"] for r in types], 2),
-                    span([r["auprc"] / r["random_auprc"] for r in types], 2),
-                    span([r["sign_accuracy"] for r in types], 2), span([r.get("weight_auprc") for r in types]),
-                    sum(1 for r in types if r["auprc"] >= r["ridge_auprc"]), len(types),
-                    span([r["ridge_auprc"] for r in types]),
-                    span([m["model"] / m["no_change"] for m in mse], 3, True),
-                    span([m["model"] / m["relaxation"] for m in mse], 3, True),
-                    span([res["wall_s"] for res in group], 1)))
+    for data, family, graph, group, types in result_groups(results):
+        mse = [res["validation_mse"] for res in group if res["validation_mse"]["model"] is not None]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %d of %d | %s | %s | %s | %s |" % (
+            data, family, graph, span([r["auprc"] for r in types]), span([r["ratio"] for r in types], 2),
+            span([r["auprc"] / r["random_auprc"] for r in types], 2),
+            span([r["sign_accuracy"] for r in types], 2), span([r.get("weight_auprc") for r in types]),
+            sum(1 for r in types if r["auprc"] >= r["ridge_auprc"]), len(types),
+            span([r["ridge_auprc"] for r in types]),
+            span([m["model"] / m["no_change"] for m in mse], 3, True),
+            span([m["model"] / m["relaxation"] for m in mse], 3, True),
+            span([res["wall_s"] for res in group], 1)))
     return lines
 
 

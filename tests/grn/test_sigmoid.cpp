@@ -66,18 +66,19 @@ struct Problem {
   SignalingGraph graph;
   LigandExchange exchange;
   SigmoidInputs inputs;
+  bool signaling = false;
 
-  Problem(bool dense, bool signaling, unsigned seed, SigmoidInputs in = {})
+  Problem(bool dense, bool signals, unsigned seed, SigmoidInputs in = {})
       : candidates(small_network(), 2, dense, small_pairs()),
         parameters("sigmoid", sigmoid_layout(candidates), {"all"}, gene_names, type_names),
-        exchange(small_ligand_genes()), inputs(in) {
+        exchange(small_ligand_genes()), inputs(in), signaling(signals) {
     randomize(parameters, seed);
     model = std::make_unique<SigmoidModel>(parameters, candidates, small_pairs(),
                                            dense ? PriorGraph::dense : PriorGraph::edges, inputs);
     model->set_cell_types(device_copy("types", cell_types));
     graph = device_graph(HostGraph{});
     exchange.set_halo(nullptr, n_cells, 0);
-    if (signaling) model->set_signaling(&graph, &exchange);
+    if (signals) model->set_signaling(&graph, &exchange);
   }
 };
 
@@ -121,6 +122,97 @@ std::vector<std::vector<double>> rhs(const Problem& p, const std::vector<std::ve
   return to_host(f);
 }
 
+// 2 + 0.01 random_state(seed): states far from x = 0, spread 0.02.
+std::vector<std::vector<double>> states_near_two(unsigned seed) {
+  auto x = random_state(seed);
+  for (auto& row : x)
+    for (double& v : row)
+      v = 2.0 + 0.01 * v;
+  return x;
+}
+
+// s_iq, the ligand of pair q received by cell i in the hand-made signalling graph.
+double received_signal(const std::vector<std::vector<double>>& x, int i, int q) {
+  const HostGraph g;
+  double s = 0.0;
+  for (int n = g.offsets[i]; n < g.offsets[i + 1]; ++n)
+    s += g.weight[n] * x[g.source[n]][small_pairs()[q].ligand];
+  return s;
+}
+
+// A linear fit of the derivative around the states x, as the ridge baseline would give it: per (type, target)
+// the self coefficient -0.3 - 0.1 k, each candidate regulator's coefficient U(-0.3, 0.3) and, when the model
+// signals, each received pair's 0.01 U(-0.3, 0.3) (s varies O(1) between cells: a small d keeps z small),
+// each regressor's mean over the type's cells, and the intercept that makes the production at the means 0.4.
+// Without `with_means` the means are dropped (the linearisation at x = 0).
+LinearDerivativeFits fit_around(Problem& p, const std::vector<std::vector<double>>& x, unsigned seed,
+                                bool with_means) {
+  SigmoidConfig config;
+  config.init = SigmoidConfig::Init::zero;
+  config.production_init = 0.8;
+  initialise_sigmoid(p.parameters, p.candidates, config);
+  auto mean_over_type = [&](int c, auto value) {
+    double sum = 0.0, count = 0.0;
+    for (int i = 0; i < n_cells; ++i)
+      if (cell_types[i] == c) {
+        sum += value(i);
+        count += 1.0;
+      }
+    return sum / count;
+  };
+  const auto pairs = small_pairs();
+  LinearDerivativeFits fits;
+  fits.fit.assign(2, std::vector<LinearDerivativeFit>(n_genes));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-0.3, 0.3);
+  for (int c = 0; c < 2; ++c)
+    for (int k = 0; k < n_genes; ++k) {
+      LinearDerivativeFit& f = fits.fit[c][k];
+      f.fitted = true;
+      f.self_coefficient = -0.3 - 0.1 * k;
+      f.self_mean = mean_over_type(c, [&](int i) { return x[i][k]; });
+      f.intercept = 0.4; // the production at the means: 0.4 once the terms below are subtracted
+      for (int j = 0; j < n_genes; ++j)
+        if (p.candidates.find(c, j, k) >= 0) {
+          f.regulators.push_back(j);
+          f.regulator_coefficient.push_back(u(rng));
+          f.regulator_mean.push_back(mean_over_type(c, [&](int i) { return x[i][j]; }));
+          f.intercept -= f.regulator_coefficient.back() * f.regulator_mean.back();
+        }
+      for (int q = 0; p.signaling && q < static_cast<int>(pairs.size()); ++q)
+        if (pairs[q].receptor == k) {
+          f.pairs.push_back(q);
+          f.pair_coefficient.push_back(0.01 * u(rng));
+          f.pair_mean.push_back(mean_over_type(c, [&](int i) { return received_signal(x, i, q); }));
+          f.intercept -= f.pair_coefficient.back() * f.pair_mean.back();
+        }
+      if (!with_means) {
+        f.regulator_mean.clear();
+        f.pair_mean.clear();
+        f.self_mean = 0.0;
+      }
+    }
+  return fits;
+}
+
+// The largest |f(x) - the fit's prediction| over cells and genes.
+double worst_against_fit(const Problem& p, const LinearDerivativeFits& fits,
+                         const std::vector<std::vector<double>>& x) {
+  const auto f = rhs(p, x);
+  double worst = 0.0;
+  for (int i = 0; i < n_cells; ++i)
+    for (int k = 0; k < n_genes; ++k) {
+      const LinearDerivativeFit& fit = fits.fit[cell_types[i]][k];
+      double linear = fit.intercept + fit.self_coefficient * x[i][k];
+      for (std::size_t a = 0; a < fit.regulators.size(); ++a)
+        linear += fit.regulator_coefficient[a] * x[i][fit.regulators[a]];
+      for (std::size_t a = 0; a < fit.pairs.size(); ++a)
+        linear += fit.pair_coefficient[a] * received_signal(x, i, fit.pairs[a]);
+      worst = std::max(worst, std::fabs(f[i][k] - linear));
+    }
+  return worst;
+}
+
 double pairing(const std::vector<std::vector<double>>& a, const std::vector<std::vector<double>>& b,
                double* scale = nullptr) {
   double sum = 0.0, size = 0.0;
@@ -150,6 +242,15 @@ std::string scratch_path(const std::string& name) {
   const std::filesystem::path path = dir / name;
   std::filesystem::remove(path);
   return path.string();
+}
+
+// `model`'s model.h5 at scratch_path(name); returns the path.
+std::string written(const SigmoidModel& model, const std::string& name) {
+  const std::string path = scratch_path(name);
+  h5::File file = h5::File::create(path);
+  model.write(file);
+  file.close();
+  return path;
 }
 
 using TensorEdit = std::function<void(const std::string& tensor, std::vector<double>& values,
@@ -554,78 +655,13 @@ TEST(SigmoidModel, WarmStartLinearisesAtTheRegressorsMeans) {
   // regressors' means the warm-started derivative equals the fit's prediction up to sigma's cubic term (|z| <
   // 0.1 here: beta |z|^3 / 48 < 2e-5); linearised at x = 0 (the same fit without its means) the drive sits
   // far from sigma's midpoint on these states and the derivative is off by O(0.1).
-  std::vector<std::vector<double>> x = random_state(73);
-  for (auto& row : x)
-    for (double& v : row)
-      v = 2.0 + 0.01 * v;
-  const HostGraph g;
-  const auto pairs = small_pairs();
-  auto signal = [&](int i, int q) {
-    double s = 0.0;
-    for (int n = g.offsets[i]; n < g.offsets[i + 1]; ++n)
-      s += g.weight[n] * x[g.source[n]][pairs[q].ligand];
-    return s;
-  };
-  auto mean_over_type = [&](int c, auto value) {
-    double sum = 0.0, count = 0.0;
-    for (int i = 0; i < n_cells; ++i)
-      if (cell_types[i] == c) {
-        sum += value(i);
-        count += 1.0;
-      }
-    return sum / count;
-  };
+  const auto x = states_near_two(73);
   double worst_with_means = 0.0, worst_at_zero = 0.0;
   for (const bool with_means : {true, false}) {
     Problem p(false, true, 79);
-    SigmoidConfig config;
-    config.init = SigmoidConfig::Init::zero;
-    config.production_init = 0.8;
-    initialise_sigmoid(p.parameters, p.candidates, config);
-    LinearDerivativeFits fits;
-    fits.fit.assign(2, std::vector<LinearDerivativeFit>(n_genes));
-    std::mt19937 rng(83);
-    std::uniform_real_distribution<double> u(-0.3, 0.3);
-    for (int c = 0; c < 2; ++c)
-      for (int k = 0; k < n_genes; ++k) {
-        LinearDerivativeFit& f = fits.fit[c][k];
-        f.fitted = true;
-        f.self_coefficient = -0.3 - 0.1 * k;
-        f.self_mean = mean_over_type(c, [&](int i) { return x[i][k]; });
-        f.intercept = 0.4; // the production at the means: 0.4 once the terms below are subtracted
-        for (int j = 0; j < n_genes; ++j)
-          if (p.candidates.find(c, j, k) >= 0) {
-            f.regulators.push_back(j);
-            f.regulator_coefficient.push_back(u(rng));
-            f.regulator_mean.push_back(mean_over_type(c, [&](int i) { return x[i][j]; }));
-            f.intercept -= f.regulator_coefficient.back() * f.regulator_mean.back();
-          }
-        for (int q = 0; q < static_cast<int>(pairs.size()); ++q)
-          if (pairs[q].receptor == k) {
-            f.pairs.push_back(q);
-            f.pair_coefficient.push_back(0.01 * u(rng)); // s varies O(1) between cells: small d keeps z small
-            f.pair_mean.push_back(mean_over_type(c, [&](int i) { return signal(i, q); }));
-            f.intercept -= f.pair_coefficient.back() * f.pair_mean.back();
-          }
-        if (!with_means) {
-          f.regulator_mean.clear();
-          f.pair_mean.clear();
-          f.self_mean = 0.0;
-        }
-      }
+    const LinearDerivativeFits fits = fit_around(p, x, 83, with_means);
     ASSERT_TRUE(p.model->warm_start(fits));
-    const auto f = rhs(p, x);
-    for (int i = 0; i < n_cells; ++i)
-      for (int k = 0; k < n_genes; ++k) {
-        const LinearDerivativeFit& fit = fits.fit[cell_types[i]][k];
-        double linear = fit.intercept + fit.self_coefficient * x[i][k];
-        for (std::size_t a = 0; a < fit.regulators.size(); ++a)
-          linear += fit.regulator_coefficient[a] * x[i][fit.regulators[a]];
-        for (std::size_t a = 0; a < fit.pairs.size(); ++a)
-          linear += fit.pair_coefficient[a] * signal(i, fit.pairs[a]);
-        double& worst = with_means ? worst_with_means : worst_at_zero;
-        worst = std::max(worst, std::fabs(f[i][k] - linear));
-      }
+    (with_means ? worst_with_means : worst_at_zero) = worst_against_fit(p, fits, x);
     if (with_means) {
       // beta = 2 x 0.4 where the fit says the production is 0.4, sigma at its midpoint there.
       EXPECT_NEAR(softplus(p.parameters.tensor(0, "beta_rho")[0]), 0.8, 1e-12);
@@ -638,12 +674,7 @@ TEST(SigmoidModel, WarmStartLinearisesAtTheRegressorsMeans) {
 
 TEST(SigmoidModelFile, RoundTripsAndMatchesGenesAndTypesByName) {
   Problem p(false, true, 71);
-  const std::string path = scratch_path("model.h5");
-  {
-    h5::File file = h5::File::create(path);
-    p.model->write(file);
-    file.close();
-  }
+  const std::string path = written(*p.model, "model.h5");
   const ModelParameters same =
       read_sigmoid_model(path, p.candidates, PriorGraph::edges, gene_names, type_names);
   EXPECT_EQ(same.flat(), p.parameters.flat());
@@ -703,12 +734,7 @@ TEST(SigmoidModelFile, RoundTripsAndMatchesGenesAndTypesByName) {
 
 TEST(SigmoidModelFile, FilesOfAnotherModelAreInputErrorsNamingWhatDiffers) {
   Problem p(false, true, 79);
-  const std::string path = scratch_path("good.h5");
-  {
-    h5::File file = h5::File::create(path);
-    p.model->write(file);
-    file.close();
-  }
+  const std::string path = written(*p.model, "good.h5");
   auto contains = [](const std::string& message, const std::string& part) {
     return message.find(part) != std::string::npos;
   };
@@ -824,6 +850,13 @@ grn:
 )";
 }
 
+// A deck of the grn.sigmoid `keys` with model_file = `path`, and `overrides` (-s) on top.
+Deck deck_with_model_file(const std::string& keys, const std::string& path,
+                          const std::vector<std::string>& overrides = {}) {
+  return Deck::parse(deck_text(keys + "    model_file: " + path + "\n"), "deck.yaml", overrides,
+                     all_key_tables());
+}
+
 } // namespace
 
 TEST(SigmoidConfig, DeckKeysBuildTheModelAndItsFileIsReadBack) {
@@ -860,19 +893,12 @@ TEST(SigmoidConfig, DeckKeysBuildTheModelAndItsFileIsReadBack) {
             model->parameters().flat());
 
   // Its model.h5 through grn.sigmoid.model_file, and a deck whose prior differs.
-  const std::string path = scratch_path("from_deck.h5");
-  {
-    h5::File file = h5::File::create(path);
-    model->write(file);
-    file.close();
-  }
-  const Deck with_file =
-      Deck::parse(deck_text(keys + "    model_file: " + path + "\n"), "deck.yaml", {}, all_key_tables());
+  const std::string path = written(*model, "from_deck.h5");
+  const Deck with_file = deck_with_model_file(keys, path);
   EXPECT_EQ(
       make_sigmoid_model(MPI_COMM_WORLD, with_file, net, SignalingParams{}, type_names)->parameters().flat(),
       model->parameters().flat());
-  const Deck other = Deck::parse(deck_text(keys + "    model_file: " + path + "\n"), "deck.yaml",
-                                 {"grn.sigmoid.prior=edges"}, all_key_tables());
+  const Deck other = deck_with_model_file(keys, path, {"grn.sigmoid.prior=edges"});
   EXPECT_NE(input_error_of([&] {
               make_sigmoid_model(MPI_COMM_WORLD, other, net, SignalingParams{}, type_names);
             }).find("prior = dense but grn.sigmoid.prior = edges"),
@@ -898,56 +924,12 @@ TEST(SigmoidModel, WarmStartWithLogInputsLinearisesTheLogAtTheMeans) {
   // the fit's prediction up to u's curvature, |W| u'' dx^2 / 2 <= 4 * 0.3 / 0.8 * (2.05 * 0.02)^2 / 2
   // / 2.05^2 = 3e-4 per regulator in z, times beta / 4 = 0.2 and at most 4 regulators: 2.4e-4 (sigma's cubic
   // term is 100x smaller). Ignoring u' (W = 4 c / beta, the linear inputs' mapping) gives W half their size
-  // here and a worst error of 1.2e-3, 5x the bound.
-  std::vector<std::vector<double>> x = random_state(89);
-  for (auto& row : x)
-    for (double& v : row)
-      v = 2.0 + 0.01 * v;
-  auto mean_over_type = [&](int c, int j) {
-    double sum = 0.0, count = 0.0;
-    for (int i = 0; i < n_cells; ++i)
-      if (cell_types[i] == c) {
-        sum += x[i][j];
-        count += 1.0;
-      }
-    return sum / count;
-  };
+  // here and a worst error of 1.2e-3, 5x the bound. No signalling: the fit has no pair terms.
+  const auto x = states_near_two(89);
   Problem p(false, false, 97, log_inputs());
-  SigmoidConfig config;
-  config.init = SigmoidConfig::Init::zero;
-  config.production_init = 0.8;
-  initialise_sigmoid(p.parameters, p.candidates, config);
-  LinearDerivativeFits fits;
-  fits.fit.assign(2, std::vector<LinearDerivativeFit>(n_genes));
-  std::mt19937 rng(101);
-  std::uniform_real_distribution<double> u(-0.3, 0.3);
-  for (int c = 0; c < 2; ++c)
-    for (int k = 0; k < n_genes; ++k) {
-      LinearDerivativeFit& f = fits.fit[c][k];
-      f.fitted = true;
-      f.self_coefficient = -0.3 - 0.1 * k;
-      f.self_mean = mean_over_type(c, k);
-      f.intercept = 0.4;
-      for (int j = 0; j < n_genes; ++j)
-        if (p.candidates.find(c, j, k) >= 0) {
-          f.regulators.push_back(j);
-          f.regulator_coefficient.push_back(u(rng));
-          f.regulator_mean.push_back(mean_over_type(c, j));
-          f.intercept -= f.regulator_coefficient.back() * f.regulator_mean.back();
-        }
-    }
+  const LinearDerivativeFits fits = fit_around(p, x, 101, true);
   ASSERT_TRUE(p.model->warm_start(fits));
-  const auto f = rhs(p, x);
-  double worst = 0.0;
-  for (int i = 0; i < n_cells; ++i)
-    for (int k = 0; k < n_genes; ++k) {
-      const LinearDerivativeFit& fit = fits.fit[cell_types[i]][k];
-      double linear = fit.intercept + fit.self_coefficient * x[i][k];
-      for (std::size_t a = 0; a < fit.regulators.size(); ++a)
-        linear += fit.regulator_coefficient[a] * x[i][fit.regulators[a]];
-      worst = std::max(worst, std::fabs(f[i][k] - linear));
-    }
-  EXPECT_LT(worst, 2.4e-4);
+  EXPECT_LT(worst_against_fit(p, fits, x), 2.4e-4);
   const std::vector<double> W = p.parameters.tensor(0, "W");
   int compared = 0;
   for (int c = 0; c < 2; ++c)
@@ -966,12 +948,7 @@ TEST(SigmoidModel, WarmStartWithLogInputsLinearisesTheLogAtTheMeans) {
 
 TEST(SigmoidModelFile, LogInputsAreStoredAndAFileOfOtherInputsIsAnInputError) {
   Problem p(false, true, 103, log_inputs());
-  const std::string path = scratch_path("log_inputs.h5");
-  {
-    h5::File file = h5::File::create(path);
-    p.model->write(file);
-    file.close();
-  }
+  const std::string path = written(*p.model, "log_inputs.h5");
   {
     h5::File file = h5::File::open_read(path);
     const h5::Handle settings = h5::open_group(file.get(), "sigmoid");
@@ -995,12 +972,7 @@ TEST(SigmoidModelFile, LogInputsAreStoredAndAFileOfOtherInputsIsAnInputError) {
   EXPECT_NE(m.find("log_offset = 0.05 but grn.sigmoid.log_offset = 0.1"), std::string::npos) << m;
   // A linear model's file says so, and a log deck refuses it.
   Problem linear(false, true, 103);
-  const std::string linear_path = scratch_path("linear_inputs.h5");
-  {
-    h5::File file = h5::File::create(linear_path);
-    linear.model->write(file);
-    file.close();
-  }
+  const std::string linear_path = written(*linear.model, "linear_inputs.h5");
   {
     h5::File file = h5::File::open_read(linear_path);
     const h5::Handle settings = h5::open_group(file.get(), "sigmoid");
@@ -1036,19 +1008,12 @@ TEST(SigmoidConfig, InputsKeysReachTheModelAndItsFile) {
   const auto model = make_sigmoid_model(MPI_COMM_WORLD, deck, net, SignalingParams{}, type_names);
   EXPECT_TRUE(model->inputs().log);
   EXPECT_EQ(model->inputs().offset, 0.2);
-  const std::string path = scratch_path("log_from_deck.h5");
-  {
-    h5::File file = h5::File::create(path);
-    model->write(file);
-    file.close();
-  }
-  const Deck with_file =
-      Deck::parse(deck_text(keys + "    model_file: " + path + "\n"), "deck.yaml", {}, all_key_tables());
+  const std::string path = written(*model, "log_from_deck.h5");
+  const Deck with_file = deck_with_model_file(keys, path);
   EXPECT_EQ(
       make_sigmoid_model(MPI_COMM_WORLD, with_file, net, SignalingParams{}, type_names)->parameters().flat(),
       model->parameters().flat());
-  const Deck linear = Deck::parse(deck_text(keys + "    model_file: " + path + "\n"), "deck.yaml",
-                                  {"grn.sigmoid.inputs=linear"}, all_key_tables());
+  const Deck linear = deck_with_model_file(keys, path, {"grn.sigmoid.inputs=linear"});
   EXPECT_NE(input_error_of([&] {
               read_trainable_model_spec(linear, "sigmoid").check(path, net.genes, type_names);
             }).find("inputs = log but grn.sigmoid.inputs = linear"),
