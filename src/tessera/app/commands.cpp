@@ -9,6 +9,7 @@
 #include "tessera/core/stop_request.hpp"
 #include "tessera/core/version.hpp"
 #include "tessera/grn/graph_ode.hpp"
+#include "tessera/grn/model_factory.hpp"
 #include "tessera/integrate/sundials.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/deck_schema.hpp"
@@ -116,6 +117,19 @@ void check_deck(const Deck& deck, int ranks) {
   // A deck for `predict`: its model, dataset and perturbations against the deck (as predict reads them).
   if (deck.section("predict").has("model")) read_predict_setup(deck, ranks);
   (void)read_walltime(deck);
+  // The model file a run or a training starts from (grn.<family>.model_file): its family and what the deck
+  // alone decides about it (format, genes, cell types, the family's settings), which `run` and `train` find
+  // only when they build the model, after the deck has been queued and its cells set up.
+  std::vector<TrainableModelSpec> models;
+  if (setup.uses_learned_model()) models.push_back(setup.learned_model);
+  // The family `train` fits when it is not grn.model's: train.model, or graph_ode for train.simulate.
+  const std::string fitted = train.given("model")                                   ? train.text("model")
+                             : train.given("simulate") && train.boolean("simulate") ? std::string("graph_ode")
+                                                                                    : std::string();
+  if (!fitted.empty() && fitted != setup.learned_model.family && is_trainable_family(fitted))
+    models.push_back(read_trainable_model_spec(deck, fitted, "train.model"));
+  for (const TrainableModelSpec& model : models)
+    if (!model.model_file.empty()) model.check(model.model_file, setup.network.genes, setup.types.names);
   // A deck for `train` also has its dataset checked against the deck's genes and cell types.
   if (train.has("dataset") || train.has("simulate")) {
     const TrainParams params = read_train_params(deck);
