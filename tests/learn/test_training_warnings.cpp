@@ -1,6 +1,7 @@
 // Tests of the training warnings: raw counts recognised (integers with a large maximum) and not raised for
-// normalised or small integer data; a diverging or non-finite loss warned about once, naming the dataset,
-// and a loss that falls or wobbles left alone.
+// normalised or small integer data; a log-input offset above the data's median positive value warned about;
+// a diverging or non-finite loss warned about once, naming the dataset, and a loss that falls or wobbles left
+// alone.
 #include "tessera/learn/training_warnings.hpp"
 
 #include <gtest/gtest.h>
@@ -27,6 +28,23 @@ TEST(RawCounts, IntegersWithALargeMaximum) {
   EXPECT_EQ(raw_counts_warning(with_expression({0, std::log1p(1200.0), 2.5}), "a.h5"), "");
   EXPECT_EQ(raw_counts_warning(with_expression({0, 1, 50, 3}), "a.h5"), "");
   EXPECT_EQ(raw_counts_warning(with_expression({0, 51.5, 1200}), "a.h5"), "");
+}
+
+TEST(LogOffset, WarnsWhenTheOffsetIsAboveMostOfTheData) {
+  // Positive values 0.01 .. 0.05 (median 0.03; zeros are dropouts and do not count): 0.05 is above it.
+  const auto small = with_expression({0, 0, 0.01, 0.02, 0.03, 0.04, 0.05});
+  EXPECT_EQ(
+      log_offset_warning(small, 0.05, "grn.sigmoid.log_offset", "data/small.h5"),
+      "grn.sigmoid.log_offset = 0.05 is above the median positive expression value of data/small.h5 "
+      "(0.03): most inputs lie below it, where log(x + offset) is nearly linear in x, so the log inputs "
+      "act as linear ones; set grn.sigmoid.log_offset to a few percent of that median");
+  // An offset below the median, a model without log inputs (offset 0), data with no positive value: none.
+  EXPECT_EQ(log_offset_warning(small, 0.001, "grn.sigmoid.log_offset", "a.h5"), "");
+  EXPECT_EQ(log_offset_warning(small, 0.0, "grn.sigmoid.log_offset", "a.h5"), "");
+  EXPECT_EQ(log_offset_warning(with_expression({0, 0, -1}), 0.05, "grn.sigmoid.log_offset", "a.h5"), "");
+  // The generated recovery data (genes start uniform in [0, 1.5-3)) sit far above the default offset.
+  EXPECT_EQ(log_offset_warning(with_expression({0.2, 0.9, 1.4, 2.1}), 0.05, "grn.sigmoid.log_offset", "a.h5"),
+            "");
 }
 
 TrainRecord record(long long iteration, double train, double validation) {

@@ -325,6 +325,9 @@ int train_command(MPI_Comm comm, const DeckOptions& options, const TrainOptions&
 
   const std::string counts = raw_counts_warning(dataset, params.dataset);
   if (!counts.empty()) log.warn(counts);
+  const std::string offset = log_offset_warning(dataset, s.model.log_input_offset,
+                                                "grn." + s.family + ".log_offset", params.dataset);
+  if (!offset.empty()) log.warn(offset);
   if (s.network_is_truth && !s.model.dense)
     log.info("tessera train: note: the model's gene graph is the simulated hill network itself (the truth); "
              "give train.prior or grn." +

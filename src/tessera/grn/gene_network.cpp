@@ -218,7 +218,8 @@ const KeyTable& grn_keys() {
         .positive()
         .describe("The offset epsilon of `sigmoid.inputs: log`, in expression units: inputs below about "
                   "epsilon all look alike to the model, so it should be well below the expression levels at "
-                  "which genes act (ignored with `linear` inputs).");
+                  "which genes act (ignored with `linear` inputs); `tessera train` warns when it is above the "
+                  "median positive expression value of its dataset.");
     return t;
   }();
   return table;

@@ -93,6 +93,7 @@ TrainableModelSpec sigmoid_spec(const SigmoidConfig& config) {
   // the recovery as it does `hill`'s; with linear inputs it fits closer without recovering better
   // (docs/performance.md "Inference").
   spec.prefit_by_default = spec.warm_start && config.inputs.log;
+  spec.log_input_offset = config.inputs.log ? config.inputs.offset : 0.0;
   spec.make = [config](MPI_Comm comm, const TrainableModelSpec& s, const GeneNetwork& network,
                        const SignalingParams& signaling, const std::vector<std::string>& type_names) {
     SigmoidConfig c = config;

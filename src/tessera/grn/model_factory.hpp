@@ -30,6 +30,9 @@ struct TrainableModelSpec {
   // `train.prefit: auto` runs the derivative pre-fit (learn/derivative_prefit.hpp): hill from its ridge fit,
   // whose model class holds the data's dynamics on hill data (measured: docs/performance.md, "Inference").
   bool prefit_by_default = false;
+  // The offset of log inputs u(x) = log(max(x, 0) + offset) (`sigmoid` with grn.sigmoid.inputs: log), for
+  // train's warning when it is above most of the data (learn/training_warnings.hpp); 0 without log inputs.
+  double log_input_offset = 0.0;
   // Bytes the model holds whatever the number of cells, for G genes and T cell types (for refusing a deck
   // that cannot fit); empty when small.
   std::function<double(int n_genes, int n_types)> resident_bytes;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <vector>
 
 namespace tessera {
 
@@ -29,6 +31,24 @@ std::string raw_counts_warning(const TrajectoryDataset& dataset, const std::stri
          format_number(largest) +
          "): tessera's gene models fit normalised, log-scale expression; normalise before converting, e.g. "
          "in scanpy sc.pp.normalize_total(adata); sc.pp.log1p(adata)";
+}
+
+std::string log_offset_warning(const TrajectoryDataset& dataset, double offset, const std::string& offset_key,
+                               const std::string& dataset_path) {
+  if (!(offset > 0.0)) return "";
+  std::vector<double> positive;
+  for (const double x : dataset.expression)
+    if (x > 0.0) positive.push_back(x);
+  if (positive.empty()) return "";
+  const auto middle = positive.begin() + static_cast<std::ptrdiff_t>(positive.size() / 2);
+  std::nth_element(positive.begin(), middle, positive.end());
+  const double median = *middle;
+  if (offset <= median) return "";
+  return offset_key + " = " + format_number(offset) + " is above the median positive expression value of " +
+         dataset_path + " (" + format_number(median) +
+         "): most inputs lie below it, where log(x + offset) is nearly linear in x, so the log inputs act as "
+         "linear ones; set " +
+         offset_key + " to a few percent of that median";
 }
 
 std::string DivergenceWatch::observe(const TrainRecord& record) {

@@ -1,6 +1,7 @@
 // Warnings about a training run that tessera can carry out but that is probably not what the user meant: data
-// that look like raw counts, and a loss that diverges (times in the wrong unit, unnormalised data, a step too
-// large). Each returns the message (naming the dataset) or "" and leaves logging to the caller.
+// that look like raw counts, a log-input offset above most of the data, and a loss that diverges (times in
+// the wrong unit, unnormalised data, a step too large). Each returns the message (naming the dataset) or ""
+// and leaves logging to the caller.
 #pragma once
 
 #include "tessera/learn/dataset.hpp"
@@ -16,6 +17,13 @@ inline constexpr double raw_counts_max = 50.0;
 // A warning when every value of /expression is an integer and the largest exceeds raw_counts_max: the model
 // fits normalised, log-scale expression, and counts in the thousands make the loss huge.
 std::string raw_counts_warning(const TrajectoryDataset& dataset, const std::string& dataset_path);
+
+// A warning when a model reads log inputs u(x) = log(max(x, 0) + offset) (`sigmoid` with grn.sigmoid.inputs:
+// log; offset 0 for every other model: no warning) whose offset is above the median of the dataset's positive
+// expression values: most inputs then lie below it, where u is nearly linear in x, so the model does not get
+// the Hill-shaped terms log inputs are for. `offset_key` names the deck key in the message.
+std::string log_offset_warning(const TrajectoryDataset& dataset, double offset, const std::string& offset_key,
+                               const std::string& dataset_path);
 
 // Watches loss.csv's records as they come: warns once when a loss is not finite, and once per loss (train,
 // validation) when it exceeds divergence_factor times the first train loss.
