@@ -216,10 +216,11 @@ const KeyTable& grn_keys() {
     t.add("sigmoid.log_offset", KeyType::real)
         .def("0.05")
         .positive()
-        .describe("The offset epsilon of `sigmoid.inputs: log`, in expression units: inputs below about "
-                  "epsilon all look alike to the model, so it should be well below the expression levels at "
-                  "which genes act (ignored with `linear` inputs); `tessera train` warns when it is above the "
-                  "median positive expression value of its dataset.");
+        .describe(
+            "The offset epsilon of `sigmoid.inputs: log`, in expression units: inputs below about "
+            "epsilon all look alike to the model, so it should be well below the expression levels at "
+            "which genes act (ignored with `linear` inputs); `tessera train` warns when it is above the "
+            "median positive expression value of its dataset.");
     return t;
   }();
   return table;
