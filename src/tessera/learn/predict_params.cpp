@@ -2,6 +2,7 @@
 
 #include "tessera/core/error.hpp"
 #include "tessera/core/units.hpp"
+#include "tessera/grn/gene_network.hpp"
 #include "tessera/grn/graph_ode_parameters.hpp"
 #include "tessera/io/deck.hpp"
 #include "tessera/io/hdf5.hpp"
@@ -81,8 +82,10 @@ const KeyTable& predict_keys() {
                           "`grn.model: graph_ode` whose `grn.graph_ode` architecture matches the model.");
     t.add("model", KeyType::path)
         .describe("model.h5 written by `tessera train` (SPEC §6.5); required by `tessera predict`. Its "
-                  "architecture, genes and cell types must match `grn.graph_ode`, `grn.genes` and "
-                  "`cells.types`. Replaces `grn.graph_ode.model_file`, which must then be absent.");
+                  "family and settings must match `grn.model` and `grn.<family>` (graph_ode's architecture, "
+                  "sigmoid's prior and inputs, ...), its genes and cell types `grn.genes` and `cells.types`. "
+                  "It runs on the gene graph it was trained on: `train.prior` when the deck has one, else "
+                  "`grn.edges`/`grn.table`. Replaces `grn.<family>.model_file`, which must then be absent.");
     t.add("dataset", KeyType::path)
         .describe(
             "Trajectory dataset (SPEC §6.3) whose cells (ids, types, positions, expression at "
@@ -260,6 +263,15 @@ PredictSetup read_predict_setup(const Deck& deck, int n_ranks) {
   // names the key.
   TrainableModelSpec spec =
       sim.uses_learned_model() ? sim.learned_model : read_trainable_model_spec(deck, family);
+  // A model trained on train.prior runs on that gene graph, as `train` built it: the deck that trained the
+  // model predicts with it (with grn.edges instead, a sigmoid or hill model's file would not match, and a
+  // graph_ode model would attend over another graph). A dense model ignores it, as train does.
+  const DeckView train = deck.section("train");
+  if (train.given("prior") && !spec.dense) {
+    sim.network.use_prior_graph();
+    std::vector<std::string> skipped; // train warned about them
+    parse_prior_table(train.file_text("prior"), train.path("prior"), sim.types.names, sim.network, skipped);
+  }
   try {
     spec.check(p.model, sim.network.genes, sim.types.names);
   } catch (const Error& e) {

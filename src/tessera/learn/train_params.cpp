@@ -31,7 +31,8 @@ const KeyTable& train_keys() {
                   "works). Without it: `grn.edges`/`grn.table` of a `graph_ode` deck, else the dataset's "
                   "`/grn/prior`, else (`simulate`) the hill network itself, which then is the truth. Self "
                   "loops and repeated lines are ignored with a warning, and a cell type without any edge is "
-                  "named in one; under `grn.graph_ode.prior: dense` the table is unused (warned).");
+                  "named in one; under `grn.graph_ode.prior: dense` the table is unused (warned). `tessera "
+                  "predict` of the same deck runs its model on this graph too.");
     t.add_choice("mode", {"one_step", "window", "full"})
         .def("one_step")
         .describe("Objective: `one_step` integrates from the observed state at t_k to t_{k+1}; `window` "
