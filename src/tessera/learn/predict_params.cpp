@@ -263,15 +263,9 @@ PredictSetup read_predict_setup(const Deck& deck, int n_ranks) {
   // names the key.
   TrainableModelSpec spec =
       sim.uses_learned_model() ? sim.learned_model : read_trainable_model_spec(deck, family);
-  // A model trained on train.prior runs on that gene graph, as `train` built it: the deck that trained the
-  // model predicts with it (with grn.edges instead, a sigmoid or hill model's file would not match, and a
-  // graph_ode model would attend over another graph). A dense model ignores it, as train does.
-  const DeckView train = deck.section("train");
-  if (train.given("prior") && !spec.dense) {
-    sim.network.use_prior_graph();
-    std::vector<std::string> skipped; // train warned about them
-    parse_prior_table(train.file_text("prior"), train.path("prior"), sim.types.names, sim.network, skipped);
-  }
+  // On the gene graph the model was trained on (with grn.edges instead of a train.prior, a sigmoid or hill
+  // model's file would not match, and a graph_ode model would attend over another graph).
+  use_training_graph(deck, spec, sim.types, sim.network);
   try {
     spec.check(p.model, sim.network.genes, sim.types.names);
   } catch (const Error& e) {

@@ -26,13 +26,15 @@ const KeyTable& train_keys() {
             "mechanistic model of SPEC §2.4 where built (settings `grn.<family>`). Default: `graph_ode` "
             "under `simulate` (where `grn.model: hill` is the ground truth), else `grn.model`.");
     t.add("prior", KeyType::path)
-        .describe("The gene graph the model is trained on (`grn.graph_ode.prior: edges`): a TSV with header "
-                  "`type source target` (`*` for every type; further columns ignored, so a GRN table "
-                  "works). Without it: `grn.edges`/`grn.table` of a `graph_ode` deck, else the dataset's "
-                  "`/grn/prior`, else (`simulate`) the hill network itself, which then is the truth. Self "
-                  "loops and repeated lines are ignored with a warning, and a cell type without any edge is "
-                  "named in one; under `grn.graph_ode.prior: dense` the table is unused (warned). `tessera "
-                  "predict` of the same deck runs its model on this graph too.");
+        .describe(
+            "The gene graph the model is trained on (`grn.graph_ode.prior: edges`): a TSV with header "
+            "`type source target` (`*` for every type; further columns ignored, so a GRN table "
+            "works). Without it: `grn.edges`/`grn.table` of a `graph_ode` deck, else the dataset's "
+            "`/grn/prior`, else (`simulate`) the hill network itself, which then is the truth. Self "
+            "loops and repeated lines are ignored with a warning, and a cell type without any edge is "
+            "named in one; under `grn.graph_ode.prior: dense` the table is unused (warned). `tessera "
+            "run` (with `grn.<family>.model_file`) and `tessera predict` of the same deck run the fitted "
+            "model on this graph too.");
     t.add_choice("mode", {"one_step", "window", "full"})
         .def("one_step")
         .describe("Objective: `one_step` integrates from the observed state at t_k to t_{k+1}; `window` "

@@ -240,6 +240,15 @@ double SimulationSetup::interaction_range() const {
   return range;
 }
 
+void use_training_graph(const Deck& deck, const TrainableModelSpec& model, const CellTypes& types,
+                        GeneNetwork& network) {
+  const DeckView train = deck.section("train");
+  if (!train.given("prior") || model.dense) return;
+  network.use_prior_graph();
+  std::vector<std::string> skipped; // `train` warns about them
+  parse_prior_table(train.file_text("prior"), train.path("prior"), types.names, network, skipped);
+}
+
 SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end_time) {
   SimulationSetup s;
   s.domain = read_domain(deck);
@@ -259,6 +268,10 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end
     TrainableModelSpec hill = read_trainable_model_spec(deck, "hill");
     if (!hill.model_file.empty()) s.learned_model = std::move(hill);
   }
+  // A fitted model (its grn.<family>.model_file) on the graph it was trained on; predict reads its model from
+  // predict.model and applies the same itself.
+  if (s.uses_learned_model() && !s.learned_model.model_file.empty())
+    use_training_graph(deck, s.learned_model, s.types, s.network);
   s.fields = read_field_params(deck, s.domain, s.types, s.network, s.time.dt);
   if (s.fields.active())
     voxels_per_rank_box(s.fields, s.domain, rank_grid_dims(s.domain, s.rank_grid, n_ranks));

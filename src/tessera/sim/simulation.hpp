@@ -102,6 +102,13 @@ struct SimulationSetup {
 // only for checking a deck that fits a dataset (`tessera check`), which nothing simulates.
 SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end_time = EndTime::required);
 
+// A fitted model runs on the gene graph it was trained on: when the deck has train.prior and `model` does not
+// take every ordered pair (dense), `network`'s edges become that table's, as `tessera train` built them; else
+// nothing changes. `run` (grn.<family>.model_file) and `predict` (predict.model) call it, so the deck that
+// trained a model runs it. Not collective.
+void use_training_graph(const Deck& deck, const TrainableModelSpec& model, const CellTypes& types,
+                        GeneNetwork& network);
+
 class Simulation {
 public:
   // Collective. Decomposes the domain and builds the initial tissue.
