@@ -19,11 +19,7 @@ namespace {
 
 constexpr int n_total = 160;
 
-struct Result {
-  RowsById f, x_bar, x0_bar;                    // owned cells
-  std::vector<double> theta_bar, rk4_theta_bar; // summed over the communicator's ranks
-  int fd_checked = 0;
-};
+using Result = ModelResults;
 
 LearnableHillModel make_model(bool learn_n) {
   LearnableHillConfig config;
@@ -112,16 +108,8 @@ TEST(LearnableHillMpi, RhsAndGradientsEqualTheWholeTissueOnOneRankAlsoThroughRk4
     const Result split = run_on(MPI_COMM_WORLD, learn_n);
     const Result whole = run_on(MPI_COMM_SELF, learn_n);
     EXPECT_EQ(split.fd_checked, 150);
-    int owned = static_cast<int>(split.x_bar.size()), total = 0;
-    MPI_Allreduce(&owned, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    EXPECT_EQ(total, n_total);
-    // Up to summation order (received signals are summed in the graph's id order on every decomposition,
-    // the ligand cotangents of ghosts and the parameter gradient over ranks are not): 1e-12 of the largest
-    // entry for the RHS and the VJP, 1e-11 through 4 substeps x 4 stages of rk4.
-    expect_rows_near(split.f, whole.f, 1e-12, what + " f");
-    expect_rows_near(split.x_bar, whole.x_bar, 1e-12, what + " x_bar");
-    expect_parameters_near(split.theta_bar, whole.theta_bar, 1e-12, what + " theta_bar");
-    expect_rows_near(split.x0_bar, whole.x0_bar, 1e-11, what + " rk4 x0_bar");
-    expect_parameters_near(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, what + " rk4 theta_bar");
+    // Received signals are summed in the graph's id order on every decomposition; the rest up to summation
+    // order (expect_split_equals_whole's tolerances).
+    expect_split_equals_whole(split, whole, n_total, what);
   }
 }

@@ -122,6 +122,21 @@ std::vector<std::vector<double>> rhs(const Problem& p, const std::vector<std::ve
   return to_host(f);
 }
 
+// The gradients of L = <c, x(t1)> by `adjoint` (Rk4Adjoint or CvodesAdjoint) from x0 at t = 0: dL/dx0 and
+// dL/dtheta (host copies).
+template <class Adjoint>
+std::pair<std::vector<std::vector<double>>,
+          decltype(Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ParameterGradient()))>
+adjoint_gradients(Adjoint& adjoint, const Problem& p, const std::vector<std::vector<double>>& x0,
+                  const std::vector<std::vector<double>>& c, double t1) {
+  GeneState x = to_device(x0);
+  adjoint.forward(*p.model, x, 0.0, t1);
+  GeneState x_bar = to_device(c);
+  ParameterGradient theta_bar("theta_bar", 1, p.parameters.size());
+  adjoint.reverse(*p.model, *p.model, x_bar, theta_bar);
+  return {to_host(x_bar), Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar)};
+}
+
 // 2 + 0.01 random_state(seed): states far from x = 0, spread 0.02.
 std::vector<std::vector<double>> states_near_two(unsigned seed) {
   auto x = random_state(seed);
@@ -454,13 +469,7 @@ TEST(SigmoidModel, Rk4AdjointEqualsCentralDifferencesOfALoss) {
       return pairing(c, to_host(x), scale);
     };
     Rk4Adjoint adjoint(dt);
-    GeneState x = to_device(x0);
-    adjoint.forward(*p.model, x, 0.0, t1);
-    GeneState x_bar = to_device(c);
-    ParameterGradient theta_bar("theta_bar", 1, p.parameters.size());
-    adjoint.reverse(*p.model, *p.model, x_bar, theta_bar);
-    const auto xb = to_host(x_bar);
-    const auto tb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar);
+    const auto [xb, tb] = adjoint_gradients(adjoint, p, x0, c, t1);
     const double h = 1e-6;
     for (int i = 0; i < n_cells; ++i)
       for (int k = 0; k < n_genes; ++k) {
@@ -513,13 +522,7 @@ TEST(SigmoidModel, CvodesAdjointEqualsCentralDifferencesThroughCvode) {
       return params;
     };
     CvodesAdjoint adjoint(MPI_COMM_SELF, tight(1e-10, 1e-12));
-    GeneState x = to_device(x0);
-    adjoint.forward(*p.model, x, 0.0, t1);
-    GeneState x_bar = to_device(c);
-    ParameterGradient theta_bar("theta_bar", 1, p.parameters.size());
-    adjoint.reverse(*p.model, *p.model, x_bar, theta_bar);
-    const auto xb = to_host(x_bar);
-    const auto tb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_bar);
+    const auto [xb, tb] = adjoint_gradients(adjoint, p, x0, c, t1);
     auto loss = [&](const std::vector<std::vector<double>>& start) {
       GeneState y = to_device(start);
       CvodeIntegrator(MPI_COMM_SELF, tight(1e-12, 1e-14)).advance(*p.model, y, 0.0, t1);
@@ -623,23 +626,7 @@ TEST(SigmoidModel, WarmStartIsTheLinearFitThroughSigmasLinearisation) {
         }
     }
   ASSERT_TRUE(p.model->warm_start(fits));
-  const auto x = random_state(67);
-  const auto f = rhs(p, x);
-  const HostGraph g;
-  for (int i = 0; i < n_cells; ++i)
-    for (int k = 0; k < n_genes; ++k) {
-      const LinearDerivativeFit& fit = fits.fit[cell_types[i]][k];
-      double linear = fit.intercept + fit.self_coefficient * x[i][k];
-      for (std::size_t a = 0; a < fit.regulators.size(); ++a)
-        linear += fit.regulator_coefficient[a] * x[i][fit.regulators[a]];
-      for (std::size_t a = 0; a < fit.pairs.size(); ++a) {
-        double s = 0.0;
-        for (int n = g.offsets[i]; n < g.offsets[i + 1]; ++n)
-          s += g.weight[n] * x[g.source[n]][pairs[fit.pairs[a]].ligand];
-        linear += fit.pair_coefficient[a] * s;
-      }
-      EXPECT_NEAR(f[i][k], linear, 3e-5) << "cell " << i << " gene " << k;
-    }
+  EXPECT_LE(worst_against_fit(p, fits, random_state(67)), 3e-5);
   const auto W = p.parameters.tensor(0, "W");
   const LinearDerivativeFit& fit = fits.fit[1][0];
   ASSERT_FALSE(fit.regulators.empty());
@@ -857,6 +844,19 @@ Deck deck_with_model_file(const std::string& keys, const std::string& path,
                      all_key_tables());
 }
 
+// `model`'s file (written to scratch_path(name)) read through grn.sigmoid.model_file of a deck with the
+// grn.sigmoid `keys`: the same parameters. Returns the file's path.
+std::string expect_read_back_through_deck(const std::string& keys, const GeneNetwork& net,
+                                          const SigmoidModel& model, const std::string& name) {
+  const std::string path = written(model, name);
+  EXPECT_EQ(
+      make_sigmoid_model(MPI_COMM_WORLD, deck_with_model_file(keys, path), net, SignalingParams{}, type_names)
+          ->parameters()
+          .flat(),
+      model.parameters().flat());
+  return path;
+}
+
 } // namespace
 
 TEST(SigmoidConfig, DeckKeysBuildTheModelAndItsFileIsReadBack) {
@@ -893,11 +893,7 @@ TEST(SigmoidConfig, DeckKeysBuildTheModelAndItsFileIsReadBack) {
             model->parameters().flat());
 
   // Its model.h5 through grn.sigmoid.model_file, and a deck whose prior differs.
-  const std::string path = written(*model, "from_deck.h5");
-  const Deck with_file = deck_with_model_file(keys, path);
-  EXPECT_EQ(
-      make_sigmoid_model(MPI_COMM_WORLD, with_file, net, SignalingParams{}, type_names)->parameters().flat(),
-      model->parameters().flat());
+  const std::string path = expect_read_back_through_deck(keys, net, *model, "from_deck.h5");
   const Deck other = deck_with_model_file(keys, path, {"grn.sigmoid.prior=edges"});
   EXPECT_NE(input_error_of([&] {
               make_sigmoid_model(MPI_COMM_WORLD, other, net, SignalingParams{}, type_names);
@@ -911,7 +907,7 @@ TEST(SigmoidConfig, DeckKeysBuildTheModelAndItsFileIsReadBack) {
               spec.check(path, net.genes, type_names);
             }).find("prior = dense but grn.sigmoid.prior = edges"),
             std::string::npos);
-  read_trainable_model_spec(with_file, "sigmoid").check(path, net.genes, type_names);
+  read_trainable_model_spec(deck_with_model_file(keys, path), "sigmoid").check(path, net.genes, type_names);
   for (const char* bad : {"grn.sigmoid.prior=all", "grn.sigmoid.init=glorot", "grn.sigmoid.decay_init=0",
                           "grn.sigmoid.production_init=-1", "grn.sigmoid.init_seed=-2"})
     EXPECT_NE(input_error_of([&] { Deck::parse(deck_text(""), "deck.yaml", {bad}, all_key_tables()); }), "")
@@ -1008,11 +1004,7 @@ TEST(SigmoidConfig, InputsKeysReachTheModelAndItsFile) {
   const auto model = make_sigmoid_model(MPI_COMM_WORLD, deck, net, SignalingParams{}, type_names);
   EXPECT_TRUE(model->inputs().log);
   EXPECT_EQ(model->inputs().offset, 0.2);
-  const std::string path = written(*model, "log_from_deck.h5");
-  const Deck with_file = deck_with_model_file(keys, path);
-  EXPECT_EQ(
-      make_sigmoid_model(MPI_COMM_WORLD, with_file, net, SignalingParams{}, type_names)->parameters().flat(),
-      model->parameters().flat());
+  const std::string path = expect_read_back_through_deck(keys, net, *model, "log_from_deck.h5");
   const Deck linear = deck_with_model_file(keys, path, {"grn.sigmoid.inputs=linear"});
   EXPECT_NE(input_error_of([&] {
               read_trainable_model_spec(linear, "sigmoid").check(path, net.genes, type_names);

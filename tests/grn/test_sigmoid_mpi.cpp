@@ -22,11 +22,7 @@ namespace {
 constexpr int n_total = 160;
 const std::vector<std::string> type_names{"epi", "mes"};
 
-struct Result {
-  RowsById f, x_bar, x0_bar;
-  std::vector<double> theta_bar, rk4_theta_bar; // summed over this communicator's ranks
-  int fd_checked = 0;
-};
+using Result = ModelResults;
 
 ModelParameters random_parameters(const CandidateEdges& candidates, PriorGraph prior) {
   ModelParameters p("sigmoid", sigmoid_layout(candidates), {"all"}, network().genes, type_names);
@@ -146,15 +142,6 @@ TEST(SigmoidMpi, OwnedResultsEqualTheWholeTissueOnOneRankAlsoThroughRk4) {
       const Result split = run_on(MPI_COMM_WORLD, prior, inputs);
       EXPECT_EQ(split.fd_checked, 30 * n_genes + 5); // and the five tensors
       const Result whole = run_on(MPI_COMM_SELF, prior, inputs);
-      int owned = static_cast<int>(split.x_bar.size()), total = 0;
-      MPI_Allreduce(&owned, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-      EXPECT_EQ(total, n_total);
-      // Up to summation order (ligand cotangents of several neighbours, parameter sums over ranks): 1e-12
-      // relative to the largest entry for one evaluation, 1e-11 through 4 substeps x 4 stages of rk4.
-      expect_rows_near(split.f, whole.f, 1e-12, name + " f");
-      expect_rows_near(split.x_bar, whole.x_bar, 1e-12, name + " x_bar");
-      expect_parameters_near(split.theta_bar, whole.theta_bar, 1e-12, name + " theta_bar");
-      expect_rows_near(split.x0_bar, whole.x0_bar, 1e-11, name + " rk4 x0_bar");
-      expect_parameters_near(split.rk4_theta_bar, whole.rk4_theta_bar, 1e-11, name + " rk4 theta_bar");
+      expect_split_equals_whole(split, whole, n_total, name);
     }
 }

@@ -109,6 +109,12 @@ void SigmoidModel::set_signaling(const SignalingGraph* graph, const LigandExchan
   received_.set_graph(graph, exchange->n_rows());
 }
 
+SigmoidTensors SigmoidModel::transform() const {
+  SigmoidTensors p;
+  p.log_offset = inputs_.log ? inputs_.offset : 0.0;
+  return p;
+}
+
 SigmoidTensors SigmoidModel::tensors() const {
   // beta and gamma once per evaluation (T x G softplus), not once per node.
   const double* theta = parameters_.values().data();
@@ -119,14 +125,13 @@ SigmoidTensors SigmoidModel::tensors() const {
                                   gamma_};
   Kokkos::parallel_for("tessera::grn::sigmoid::rates",
                        Kokkos::RangePolicy<execution_space>(0, static_cast<int>(rows)), rates);
-  SigmoidTensors p;
+  SigmoidTensors p = transform();
   p.W = theta + offset_W_;
   p.V = theta + offset_V_;
   p.b = theta + offset_b_;
   p.beta = beta_;
   p.gamma = gamma_;
   p.n_pairs = candidates_.n_pairs();
-  p.log_offset = inputs_.log ? inputs_.offset : 0.0;
   return p;
 }
 
@@ -143,11 +148,9 @@ SigmoidGraph SigmoidModel::graph_for(ConstGeneState x) const {
       input_slope_ = Kokkos::View<double**, Kokkos::LayoutRight>("tessera::grn::sigmoid::input_slope", rows,
                                                                  x.extent(1));
     }
-    SigmoidTensors transform; // the transform alone (tensors() would also recompute the rates)
-    transform.log_offset = inputs_.offset;
     if (n_cells > 0)
       Kokkos::parallel_for("tessera::grn::sigmoid::inputs", Kokkos::RangePolicy<execution_space>(0, n_cells),
-                           SigmoidInputFunctor{transform, x, input_, input_slope_});
+                           SigmoidInputFunctor{transform(), x, input_, input_slope_});
     graph.log_inputs = true;
     graph.input = input_;
     graph.input_slope = input_slope_;
@@ -232,8 +235,7 @@ bool SigmoidModel::warm_start(const LinearDerivativeFits& fits) {
   // 4 c / (beta u'(xbar)), and the drive at the operating point is W u(xbar) (a regressor whose mean is not
   // positive, where u is flat, keeps W = 0).
   const int G = n_genes_, P = candidates_.n_pairs();
-  SigmoidTensors inputs;
-  inputs.log_offset = inputs_.log ? inputs_.offset : 0.0;
+  const SigmoidTensors inputs = transform();
   // The weight that gives the fit's coefficient `slope` of a regressor of mean `mean` at the operating point.
   auto weight_of = [&](double slope, double mean, double beta) {
     const double du = inputs.input_slope(mean);

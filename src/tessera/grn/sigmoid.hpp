@@ -303,6 +303,9 @@ public:
 
 private:
   SigmoidTensors tensors() const;
+  // The input transform alone (log_offset from inputs_, no tensors): what the inputs' kernel and the warm
+  // start need, without tensors()'s rates kernel.
+  SigmoidTensors transform() const;
   SigmoidGraph graph_for(ConstGeneState x) const; // collective when signalling is set
 
   ModelParameters parameters_;
