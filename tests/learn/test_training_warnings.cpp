@@ -1,13 +1,15 @@
 // Tests of the training warnings: raw counts recognised (integers with a large maximum) and not raised for
 // normalised or small integer data; a log-input offset above the data's median positive value warned about;
 // a diverging or non-finite loss warned about once, naming the dataset, and a loss that falls or wobbles left
-// alone.
+// alone; a run that used every iteration with its loss still falling (window means, as train.stop_rel_loss
+// compares them) warned about, and a levelled-off, stopped-early or short run not.
 #include "tessera/learn/training_warnings.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace tessera {
 namespace {
@@ -94,6 +96,48 @@ TEST(Divergence, DecreasingOrNoisyLossIsLeftAlone) {
   const double values[] = {1.0, 0.5, 3.0, 200.0, 0.01, 999.0};
   for (long long k = 0; k < 6; ++k)
     EXPECT_EQ(watch.observe(record(k + 1, values[k], std::numeric_limits<double>::quiet_NaN())), "");
+}
+
+// Records 1..n with train loss f(iteration).
+template <class F>
+std::vector<TrainRecord> run_of(long long n, F f) {
+  std::vector<TrainRecord> records;
+  for (long long k = 1; k <= n; ++k)
+    records.push_back(record(k, f(k), std::numeric_limits<double>::quiet_NaN()));
+  return records;
+}
+
+TEST(StillFalling, WarnsWhenTheLastWindowIsClearlyBelowTheOneBefore) {
+  // 1 / k over 20 iterations: the mean of 11..20, (H_20 - H_10) / 10 = 0.0668771, is 1 - 0.22833 = 77.167 %
+  // below that of 1..10, H_10 / 10 = 0.292897 (H_n the harmonic numbers).
+  const auto records = run_of(20, [](long long k) { return 1.0 / static_cast<double>(k); });
+  EXPECT_EQ(still_falling_warning(records, 20, 10),
+            "training used all 20 iterations (train.iterations) with the train loss still falling: the mean "
+            "of the last 10 iterations (0.0668771) is 77.167 % below that of the 10 before (0.292897); the "
+            "model and the network read out of it may still change. Raise train.iterations (with "
+            "train.stop_rel_loss to end the run where the loss levels off)");
+  // Only the last 2 windows count: a long run falling by 0.2 % per step is 1 - 0.998^10 = 2 % lower per
+  // window.
+  const auto slow = run_of(100, [](long long k) { return std::pow(0.998, static_cast<double>(k)); });
+  EXPECT_NE(still_falling_warning(slow, 100, 10), "");
+}
+
+TEST(StillFalling, LevelledStoppedOrShortRunsAreLeftAlone) {
+  // Falling 0.5 % per window, and a loss that scatters around a level (AdamW's sampled windows): no warning.
+  const auto levelled = run_of(40, [](long long k) { return std::pow(0.9995, static_cast<double>(k)); });
+  EXPECT_EQ(still_falling_warning(levelled, 40, 10), "");
+  const auto noisy = run_of(40, [](long long k) { return k % 2 == 0 ? 1.0 : 1.01; });
+  EXPECT_EQ(still_falling_warning(noisy, 40, 10), "");
+  // A rising loss is the divergence warnings' business.
+  const auto rising = run_of(40, [](long long k) { return static_cast<double>(k); });
+  EXPECT_EQ(still_falling_warning(rising, 40, 10), "");
+  // Stopped before train.iterations (a stopping rule, TAO's tolerances, a signal), or too few records.
+  const auto falling = run_of(30, [](long long k) { return 1.0 / static_cast<double>(k); });
+  EXPECT_EQ(still_falling_warning(falling, 50, 10), "");
+  EXPECT_EQ(
+      still_falling_warning(run_of(19, [](long long k) { return 1.0 / static_cast<double>(k); }), 19, 10),
+      "");
+  EXPECT_EQ(still_falling_warning(falling, 30, 0), "");
 }
 
 } // namespace

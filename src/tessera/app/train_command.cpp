@@ -503,6 +503,11 @@ int train_command(MPI_Comm comm, const DeckOptions& options, const TrainOptions&
       checkpointed != progress.iteration)
     write_checkpoint_now(progress);
   if (!progress.stopped.empty()) log.info("tessera train: " + progress.stopped);
+  if (stopped_by == StopReason::none && progress.stopped.empty()) {
+    const std::string falling =
+        still_falling_warning(progress.records, params.iterations, params.stop_window);
+    if (!falling.empty()) log.warn(falling);
+  }
   if (params.keep_best) {
     // model.h5, predicted.h5, the read-out and metrics.json are all of the best-validation parameters.
     if (progress.best_iteration == 0) {

@@ -7,6 +7,13 @@
 
 namespace tessera {
 
+WindowMeans window_means(const std::vector<double>& values, long long window) {
+  const auto w = static_cast<std::ptrdiff_t>(window);
+  const auto end = values.end();
+  return {std::accumulate(end - w, end, 0.0) / static_cast<double>(w),
+          std::accumulate(end - 2 * w, end - w, 0.0) / static_cast<double>(w)};
+}
+
 std::string StoppingRule::observe(long long iteration, double train, double validation, double grad_norm) {
   const std::string at = "stopped at iteration " + std::to_string(iteration) + ": ";
   train_.push_back(train);
@@ -27,10 +34,8 @@ std::string StoppingRule::observe(long long iteration, double train, double vali
   if (!reason_.empty()) return reason_;
 
   if (params_.stop_rel_loss > 0 && train_.size() >= static_cast<std::size_t>(2 * params_.stop_window)) {
-    const auto w = static_cast<std::ptrdiff_t>(params_.stop_window);
-    const auto end = train_.end();
-    const double last = std::accumulate(end - w, end, 0.0) / static_cast<double>(w);
-    const double before = std::accumulate(end - 2 * w, end - w, 0.0) / static_cast<double>(w);
+    const long long w = params_.stop_window;
+    const auto [last, before] = window_means(train_, w);
     const double change = std::fabs(last - before) / std::fabs(before);
     if (change < params_.stop_rel_loss)
       reason_ = at + "the mean train loss of the last " + std::to_string(w) + " iterations (" +

@@ -11,6 +11,13 @@
 
 namespace tessera {
 
+// The mean of the last `window` values and of the `window` before them (what train.stop_rel_loss compares,
+// and the warning about a run that ended while its loss was still falling). Needs 2 * window values.
+struct WindowMeans {
+  double last = 0, before = 0;
+};
+WindowMeans window_means(const std::vector<double>& values, long long window);
+
 class StoppingRule {
 public:
   explicit StoppingRule(const TrainParams& params) : params_(params) {}

@@ -184,8 +184,11 @@ const KeyTable& train_keys() {
     t.add("stop_window", KeyType::integer)
         .def("10")
         .positive()
-        .describe("Iterations per mean of `stop_rel_loss` (AdamW's losses are over sampled start times and "
-                  "scatter from one iteration to the next).");
+        .describe(
+            "Iterations per mean of `stop_rel_loss` (AdamW's losses are over sampled start times and "
+            "scatter from one iteration to the next), and of the warning at the end of a run that used "
+            "every `iterations`: the mean train loss of its last stop_window iterations more than 1 % below "
+            "that of the stop_window before (still falling: the model may still change).");
     t.add("stop_grad_norm", KeyType::real)
         .def("0")
         .non_negative()

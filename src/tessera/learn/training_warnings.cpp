@@ -1,6 +1,7 @@
 #include "tessera/learn/training_warnings.hpp"
 
 #include "tessera/core/units.hpp"
+#include "tessera/learn/stopping_rule.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -49,6 +50,29 @@ std::string log_offset_warning(const TrajectoryDataset& dataset, double offset, 
          "): most inputs lie below it, where log(x + offset) is nearly linear in x, so the log inputs act as "
          "linear ones; set " +
          offset_key + " to a few percent of that median";
+}
+
+std::string still_falling_warning(const std::vector<TrainRecord>& records, long long iterations,
+                                  long long window) {
+  if (window < 1 || records.size() < static_cast<std::size_t>(2 * window) ||
+      records.back().iteration != iterations)
+    return "";
+  std::vector<double> train;
+  train.reserve(records.size());
+  for (const TrainRecord& r : records)
+    train.push_back(r.train);
+  const auto [last, before] = window_means(train, window);
+  if (!(std::isfinite(last) && std::isfinite(before) && before > 0))
+    return ""; // the divergence warnings' case
+  const double fall = (before - last) / before;
+  if (!(fall > still_falling_fraction)) return "";
+  return "training used all " + std::to_string(iterations) +
+         " iterations (train.iterations) with the train loss still falling: the mean of the last " +
+         std::to_string(window) + " iterations (" + format_number(last) + ") is " +
+         format_number(100.0 * fall) + " % below that of the " + std::to_string(window) + " before (" +
+         format_number(before) +
+         "); the model and the network read out of it may still change. Raise train.iterations (with "
+         "train.stop_rel_loss to end the run where the loss levels off)";
 }
 
 std::string DivergenceWatch::observe(const TrainRecord& record) {

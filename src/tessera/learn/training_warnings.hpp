@@ -1,13 +1,14 @@
 // Warnings about a training run that tessera can carry out but that is probably not what the user meant: data
-// that look like raw counts, a log-input offset above most of the data, and a loss that diverges (times in
-// the wrong unit, unnormalised data, a step too large). Each returns the message (naming the dataset) or ""
-// and leaves logging to the caller.
+// that look like raw counts, a log-input offset above most of the data, a loss that diverges (times in
+// the wrong unit, unnormalised data, a step too large), and a run that ended while its loss was still
+// falling. Each returns the message (naming the dataset) or "" and leaves logging to the caller.
 #pragma once
 
 #include "tessera/learn/dataset.hpp"
 #include "tessera/learn/trainer.hpp"
 
 #include <string>
+#include <vector>
 
 namespace tessera {
 
@@ -24,6 +25,19 @@ std::string raw_counts_warning(const TrajectoryDataset& dataset, const std::stri
 // the Hill-shaped terms log inputs are for. `offset_key` names the deck key in the message.
 std::string log_offset_warning(const TrajectoryDataset& dataset, double offset, const std::string& offset_key,
                                const std::string& dataset_path);
+
+// A run counts as still falling when the mean train loss of its last `window` iterations is more than this
+// fraction below the mean of the `window` before.
+inline constexpr double still_falling_fraction = 0.01;
+
+// A warning when a run that used every one of its `iterations` ends with the train loss still falling (means
+// over `window` records, train.stop_window, as train.stop_rel_loss compares them): the fitted model, and the
+// network read out of it, may still change with more iterations. `hill` on fresh motif networks ranked two
+// types below the ridge baseline after 100 iterations and every type perfectly after 1000
+// (docs/performance.md, "Inference"). "" when the run stopped before `iterations`, has fewer than
+// 2 * window records, or levelled off.
+std::string still_falling_warning(const std::vector<TrainRecord>& records, long long iterations,
+                                  long long window);
 
 // Watches loss.csv's records as they come: warns once when a loss is not finite, and once per loss (train,
 // validation) when it exceeds divergence_factor times the first train loss.
