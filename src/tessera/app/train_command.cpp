@@ -365,8 +365,8 @@ int train_command(MPI_Comm comm, const DeckOptions& options, const TrainOptions&
   if (prefit && s.model.model_file.empty() && !restart) {
     petsc_session.emplace(comm);
     const double started = seconds_since_start();
-    const PrefitResult prefit =
-        prefit_derivatives(objective, *model, split, params.prefit_iterations, params.l2);
+    const PrefitResult prefit = prefit_derivatives(objective, *model, split, params.prefit_iterations,
+                                                   params.l2, params.tao_from_options);
     log.info("tessera train: derivative pre-fit: loss " + format_number(prefit.initial_loss) + " -> " +
              format_number(prefit.final_loss) + " in " + std::to_string(prefit.iterations) +
              " L-BFGS steps (" + prefit.reason + ", " + human_seconds(seconds_since_start() - started) + ")");

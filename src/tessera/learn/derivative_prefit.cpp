@@ -78,7 +78,8 @@ double derivative_matching_loss(const TrajectoryObjective& objective, TrainableG
 }
 
 PrefitResult prefit_derivatives(const TrajectoryObjective& objective, TrainableGeneModel& model,
-                                const TimeSplit& split, long long iterations, double l2) {
+                                const TimeSplit& split, long long iterations, double l2,
+                                bool tao_from_options) {
   PrefitResult result;
   const std::vector<int> times = derivative_times(split);
   if (times.empty()) {
@@ -106,6 +107,7 @@ PrefitResult prefit_derivatives(const TrajectoryObjective& objective, TrainableG
   std::vector<double> x(h.data(), h.data() + h.size());
   petsc::LmvmOptions options;
   options.max_iterations = iterations;
+  options.from_options = tao_from_options;
   result.reason = petsc::minimize_lmvm(x, options, f, monitor);
   parameters.set_flat(x);
   return result;

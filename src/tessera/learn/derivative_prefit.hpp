@@ -40,8 +40,10 @@ struct PrefitResult {
 // Minimises derivative_matching_loss over derivative_times(split) plus 0.5 l2 |W|^2 (add_l2_penalty: the
 // same ridge penalty as the trajectory fit's train.l2) from the model's current parameters by TAO's L-BFGS
 // (at most `iterations` steps, in lockstep on every rank); the model keeps the end point. The losses in the
-// result include the penalty. Needs a live petsc::Session. Collective.
+// result include the penalty. `tao_from_options`: petsc::LmvmOptions::from_options (train.tao_from_options).
+// Needs a live petsc::Session. Collective.
 PrefitResult prefit_derivatives(const TrajectoryObjective& objective, TrainableGeneModel& model,
-                                const TimeSplit& split, long long iterations, double l2 = 0.0);
+                                const TimeSplit& split, long long iterations, double l2 = 0.0,
+                                bool tao_from_options = true);
 
 } // namespace tessera

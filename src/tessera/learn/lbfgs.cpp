@@ -61,6 +61,7 @@ std::string train_lbfgs(const TrajectoryObjective& objective, TrainableGeneModel
   petsc::LmvmOptions options;
   options.max_iterations = params.iterations;
   options.gatol = params.stop_grad_norm;
+  options.from_options = params.tao_from_options;
   // train.l1 applies to the sparse tensors of every set (add_l1_penalty's selection).
   std::vector<bool> penalised(x.size(), false);
   for (int set = 0; set < parameters.n_sets(); ++set)

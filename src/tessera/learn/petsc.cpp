@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <utility>
 
 namespace tessera::petsc {
 
@@ -45,6 +46,14 @@ Session::Session(MPI_Comm comm) {
 
 Session::~Session() {
   if (owns_) PetscFinalize();
+}
+
+ScopedOption::ScopedOption(std::string name, const std::string& value) : name_(std::move(name)) {
+  check(PetscOptionsSetValue(nullptr, name_.c_str(), value.c_str()), "PetscOptionsSetValue");
+}
+
+ScopedOption::~ScopedOption() {
+  PetscOptionsClearValue(nullptr, name_.c_str());
 }
 
 namespace {
@@ -142,6 +151,7 @@ std::string minimize_lmvm(std::vector<double>& x, const LmvmOptions& options, co
   }
   check(TaoCreate(PETSC_COMM_SELF, &tao.tao), "TaoCreate");
   check(TaoSetType(tao.tao, options.lower.empty() ? TAOLMVM : TAOBLMVM), "TaoSetType");
+  if (options.from_options) check(TaoSetFromOptions(tao.tao), "TaoSetFromOptions");
   check(TaoSetSolution(tao.tao, solution.v), "TaoSetSolution");
   VecHandle lower, upper;
   if (!options.lower.empty()) {

@@ -77,6 +77,17 @@ const KeyTable& train_keys() {
             "evaluation (a deterministic objective for its line search), `weight_decay` then adds "
             "0.5 weight_decay |theta|^2 to the loss and `l1` is solved exactly (TAO's bound-constrained "
             "`blmvm` on the split W = U - V, U, V >= 0: weights end at exactly 0).");
+    t.add("tao_from_options", KeyType::boolean)
+        .def("true")
+        .describe(
+            "`lbfgs` and the `derivative` pre-fit: configure PETSc TAO through TaoSetFromOptions, "
+            "PETSc's own set-up step, before tessera's settings (which win). It reads -tao_* options "
+            "from PETSC_OPTIONS (e.g. -tao_lmvm_mat_lmvm_hist_size 10) and gives L-BFGS's diagonal "
+            "initial Hessian the BFGS matrix's theta = 0.125 (a BFGS/DFP mix); `false` leaves theta = 0 "
+            "and ignores PETSC_OPTIONS: tessera's set-up before 2026-12-06, to reproduce figures "
+            "measured then. On `hill` fits warm-started from the ridge `true` needs about a third of the "
+            "iterations; from a constant start (grn.hill.init: constant) `false` converges further "
+            "(docs/performance.md).");
     t.add_choice("prefit", {"auto", "none", "derivative"})
         .def("auto")
         .describe("`derivative`: before the optimizer, fit the model's RHS to the data's derivative "
@@ -271,6 +282,7 @@ TrainParams read_train_params(const Deck& deck) {
   p.stop_grad_norm = s.real("stop_grad_norm");
   p.patience = s.integer("patience");
   p.keep_best = s.boolean("keep_best");
+  p.tao_from_options = s.boolean("tao_from_options");
   if (p.plateau_factor <= 0 || p.plateau_factor >= 1)
     s.fail("plateau_factor", "must lie strictly between 0 and 1 (a reduction)");
   if (p.improvement >= 1) s.fail("improvement", "must be less than 1");

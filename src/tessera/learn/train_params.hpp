@@ -55,6 +55,7 @@ struct TrainParams {
   long long stop_window = 10;      // iterations per mean of stop_rel_loss
   double stop_grad_norm = 0.0;     // 0: off
   long long patience = 0;          // validation patience; 0: off
+  bool tao_from_options = true;    // TAO configured by TaoSetFromOptions (petsc::LmvmOptions)
   bool keep_best = false;          // model.h5 holds the best-validation parameters
 };
 
