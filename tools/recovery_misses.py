@@ -40,10 +40,12 @@ def two_step(true_edges, j, k):
 
 
 def thresholds(seed_dir, genes, t):
-    """h of every true edge (j, k) of type t, from truth.tsv."""
+    """h of every true edge (j, k) of type t, from truth.tsv; None for data simulated by `sigmoid`
+    (tools/grn_motifs.py --truth-model sigmoid), whose truth.tsv has no Hill parameters."""
     index = {g: i for i, g in enumerate(genes)}
     rows = read_tsv(os.path.join(seed_dir, "truth.tsv"))
-    return {(index[r["source"]], index[r["target"]]): float(r["h"]) for r in rows if r["type"] in ("*", t)}
+    return {(index[r["source"]], index[r["target"]]): float(r["h"]) if r.get("h") else None
+            for r in rows if r["type"] in ("*", t)}
 
 
 def main():
@@ -99,11 +101,12 @@ def main():
                     v = x[:n_train][:, cells, j]  # the regulator in the type's cells, training times
                     hjk = h[(j, k)]
                     moved = auprc_moved(scored, true_edges, (j, k), first_decoy)
-                    print("  %s -> %s (effect %.4g, weight %.3g): AUPRC moved above the first decoy %.3f; "
-                          "%s above h = %.3g in %.0f %% of the cells, within a factor 2 of h in %.0f %%, "
-                          "median %.2f" % (genes[j], genes[k], s, weight[(j, k)], moved, genes[j], hjk,
-                                           100 * np.mean(v > hjk), 100 * np.mean((v > hjk / 2) & (v < 2 * hjk)),
-                                           np.median(v)))
+                    saturation = ("%s above h = %.3g in %.0f %% of the cells, within a factor 2 of h in %.0f %%, "
+                                  % (genes[j], hjk, 100 * np.mean(v > hjk),
+                                     100 * np.mean((v > hjk / 2) & (v < 2 * hjk))) if hjk is not None
+                                  else "no threshold h in truth.tsv, ")
+                    print("  %s -> %s (effect %.4g, weight %.3g): AUPRC moved above the first decoy %.3f; %s"
+                          "median %.2f" % (genes[j], genes[k], s, weight[(j, k)], moved, saturation, np.median(v)))
                 last_true = min(s for s, e in scored if e in true_edges)
                 c = counts.setdefault(graph, [0, 0, 0, 0, 0])
                 c[0] += 1

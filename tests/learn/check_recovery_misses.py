@@ -6,7 +6,8 @@ times (the 5th time is held out by the 0.2 validation split) and within a factor
 D2 have no two-step path in the truth. Type mes at AUPRC 1 is never listed. Type imm (a third true edge B ->
 C of its own) ranks the indirect decoy A -> C (A -> B -> C) above B -> C: AUPRC (1 + 1 + 3/4) / 3 = 0.917,
 above the ridge's 0.9, so only --below perfect lists it. The last line counts the listed types' decoys above
-their last true edge and the indirect ones among them and among all their decoys.
+their last true edge and the indirect ones among them and among all their decoys. A truth.tsv without Hill
+parameters (sigmoid-simulated data) gives the same lines without the saturation.
 
     check_recovery_misses.py WORK_DIR
 
@@ -90,6 +91,14 @@ def main():
         lines = out.stdout.strip().split("\n")
         if len(lines) != len(want) or not all(re.match(w, l) for w, l in zip(want, lines)):
             failures.append("%s: expected exactly the lines\n  %s" % (extra, "\n  ".join(want)))
+    # Data simulated by sigmoid (tools/grn_motifs.py --truth-model sigmoid): truth.tsv has no K, h, n.
+    write(os.path.join(seed, "truth.tsv"), "type\tsource\ttarget\tsign\n*\tA\tB\t+\n*\tC\tD\t-\nimm\tB\tC\t+\n")
+    out = subprocess.run([sys.executable, TOOL, "--work", sys.argv[1], "--family", "sigmoid"],
+                         capture_output=True, text=True)
+    print("recovery_misses.py, truth without h:\n" + out.stdout + out.stderr)
+    want = r"^  C -> D \(effect 0\.3, weight -7\.5\): AUPRC moved above the first decoy 1\.000; no threshold h in truth\.tsv, median 0\.75$"
+    if out.returncode != 0 or len(out.stdout.split("\n")) < 2 or not re.match(want, out.stdout.split("\n")[1]):
+        failures.append("truth without h: expected exit 0 and the line\n  %s" % want)
     for f in failures:
         print("FAIL:", f)
     return 1 if failures else 0
