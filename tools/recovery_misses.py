@@ -17,13 +17,14 @@ above that base rate says the errors are the indirect edges.
 Needs numpy and h5py; exit 2 on a missing or malformed file.
 """
 import argparse
+import collections
 import json
 import math
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from recovery_suite import average_precision, fail_input, ranking, read_tsv, truth_per_type  # noqa: E402
+from recovery_suite import ROUNDING, average_precision, fail_input, ranking, read_tsv, truth_per_type  # noqa: E402
 
 VAL_FRACTION = 0.2  # the generated train decks' train.val_fraction (tools/grn_motifs.py)
 
@@ -48,6 +49,45 @@ def thresholds(seed_dir, genes, t):
             for r in rows if r["type"] in ("*", t)}
 
 
+def report_type(scored, weight, true_edges, genes, h, x):
+    """Prints the lines of one listed type: its true edges below the first decoy (with the AUPRC moved and
+    their regulator's saturation in x, the type's cells at the training times [T][cells][G]; h: thresholds())
+    and its decoys above the last true edge (with their two-step paths). Returns the counts of decoys above the
+    last true edge and of every decoy, each with how many are indirect."""
+    import numpy as np
+    ranked = sorted(scored, key=lambda p: -p[0])
+    first_decoy = max(s for s, e in scored if e not in true_edges)
+    last_true = min(s for s, e in scored if e in true_edges)
+    for s, (j, k) in ranked:
+        if (j, k) not in true_edges or s >= first_decoy:
+            continue
+        v = x[:, :, j]
+        moved = auprc_moved(scored, true_edges, (j, k), first_decoy)
+        hjk = h[(j, k)]
+        saturation = ("%s above h = %.3g in %.0f %% of the cells, within a factor 2 of h in %.0f %%, "
+                      % (genes[j], hjk, 100 * np.mean(v > hjk), 100 * np.mean((v > hjk / 2) & (v < 2 * hjk)))
+                      if hjk is not None else "no threshold h in truth.tsv, ")
+        print("  %s -> %s (effect %.4g, weight %.3g): AUPRC moved above the first decoy %.3f; %smedian %.2f"
+              % (genes[j], genes[k], s, weight[(j, k)], moved, saturation, np.median(v)))
+    counts = collections.Counter()
+    for s, (j, k) in ranked:
+        if (j, k) in true_edges:
+            continue
+        via = two_step(true_edges, j, k)
+        counts["decoys"] += 1
+        counts["decoys_indirect"] += 1 if via else 0
+        if s <= last_true:
+            continue
+        counts["above"] += 1
+        counts["above_indirect"] += 1 if via else 0
+        print("  decoy %s -> %s (effect %.4g, weight %.3g): %s" % (
+            genes[j], genes[k], s, weight[(j, k)],
+            "indirect, through %s in the type's truth" % ", ".join(
+                "%s -> %s -> %s" % (genes[j], genes[m], genes[k]) for m in via)
+            if via else "no two-step path in the type's truth"))
+    return counts
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", required=True, nargs="+", help="tools/recovery_suite.py --work directories")
@@ -63,8 +103,7 @@ def main():
         if not seeds:
             fail_input("%s: no seed<N> directories" % work)
         seed_dirs += [os.path.join(work, d) for d in sorted(seeds, key=lambda d: int(d[4:]))]
-    # per graph: types listed, decoys above the last true edge (indirect ones), every decoy (indirect ones)
-    counts = {}
+    counts = {}  # per graph: a Counter of report_type's counts and of the types listed
     for seed_dir in seed_dirs:
         seed = os.path.basename(seed_dir)
         with open(os.path.join(seed_dir, "network.json")) as f:
@@ -89,47 +128,19 @@ def main():
                 true_edges = set(truth[t])
                 auprc = average_precision(scored, true_edges)[0]
                 ridge = metrics["grn"][t]["ridge"]["auprc"]
-                if auprc >= (ridge if args.below == "ridge" else 1.0 - 1e-9):  # 1 to rounding
+                if auprc >= (ridge if args.below == "ridge" else 1.0 - ROUNDING):
                     continue
                 print("%s %s %s: AUPRC %.3f, ridge %.3f" % (seed, graph, t, auprc, ridge))
-                first_decoy = max(s for s, e in scored if e not in true_edges)
-                h = thresholds(seed_dir, genes, t)
-                cells = cell_type == stored_types.index(t)
-                for s, (j, k) in sorted(scored, key=lambda p: -p[0]):
-                    if (j, k) not in true_edges or s >= first_decoy:
-                        continue
-                    v = x[:n_train][:, cells, j]  # the regulator in the type's cells, training times
-                    hjk = h[(j, k)]
-                    moved = auprc_moved(scored, true_edges, (j, k), first_decoy)
-                    saturation = ("%s above h = %.3g in %.0f %% of the cells, within a factor 2 of h in %.0f %%, "
-                                  % (genes[j], hjk, 100 * np.mean(v > hjk),
-                                     100 * np.mean((v > hjk / 2) & (v < 2 * hjk))) if hjk is not None
-                                  else "no threshold h in truth.tsv, ")
-                    print("  %s -> %s (effect %.4g, weight %.3g): AUPRC moved above the first decoy %.3f; %s"
-                          "median %.2f" % (genes[j], genes[k], s, weight[(j, k)], moved, saturation, np.median(v)))
-                last_true = min(s for s, e in scored if e in true_edges)
-                c = counts.setdefault(graph, [0, 0, 0, 0, 0])
-                c[0] += 1
-                for s, (j, k) in sorted(scored, key=lambda p: -p[0]):
-                    if (j, k) in true_edges:
-                        continue
-                    via = two_step(true_edges, j, k)
-                    c[3] += 1
-                    c[4] += 1 if via else 0
-                    if s <= last_true:
-                        continue
-                    c[1] += 1
-                    c[2] += 1 if via else 0
-                    print("  decoy %s -> %s (effect %.4g, weight %.3g): %s" % (
-                        genes[j], genes[k], s, weight[(j, k)],
-                        "indirect, through %s in the type's truth" % ", ".join(
-                            "%s -> %s -> %s" % (genes[j], genes[m], genes[k]) for m in via)
-                        if via else "no two-step path in the type's truth"))
-    for graph, (n_types, above, above_via, decoys, decoys_via) in sorted(counts.items(), reverse=True):
+                tally = counts.setdefault(graph, collections.Counter())
+                tally["types"] += 1
+                tally.update(report_type(scored, weight, true_edges, genes, thresholds(seed_dir, genes, t),
+                                         x[:n_train][:, cell_type == stored_types.index(t)]))
+    for graph, c in sorted(counts.items(), reverse=True):
         print("%s: %d types listed; decoys above their type's last true edge %d, indirect %d (%.0f %%); every decoy "
-              "of those types %d, indirect %d (%.0f %%)" % (graph, n_types, above, above_via,
-                                                          100.0 * above_via / max(1, above), decoys, decoys_via,
-                                                          100.0 * decoys_via / max(1, decoys)))
+              "of those types %d, indirect %d (%.0f %%)" % (graph, c["types"], c["above"], c["above_indirect"],
+                                                          100.0 * c["above_indirect"] / max(1, c["above"]),
+                                                          c["decoys"], c["decoys_indirect"],
+                                                          100.0 * c["decoys_indirect"] / max(1, c["decoys"])))
     return 0
 
 

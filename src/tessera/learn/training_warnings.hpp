@@ -1,7 +1,8 @@
 // Warnings about a training run that tessera can carry out but that is probably not what the user meant: data
 // that look like raw counts, a log-input offset above most of the data, a loss that diverges (times in
 // the wrong unit, unnormalised data, a step too large), and a run that ended while its loss was still
-// falling. Each returns the message (naming the dataset) or "" and leaves logging to the caller.
+// falling. Each returns the message (naming the dataset where it is about one) or "" and leaves logging to
+// the caller.
 #pragma once
 
 #include "tessera/learn/dataset.hpp"
