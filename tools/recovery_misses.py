@@ -120,6 +120,11 @@ def main():
             run_dir = os.path.join(seed_dir, "%s_%s" % (args.family, graph))
             if not os.path.isdir(run_dir):
                 continue
+            if not os.path.isfile(os.path.join(run_dir, "metrics.json")):
+                # A training still running, or one that failed: its ranking is not there to read.
+                print("%s %s: skipped, no metrics.json in %s (the training has not finished)" % (seed, graph, run_dir),
+                      file=sys.stderr)
+                continue
             with open(os.path.join(run_dir, "metrics.json")) as f:
                 metrics = json.load(f)
             for t in types:

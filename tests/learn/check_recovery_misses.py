@@ -7,7 +7,8 @@ D2 have no two-step path in the truth. Type mes at AUPRC 1 is never listed. Type
 C of its own) ranks the indirect decoy A -> C (A -> B -> C) above B -> C: AUPRC (1 + 1 + 3/4) / 3 = 0.917,
 above the ridge's 0.9, so only --below perfect lists it. The last line counts the listed types' decoys above
 their last true edge and the indirect ones among them and among all their decoys. A truth.tsv without Hill
-parameters (sigmoid-simulated data) gives the same lines without the saturation.
+parameters (sigmoid-simulated data) gives the same lines without the saturation. A run folder without
+metrics.json (a training not finished) is named as skipped on stderr and changes nothing else.
 
     check_recovery_misses.py WORK_DIR
 
@@ -66,6 +67,8 @@ def main():
         write(os.path.join(run, "grn_%s.tsv" % t), "source\ttarget\tweight\tsign\teffect\n" + "".join(
             "%s\t%s\t%s\t+\t%s\n" % (s, d, -7.5 if (s, d) == ("C", "D") else 0.1 * e, 0.1 * e) for s, d, e in rows))
     write(os.path.join(run, "metrics.json"), json.dumps({"grn": {t: {"ridge": {"auprc": 0.9}} for t in types}}))
+    # A dense training that has not finished (or failed): its folder holds no metrics.json yet.
+    os.makedirs(os.path.join(seed, "sigmoid_dense"), exist_ok=True)
 
     epi = [r"^seed1 prior epi: AUPRC 0\.750, ridge 0\.900$",
            r"^  C -> D \(effect 0\.3, weight -7\.5\): AUPRC moved above the first decoy 1\.000; C above h = 0\.5 "
@@ -91,6 +94,8 @@ def main():
         lines = out.stdout.strip().split("\n")
         if len(lines) != len(want) or not all(re.match(w, l) for w, l in zip(want, lines)):
             failures.append("%s: expected exactly the lines\n  %s" % (extra, "\n  ".join(want)))
+        if not re.search(r"^seed1 dense: skipped, no metrics\.json in .*sigmoid_dense", out.stderr, re.M):
+            failures.append("%s: expected the unfinished dense run named as skipped on stderr" % extra)
     # Data simulated by sigmoid (tools/grn_motifs.py --truth-model sigmoid): truth.tsv has no K, h, n.
     write(os.path.join(seed, "truth.tsv"), "type\tsource\ttarget\tsign\n*\tA\tB\t+\n*\tC\tD\t-\nimm\tB\tC\t+\n")
     out = subprocess.run([sys.executable, TOOL, "--work", sys.argv[1], "--family", "sigmoid"],
