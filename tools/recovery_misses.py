@@ -24,7 +24,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from recovery_suite import ROUNDING, average_precision, fail_input, ranking, read_tsv, truth_per_type  # noqa: E402
+from recovery_suite import average_precision, fail_input, perfect, ranking, read_tsv, truth_per_type  # noqa: E402
 
 VAL_FRACTION = 0.2  # the generated train decks' train.val_fraction (tools/grn_motifs.py)
 
@@ -133,7 +133,7 @@ def main():
                 true_edges = set(truth[t])
                 auprc = average_precision(scored, true_edges)[0]
                 ridge = metrics["grn"][t]["ridge"]["auprc"]
-                if auprc >= (ridge if args.below == "ridge" else 1.0 - ROUNDING):
+                if auprc >= ridge if args.below == "ridge" else perfect(auprc):
                     continue
                 print("%s %s %s: AUPRC %.3f, ridge %.3f" % (seed, graph, t, auprc, ridge))
                 tally = counts.setdefault(graph, collections.Counter())

@@ -376,7 +376,29 @@ def markdown(results, command):
                         min(r["sign_accuracy"] for r in types),
                         min(r["auprc"] / r["random_auprc"] for r in types), beat, len(group),
                         sum(res["wall_s"] for res in group) / len(group)))
-    return "\n".join(lines + [""] + ranges_markdown(results)) + "\n"
+    return "\n".join(lines + [""] + ranges_markdown(results) + [""] + baselines_markdown(results)) + "\n"
+
+
+def perfect(auprc):
+    """Whether a ranking is perfect: every true edge above every decoy, AUPRC 1 to rounding."""
+    return auprc >= 1 - ROUNDING
+
+
+def baselines_markdown(results):
+    """Per data model, family and graph, how many types the model ranks perfectly beside how many the ridge
+    baseline does on the same data and candidates, and the lowest AUPRC of each beside a random order's: the
+    summary at the head of docs/performance.md "Inference"."""
+    lines = ["Perfect rankings (AUPRC 1) of the model and of the ridge baseline on the same data and candidates:", "",
+             "| data | family | graph | seeds | types | perfect: model | perfect: ridge | AUPRC \u2265 ridge "
+             "| lowest AUPRC: model | lowest AUPRC: ridge | highest AUPRC of a random order |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for data, family, graph, group, types in result_groups(results):
+        lines.append("| %s | %s | %s | %d | %d | %d | %d | %d | %s | %s | %s |" % (
+            data, family, graph, len({res["seed"] for res in group}), len(types),
+            sum(1 for r in types if perfect(r["auprc"])), sum(1 for r in types if perfect(r["ridge_auprc"])),
+            sum(1 for r in types if r["auprc"] >= r["ridge_auprc"]), fmt(min(r["auprc"] for r in types)),
+            fmt(min(r["ridge_auprc"] for r in types)), fmt(max(r["random_auprc"] for r in types))))
+    return lines
 
 
 def span(values, digits=3, general=False):
