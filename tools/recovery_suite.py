@@ -479,13 +479,20 @@ def main():
         print("recovery_suite: needs numpy and h5py (%s): skipped" % e, file=sys.stderr)
         return 77
     if args.merge:
-        results, commands = [], []
+        results, commands, source = [], [], {}
         for path in args.merge:
             try:
                 with open(path) as f:
                     data = json.load(f)
             except (OSError, ValueError) as e:
                 fail_input("%s: %s" % (path, e))
+            for res in data["results"]:
+                # The same run twice would count its types twice in every table.
+                key = (res.get("truth_model", "hill"), res["seed"], res["family"], res["graph"])
+                if key in source:
+                    fail_input("%s: seed %d %s %s (%s data) is also in %s" % (path, key[1], key[2], key[3], key[0],
+                                                                           source[key]))
+                source[key] = path
             results += data["results"]
             commands.append(data["command"])
         write_reports(args, results, "; ".join(commands))

@@ -6,7 +6,8 @@ File a: seed 1, hill with the prior, types t1 (model AUPRC 1, ridge 0.9), t2 (mo
 ranking to rounding, ridge 0.99) and t3 (model 0.95, ridge 0.97); file b: seed 2, hill with the prior, type
 t1 (model 1, ridge 1), and seed 2, sigmoid dense, type t1 (model 0.8, ridge 0.5). Merged: hill prior over 2
 seeds and 4 types, 3 perfect against the ridge's 1, 3 at or above the ridge, lowest AUPRC 0.950 and 0.900;
-sigmoid dense 1 seed, 1 type, none perfect, 1 above the ridge.
+sigmoid dense 1 seed, 1 type, none perfect, 1 above the ridge. A third file repeating seed 2's hill run is
+refused (exit 2, naming both files): it would be counted twice.
 
     check_recovery_summary.py WORK_DIR
 
@@ -65,6 +66,17 @@ def main():
     rows = [l for l in section[-1].split("\n") if l.startswith("| hill |")] if len(section) == 2 else []
     if len(rows) != len(want) or not all(re.match(w, r) for w, r in zip(want, rows)):
         print("FAIL: expected the perfect-ranking table's rows to be exactly\n  " + "\n  ".join(want))
+        return 1
+    # The same run in two files would be counted twice: refused, naming both.
+    again = os.path.join(work, "again.json")
+    with open(again, "w") as f:
+        json.dump({"command": "written by check_recovery_summary.py", "results": files["b.json"][:1]}, f)
+    out = subprocess.run([sys.executable, SUITE, "--merge"] + paths + [again, "--table", table], capture_output=True,
+                         text=True)
+    print(out.stdout + out.stderr)
+    if out.returncode != 2 or not re.search(r"again\.json: seed 2 hill prior \(hill data\) is also in .*b\.json",
+                                            out.stderr):
+        print("FAIL: expected exit 2 naming again.json's seed 2 hill prior as also in b.json")
         return 1
     return 0
 
