@@ -133,7 +133,7 @@ def main():
                 true_edges = set(truth[t])
                 auprc = average_precision(scored, true_edges)[0]
                 ridge = metrics["grn"][t]["ridge"]["auprc"]
-                if auprc >= ridge if args.below == "ridge" else perfect(auprc):
+                if (auprc >= ridge) if args.below == "ridge" else perfect(auprc):
                     continue
                 print("%s %s %s: AUPRC %.3f, ridge %.3f" % (seed, graph, t, auprc, ridge))
                 tally = counts.setdefault(graph, collections.Counter())

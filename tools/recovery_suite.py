@@ -487,7 +487,8 @@ def main():
             except (OSError, ValueError) as e:
                 fail_input("%s: %s" % (path, e))
             for res in data["results"]:
-                # The same run twice would count its types twice in every table.
+                # The same run twice would count its types twice in every table (and the same seed with
+                # another cell count or setting is other data: a table of its own).
                 key = (res.get("truth_model", "hill"), res["seed"], res["family"], res["graph"])
                 if key in source:
                     fail_input("%s: seed %d %s %s (%s data) is also in %s" % (path, key[1], key[2], key[3], key[0],
