@@ -89,6 +89,7 @@ int run_command(MPI_Comm comm, const DeckOptions& options, Log& log, const RunOp
                                      : 0.0)
        << " cell-steps/s; outputs in " << dir << "/";
   log.info(line.str());
+  if (s.balance.ranks > 1) log.info("tessera run: " + describe(s.balance));
   return 0;
 }
 

@@ -99,6 +99,7 @@ int predict_command(MPI_Comm comm, const DeckOptions& options, Log& log, const R
                 : std::string()) +
            " to t = " + format_number(s.simulated_min) + " min, " + std::to_string(s.cells) +
            " cells, wall " + human_seconds(s.wall_s) + "; outputs in " + dir + "/");
+  if (s.balance.ranks > 1) log.info("tessera predict: " + describe(s.balance));
   return 0;
 }
 

@@ -684,8 +684,10 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
   // cadence, not wanted: ResumePoint).
   if (!resumed) write();
   const long long checkpoint_every = setup_.output.checkpoint_every;
+  RankLoad load;
   while (step_ < steps) {
     step();
+    load.cell_steps += static_cast<long long>(cells_.n_owned);
     if (last_events_.capped && !cap_reported_) {
       log.warn("step " + std::to_string(step_) +
                ": cells.max_cells = " + std::to_string(setup_.types.max_cells) +
@@ -719,6 +721,8 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
   summary.simulated_min = t_;
   summary.wall_s = seconds_since(start);
   summary.phases = phases_;
+  load.cells = static_cast<long long>(cells_.n_owned);
+  summary.balance = measure_rank_balance(comm_, load);
   return summary;
 }
 

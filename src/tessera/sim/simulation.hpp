@@ -18,6 +18,7 @@
 #include "tessera/io/snapshot.hpp"
 #include "tessera/parallel/decomposition.hpp"
 #include "tessera/parallel/halo.hpp"
+#include "tessera/sim/rank_balance.hpp"
 #include "tessera/tissue/cell_types.hpp"
 #include "tessera/tissue/cells.hpp"
 #include "tessera/tissue/lifecycle.hpp"
@@ -52,6 +53,7 @@ struct RunSummary {
   PhaseTimes phases;
   long long checkpoints = 0; // checkpoint.h5 written this many times
   std::string stopped_by;    // why RunControl::stop_requested stopped the run early; "" = ran to time.end
+  RankBalance balance;       // how the steps this run took were spread over the ranks
 };
 
 // What drives Simulation::run besides the deck (`tessera run`; predict and train's simulation use neither).
