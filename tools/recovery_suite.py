@@ -19,9 +19,9 @@ alike.
 
 The model's ranking (metrics.json's "model_score"): `graph_ode` ranks by the `attention` column (sign:
 `jacobian_signed`); the families with signed edge parameters (`hill`, `sigmoid`) by the standardised effect
-(`effect`: mean |Jacobian| x sd(x_j) / sd(dx_k/dt)) signed by the parameter (`weight`, which the `sign`
-column must repeat), and their mean |Jacobian| (`jacobian`) and |weight| rankings are recomputed and
-compared too.
+(`effect`: mean |Jacobian| x sd(x_j) / sd(dx_k/dt), x_j in the coordinate the model reads it in: log(x + eps)
+for `sigmoid`'s log inputs) signed by the parameter (`weight`, which the `sign` column must repeat), and their
+mean |Jacobian| (`jacobian`) and |weight| rankings are recomputed and compared too.
 
 Targets (issue 9), asserted for the families in --assert (--targets: which of them; default all;
 --more-targets FAMILY=...: more of them for one family):

@@ -214,7 +214,8 @@ TEST(GrnReadout, JacobianEqualsCentralDifferencesOfTheRhs) {
 // hill and sigmoid on every ordered pair j != k of both types, with the LR pair A -> C (ligand 0, receptor
 // 2) of `sig`: every edge parameter non-zero except the candidate A -> C's (no intracellular edge there), and
 // the pair's own weight non-zero, so that C's neighbours' df_C/dx_A is not.
-std::unique_ptr<TrainableGeneModel> dense_model(const std::string& family, const SignalingParams& sig) {
+std::unique_ptr<TrainableGeneModel> dense_model(const std::string& family, const SignalingParams& sig,
+                                                const SigmoidInputs& inputs = {}) {
   GeneNetwork net = network();
   net.model = "hill";
   net.production = {1.0, 0.8, 1.2};
@@ -236,6 +237,7 @@ std::unique_ptr<TrainableGeneModel> dense_model(const std::string& family, const
     SigmoidConfig config;
     config.prior = PriorGraph::dense;
     config.init = SigmoidConfig::Init::random;
+    config.inputs = inputs;
     model = make_sigmoid_model(MPI_COMM_SELF, config, net, sig, {"epi", "mes"});
     weight = "W";
     pair_weight = "V";
@@ -309,6 +311,96 @@ TEST(GrnReadout, JacobianOfHillAndSigmoidIsTheCellsOwnWithSignalling) {
       EXPECT_EQ(pair->jacobian, 0.0) << "type " << c;
     }
     EXPECT_EQ(compared, 12);
+  }
+}
+
+// The standardised effect by hand: mean |df_k/du_j| (central differences in u, the coordinate the model reads
+// regulator j in) times sd(u_j) over sd(dx_k/dt), the sds over the type's cells at the read-out times (the
+// derivative from consecutive ones). With log inputs u = log(x + epsilon), so the effect is not the
+// x-coordinate one, mean |df_k/dx_j| sd(x_j) / sd(dx_k/dt), which it stays for linear inputs and hill.
+TEST(GrnReadout, EffectIsStandardisedInTheCoordinateTheModelReads) {
+  const TrajectoryDataset ds = synthetic();
+  const SignalingParams sig = signaling(false);
+  const std::vector<int> times = {0, 1, 2};
+  const double epsilon = 0.05;
+  for (const std::string family : {"sigmoid_log", "sigmoid", "hill"}) {
+    SCOPED_TRACE(family);
+    const bool log_inputs = family == "sigmoid_log";
+    SigmoidInputs inputs;
+    inputs.log = log_inputs;
+    inputs.offset = epsilon;
+    const std::unique_ptr<TrainableGeneModel> model =
+        dense_model(log_inputs ? "sigmoid" : family, sig, inputs);
+    const TrajectoryObjective objective(MPI_COMM_SELF, box(), {0, 0, 0}, sig, ds, 0.1);
+    const LearnedGrn grn = learned_grn(objective, *model, times);
+    auto coordinate = [&](double x) { return log_inputs ? std::log(x + epsilon) : x; };
+    auto value = [&](double u) { return log_inputs ? std::exp(u) - epsilon : u; };
+    // |df_k/du_j| summed per type (no signalling: cells are independent, so gene j moves in all at once).
+    std::vector<double> slope(2 * n_genes * n_genes, 0.0), cells_of(2, 0.0);
+    const double h = 1e-6;
+    for (const int t : times)
+      objective.visit_tissue(
+          *model, t, [&](const Cells<>& cells, GeneState x, const std::vector<std::size_t>& rows) {
+            const std::size_t n = rows.size();
+            const auto types = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cells.type);
+            GeneState y("y", n, n_genes), plus("plus", n, n_genes), minus("minus", n, n_genes);
+            const auto x0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+            for (std::size_t i = 0; i < n; ++i)
+              cells_of[static_cast<std::size_t>(types(i))] += 1.0;
+            for (int j = 0; j < n_genes; ++j) {
+              auto xh = Kokkos::create_mirror_view(y);
+              for (double sign : {1.0, -1.0}) {
+                Kokkos::deep_copy(xh, x0);
+                for (std::size_t i = 0; i < n; ++i)
+                  xh(i, j) = value(coordinate(x0(i, j)) + sign * h);
+                Kokkos::deep_copy(y, xh);
+                model->evaluate(0.0, y, sign > 0 ? plus : minus);
+              }
+              const auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plus);
+              const auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), minus);
+              for (std::size_t i = 0; i < n; ++i)
+                for (int k = 0; k < n_genes; ++k)
+                  slope[(types(i) * n_genes + j) * n_genes + k] += std::fabs(p(i, k) - m(i, k)) / (2 * h);
+            }
+          });
+    // Population sds per type: u over the read-out times, the derivative over its consecutive pairs.
+    auto sd = [](const std::vector<double>& v) {
+      double mean = 0.0, squares = 0.0;
+      for (const double a : v)
+        mean += a / static_cast<double>(v.size());
+      for (const double a : v)
+        squares += (a - mean) * (a - mean) / static_cast<double>(v.size());
+      return std::sqrt(squares);
+    };
+    auto spread = [&](int c, int g, bool derivative, bool in_u) {
+      std::vector<double> v;
+      for (std::size_t a = 0; a < times.size(); ++a)
+        for (int i = 0; i < n_cells; ++i) {
+          if (ds.cell_type[static_cast<std::size_t>(i)] != c) continue;
+          const double x = ds.x(times[a], i, g);
+          if (!derivative)
+            v.push_back(in_u ? coordinate(x) : x);
+          else if (a + 1 < times.size())
+            v.push_back((ds.x(times[a + 1], i, g) - x) / (ds.time[times[a + 1]] - ds.time[times[a]]));
+        }
+      return sd(v);
+    };
+    int compared = 0, apart = 0;
+    for (int c = 0; c < 2; ++c)
+      for (const LearnedEdge& e : grn.edges[c]) {
+        const double by_hand = slope[(c * n_genes + e.source) * n_genes + e.target] / cells_of[c] *
+                               spread(c, e.source, false, true) / spread(c, e.target, true, false);
+        // Central differences of smooth terms at h = 1e-6: truncation and rounding near 1e-9 relative.
+        EXPECT_NEAR(e.effect, by_hand, 1e-6 * std::max(1.0, by_hand))
+            << c << " " << e.source << "->" << e.target;
+        const double in_x = e.jacobian * spread(c, e.source, false, false) / spread(c, e.target, true, false);
+        if (!log_inputs)
+          EXPECT_NEAR(e.effect, in_x, 1e-12 * in_x) << c << " " << e.source << "->" << e.target;
+        if (std::fabs(e.effect - in_x) > 0.05 * in_x) ++apart;
+        ++compared;
+      }
+    EXPECT_EQ(compared, 12);
+    if (log_inputs) EXPECT_GT(apart, 6); // the coordinate matters: the x-coordinate effect is another score
   }
 }
 

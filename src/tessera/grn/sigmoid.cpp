@@ -115,6 +115,11 @@ SigmoidTensors SigmoidModel::transform() const {
   return p;
 }
 
+RegulatorCoordinate SigmoidModel::regulator_coordinate(double v) const {
+  const SigmoidTensors p = transform();
+  return {p.input(v), p.input_slope(v)};
+}
+
 SigmoidTensors SigmoidModel::tensors() const {
   // beta and gamma once per evaluation (T x G softplus), not once per node.
   const double* theta = parameters_.values().data();

@@ -298,6 +298,8 @@ public:
     intracellular_vjp_ = on;
     return true;
   }
+  // log(max(v, 0) + offset) with log inputs (slope 0 below 0, as the drive's), else v.
+  RegulatorCoordinate regulator_coordinate(double v) const override;
   // The ridge fit through sigma's linearisation (see sigmoid.cpp).
   bool warm_start(const LinearDerivativeFits& fits) override;
 

@@ -39,6 +39,13 @@ struct SignedEdgeWeight {
   double weight = 0.0;
 };
 
+// The coordinate u(v) in which a model's drive reads a regulator's value v, and its slope du/dv (0 where u
+// is flat, e.g. below a clamp).
+struct RegulatorCoordinate {
+  double u = 0.0;
+  double du_dv = 1.0;
+};
+
 // A linear fit of the derivative per (cell type, target gene), the ridge baseline's (learn/warm_start.hpp
 // converts it), for families that can start from it: dx_k/dt ~ intercept + sum_a regulator_coefficient[a]
 // x_{regulators[a]} + self_coefficient x_k + sum_b pair_coefficient[b] s_{pairs[b]}.
@@ -99,6 +106,11 @@ public:
   // the pair's intercellular path. Every rank must set the same (the reverse halo is then skipped on all).
   // False when the family cannot (graph_ode), whose vjp() then keeps both paths.
   virtual bool set_intracellular_vjp(bool /*on*/) { return false; }
+
+  // The coordinate the model's drive reads a regulator's value v in: v itself unless the family transforms
+  // its inputs (sigmoid's log inputs, u = log(v + epsilon)). The read-out standardises an edge's effect in
+  // it, as the ridge baseline standardises its coefficients in the coordinate it regresses on.
+  virtual RegulatorCoordinate regulator_coordinate(double v) const { return {v, 1.0}; }
 
   // Data-dependent edge weights at state x (graph_ode: attention), false when the family has none.
   // Collective when signalling is set; needs set_cell_types() as for evaluate().

@@ -29,11 +29,12 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel&
   const std::size_t P = model.pairs().size();
   // Sums over cells and times, then the counts; one buffer so that one allreduce reduces all of them.
   const std::size_t intra = T * G * G, inter = T * T * P;
-  std::vector<double> sums(4 * intra + 2 * inter + T, 0.0);
+  std::vector<double> sums(5 * intra + 2 * inter + T, 0.0);
   double* attention = sums.data();
   double* jacobian = attention + intra;
   double* jacobian_signed = jacobian + intra;
-  double* count = jacobian_signed + intra;
+  double* jacobian_u = jacobian_signed + intra; // |df_k/du_j| in the model's regulator_coordinate u(x_j)
+  double* count = jacobian_u + intra;
   double* lr_attention = count + intra;
   double* lr_count = lr_attention + inter;
   double* cell_count = lr_count + inter; // cells of each type over the time points
@@ -83,6 +84,12 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel&
           // Row g of every cell's Jacobian: one VJP with lambda = e_g (collective, so every rank runs G of
           // them).
           const IntracellularVjp intracellular(model);
+          // du/dx of every cell's regulators in the model's own coordinate (1 where it reads x itself).
+          const auto x_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+          std::vector<double> du_dx(n * G);
+          for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < G; ++j)
+              du_dx[i * G + j] = model.regulator_coordinate(x_host(i, j)).du_dv;
           GeneState lambda("tessera::learn::readout::lambda", n, G);
           GeneState x_bar("tessera::learn::readout::x_bar", n, G);
           for (std::size_t g = 0; g < G; ++g) {
@@ -95,6 +102,8 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel&
               for (std::size_t j = 0; j < G; ++j) {
                 jacobian[at(c, j, g)] += std::fabs(xb(i, j));
                 jacobian_signed[at(c, j, g)] += xb(i, j);
+                // Where u is flat (du/dx = 0) the drive does not read x: df/dx = 0, and no slope in u.
+                if (du_dx[i * G + j] > 0.0) jacobian_u[at(c, j, g)] += std::fabs(xb(i, j)) / du_dx[i * G + j];
               }
             }
           }
@@ -121,11 +130,12 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel&
       lr_weight[{w.type, w.pair}] = w.weight;
     }
   }
-  // sd of each gene and of its finite-difference derivative per type over the read-out times (consecutive
-  // ones), from the dataset every rank holds: the ridge baseline's standardisation, for `effect`.
-  std::vector<double> sd_x(T * G, 0.0), sd_dx(T * G, 0.0);
+  // sd of each gene (in the model's regulator coordinate) and of its finite-difference derivative per type
+  // over the read-out times (consecutive ones), from the dataset every rank holds: the ridge baseline's
+  // standardisation, for `effect`.
+  std::vector<double> sd_u(T * G, 0.0), sd_dx(T * G, 0.0);
   {
-    std::vector<double> n(T, 0.0), nd(T, 0.0), sx(T * G, 0.0), sxx(T * G, 0.0), sd(T * G, 0.0),
+    std::vector<double> n(T, 0.0), nd(T, 0.0), su(T * G, 0.0), suu(T * G, 0.0), sd(T * G, 0.0),
         sdd(T * G, 0.0);
     for (std::size_t a = 0; a < times.size(); ++a) {
       const auto k = static_cast<std::size_t>(times[a]);
@@ -137,8 +147,9 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel&
         if (pair && dt > 0) nd[c] += 1.0;
         for (std::size_t g = 0; g < G; ++g) {
           const double v = ds.x(k, i, g);
-          sx[c * G + g] += v;
-          sxx[c * G + g] += v * v;
+          const double u = model.regulator_coordinate(v).u;
+          su[c * G + g] += u;
+          suu[c * G + g] += u * u;
           if (pair && dt > 0) {
             const double d = (ds.x(k + 1, i, g) - v) / dt;
             sd[c * G + g] += d;
@@ -154,7 +165,7 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel&
     };
     for (std::size_t c = 0; c < T; ++c)
       for (std::size_t g = 0; g < G; ++g) {
-        sd_x[c * G + g] = spread(n[c], sx[c * G + g], sxx[c * G + g]);
+        sd_u[c * G + g] = spread(n[c], su[c * G + g], suu[c * G + g]);
         sd_dx[c * G + g] = spread(nd[c], sd[c * G + g], sdd[c * G + g]);
       }
   }
@@ -173,8 +184,8 @@ LearnedGrn learned_grn(const TrajectoryObjective& objective, TrainableGeneModel&
         edge.attention = out.has_attention ? attention[e] / count[e] : NAN;
         edge.jacobian = cells > 0 ? jacobian[e] / cells : NAN;
         edge.jacobian_signed = cells > 0 ? jacobian_signed[e] / cells : NAN;
-        edge.effect = sd_x[c * G + j] > 0 && sd_dx[c * G + g] > 0
-                          ? edge.jacobian * sd_x[c * G + j] / sd_dx[c * G + g]
+        edge.effect = sd_u[c * G + j] > 0 && sd_dx[c * G + g] > 0 && cells > 0
+                          ? jacobian_u[e] / cells * sd_u[c * G + j] / sd_dx[c * G + g]
                           : NAN;
         out.edges[c].push_back(edge);
       }

@@ -26,9 +26,12 @@ struct LearnedEdge {
   double attention = NAN;       // mean over the type's cells and the time points of the head-averaged alpha
   double jacobian = 0.0;        // mean |df_target / dx_source| over the same cells and times
   double jacobian_signed = 0.0; // mean df_target / dx_source: the edge's sign as the model sees it
-  // jacobian * sd(x_source) / sd(dx_target/dt) over the type's cells at the read-out times (finite
-  // differences of consecutive ones): the standardisation of the ridge baseline's coefficients, so that edges
-  // into targets of different scales compare. NaN where an sd is 0.
+  // mean |df_target / du_source| * sd(u_source) / sd(dx_target/dt) over the type's cells at the read-out
+  // times (finite differences of consecutive ones), u the coordinate the model reads the regulator in
+  // (TrainableGeneModel::regulator_coordinate: x itself, so jacobian * sd(x_source) / ..., except for
+  // sigmoid's log inputs, u = log(x + epsilon)): the standardisation of the ridge baseline's coefficients in
+  // the model's own regressors, so that edges into targets of different scales compare, and a log-input
+  // regulator near 0, where du/dx is large, is not ranked by its steep local slope. NaN where an sd is 0.
   double effect = NAN;
 };
 

@@ -88,8 +88,9 @@ struct LrPairScores {
 
 struct TrainMetrics {
   // What ranks the model's edges: "attention" (graph_ode) or "effect" (families without attention, hill and
-  // sigmoid: the mean |df_k/dx_j| times sd(x_j) / sd(dx_k/dt), the parameter times the target's gain in the
-  // ridge baseline's standardisation, so that edges of different targets compare; signed by the
+  // sigmoid: the mean |df_k/dx_j| times sd(x_j) / sd(dx_k/dt), x_j in the coordinate the model reads it in
+  // (LearnedEdge::effect), the parameter times the target's gain in the ridge baseline's standardisation, so
+  // that edges of different targets compare; signed by the
   // parameter); the key of TypeRecovery::model and of the LR scores in metrics.json.
   std::string model_score = "attention";
   std::map<std::string, TypeRecovery> types; // cell types with a truth whose ranking has both classes

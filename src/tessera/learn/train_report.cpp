@@ -64,10 +64,11 @@ TrainMetrics train_metrics(const LearnedGrn& grn, const DerivativeBaselines& bas
       for (const LearnedEdge& e : grn.edges[c]) {
         if (e.source == e.target) continue;
         // A family without attention ranks by the standardised effect, the mean |Jacobian| times sd(x_j) /
-        // sd(dx_k/dt): a raw parameter is not comparable across targets (sigmoid's W of a saturated target,
-        // hill's K of a slow one, have little effect), its product with the target's gain is, and the ridge
-        // baseline's coefficients are standardised the same way. The sign is the parameter's. Attention has
-        // no sign: the mean signed Jacobian's. A NaN effect (a constant gene) ranks last.
+        // sd(dx_k/dt), in the coordinate the model reads x_j in (LearnedEdge::effect): a raw parameter is not
+        // comparable across targets (sigmoid's W of a saturated target, hill's K of a slow one, have little
+        // effect), its product with the target's gain is, and the ridge baseline's coefficients are
+        // standardised the same way. The sign is the parameter's. Attention has no sign: the mean signed
+        // Jacobian's. A NaN effect (a constant gene) ranks last.
         if (grn.has_attention)
           model.push_back({e.source, e.target, e.attention, e.jacobian_signed});
         else
