@@ -401,6 +401,17 @@ TEST(GrnReadout, EffectIsStandardisedInTheCoordinateTheModelReads) {
       }
     EXPECT_EQ(compared, 12);
     if (log_inputs) EXPECT_GT(apart, 6); // the coordinate matters: the x-coordinate effect is another score
+    // The same effects with the tissue split over the ranks (sums in another order: rounding only).
+    const std::unique_ptr<TrainableGeneModel> split_model =
+        dense_model(log_inputs ? "sigmoid" : family, sig, inputs);
+    const TrajectoryObjective split(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
+    const LearnedGrn split_grn = learned_grn(split, *split_model, times);
+    for (int c = 0; c < 2; ++c)
+      for (const LearnedEdge& e : grn.edges[c]) {
+        const LearnedEdge* other = find(split_grn.edges[c], e.source, e.target);
+        ASSERT_NE(other, nullptr);
+        EXPECT_NEAR(other->effect, e.effect, 1e-12 * e.effect) << c << " " << e.source << "->" << e.target;
+      }
   }
 }
 
