@@ -10,7 +10,10 @@ whose regulator is above the edge's threshold h (truth.tsv), and within a factor
 each with the genes m of the type's truth through which its source reaches its target in two steps (j -> m
 -> k: an indirect edge, which a model outside the data's class may use to make up for its misfit). Last, per
 graph, how many of those decoys are indirect against how many of all the listed types' decoys are: a share
-above that base rate says the errors are the indirect edges.
+above that base rate says the errors are the indirect edges; and how many of the true edges listed have a
+regulator that rarely enters its Hill term's responsive range (within a factor 2 of h in under 10 % of the
+cell-times) against how many of every true edge of every type read do: a share above that base rate says the
+misses are the edges the data hold saturated (on data with Hill thresholds in truth.tsv).
 
     python3 tools/recovery_misses.py --work runs/recovery [runs/more ...] --family sigmoid [--below perfect]
 
@@ -27,6 +30,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from recovery_suite import average_precision, fail_input, perfect, ranking, read_tsv, truth_per_type  # noqa: E402
 
 VAL_FRACTION = 0.2  # the generated train decks' train.val_fraction (tools/grn_motifs.py)
+RARE = 0.1  # "rarely responsive": the regulator within a factor 2 of h in under this fraction of the cell-times
+
+
+def responsive(v, hjk):
+    """The fraction of the values v within a factor 2 of the threshold hjk: where a Hill term responds."""
+    import numpy as np
+    return float(np.mean((v > hjk / 2) & (v < 2 * hjk)))
 
 
 def auprc_moved(scored, true_edges, edge, above):
@@ -53,9 +63,11 @@ def report_type(scored, weight, true_edges, genes, h, x):
     """Prints the lines of one listed type: its true edges below the first decoy (with the AUPRC moved and
     their regulator's saturation in x, the type's cells at the training times [T][cells][G]; h: thresholds())
     and its decoys above the last true edge (with their two-step paths). Returns the counts of decoys above the
-    last true edge and of every decoy, each with how many are indirect."""
+    last true edge and of every decoy, each with how many are indirect, and of the true edges listed, with how
+    many rarely responsive (RARE)."""
     import numpy as np
     ranked = sorted(scored, key=lambda p: -p[0])
+    missed = collections.Counter()
     first_decoy = max(s for s, e in scored if e not in true_edges)
     last_true = min(s for s, e in scored if e in true_edges)
     for s, (j, k) in ranked:
@@ -65,11 +77,15 @@ def report_type(scored, weight, true_edges, genes, h, x):
         moved = auprc_moved(scored, true_edges, (j, k), first_decoy)
         hjk = h[(j, k)]
         saturation = ("%s above h = %.3g in %.0f %% of the cells, within a factor 2 of h in %.0f %%, "
-                      % (genes[j], hjk, 100 * np.mean(v > hjk), 100 * np.mean((v > hjk / 2) & (v < 2 * hjk)))
+                      % (genes[j], hjk, 100 * np.mean(v > hjk), 100 * responsive(v, hjk))
                       if hjk is not None else "no threshold h in truth.tsv, ")
         print("  %s -> %s (effect %.4g, weight %.3g): AUPRC moved above the first decoy %.3f; %smedian %.2f"
               % (genes[j], genes[k], s, weight[(j, k)], moved, saturation, np.median(v)))
+        if hjk is not None:
+            missed["true"] += 1
+            missed["true_rare"] += 1 if responsive(v, hjk) < RARE else 0
     counts = collections.Counter()
+    counts.update(missed)
     for s, (j, k) in ranked:
         if (j, k) in true_edges:
             continue
@@ -127,7 +143,14 @@ def main():
                 continue
             with open(os.path.join(run_dir, "metrics.json")) as f:
                 metrics = json.load(f)
+            tally = counts.setdefault(graph, collections.Counter())
             for t in types:
+                h = thresholds(seed_dir, genes, t)
+                x_t = x[:n_train][:, cell_type == stored_types.index(t)]
+                for (j, k), hjk in h.items():  # the base rate: every true edge of every type read
+                    if hjk is not None and j != k:
+                        tally["all_true"] += 1
+                        tally["all_true_rare"] += 1 if responsive(x_t[:, :, j], hjk) < RARE else 0
                 scored, weight = ranking(read_tsv(os.path.join(run_dir, "grn_%s.tsv" % t)), "effect", "weight",
                                          {g: i for i, g in enumerate(genes)})
                 true_edges = set(truth[t])
@@ -136,16 +159,22 @@ def main():
                 if (auprc >= ridge) if args.below == "ridge" else perfect(auprc):
                     continue
                 print("%s %s %s: AUPRC %.3f, ridge %.3f" % (seed, graph, t, auprc, ridge))
-                tally = counts.setdefault(graph, collections.Counter())
                 tally["types"] += 1
-                tally.update(report_type(scored, weight, true_edges, genes, thresholds(seed_dir, genes, t),
-                                         x[:n_train][:, cell_type == stored_types.index(t)]))
+                tally.update(report_type(scored, weight, true_edges, genes, h, x_t))
     for graph, c in sorted(counts.items(), reverse=True):
+        if not c["types"]:
+            continue
         print("%s: %d types listed; decoys above their type's last true edge %d, indirect %d (%.0f %%); every decoy "
               "of those types %d, indirect %d (%.0f %%)" % (graph, c["types"], c["above"], c["above_indirect"],
                                                           100.0 * c["above_indirect"] / max(1, c["above"]),
                                                           c["decoys"], c["decoys_indirect"],
                                                           100.0 * c["decoys_indirect"] / max(1, c["decoys"])))
+        if c["all_true"]:
+            print("%s: true edges below their type's first decoy %d, rarely responsive %d (%.0f %%); every true edge "
+                  "read %d, rarely responsive %d (%.0f %%)" % (graph, c["true"], c["true_rare"],
+                                                             100.0 * c["true_rare"] / max(1, c["true"]),
+                                                             c["all_true"], c["all_true_rare"],
+                                                             100.0 * c["all_true_rare"] / max(1, c["all_true"])))
     return 0
 
 

@@ -5,8 +5,11 @@ D1 gives AUPRC 1; T2's regulator is above its threshold h = 0.5 in 3 of the 4 ce
 times (the 5th time is held out by the 0.2 validation split) and within a factor 2 of h in 2 of them; D1 and
 D2 have no two-step path in the truth. Type mes at AUPRC 1 is never listed. Type imm (a third true edge B ->
 C of its own) ranks the indirect decoy A -> C (A -> B -> C) above B -> C: AUPRC (1 + 1 + 3/4) / 3 = 0.917,
-above the ridge's 0.9, so only --below perfect lists it. The last line counts the listed types' decoys above
-their last true edge and the indirect ones among them and among all their decoys. A truth.tsv without Hill
+above the ridge's 0.9, so only --below perfect lists it. The last lines count the listed types' decoys above
+their last true edge and the indirect ones among them and among all their decoys, and the true edges listed
+(C -> D, B -> C: their regulator within a factor 2 of h in 50 % of the cell-times, so not rarely responsive)
+against every true edge of the three types (7; rarely responsive, under 10 %: the 5 whose regulator is 0
+throughout). A truth.tsv without Hill
 parameters (sigmoid-simulated data) gives the same lines without the saturation. A run folder without
 metrics.json (a training not finished) is named as skipped on stderr and changes nothing else.
 
@@ -80,10 +83,14 @@ def main():
            r"in 25 % of the cells, within a factor 2 of h in 50 %, median 0\.25$",
            r"^  decoy A -> C \(effect 0\.7, weight 0\.7\): indirect, through A -> B -> C in the type's truth$"]
     cases = [([], epi + [r"^prior: 1 types listed; decoys above their type's last true edge 2, indirect 0 \(0 %\); "
-                         r"every decoy of those types 4, indirect 0 \(0 %\)$"]),
+                         r"every decoy of those types 4, indirect 0 \(0 %\)$",
+                         r"^prior: true edges below their type's first decoy 1, rarely responsive 0 \(0 %\); "
+                         r"every true edge read 7, rarely responsive 5 \(71 %\)$"]),
              (["--below", "perfect"], epi + imm + [
                  r"^prior: 2 types listed; decoys above their type's last true edge 3, indirect 1 \(33 %\); "
-                 r"every decoy of those types 10, indirect 1 \(10 %\)$"])]
+                 r"every decoy of those types 10, indirect 1 \(10 %\)$",
+                 r"^prior: true edges below their type's first decoy 2, rarely responsive 0 \(0 %\); "
+                 r"every true edge read 7, rarely responsive 5 \(71 %\)$"])]
     failures = []
     for extra, want in cases:
         out = subprocess.run([sys.executable, TOOL, "--work", sys.argv[1], "--family", "sigmoid"] + extra,
