@@ -50,24 +50,24 @@ def two_step(true_edges, j, k):
     return sorted(m for (a, m) in true_edges if a == j and m != k and (m, k) in true_edges)
 
 
-def thresholds(seed_dir, genes, t):
-    """h of every true edge (j, k) of type t, from truth.tsv; None for data simulated by `sigmoid`
-    (tools/grn_motifs.py --truth-model sigmoid), whose truth.tsv has no Hill parameters."""
+def thresholds(seed_dir, genes, types):
+    """Per type t, h of every true edge (j, k) of t, from truth.tsv (read once); None for data simulated by
+    `sigmoid` (tools/grn_motifs.py --truth-model sigmoid), whose truth.tsv has no Hill parameters."""
     index = {g: i for i, g in enumerate(genes)}
     rows = read_tsv(os.path.join(seed_dir, "truth.tsv"))
-    return {(index[r["source"]], index[r["target"]]): float(r["h"]) if r.get("h") else None
-            for r in rows if r["type"] in ("*", t)}
+    return {t: {(index[r["source"]], index[r["target"]]): float(r["h"]) if r.get("h") else None
+                for r in rows if r["type"] in ("*", t)} for t in types}
 
 
-def report_type(scored, weight, true_edges, genes, h, x):
+def report_type(scored, weight, true_edges, genes, h, response, x):
     """Prints the lines of one listed type: its true edges below the first decoy (with the AUPRC moved and
-    their regulator's saturation in x, the type's cells at the training times [T][cells][G]; h: thresholds())
-    and its decoys above the last true edge (with their two-step paths). Returns the counts of decoys above the
-    last true edge and of every decoy, each with how many are indirect, and of the true edges listed, with how
-    many rarely responsive (RARE)."""
+    their regulator's saturation in x, the type's cells at the training times [T][cells][G]; h: its
+    thresholds(), response: responsive() of each true edge with an h) and its decoys above the last true edge
+    (with their two-step paths). Returns the counts of decoys above the last true edge and of every decoy, each
+    with how many are indirect, and of the true edges listed, with how many rarely responsive (RARE)."""
     import numpy as np
     ranked = sorted(scored, key=lambda p: -p[0])
-    missed = collections.Counter()
+    counts = collections.Counter()
     first_decoy = max(s for s, e in scored if e not in true_edges)
     last_true = min(s for s, e in scored if e in true_edges)
     for s, (j, k) in ranked:
@@ -77,15 +77,13 @@ def report_type(scored, weight, true_edges, genes, h, x):
         moved = auprc_moved(scored, true_edges, (j, k), first_decoy)
         hjk = h[(j, k)]
         saturation = ("%s above h = %.3g in %.0f %% of the cells, within a factor 2 of h in %.0f %%, "
-                      % (genes[j], hjk, 100 * np.mean(v > hjk), 100 * responsive(v, hjk))
+                      % (genes[j], hjk, 100 * np.mean(v > hjk), 100 * response[(j, k)])
                       if hjk is not None else "no threshold h in truth.tsv, ")
         print("  %s -> %s (effect %.4g, weight %.3g): AUPRC moved above the first decoy %.3f; %smedian %.2f"
               % (genes[j], genes[k], s, weight[(j, k)], moved, saturation, np.median(v)))
         if hjk is not None:
-            missed["true"] += 1
-            missed["true_rare"] += 1 if responsive(v, hjk) < RARE else 0
-    counts = collections.Counter()
-    counts.update(missed)
+            counts["true"] += 1
+            counts["true_rare"] += 1 if response[(j, k)] < RARE else 0
     for s, (j, k) in ranked:
         if (j, k) in true_edges:
             continue
@@ -132,6 +130,18 @@ def main():
             stored_types = [s.decode() for s in f["cell_types"][...]]
         n_times = x.shape[0]
         n_train = min(max(2, n_times - int(math.floor(VAL_FRACTION * n_times))), n_times)  # split_times
+        h = thresholds(seed_dir, genes, types)
+        x_of = {t: x[:n_train][:, cell_type == stored_types.index(t)] for t in types}
+        # How often each true edge's regulator is in its responsive range: data, not ranking, so once per seed
+        # for both graphs; the base rate is every true edge (self loops aside) of every type.
+        response = {t: {(j, k): responsive(x_of[t][:, :, j], hjk) for (j, k), hjk in h[t].items() if hjk is not None}
+                    for t in types}
+        base = collections.Counter()
+        for t in types:
+            for (j, k), r in response[t].items():
+                if j != k:
+                    base["all_true"] += 1
+                    base["all_true_rare"] += 1 if r < RARE else 0
         for graph in ("prior", "dense"):
             run_dir = os.path.join(seed_dir, "%s_%s" % (args.family, graph))
             if not os.path.isdir(run_dir):
@@ -144,13 +154,8 @@ def main():
             with open(os.path.join(run_dir, "metrics.json")) as f:
                 metrics = json.load(f)
             tally = counts.setdefault(graph, collections.Counter())
+            tally.update(base)
             for t in types:
-                h = thresholds(seed_dir, genes, t)
-                x_t = x[:n_train][:, cell_type == stored_types.index(t)]
-                for (j, k), hjk in h.items():  # the base rate: every true edge of every type read
-                    if hjk is not None and j != k:
-                        tally["all_true"] += 1
-                        tally["all_true_rare"] += 1 if responsive(x_t[:, :, j], hjk) < RARE else 0
                 scored, weight = ranking(read_tsv(os.path.join(run_dir, "grn_%s.tsv" % t)), "effect", "weight",
                                          {g: i for i, g in enumerate(genes)})
                 true_edges = set(truth[t])
@@ -160,7 +165,7 @@ def main():
                     continue
                 print("%s %s %s: AUPRC %.3f, ridge %.3f" % (seed, graph, t, auprc, ridge))
                 tally["types"] += 1
-                tally.update(report_type(scored, weight, true_edges, genes, h, x_t))
+                tally.update(report_type(scored, weight, true_edges, genes, h[t], response[t], x_of[t]))
     for graph, c in sorted(counts.items(), reverse=True):
         if not c["types"]:
             continue
