@@ -18,6 +18,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -105,6 +106,57 @@ double leaky(double v) {
   return v > 0.2 * v ? v : 0.2 * v;
 }
 
+// Per type, |df_ik/du_ij| and df_ik/du_ij summed over the type's cells at `times` by central differences in
+// u = to_u(x) (x = from_u(u +- h); the identity: in x), gene j moved in every cell at once (cells are
+// independent without signalling), and the cells counted; summed over the objective's ranks.
+struct FdSums {
+  std::vector<double> abs, signed_sum, cells; // [(type * G + j) * G + k], [type]
+  double mean_abs(int c, int j, int k) const { return abs[(c * n_genes + j) * n_genes + k] / cells[c]; }
+  double mean_signed(int c, int j, int k) const {
+    return signed_sum[(c * n_genes + j) * n_genes + k] / cells[c];
+  }
+};
+FdSums central_differences(
+    const TrajectoryObjective& objective, CellGeneModel& model, const std::vector<int>& times,
+    const std::function<double(double)>& to_u = [](double x) { return x; },
+    const std::function<double(double)>& from_u = [](double u) { return u; }) {
+  FdSums sums{std::vector<double>(2 * n_genes * n_genes, 0.0),
+              std::vector<double>(2 * n_genes * n_genes, 0.0), std::vector<double>(2, 0.0)};
+  const double h = 1e-6;
+  for (const int t : times)
+    objective.visit_tissue(
+        model, t, [&](const Cells<>& cells, GeneState x, const std::vector<std::size_t>& rows) {
+          const std::size_t n = rows.size();
+          const auto types = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cells.type);
+          GeneState y("y", n, n_genes), plus("plus", n, n_genes), minus("minus", n, n_genes);
+          const auto x0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+          for (std::size_t i = 0; i < n; ++i)
+            sums.cells[static_cast<std::size_t>(types(i))] += 1.0;
+          for (int j = 0; j < n_genes; ++j) {
+            auto xh = Kokkos::create_mirror_view(y);
+            for (double sign : {1.0, -1.0}) {
+              Kokkos::deep_copy(xh, x0);
+              for (std::size_t i = 0; i < n; ++i)
+                xh(i, j) = from_u(to_u(x0(i, j)) + sign * h);
+              Kokkos::deep_copy(y, xh);
+              model.evaluate(0.0, y, sign > 0 ? plus : minus);
+            }
+            const auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plus);
+            const auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), minus);
+            for (std::size_t i = 0; i < n; ++i)
+              for (int k = 0; k < n_genes; ++k) {
+                const double derivative = (p(i, k) - m(i, k)) / (2 * h);
+                sums.abs[(types(i) * n_genes + j) * n_genes + k] += std::fabs(derivative);
+                sums.signed_sum[(types(i) * n_genes + j) * n_genes + k] += derivative;
+              }
+          }
+        });
+  for (std::vector<double>* v : {&sums.abs, &sums.signed_sum, &sums.cells})
+    MPI_Allreduce(MPI_IN_PLACE, v->data(), static_cast<int>(v->size()), MPI_DOUBLE, MPI_SUM,
+                  objective.decomposition().comm());
+  return sums;
+}
+
 } // namespace
 
 TEST(GrnReadout, AttentionIsTheMeanOfTheSoftmaxByHand) {
@@ -158,50 +210,14 @@ TEST(GrnReadout, JacobianEqualsCentralDifferencesOfTheRhs) {
     GraphOdeModel model(parameters, network(), sig.pairs);
     const TrajectoryObjective objective(MPI_COMM_WORLD, box(), {0, 0, 0}, sig, ds, 0.1);
     const LearnedGrn grn = learned_grn(objective, model, {1, 3});
-    // By hand: |df_ik/dx_ij| by central differences (cells are independent without signalling, so gene j
-    // is perturbed in every cell at once), summed per type over this rank's cells, then over ranks.
-    // The signed sums follow the counts: [2 G^2 + 2, 4 G^2 + 2).
-    std::vector<double> sums(4 * n_genes * n_genes + 2, 0.0);
-    const double h = 1e-6;
-    for (const int t : {1, 3})
-      objective.visit_tissue(
-          model, t, [&](const Cells<>& cells, GeneState x, const std::vector<std::size_t>& rows) {
-            const std::size_t n = rows.size();
-            const auto types = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cells.type);
-            GeneState y("y", n, n_genes), plus("plus", n, n_genes), minus("minus", n, n_genes);
-            const auto x0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
-            for (std::size_t i = 0; i < n; ++i)
-              sums[2 * n_genes * n_genes + types(i)] += 1.0;
-            for (int j = 0; j < n_genes; ++j) {
-              auto xh = Kokkos::create_mirror_view(y);
-              for (double sign : {1.0, -1.0}) {
-                Kokkos::deep_copy(xh, x0);
-                for (std::size_t i = 0; i < n; ++i)
-                  xh(i, j) += sign * h;
-                Kokkos::deep_copy(y, xh);
-                model.evaluate(0.0, y, sign > 0 ? plus : minus);
-              }
-              const auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plus);
-              const auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), minus);
-              for (std::size_t i = 0; i < n; ++i)
-                for (int k = 0; k < n_genes; ++k) {
-                  const double derivative = (p(i, k) - m(i, k)) / (2 * h);
-                  sums[(types(i) * n_genes + j) * n_genes + k] += std::fabs(derivative);
-                  sums[2 * n_genes * n_genes + 2 + (types(i) * n_genes + j) * n_genes + k] += derivative;
-                }
-            }
-          });
-    MPI_Allreduce(MPI_IN_PLACE, sums.data(), static_cast<int>(sums.size()), MPI_DOUBLE, MPI_SUM,
-                  MPI_COMM_WORLD);
+    // By hand: |df_ik/dx_ij| by central differences, per type over every rank's cells.
+    const FdSums fd = central_differences(objective, model, {1, 3});
     int compared = 0;
     for (int c = 0; c < 2; ++c)
       for (const LearnedEdge& e : grn.edges[c]) {
-        const double fd =
-            sums[(c * n_genes + e.source) * n_genes + e.target] / sums[2 * n_genes * n_genes + c];
-        EXPECT_NEAR(e.jacobian, fd, 1e-6 * std::max(1.0, fd)) << c << " " << e.source << "->" << e.target;
-        const double signed_fd =
-            sums[2 * n_genes * n_genes + 2 + (c * n_genes + e.source) * n_genes + e.target] /
-            sums[2 * n_genes * n_genes + c];
+        const double abs = fd.mean_abs(c, e.source, e.target),
+                     signed_fd = fd.mean_signed(c, e.source, e.target);
+        EXPECT_NEAR(e.jacobian, abs, 1e-6 * std::max(1.0, abs)) << c << " " << e.source << "->" << e.target;
         EXPECT_NEAR(e.jacobian_signed, signed_fd, 1e-6 * std::max(1.0, std::fabs(signed_fd)))
             << c << " " << e.source << "->" << e.target;
         EXPECT_LE(std::fabs(e.jacobian_signed), e.jacobian * (1 + 1e-12));
@@ -335,34 +351,7 @@ TEST(GrnReadout, EffectIsStandardisedInTheCoordinateTheModelReads) {
     const LearnedGrn grn = learned_grn(objective, *model, times);
     auto coordinate = [&](double x) { return log_inputs ? std::log(x + epsilon) : x; };
     auto value = [&](double u) { return log_inputs ? std::exp(u) - epsilon : u; };
-    // |df_k/du_j| summed per type (no signalling: cells are independent, so gene j moves in all at once).
-    std::vector<double> slope(2 * n_genes * n_genes, 0.0), cells_of(2, 0.0);
-    const double h = 1e-6;
-    for (const int t : times)
-      objective.visit_tissue(
-          *model, t, [&](const Cells<>& cells, GeneState x, const std::vector<std::size_t>& rows) {
-            const std::size_t n = rows.size();
-            const auto types = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cells.type);
-            GeneState y("y", n, n_genes), plus("plus", n, n_genes), minus("minus", n, n_genes);
-            const auto x0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
-            for (std::size_t i = 0; i < n; ++i)
-              cells_of[static_cast<std::size_t>(types(i))] += 1.0;
-            for (int j = 0; j < n_genes; ++j) {
-              auto xh = Kokkos::create_mirror_view(y);
-              for (double sign : {1.0, -1.0}) {
-                Kokkos::deep_copy(xh, x0);
-                for (std::size_t i = 0; i < n; ++i)
-                  xh(i, j) = value(coordinate(x0(i, j)) + sign * h);
-                Kokkos::deep_copy(y, xh);
-                model->evaluate(0.0, y, sign > 0 ? plus : minus);
-              }
-              const auto p = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plus);
-              const auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), minus);
-              for (std::size_t i = 0; i < n; ++i)
-                for (int k = 0; k < n_genes; ++k)
-                  slope[(types(i) * n_genes + j) * n_genes + k] += std::fabs(p(i, k) - m(i, k)) / (2 * h);
-            }
-          });
+    const FdSums fd = central_differences(objective, *model, times, coordinate, value);
     // Population sds per type: u over the read-out times, the derivative over its consecutive pairs.
     auto sd = [](const std::vector<double>& v) {
       double mean = 0.0, squares = 0.0;
@@ -388,8 +377,8 @@ TEST(GrnReadout, EffectIsStandardisedInTheCoordinateTheModelReads) {
     int compared = 0, apart = 0;
     for (int c = 0; c < 2; ++c)
       for (const LearnedEdge& e : grn.edges[c]) {
-        const double by_hand = slope[(c * n_genes + e.source) * n_genes + e.target] / cells_of[c] *
-                               spread(c, e.source, false, true) / spread(c, e.target, true, false);
+        const double by_hand = fd.mean_abs(c, e.source, e.target) * spread(c, e.source, false, true) /
+                               spread(c, e.target, true, false);
         // Central differences of smooth terms at h = 1e-6: truncation and rounding near 1e-9 relative.
         EXPECT_NEAR(e.effect, by_hand, 1e-6 * std::max(1.0, by_hand))
             << c << " " << e.source << "->" << e.target;
