@@ -8,7 +8,8 @@
 #
 # Environment: SEEDS (default 1-6), CELLS (default 150; the same networks with more cells: the generator draws
 # the graph before the tissue), TRUTH_MODEL (hill, the default, or sigmoid: the model class that simulates
-# the data, tools/grn_motifs.py --truth-model), FAMILIES (default graph_ode,hill,sigmoid), ASSERT (families whose targets
+# the data, tools/grn_motifs.py --truth-model), FAMILIES (default graph_ode,hill,sigmoid), ITERATIONS (default
+# 200: train.iterations), ASSERT (families whose targets
 # are asserted; default none: the bench reports, the ctest asserts), LAUNCHER (e.g. "mpirun -np 2"; default
 # one rank). Writes OUT_DIR/recovery.md (the tables) and OUT_DIR/recovery.json. On the 2-core development
 # machine one seed costs about 1-3 minutes per family.
@@ -22,5 +23,5 @@ export OPENBLAS_NUM_THREADS=1
 python="${PYTHON:-/usr/bin/python3}"
 "$python" "$root/tools/recovery_suite.py" --tessera "$build/bin/tessera" --work "$out" \
   --seeds "${SEEDS:-1-6}" --truth-model "${TRUTH_MODEL:-hill}" --families "${FAMILIES:-graph_ode,hill,sigmoid}" \
-  --assert "${ASSERT:-}" --genes 13:34 --cells "${CELLS:-150}" --iterations 200 --launcher "${LAUNCHER:-}" \
+  --assert "${ASSERT:-}" --genes 13:34 --cells "${CELLS:-150}" --iterations "${ITERATIONS:-200}" --launcher "${LAUNCHER:-}" \
   --table "$out/recovery.md" --json "$out/recovery.json"
