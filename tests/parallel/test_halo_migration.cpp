@@ -1,8 +1,10 @@
 // Halo and migration (SPEC §4.1–4.2) under random motion for hundreds of steps on 1–4 ranks: no cell is
 // lost or duplicated, every owned cell finds exactly the neighbours a brute-force search over all cells
-// (minimum image on periodic axes) finds, and scatter-add is the adjoint of gather.
+// (minimum image on periodic axes) finds, and scatter-add is the adjoint of gather. Also with steps that
+// carry cells across several boxes, and on balanced boxes (parallel.balance: cells).
 #include "tessera/core/rng.hpp"
 #include "tessera/parallel/halo.hpp"
+#include "tessera/parallel/load_balance.hpp"
 #include "tessera/tissue/migration.hpp"
 #include "tessera/tissue/neighbour_list.hpp"
 #include "tessera/tissue/walls.hpp"
@@ -20,6 +22,8 @@ namespace {
 struct Case {
   int dim;
   bool periodic;
+  double sigma = 2.5;    // um per step and axis; 40 moves most cells across several boxes of 4 ranks
+  bool balanced = false; // boxes cut at the initial cells' quantiles (which are uniform: nearly equal boxes)
 };
 
 Domain make_domain(const Case& c) {
@@ -124,14 +128,19 @@ Everyone allgather(MPI_Comm comm, const Cells<>& cells) {
 
 void run_case(const Case& c) {
   const Domain domain = make_domain(c);
-  CartesianDecomposition dec(MPI_COMM_WORLD, domain, {0, 0, 0});
-  const std::vector<int> nbs = neighbour_ranks(dec);
   const int n_cells = c.dim == 3 ? 900 : 600;
   const double range = 12.0;
-  Cells<> cells = make_cells(dec, n_cells);
+  CartesianDecomposition equal(MPI_COMM_WORLD, domain, {0, 0, 0});
+  Cells<> cells = make_cells(equal, n_cells);
+  BoxCuts cuts;
+  if (c.balanced)
+    cuts = balanced_box_cuts(MPI_COMM_WORLD, domain, equal.dims(), cells.position, cells.n_owned, range);
+  CartesianDecomposition dec(MPI_COMM_WORLD, domain, {0, 0, 0}, c.balanced ? &cuts : nullptr);
+  if (c.balanced) cells = make_cells(dec, n_cells);
+  const std::vector<int> nbs = neighbour_ranks(dec);
   NeighbourSearch search;
   for (long long step = 1; step <= 200; ++step) {
-    random_move(cells, domain, step, 2.5);
+    random_move(cells, domain, step, c.sigma);
     migrate(dec, nbs, cells);
     const HaloPlan halo = refresh_ghosts(dec, range, cells);
     const NeighbourList nl = search.build(cells, range);
@@ -212,4 +221,12 @@ TEST(HaloMigration, Reflecting3D) {
 }
 TEST(HaloMigration, Periodic3D) {
   run_case({3, true});
+}
+TEST(HaloMigration, CellsCrossingSeveralBoxesInOneStep) {
+  run_case({2, true, 40.0});
+  run_case({3, false, 40.0});
+}
+TEST(HaloMigration, BalancedBoxes) {
+  run_case({2, true, 2.5, true});
+  run_case({3, false, 40.0, true});
 }

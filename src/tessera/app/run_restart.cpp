@@ -41,7 +41,7 @@ std::shared_ptr<const SimulationCheckpoint> read_run_checkpoint(MPI_Comm comm, c
       shape.fields.push_back(s.name);
     const int ranks = mpi::size(comm);
     const std::array<int, 3> grid = rank_grid_dims(setup.domain, setup.rank_grid, ranks);
-    *checkpoint = read_simulation_checkpoint(path, shape, ranks, grid, mpi::rank(comm));
+    *checkpoint = read_simulation_checkpoint(path, shape, ranks, grid, mpi::rank(comm), setup.balance);
     // A prediction's checkpoint holds perturbed genes and a run's none: continued by the other command,
     // either would become a simulation neither command describes.
     if (!checkpoint->subcommand.empty() && checkpoint->subcommand != command)

@@ -57,7 +57,8 @@ void require_room(MPI_Comm comm, const std::string& path, std::int64_t cells, in
 
 void write_simulation_checkpoint(MPI_Comm comm, const std::string& dir, const SimulationState& state,
                                  const CheckpointCells& local, const RunProvenance& provenance,
-                                 const std::array<int, 3>& rank_grid, const CheckpointFields* fields) {
+                                 const std::array<int, 3>& rank_grid, const CheckpointFields* fields,
+                                 bool balanced_boxes) {
   const std::string final_path = (fs::path(dir) / checkpoint_h5_name).string();
   const std::string partial = final_path + ".tmp";
   // A .tmp left by a run killed while writing is incomplete by definition.
@@ -91,6 +92,7 @@ void write_simulation_checkpoint(MPI_Comm comm, const std::string& dir, const Si
     h5::write_text_attribute(root, "created", created);
     h5::write_int_attribute(root, "dim", cells.dim);
     h5::write_int_attribute(root, "ranks", ranks);
+    h5::write_int_attribute(root, "balanced_boxes", balanced_boxes ? 1 : 0);
     h5::write_int_attribute(root, "step", state.step);
     h5::write_real_attribute(root, "time", state.time);
     h5::write_int_attribute(root, "next_id", static_cast<std::int64_t>(state.next_id));
@@ -179,7 +181,8 @@ void require_finite(const CheckpointReader& r, const std::vector<double>& values
 } // namespace
 
 SimulationCheckpoint read_simulation_checkpoint(const std::string& path, const CheckpointShape& shape,
-                                                int ranks, const std::array<int, 3>& rank_grid, int rank) {
+                                                int ranks, const std::array<int, 3>& rank_grid, int rank,
+                                                bool balanced_boxes) {
   if (!fs::is_regular_file(path))
     throw input_error(path + ": no checkpoint there (output.checkpoint_every writes one, and every run "
                              "writes one at its end)");
@@ -253,9 +256,12 @@ SimulationCheckpoint read_simulation_checkpoint(const std::string& path, const C
   require_shape("below_time", 0);
 
   // The writer's own rows when the decomposition is the same: each rank then holds exactly the cells, in
-  // exactly the order, it held when the checkpoint was written.
+  // exactly the order, it held when the checkpoint was written. Balanced boxes are cut from the cells, so a
+  // writer's and a reader's boxes on the same grid are the same boxes only when both are equal ones.
+  const bool written_balanced =
+      h5::has_attribute(root, "balanced_boxes") && h5::read_int_attribute(root, "balanced_boxes") != 0;
   std::int64_t offset = 0, count = total;
-  c.all_rows = !(c.ranks == ranks && c.rank_grid == rank_grid);
+  c.all_rows = !(c.ranks == ranks && c.rank_grid == rank_grid && !written_balanced && !balanced_boxes);
   if (!c.all_rows) {
     for (int k = 0; k < rank; ++k)
       offset += rank_rows[static_cast<std::size_t>(k)];

@@ -53,7 +53,8 @@ struct CheckpointFields {
 //                 slurm_array_task_id (in SLURM), created, dim, ranks, step, time (min), next_id, divisions,
 //                 deaths, cap_reported, cvode_step (min), complete (1, written last)
 //   /genes, /cell_types   names (1-D strings)
-//   /rank_grid    int64[3]: the writer's ranks per axis (1 for the third axis in 2-D)
+//   /rank_grid    int64[3]: the writer's ranks per axis (1 for the third axis in 2-D); root attribute
+//                 balanced_boxes 1 when its boxes were cut by parallel.balance (absent or 0: equal boxes)
 //   /rank_rows    int64[ranks]: how many rows each writing rank wrote, in rank order
 //   /cells/       id uint64[N], type int32[N], position float64[N][dim], radius float64[N], genes
 //                 float64[N][G], cycle float64[N], below_time float64[N]; rows in rank order, each rank's
@@ -67,7 +68,7 @@ struct CheckpointFields {
 void write_simulation_checkpoint(MPI_Comm comm, const std::string& dir, const SimulationState& state,
                                  const CheckpointCells& local, const RunProvenance& provenance,
                                  const std::array<int, 3>& rank_grid,
-                                 const CheckpointFields* fields = nullptr);
+                                 const CheckpointFields* fields = nullptr, bool balanced_boxes = false);
 
 struct SimulationCheckpoint {
   std::string path;
@@ -95,12 +96,14 @@ struct CheckpointShape {
 };
 
 // Reads and checks `path` on this process alone (not collective). When the checkpoint was written by
-// `ranks` ranks on `rank_grid`, only rank `rank`'s rows are read (the cells it owned, in its order);
-// otherwise every row. Anything that is not what write_simulation_checkpoint writes — a missing, partial or
+// `ranks` ranks on `rank_grid` with equal boxes and the reader's boxes are equal too (not
+// `balanced_boxes`), only rank `rank`'s rows are read (the cells it owned, in its order); otherwise every
+// row. Anything that is not what write_simulation_checkpoint writes — a missing, partial or
 // damaged file, another format, genes or cell types other than the deck's, sizes that disagree, a
 // non-finite or out-of-range field, an id used twice or not below next_id — is an input_error naming the
 // file.
 SimulationCheckpoint read_simulation_checkpoint(const std::string& path, const CheckpointShape& shape,
-                                                int ranks, const std::array<int, 3>& rank_grid, int rank);
+                                                int ranks, const std::array<int, 3>& rank_grid, int rank,
+                                                bool balanced_boxes = false);
 
 } // namespace tessera

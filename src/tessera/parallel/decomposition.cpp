@@ -16,6 +16,14 @@ const KeyTable& parallel_keys() {
         .describe("Rank grid, one entry per axis; 0 lets MPI_Dims_create choose. The product of non-zero "
                   "entries must "
                   "divide the number of ranks.");
+    t.add_choice("balance", {"none", "cells"})
+        .def("none")
+        .describe("`run` and `predict`: how the rank boxes divide the domain. `none`: equal boxes. `cells`: "
+                  "each axis is cut where the initial tissue's cells (or the restarted checkpoint's) split "
+                  "evenly over that axis' boxes (every box at least the interaction range wide), so a tissue "
+                  "that fills its domain unevenly still gives every rank about the same number of cells. "
+                  "Results do not depend on it (SPEC §4.3); the cuts are fixed for the run (a restart cuts "
+                  "anew). At most 64 boxes per axis; not with diffusible fields.");
     t.add("groups", KeyType::integer)
         .def("1")
         .positive()
@@ -55,6 +63,10 @@ std::array<int, 3> read_rank_grid(const Deck& deck, int dim, int n_ranks) {
   return dims;
 }
 
+bool read_balance(const Deck& deck) {
+  return deck.section("parallel").text("balance") == "cells";
+}
+
 int read_groups(const Deck& deck, int n_ranks) {
   const DeckView s = deck.section("parallel");
   const auto groups = s.integer("groups");
@@ -79,7 +91,7 @@ std::array<int, 3> rank_grid_dims(const Domain& domain, std::array<int, 3> reque
 }
 
 CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& domain,
-                                               std::array<int, 3> requested)
+                                               std::array<int, 3> requested, const BoxCuts* cuts)
     : domain_(domain) {
   dims_ = rank_grid_dims(domain, requested, mpi::size(comm));
   std::array<int, 3> periods{domain.periodic[0], domain.periodic[1], domain.periodic[2]};
@@ -96,6 +108,27 @@ CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& doma
     boxes_.lo[a] = domain.lo[a];
     boxes_.hi[a] = domain.hi[a];
   }
+  if (!cuts) return;
+  for (int a = 0; a < 3; ++a) {
+    const std::vector<double>& c = (*cuts)[static_cast<std::size_t>(a)];
+    if (dims_[a] > RankBoxes::max_balanced)
+      throw input_error(
+          "parallel.balance: " + std::to_string(dims_[a]) + " rank boxes along axis " + std::to_string(a) +
+          ", more than the " + std::to_string(RankBoxes::max_balanced) +
+          " a balanced decomposition holds: use parallel.balance: none or fewer ranks on that axis");
+    if (c.size() + 1 != static_cast<std::size_t>(dims_[a]))
+      throw runtime_error("CartesianDecomposition: " + std::to_string(c.size()) + " cuts along axis " +
+                          std::to_string(a) + " for " + std::to_string(dims_[a]) + " boxes");
+    boxes_.cut[a][0] = domain.lo[a];
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      if (!(c[i] > boxes_.cut[a][i] && c[i] < domain.hi[a]))
+        throw runtime_error("CartesianDecomposition: the cuts along axis " + std::to_string(a) +
+                            " do not increase inside the domain");
+      boxes_.cut[a][i + 1] = c[i];
+    }
+    boxes_.cut[a][dims_[a]] = domain.hi[a];
+  }
+  boxes_.uniform = false;
 }
 
 bool CartesianDecomposition::owns(const double* position) const {

@@ -12,6 +12,7 @@
 #include "tessera/io/simulation_output.hpp"
 #include "tessera/io/summary_csv.hpp"
 #include "tessera/learn/petsc.hpp"
+#include "tessera/parallel/load_balance.hpp"
 #include "tessera/sim/dataset_recorder.hpp"
 #include "tessera/sim/signaling_graph.hpp"
 #include "tessera/tissue/domain.hpp"
@@ -253,6 +254,7 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end
   SimulationSetup s;
   s.domain = read_domain(deck);
   s.rank_grid = read_rank_grid(deck, s.domain.dim, n_ranks);
+  s.balance = read_balance(deck);
   s.types = read_cell_types(deck);
   s.network = read_gene_network(deck, s.types.names);
   s.init = read_initial_tissue(deck, s.domain, s.types, s.network.genes);
@@ -273,8 +275,14 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end
   if (s.uses_learned_model() && !s.learned_model.model_file.empty())
     use_training_graph(deck, s.learned_model, s.types, s.network);
   s.fields = read_field_params(deck, s.domain, s.types, s.network, s.time.dt);
-  if (s.fields.active())
+  if (s.fields.active()) {
+    // PETSc's field grid gives each rank the voxels of its box, and equal boxes an equal share of them.
+    if (s.balance)
+      deck.section("parallel")
+          .fail("balance", "cells cuts the rank boxes unevenly, which the diffusible "
+                           "fields' grid does not follow yet: use none with fields");
     voxels_per_rank_box(s.fields, s.domain, rank_grid_dims(s.domain, s.rank_grid, n_ranks));
+  }
   s.seed = read_seed(deck);
   s.signaling.field_receptors = s.fields.receptors;
   if (!s.fields.receptors.empty() && s.uses_learned_model())
@@ -311,12 +319,10 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end
   return s;
 }
 
-Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
-    : comm_(comm), setup_(setup), range_(setup.interaction_range()) {
-  rng_.seed = setup.seed;
-  decomposition_ = std::make_unique<CartesianDecomposition>(comm, setup_.domain, setup.rank_grid);
-  // Every rank box has the same size, so every rank reaches the same verdict; agree() makes it one error.
-  mpi::agree(comm, [&] {
+// Ghosts reach one box across: every rank box must be at least the interaction range wide. Equal boxes give
+// every rank the same verdict, balanced ones are cut at least that wide; agree() makes it one error.
+void Simulation::check_box_widths() const {
+  mpi::agree(comm_, [&] {
     if (range_ <= 0) return;
     for (int a = 0; a < setup_.domain.dim; ++a) {
       const double box = decomposition_->box_hi(a) - decomposition_->box_lo(a);
@@ -326,16 +332,34 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
                           " um: run on fewer ranks, set parallel.dims, or enlarge the domain");
     }
   });
-  neighbour_ranks_ = neighbour_ranks(*decomposition_);
+}
+
+Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
+    : comm_(comm), setup_(setup), range_(setup.interaction_range()) {
+  rng_.seed = setup.seed;
+  decomposition_ = std::make_unique<CartesianDecomposition>(comm, setup_.domain, setup.rank_grid);
+  check_box_widths();
   t_ = setup.start_time;
   const int n_genes = setup_.network.n_genes();
-  if (setup.checkpoint)
-    cells_ = cells_from_checkpoint(*decomposition_, *setup.checkpoint, n_genes);
-  else if (setup.initial_cells)
-    cells_ = cells_from_rows(*setup.initial_cells, rows_in_box(*decomposition_, *setup.initial_cells),
+  // Each source keeps the cells whose centre lies in this rank's box, whatever the boxes are.
+  auto initial_cells = [&] {
+    if (setup.checkpoint) return cells_from_checkpoint(*decomposition_, *setup.checkpoint, n_genes);
+    if (setup.initial_cells)
+      return cells_from_rows(*setup.initial_cells, rows_in_box(*decomposition_, *setup.initial_cells),
                              n_genes, nullptr);
-  else
-    cells_ = create_initial_tissue(*decomposition_, setup_.types, setup.init, rng_, n_genes);
+    return create_initial_tissue(*decomposition_, setup_.types, setup.init, rng_, n_genes);
+  };
+  cells_ = initial_cells();
+  if (setup.balance) {
+    // Cut the boxes where these cells split evenly, then take the same cells again for the new boxes
+    // (a checkpoint read for balanced boxes holds every row: read_simulation_checkpoint).
+    const BoxCuts cuts = balanced_box_cuts(comm, setup_.domain, decomposition_->dims(), cells_.position,
+                                           cells_.n_owned, range_);
+    decomposition_ = std::make_unique<CartesianDecomposition>(comm, setup_.domain, setup.rank_grid, &cuts);
+    check_box_widths();
+    cells_ = initial_cells();
+  }
+  neighbour_ranks_ = neighbour_ranks(*decomposition_);
   mechanics_ = std::make_unique<Mechanics>(setup.mechanics, setup_.domain, setup.seed);
   // Ids 0 .. count-1 belong to the initial tissue; daughters continue from there.
   std::uint64_t max_id = past_largest_id(cells_);
@@ -547,7 +571,8 @@ void Simulation::write_checkpoint(const std::string& directory, const RunProvena
   state.cap_reported = cap_reported_;
   state.cvode_step = cvode_ ? cvode_->initial_step() : 0.0;
   if (!fields_) {
-    write_simulation_checkpoint(comm_, directory, state, local, provenance, decomposition_->dims());
+    write_simulation_checkpoint(comm_, directory, state, local, provenance, decomposition_->dims(), nullptr,
+                                decomposition_->balanced());
     return;
   }
   CheckpointFields fields;
@@ -557,7 +582,8 @@ void Simulation::write_checkpoint(const std::string& directory, const RunProvena
   fields.count = fields_->owned_count();
   for (int f = 0; f < fields_->n_substrates(); ++f)
     fields.values.push_back(fields_->values(f));
-  write_simulation_checkpoint(comm_, directory, state, local, provenance, decomposition_->dims(), &fields);
+  write_simulation_checkpoint(comm_, directory, state, local, provenance, decomposition_->dims(), &fields,
+                              decomposition_->balanced());
 }
 
 void Simulation::restore_fields(const std::vector<std::vector<double>>& grids) {
@@ -680,6 +706,19 @@ RunSummary Simulation::run(const std::string& directory, const RunProvenance& pr
            " rank(s) (" + std::to_string(dims[0]) + "x" + std::to_string(dims[1]) +
            (setup_.domain.dim == 3 ? "x" + std::to_string(dims[2]) : "") + "), interaction range " +
            format_number(range_) + " um, output in " + directory);
+  if (decomposition_->balanced()) {
+    // Where parallel.balance cut the boxes, so a user can see what each rank holds.
+    std::string cuts;
+    for (int a = 0; a < setup_.domain.dim; ++a) {
+      if (dims[static_cast<std::size_t>(a)] < 2) continue;
+      cuts += std::string(cuts.empty() ? "" : "; ") + "xyz"[a] + " at";
+      for (int i = 1; i < dims[static_cast<std::size_t>(a)]; ++i)
+        cuts += (i > 1 ? ", " : " ") + format_number(decomposition_->edge(a, i));
+    }
+    log.info("tessera " + provenance.command +
+             ": rank boxes balanced over the cells (parallel.balance: cells), cut " +
+             (cuts.empty() ? std::string("nowhere") : cuts) + " um");
+  }
   // A restarted run's state at its first step is the checkpoint's, already written (or, off the output
   // cadence, not wanted: ResumePoint).
   if (!resumed) write();

@@ -71,6 +71,7 @@ struct RunControl {
 struct SimulationSetup {
   Domain domain;
   std::array<int, 3> rank_grid{0, 0, 0};
+  bool balance = false; // parallel.balance: cells
   CellTypes types;
   GeneNetwork network;
   InitialTissue init;
@@ -152,6 +153,9 @@ public:
   long long step_index() const { return step_; }
 
 private:
+  // Collective. Throws (one input_error on every rank) if this rank's box is narrower than the interaction
+  // range.
+  void check_box_widths() const;
   // Collective. Throws if any gene of any cell is NaN/inf, naming the cell.
   void check_finite() const;
   // Collective. Advances the genes over [t, t + dt] with this step's signalling graph.

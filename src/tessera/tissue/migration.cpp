@@ -6,13 +6,14 @@
 #include "tessera/tissue/compaction.hpp"
 
 #include <algorithm>
+#include <numeric>
 
 namespace tessera {
 
 namespace {
 
-// The neighbour slot each owned cell leaves for (-1: it stays; -2: its new box is not adjacent), from the
-// offset of its new box: destination_slot[(ox + 1) + 3 (oy + 1) + 9 (oz + 1)].
+// The neighbour slot each owned cell leaves for (-1: it stays; -2: its new box is not adjacent, counted in
+// n_far), from the offset of its new box: destination_slot[(ox + 1) + 3 (oy + 1) + 9 (oz + 1)].
 struct Destination {
   RankBoxes boxes;
   bool periodic[3];
@@ -74,16 +75,34 @@ std::size_t migrate(const CartesianDecomposition& dec, const std::vector<int>& n
   destination.leaves = Kokkos::View<int*>("tessera::migrate::leaves", n);
   int n_far = 0;
   Kokkos::parallel_reduce("tessera::migrate::destination", Kokkos::RangePolicy<>(0, n), destination, n_far);
-  if (n_far > 0)
-    throw runtime_error("migration: " + std::to_string(n_far) + " cell(s) of rank " +
-                        std::to_string(dec.rank()) + " moved farther than one rank box in one step");
+  // A cell that crossed more than one box in a step (a crowded start pushing cells apart, boxes cut thin by
+  // parallel.balance) has no neighbour rank to go to: in such a step every rank exchanges with every rank,
+  // each leaver sent straight to the owner of its new box. Agreed by all, so every rank takes the same path.
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &n_far, 1, MPI_INT, MPI_MAX, dec.comm()), "MPI_Allreduce");
+  std::vector<int> all_ranks;
+  if (n_far > 0) {
+    all_ranks.resize(static_cast<std::size_t>(dec.size()));
+    std::iota(all_ranks.begin(), all_ranks.end(), 0);
+    const auto pos = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cells.position);
+    const auto leaves = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), destination.leaves);
+    const auto slot = Kokkos::create_mirror_view(destination.slot);
+    for (std::size_t i = 0; i < n; ++i) {
+      slot(i) = -1;
+      if (!leaves(i)) continue;
+      int coords[3] = {0, 0, 0};
+      for (int a = 0; a < dec.domain().dim; ++a)
+        coords[a] = dec.box_index(a, pos(i, a));
+      mpi::check(MPI_Cart_rank(dec.comm(), coords, &slot(i)), "MPI_Cart_rank");
+    }
+    Kokkos::deep_copy(destination.slot, slot);
+  }
+  const std::vector<int>& targets = n_far > 0 ? all_ranks : neighbours;
 
-  std::vector<int> channel_slot(neighbours.size());
-  for (std::size_t s = 0; s < neighbours.size(); ++s)
+  std::vector<int> channel_slot(targets.size());
+  for (std::size_t s = 0; s < targets.size(); ++s)
     channel_slot[s] = static_cast<int>(s);
-  const ExportList leaving =
-      make_export_list(n, channel_slot, neighbours.size(), LeavesFor{destination.slot});
-  const ExchangePlan plan(dec.comm(), neighbours, leaving.send_counts, leaving.rows);
+  const ExportList leaving = make_export_list(n, channel_slot, targets.size(), LeavesFor{destination.slot});
+  const ExchangePlan plan(dec.comm(), targets, leaving.send_counts, leaving.rows);
 
   // Receive every field of the arrivals before the leavers' rows are overwritten.
   std::vector<Kokkos::View<double**, Kokkos::LayoutRight>> arrived_double;

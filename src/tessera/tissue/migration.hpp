@@ -10,7 +10,8 @@ namespace tessera {
 
 // Collective. Positions must already lie inside the domain (walls applied). Ghost rows are dropped. The
 // owned cells stay owned in their order except that leavers' rows are refilled from the end; arrivals are
-// appended in the order of their source rank. Returns the number of cells that left this rank.
+// appended in the order of their source rank. Returns the number of cells that left this rank. A cell may
+// cross any number of boxes in a step (then that step's exchange involves every rank).
 std::size_t migrate(const CartesianDecomposition& decomposition, const std::vector<int>& neighbours,
                     Cells<>& cells);
 
