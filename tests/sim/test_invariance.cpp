@@ -206,3 +206,22 @@ TEST(DecompositionInvariance, EveryInitialCellIsOwnedExactlyOnce) {
   EXPECT_EQ(all.row.begin()->first, 0u);
   EXPECT_EQ(all.row.rbegin()->first, 699u);
 }
+
+TEST(DecompositionInvariance, BalancedBoxesGiveTheSameCellsBitForBit) {
+  // parallel.balance: cells moves the box edges to the cells' quantiles, not what any step computes: the
+  // same 100 steps of mechanics, division, death and signalling as on one rank, tolerance 0.
+  run_and_compare(0, 0.0, {"parallel.balance=cells"});
+}
+
+TEST(DecompositionInvariance, BalanceRefusesARankGridItCannotCut) {
+  // More boxes along an axis than RankBoxes carries cuts for: an input error naming the key, at setup.
+  const Deck deck = Deck::parse(deck_text(2), "invariance.yaml",
+                                {"parallel.balance=cells", "parallel.dims=[65, 1]"}, all_key_tables());
+  try {
+    read_simulation_setup(deck, 65);
+    ADD_FAILURE() << "65 boxes along x were accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("parallel.balance"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("at most 64 boxes per axis"), std::string::npos) << e.what();
+  }
+}

@@ -255,6 +255,13 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end
   s.domain = read_domain(deck);
   s.rank_grid = read_rank_grid(deck, s.domain.dim, n_ranks);
   s.balance = read_balance(deck);
+  if (s.balance)
+    for (const int boxes : rank_grid_dims(s.domain, s.rank_grid, n_ranks))
+      if (boxes > RankBoxes::max_balanced)
+        deck.section("parallel")
+            .fail("balance", "cells holds at most " + std::to_string(RankBoxes::max_balanced) +
+                                 " boxes per axis, and the rank grid has " + std::to_string(boxes) +
+                                 ": set parallel.dims or use none");
   s.types = read_cell_types(deck);
   s.network = read_gene_network(deck, s.types.names);
   s.init = read_initial_tissue(deck, s.domain, s.types, s.network.genes);
