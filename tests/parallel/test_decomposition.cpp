@@ -3,23 +3,16 @@
 #include "tessera/parallel/decomposition.hpp"
 #include "tessera/parallel/mpi.hpp"
 
+#include "../support/box_domain.hpp"
+
 #include <gtest/gtest.h>
 
 using namespace tessera;
-
-namespace {
-Domain box(int dim) {
-  Domain d;
-  d.dim = dim;
-  d.lo = {-10, 0, 5};
-  d.hi = {90, 30, 25};
-  return d;
-}
-} // namespace
+using test::box_domain;
 
 TEST(CartesianDecomposition, EveryPointHasExactlyOneOwner) {
   for (int dim : {2, 3}) {
-    CartesianDecomposition dec(MPI_COMM_WORLD, box(dim), {0, 0, 0});
+    CartesianDecomposition dec(MPI_COMM_WORLD, box_domain(dim), {0, 0, 0});
     // Points on a grid that includes every box edge (the edges are multiples of extent/dims).
     int wrong = 0;
     for (int i = 0; i <= 60; ++i)
@@ -36,10 +29,10 @@ TEST(CartesianDecomposition, EveryPointHasExactlyOneOwner) {
 
 TEST(CartesianDecomposition, HonoursAFixedGridAndRejectsOneThatDoesNotFit) {
   const int n = mpi::size(MPI_COMM_WORLD);
-  CartesianDecomposition dec(MPI_COMM_WORLD, box(2), {1, 0, 0});
+  CartesianDecomposition dec(MPI_COMM_WORLD, box_domain(2), {1, 0, 0});
   EXPECT_EQ(dec.dims()[0], 1);
   EXPECT_EQ(dec.dims()[1], n);
   if (n > 1) {
-    EXPECT_THROW(CartesianDecomposition(MPI_COMM_WORLD, box(2), {n + 1, 0, 0}), Error);
+    EXPECT_THROW(CartesianDecomposition(MPI_COMM_WORLD, box_domain(2), {n + 1, 0, 0}), Error);
   }
 }

@@ -4,22 +4,17 @@
 #include "tessera/parallel/load_balance.hpp"
 #include "tessera/parallel/mpi.hpp"
 
+#include "../support/box_domain.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
 using namespace tessera;
+using test::box_domain;
 
 namespace {
-
-Domain box(int dim) {
-  Domain d;
-  d.dim = dim;
-  d.lo = {-10, 0, 5};
-  d.hi = {90, 30, 25};
-  return d;
-}
 
 // n points, all ranks draw the same ones; this rank keeps those with index % size == rank (or all).
 Kokkos::View<double* [3], Kokkos::LayoutRight> points(const Domain& d, int n, bool mine_only,
@@ -54,7 +49,7 @@ double narrow(double f) {
 
 TEST(BalancedBoxes, EveryPointHasExactlyOneOwnerAlsoOnTheCuts) {
   for (int dim : {2, 3}) {
-    const Domain d = box(dim);
+    const Domain d = box_domain(dim);
     CartesianDecomposition equal(MPI_COMM_WORLD, d, {0, 0, 0});
     // Cuts off the equal edges, on points of the test grid below.
     BoxCuts cuts;
@@ -93,7 +88,7 @@ TEST(BalancedBoxes, EveryPointHasExactlyOneOwnerAlsoOnTheCuts) {
 
 TEST(BalancedBoxes, CutsMatchTheEqualBoxesWhereTheCellsAreUniform) {
   // Cuts at the equal edges give the equal boxes' owner for every point.
-  const Domain d = box(3);
+  const Domain d = box_domain(3);
   const std::array<int, 3> dims{4, 3, 2};
   MPI_Comm self = MPI_COMM_SELF;
   CartesianDecomposition equal(self, d, {1, 1, 1});
@@ -114,7 +109,7 @@ TEST(BalancedBoxes, CutsMatchTheEqualBoxesWhereTheCellsAreUniform) {
 }
 
 TEST(BalancedBoxes, CutsSplitTheCellsEvenlyTheSameOnAnyNumberOfRanks) {
-  const Domain d = box(3);
+  const Domain d = box_domain(3);
   const std::array<int, 3> dims{5, 3, 2};
   const int n = 6000;
   const auto all = points(d, n, false, squared);
@@ -140,7 +135,7 @@ TEST(BalancedBoxes, CutsSplitTheCellsEvenlyTheSameOnAnyNumberOfRanks) {
 }
 
 TEST(BalancedBoxes, BoxesStayAsWideAsAskedAndEmptyOrTooShortAxesStayEqual) {
-  const Domain d = box(3);
+  const Domain d = box_domain(3);
   const std::array<int, 3> dims{4, 3, 2};
   const auto crowd = points(d, 3000, true, narrow);
   const double width = 6.0;
