@@ -213,6 +213,13 @@ TEST(DecompositionInvariance, BalancedBoxesGiveTheSameCellsBitForBit) {
   run_and_compare(0, 0.0, {"parallel.balance=cells"});
 }
 
+TEST(DecompositionInvariance, BoxesReCutDuringTheRunGiveTheSameCellsBitForBit) {
+  // parallel.balance_every re-cuts the boxes every 7 steps where the cells then are, and that step's
+  // migration moves each cell to its new box's rank (across several boxes when the cut moved far): 100 steps
+  // as on one rank, tolerance 0.
+  run_and_compare(0, 0.0, {"parallel.balance=cells", "parallel.balance_every=7"});
+}
+
 TEST(DecompositionInvariance, BalanceRefusesARankGridItCannotCut) {
   // More boxes along an axis than RankBoxes carries cuts for: an input error naming the key, at setup.
   const Deck deck = Deck::parse(deck_text(2), "invariance.yaml",

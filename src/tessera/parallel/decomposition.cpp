@@ -22,8 +22,15 @@ const KeyTable& parallel_keys() {
                   "each axis is cut where the initial tissue's cells (or the restarted checkpoint's) split "
                   "evenly over that axis' boxes (every box at least the interaction range wide), so a tissue "
                   "that fills its domain unevenly still gives every rank about the same number of cells. "
-                  "Results do not depend on it (SPEC §4.3); the cuts are fixed for the run (a restart cuts "
-                  "anew). At most 64 boxes per axis; not with diffusible fields.");
+                  "Results do not depend on it (SPEC §4.3). The cuts are made at the start (and at a "
+                  "restart), and again every `balance_every` steps. At most 64 boxes per axis; not with "
+                  "diffusible fields.");
+    t.add("balance_every", KeyType::integer)
+        .def("0")
+        .non_negative()
+        .describe("With `balance: cells`: steps between re-cuts of the rank boxes at the cells where they "
+                  "are then (cells cross to their new owners in that step's migration), for a tissue that "
+                  "grows or moves; 0: only at the start. A re-cut costs about one step's migration.");
     t.add("groups", KeyType::integer)
         .def("1")
         .positive()
@@ -67,6 +74,14 @@ bool read_balance(const Deck& deck) {
   return deck.section("parallel").text("balance") == "cells";
 }
 
+long long read_balance_every(const Deck& deck) {
+  const DeckView s = deck.section("parallel");
+  const long long every = s.integer("balance_every");
+  if (every > 0 && !read_balance(deck))
+    s.fail("balance_every", "re-cuts balanced boxes: set parallel.balance: cells too");
+  return every;
+}
+
 int read_groups(const Deck& deck, int n_ranks) {
   const DeckView s = deck.section("parallel");
   const auto groups = s.integer("groups");
@@ -108,9 +123,12 @@ CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& doma
     boxes_.lo[a] = domain.lo[a];
     boxes_.hi[a] = domain.hi[a];
   }
-  if (!cuts) return;
+  if (cuts) set_cuts(*cuts);
+}
+
+void CartesianDecomposition::set_cuts(const BoxCuts& cuts) {
   for (int a = 0; a < 3; ++a) {
-    const std::vector<double>& c = (*cuts)[static_cast<std::size_t>(a)];
+    const std::vector<double>& c = cuts[static_cast<std::size_t>(a)];
     if (dims_[a] > RankBoxes::max_balanced)
       throw input_error(
           "parallel.balance: " + std::to_string(dims_[a]) + " rank boxes along axis " + std::to_string(a) +
@@ -119,14 +137,14 @@ CartesianDecomposition::CartesianDecomposition(MPI_Comm comm, const Domain& doma
     if (c.size() + 1 != static_cast<std::size_t>(dims_[a]))
       throw runtime_error("CartesianDecomposition: " + std::to_string(c.size()) + " cuts along axis " +
                           std::to_string(a) + " for " + std::to_string(dims_[a]) + " boxes");
-    boxes_.cut[a][0] = domain.lo[a];
+    boxes_.cut[a][0] = domain_.lo[a];
     for (std::size_t i = 0; i < c.size(); ++i) {
-      if (!(c[i] > boxes_.cut[a][i] && c[i] < domain.hi[a]))
+      if (!(c[i] > boxes_.cut[a][i] && c[i] < domain_.hi[a]))
         throw runtime_error("CartesianDecomposition: the cuts along axis " + std::to_string(a) +
                             " do not increase inside the domain");
       boxes_.cut[a][i + 1] = c[i];
     }
-    boxes_.cut[a][dims_[a]] = domain.hi[a];
+    boxes_.cut[a][dims_[a]] = domain_.hi[a];
   }
   boxes_.uniform = false;
 }

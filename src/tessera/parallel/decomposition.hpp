@@ -89,6 +89,9 @@ public:
   const RankBoxes& boxes() const { return boxes_; }
   // Whether the boxes are balanced edges rather than equal ones.
   bool balanced() const { return !boxes_.uniform; }
+  // Moves the box edges to `cuts` (the same on every rank); the rank grid, the communicator and each rank's
+  // place in it stay. Not collective.
+  void set_cuts(const BoxCuts& cuts);
 
   // Lower edge of box `index` along `axis` (index == dims[axis] gives the domain's upper edge).
   double edge(int axis, int index) const { return boxes_.edge(axis, index); }
@@ -111,6 +114,9 @@ const KeyTable& parallel_keys();
 std::array<int, 3> read_rank_grid(const Deck& deck, int dim, int n_ranks);
 // parallel.balance: whether `run` and `predict` cut the rank boxes at the initial tissue's quantiles.
 bool read_balance(const Deck& deck);
+// parallel.balance_every: steps between re-cuts of balanced boxes (0: at the start only); checked to come
+// with parallel.balance: cells.
+long long read_balance_every(const Deck& deck);
 // parallel.groups, checked to divide n_ranks (the training's data-parallel groups, SPEC §3.4).
 int read_groups(const Deck& deck, int n_ranks);
 

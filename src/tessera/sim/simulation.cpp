@@ -255,6 +255,7 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end
   s.domain = read_domain(deck);
   s.rank_grid = read_rank_grid(deck, s.domain.dim, n_ranks);
   s.balance = read_balance(deck);
+  s.balance_every = read_balance_every(deck);
   if (s.balance)
     for (const int boxes : rank_grid_dims(s.domain, s.rank_grid, n_ranks))
       if (boxes > RankBoxes::max_balanced)
@@ -442,6 +443,11 @@ void Simulation::step() {
   if (interacting) {
     {
       PhaseTimer timer(phases_.migrate);
+      // Re-cut balanced boxes where the cells are now; the rank grid, and so every rank's neighbours, stay,
+      // and this step's migration takes each cell to its new box's rank.
+      if (setup_.balance_every > 0 && step_ > 0 && step_ % setup_.balance_every == 0)
+        decomposition_->set_cuts(balanced_box_cuts(comm_, setup_.domain, decomposition_->dims(),
+                                                   cells_.position, cells_.n_owned, range_));
       migrate(*decomposition_, neighbour_ranks_, cells_);
       // Cells drift and divide; every 20 steps put neighbours in space next to each other in memory again.
       if (step_ % 20 == 0) sort_cells_spatially(cells_, range_);

@@ -71,7 +71,8 @@ struct RunControl {
 struct SimulationSetup {
   Domain domain;
   std::array<int, 3> rank_grid{0, 0, 0};
-  bool balance = false; // parallel.balance: cells
+  bool balance = false;        // parallel.balance: cells
+  long long balance_every = 0; // parallel.balance_every
   CellTypes types;
   GeneNetwork network;
   InitialTissue init;
