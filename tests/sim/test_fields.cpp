@@ -16,6 +16,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 using namespace tessera;
 
@@ -75,8 +76,8 @@ TEST(SimulationFields, CellsSecreteExactlyAndUptakeStaysNonNegative) {
 
 // Each rank also runs the whole tissue alone and compares its own block of voxels. Cells agree to 1e-12
 // between rank counts (SPEC 4.3) and the solves to rtol 1e-12: 1e-10 of the field's maximum.
-TEST(SimulationFields, EveryRankCountGivesTheOneRankFields) {
-  const Deck d = Deck::parse(deck, "fields.yaml", {}, all_key_tables());
+void expect_one_rank_fields(const std::vector<std::string>& overrides) {
+  const Deck d = Deck::parse(deck, "fields.yaml", overrides, all_key_tables());
   const auto all = simulate(MPI_COMM_WORLD, read_simulation_setup(d, mpi::size(MPI_COMM_WORLD)));
   const auto alone = simulate(MPI_COMM_SELF, read_simulation_setup(d, 1));
   const DiffusionFields& shared = *all->fields();
@@ -96,6 +97,16 @@ TEST(SimulationFields, EveryRankCountGivesTheOneRankFields) {
       }
     EXPECT_LT(mpi::max(MPI_COMM_WORLD, worst), 1e-10 * mpi::max(MPI_COMM_WORLD, scale)) << "substrate " << s;
   }
+}
+
+TEST(SimulationFields, EveryRankCountGivesTheOneRankFields) {
+  expect_one_rank_fields({});
+}
+
+TEST(SimulationFields, BalancedBoxesGiveTheOneRankFields) {
+  // parallel.balance: cells cuts the boxes on voxel faces where the cells split evenly, and the fields' grid
+  // gives each rank its box's block, however uneven: the same fields as on one rank.
+  expect_one_rank_fields({"parallel.balance=cells"});
 }
 
 // field -> gene: one sender secretes Q per minute into a field with D = 100 um^2/min and decay 1/min

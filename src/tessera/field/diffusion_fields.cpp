@@ -61,15 +61,23 @@ DiffusionFields::DiffusionFields(const CartesianDecomposition& decomposition, co
   petsc::check(PetscInitialized(&initialized), "PetscInitialized");
   if (!initialized) throw runtime_error("DiffusionFields: PETSc is not initialised (petsc::Session)");
   const auto& dims = decomposition.dims();
-  const std::array<int, 3> per_box = voxels_per_rank_box(params_, domain_, dims);
   const auto& c = decomposition.coords();
+  // Voxel faces at the box edges: equal boxes split the voxels evenly (voxels_per_rank_box checked that they
+  // do), balanced ones were cut on voxel faces (balanced_box_cuts with the field grid).
+  std::array<std::vector<int>, 3> face;
+  for (int a = 0; a < 3; ++a)
+    for (int i = 0; i <= dims[a]; ++i)
+      face[a].push_back(a < domain_.dim ? static_cast<int>(std::llround(
+                                              (decomposition.edge(a, i) - domain_.lo[a]) / params_.spacing))
+                                        : i);
   // DMDA gives rank r the block (r % m, r / m % n, r / (m n)); MPI_Cart_create orders the last axis fastest.
   // A communicator ordered x fastest makes DMDA's block r the rank box of the rank with those coordinates.
   petsc_->comm = mpi::Communicator::split(decomposition.comm(), 0, c[0] + dims[0] * (c[1] + dims[1] * c[2]));
   const int dof = n_substrates();
   std::array<std::vector<PetscInt>, 3> ranges;
   for (int a = 0; a < 3; ++a)
-    ranges[a].assign(static_cast<std::size_t>(dims[a]), per_box[a]);
+    for (int i = 0; i < dims[a]; ++i)
+      ranges[a].push_back(face[a][static_cast<std::size_t>(i) + 1] - face[a][static_cast<std::size_t>(i)]);
   auto boundary = [&](int a) { return domain_.periodic[a] ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_NONE; };
   const auto& n = params_.voxels;
   auto create = [&](DMDAStencilType stencil, DM* dm) {
@@ -99,7 +107,8 @@ DiffusionFields::DiffusionFields(const CartesianDecomposition& decomposition, co
   lo_ = {static_cast<int>(xs), static_cast<int>(ys), static_cast<int>(zs)};
   count_ = {static_cast<int>(xm), static_cast<int>(ym), static_cast<int>(zm)};
   for (int a = 0; a < domain_.dim; ++a)
-    if (lo_[a] != c[a] * per_box[a] || count_[a] != per_box[a])
+    if (lo_[a] != face[a][static_cast<std::size_t>(c[a])] ||
+        count_[a] != face[a][static_cast<std::size_t>(c[a]) + 1] - face[a][static_cast<std::size_t>(c[a])])
       throw runtime_error("DiffusionFields: the DMDA block of this rank is not its rank box");
   petsc::check(DMCreateGlobalVector(petsc_->dm, &petsc_->x), "DMCreateGlobalVector");
   petsc::check(VecDuplicate(petsc_->x, &petsc_->b), "VecDuplicate");

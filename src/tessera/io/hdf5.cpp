@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <numeric>
 
 namespace tessera::h5 {
 
@@ -1052,6 +1053,24 @@ template <class T>
 std::vector<T> read_all(hid_t parent, const std::string& name) {
   const std::vector<std::int64_t> dims = shape(parent, name);
   return read_rows<T>(parent, name, 0, dims.empty() ? 0 : dims[0]);
+}
+
+std::vector<std::int64_t> block_chunk(MPI_Comm comm, const std::vector<std::int64_t>& offset,
+                                      const std::vector<std::int64_t>& count) {
+  const std::size_t rank = offset.size();
+  std::vector<std::int64_t> mine(offset);
+  mine.insert(mine.end(), count.begin(), count.end());
+  std::vector<std::int64_t> all(mine.size() * static_cast<std::size_t>(mpi::size(comm)));
+  mpi::check(MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_INT64_T, all.data(),
+                           static_cast<int>(mine.size()), MPI_INT64_T, comm),
+             "MPI_Allgather");
+  std::vector<std::int64_t> chunk(rank, 0);
+  for (std::size_t r = 0; r < all.size(); r += mine.size())
+    for (std::size_t d = 0; d < rank; ++d)
+      chunk[d] = std::gcd(chunk[d], std::gcd(all[r + d], all[r + rank + d]));
+  for (auto& c : chunk)
+    c = std::max<std::int64_t>(c, 1);
+  return chunk;
 }
 
 void write_block(hid_t parent, const std::string& name, const double* data,

@@ -190,6 +190,12 @@ void write_block(hid_t parent, const std::string& name, const double* data,
                  const std::vector<std::int64_t>& dims, const std::vector<std::int64_t>& offset,
                  const std::vector<std::int64_t>& count, const std::vector<std::int64_t>& chunk);
 
+// Collective on comm. The chunk shape for write_block of blocks that tile a grid: per dimension the greatest
+// common divisor of every rank's offset and count, so that chunks never straddle two ranks' blocks and every
+// rank passes the same shape (equal blocks: the block itself).
+std::vector<std::int64_t> block_chunk(MPI_Comm comm, const std::vector<std::int64_t>& offset,
+                                      const std::vector<std::int64_t>& count);
+
 // Shape of a dataset: one entry per dimension.
 std::vector<std::int64_t> shape(hid_t parent, const std::string& name);
 // "[3, 4]": a shape in an error message.

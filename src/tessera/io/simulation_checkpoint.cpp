@@ -117,7 +117,7 @@ void write_simulation_checkpoint(MPI_Comm comm, const std::string& dir, const Si
       h5::write_rows(g, "below_time", local.below_time.data(), rows);
     }
     if (fields) {
-      // As tessera.h5 stores them (slowest axis first), one chunk per rank block.
+      // As tessera.h5 stores them (slowest axis first), in chunks that tile every rank's block.
       std::vector<std::int64_t> dims, offset, block;
       for (int a = cells.dim - 1; a >= 0; --a) {
         const auto axis = static_cast<std::size_t>(a);
@@ -126,9 +126,10 @@ void write_simulation_checkpoint(MPI_Comm comm, const std::string& dir, const Si
         block.push_back(fields->count[axis]);
       }
       h5::write_strings(root, "field_names", fields->names);
+      const std::vector<std::int64_t> chunk = h5::block_chunk(comm, offset, block);
       h5::Handle group = h5::create_ordered_group(root, "fields");
       for (std::size_t f = 0; f < fields->names.size(); ++f)
-        h5::write_block(group.get(), fields->names[f], fields->values[f].data(), dims, offset, block, block);
+        h5::write_block(group.get(), fields->names[f], fields->values[f].data(), dims, offset, block, chunk);
     }
     // Last: a reader that finds complete = 1 finds everything above.
     h5::write_int_attribute(root, "complete", 1);

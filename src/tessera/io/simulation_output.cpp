@@ -387,7 +387,8 @@ void SimulationOutput::write_step(long long step, double time, const CellSnapsho
     h5::write_text_attribute(h5::open_object(group.get(), field).get(), "units", units);
   if (gene_columns_) write_gene_columns(group.get(), local, rows);
   if (fields) {
-    // Slowest axis first, as XDMF's CoRectMesh reads them; each rank's block is one chunk.
+    // Slowest axis first, as XDMF's CoRectMesh reads them; chunks tile every rank's block (equal blocks: one
+    // chunk each; balanced boxes' uneven ones: the blocks' common divisor).
     std::vector<std::int64_t> dims, offset, count;
     for (int a = dim_ - 1; a >= 0; --a) {
       const auto axis = static_cast<std::size_t>(a);
@@ -395,10 +396,11 @@ void SimulationOutput::write_step(long long step, double time, const CellSnapsho
       offset.push_back(fields->lo[axis]);
       count.push_back(fields->count[axis]);
     }
+    const std::vector<std::int64_t> chunk = h5::block_chunk(comm_.get(), offset, count);
     h5::Handle field_group = h5::create_ordered_group(group.get(), "fields");
     for (std::size_t f = 0; f < field_grid_.names.size(); ++f)
       h5::write_block(field_group.get(), field_grid_.names[f], fields->values[f].data(), dims, offset, count,
-                      count);
+                      chunk);
   }
   group.reset();
   if (rows.total > vertex_index_rows_) {

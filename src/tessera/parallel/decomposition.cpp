@@ -18,19 +18,21 @@ const KeyTable& parallel_keys() {
                   "divide the number of ranks.");
     t.add_choice("balance", {"none", "cells"})
         .def("none")
-        .describe("`run` and `predict`: how the rank boxes divide the domain. `none`: equal boxes. `cells`: "
-                  "each axis is cut where the initial tissue's cells (or the restarted checkpoint's) split "
-                  "evenly over that axis' boxes (every box at least the interaction range wide), so a tissue "
-                  "that fills its domain unevenly still gives every rank about the same number of cells. "
-                  "Results do not depend on it (SPEC §4.3). The cuts are made at the start (and at a "
-                  "restart), and again every `balance_every` steps. At most 64 boxes per axis; not with "
-                  "diffusible fields.");
+        .describe(
+            "`run` and `predict`: how the rank boxes divide the domain. `none`: equal boxes. `cells`: "
+            "each axis is cut where the initial tissue's cells (or the restarted checkpoint's) split "
+            "evenly over that axis' boxes (every box at least the interaction range wide), so a tissue "
+            "that fills its domain unevenly still gives every rank about the same number of cells. "
+            "Results do not depend on it (SPEC §4.3). The cuts are made at the start (and at a "
+            "restart), and again every `balance_every` steps. At most 64 boxes per axis. With diffusible "
+            "fields the cuts lie on voxel faces (each rank's box a block of their grid).");
     t.add("balance_every", KeyType::integer)
         .def("0")
         .non_negative()
         .describe("With `balance: cells`: steps between re-cuts of the rank boxes at the cells where they "
                   "are then (cells cross to their new owners in that step's migration), for a tissue that "
-                  "grows or moves; 0: only at the start. A re-cut costs about one step's migration.");
+                  "grows or moves; 0: only at the start. A re-cut costs about one step's migration. Not with "
+                  "diffusible fields, whose grid keeps the boxes it was made on.");
     t.add("groups", KeyType::integer)
         .def("1")
         .positive()

@@ -284,12 +284,14 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end
     use_training_graph(deck, s.learned_model, s.types, s.network);
   s.fields = read_field_params(deck, s.domain, s.types, s.network, s.time.dt);
   if (s.fields.active()) {
-    // PETSc's field grid gives each rank the voxels of its box, and equal boxes an equal share of them.
-    if (s.balance)
+    // PETSc's field grid gives each rank the voxels of its box: equal boxes an equal share of them, balanced
+    // ones are cut on voxel faces. Its blocks are fixed once created, so the boxes cannot move during a run.
+    if (s.balance_every > 0)
       deck.section("parallel")
-          .fail("balance", "cells cuts the rank boxes unevenly, which the diffusible "
-                           "fields' grid does not follow yet: use none with fields");
-    voxels_per_rank_box(s.fields, s.domain, rank_grid_dims(s.domain, s.rank_grid, n_ranks));
+          .fail("balance_every",
+                "the diffusible fields' grid keeps the rank boxes it was made on: with fields, "
+                "boxes are balanced at the start (and at a restart) only; set 0");
+    if (!s.balance) voxels_per_rank_box(s.fields, s.domain, rank_grid_dims(s.domain, s.rank_grid, n_ranks));
   }
   s.seed = read_seed(deck);
   s.signaling.field_receptors = s.fields.receptors;
@@ -361,8 +363,10 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
   if (setup.balance) {
     // Cut the boxes where these cells split evenly, then take the same cells again for the new boxes
     // (a checkpoint read for balanced boxes holds every row: read_simulation_checkpoint).
-    const BoxCuts cuts = balanced_box_cuts(comm, setup_.domain, decomposition_->dims(), cells_.position,
-                                           cells_.n_owned, range_);
+    // With fields, on the voxel faces, so that each rank's box is a block of the fields' grid.
+    const BoxCuts cuts =
+        balanced_box_cuts(comm, setup_.domain, decomposition_->dims(), cells_.position, cells_.n_owned,
+                          range_, setup_.fields.active() ? &setup_.fields.voxels : nullptr);
     decomposition_ = std::make_unique<CartesianDecomposition>(comm, setup_.domain, setup.rank_grid, &cuts);
     check_box_widths();
     cells_ = initial_cells();
