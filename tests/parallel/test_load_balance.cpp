@@ -162,3 +162,35 @@ TEST(BalancedBoxes, BoxesStayAsWideAsAskedAndEmptyOrTooShortAxesStayEqual) {
     for (int i = 1; i < dims[a]; ++i)
       EXPECT_DOUBLE_EQ(empty[a][i - 1], d.lo[a] + (d.hi[a] - d.lo[a]) * i / dims[a]);
 }
+
+TEST(BalancedBoxes, OnAVoxelGridTheCutsLieOnTheVoxelFacesNearestTheQuantiles) {
+  // The diffusible fields' grid as the histogram (5 um voxels on the 100 x 30 x 20 box): every cut is the
+  // voxel face below which the count is nearest k / d of the points (counted here by brute force), the same
+  // on any number of ranks. The boxes must be 4 um wide, one voxel (the rule rounds a width up to whole
+  // voxels with a margin against rounding, so 5 um would ask for two); those faces are at least a voxel
+  // apart here, so the width rule moves none.
+  const Domain d = box_domain(3);
+  const std::array<int, 3> dims{4, 3, 2}, grid{20, 6, 4};
+  const int n = 6000;
+  const auto all = points(d, n, false, squared);
+  const auto mine = points(d, n, true, squared);
+  const BoxCuts alone = balanced_box_cuts(MPI_COMM_SELF, d, dims, all, all.extent(0), 4.0, &grid);
+  const BoxCuts shared = balanced_box_cuts(MPI_COMM_WORLD, d, dims, mine, mine.extent(0), 4.0, &grid);
+  const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), all);
+  for (int a = 0; a < 3; ++a) {
+    ASSERT_EQ(alone[a].size(), static_cast<std::size_t>(dims[a] - 1));
+    EXPECT_EQ(alone[a], shared[a]) << "axis " << a;
+    for (int k = 1; k < dims[a]; ++k) {
+      long long best = -1, best_miss = 0;
+      for (int face = 0; face <= grid[a]; ++face) {
+        const double x = d.lo[a] + 5.0 * face;
+        long long below = 0;
+        for (std::size_t p = 0; p < h.extent(0); ++p)
+          below += h(p, a) < x;
+        const long long miss = std::llabs(dims[a] * below - static_cast<long long>(k) * n);
+        if (best < 0 || miss < best_miss) best = face, best_miss = miss;
+      }
+      EXPECT_DOUBLE_EQ(alone[a][k - 1], d.lo[a] + 5.0 * best) << "axis " << a << " cut " << k;
+    }
+  }
+}
