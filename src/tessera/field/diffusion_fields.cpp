@@ -62,16 +62,22 @@ DiffusionFields::DiffusionFields(const CartesianDecomposition& decomposition, co
   if (!initialized) throw runtime_error("DiffusionFields: PETSc is not initialised (petsc::Session)");
   const auto& dims = decomposition.dims();
   const auto& c = decomposition.coords();
-  // Voxel faces at the box edges: equal boxes split the voxels evenly (voxels_per_rank_box checked that they
-  // do), balanced ones were cut on voxel faces (balanced_box_cuts with the field grid).
+  // Voxel faces at the box edges: equal boxes must split the voxels evenly (refused, naming the keys, when
+  // they do not), balanced ones were cut on voxel faces (balanced_box_cuts with the field grid).
+  if (!decomposition.balanced()) voxels_per_rank_box(params_, domain_, dims);
   std::array<std::vector<int>, 3> face;
   for (int a = 0; a < 3; ++a)
-    for (int i = 0; i <= dims[a]; ++i)
-      face[a].push_back(a < domain_.dim ? static_cast<int>(std::llround(
-                                              (decomposition.edge(a, i) - domain_.lo[a]) / params_.spacing))
-                                        : i);
-  // DMDA gives rank r the block (r % m, r / m % n, r / (m n)); MPI_Cart_create orders the last axis fastest.
-  // A communicator ordered x fastest makes DMDA's block r the rank box of the rank with those coordinates.
+    for (int i = 0; i <= dims[a]; ++i) {
+      if (a >= domain_.dim) {
+        face[a].push_back(i);
+        continue;
+      }
+      const double voxels = (decomposition.edge(a, i) - domain_.lo[a]) / params_.spacing;
+      if (std::abs(voxels - std::round(voxels)) > 1e-6)
+        throw runtime_error("DiffusionFields: rank box edge " + format_number(decomposition.edge(a, i)) +
+                            " um is not a voxel face");
+      face[a].push_back(static_cast<int>(std::llround(voxels)));
+    }
   petsc_->comm = mpi::Communicator::split(decomposition.comm(), 0, c[0] + dims[0] * (c[1] + dims[1] * c[2]));
   const int dof = n_substrates();
   std::array<std::vector<PetscInt>, 3> ranges;
