@@ -1,6 +1,7 @@
 // Balanced rank boxes (parallel.balance: cells): RankBoxes with cuts owns every point once, as the equal
 // boxes do; balanced_box_cuts splits the cells evenly per axis, gives the same cuts whichever ranks hold the
-// cells, keeps every box at least the asked width, and falls back to equal boxes where it cannot balance.
+// cells, keeps every box at least the asked width, falls back to equal boxes where it cannot balance, and on
+// the fields' voxel grid cuts on the faces nearest the quantiles.
 #include "tessera/parallel/load_balance.hpp"
 #include "tessera/parallel/mpi.hpp"
 
