@@ -351,27 +351,24 @@ Simulation::Simulation(MPI_Comm comm, const SimulationSetup& setup)
   check_box_widths();
   t_ = setup.start_time;
   const int n_genes = setup_.network.n_genes();
-  // Each source keeps the cells whose centre lies in this rank's box, whatever the boxes are.
-  auto initial_cells = [&] {
-    if (setup.checkpoint) return cells_from_checkpoint(*decomposition_, *setup.checkpoint, n_genes);
-    if (setup.initial_cells)
-      return cells_from_rows(*setup.initial_cells, rows_in_box(*decomposition_, *setup.initial_cells),
+  if (setup.checkpoint)
+    cells_ = cells_from_checkpoint(*decomposition_, *setup.checkpoint, n_genes);
+  else if (setup.initial_cells)
+    cells_ = cells_from_rows(*setup.initial_cells, rows_in_box(*decomposition_, *setup.initial_cells),
                              n_genes, nullptr);
-    return create_initial_tissue(*decomposition_, setup_.types, setup.init, rng_, n_genes);
-  };
-  cells_ = initial_cells();
-  if (setup.balance) {
-    // Cut the boxes where these cells split evenly, then take the same cells again for the new boxes
-    // (a checkpoint read for balanced boxes holds every row: read_simulation_checkpoint).
-    // With fields, on the voxel faces, so that each rank's box is a block of the fields' grid.
-    const BoxCuts cuts =
-        balanced_box_cuts(comm, setup_.domain, decomposition_->dims(), cells_.position, cells_.n_owned,
-                          range_, setup_.fields.active() ? &setup_.fields.voxels : nullptr);
-    decomposition_ = std::make_unique<CartesianDecomposition>(comm, setup_.domain, setup.rank_grid, &cuts);
-    check_box_widths();
-    cells_ = initial_cells();
-  }
+  else
+    cells_ = create_initial_tissue(*decomposition_, setup_.types, setup.init, rng_, n_genes);
   neighbour_ranks_ = neighbour_ranks(*decomposition_);
+  if (setup.balance) {
+    // Cut the boxes where these cells split evenly (with fields on the voxel faces, so that each rank's box
+    // is a block of the fields' grid); the rank grid and the neighbours stay, and migration takes every cell
+    // to its new box's rank, across several boxes where the cut moved far.
+    decomposition_->set_cuts(balanced_box_cuts(comm, setup_.domain, decomposition_->dims(), cells_.position,
+                                               cells_.n_owned, range_,
+                                               setup_.fields.active() ? &setup_.fields.voxels : nullptr));
+    check_box_widths();
+    migrate(*decomposition_, neighbour_ranks_, cells_);
+  }
   mechanics_ = std::make_unique<Mechanics>(setup.mechanics, setup_.domain, setup.seed);
   // Ids 0 .. count-1 belong to the initial tissue; daughters continue from there.
   std::uint64_t max_id = past_largest_id(cells_);
