@@ -49,7 +49,7 @@ BoxCuts balanced_box_cuts(MPI_Comm comm, const Domain& domain, const std::array<
     std::int64_t total = 0;
     for (long long b = 0; b < B; ++b)
       total += counts[start[A] + static_cast<std::size_t>(b)];
-    if (a >= domain.dim || total == 0 || width * d > B) {
+    if (total == 0 || width * d > B) {
       // Equal boxes: their formula, or on a grid the nearest voxel faces.
       for (long long k = 1; k < d; ++k)
         c.push_back(grid ? at(B * k / d) : lo + extent * static_cast<double>(k) / static_cast<double>(d));

@@ -256,8 +256,9 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end
   s.rank_grid = read_rank_grid(deck, s.domain.dim, n_ranks);
   s.balance = read_balance(deck);
   s.balance_every = read_balance_every(deck);
+  const std::array<int, 3> grid = rank_grid_dims(s.domain, s.rank_grid, n_ranks);
   if (s.balance)
-    for (const int boxes : rank_grid_dims(s.domain, s.rank_grid, n_ranks))
+    for (const int boxes : grid)
       if (boxes > RankBoxes::max_balanced)
         deck.section("parallel")
             .fail("balance", "cells holds at most " + std::to_string(RankBoxes::max_balanced) +
@@ -291,7 +292,7 @@ SimulationSetup read_simulation_setup(const Deck& deck, int n_ranks, EndTime end
           .fail("balance_every",
                 "the diffusible fields' grid keeps the rank boxes it was made on: with fields, "
                 "boxes are balanced at the start (and at a restart) only; set 0");
-    if (!s.balance) voxels_per_rank_box(s.fields, s.domain, rank_grid_dims(s.domain, s.rank_grid, n_ranks));
+    if (!s.balance) voxels_per_rank_box(s.fields, s.domain, grid);
   }
   s.seed = read_seed(deck);
   s.signaling.field_receptors = s.fields.receptors;
